@@ -1,0 +1,370 @@
+//! Integration actions: general settings, auth, request, response handling, polling and callback.
+
+use crate::SecretValue;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One configured automation of an integration; each action is a task type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// Name, unique within its integration.
+    pub name: String,
+    /// When the action fires; fixed at creation.
+    #[serde(default)]
+    pub trigger: Trigger,
+    /// Which workspaces see the action; fixed at creation.
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// General settings; every flag defaults to false.
+    #[serde(default)]
+    pub settings: ActionSettings,
+    /// How requests authenticate.
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// The request sent when the action fires.
+    pub request: RequestSpec,
+    /// How a `sync` response is judged and mapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseSpec>,
+    /// How a `polling` fire polls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polling: Option<PollingSpec>,
+    /// How a `callback` fire waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<CallbackSpec>,
+}
+
+/// When an action fires.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// When a task of this type starts.
+    #[default]
+    TaskStart,
+    /// When the runbook is updated.
+    RunbookUpdate,
+}
+
+/// Which workspaces see an action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Every workspace.
+    #[default]
+    Global,
+    /// One workspace, by name.
+    #[serde(untagged)]
+    Workspace {
+        /// The workspace name.
+        workspace: String,
+    },
+}
+
+/// The general settings of an action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActionSettings {
+    /// Tasks of this type start by themselves once startable.
+    pub auto_start: bool,
+    /// Tasks of this type have a fixed start time (not allowed with `auto_start`).
+    pub fixed_start_time: bool,
+    /// Users may cancel a fire.
+    pub cancelable: bool,
+    /// Where to send a cancel message when a fire is cancelled.
+    pub notify_webhook_on_cancel: Option<NotifyWebhook>,
+    /// The task completes when the fire succeeds.
+    pub finish_task_on_success: bool,
+    /// Add `cutover_context` to JSON object payloads and context headers to every request.
+    pub include_context: bool,
+    /// Send the request in rehearsals too.
+    pub execute_in_rehearsal: bool,
+}
+
+/// The webhook told about a cancelled fire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyWebhook {
+    /// URL template.
+    pub url: String,
+    /// Header value templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Payload template; a JSON message describing the cancellation when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+}
+
+/// How an action's requests authenticate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthSettings {
+    /// No credentials.
+    #[default]
+    None,
+    /// `Authorization: <token_type> <token>`.
+    Token {
+        /// The scheme, such as `Bearer` or `token`.
+        #[serde(default = "default_token_type")]
+        token_type: String,
+        /// The token.
+        token: SecretValue,
+    },
+    /// HTTP basic auth.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: SecretValue,
+    },
+    /// An API key in a header or the query string.
+    ApiKey {
+        /// Where the key goes.
+        #[serde(rename = "in")]
+        location: ApiKeyLocation,
+        /// The header or query parameter name.
+        name: String,
+        /// The key.
+        value: SecretValue,
+    },
+    /// OAuth 2.
+    Oauth2(OAuth2Settings),
+}
+
+fn default_token_type() -> String {
+    "Bearer".to_owned()
+}
+
+/// Where an API key goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyLocation {
+    /// A request header.
+    Header,
+    /// A query parameter.
+    Query,
+}
+
+/// OAuth 2 settings of an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Settings {
+    /// The grant used to obtain tokens.
+    pub grant: OAuth2Grant,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: SecretValue,
+    /// Base URL of the provider; endpoints are relative to it unless absolute.
+    pub provider_host: String,
+    /// Authorization endpoint (authorization code grant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
+    /// Token endpoint.
+    pub token_endpoint: String,
+    /// Requested scopes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Whose token is used (authorization code grant).
+    #[serde(default)]
+    pub authenticate_as: AuthenticateAs,
+}
+
+/// An OAuth 2 grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuth2Grant {
+    /// A user authorizes in a browser; PKCE protects the exchange.
+    AuthorizationCode,
+    /// The client authenticates as itself.
+    ClientCredentials,
+}
+
+/// Whose OAuth token a fire uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthenticateAs {
+    /// One functional user authorizes once for the action.
+    #[default]
+    FunctionalUser,
+    /// Each task's user authorizes for that task.
+    TaskUser,
+}
+
+/// The request an action sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// URL template.
+    pub url: String,
+    /// Header value templates by header name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Body template (POST, PUT, PATCH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// Query parameters as a JSON object template (GET, DELETE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<String>,
+    /// How the fire completes.
+    #[serde(default)]
+    pub execution_mode: ExecutionMode,
+    /// Total timeout of one attempt; the executor's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+}
+
+/// An HTTP method an action may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET (takes `params`).
+    Get,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE (takes `params`).
+    Delete,
+}
+
+impl HttpMethod {
+    /// Whether requests with this method carry query `params` rather than a `payload`.
+    pub fn takes_params(self) -> bool {
+        matches!(self, Self::Get | Self::Delete)
+    }
+
+    /// The method name as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// How a fire completes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionMode {
+    /// Success if and only if the status is 2xx; nothing else is read.
+    #[default]
+    FireAndForget,
+    /// The response is read, judged by conditions and mapped to custom fields.
+    Sync,
+    /// After the first request succeeds, poll until a condition holds.
+    Polling,
+    /// Wait until the third party calls back.
+    Callback,
+}
+
+/// How a `sync` response is judged and mapped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseSpec {
+    /// Statuses that count as success; any 2xx when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub success_statuses: Vec<u16>,
+    /// Every condition must hold for success.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub success_when: Vec<Condition>,
+    /// Any condition that holds makes the fire fail.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failure_when: Vec<Condition>,
+    /// Custom field name → JSONPath into the response body.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub map: BTreeMap<String, String>,
+}
+
+/// A condition on a JSON response body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    /// JSONPath (RFC 9535) or Cutover's dotted form.
+    pub path: String,
+    /// The test applied to the value at `path`.
+    #[serde(flatten)]
+    pub test: ConditionTest,
+}
+
+/// The test of a [`Condition`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionTest {
+    /// The value equals this JSON value.
+    Equals(serde_json::Value),
+    /// The value equals one of these.
+    In(Vec<serde_json::Value>),
+    /// The path matches something (`true`) or nothing (`false`).
+    Exists(bool),
+}
+
+/// How a `polling` fire polls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollingSpec {
+    /// GET or POST.
+    pub method: HttpMethod,
+    /// URL template; may read `{{Response...}}`.
+    pub url: String,
+    /// Header value templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Body template (POST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// Query parameters template (GET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<String>,
+    /// Seconds between polls.
+    #[serde(default = "default_interval")]
+    pub interval_seconds: u32,
+    /// Polls before giving up.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Overall limit on polling, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    /// Every condition must hold for the fire to complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub complete_when: Vec<Condition>,
+    /// Any condition that holds makes the fire fail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_when: Vec<Condition>,
+    /// Custom field name → JSONPath into the last poll's body.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub map: BTreeMap<String, String>,
+}
+
+fn default_interval() -> u32 {
+    10
+}
+
+fn default_max_attempts() -> u32 {
+    30
+}
+
+/// How a `callback` fire waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackSpec {
+    /// The fire fails if no callback arrives within this many seconds.
+    #[serde(default = "default_callback_timeout")]
+    pub timeout_seconds: u32,
+}
+
+fn default_callback_timeout() -> u32 {
+    3600
+}
+
+impl Default for CallbackSpec {
+    fn default() -> Self {
+        Self { timeout_seconds: default_callback_timeout() }
+    }
+}
