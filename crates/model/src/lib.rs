@@ -13,6 +13,7 @@ mod integration;
 mod runbook;
 mod secret;
 mod status;
+mod template_hook;
 
 pub use action::{
     Action, ActionSettings, ApiKeyLocation, AuthSettings, AuthenticateAs, CallbackSpec, Condition, ConditionTest,
@@ -23,3 +24,6 @@ pub use integration::{AppliesTo, CustomField, CustomFieldType, Integration, Inte
 pub use runbook::{ActionRef, FieldValue, Runbook, Task};
 pub use secret::SecretValue;
 pub use status::{IntegrationStatus, Role, RunMode, RunbookStage, TaskStage};
+pub use template_hook::{
+    FieldReference, ReferenceScanner, TemplateChecker, TemplatePlace, TemplateProblem, TemplateReport,
+};
