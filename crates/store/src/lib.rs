@@ -1,5 +1,151 @@
-//! Persistence behind a trait, with SQLite (the embedded default) and PostgreSQL implementations.
+//! Persistence for the engine behind one trait, [`Store`], with SQLite (the embedded default) and PostgreSQL.
 //!
-//! This crate will own the schema and migrations of both backends and a store trait covering definitions, system
-//! parameters (secrets encrypted), runbooks, tasks, fires and their actions log, credentials, users, API tokens (hashed),
-//! OAuth states, durable timers and the outbox of due fires claimed with leases.
+//! The store keeps what must survive a crash: definitions (integrations, actions, custom fields), system parameters,
+//! users and hashed API tokens, runbooks with their state, fires with their actions log, durable timers, OAuth
+//! credentials and one-time OAuth states.
+//!
+//! Two ideas shape it:
+//!
+//! - **An outbox.** The engine never changes a runbook in one transaction and queues work in another. A [`Commit`]
+//!   carries the new runbook state (guarded by its version), the fires that became due, updates of fires the caller
+//!   holds a lease on, actions log records and timers, and [`Store::commit`] writes all of it in one transaction or
+//!   none of it.
+//! - **Leases.** Due fires and timers are claimed with a lease ([`Store::claim_fires`], [`Store::claim_timers`]); on
+//!   PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`, so several engines on one database never claim the same row
+//!   while their leases hold. A lease that expires (its engine crashed) makes the row claimable again; that is how a
+//!   fire is re-sent after a crash, with the idempotency key it was created with.
+//!
+//! Runbook state, fire state and log records are stored as JSON documents whose shape belongs to the crates that
+//! define them (runbook, HTTP executor); the store only guards versions and leases. Secrets are sealed by a
+//! [`Sealer`] (the auth crate's cipher) with associated data naming their owner, so a sealed value moved to another
+//! row does not open.
+//!
+//! One code path serves both backends through sqlx's `Any` driver; what differs (schema types, the claim query, the
+//! transaction start) is chosen by [`Backend`]. The same test suite runs against both.
+
+mod error;
+mod migrate;
+mod records;
+mod sealer;
+mod sql;
+
+pub use error::StoreError;
+pub use records::{
+    ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, CredentialKey, FireGuard, FireId, FireRecord,
+    FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser, RunbookId,
+    RunbookRecord, RunbookSummary, RunbookWrite, TimerId, TimerRecord, User, UserId,
+};
+pub use sealer::{SealError, Sealer};
+pub use sql::{Backend, SqlStore, SqlStoreOptions};
+
+use async_trait::async_trait;
+use cutover_integrations_model::{Action, ActionRef, CustomField, Integration, SystemParameter};
+
+/// Everything the engine and the server persist. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
+///
+/// Times are unix milliseconds passed in by the caller, so the engine's clock (real or simulated) decides them.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates or updates an integration by name, its actions by name and its custom fields by name, in one
+    /// transaction. Secret-bearing auth settings are sealed. Returns what changed.
+    async fn apply_integration(&self, integration: &Integration, now: Millis) -> Result<AppliedDefinition, StoreError>;
+
+    /// Every integration with its actions and custom fields, archived ones included, ordered by name.
+    async fn integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError>;
+
+    /// One integration by id.
+    async fn integration(&self, id: IntegrationId) -> Result<Option<IntegrationRecord>, StoreError>;
+
+    /// Archives or unarchives an integration.
+    async fn set_integration_archived(&self, id: IntegrationId, archived: bool, now: Millis) -> Result<(), StoreError>;
+
+    /// One action by id.
+    async fn action(&self, id: ActionId) -> Result<Option<ActionRecord>, StoreError>;
+
+    /// One action by its `INTEGRATION/ACTION` reference.
+    async fn find_action(&self, reference: &ActionRef) -> Result<Option<ActionRecord>, StoreError>;
+
+    /// Replaces an action's definition (its name included).
+    async fn update_action(&self, id: ActionId, action: &Action, now: Millis) -> Result<(), StoreError>;
+
+    /// Every custom field, ordered by name.
+    async fn custom_fields(&self) -> Result<Vec<CustomField>, StoreError>;
+
+    /// Creates or replaces a custom field by name.
+    async fn put_custom_field(&self, field: &CustomField, now: Millis) -> Result<(), StoreError>;
+
+    /// Creates or replaces a system parameter; its value is sealed whether or not it is secret.
+    async fn put_system_parameter(&self, parameter: &SystemParameter, now: Millis) -> Result<(), StoreError>;
+
+    /// Every system parameter with its value opened, ordered by name. Callers decide what to show.
+    async fn system_parameters(&self) -> Result<Vec<SystemParameter>, StoreError>;
+
+    /// Creates a user holding one API token, given by its hash (the token itself is never stored).
+    async fn create_user(&self, user: &NewUser, token_hash: &str, now: Millis) -> Result<User, StoreError>;
+
+    /// Every user, ordered by id.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// The user holding the API token with this hash.
+    async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StoreError>;
+
+    /// Creates a runbook from its definition (JSON) and initial state (JSON), at version 1.
+    async fn create_runbook(
+        &self,
+        name: &str,
+        definition: &str,
+        state: &str,
+        now: Millis,
+    ) -> Result<RunbookId, StoreError>;
+
+    /// One runbook with its definition, state and version.
+    async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError>;
+
+    /// Every runbook, without state, ordered by id.
+    async fn runbooks(&self) -> Result<Vec<RunbookSummary>, StoreError>;
+
+    /// Writes a [`Commit`] in one transaction: all of it or, on any error, none of it. A runbook write whose expected
+    /// version is stale fails with [`StoreError::VersionConflict`]; a fire update whose guard does not hold fails
+    /// with [`StoreError::FireGuardFailed`]. Returns the ids of the fires and timers created, in order.
+    async fn commit(&self, commit: Commit) -> Result<(Vec<FireId>, Vec<TimerId>), StoreError>;
+
+    /// Claims up to `limit` fires that are due (`due_at <= now`), not done and not leased, leasing them to `owner`.
+    async fn claim_fires(&self, request: &ClaimRequest) -> Result<Vec<FireRecord>, StoreError>;
+
+    /// Extends the lease of fires `owner` holds; returns the ids whose lease it still held.
+    async fn renew_fire_leases(
+        &self,
+        owner: &str,
+        ids: &[FireId],
+        lease_until: Millis,
+    ) -> Result<Vec<FireId>, StoreError>;
+
+    /// One fire.
+    async fn fire(&self, id: FireId) -> Result<Option<FireRecord>, StoreError>;
+
+    /// The fires of one task, oldest first.
+    async fn task_fires(&self, runbook: RunbookId, task: &str) -> Result<Vec<FireRecord>, StoreError>;
+
+    /// The actions log records of one fire, in the order they were written.
+    async fn actions_log(&self, fire: FireId) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Claims up to `limit` due timers, leasing them to `owner`.
+    async fn claim_timers(&self, request: &ClaimRequest) -> Result<Vec<TimerRecord>, StoreError>;
+
+    /// Stores an OAuth credential (sealed, bound to its key).
+    async fn put_credential(&self, key: &CredentialKey, value: &[u8], now: Millis) -> Result<(), StoreError>;
+
+    /// Reads an OAuth credential, opened.
+    async fn credential(&self, key: &CredentialKey) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Deletes an OAuth credential; true when it existed.
+    async fn delete_credential(&self, key: &CredentialKey) -> Result<bool, StoreError>;
+
+    /// Stores a one-time OAuth state (sealed) under the hash of the state string.
+    async fn put_oauth_state(&self, state_hash: &str, value: &[u8], expires_at: Millis) -> Result<(), StoreError>;
+
+    /// Takes a one-time OAuth state: returns it and deletes it, or `None` if unknown, already taken or expired.
+    async fn take_oauth_state(&self, state_hash: &str, now: Millis) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+pub mod test_databases;

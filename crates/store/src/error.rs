@@ -1,0 +1,87 @@
+//! The store's error type.
+
+use crate::records::{FireId, RunbookId};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl {
+        /// The URL, without its password.
+        url: String,
+    },
+    /// The database failed or refused a statement.
+    #[error("database error during {operation}: {source}")]
+    Database {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration failed; the database is left at the previous version.
+    #[error("migration {version} failed: {source}")]
+    Migration {
+        /// The migration that failed.
+        version: i64,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Someone else changed the runbook since it was read.
+    #[error("runbook {runbook} changed concurrently: expected version {expected}")]
+    VersionConflict {
+        /// The runbook.
+        runbook: RunbookId,
+        /// The version the writer read.
+        expected: i64,
+    },
+    /// A fire update's guard did not hold (the lease was lost, or the fire moved on).
+    #[error("fire {fire} was not updated: {reason}")]
+    FireGuardFailed {
+        /// The fire.
+        fire: FireId,
+        /// Why, for example "lease no longer held by engine-1".
+        reason: String,
+    },
+    /// A record named by id does not exist.
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// The kind of record.
+        what: &'static str,
+        /// Its id.
+        id: i64,
+    },
+    /// A unique name is taken.
+    #[error("{what} `{name}` already exists")]
+    Duplicate {
+        /// The kind of record.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A stored document did not parse back.
+    #[error("stored {what} is corrupt: {reason}")]
+    Corrupt {
+        /// The kind of document.
+        what: &'static str,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// A secret could not be sealed or opened.
+    #[error("secret of {owner} could not be sealed or opened: {source}")]
+    Seal {
+        /// Whose secret, for example "system parameter `slack_client_secret`".
+        owner: String,
+        /// The cipher's error.
+        #[source]
+        source: crate::SealError,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Database { operation, source }
+    }
+}

@@ -1,0 +1,361 @@
+//! The records the store reads and writes, and the [`Commit`] that changes several of them at once.
+
+use cutover_integrations_model::{Action, Integration, Role};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The id of a stored integration.
+    IntegrationId
+);
+id_type!(
+    /// The id of a stored action.
+    ActionId
+);
+id_type!(
+    /// The id of a stored runbook.
+    RunbookId
+);
+id_type!(
+    /// The id of a fire: one execution of a task's action.
+    FireId
+);
+id_type!(
+    /// The id of a durable timer.
+    TimerId
+);
+id_type!(
+    /// The id of a user.
+    UserId
+);
+
+/// A stored integration: the definition (with actions and custom fields) and the ids the store gave them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationRecord {
+    /// Its id.
+    pub id: IntegrationId,
+    /// The definition; `archived` reflects the stored flag.
+    pub integration: Integration,
+    /// Action ids in the order of `integration.actions`.
+    pub action_ids: Vec<ActionId>,
+}
+
+/// A stored action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionRecord {
+    /// Its id.
+    pub id: ActionId,
+    /// The integration it belongs to.
+    pub integration_id: IntegrationId,
+    /// The integration's name.
+    pub integration_name: String,
+    /// Whether the integration is archived.
+    pub archived: bool,
+    /// The definition, secrets opened.
+    pub action: Action,
+}
+
+/// What applying an integration definition changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedDefinition {
+    /// The integration's id.
+    pub integration_id: IntegrationId,
+    /// Whether the integration was created (false: updated).
+    pub created: bool,
+    /// Actions created, by name.
+    pub actions_created: Vec<String>,
+    /// Actions updated, by name.
+    pub actions_updated: Vec<String>,
+    /// Custom fields created or replaced, by name.
+    pub custom_fields: Vec<String>,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    /// Display name.
+    pub name: String,
+    /// Unique email.
+    pub email: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Display name.
+    pub name: String,
+    /// Unique email.
+    pub email: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+/// A stored runbook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunbookRecord {
+    /// Its id.
+    pub id: RunbookId,
+    /// Its name.
+    pub name: String,
+    /// The definition, as JSON.
+    pub definition: String,
+    /// The state machine's state, as JSON.
+    pub state: String,
+    /// Incremented by every write; writers say which version they read.
+    pub version: i64,
+}
+
+/// A runbook in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookSummary {
+    /// Its id.
+    pub id: RunbookId,
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: i64,
+}
+
+/// The lifecycle of a fire row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FireStatus {
+    /// To be run by a dispatcher at `due_at` (first send, retry, next poll).
+    Due,
+    /// Waiting for a callback; `due_at` is the deadline at which a dispatcher times it out.
+    Waiting,
+    /// Finished: succeeded, failed, cancelled or not sent. Never claimed again.
+    Done,
+}
+
+impl FireStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Due => "due",
+            Self::Waiting => "waiting",
+            Self::Done => "done",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "due" => Some(Self::Due),
+            "waiting" => Some(Self::Waiting),
+            "done" => Some(Self::Done),
+            _ => None,
+        }
+    }
+}
+
+/// A stored fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FireRecord {
+    /// Its id.
+    pub id: FireId,
+    /// The runbook.
+    pub runbook_id: RunbookId,
+    /// The task id within the runbook.
+    pub task_id: String,
+    /// 1 for the first fire, then one more per refire.
+    pub fire_number: i64,
+    /// Sent with every request of this fire, across retries and re-sends after a crash.
+    pub idempotency_key: String,
+    /// Where the fire is.
+    pub status: FireStatus,
+    /// The executor's state, as JSON.
+    pub state: String,
+    /// When a dispatcher should pick it up next.
+    pub due_at: Millis,
+    /// The engine holding the lease, if any.
+    pub lease_owner: Option<String>,
+    /// When the lease ends.
+    pub lease_until: Option<Millis>,
+    /// SHA-256 hex of the callback token, for callback fires.
+    pub callback_token_hash: Option<String>,
+}
+
+/// A fire to create inside a [`Commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFire {
+    /// The task id within the committed runbook (or `runbook_id`).
+    pub task_id: String,
+    /// The runbook; the commit's runbook when `None`.
+    pub runbook_id: Option<RunbookId>,
+    /// The fire number.
+    pub fire_number: i64,
+    /// Its idempotency key (unique).
+    pub idempotency_key: String,
+    /// Initial status.
+    pub status: FireStatus,
+    /// The executor's initial state, as JSON.
+    pub state: String,
+    /// When it is due.
+    pub due_at: Millis,
+    /// Lease it at once to this engine until this time (the engine runs it without a claim round trip).
+    pub lease: Option<(String, Millis)>,
+    /// SHA-256 hex of its callback token.
+    pub callback_token_hash: Option<String>,
+}
+
+/// What must hold for a fire update to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FireGuard {
+    /// The named engine still holds the lease.
+    Lease(String),
+    /// The fire is in this status and not leased by anyone (a callback arriving while the fire waits).
+    Status(FireStatus),
+}
+
+/// A change of one fire inside a [`Commit`]. The lease is released unless `lease` says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FireUpdate {
+    /// The fire.
+    pub id: FireId,
+    /// What must hold.
+    pub guard: FireGuard,
+    /// New status.
+    pub status: FireStatus,
+    /// New executor state, as JSON.
+    pub state: String,
+    /// Next due time.
+    pub due_at: Millis,
+    /// Keep (or take) the lease until this time.
+    pub lease: Option<(String, Millis)>,
+}
+
+/// A new version of a runbook's state inside a [`Commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunbookWrite {
+    /// The runbook.
+    pub id: RunbookId,
+    /// The version the writer read; the write fails if it changed.
+    pub expected_version: i64,
+    /// The new state, as JSON.
+    pub state: String,
+}
+
+/// A durable timer to create: a wake-up for a runbook (fixed start times and the like).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTimer {
+    /// The runbook.
+    pub runbook_id: RunbookId,
+    /// The task, if the timer concerns one.
+    pub task_id: Option<String>,
+    /// What the timer is for, for example `fixed_start`.
+    pub kind: String,
+    /// When it fires.
+    pub due_at: Millis,
+}
+
+/// A stored timer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRecord {
+    /// Its id.
+    pub id: TimerId,
+    /// The runbook.
+    pub runbook_id: RunbookId,
+    /// The task, if any.
+    pub task_id: Option<String>,
+    /// What it is for.
+    pub kind: String,
+    /// When it fires.
+    pub due_at: Millis,
+}
+
+/// An actions log record of a fire, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The fire.
+    pub fire_id: FireId,
+    /// The record (its shape belongs to the HTTP executor), secrets already redacted.
+    pub record: String,
+    /// When it was written.
+    pub created_at: Millis,
+}
+
+/// Changes written in one transaction by [`crate::Store::commit`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commit {
+    /// The new runbook state, if it changed.
+    pub runbook: Option<RunbookWrite>,
+    /// Fires to create.
+    pub new_fires: Vec<NewFire>,
+    /// Fires to update.
+    pub fire_updates: Vec<FireUpdate>,
+    /// Actions log records to append; `fire_id` may be `FireId(-(n + 1))` to name the n-th fire of `new_fires`.
+    pub log_records: Vec<LogRecord>,
+    /// Timers to create.
+    pub new_timers: Vec<NewTimer>,
+    /// Timers to delete (fired or no longer needed).
+    pub deleted_timers: Vec<TimerId>,
+    /// Now, for `updated_at` columns.
+    pub now: Millis,
+}
+
+/// A claim of due work by one engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    /// The engine's name; leases are held in it.
+    pub owner: String,
+    /// Now.
+    pub now: Millis,
+    /// The lease ends at this time unless renewed.
+    pub lease_until: Millis,
+    /// At most this many rows.
+    pub limit: i64,
+}
+
+/// Whose OAuth credential: the functional user of an action, or a task user for one task.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CredentialKey {
+    /// One credential per action.
+    Functional {
+        /// The action.
+        action: ActionId,
+    },
+    /// One credential per action, runbook, task and user.
+    TaskUser {
+        /// The action.
+        action: ActionId,
+        /// The runbook.
+        runbook: RunbookId,
+        /// The task id.
+        task: String,
+        /// The user.
+        user: UserId,
+    },
+}
+
+impl CredentialKey {
+    /// The key's stable text form, used as the row key and as associated data of the sealed value.
+    pub fn as_text(&self) -> String {
+        match self {
+            Self::Functional { action } => format!("action:{action}"),
+            Self::TaskUser { action, runbook, task, user } => {
+                format!("action:{action}:runbook:{runbook}:task:{task}:user:{user}")
+            }
+        }
+    }
+}

@@ -1,0 +1,912 @@
+//! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
+
+use crate::error::StoreError;
+use crate::records::*;
+use crate::sealer::Sealer;
+use crate::{Store, migrate};
+use async_trait::async_trait;
+use cutover_integrations_model::{
+    Action, ActionRef, AuthSettings, CustomField, Integration, SecretValue, SystemParameter,
+};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The database behind a [`SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// SQLite: the embedded default, a file in WAL mode.
+    Sqlite,
+    /// PostgreSQL: for several engines sharing one database.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl { url: without_password(url) })
+        }
+    }
+
+    /// Writers on SQLite take the write lock at once, so that a transaction never fails upgrading a read lock.
+    pub(crate) fn begin_statement(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+
+    /// Rows claimed by one engine are skipped, not waited for, by the others.
+    fn claim_lock_clause(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+/// How to open a [`SqlStore`].
+#[derive(Debug, Clone)]
+pub struct SqlStoreOptions {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER:PASSWORD@HOST/DB`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// SQLite `synchronous=FULL` (an fsync per commit: survives power loss) instead of `NORMAL` (survives a crash of
+    /// the process, the default).
+    pub sqlite_full_sync: bool,
+}
+
+impl SqlStoreOptions {
+    /// Options with defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), max_connections: 8, sqlite_full_sync: false }
+    }
+}
+
+/// The [`Store`] on SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    sealer: Arc<dyn Sealer>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+const FIRE_COLUMNS: &str = "id, runbook_id, task_id, fire_number, idempotency_key, status, state, due_at, lease_owner, \
+                            lease_until, callback_token_hash";
+
+impl SqlStore {
+    /// Opens the database, creating a SQLite file (and its directory) if missing, and applies migrations.
+    pub async fn connect(options: SqlStoreOptions, sealer: Arc<dyn Sealer>) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(&options.url)?;
+        let mut url = options.url.clone();
+        if backend == Backend::Sqlite {
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or_default();
+            if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|error| StoreError::Database {
+                    operation: "creating the database directory",
+                    source: sqlx::Error::Io(error),
+                })?;
+            }
+            if !url.contains('?') {
+                url.push_str("?mode=rwc");
+            }
+        }
+        let synchronous = if options.sqlite_full_sync { "FULL" } else { "NORMAL" };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite {
+                options.max_connections.min(4)
+            } else {
+                options.max_connections
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |connection, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        let pragmas = format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+                        );
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)).execute(&mut *connection).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(StoreError::db("connecting"))?;
+        migrate::migrate(&pool, backend).await?;
+        Ok(Self { pool, backend, sealer })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn seal(&self, owner: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.sealer
+            .seal(plaintext, owner.as_bytes())
+            .map_err(|source| StoreError::Seal { owner: owner.to_owned(), source })
+    }
+
+    fn open(&self, owner: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.sealer
+            .open(sealed, owner.as_bytes())
+            .map_err(|source| StoreError::Seal { owner: owner.to_owned(), source })
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        self.pool.begin_with(self.backend.begin_statement()).await.map_err(StoreError::db("starting a transaction"))
+    }
+
+    fn action_from_row(&self, row: &AnyRow) -> Result<ActionRecord, StoreError> {
+        let id = ActionId(get(row, "id")?);
+        let integration_id = IntegrationId(get(row, "integration_id")?);
+        let name: String = get(row, "name")?;
+        let body: String = get(row, "body")?;
+        let sealed: Vec<u8> = get(row, "auth")?;
+        let mut action: Action = parse_json("action", &body)?;
+        let auth = self.open(&auth_owner(integration_id, &name), &sealed)?;
+        action.auth = serde_json::from_slice(&auth)
+            .map_err(|error| StoreError::Corrupt { what: "action auth", reason: error.to_string() })?;
+        Ok(ActionRecord {
+            id,
+            integration_id,
+            integration_name: get(row, "integration_name")?,
+            archived: get::<i64>(row, "archived")? != 0,
+            action,
+        })
+    }
+
+    async fn integration_records(&self, filter: Option<IntegrationId>) -> Result<Vec<IntegrationRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, name, body, archived FROM integrations WHERE ($1 < 0 OR id = $1) ORDER BY name")
+                .bind(filter.map_or(-1, |id| id.0))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("reading integrations"))?;
+        let actions = sqlx::query(
+            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived \
+             FROM actions a JOIN integrations i ON i.id = a.integration_id \
+             WHERE ($1 < 0 OR a.integration_id = $1) ORDER BY a.id",
+        )
+        .bind(filter.map_or(-1, |id| id.0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading actions"))?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = IntegrationId(get(&row, "id")?);
+            let mut integration: Integration = parse_json("integration", &get::<String>(&row, "body")?)?;
+            integration.archived = get::<i64>(&row, "archived")? != 0;
+            let mut action_ids = Vec::new();
+            for action_row in actions.iter().filter(|a| get::<i64>(a, "integration_id").ok() == Some(id.0)) {
+                let record = self.action_from_row(action_row)?;
+                action_ids.push(record.id);
+                integration.actions.push(record.action);
+            }
+            records.push(IntegrationRecord { id, integration, action_ids });
+        }
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn apply_integration(&self, integration: &Integration, now: Millis) -> Result<AppliedDefinition, StoreError> {
+        let mut tx = self.begin().await?;
+        let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM integrations WHERE name = $1")
+            .bind(&integration.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::db("reading an integration"))?;
+        let mut body = integration.clone();
+        body.actions.clear();
+        let body = to_json(&body);
+        let archived = i64::from(integration.archived);
+        let integration_id = match existing {
+            Some(id) => {
+                sqlx::query("UPDATE integrations SET body = $1, archived = $2, updated_at = $3 WHERE id = $4")
+                    .bind(&body)
+                    .bind(archived)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("updating an integration"))?;
+                IntegrationId(id)
+            }
+            None => IntegrationId(
+                sqlx::query_scalar(
+                    "INSERT INTO integrations (name, body, archived, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                )
+                .bind(&integration.name)
+                .bind(&body)
+                .bind(archived)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::db("creating an integration"))?,
+            ),
+        };
+        let mut applied = AppliedDefinition {
+            integration_id,
+            created: existing.is_none(),
+            actions_created: Vec::new(),
+            actions_updated: Vec::new(),
+            custom_fields: Vec::new(),
+        };
+        for action in &integration.actions {
+            let (body, auth) = self.split_action(integration_id, action)?;
+            let updated = sqlx::query(
+                "UPDATE actions SET body = $1, auth = $2, updated_at = $3 WHERE integration_id = $4 AND name = $5",
+            )
+            .bind(&body)
+            .bind(auth.clone())
+            .bind(now)
+            .bind(integration_id.0)
+            .bind(&action.name)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("updating an action"))?;
+            if updated.rows_affected() == 1 {
+                applied.actions_updated.push(action.name.clone());
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO actions (integration_id, name, body, auth, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(integration_id.0)
+            .bind(&action.name)
+            .bind(&body)
+            .bind(auth)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("creating an action"))?;
+            applied.actions_created.push(action.name.clone());
+        }
+        for field in &integration.custom_fields {
+            upsert_custom_field(&mut tx, field, now).await?;
+            applied.custom_fields.push(field.name.clone());
+        }
+        tx.commit().await.map_err(StoreError::db("committing an integration"))?;
+        Ok(applied)
+    }
+
+    async fn integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.integration_records(None).await
+    }
+
+    async fn integration(&self, id: IntegrationId) -> Result<Option<IntegrationRecord>, StoreError> {
+        Ok(self.integration_records(Some(id)).await?.into_iter().next())
+    }
+
+    async fn set_integration_archived(&self, id: IntegrationId, archived: bool, now: Millis) -> Result<(), StoreError> {
+        let result = sqlx::query("UPDATE integrations SET archived = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(archived))
+            .bind(now)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("archiving an integration"))?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound { what: "integration", id: id.0 });
+        }
+        Ok(())
+    }
+
+    async fn action(&self, id: ActionId) -> Result<Option<ActionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived \
+             FROM actions a JOIN integrations i ON i.id = a.integration_id WHERE a.id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading an action"))?;
+        row.map(|row| self.action_from_row(&row)).transpose()
+    }
+
+    async fn find_action(&self, reference: &ActionRef) -> Result<Option<ActionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived \
+             FROM actions a JOIN integrations i ON i.id = a.integration_id WHERE i.name = $1 AND a.name = $2",
+        )
+        .bind(&reference.integration)
+        .bind(&reference.action)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("finding an action"))?;
+        row.map(|row| self.action_from_row(&row)).transpose()
+    }
+
+    async fn update_action(&self, id: ActionId, action: &Action, now: Millis) -> Result<(), StoreError> {
+        let integration_id: Option<i64> = sqlx::query_scalar("SELECT integration_id FROM actions WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("reading an action"))?;
+        let integration_id = IntegrationId(integration_id.ok_or(StoreError::NotFound { what: "action", id: id.0 })?);
+        let (body, auth) = self.split_action(integration_id, action)?;
+        sqlx::query("UPDATE actions SET name = $1, body = $2, auth = $3, updated_at = $4 WHERE id = $5")
+            .bind(&action.name)
+            .bind(&body)
+            .bind(auth)
+            .bind(now)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(|source| unique_violation(source, "action", &action.name, "updating an action"))?;
+        Ok(())
+    }
+
+    async fn custom_fields(&self) -> Result<Vec<CustomField>, StoreError> {
+        let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM custom_fields ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading custom fields"))?;
+        bodies.iter().map(|body| parse_json("custom field", body)).collect()
+    }
+
+    async fn put_custom_field(&self, field: &CustomField, now: Millis) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        upsert_custom_field(&mut tx, field, now).await?;
+        tx.commit().await.map_err(StoreError::db("committing a custom field"))
+    }
+
+    async fn put_system_parameter(&self, parameter: &SystemParameter, now: Millis) -> Result<(), StoreError> {
+        let sealed = self.seal(&parameter_owner(&parameter.name), parameter.value.expose().as_bytes())?;
+        sqlx::query(
+            "INSERT INTO system_parameters (name, value, secret, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, secret = excluded.secret, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&parameter.name)
+        .bind(sealed)
+        .bind(i64::from(parameter.secret))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("writing a system parameter"))?;
+        Ok(())
+    }
+
+    async fn system_parameters(&self) -> Result<Vec<SystemParameter>, StoreError> {
+        let rows = sqlx::query("SELECT name, value, secret FROM system_parameters ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading system parameters"))?;
+        rows.iter()
+            .map(|row| {
+                let name: String = get(row, "name")?;
+                let value = self.open(&parameter_owner(&name), &get::<Vec<u8>>(row, "value")?)?;
+                let value = String::from_utf8(value).map_err(|_| StoreError::Corrupt {
+                    what: "system parameter",
+                    reason: format!("`{name}` is not UTF-8"),
+                })?;
+                Ok(SystemParameter { name, value: SecretValue::new(value), secret: get::<i64>(row, "secret")? != 0 })
+            })
+            .collect()
+    }
+
+    async fn create_user(&self, user: &NewUser, token_hash: &str, now: Millis) -> Result<User, StoreError> {
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (name, email, roles, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&user.name)
+        .bind(&user.email)
+        .bind(to_json(&user.roles))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|source| unique_violation(source, "user", &user.email, "creating a user"))?;
+        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("creating an API token"))?;
+        tx.commit().await.map_err(StoreError::db("committing a user"))?;
+        Ok(User { id: UserId(id), name: user.name.clone(), email: user.email.clone(), roles: user.roles.clone() })
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, email, roles FROM users ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading users"))?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.email, u.roles FROM users u JOIN api_tokens t ON t.user_id = u.id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading a user by token"))?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn create_runbook(
+        &self,
+        name: &str,
+        definition: &str,
+        state: &str,
+        now: Millis,
+    ) -> Result<RunbookId, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO runbooks (name, definition, state, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, 1, $4, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(definition)
+        .bind(state)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("creating a runbook"))?;
+        Ok(RunbookId(id))
+    }
+
+    async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, name, definition, state, version FROM runbooks WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("reading a runbook"))?;
+        row.map(|row| {
+            Ok(RunbookRecord {
+                id: RunbookId(get(&row, "id")?),
+                name: get(&row, "name")?,
+                definition: get(&row, "definition")?,
+                state: get(&row, "state")?,
+                version: get(&row, "version")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn runbooks(&self) -> Result<Vec<RunbookSummary>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, version FROM runbooks ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading runbooks"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(RunbookSummary {
+                    id: RunbookId(get(row, "id")?),
+                    name: get(row, "name")?,
+                    version: get(row, "version")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(Vec<FireId>, Vec<TimerId>), StoreError> {
+        let mut tx = self.begin().await?;
+        let now = commit.now;
+        if let Some(write) = &commit.runbook {
+            let result = sqlx::query(
+                "UPDATE runbooks SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
+            )
+            .bind(&write.state)
+            .bind(now)
+            .bind(write.id.0)
+            .bind(write.expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("writing runbook state"))?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::VersionConflict { runbook: write.id, expected: write.expected_version });
+            }
+        }
+        let mut fire_ids = Vec::with_capacity(commit.new_fires.len());
+        for fire in &commit.new_fires {
+            let runbook_id = fire
+                .runbook_id
+                .or(commit.runbook.as_ref().map(|write| write.id))
+                .ok_or(StoreError::Corrupt { what: "commit", reason: "a new fire names no runbook".to_owned() })?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO fires (runbook_id, task_id, fire_number, idempotency_key, status, state, due_at, \
+                 lease_owner, lease_until, callback_token_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+            )
+            .bind(runbook_id.0)
+            .bind(&fire.task_id)
+            .bind(fire.fire_number)
+            .bind(&fire.idempotency_key)
+            .bind(fire.status.as_str())
+            .bind(&fire.state)
+            .bind(fire.due_at)
+            .bind(fire.lease.as_ref().map(|(owner, _)| owner.clone()))
+            .bind(fire.lease.as_ref().map(|(_, until)| *until))
+            .bind(fire.callback_token_hash.clone())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|source| unique_violation(source, "fire", &fire.idempotency_key, "creating a fire"))?;
+            fire_ids.push(FireId(id));
+        }
+        for update in &commit.fire_updates {
+            let (guard_sql, guard_value) = match &update.guard {
+                FireGuard::Lease(owner) => ("lease_owner = $7", owner.clone()),
+                FireGuard::Status(status) => {
+                    ("status = $7 AND (lease_owner IS NULL OR lease_until <= $4)", status.as_str().to_owned())
+                }
+            };
+            let sql = format!(
+                "UPDATE fires SET status = $1, state = $2, due_at = $3, updated_at = $4, lease_owner = $5, \
+                 lease_until = $6 WHERE {guard_sql} AND status <> 'done' AND id = $8"
+            );
+            let result = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(update.status.as_str())
+                .bind(&update.state)
+                .bind(update.due_at)
+                .bind(now)
+                .bind(update.lease.as_ref().map(|(owner, _)| owner.clone()))
+                .bind(update.lease.as_ref().map(|(_, until)| *until))
+                .bind(guard_value)
+                .bind(update.id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("updating a fire"))?;
+            if result.rows_affected() != 1 {
+                let reason = match &update.guard {
+                    FireGuard::Lease(owner) => format!("lease no longer held by {owner}, or the fire is done"),
+                    FireGuard::Status(status) => format!("not {status:?} and free, or done"),
+                };
+                return Err(StoreError::FireGuardFailed { fire: update.id, reason });
+            }
+        }
+        for record in &commit.log_records {
+            let fire_id = match record.fire_id.0 {
+                id if id < 0 => *fire_ids.get((-id - 1) as usize).ok_or(StoreError::Corrupt {
+                    what: "commit",
+                    reason: format!("log record names new fire {} of {}", -id, fire_ids.len()),
+                })?,
+                _ => record.fire_id,
+            };
+            sqlx::query("INSERT INTO actions_log (fire_id, record, created_at) VALUES ($1, $2, $3)")
+                .bind(fire_id.0)
+                .bind(&record.record)
+                .bind(record.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("appending to the actions log"))?;
+        }
+        let mut timer_ids = Vec::with_capacity(commit.new_timers.len());
+        for timer in &commit.new_timers {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO timers (runbook_id, task_id, kind, due_at, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 RETURNING id",
+            )
+            .bind(timer.runbook_id.0)
+            .bind(timer.task_id.clone())
+            .bind(&timer.kind)
+            .bind(timer.due_at)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::db("creating a timer"))?;
+            timer_ids.push(TimerId(id));
+        }
+        for timer in &commit.deleted_timers {
+            sqlx::query("DELETE FROM timers WHERE id = $1")
+                .bind(timer.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("deleting a timer"))?;
+        }
+        tx.commit().await.map_err(StoreError::db("committing"))?;
+        Ok((fire_ids, timer_ids))
+    }
+
+    async fn claim_fires(&self, request: &ClaimRequest) -> Result<Vec<FireRecord>, StoreError> {
+        let sql = format!(
+            "UPDATE fires SET lease_owner = $1, lease_until = $2 WHERE id IN (SELECT id FROM fires \
+             WHERE status <> 'done' AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+             ORDER BY due_at, id LIMIT $4 {}) RETURNING {FIRE_COLUMNS}",
+            self.backend.claim_lock_clause()
+        );
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&request.owner)
+            .bind(request.lease_until)
+            .bind(request.now)
+            .bind(request.limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("claiming fires"))?;
+        tx.commit().await.map_err(StoreError::db("committing a claim"))?;
+        let mut fires = rows.iter().map(fire_from_row).collect::<Result<Vec<_>, _>>()?;
+        fires.sort_by_key(|fire| (fire.due_at, fire.id));
+        Ok(fires)
+    }
+
+    async fn renew_fire_leases(
+        &self,
+        owner: &str,
+        ids: &[FireId],
+        lease_until: Millis,
+    ) -> Result<Vec<FireId>, StoreError> {
+        let mut renewed = Vec::with_capacity(ids.len());
+        for id in ids {
+            let result = sqlx::query(
+                "UPDATE fires SET lease_until = $1 WHERE lease_owner = $2 AND status <> 'done' AND id = $3",
+            )
+            .bind(lease_until)
+            .bind(owner)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("renewing a lease"))?;
+            if result.rows_affected() == 1 {
+                renewed.push(*id);
+            }
+        }
+        Ok(renewed)
+    }
+
+    async fn fire(&self, id: FireId) -> Result<Option<FireRecord>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {FIRE_COLUMNS} FROM fires WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("reading a fire"))?;
+        row.as_ref().map(fire_from_row).transpose()
+    }
+
+    async fn task_fires(&self, runbook: RunbookId, task: &str) -> Result<Vec<FireRecord>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FIRE_COLUMNS} FROM fires WHERE runbook_id = $1 AND task_id = $2 ORDER BY fire_number"
+        )))
+        .bind(runbook.0)
+        .bind(task)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading a task's fires"))?;
+        rows.iter().map(fire_from_row).collect()
+    }
+
+    async fn actions_log(&self, fire: FireId) -> Result<Vec<LogRecord>, StoreError> {
+        let rows = sqlx::query("SELECT record, created_at FROM actions_log WHERE fire_id = $1 ORDER BY id")
+            .bind(fire.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the actions log"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(LogRecord { fire_id: fire, record: get(row, "record")?, created_at: get(row, "created_at")? })
+            })
+            .collect()
+    }
+
+    async fn claim_timers(&self, request: &ClaimRequest) -> Result<Vec<TimerRecord>, StoreError> {
+        let sql = format!(
+            "UPDATE timers SET lease_owner = $1, lease_until = $2 WHERE id IN (SELECT id FROM timers \
+             WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at, id LIMIT $4 {}) \
+             RETURNING id, runbook_id, task_id, kind, due_at",
+            self.backend.claim_lock_clause()
+        );
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&request.owner)
+            .bind(request.lease_until)
+            .bind(request.now)
+            .bind(request.limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("claiming timers"))?;
+        tx.commit().await.map_err(StoreError::db("committing a claim"))?;
+        let mut timers = rows
+            .iter()
+            .map(|row| {
+                Ok(TimerRecord {
+                    id: TimerId(get(row, "id")?),
+                    runbook_id: RunbookId(get(row, "runbook_id")?),
+                    task_id: get(row, "task_id")?,
+                    kind: get(row, "kind")?,
+                    due_at: get(row, "due_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        timers.sort_by_key(|timer| (timer.due_at, timer.id));
+        Ok(timers)
+    }
+
+    async fn put_credential(&self, key: &CredentialKey, value: &[u8], now: Millis) -> Result<(), StoreError> {
+        let key = key.as_text();
+        let sealed = self.seal(&format!("credential:{key}"), value)?;
+        sqlx::query(
+            "INSERT INTO credentials (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(&key)
+        .bind(sealed)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("writing a credential"))?;
+        Ok(())
+    }
+
+    async fn credential(&self, key: &CredentialKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.as_text();
+        let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM credentials WHERE key = $1")
+            .bind(&key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("reading a credential"))?;
+        sealed.map(|sealed| self.open(&format!("credential:{key}"), &sealed)).transpose()
+    }
+
+    async fn delete_credential(&self, key: &CredentialKey) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM credentials WHERE key = $1")
+            .bind(key.as_text())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("deleting a credential"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn put_oauth_state(&self, state_hash: &str, value: &[u8], expires_at: Millis) -> Result<(), StoreError> {
+        let sealed = self.seal(&format!("oauth-state:{state_hash}"), value)?;
+        sqlx::query("INSERT INTO oauth_states (state_hash, value, expires_at) VALUES ($1, $2, $3)")
+            .bind(state_hash)
+            .bind(sealed)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|source| unique_violation(source, "OAuth state", state_hash, "writing an OAuth state"))?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(&self, state_hash: &str, now: Millis) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("DELETE FROM oauth_states WHERE state_hash = $1 RETURNING value, expires_at")
+            .bind(state_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("taking an OAuth state"))?;
+        let Some(row) = row else { return Ok(None) };
+        if get::<i64>(&row, "expires_at")? <= now {
+            return Ok(None);
+        }
+        self.open(&format!("oauth-state:{state_hash}"), &get::<Vec<u8>>(&row, "value")?).map(Some)
+    }
+}
+
+impl SqlStore {
+    /// Splits an action into its public body (auth reduced to its type) and its sealed auth settings.
+    fn split_action(&self, integration: IntegrationId, action: &Action) -> Result<(String, Vec<u8>), StoreError> {
+        let mut public = action.clone();
+        public.auth = AuthSettings::None;
+        let auth = serde_json::to_vec(&action.auth)
+            .map_err(|error| StoreError::Corrupt { what: "action auth", reason: error.to_string() })?;
+        Ok((to_json(&public), self.seal(&auth_owner(integration, &action.name), &auth)?))
+    }
+}
+
+async fn upsert_custom_field(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    field: &CustomField,
+    now: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO custom_fields (name, body, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+    )
+    .bind(&field.name)
+    .bind(to_json(field))
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::db("writing a custom field"))?;
+    Ok(())
+}
+
+fn auth_owner(integration: IntegrationId, action: &str) -> String {
+    format!("action-auth:{integration}:{action}")
+}
+
+fn parameter_owner(name: &str) -> String {
+    format!("system-parameter:{name}")
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId(get(row, "id")?),
+        name: get(row, "name")?,
+        email: get(row, "email")?,
+        roles: parse_json("user roles", &get::<String>(row, "roles")?)?,
+    })
+}
+
+fn fire_from_row(row: &AnyRow) -> Result<FireRecord, StoreError> {
+    let status: String = get(row, "status")?;
+    Ok(FireRecord {
+        id: FireId(get(row, "id")?),
+        runbook_id: RunbookId(get(row, "runbook_id")?),
+        task_id: get(row, "task_id")?,
+        fire_number: get(row, "fire_number")?,
+        idempotency_key: get(row, "idempotency_key")?,
+        status: FireStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt { what: "fire", reason: format!("unknown status `{status}`") })?,
+        state: get(row, "state")?,
+        due_at: get(row, "due_at")?,
+        lease_owner: get(row, "lease_owner")?,
+        lease_until: get(row, "lease_until")?,
+        callback_token_hash: get(row, "callback_token_hash")?,
+    })
+}
+
+fn get<T>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(column).map_err(StoreError::db(column))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serializing our own model types to a string cannot fail: they hold no maps with non-string keys.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt { what, reason: error.to_string() })
+}
+
+fn unique_violation(source: sqlx::Error, what: &'static str, name: &str, operation: &'static str) -> StoreError {
+    if let sqlx::Error::Database(error) = &source
+        && error.is_unique_violation()
+    {
+        return StoreError::Duplicate { what, name: name.to_owned() };
+    }
+    StoreError::Database { operation, source }
+}
+
+fn without_password(url: &str) -> String {
+    match url::Url::from_str(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The wall clock in unix milliseconds, for bookkeeping columns the engine's clock does not decide.
+pub(crate) fn wall_clock_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as Millis)
+        .unwrap_or_default()
+}

@@ -1,0 +1,498 @@
+//! The store test suite, run against SQLite and PostgreSQL alike.
+
+use cutover_integrations_model::{
+    Action, ActionRef, ActionSettings, AuthSettings, CustomField, CustomFieldType, ExecutionMode, HttpMethod,
+    Integration, IntegrationKind, RequestSpec, Role, SecretValue, SystemParameter, Trigger, Visibility,
+};
+use cutover_integrations_store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
+use cutover_integrations_store::*;
+use std::sync::Arc;
+
+/// A real authenticated cipher for the tests (XChaCha20-Poly1305), standing in for no part of the store.
+struct TestCipher(chacha20poly1305::XChaCha20Poly1305);
+
+impl Sealer for TestCipher {
+    fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, SealError> {
+        use chacha20poly1305::aead::{Aead, AeadCore, OsRng, Payload};
+        let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut sealed = nonce.to_vec();
+        let ciphertext = self
+            .0
+            .encrypt(&nonce, Payload { msg: plaintext, aad: associated_data })
+            .map_err(|_| SealError { reason: "encryption failed".into() })?;
+        sealed.extend(ciphertext);
+        Ok(sealed)
+    }
+
+    fn open(&self, sealed: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, SealError> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        if sealed.len() < 24 {
+            return Err(SealError { reason: "too short".into() });
+        }
+        let (nonce, ciphertext) = sealed.split_at(24);
+        self.0
+            .decrypt(nonce.into(), Payload { msg: ciphertext, aad: associated_data })
+            .map_err(|_| SealError { reason: "authentication failed".into() })
+    }
+}
+
+fn cipher() -> Arc<dyn Sealer> {
+    use chacha20poly1305::KeyInit;
+    Arc::new(TestCipher(chacha20poly1305::XChaCha20Poly1305::new(&[7u8; 32].into())))
+}
+
+/// A database for one test; the temporary directory lives as long as the store.
+struct Db {
+    store: SqlStore,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Option<Db> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = fresh_sqlite_url(dir.path());
+    let store = SqlStore::connect(SqlStoreOptions::new(&url), cipher()).await.expect("sqlite store");
+    Some(Db { store, url, _dir: Some(dir) })
+}
+
+async fn postgres(test: &str) -> Option<Db> {
+    let url = fresh_postgres_url(test).await?;
+    let store = SqlStore::connect(SqlStoreOptions::new(&url), cipher()).await.expect("postgres store");
+    Some(Db { store, url, _dir: None })
+}
+
+/// Generates one test per case and backend.
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let db = super::sqlite().await.expect("sqlite is always available");
+                super::$case(db).await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                if let Some(db) = super::postgres(stringify!($case)).await {
+                    super::$case(db).await;
+                }
+            })*
+        }
+    };
+}
+
+suite!(
+    applies_integrations_and_seals_auth,
+    seals_system_parameters,
+    users_are_found_by_token_hash_only,
+    commit_is_all_or_nothing,
+    claims_are_exclusive_and_leases_expire,
+    fire_guards_protect_updates,
+    log_records_follow_their_fire,
+    timers_are_claimed_and_deleted,
+    credentials_and_oauth_states,
+    concurrent_claims_never_overlap,
+);
+
+const SECRET: &str = "xoxb-secret-token-4242";
+
+fn slack() -> Integration {
+    Integration {
+        name: "Slack".into(),
+        integration_kind: IntegrationKind::Custom,
+        image_url: None,
+        archived: false,
+        custom_fields: vec![CustomField {
+            name: "Slack Channel".into(),
+            field_type: CustomFieldType::Text,
+            options: vec![],
+            required: true,
+            transient: true,
+            applies_to: Default::default(),
+            restrict_to: vec!["Post".into()],
+        }],
+        actions: vec![action("Post", SECRET)],
+    }
+}
+
+fn action(name: &str, token: &str) -> Action {
+    Action {
+        name: name.into(),
+        trigger: Trigger::TaskStart,
+        visibility: Visibility::Global,
+        settings: ActionSettings { finish_task_on_success: true, ..Default::default() },
+        auth: AuthSettings::Token { token_type: "Bearer".into(), token: SecretValue::new(token) },
+        request: RequestSpec {
+            method: HttpMethod::Post,
+            url: "https://slack.com/api/chat.postMessage".into(),
+            headers: Default::default(),
+            payload: Some("{}".into()),
+            params: None,
+            execution_mode: ExecutionMode::FireAndForget,
+            timeout_seconds: Some(30),
+        },
+        response: None,
+        polling: None,
+        callback: None,
+    }
+}
+
+/// Every byte the database holds that could contain a secret: the SQLite file and its WAL, or every text and
+/// byte column dumped from PostgreSQL.
+async fn database_bytes(db: &Db) -> Vec<u8> {
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        let mut bytes = std::fs::read(path).unwrap_or_default();
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        return bytes;
+    }
+    let mut bytes = Vec::new();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect");
+    for (table, columns) in [
+        ("actions", "name || body || encode(auth, 'escape')"),
+        ("integrations", "body"),
+        ("system_parameters", "name || encode(value, 'escape')"),
+        ("credentials", "key || encode(value, 'escape')"),
+    ] {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {columns} FROM {table}")))
+            .fetch_all(&pool)
+            .await
+            .expect("dump");
+        for row in rows {
+            bytes.extend(row.into_bytes());
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle.as_bytes())
+}
+
+async fn applies_integrations_and_seals_auth(db: Db) {
+    let store = &db.store;
+    let applied = store.apply_integration(&slack(), 1).await.expect("apply");
+    assert!(applied.created);
+    assert_eq!(applied.actions_created, vec!["Post"]);
+    assert_eq!(applied.custom_fields, vec!["Slack Channel"]);
+
+    let mut changed = slack();
+    changed.actions.push(action("Update", "other-secret-99"));
+    let applied = store.apply_integration(&changed, 2).await.expect("apply again");
+    assert!(!applied.created);
+    assert_eq!(applied.actions_updated, vec!["Post"]);
+    assert_eq!(applied.actions_created, vec!["Update"]);
+
+    let records = store.integrations().await.expect("list");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].integration, changed, "what is read back is what was applied, secrets opened");
+    let found = store
+        .find_action(&ActionRef { integration: "Slack".into(), action: "Post".into() })
+        .await
+        .expect("find")
+        .expect("exists");
+    assert_eq!(found.action.auth, AuthSettings::Token { token_type: "Bearer".into(), token: SecretValue::new(SECRET) });
+    assert_eq!(store.action(found.id).await.expect("read").map(|a| a.action.name), Some("Post".to_owned()));
+
+    store.set_integration_archived(records[0].id, true, 3).await.expect("archive");
+    assert!(store.integration(records[0].id).await.expect("read").expect("exists").integration.archived);
+    assert!(matches!(
+        store.set_integration_archived(IntegrationId(999), true, 3).await,
+        Err(StoreError::NotFound { what: "integration", id: 999 })
+    ));
+
+    let mut renamed = found.action.clone();
+    renamed.name = "Post message".into();
+    store.update_action(found.id, &renamed, 4).await.expect("update");
+    assert_eq!(store.action(found.id).await.expect("read").expect("exists").action, renamed);
+
+    assert_eq!(store.custom_fields().await.expect("fields")[0].name, "Slack Channel");
+    let bytes = database_bytes(&db).await;
+    assert!(!contains(&bytes, SECRET), "the token is not in the database in clear");
+    assert!(!contains(&bytes, "other-secret-99"));
+}
+
+async fn seals_system_parameters(db: Db) {
+    let store = &db.store;
+    for (name, value, secret) in [("base_url", "https://example.com", false), ("api_token", "s3cr3t-param", true)] {
+        let parameter = SystemParameter { name: name.into(), value: SecretValue::new(value), secret };
+        store.put_system_parameter(&parameter, 1).await.expect("put");
+    }
+    let replaced =
+        SystemParameter { name: "api_token".into(), value: SecretValue::new("s3cr3t-param-2"), secret: true };
+    store.put_system_parameter(&replaced, 2).await.expect("replace");
+    let parameters = store.system_parameters().await.expect("list");
+    let read: Vec<_> = parameters.iter().map(|p| (p.name.as_str(), p.value.expose(), p.secret)).collect();
+    assert_eq!(read, vec![("api_token", "s3cr3t-param-2", true), ("base_url", "https://example.com", false)]);
+    assert!(!contains(&database_bytes(&db).await, "s3cr3t-param"));
+}
+
+async fn users_are_found_by_token_hash_only(db: Db) {
+    let store = &db.store;
+    let user =
+        NewUser { name: "Ada".into(), email: "ada@example.com".into(), roles: vec![Role::Operator, Role::Viewer] };
+    let created = store.create_user(&user, "hash-1", 1).await.expect("create");
+    assert_eq!(store.user_by_token_hash("hash-1").await.expect("lookup"), Some(created.clone()));
+    assert_eq!(store.user_by_token_hash("hash-2").await.expect("lookup"), None);
+    let duplicate = store.create_user(&user, "hash-3", 2).await;
+    assert!(matches!(duplicate, Err(StoreError::Duplicate { what: "user", .. })), "{duplicate:?}");
+    assert_eq!(store.user_by_token_hash("hash-3").await.expect("lookup"), None, "a failed create leaves no token");
+    assert_eq!(store.users().await.expect("users"), vec![created]);
+}
+
+fn new_fire(task: &str, number: i64, due_at: Millis) -> NewFire {
+    NewFire {
+        task_id: task.into(),
+        runbook_id: None,
+        fire_number: number,
+        idempotency_key: format!("key-{task}-{number}"),
+        status: FireStatus::Due,
+        state: "{}".into(),
+        due_at,
+        lease: None,
+        callback_token_hash: None,
+    }
+}
+
+async fn runbook(store: &SqlStore) -> RunbookId {
+    store.create_runbook("Release 42", r#"{"name":"Release 42"}"#, r#"{"v":1}"#, 1).await.expect("runbook")
+}
+
+async fn commit_is_all_or_nothing(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let write = |version, state: &str| RunbookWrite { id, expected_version: version, state: state.into() };
+    let commit = Commit {
+        runbook: Some(write(1, r#"{"v":2}"#)),
+        new_fires: vec![new_fire("announce", 1, 10)],
+        new_timers: vec![NewTimer {
+            runbook_id: id,
+            task_id: Some("deploy".into()),
+            kind: "fixed_start".into(),
+            due_at: 50,
+        }],
+        now: 5,
+        ..Default::default()
+    };
+    let (fires, timers) = store.commit(commit).await.expect("commit");
+    assert_eq!((fires.len(), timers.len()), (1, 1));
+    let record = store.runbook(id).await.expect("read").expect("exists");
+    assert_eq!((record.version, record.state.as_str()), (2, r#"{"v":2}"#));
+
+    // A stale version fails and writes nothing: not the fire, not the state.
+    let stale = Commit {
+        runbook: Some(write(1, r#"{"v":"stale"}"#)),
+        new_fires: vec![new_fire("deploy", 1, 10)],
+        now: 6,
+        ..Default::default()
+    };
+    assert!(matches!(store.commit(stale).await, Err(StoreError::VersionConflict { expected: 1, .. })));
+    assert!(store.task_fires(id, "deploy").await.expect("fires").is_empty());
+    assert_eq!(store.runbook(id).await.expect("read").expect("exists").state, r#"{"v":2}"#);
+
+    // A failure late in the commit (a duplicate idempotency key) undoes the runbook write before it.
+    let duplicate = Commit {
+        runbook: Some(write(2, r#"{"v":3}"#)),
+        new_fires: vec![new_fire("announce", 1, 10)],
+        now: 7,
+        ..Default::default()
+    };
+    assert!(matches!(store.commit(duplicate).await, Err(StoreError::Duplicate { what: "fire", .. })));
+    assert_eq!(store.runbook(id).await.expect("read").expect("exists").version, 2);
+    assert_eq!(
+        store.runbooks().await.expect("list"),
+        vec![RunbookSummary { id, name: "Release 42".into(), version: 2 }]
+    );
+}
+
+async fn claims_are_exclusive_and_leases_expire(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let mut leased = new_fire("c", 1, 0);
+    leased.lease = Some(("engine-a".into(), 1_000));
+    let commit = Commit {
+        runbook: None,
+        new_fires: vec![
+            NewFire { runbook_id: Some(id), ..new_fire("a", 1, 100) },
+            NewFire { runbook_id: Some(id), ..new_fire("b", 1, 200) },
+            NewFire { runbook_id: Some(id), ..leased },
+        ],
+        now: 1,
+        ..Default::default()
+    };
+    store.commit(commit).await.expect("commit");
+    let claim = |owner: &str, now, limit| ClaimRequest { owner: owner.into(), now, lease_until: now + 500, limit };
+
+    assert!(store.claim_fires(&claim("engine-a", 50, 10)).await.expect("claim").is_empty(), "nothing due yet");
+    let first = store.claim_fires(&claim("engine-a", 150, 10)).await.expect("claim");
+    assert_eq!(first.iter().map(|f| f.task_id.as_str()).collect::<Vec<_>>(), vec!["a"]);
+    assert_eq!(first[0].lease_owner.as_deref(), Some("engine-a"));
+    assert_eq!(first[0].idempotency_key, "key-a-1");
+    let second = store.claim_fires(&claim("engine-b", 250, 10)).await.expect("claim");
+    assert_eq!(
+        second.iter().map(|f| f.task_id.as_str()).collect::<Vec<_>>(),
+        vec!["b"],
+        "a is leased, c leased on insert"
+    );
+    // engine-a's lease on `a` ends at 650 and on `c` at 1000: after that, another engine takes them over.
+    let after_crash = store.claim_fires(&claim("engine-b", 1_000, 10)).await.expect("claim");
+    assert_eq!(
+        after_crash.iter().map(|f| f.task_id.as_str()).collect::<Vec<_>>(),
+        vec!["c", "a", "b"],
+        "every lease has ended by then"
+    );
+    assert_eq!(store.renew_fire_leases("engine-a", &[first[0].id], 5_000).await.expect("renew"), vec![]);
+    assert_eq!(store.renew_fire_leases("engine-b", &[first[0].id], 5_000).await.expect("renew"), vec![first[0].id]);
+}
+
+async fn fire_guards_protect_updates(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let mut fire = NewFire { runbook_id: Some(id), ..new_fire("a", 1, 0) };
+    fire.lease = Some(("engine-a".into(), 100));
+    let (ids, _) = store.commit(Commit { new_fires: vec![fire], now: 1, ..Default::default() }).await.expect("commit");
+    let update = |guard, status| FireUpdate {
+        id: ids[0],
+        guard,
+        status,
+        state: r#"{"step":2}"#.into(),
+        due_at: 10,
+        lease: None,
+    };
+
+    let wrong_owner = Commit {
+        fire_updates: vec![update(FireGuard::Lease("engine-b".into()), FireStatus::Waiting)],
+        now: 2,
+        ..Default::default()
+    };
+    assert!(matches!(store.commit(wrong_owner).await, Err(StoreError::FireGuardFailed { .. })));
+    let waiting = Commit {
+        fire_updates: vec![update(FireGuard::Lease("engine-a".into()), FireStatus::Waiting)],
+        now: 2,
+        ..Default::default()
+    };
+    store.commit(waiting).await.expect("owner updates");
+    let stored = store.fire(ids[0]).await.expect("read").expect("exists");
+    assert_eq!(
+        (stored.status, stored.lease_owner, stored.state.as_str()),
+        (FireStatus::Waiting, None, r#"{"step":2}"#)
+    );
+
+    // A callback completes a waiting, unleased fire once; a repeat finds it done.
+    let callback = || Commit {
+        fire_updates: vec![update(FireGuard::Status(FireStatus::Waiting), FireStatus::Done)],
+        now: 3,
+        ..Default::default()
+    };
+    store.commit(callback()).await.expect("callback");
+    assert!(matches!(store.commit(callback()).await, Err(StoreError::FireGuardFailed { .. })));
+    assert_eq!(store.fire(ids[0]).await.expect("read").expect("exists").status, FireStatus::Done);
+    assert!(
+        store
+            .claim_fires(&ClaimRequest { owner: "x".into(), now: 1_000, lease_until: 2_000, limit: 5 })
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+async fn log_records_follow_their_fire(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let record = |fire: i64, text: &str| LogRecord { fire_id: FireId(fire), record: text.into(), created_at: 9 };
+    let commit = Commit {
+        new_fires: vec![
+            NewFire { runbook_id: Some(id), ..new_fire("a", 1, 0) },
+            NewFire { runbook_id: Some(id), ..new_fire("b", 1, 0) },
+        ],
+        log_records: vec![record(-2, r#"{"n":"b1"}"#), record(-1, r#"{"n":"a1"}"#), record(-2, r#"{"n":"b2"}"#)],
+        now: 1,
+        ..Default::default()
+    };
+    let (ids, _) = store.commit(commit).await.expect("commit");
+    let texts = |records: Vec<LogRecord>| records.into_iter().map(|r| r.record).collect::<Vec<_>>();
+    assert_eq!(texts(store.actions_log(ids[1]).await.expect("log")), vec![r#"{"n":"b1"}"#, r#"{"n":"b2"}"#]);
+    assert_eq!(texts(store.actions_log(ids[0]).await.expect("log")), vec![r#"{"n":"a1"}"#]);
+    let dangling = Commit { log_records: vec![record(-3, "{}")], now: 2, ..Default::default() };
+    assert!(matches!(store.commit(dangling).await, Err(StoreError::Corrupt { what: "commit", .. })));
+}
+
+async fn timers_are_claimed_and_deleted(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let timer = |task: &str, due_at| NewTimer {
+        runbook_id: id,
+        task_id: Some(task.into()),
+        kind: "fixed_start".into(),
+        due_at,
+    };
+    let (_, timers) = store
+        .commit(Commit { new_timers: vec![timer("late", 500), timer("early", 100)], now: 1, ..Default::default() })
+        .await
+        .expect("commit");
+    let claim = |now| ClaimRequest { owner: "e".into(), now, lease_until: now + 10, limit: 10 };
+    let due = store.claim_timers(&claim(200)).await.expect("claim");
+    assert_eq!(due.iter().map(|t| t.task_id.as_deref()).collect::<Vec<_>>(), vec![Some("early")]);
+    assert!(store.claim_timers(&claim(205)).await.expect("claim").is_empty(), "leased");
+    store.commit(Commit { deleted_timers: vec![timers[1]], now: 2, ..Default::default() }).await.expect("delete");
+    let later = store.claim_timers(&claim(1_000)).await.expect("claim");
+    assert_eq!(
+        later.iter().map(|t| t.task_id.as_deref()).collect::<Vec<_>>(),
+        vec![Some("late")],
+        "the deleted one is gone"
+    );
+}
+
+async fn credentials_and_oauth_states(db: Db) {
+    let store = &db.store;
+    let key = CredentialKey::TaskUser { action: ActionId(1), runbook: RunbookId(2), task: "t".into(), user: UserId(3) };
+    assert_eq!(store.credential(&key).await.expect("read"), None);
+    store.put_credential(&key, b"refresh-token-777", 1).await.expect("put");
+    store.put_credential(&key, b"refresh-token-778", 2).await.expect("replace");
+    assert_eq!(store.credential(&key).await.expect("read").as_deref(), Some(&b"refresh-token-778"[..]));
+    let other = CredentialKey::Functional { action: ActionId(1) };
+    assert_eq!(store.credential(&other).await.expect("read"), None);
+    assert!(!contains(&database_bytes(&db).await, "refresh-token-77"));
+    assert!(store.delete_credential(&key).await.expect("delete"));
+    assert!(!store.delete_credential(&key).await.expect("delete"));
+
+    store.put_oauth_state("h1", b"verifier-1", 100).await.expect("put");
+    store.put_oauth_state("h2", b"verifier-2", 100).await.expect("put");
+    assert!(matches!(store.put_oauth_state("h1", b"again", 100).await, Err(StoreError::Duplicate { .. })));
+    assert_eq!(store.take_oauth_state("h1", 50).await.expect("take").as_deref(), Some(&b"verifier-1"[..]));
+    assert_eq!(store.take_oauth_state("h1", 50).await.expect("take"), None, "a state is taken once");
+    assert_eq!(store.take_oauth_state("h2", 100).await.expect("take"), None, "an expired state is refused");
+    assert_eq!(store.take_oauth_state("unknown", 1).await.expect("take"), None);
+}
+
+async fn concurrent_claims_never_overlap(db: Db) {
+    let store = db.store.clone();
+    let id = runbook(&store).await;
+    let fires = (0..300).map(|n| NewFire { runbook_id: Some(id), ..new_fire(&format!("t{n}"), 1, 0) }).collect();
+    store.commit(Commit { new_fires: fires, now: 1, ..Default::default() }).await.expect("commit");
+    let mut engines = Vec::new();
+    for engine in 0..3 {
+        let store = store.clone();
+        engines.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let request =
+                    ClaimRequest { owner: format!("engine-{engine}"), now: 10, lease_until: 1_000_000, limit: 7 };
+                let claimed = store.claim_fires(&request).await.expect("claim");
+                if claimed.is_empty() {
+                    return mine;
+                }
+                mine.extend(claimed.into_iter().map(|fire| fire.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for engine in engines {
+        all.extend(engine.await.expect("engine"));
+    }
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((count, all.len()), (300, 300), "every fire claimed exactly once");
+}
