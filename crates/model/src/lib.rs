@@ -9,17 +9,25 @@
 //! [`SecretValue`], whose `Debug` prints `[REDACTED]`.
 
 mod action;
+mod definition;
+mod diagnostic;
+mod error;
 mod integration;
+mod parse;
 mod runbook;
 mod secret;
 mod status;
 mod template_hook;
+mod validate;
 
 pub use action::{
     Action, ActionSettings, ApiKeyLocation, AuthSettings, AuthenticateAs, CallbackSpec, Condition, ConditionTest,
     ExecutionMode, HttpMethod, NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RequestSpec, ResponseSpec,
     Trigger, Visibility,
 };
+pub use definition::{Definition, DefinitionFormat};
+pub use diagnostic::{Diagnostic, Position};
+pub use error::ModelError;
 pub use integration::{AppliesTo, CustomField, CustomFieldType, Integration, IntegrationKind, SystemParameter};
 pub use runbook::{ActionRef, FieldValue, Runbook, Task};
 pub use secret::SecretValue;
@@ -27,3 +35,4 @@ pub use status::{IntegrationStatus, Role, RunMode, RunbookStage, TaskStage};
 pub use template_hook::{
     FieldReference, ReferenceScanner, TemplateChecker, TemplatePlace, TemplateProblem, TemplateReport,
 };
+pub use validate::{DefinitionSet, ParsedDefinition, SourceFile, Validator};

@@ -1,0 +1,522 @@
+//! Reading integration definitions: the integration, its custom fields and its actions.
+
+use super::path::FieldPath;
+use super::reader::{FromNode, ObjectReader, Walker, choices};
+use super::tree::{Node, NodeValue};
+use crate::{
+    Action, ActionSettings, ApiKeyLocation, AppliesTo, AuthSettings, AuthenticateAs, CallbackSpec, Condition,
+    ConditionTest, CustomField, CustomFieldType, ExecutionMode, HttpMethod, Integration, IntegrationKind,
+    NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RequestSpec, ResponseSpec, SecretValue, Trigger,
+    Visibility,
+};
+
+choices!(IntegrationKind { "custom" => IntegrationKind::Custom, "predefined" => IntegrationKind::Predefined });
+choices!(CustomFieldType {
+    "text" => CustomFieldType::Text,
+    "textarea" => CustomFieldType::Textarea,
+    "select" => CustomFieldType::Select,
+    "radio" => CustomFieldType::Radio,
+    "checkboxes" => CustomFieldType::Checkboxes,
+    "date" => CustomFieldType::Date,
+    "user" => CustomFieldType::User,
+});
+choices!(AppliesTo { "task" => AppliesTo::Task, "runbook" => AppliesTo::Runbook });
+choices!(Trigger { "task_start" => Trigger::TaskStart, "runbook_update" => Trigger::RunbookUpdate });
+choices!(HttpMethod {
+    "GET" => HttpMethod::Get,
+    "POST" => HttpMethod::Post,
+    "PUT" => HttpMethod::Put,
+    "PATCH" => HttpMethod::Patch,
+    "DELETE" => HttpMethod::Delete,
+});
+choices!(ExecutionMode {
+    "fire_and_forget" => ExecutionMode::FireAndForget,
+    "sync" => ExecutionMode::Sync,
+    "polling" => ExecutionMode::Polling,
+    "callback" => ExecutionMode::Callback,
+});
+choices!(ApiKeyLocation { "header" => ApiKeyLocation::Header, "query" => ApiKeyLocation::Query });
+choices!(OAuth2Grant {
+    "authorization_code" => OAuth2Grant::AuthorizationCode,
+    "client_credentials" => OAuth2Grant::ClientCredentials,
+});
+choices!(AuthenticateAs { "functional_user" => AuthenticateAs::FunctionalUser, "task_user" => AuthenticateAs::TaskUser });
+
+/// The auth types, as written in `auth.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthType {
+    None,
+    Token,
+    Basic,
+    ApiKey,
+    Oauth2,
+}
+
+choices!(AuthType {
+    "none" => AuthType::None,
+    "token" => AuthType::Token,
+    "basic" => AuthType::Basic,
+    "api_key" => AuthType::ApiKey,
+    "oauth2" => AuthType::Oauth2,
+});
+
+/// Reads the rest of an integration document once `kind` has been read.
+pub(crate) fn read_integration(walker: &mut Walker, mut object: ObjectReader<'_>) -> Integration {
+    let integration = Integration {
+        name: object.required(walker, "name").unwrap_or_default(),
+        integration_kind: object.or_default(walker, "type"),
+        image_url: object.optional(walker, "image_url"),
+        archived: object.or_default(walker, "archived"),
+        custom_fields: object.or_default(walker, "custom_fields"),
+        actions: object.or_default(walker, "actions"),
+    };
+    object.finish(walker);
+    integration
+}
+
+impl FromNode for SecretValue {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        SecretValue::new(String::read(walker, node, path))
+    }
+}
+
+impl FromNode for CustomField {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return placeholder_custom_field();
+        };
+        let name = object.required(walker, "name").unwrap_or_default();
+        let field_type: Option<CustomFieldType> = object.required_checked(walker, "type");
+        let options = match field_type {
+            Some(field_type) if field_type.has_options() => {
+                let options: Vec<String> = object.or_default(walker, "options");
+                if options.is_empty() {
+                    let word = word_of(field_type);
+                    object.missing(walker, "options", &format!(" for `{word}` fields (at least one)"));
+                }
+                options
+            }
+            Some(field_type) => {
+                object.forbid(walker, "options", &format!("for `{}` fields", word_of(field_type)));
+                Vec::new()
+            }
+            None => object.or_default(walker, "options"),
+        };
+        let field = CustomField {
+            name,
+            field_type: field_type.unwrap_or(CustomFieldType::Text),
+            options,
+            required: object.or_default(walker, "required"),
+            transient: object.or_default(walker, "transient"),
+            applies_to: object.or_default(walker, "applies_to"),
+            restrict_to: object.or_default(walker, "restrict_to"),
+        };
+        object.finish(walker);
+        field
+    }
+}
+
+impl FromNode for Action {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return placeholder_action();
+        };
+        let name = object.required(walker, "name").unwrap_or_default();
+        let trigger = object.or_default(walker, "trigger");
+        let visibility = object.or_default(walker, "visibility");
+        let settings = object.or_default(walker, "settings");
+        let auth = object.or_default(walker, "auth");
+        let request: RequestSpec = object.required(walker, "request").unwrap_or_else(placeholder_request);
+        let mode_path = path.key("request").key("execution_mode");
+        if !walker.is_clean(&mode_path) {
+            // The mode is wrong: read the mode-specific sections as they are rather than judge them by a fallback.
+            let response = object.optional(walker, "response");
+            let polling = object.optional(walker, "polling");
+            let callback = object.optional(walker, "callback");
+            object.finish(walker);
+            return Action { name, trigger, visibility, settings, auth, request, response, polling, callback };
+        }
+        let mode = request.execution_mode;
+        let mode_word = word_of(mode);
+        let response = if mode == ExecutionMode::FireAndForget {
+            object.forbid(walker, "response", "in `fire_and_forget` mode, which reads nothing but the status");
+            None
+        } else {
+            object.optional(walker, "response")
+        };
+        let polling = if mode == ExecutionMode::Polling {
+            let polling = object.optional(walker, "polling");
+            if polling.is_none() {
+                object.missing(walker, "polling", " for `polling` execution mode");
+            }
+            polling
+        } else {
+            object.forbid(walker, "polling", &format!("in `{mode_word}` mode (only in `polling` mode)"));
+            None
+        };
+        let callback = if mode == ExecutionMode::Callback {
+            object.optional(walker, "callback")
+        } else {
+            object.forbid(walker, "callback", &format!("in `{mode_word}` mode (only in `callback` mode)"));
+            None
+        };
+        object.finish(walker);
+        Action { name, trigger, visibility, settings, auth, request, response, polling, callback }
+    }
+}
+
+impl FromNode for Visibility {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        match &node.value {
+            NodeValue::Scalar(scalar) if scalar.text == "global" => Visibility::Global,
+            NodeValue::Mapping(_) => {
+                let Some(mut object) = ObjectReader::open(walker, node, path) else {
+                    return Visibility::Global;
+                };
+                let workspace = object.required(walker, "workspace").unwrap_or_default();
+                object.finish(walker);
+                Visibility::Workspace { workspace }
+            }
+            NodeValue::Scalar(scalar) => {
+                let message = format!("unknown value `{}`; expected `global` or `{{workspace: NAME}}`", scalar.text);
+                walker.error_at(node, path, message);
+                Visibility::Global
+            }
+            NodeValue::Sequence(_) => {
+                walker.wrong_type(node, path, "`global` or `{workspace: NAME}`");
+                Visibility::Global
+            }
+        }
+    }
+}
+
+impl FromNode for ActionSettings {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return ActionSettings::default();
+        };
+        let settings = ActionSettings {
+            auto_start: object.or_default(walker, "auto_start"),
+            fixed_start_time: object.or_default(walker, "fixed_start_time"),
+            cancelable: object.or_default(walker, "cancelable"),
+            notify_webhook_on_cancel: object.optional(walker, "notify_webhook_on_cancel"),
+            finish_task_on_success: object.or_default(walker, "finish_task_on_success"),
+            include_context: object.or_default(walker, "include_context"),
+            execute_in_rehearsal: object.or_default(walker, "execute_in_rehearsal"),
+        };
+        object.finish(walker);
+        settings
+    }
+}
+
+impl FromNode for NotifyWebhook {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return NotifyWebhook { url: String::new(), headers: Default::default(), payload: None };
+        };
+        let webhook = NotifyWebhook {
+            url: object.required(walker, "url").unwrap_or_default(),
+            headers: object.or_default(walker, "headers"),
+            payload: object.optional(walker, "payload"),
+        };
+        object.finish(walker);
+        webhook
+    }
+}
+
+impl FromNode for AuthSettings {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return AuthSettings::None;
+        };
+        let Some(auth_type) = object.required_checked::<AuthType>(walker, "type") else {
+            return AuthSettings::None;
+        };
+        let why = format!(" for `{}` auth", word_of(auth_type));
+        let required = |walker: &mut Walker, object: &mut ObjectReader<'_>, key: &'static str| -> Option<String> {
+            let value = object.optional(walker, key);
+            if value.is_none() {
+                object.missing(walker, key, &why);
+            }
+            value
+        };
+        let auth = match auth_type {
+            AuthType::None => AuthSettings::None,
+            AuthType::Token => AuthSettings::Token {
+                token_type: object.optional(walker, "token_type").unwrap_or_else(|| "Bearer".to_owned()),
+                token: SecretValue::new(required(walker, &mut object, "token").unwrap_or_default()),
+            },
+            AuthType::Basic => AuthSettings::Basic {
+                username: required(walker, &mut object, "username").unwrap_or_default(),
+                password: SecretValue::new(required(walker, &mut object, "password").unwrap_or_default()),
+            },
+            AuthType::ApiKey => {
+                let location = object.optional(walker, "in");
+                if location.is_none() {
+                    object.missing(walker, "in", &why);
+                }
+                AuthSettings::ApiKey {
+                    location: location.unwrap_or(ApiKeyLocation::Header),
+                    name: required(walker, &mut object, "name").unwrap_or_default(),
+                    value: SecretValue::new(required(walker, &mut object, "value").unwrap_or_default()),
+                }
+            }
+            AuthType::Oauth2 => {
+                let grant = if object.has_key("grant") {
+                    object.checked(walker, "grant")
+                } else {
+                    object.missing(walker, "grant", &why);
+                    None
+                };
+                let client_id = required(walker, &mut object, "client_id").unwrap_or_default();
+                let client_secret =
+                    SecretValue::new(required(walker, &mut object, "client_secret").unwrap_or_default());
+                let provider_host = required(walker, &mut object, "provider_host").unwrap_or_default();
+                let authorization_endpoint = if grant == Some(OAuth2Grant::AuthorizationCode) {
+                    let endpoint = object.optional(walker, "authorization_endpoint");
+                    if endpoint.is_none() {
+                        object.missing(walker, "authorization_endpoint", " for the `authorization_code` grant");
+                    }
+                    endpoint
+                } else if grant == Some(OAuth2Grant::ClientCredentials) {
+                    object.forbid(walker, "authorization_endpoint", "with the `client_credentials` grant");
+                    None
+                } else {
+                    object.optional(walker, "authorization_endpoint")
+                };
+                let token_endpoint = required(walker, &mut object, "token_endpoint").unwrap_or_default();
+                let scopes = object.or_default(walker, "scopes");
+                let authenticate_as = if grant == Some(OAuth2Grant::ClientCredentials) {
+                    object.forbid(walker, "authenticate_as", "with the `client_credentials` grant, which has no user");
+                    AuthenticateAs::default()
+                } else {
+                    object.or_default(walker, "authenticate_as")
+                };
+                AuthSettings::Oauth2(OAuth2Settings {
+                    grant: grant.unwrap_or(OAuth2Grant::AuthorizationCode),
+                    client_id,
+                    client_secret,
+                    provider_host,
+                    authorization_endpoint,
+                    token_endpoint,
+                    scopes,
+                    authenticate_as,
+                })
+            }
+        };
+        object.finish(walker);
+        auth
+    }
+}
+
+/// Reads `payload` or `params`, whichever `method` takes, and forbids the other; reads both when the method is unknown.
+fn read_body(
+    walker: &mut Walker,
+    object: &mut ObjectReader<'_>,
+    method: Option<HttpMethod>,
+) -> (Option<String>, Option<String>) {
+    let Some(method) = method else {
+        return (object.optional(walker, "payload"), object.optional(walker, "params"));
+    };
+    let word = method.as_str();
+    if method.takes_params() {
+        object.forbid(walker, "payload", &format!("with `{word}`, which sends no body; use `params`"));
+        (None, object.optional(walker, "params"))
+    } else {
+        object.forbid(walker, "params", &format!("with `{word}`; send data in `payload`"));
+        (object.optional(walker, "payload"), None)
+    }
+}
+
+/// Reads a count that must be at least 1.
+fn positive<T: FromNode + Into<u64> + Copy>(
+    walker: &mut Walker,
+    object: &mut ObjectReader<'_>,
+    key: &'static str,
+) -> Option<T> {
+    let value: T = object.optional(walker, key)?;
+    if value.into() == 0 {
+        let path = object.path().key(key);
+        let position = walker.source_map.position(&path);
+        walker.error(position, &path, "must be at least 1");
+    }
+    Some(value)
+}
+
+impl FromNode for RequestSpec {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return placeholder_request();
+        };
+        let method = object.required_checked(walker, "method");
+        let url = object.required(walker, "url").unwrap_or_default();
+        let headers = object.or_default(walker, "headers");
+        let (payload, params) = read_body(walker, &mut object, method);
+        let request = RequestSpec {
+            method: method.unwrap_or(HttpMethod::Post),
+            url,
+            headers,
+            payload,
+            params,
+            execution_mode: object.or_default(walker, "execution_mode"),
+            timeout_seconds: positive(walker, &mut object, "timeout_seconds"),
+        };
+        object.finish(walker);
+        request
+    }
+}
+
+impl FromNode for ResponseSpec {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return ResponseSpec::default();
+        };
+        let response = ResponseSpec {
+            success_statuses: object.or_default(walker, "success_statuses"),
+            success_when: object.or_default(walker, "success_when"),
+            failure_when: object.or_default(walker, "failure_when"),
+            map: object.or_default(walker, "map"),
+        };
+        object.finish(walker);
+        response
+    }
+}
+
+impl FromNode for Condition {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let fallback = || Condition { path: String::new(), test: ConditionTest::Exists(true) };
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return fallback();
+        };
+        let json_path = object.required(walker, "path").unwrap_or_default();
+        let mut tests = Vec::new();
+        // `equals: null` is a test for null, so `equals` counts when present at all.
+        if let Some(value) = object.optional::<serde_json::Value>(walker, "equals") {
+            tests.push(ConditionTest::Equals(value));
+        } else if object.has_key("equals") {
+            tests.push(ConditionTest::Equals(serde_json::Value::Null));
+        }
+        if let Some(values) = object.optional(walker, "in") {
+            tests.push(ConditionTest::In(values));
+        }
+        if let Some(exists) = object.optional(walker, "exists") {
+            tests.push(ConditionTest::Exists(exists));
+        }
+        let condition_path = object.path().clone();
+        if tests.len() != 1 {
+            let message = if tests.is_empty() {
+                "a condition needs one test: `equals`, `in` or `exists`"
+            } else {
+                "a condition takes exactly one test of `equals`, `in` and `exists`"
+            };
+            walker.error_at(node, &condition_path, message);
+        }
+        object.finish(walker);
+        Condition { path: json_path, test: tests.into_iter().next().unwrap_or(ConditionTest::Exists(true)) }
+    }
+}
+
+impl FromNode for PollingSpec {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return placeholder_polling();
+        };
+        let method = object.required_checked(walker, "method");
+        if let Some(method) = method.filter(|method| !matches!(method, HttpMethod::Get | HttpMethod::Post)) {
+            let method_path = object.path().key("method");
+            let position = walker.source_map.position(&method_path);
+            walker.error(position, &method_path, format!("polling uses `GET` or `POST`, not `{}`", method.as_str()));
+        }
+        let url = object.required(walker, "url").unwrap_or_default();
+        let headers = object.or_default(walker, "headers");
+        let (payload, params) = read_body(walker, &mut object, method);
+        let polling = PollingSpec {
+            method: method.unwrap_or(HttpMethod::Get),
+            url,
+            headers,
+            payload,
+            params,
+            interval_seconds: positive(walker, &mut object, "interval_seconds").unwrap_or(10),
+            max_attempts: positive(walker, &mut object, "max_attempts").unwrap_or(30),
+            timeout_seconds: positive(walker, &mut object, "timeout_seconds"),
+            complete_when: object.or_default(walker, "complete_when"),
+            fail_when: object.or_default(walker, "fail_when"),
+            map: object.or_default(walker, "map"),
+        };
+        object.finish(walker);
+        polling
+    }
+}
+
+impl FromNode for CallbackSpec {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let Some(mut object) = ObjectReader::open(walker, node, path) else {
+            return CallbackSpec::default();
+        };
+        let callback = CallbackSpec {
+            timeout_seconds: positive(walker, &mut object, "timeout_seconds")
+                .unwrap_or(CallbackSpec::default().timeout_seconds),
+        };
+        object.finish(walker);
+        callback
+    }
+}
+
+/// The word a [`Choice`](super::reader::Choice) value is written as.
+pub(crate) fn word_of<T: super::reader::Choice + PartialEq>(value: T) -> &'static str {
+    T::CHOICES.iter().find(|(_, candidate)| *candidate == value).map_or("?", |(word, _)| word)
+}
+
+fn placeholder_custom_field() -> CustomField {
+    CustomField {
+        name: String::new(),
+        field_type: CustomFieldType::Text,
+        options: Vec::new(),
+        required: false,
+        transient: false,
+        applies_to: AppliesTo::Task,
+        restrict_to: Vec::new(),
+    }
+}
+
+fn placeholder_request() -> RequestSpec {
+    RequestSpec {
+        method: HttpMethod::Post,
+        url: String::new(),
+        headers: Default::default(),
+        payload: None,
+        params: None,
+        execution_mode: ExecutionMode::FireAndForget,
+        timeout_seconds: None,
+    }
+}
+
+fn placeholder_polling() -> PollingSpec {
+    PollingSpec {
+        method: HttpMethod::Get,
+        url: String::new(),
+        headers: Default::default(),
+        payload: None,
+        params: None,
+        interval_seconds: 10,
+        max_attempts: 30,
+        timeout_seconds: None,
+        complete_when: Vec::new(),
+        fail_when: Vec::new(),
+        map: Default::default(),
+    }
+}
+
+fn placeholder_action() -> Action {
+    Action {
+        name: String::new(),
+        trigger: Trigger::TaskStart,
+        visibility: Visibility::Global,
+        settings: ActionSettings::default(),
+        auth: AuthSettings::None,
+        request: placeholder_request(),
+        response: None,
+        polling: None,
+        callback: None,
+    }
+}

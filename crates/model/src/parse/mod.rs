@@ -1,0 +1,63 @@
+//! From text to typed definitions: a positioned YAML tree, then a walker that reads it while collecting every error.
+//!
+//! JSON files are checked by `serde_json` first, so that they are strictly JSON, then read through the same YAML tree
+//! (JSON is YAML 1.2 flow syntax), so that both formats share one walker and one set of positions.
+
+pub(crate) mod integration;
+pub(crate) mod path;
+pub(crate) mod reader;
+pub(crate) mod runbook;
+pub(crate) mod tree;
+
+use crate::{Definition, DefinitionFormat, Position};
+use path::FieldPath;
+use reader::{ObjectReader, Walker, choices};
+
+/// The kinds of definition document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DefinitionKind {
+    Integration,
+    Runbook,
+}
+
+choices!(DefinitionKind { "integration" => DefinitionKind::Integration, "runbook" => DefinitionKind::Runbook });
+
+/// Reads one definition file. The definition is `None` when the file is not even a mapping with a known `kind`; it is
+/// partial (with placeholders) when the walker found problems, which lets later rules run on what was readable.
+pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>, Walker) {
+    let mut walker = Walker::default();
+    let root_path = FieldPath::root();
+    if format == DefinitionFormat::Json
+        && let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(text)
+    {
+        let position = Position { line: error.line().max(1) as u32, column: error.column().max(1) as u32 };
+        walker.error(position, &root_path, json_message(&error));
+        return (None, walker);
+    }
+    let root = match tree::load(text) {
+        Ok(root) => root,
+        Err(error) => {
+            walker.error(Position { line: error.line, column: error.column }, &root_path, error.message);
+            return (None, walker);
+        }
+    };
+    walker.record(&root_path, None, &root);
+    let Some(mut object) = ObjectReader::open(&mut walker, &root, &root_path) else {
+        return (None, walker);
+    };
+    let definition = match object.required_checked::<DefinitionKind>(&mut walker, "kind") {
+        Some(DefinitionKind::Integration) => {
+            Definition::Integration(integration::read_integration(&mut walker, object))
+        }
+        Some(DefinitionKind::Runbook) => Definition::Runbook(runbook::read_runbook(&mut walker, object)),
+        None => return (None, walker),
+    };
+    (Some(definition), walker)
+}
+
+/// serde_json's message without the position it appends, since diagnostics carry it separately.
+fn json_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    message.strip_suffix(&suffix).unwrap_or(&message).to_owned()
+}

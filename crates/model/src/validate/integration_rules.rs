@@ -1,0 +1,146 @@
+//! Rules within one integration file: names, custom field references, settings that exclude each other.
+
+use super::FileContext;
+use super::templates::declared_fields;
+use crate::parse::path::FieldPath;
+use crate::parse::reader::quoted_list;
+use crate::{Condition, Integration};
+use std::collections::BTreeMap;
+
+/// Checks one integration.
+pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
+    let root = FieldPath::root();
+    let name_path = root.key("name");
+    if context.walker.is_clean(&name_path) {
+        if integration.name.trim().is_empty() {
+            context.error(&name_path, "must not be empty");
+        } else if integration.name.contains('/') {
+            context.error(&name_path, "an integration name may not contain `/`, which separates `INTEGRATION/ACTION`");
+        }
+    }
+    let action_names: Vec<&str> = integration.actions.iter().map(|action| action.name.as_str()).collect();
+    let field_names: Vec<&str> = integration.custom_fields.iter().map(|field| field.name.as_str()).collect();
+
+    let fields_path = root.key("custom_fields");
+    unique_names(context, &fields_path, &field_names, "custom field");
+    for (index, field) in integration.custom_fields.iter().enumerate() {
+        let field_path = fields_path.index(index);
+        for (position, action) in field.restrict_to.iter().enumerate() {
+            let path = field_path.key("restrict_to").index(position);
+            if context.walker.is_clean(&path) && !action_names.contains(&action.as_str()) {
+                let known = if action_names.is_empty() {
+                    "the integration has no actions".to_owned()
+                } else {
+                    format!("the integration's actions are {}", quoted_list(action_names.iter().copied()))
+                };
+                context.error(&path, format!("unknown action `{action}`; {known}"));
+            }
+        }
+        let mut seen = Vec::new();
+        for (position, option) in field.options.iter().enumerate() {
+            let path = field_path.key("options").index(position);
+            if seen.contains(&option) && context.walker.is_clean(&path) {
+                context.error(&path, format!("duplicate option `{option}`"));
+            }
+            seen.push(option);
+        }
+    }
+
+    let actions_path = root.key("actions");
+    unique_names(context, &actions_path, &action_names, "action");
+    for (index, action) in integration.actions.iter().enumerate() {
+        let action_path = actions_path.index(index);
+        let settings = &action.settings;
+        let fixed_path = action_path.key("settings").key("fixed_start_time");
+        if settings.auto_start && settings.fixed_start_time && context.walker.is_clean(&fixed_path) {
+            context.error_at_key(&fixed_path, "`fixed_start_time` cannot be combined with `auto_start`");
+        }
+        let request_path = action_path.key("request");
+        header_names(context, &request_path, &action.request.headers);
+        if let Some(webhook) = &settings.notify_webhook_on_cancel {
+            header_names(context, &action_path.key("settings").key("notify_webhook_on_cancel"), &webhook.headers);
+        }
+        if let Some(response) = &action.response {
+            let response_path = action_path.key("response");
+            for (position, status) in response.success_statuses.iter().enumerate() {
+                let path = response_path.key("success_statuses").index(position);
+                if !(100..=599).contains(status) && context.walker.is_clean(&path) {
+                    context.error(&path, format!("{status} is not an HTTP status (100 to 599)"));
+                }
+            }
+            conditions(context, &response_path.key("success_when"), &response.success_when);
+            conditions(context, &response_path.key("failure_when"), &response.failure_when);
+            mapped_fields(context, &response_path.key("map"), &response.map, &field_names);
+        }
+        if let Some(polling) = &action.polling {
+            let polling_path = action_path.key("polling");
+            header_names(context, &polling_path, &polling.headers);
+            conditions(context, &polling_path.key("complete_when"), &polling.complete_when);
+            conditions(context, &polling_path.key("fail_when"), &polling.fail_when);
+            mapped_fields(context, &polling_path.key("map"), &polling.map, &field_names);
+        }
+    }
+}
+
+/// Reports empty names and every name used before, at its `name` key.
+pub(crate) fn unique_names(context: &mut FileContext<'_>, list_path: &FieldPath, names: &[&str], what: &str) {
+    for (index, name) in names.iter().enumerate() {
+        let path = list_path.index(index).key("name");
+        if !context.walker.is_clean(&path) {
+            continue;
+        }
+        if name.trim().is_empty() {
+            context.error(&path, "must not be empty");
+            continue;
+        }
+        let first = names[..index].iter().position(|earlier| earlier == name);
+        if let Some(first) = first {
+            let first_position = context.walker.source_map.position(&list_path.index(first).key("name"));
+            let message =
+                format!("duplicate {what} name `{name}` (first at {}:{})", first_position.line, first_position.column);
+            context.error(&path, message);
+        }
+    }
+}
+
+/// Header names must be HTTP tokens.
+fn header_names(context: &mut FileContext<'_>, section_path: &FieldPath, headers: &BTreeMap<String, String>) {
+    for name in headers.keys() {
+        let path = section_path.key("headers").key(name);
+        let is_token = !name.is_empty()
+            && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte));
+        if !is_token && context.walker.is_clean(&path) {
+            context.error_at_key(&path, format!("`{name}` is not a valid header name"));
+        }
+    }
+}
+
+/// Condition paths must not be empty.
+fn conditions(context: &mut FileContext<'_>, list_path: &FieldPath, conditions: &[Condition]) {
+    for (index, condition) in conditions.iter().enumerate() {
+        let path = list_path.index(index).key("path");
+        if condition.path.trim().is_empty() && context.walker.is_clean(&path) {
+            context.error(&path, "must not be empty");
+        }
+    }
+}
+
+/// Response mappings write custom fields, which the integration must declare.
+fn mapped_fields(
+    context: &mut FileContext<'_>,
+    map_path: &FieldPath,
+    map: &BTreeMap<String, String>,
+    declared: &[&str],
+) {
+    for (field, json_path) in map {
+        let path = map_path.key(field);
+        if !context.walker.is_clean(&path) {
+            continue;
+        }
+        if !declared.contains(&field.as_str()) {
+            context.error_at_key(&path, format!("unknown custom field `{field}`; {}", declared_fields(declared)));
+        } else if json_path.trim().is_empty() {
+            context.error(&path, "must not be empty");
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Template checks of an integration: every template goes to the [`TemplateChecker`] with the place it lands in, and
+//! the problems and custom field references it reports are mapped from template positions to file positions.
+
+use super::FileContext;
+use crate::parse::path::FieldPath;
+use crate::parse::reader::Site;
+use crate::{AuthSettings, Integration, NotifyWebhook, Position, TemplateChecker, TemplatePlace};
+use saphyr_parser::ScalarStyle;
+use std::collections::BTreeMap;
+
+/// One template of a definition: where it is, its text, and the place it lands in.
+#[derive(Debug)]
+pub(crate) struct TemplateSite<'d> {
+    pub(crate) path: FieldPath,
+    pub(crate) template: &'d str,
+    pub(crate) place: TemplatePlace,
+}
+
+/// Checks every template of `integration`, reporting problems and references to undeclared custom fields.
+pub(crate) fn check_templates(context: &mut FileContext<'_>, integration: &Integration, checker: &dyn TemplateChecker) {
+    let declared: Vec<&str> = integration.custom_fields.iter().map(|field| field.name.as_str()).collect();
+    for site in template_sites(integration) {
+        if !context.walker.is_clean(&site.path) {
+            continue;
+        }
+        let report = checker.check(site.template, site.place);
+        for problem in report.problems {
+            let position = context.template_position(&site.path, site.template, problem.line, problem.column);
+            context.walker.error(position, &site.path, problem.message);
+        }
+        for reference in report.custom_fields {
+            if declared.contains(&reference.name.as_str()) {
+                continue;
+            }
+            let position = context.template_position(&site.path, site.template, reference.line, reference.column);
+            let message = format!("unknown custom field `{}`; {}", reference.name, declared_fields(&declared));
+            context.walker.error(position, &site.path, message);
+        }
+    }
+}
+
+/// "the integration declares `a`, `b`" or "the integration declares no custom fields".
+pub(crate) fn declared_fields(declared: &[&str]) -> String {
+    if declared.is_empty() {
+        "the integration declares no custom fields".to_owned()
+    } else {
+        format!("the integration declares {}", crate::parse::reader::quoted_list(declared.iter().copied()))
+    }
+}
+
+/// Every template of an integration, in file order.
+pub(crate) fn template_sites(integration: &Integration) -> Vec<TemplateSite<'_>> {
+    let mut sites = Vec::new();
+    for (index, action) in integration.actions.iter().enumerate() {
+        let action_path = FieldPath::root().key("actions").index(index);
+        if let Some(webhook) = &action.settings.notify_webhook_on_cancel {
+            webhook_sites(&mut sites, &action_path.key("settings").key("notify_webhook_on_cancel"), webhook);
+        }
+        let auth_path = action_path.key("auth");
+        let secret = match &action.auth {
+            AuthSettings::None => None,
+            AuthSettings::Token { token, .. } => Some(("token", token)),
+            AuthSettings::Basic { password, .. } => Some(("password", password)),
+            AuthSettings::ApiKey { value, .. } => Some(("value", value)),
+            AuthSettings::Oauth2(settings) => Some(("client_secret", &settings.client_secret)),
+        };
+        if let Some((key, secret)) = secret.filter(|(_, secret)| secret.is_template()) {
+            sites.push(TemplateSite {
+                path: auth_path.key(key),
+                template: secret.expose(),
+                place: TemplatePlace::Text,
+            });
+        }
+        let request = &action.request;
+        let request_path = action_path.key("request");
+        request_sites(
+            &mut sites,
+            &request_path,
+            RequestTemplates {
+                url: &request.url,
+                headers: &request.headers,
+                payload: request.payload.as_deref(),
+                params: request.params.as_deref(),
+            },
+        );
+        if let Some(polling) = &action.polling {
+            request_sites(
+                &mut sites,
+                &action_path.key("polling"),
+                RequestTemplates {
+                    url: &polling.url,
+                    headers: &polling.headers,
+                    payload: polling.payload.as_deref(),
+                    params: polling.params.as_deref(),
+                },
+            );
+        }
+    }
+    sites
+}
+
+/// The templates of a request-like section.
+struct RequestTemplates<'d> {
+    url: &'d str,
+    headers: &'d BTreeMap<String, String>,
+    payload: Option<&'d str>,
+    params: Option<&'d str>,
+}
+
+fn request_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, request: RequestTemplates<'d>) {
+    sites.push(TemplateSite { path: path.key("url"), template: request.url, place: TemplatePlace::Url });
+    header_sites(sites, path, request.headers);
+    if let Some(payload) = request.payload {
+        sites.push(TemplateSite {
+            path: path.key("payload"),
+            template: payload,
+            place: payload_place(request.headers),
+        });
+    }
+    if let Some(params) = request.params {
+        sites.push(TemplateSite { path: path.key("params"), template: params, place: TemplatePlace::JsonParams });
+    }
+}
+
+fn webhook_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, webhook: &'d NotifyWebhook) {
+    sites.push(TemplateSite { path: path.key("url"), template: &webhook.url, place: TemplatePlace::Url });
+    header_sites(sites, path, &webhook.headers);
+    if let Some(payload) = &webhook.payload {
+        sites.push(TemplateSite {
+            path: path.key("payload"),
+            template: payload,
+            place: payload_place(&webhook.headers),
+        });
+    }
+}
+
+fn header_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, headers: &'d BTreeMap<String, String>) {
+    for (name, value) in headers {
+        let place = TemplatePlace::HeaderValue;
+        sites.push(TemplateSite { path: path.key("headers").key(name), template: value, place });
+    }
+}
+
+/// A payload is JSON unless a `Content-Type` header says otherwise.
+pub(crate) fn payload_place(headers: &BTreeMap<String, String>) -> TemplatePlace {
+    let content_type = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    match content_type {
+        Some((_, value)) if !value.to_ascii_lowercase().contains("json") => TemplatePlace::Text,
+        _ => TemplatePlace::JsonPayload,
+    }
+}
+
+/// Maps a 1-based position inside a scalar's decoded text to its position in the file.
+///
+/// Exact for single-line plain and quoted scalars (escapes included) and for literal blocks; the scalar's own position
+/// for folded blocks and multi-line flow scalars, whose line breaks the decoding changes.
+pub(crate) fn map_position(source: &[char], site: &Site, decoded: &str, line: u32, column: u32) -> Position {
+    let Some((span, style)) = site.scalar else {
+        return site.value;
+    };
+    let (line, column) = (line.max(1), column.max(1));
+    let start = crate::parse::reader::position_of(span.start);
+    match style {
+        ScalarStyle::Literal => {
+            let leading_blank_lines = decoded.chars().take_while(|c| *c == '\n').count() as u32;
+            let first_line = start.line.saturating_sub(leading_blank_lines);
+            Position { line: first_line + line - 1, column: start.column + column - 1 }
+        }
+        ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted
+            if span.start.line() == span.end.line() =>
+        {
+            let raw = source.get(span.start.index()..span.end.index()).unwrap_or_default();
+            match raw_offset(raw, style, line, column) {
+                Some(offset) => Position { line: start.line, column: start.column + offset as u32 },
+                None => start,
+            }
+        }
+        _ => start,
+    }
+}
+
+/// The offset in `raw` (the scalar as written, quotes included) of the decoded character at `line`:`column`.
+fn raw_offset(raw: &[char], style: ScalarStyle, line: u32, column: u32) -> Option<usize> {
+    let mut offset = usize::from(style != ScalarStyle::Plain);
+    let (mut current_line, mut current_column) = (1, 1);
+    loop {
+        if (current_line, current_column) == (line, column) {
+            return Some(offset);
+        }
+        let c = *raw.get(offset)?;
+        let (decoded, width) = match (style, c) {
+            (ScalarStyle::SingleQuoted, '\'') if raw.get(offset + 1) == Some(&'\'') => ('\'', 2),
+            (ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, '\'' | '"') if offset + 1 == raw.len() => {
+                return None;
+            }
+            (ScalarStyle::DoubleQuoted, '\\') => {
+                let escape = *raw.get(offset + 1)?;
+                let width = match escape {
+                    'x' => 4,
+                    'u' => 6,
+                    'U' => 10,
+                    _ => 2,
+                };
+                (if escape == 'n' { '\n' } else { escape }, width)
+            }
+            _ => (c, 1),
+        };
+        offset += width;
+        if decoded == '\n' {
+            current_line += 1;
+            current_column = 1;
+        } else {
+            current_column += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offset(raw: &str, style: ScalarStyle, line: u32, column: u32) -> Option<usize> {
+        raw_offset(&raw.chars().collect::<Vec<_>>(), style, line, column)
+    }
+
+    #[test]
+    fn offsets_follow_escapes() {
+        assert_eq!(offset("a{{b}}", ScalarStyle::Plain, 1, 2), Some(1));
+        assert_eq!(offset("'it''s {{x}}'", ScalarStyle::SingleQuoted, 1, 6), Some(7));
+        assert_eq!(offset(r#""\"a\" {{x}}""#, ScalarStyle::DoubleQuoted, 1, 5), Some(7));
+        assert_eq!(offset(r#""\u00e9{{x}}""#, ScalarStyle::DoubleQuoted, 1, 2), Some(7));
+        assert_eq!(offset(r#""a\n{{x}}""#, ScalarStyle::DoubleQuoted, 2, 1), Some(4));
+        assert_eq!(offset("'ab'", ScalarStyle::SingleQuoted, 1, 9), None);
+    }
+
+    #[test]
+    fn json_payloads_are_json_unless_the_content_type_says_otherwise() {
+        let headers = |value: &str| BTreeMap::from([("content-type".to_owned(), value.to_owned())]);
+        assert_eq!(payload_place(&BTreeMap::new()), TemplatePlace::JsonPayload);
+        assert_eq!(payload_place(&headers("application/vnd.api+json")), TemplatePlace::JsonPayload);
+        assert_eq!(payload_place(&headers("text/plain")), TemplatePlace::Text);
+    }
+}
