@@ -64,7 +64,7 @@ pub enum RunbookError {
         task: String,
     },
     /// The runbook's stage does not allow the operation.
-    #[error("cannot {operation}{}: the runbook is {}", task_suffix(.task.as_deref()), stage_text(*.stage))]
+    #[error("cannot {operation}{}: the runbook is {}", task_suffix(*.operation, .task.as_deref()), stage_text(*.stage))]
     RunbookStageForbids {
         /// What was attempted.
         operation: Operation,
@@ -213,8 +213,9 @@ fn fire_text(fire: FireNumber) -> String {
     if fire == FireNumber::NONE { "none".to_owned() } else { fire.to_string() }
 }
 
-fn task_suffix(task: Option<&str>) -> String {
-    task.map(|task| format!(" task `{task}`")).unwrap_or_default()
+fn task_suffix(operation: Operation, task: Option<&str>) -> String {
+    let preposition = if operation == Operation::SetCustomFields { " of" } else { "" };
+    task.map(|task| format!("{preposition} task `{task}`")).unwrap_or_default()
 }
 
 fn gerund(operation: Operation) -> &'static str {

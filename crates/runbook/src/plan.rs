@@ -380,9 +380,12 @@ impl Graph {
             }
         }
         let from = position_in_walk.get(&current).copied().unwrap_or_default();
-        let mut cycle: Vec<String> = walk[from..].iter().map(|&task| tasks[task as usize].id.clone()).collect();
-        // The walk follows predecessors; show the cycle in execution order.
+        let mut cycle: Vec<u32> = walk[from..].to_vec();
+        // The walk follows predecessors; show the cycle in execution order, from its first task in definition order.
         cycle.reverse();
+        let first = cycle.iter().enumerate().min_by_key(|&(_, &task)| task).map_or(0, |(position, _)| position);
+        cycle.rotate_left(first);
+        let cycle = cycle.iter().map(|&task| tasks[task as usize].id.clone()).collect();
         Err(RunbookError::Cycle { cycle })
     }
 }

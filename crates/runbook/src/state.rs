@@ -238,6 +238,12 @@ impl RunbookState {
         Some(values)
     }
 
+    /// The required custom fields of a task that are empty now (task value over runbook value), which would refuse a
+    /// start or keep an auto-start task waiting; `None` for an unknown task.
+    pub fn missing_required_fields(&self, task: &str) -> Option<Vec<String>> {
+        self.plan.index_of(task).map(|index| self.missing_fields(index))
+    }
+
     /// The earliest fixed start time a task is waiting for, so an engine that restarts can schedule its wake-up.
     /// `None` unless the runbook is active or paused.
     pub fn next_wake_up(&self) -> Option<Timestamp> {
