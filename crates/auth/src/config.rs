@@ -6,7 +6,7 @@ use cutover_integrations_model::{
     ApiKeyLocation, AuthSettings, AuthenticateAs, OAuth2Grant, OAuth2Settings, SecretValue,
 };
 use http::HeaderName;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use url::Url;
 
@@ -82,7 +82,9 @@ impl AuthConfig {
             AuthSettings::None => Self::None,
             AuthSettings::Token { token_type, token } => {
                 check_token_type(token_type)?;
-                Self::Token { token_type: token_type.clone(), token: secret("token", token)? }
+                let token = secret("token", token)?;
+                check_header_value(&token, "token")?;
+                Self::Token { token_type: token_type.clone(), token }
             }
             AuthSettings::Basic { username, password } => {
                 if username.contains(':') {
@@ -95,7 +97,11 @@ impl AuthConfig {
             }
             AuthSettings::ApiKey { location, name, value } => {
                 check_api_key_name(*location, name)?;
-                Self::ApiKey { location: *location, name: name.clone(), value: secret("value", value)? }
+                let value = secret("value", value)?;
+                if *location == ApiKeyLocation::Header {
+                    check_header_value(&value, "value")?;
+                }
+                Self::ApiKey { location: *location, name: name.clone(), value }
             }
             AuthSettings::Oauth2(oauth) => {
                 Self::OAuth2(Box::new(OAuth2Config::resolve(oauth, secret("client_secret", &oauth.client_secret)?)?))
@@ -177,6 +183,13 @@ fn check_token_type(token_type: &str) -> Result<(), AuthError> {
         });
     }
     Ok(())
+}
+
+fn check_header_value(value: &SecretString, field: &'static str) -> Result<(), AuthError> {
+    match http::HeaderValue::from_str(value.expose_secret()) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(AuthError::InvalidCredentialValue { field }),
+    }
 }
 
 fn check_api_key_name(location: ApiKeyLocation, name: &str) -> Result<(), AuthError> {

@@ -6,13 +6,17 @@ use crate::{AuthError, Cipher, FireSubject, OAuth2Config};
 use async_trait::async_trait;
 use cutover_integrations_model::{AuthenticateAs, OAuth2Grant};
 use jiff::{SignedDuration, Timestamp};
-use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use secrecy::{ExposeSecret, SecretString};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use url::Url;
+
+/// What is escaped in the ids of a storage key: everything but unreserved URL characters, so `/` never appears.
+const ID_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Whose OAuth token a credential is: it is the primary key of a stored token and the owner its ciphertext is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -64,7 +68,7 @@ impl CredentialKey {
     /// A stable, unambiguous string form: `functional_user/ACTION` or `task_user/ACTION/RUNBOOK/TASK/USER`, each id
     /// percent-encoded. Stores may use it as a primary key; it is also the owner bound into the ciphertext.
     pub fn storage_key(&self) -> String {
-        let encode = |id: &str| utf8_percent_encode(id, NON_ALPHANUMERIC).to_string();
+        let encode = |id: &str| utf8_percent_encode(id, ID_ESCAPES).to_string();
         match self {
             Self::FunctionalUser { action } => format!("functional_user/{}", encode(action)),
             Self::TaskUser { action, runbook, task, user } => {
@@ -158,6 +162,16 @@ pub enum StoredCredential {
 impl StoredCredential {
     /// Encrypts the record, bound to `key`: the form a store writes.
     pub fn seal(&self, cipher: &Cipher, key: &CredentialKey) -> Result<Vec<u8>, AuthError> {
+        cipher.encrypt(self.encode()?.expose_secret(), &key.associated_data())
+    }
+
+    /// Decrypts a record sealed by [`StoredCredential::seal`] for the same `key`.
+    pub fn open(cipher: &Cipher, key: &CredentialKey, sealed: &[u8]) -> Result<Self, AuthError> {
+        Self::decode(cipher.decrypt(sealed, &key.associated_data())?.expose_secret())
+    }
+
+    /// The record as JSON bytes, in clear, for a backend that seals values itself (with this crate's [`Cipher`]).
+    pub fn encode(&self) -> Result<SecretSlice<u8>, AuthError> {
         let record = match self {
             Self::Active(token) => CredentialRecord::Active {
                 access_token: token.access_token.expose_secret(),
@@ -171,13 +185,12 @@ impl StoredCredential {
                 CredentialRecord::NeedsReauthentication { reason, since: *since }
             }
         };
-        seal_json(cipher, &record, &key.associated_data(), "credential")
+        encode_json(&record, "credential")
     }
 
-    /// Decrypts a record sealed by [`StoredCredential::seal`] for the same `key`.
-    pub fn open(cipher: &Cipher, key: &CredentialKey, sealed: &[u8]) -> Result<Self, AuthError> {
-        let plaintext = cipher.decrypt(sealed, &key.associated_data())?;
-        let record: OwnedCredentialRecord = parse_json(plaintext.expose_secret(), "credential")?;
+    /// Reads a record written by [`StoredCredential::encode`].
+    pub fn decode(encoded: &[u8]) -> Result<Self, AuthError> {
+        let record: OwnedCredentialRecord = parse_json(encoded, "credential")?;
         Ok(match record {
             OwnedCredentialRecord::Active {
                 access_token,
@@ -240,28 +253,37 @@ impl PendingAuthorization {
 
     /// Encrypts the record, bound to its state: the form a store writes.
     pub fn seal(&self, cipher: &Cipher) -> Result<Vec<u8>, AuthError> {
+        cipher.encrypt(self.encode()?.expose_secret(), &state_associated_data(self.state()))
+    }
+
+    /// Decrypts a record sealed by [`PendingAuthorization::seal`] under the same `state`.
+    pub fn open(cipher: &Cipher, state: &str, sealed: &[u8]) -> Result<Self, AuthError> {
+        Self::decode(state, cipher.decrypt(sealed, &state_associated_data(state))?.expose_secret())
+    }
+
+    /// The record (without its state) as JSON bytes, in clear, for a backend that seals values itself.
+    pub fn encode(&self) -> Result<SecretSlice<u8>, AuthError> {
         let record = PendingRecord {
             credential: self.credential.storage_key(),
-            pkce_verifier: self.pkce_verifier.expose_secret().to_owned(),
+            pkce_verifier: Cow::Borrowed(self.pkce_verifier.expose_secret()),
             redirect_url: self.redirect_url.to_string(),
             client_id: self.client_id.clone(),
             token_url: self.token_url.to_string(),
             created_at: self.created_at,
             expires_at: self.expires_at,
         };
-        seal_json(cipher, &record, &state_associated_data(self.state()), "authorization state")
+        encode_json(&record, "authorization state")
     }
 
-    /// Decrypts a record sealed by [`PendingAuthorization::seal`] under the same `state`.
-    pub fn open(cipher: &Cipher, state: &str, sealed: &[u8]) -> Result<Self, AuthError> {
-        let plaintext = cipher.decrypt(sealed, &state_associated_data(state))?;
-        let record: PendingRecord = parse_json(plaintext.expose_secret(), "authorization state")?;
+    /// Reads a record written by [`PendingAuthorization::encode`], stored under `state`.
+    pub fn decode(state: &str, encoded: &[u8]) -> Result<Self, AuthError> {
+        let record: PendingRecord<'static> = parse_json(encoded, "authorization state")?;
         let corrupt = |message: &str| AuthError::CorruptRecord { what: "authorization state", message: message.into() };
         Ok(Self {
             state: SecretString::from(state),
             credential: CredentialKey::from_storage_key(&record.credential)
                 .ok_or_else(|| corrupt("the credential key is unreadable"))?,
-            pkce_verifier: SecretString::from(record.pkce_verifier),
+            pkce_verifier: SecretString::from(record.pkce_verifier.into_owned()),
             redirect_url: Url::parse(&record.redirect_url).map_err(|_| corrupt("the redirect URL is unreadable"))?,
             client_id: record.client_id,
             token_url: Url::parse(&record.token_url).map_err(|_| corrupt("the token URL is unreadable"))?,
@@ -452,9 +474,9 @@ enum OwnedCredentialRecord {
 }
 
 #[derive(Serialize, Deserialize)]
-struct PendingRecord {
+struct PendingRecord<'a> {
     credential: String,
-    pkce_verifier: String,
+    pkce_verifier: Cow<'a, str>,
     redirect_url: String,
     client_id: String,
     token_url: String,
@@ -466,16 +488,10 @@ fn state_associated_data(state: &str) -> Vec<u8> {
     format!("cutover-oauth-state\0{state}").into_bytes()
 }
 
-fn seal_json(
-    cipher: &Cipher,
-    record: &impl Serialize,
-    associated_data: &[u8],
-    what: &'static str,
-) -> Result<Vec<u8>, AuthError> {
-    let plaintext = secrecy::SecretSlice::from(
-        serde_json::to_vec(record).map_err(|error| AuthError::CorruptRecord { what, message: error.to_string() })?,
-    );
-    cipher.encrypt(plaintext.expose_secret(), associated_data)
+fn encode_json(record: &impl Serialize, what: &'static str) -> Result<SecretSlice<u8>, AuthError> {
+    serde_json::to_vec(record)
+        .map(SecretSlice::from)
+        .map_err(|error| AuthError::CorruptRecord { what, message: error.to_string() })
 }
 
 /// Parses a decrypted record; the error names the position and category only, since serde messages may quote values.
