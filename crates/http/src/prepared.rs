@@ -1,0 +1,170 @@
+//! An action made ready to fire: response rules parsed, polling and callback settings resolved, a request renderer.
+//!
+//! Preparing happens once per action version; a fire and each of its steps reuse the prepared action.
+
+use crate::HttpError;
+use crate::record::RequestPurpose;
+use crate::response_path::{FieldMapping, ResponseCondition, ResponsePath};
+use cutover_integrations_model::{Action, ActionSettings, Condition, ExecutionMode, HttpMethod, NotifyWebhook};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A request rendered from templates, before the executor adds its headers and credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    /// The method.
+    pub method: HttpMethod,
+    /// The absolute URL, query included.
+    pub url: String,
+    /// Headers in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    pub body: Option<String>,
+}
+
+/// Renders the requests of one action from a template context (`CustomField`, `Task`, `Runbook`, `SystemParameter`,
+/// `Callback`, and `Response` for polls).
+///
+/// The template crate's action templates implement it for definitions; embedders may render their own way.
+pub trait RequestRenderer: Send + Sync {
+    /// Renders the request for `purpose`; the error is a sentence saying what failed and where.
+    fn render(&self, purpose: RequestPurpose, context: &Value) -> Result<OutgoingRequest, String>;
+}
+
+/// A ready-to-fire action.
+#[derive(Clone)]
+pub struct PreparedAction {
+    pub(crate) name: String,
+    pub(crate) mode: ExecutionMode,
+    pub(crate) settings: ActionSettings,
+    pub(crate) timeout_seconds: Option<u32>,
+    pub(crate) response: ResponseRules,
+    pub(crate) polling: Option<PollingRules>,
+    pub(crate) callback_timeout: Duration,
+    pub(crate) renderer: Arc<dyn RequestRenderer>,
+}
+
+impl fmt::Debug for PreparedAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedAction").field("name", &self.name).field("mode", &self.mode).finish_non_exhaustive()
+    }
+}
+
+impl PreparedAction {
+    /// Prepares `action` with `renderer` producing its requests.
+    ///
+    /// Fails when a response path does not parse, or when `polling` mode has no `polling` section.
+    pub fn with_renderer(action: &Action, renderer: Arc<dyn RequestRenderer>) -> Result<Self, HttpError> {
+        let mode = action.request.execution_mode;
+        let response = match &action.response {
+            Some(spec) => ResponseRules {
+                success_statuses: spec.success_statuses.clone(),
+                success_when: conditions("response.success_when", &spec.success_when)?,
+                failure_when: conditions("response.failure_when", &spec.failure_when)?,
+                map: mappings("response.map", &spec.map)?,
+            },
+            None => ResponseRules::default(),
+        };
+        let polling = match (&action.polling, mode) {
+            (Some(spec), _) => Some(PollingRules {
+                interval: Duration::from_secs(u64::from(spec.interval_seconds)),
+                max_polls: spec.max_attempts.max(1),
+                timeout: spec.timeout_seconds.map(|seconds| Duration::from_secs(u64::from(seconds))),
+                complete_when: conditions("polling.complete_when", &spec.complete_when)?,
+                fail_when: conditions("polling.fail_when", &spec.fail_when)?,
+                map: mappings("polling.map", &spec.map)?,
+            }),
+            (None, ExecutionMode::Polling) => {
+                return Err(HttpError::MissingSection {
+                    action: action.name.clone(),
+                    mode: "polling".to_owned(),
+                    section: "polling",
+                });
+            }
+            (None, _) => None,
+        };
+        let callback_timeout =
+            Duration::from_secs(u64::from(action.callback.clone().unwrap_or_default().timeout_seconds));
+        Ok(Self {
+            name: action.name.clone(),
+            mode,
+            settings: action.settings.clone(),
+            timeout_seconds: action.request.timeout_seconds,
+            response,
+            polling,
+            callback_timeout,
+            renderer,
+        })
+    }
+
+    /// The action name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How fires of this action complete.
+    pub fn mode(&self) -> ExecutionMode {
+        self.mode
+    }
+
+    /// The cancel webhook, if the action has one.
+    pub fn cancel_webhook(&self) -> Option<&NotifyWebhook> {
+        self.settings.notify_webhook_on_cancel.as_ref()
+    }
+}
+
+/// How a response of the action's request is judged and mapped.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ResponseRules {
+    pub(crate) success_statuses: Vec<u16>,
+    pub(crate) success_when: Vec<ResponseCondition>,
+    pub(crate) failure_when: Vec<ResponseCondition>,
+    pub(crate) map: Vec<FieldMapping>,
+}
+
+impl ResponseRules {
+    pub(crate) fn reads_body(&self) -> bool {
+        !(self.success_when.is_empty() && self.failure_when.is_empty() && self.map.is_empty())
+    }
+}
+
+/// How polls are judged and paced.
+#[derive(Debug, Clone)]
+pub(crate) struct PollingRules {
+    pub(crate) interval: Duration,
+    pub(crate) max_polls: u32,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) complete_when: Vec<ResponseCondition>,
+    pub(crate) fail_when: Vec<ResponseCondition>,
+    pub(crate) map: Vec<FieldMapping>,
+}
+
+fn conditions(place: &str, conditions: &[Condition]) -> Result<Vec<ResponseCondition>, HttpError> {
+    conditions
+        .iter()
+        .enumerate()
+        .map(|(index, condition)| {
+            ResponseCondition::parse(condition).map_err(|reason| HttpError::InvalidPath {
+                place: format!("{place}[{index}].path"),
+                path: condition.path.clone(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+fn mappings(place: &str, map: &BTreeMap<String, String>) -> Result<Vec<FieldMapping>, HttpError> {
+    map.iter()
+        .map(|(field, path)| {
+            let parsed = ResponsePath::parse(path).map_err(|reason| HttpError::InvalidPath {
+                place: format!("{place}.{field}"),
+                path: path.clone(),
+                reason,
+            })?;
+            Ok(FieldMapping { field: field.clone(), path: parsed })
+        })
+        .collect()
+}

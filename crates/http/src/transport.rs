@@ -1,0 +1,312 @@
+//! One HTTP exchange on the shared reqwest client: SSRF checks, redirects followed by hand, a capped body, and
+//! transport errors sorted into [`ErrorKind`]s with a human reason.
+//!
+//! Redirects are followed here rather than by reqwest's redirect policy so that every hop is checked by the SSRF
+//! guard before it is requested, and so that cross-origin hops drop every credential header (reqwest's policy drops
+//! `Authorization` and `Cookie` but not an API key in `X-Api-Key`).
+
+use crate::outbound::{GuardedResolver, NameRefused};
+use crate::{ErrorKind, ExecutorConfig, HttpError, OutboundPolicy};
+use cutover_integrations_model::HttpMethod;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::error::Error as StdError;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// A request exactly as it goes on the wire, credentials included. Never logged as it is.
+#[derive(Clone)]
+pub(crate) struct WireRequest {
+    pub(crate) method: HttpMethod,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Option<String>,
+}
+
+/// A response as received, its body read up to the configured cap.
+#[derive(Debug, Clone)]
+pub(crate) struct WireResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) truncated: bool,
+    pub(crate) final_url: Option<String>,
+}
+
+impl WireResponse {
+    /// The first value of a header, by case-insensitive name.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(header, _)| header.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+}
+
+/// A failed exchange.
+#[derive(Debug, Clone)]
+pub(crate) struct TransportFailure {
+    pub(crate) kind: ErrorKind,
+    pub(crate) reason: String,
+}
+
+impl TransportFailure {
+    fn new(kind: ErrorKind, reason: impl Into<String>) -> Self {
+        Self { kind, reason: reason.into() }
+    }
+}
+
+/// The shared client and the rules it sends by.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    client: reqwest::Client,
+    policy: Arc<OutboundPolicy>,
+    max_redirects: u32,
+    body_limit: usize,
+}
+
+impl Transport {
+    pub(crate) fn new(config: &ExecutorConfig) -> Result<Self, HttpError> {
+        let policy = Arc::new(config.outbound.clone());
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { policy: Arc::clone(&policy) }))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.max_request_timeout)
+            .user_agent(config.user_agent.clone())
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|error| HttpError::Client { reason: error_chain(&error) })?;
+        Ok(Self { client, policy, max_redirects: config.max_redirects, body_limit: config.response_body_limit })
+    }
+
+    /// Sends `request`, following redirects, within `timeout` for the whole exchange.
+    ///
+    /// `credential_headers` are dropped when a redirect leaves the origin of the request.
+    pub(crate) async fn send(
+        &self,
+        request: &WireRequest,
+        timeout: Duration,
+        credential_headers: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<WireResponse, TransportFailure> {
+        match tokio::time::timeout(timeout, self.follow(request, credential_headers)).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportFailure::new(
+                ErrorKind::Timeout,
+                format!("Timed out: no complete response within {} s", timeout.as_secs_f64()),
+            )),
+        }
+    }
+
+    async fn follow(
+        &self,
+        request: &WireRequest,
+        credential_headers: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<WireResponse, TransportFailure> {
+        let mut url = Url::parse(&request.url)
+            .map_err(|error| TransportFailure::new(ErrorKind::InvalidRequest, format!("Invalid URL: {error}")))?;
+        let mut method = request.method;
+        let mut headers = header_map(&request.headers)?;
+        let mut body = request.body.clone();
+        let mut redirects = 0;
+        loop {
+            self.check_url(&url)?;
+            let mut builder = self.client.request(reqwest_method(method), url.clone()).headers(headers.clone());
+            if let Some(body) = &body {
+                builder = builder.body(body.clone());
+            }
+            let response = builder.send().await.map_err(|error| classify(&error))?;
+            let status = response.status().as_u16();
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok());
+            let Some(location) = location.filter(|_| matches!(status, 301 | 302 | 303 | 307 | 308)) else {
+                let final_url = (redirects > 0).then(|| url.to_string());
+                return self.read(response, final_url).await;
+            };
+            redirects += 1;
+            if redirects > self.max_redirects {
+                return Err(TransportFailure::new(
+                    ErrorKind::Redirect,
+                    format!("Too many redirects: more than {}", self.max_redirects),
+                ));
+            }
+            let next = url.join(location).map_err(|error| {
+                TransportFailure::new(ErrorKind::Redirect, format!("Invalid redirect location `{location}`: {error}"))
+            })?;
+            if next.origin() != url.origin() {
+                let names: Vec<HeaderName> = headers
+                    .keys()
+                    .filter(|name| is_credential_header(name.as_str()) || credential_headers(name.as_str()))
+                    .cloned()
+                    .collect();
+                for name in names {
+                    headers.remove(name);
+                }
+            }
+            if status == 303 || (matches!(status, 301 | 302) && method == HttpMethod::Post) {
+                method = HttpMethod::Get;
+                body = None;
+                headers.remove(reqwest::header::CONTENT_TYPE);
+                headers.remove(reqwest::header::CONTENT_LENGTH);
+            }
+            url = next;
+        }
+    }
+
+    /// Refuses URLs that are not http(s) and literal addresses the policy refuses; names are checked on connect.
+    fn check_url(&self, url: &Url) -> Result<(), TransportFailure> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(TransportFailure::new(
+                ErrorKind::InvalidRequest,
+                format!("Unsupported URL scheme `{}`: only http and https are allowed", url.scheme()),
+            ));
+        }
+        let address = match url.host() {
+            Some(url::Host::Ipv4(v4)) => v4.into(),
+            Some(url::Host::Ipv6(v6)) => v6.into(),
+            Some(url::Host::Domain(_)) => return Ok(()),
+            None => return Err(TransportFailure::new(ErrorKind::InvalidRequest, "The URL has no host")),
+        };
+        self.policy
+            .check(address)
+            .map_err(|refusal| TransportFailure::new(ErrorKind::SsrfBlocked, format!("Blocked: {refusal}")))
+    }
+
+    async fn read(
+        &self,
+        mut response: reqwest::Response,
+        final_url: Option<String>,
+    ) -> Result<WireResponse, TransportFailure> {
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = response.chunk().await.map_err(|error| classify(&error))? {
+            let room = self.body_limit - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(WireResponse { status, headers, body, truncated, final_url })
+    }
+}
+
+/// Headers that never follow a request to another origin.
+fn is_credential_header(name: &str) -> bool {
+    matches!(name, "authorization" | "proxy-authorization" | "cookie" | "cookie2" | "x-api-key")
+}
+
+fn reqwest_method(method: HttpMethod) -> reqwest::Method {
+    match method {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Post => reqwest::Method::POST,
+        HttpMethod::Put => reqwest::Method::PUT,
+        HttpMethod::Patch => reqwest::Method::PATCH,
+        HttpMethod::Delete => reqwest::Method::DELETE,
+    }
+}
+
+fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, TransportFailure> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| TransportFailure::new(ErrorKind::InvalidRequest, format!("Invalid header name `{name}`")))?;
+        let header_value = HeaderValue::from_str(value).map_err(|_| {
+            TransportFailure::new(ErrorKind::InvalidRequest, format!("Invalid value of header `{name}`"))
+        })?;
+        map.append(header_name, header_value);
+    }
+    Ok(map)
+}
+
+/// Sorts a reqwest error into a kind, with a reason that names the cause and never the URL.
+fn classify(error: &reqwest::Error) -> TransportFailure {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(refused) = current.downcast_ref::<NameRefused>() {
+            return TransportFailure::new(ErrorKind::SsrfBlocked, format!("Blocked: {refused}"));
+        }
+        let tls = current.downcast_ref::<rustls::Error>().or_else(|| {
+            current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()?.downcast_ref::<rustls::Error>())
+        });
+        if let Some(tls) = tls {
+            return TransportFailure::new(ErrorKind::Tls, format!("TLS failed: {tls}"));
+        }
+        source = current.source();
+    }
+    let cause = error_chain(error);
+    if error.is_timeout() {
+        TransportFailure::new(ErrorKind::Timeout, format!("Timed out: {cause}"))
+    } else {
+        TransportFailure::new(ErrorKind::ConnectionFailed, format!("Connection failed: {cause}"))
+    }
+}
+
+/// The messages of an error's sources, most specific last, without reqwest's outer "error sending request for url".
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut source = error.source();
+    while let Some(current) = source {
+        let message = current.to_string();
+        if !messages.last().is_some_and(|previous| previous.contains(&message)) {
+            messages.push(message);
+        }
+        source = current.source();
+    }
+    if messages.is_empty() {
+        messages.push(error.to_string());
+    }
+    messages.join(": ")
+}
+
+/// A `curl` command line that sends the request, each argument quoted for a POSIX shell.
+pub(crate) fn curl_line(method: &str, url: &str, headers: &[(String, String)], body: Option<&str>) -> String {
+    let mut line = String::from("curl");
+    if method != "GET" {
+        line.push_str(" -X ");
+        line.push_str(method);
+    }
+    line.push(' ');
+    line.push_str(&shell_quote(url));
+    for (name, value) in headers {
+        line.push_str(" -H ");
+        line.push_str(&shell_quote(&format!("{name}: {value}")));
+    }
+    if let Some(body) = body {
+        line.push_str(" --data-raw ");
+        line.push_str(&shell_quote(body));
+    }
+    line
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_line_quotes_for_the_shell() {
+        let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+        let cases = [
+            ("GET", "https://h/p?a=1&b=2", vec![], None, "curl 'https://h/p?a=1&b=2'"),
+            (
+                "POST",
+                "https://h/p",
+                headers.clone(),
+                Some(r#"{"text":"it's"}"#),
+                r#"curl -X POST 'https://h/p' -H 'Content-Type: application/json' --data-raw '{"text":"it'\''s"}'"#,
+            ),
+            ("DELETE", "https://h/$x", vec![], None, "curl -X DELETE 'https://h/$x'"),
+        ];
+        for (method, url, headers, body, expected) in cases {
+            assert_eq!(curl_line(method, url, &headers, body), expected);
+        }
+    }
+}
