@@ -12,9 +12,10 @@ use crate::redaction::Redaction;
 use crate::response_path::ResponseCondition;
 use crate::retry::{delay_before_retry, is_retryable_status, parse_retry_after};
 use crate::timer::{SystemTimer, Timer};
-use crate::transport::{Transport, TransportFailure, WireRequest, WireResponse, curl_line};
+use crate::transport::{Transport, TransportFailure, WireRequest, WireResponse, curl_line, header_map, reqwest_method};
 use crate::{ErrorKind, ExecutorConfig, HttpError};
 use async_trait::async_trait;
+use cutover_integrations_auth::{AppliedCredentials, AuthError, OutgoingRequest as AuthRequest, UnauthorizedOutcome};
 use cutover_integrations_model::{ExecutionMode, FieldValue};
 use jiff::{SignedDuration, Timestamp};
 use rand::Rng;
@@ -24,6 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use url::Url;
 
 /// Drives fires step by step, so the engine can persist a fire's [`FireState`] between steps and continue it in
 /// another process.
@@ -65,8 +67,8 @@ pub trait Executor: Send + Sync {
 /// What came of one attempt to deliver a cancel message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CancelNotice {
-    /// The attempt, for the fire's log.
-    pub entry: LogEntry,
+    /// The attempt (two when credentials were refreshed after a 401), for the fire's log.
+    pub entries: Vec<LogEntry>,
     /// Whether the webhook accepted the message (2xx).
     pub delivered: bool,
     /// When to send the next attempt, if the failure is worth retrying.
@@ -181,7 +183,8 @@ impl HttpExecutor {
         Some(self.now() + signed(delay))
     }
 
-    /// Renders, sends and records one attempt.
+    /// Renders, authenticates, sends and records one attempt; on a 401 that the auth provider answers by refreshing
+    /// its credentials, authenticates and sends once more (both sends are recorded).
     async fn exchange(
         &self,
         action: &PreparedAction,
@@ -189,43 +192,106 @@ impl HttpExecutor {
         state: &FireState,
         attempt: AttemptSpec<'_>,
     ) -> Exchange {
-        let started_at = self.now();
-        let clock = Instant::now();
-        let redaction = redaction_for(fire);
-        let mut record = AttemptRecord {
-            purpose: attempt.purpose,
-            poll: attempt.poll,
-            attempt: attempt.number,
-            started_at,
-            duration_ms: 0,
-            request: None,
-            response: None,
-            error: None,
-            retry_at: None,
-        };
-        let wire = match self.build_request(action, fire, state, &attempt) {
-            Ok(wire) => wire,
-            Err(failure) => {
-                let failure = redact_failure(failure, &redaction);
-                record.error = Some(AttemptError { kind: failure.kind, reason: failure.reason.clone() });
-                return Exchange { record, response: None, failure: Some(failure) };
+        let mut exchange = self.exchange_once(action, fire, state, &attempt).await;
+        let Some(auth) = &fire.auth else { return exchange };
+        let unauthorized = exchange.response.as_ref().is_some_and(|response| response.status == 401);
+        let Some(applied) = exchange.applied.as_ref().filter(|_| unauthorized) else { return exchange };
+        match auth.provider.on_unauthorized(&auth.subject, applied).await {
+            Ok(UnauthorizedOutcome::Retry) => {
+                let mut retried = self.exchange_once(action, fire, state, &attempt).await;
+                retried.earlier.push(exchange.record);
+                retried
             }
-        };
-        record.request = Some(self.request_record(&wire, &redaction));
-        let timeout = self.config.request_timeout(action.timeout_seconds);
-        let result = self.transport.send(&wire, timeout, &|name| redaction.is_secret_header(name)).await;
-        record.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match result {
-            Ok(response) => {
-                record.response = Some(self.response_record(&response, &redaction));
-                Exchange { record, response: Some(response), failure: None }
-            }
-            Err(failure) => {
-                let failure = redact_failure(failure, &redaction);
-                record.error = Some(AttemptError { kind: failure.kind, reason: failure.reason.clone() });
-                Exchange { record, response: None, failure: Some(failure) }
+            Ok(UnauthorizedOutcome::GiveUp) => exchange,
+            Err(error) => {
+                let reason = format!("Credentials were refused and could not be refreshed: {error}");
+                exchange.record.error = Some(AttemptError { kind: ErrorKind::Auth, reason: reason.clone() });
+                exchange.failure = Some(TransportFailure::new(ErrorKind::Auth, reason));
+                exchange.response = None;
+                exchange
             }
         }
+    }
+
+    async fn exchange_once(
+        &self,
+        action: &PreparedAction,
+        fire: &FireContext,
+        state: &FireState,
+        attempt: &AttemptSpec<'_>,
+    ) -> Exchange {
+        let started_at = self.now();
+        let clock = Instant::now();
+        let mut redaction = redaction_for(fire);
+        let mut exchange = Exchange {
+            record: AttemptRecord {
+                purpose: attempt.purpose,
+                poll: attempt.poll,
+                attempt: attempt.number,
+                started_at,
+                duration_ms: 0,
+                request: None,
+                response: None,
+                error: None,
+                retry_at: None,
+            },
+            response: None,
+            failure: None,
+            applied: None,
+            earlier: Vec::new(),
+        };
+        let prepared = match self.build_request(action, fire, state, attempt) {
+            Ok(wire) => self.authenticate(fire, wire, &mut redaction).await,
+            Err(failure) => Err(failure),
+        };
+        let wire = match prepared {
+            Ok((wire, applied)) => {
+                exchange.applied = applied;
+                wire
+            }
+            Err(failure) => {
+                exchange.fail_with(redact_failure(failure, &redaction));
+                return exchange;
+            }
+        };
+        exchange.record.request = Some(self.request_record(&wire, &redaction));
+        let timeout = self.config.request_timeout(action.timeout_seconds);
+        let result = self.transport.send(&wire, timeout, &|name| redaction.is_secret_header(name)).await;
+        exchange.record.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok(response) => {
+                exchange.record.response = Some(self.response_record(&response, &redaction));
+                exchange.response = Some(response);
+            }
+            Err(failure) => exchange.fail_with(redact_failure(failure, &redaction)),
+        }
+        exchange
+    }
+
+    /// Applies the fire's credentials, and teaches the redaction what they added.
+    async fn authenticate(
+        &self,
+        fire: &FireContext,
+        wire: WireRequest,
+        redaction: &mut Redaction,
+    ) -> Result<(WireRequest, Option<AppliedCredentials>), TransportFailure> {
+        let Some(auth) = &fire.auth else { return Ok((wire, None)) };
+        let WireRequest { method, url, headers, body } = wire;
+        let mut request = AuthRequest { method: reqwest_method(method), url, headers };
+        let applied = auth.provider.apply(&auth.subject, &mut request).await.map_err(|error| {
+            let retryable = matches!(error, AuthError::TokenEndpointUnavailable { .. });
+            TransportFailure { kind: ErrorKind::Auth, reason: format!("Credentials unavailable: {error}"), retryable }
+        })?;
+        for name in applied.headers() {
+            redaction.add_header(name.as_str());
+        }
+        for name in applied.query_params() {
+            redaction.add_query_parameter(name);
+        }
+        for secret in applied.secrets() {
+            redaction.add_secret(secret.expose_secret());
+        }
+        Ok((WireRequest { method, url: request.url, headers: request.headers, body }, Some(applied)))
     }
 
     /// Renders the request and adds what every request carries: context, `Idempotency-Key`, a content type.
@@ -237,11 +303,14 @@ impl HttpExecutor {
         attempt: &AttemptSpec<'_>,
     ) -> Result<WireRequest, TransportFailure> {
         let context = template_context(fire, attempt.response);
-        let rendered = action.renderer.render(attempt.purpose, &context).map_err(|reason| TransportFailure {
-            kind: ErrorKind::Render,
-            reason: format!("Rendering failed: {reason}"),
-        })?;
+        let rendered = action
+            .renderer
+            .render(attempt.purpose, &context)
+            .map_err(|reason| TransportFailure::new(ErrorKind::Render, format!("Rendering failed: {reason}")))?;
         let OutgoingRequest { method, url, mut headers, mut body } = rendered;
+        let url = Url::parse(&url).map_err(|error| {
+            TransportFailure::new(ErrorKind::InvalidRequest, format!("Invalid URL `{url}`: {error}"))
+        })?;
         if attempt.purpose == RequestPurpose::CancelNotice && body.is_none() {
             body = Some(cancel_message(action, fire, state).to_string());
         }
@@ -271,13 +340,19 @@ impl HttpExecutor {
             let content_type = if json { "application/json" } else { "text/plain; charset=utf-8" };
             headers.push(("Content-Type".to_owned(), content_type.to_owned()));
         }
-        Ok(WireRequest { method, url, headers, body })
+        Ok(WireRequest { method, url, headers: header_map(&headers)?, body })
     }
 
     fn request_record(&self, wire: &WireRequest, redaction: &Redaction) -> RequestRecord {
-        let url = redaction.url(&wire.url);
-        let headers: Vec<(String, String)> =
-            wire.headers.iter().map(|(name, value)| (name.clone(), redaction.header_value(name, value))).collect();
+        let url = redaction.url(wire.url.as_str());
+        let headers: Vec<(String, String)> = wire
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                (display_header_name(name.as_str()), redaction.header_value(name.as_str(), &value))
+            })
+            .collect();
         let body = wire.body.as_deref().map(|body| redaction.text(body));
         let curl = curl_line(wire.method.as_str(), &url, &headers, body.as_deref());
         let (body, body_truncated) = match body {
@@ -316,11 +391,9 @@ impl HttpExecutor {
     /// Decides what a transport failure or a retryable status means: a retry, or the end of the request.
     fn retry_or_fail(&self, exchange: &mut Exchange, failed_attempt: u32) -> Result<Timestamp, AttemptError> {
         let (error, retryable, retry_after) = match (&exchange.failure, &exchange.response) {
-            (Some(failure), _) => (
-                AttemptError { kind: failure.kind, reason: failure.reason.clone() },
-                matches!(failure.kind, ErrorKind::ConnectionFailed | ErrorKind::Timeout),
-                None,
-            ),
+            (Some(failure), _) => {
+                (AttemptError { kind: failure.kind, reason: failure.reason.clone() }, failure.retryable, None)
+            }
             (None, Some(response)) => (
                 status_error(response),
                 true,
@@ -351,8 +424,8 @@ impl HttpExecutor {
         if needs_retry_decision {
             return match self.retry_or_fail(&mut exchange, number) {
                 Ok(at) => {
-                    state.phase = FirePhase::Sending { attempt: number + 1, auth_refreshed: false };
-                    Step { outcome: StepOutcome::WaitUntil { at, state }, entries: vec![exchange.into_entry()] }
+                    state.phase = FirePhase::Sending { attempt: number + 1 };
+                    Step { outcome: StepOutcome::WaitUntil { at, state }, entries: exchange.into_entries() }
                 }
                 Err(error) => exchange.fail(error),
             };
@@ -368,10 +441,10 @@ impl HttpExecutor {
             Ok(accepted) => accepted,
             Err(error) => return exchange.fail(error),
         };
-        let entry = exchange.into_entry();
+        let mut entries = exchange.into_entries();
         match action.mode {
             ExecutionMode::FireAndForget | ExecutionMode::Sync => {
-                Step { outcome: StepOutcome::Done(FireResult::success(fields)), entries: vec![entry] }
+                Step { outcome: StepOutcome::Done(FireResult::success(fields)), entries }
             }
             ExecutionMode::Polling => {
                 let rules = action.polling.as_ref().expect("a polling action has polling rules");
@@ -384,14 +457,14 @@ impl HttpExecutor {
                     deadline: rules.timeout.map(|timeout| now + signed(timeout)),
                 };
                 let at = now + signed(rules.interval);
-                Step { outcome: StepOutcome::WaitUntil { at, state }, entries: vec![entry] }
+                Step { outcome: StepOutcome::WaitUntil { at, state }, entries }
             }
             ExecutionMode::Callback => {
                 let deadline = self.now() + signed(action.callback_timeout);
                 state.fields = fields;
                 state.phase = FirePhase::AwaitingCallback { deadline };
-                let note = self.note(format!("Waiting for the callback until {deadline}"));
-                Step { outcome: StepOutcome::AwaitCallback { deadline, state }, entries: vec![entry, note] }
+                entries.push(self.note(format!("Waiting for the callback until {deadline}")));
+                Step { outcome: StepOutcome::AwaitCallback { deadline, state }, entries }
             }
         }
     }
@@ -428,7 +501,7 @@ impl HttpExecutor {
             return match self.retry_or_fail(&mut exchange, poll.attempt) {
                 Ok(at) => {
                     state.phase = poll.into_phase(0, 1);
-                    Step { outcome: StepOutcome::WaitUntil { at, state }, entries: vec![exchange.into_entry()] }
+                    Step { outcome: StepOutcome::WaitUntil { at, state }, entries: exchange.into_entries() }
                 }
                 Err(error) => exchange.fail(error),
             };
@@ -455,10 +528,7 @@ impl HttpExecutor {
                 Ok(mapped) => {
                     let mut fields = std::mem::take(&mut state.fields);
                     fields.extend(mapped);
-                    Step {
-                        outcome: StepOutcome::Done(FireResult::success(fields)),
-                        entries: vec![exchange.into_entry()],
-                    }
+                    Step { outcome: StepOutcome::Done(FireResult::success(fields)), entries: exchange.into_entries() }
                 }
                 Err(error) => exchange.fail(error),
             },
@@ -469,9 +539,10 @@ impl HttpExecutor {
                     unmet.describe(),
                     unmet.found(&body)
                 );
-                let entry = exchange.into_entry();
-                let result = FireResult::failure(ErrorKind::PollsExhausted, reason.clone());
-                Step { outcome: StepOutcome::Done(result), entries: vec![entry, self.note(reason)] }
+                let mut entries = exchange.into_entries();
+                entries.push(self.note(reason.clone()));
+                let result = FireResult::failure(ErrorKind::PollsExhausted, reason);
+                Step { outcome: StepOutcome::Done(result), entries }
             }
             Some(_) => {
                 let mut at = self.now() + signed(rules.interval);
@@ -479,7 +550,7 @@ impl HttpExecutor {
                     at = at.min(deadline);
                 }
                 state.phase = poll.into_phase(1, 0);
-                Step { outcome: StepOutcome::WaitUntil { at, state }, entries: vec![exchange.into_entry()] }
+                Step { outcome: StepOutcome::WaitUntil { at, state }, entries: exchange.into_entries() }
             }
         }
     }
@@ -494,13 +565,13 @@ impl Executor for HttpExecutor {
             idempotency_key: new_idempotency_key(),
             started_at: self.now(),
             fields: BTreeMap::new(),
-            phase: FirePhase::Sending { attempt: 1, auth_refreshed: false },
+            phase: FirePhase::Sending { attempt: 1 },
         }
     }
 
     async fn step(&self, action: &PreparedAction, fire: &FireContext, state: FireState) -> Step {
         match state.phase.clone() {
-            FirePhase::Sending { attempt, .. } => self.send_step(action, fire, state, attempt).await,
+            FirePhase::Sending { attempt } => self.send_step(action, fire, state, attempt).await,
             FirePhase::Polling { response, poll, attempt, deadline } => {
                 self.poll_step(action, fire, state, PollPosition { response, poll, attempt, deadline }).await
             }
@@ -579,7 +650,7 @@ impl Executor for HttpExecutor {
             }
             None
         };
-        Some(CancelNotice { entry: exchange.into_entry(), delivered, retry_at })
+        Some(CancelNotice { entries: exchange.into_entries(), delivered, retry_at })
     }
 
     fn preview(&self, action: &PreparedAction, fire: &FireContext, state: &FireState) -> AttemptRecord {
@@ -637,11 +708,23 @@ struct Exchange {
     record: AttemptRecord,
     response: Option<WireResponse>,
     failure: Option<TransportFailure>,
+    /// What the auth provider added, for `on_unauthorized`.
+    applied: Option<AppliedCredentials>,
+    /// A send answered 401 before credentials were refreshed and the request sent again.
+    earlier: Vec<AttemptRecord>,
 }
 
 impl Exchange {
-    fn into_entry(self) -> LogEntry {
-        LogEntry::Attempt(self.record)
+    fn fail_with(&mut self, failure: TransportFailure) {
+        self.record.error = Some(AttemptError { kind: failure.kind, reason: failure.reason.clone() });
+        self.failure = Some(failure);
+    }
+
+    fn into_entries(self) -> Vec<LogEntry> {
+        let mut entries: Vec<LogEntry> =
+            self.earlier.into_iter().map(|record| LogEntry::Attempt(Box::new(record))).collect();
+        entries.push(LogEntry::Attempt(Box::new(self.record)));
+        entries
     }
 
     /// Ends the fire with `error`, recorded on the attempt too.
@@ -649,9 +732,20 @@ impl Exchange {
         self.record.error = Some(error.clone());
         Step {
             outcome: StepOutcome::Done(FireResult { succeeded: false, failure: Some(error), fields: BTreeMap::new() }),
-            entries: vec![self.into_entry()],
+            entries: self.into_entries(),
         }
     }
+}
+
+/// Header names as conventionally written (`Content-Type`), since the wire map keeps them lower-case.
+fn display_header_name(name: &str) -> String {
+    let mut shown = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        shown.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    shown
 }
 
 /// Judges a response against the action's response rules; `keep_body` parses the body for `{{Response…}}` even when
@@ -759,7 +853,7 @@ fn redaction_for(fire: &FireContext) -> Redaction {
 }
 
 fn redact_failure(failure: TransportFailure, redaction: &Redaction) -> TransportFailure {
-    TransportFailure { kind: failure.kind, reason: redaction.text(&failure.reason) }
+    TransportFailure { reason: redaction.text(&failure.reason), ..failure }
 }
 
 /// The template roots of an attempt: the fire's values, `Callback`, and `Response` for polls.

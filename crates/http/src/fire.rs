@@ -3,6 +3,7 @@
 
 use crate::CallbackTicket;
 use crate::record::{FireResult, LogEntry};
+use cutover_integrations_auth::{AuthProvider, FireSubject};
 use cutover_integrations_model::{ExecutionMode, FieldValue};
 use jiff::Timestamp;
 use secrecy::SecretString;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// What a fire renders and authenticates with; the engine supplies it to every step.
 ///
@@ -29,6 +31,17 @@ pub struct FireContext {
     pub secrets: Vec<SecretString>,
     /// The callback URL and token of a callback fire (`{{Callback.url}}`, `{{Callback.token}}`).
     pub callback: Option<CallbackTicket>,
+    /// The credentials every request of the fire carries.
+    pub auth: Option<FireAuth>,
+}
+
+/// An auth provider and the fire it authenticates for (which selects the OAuth token).
+#[derive(Debug, Clone)]
+pub struct FireAuth {
+    /// Applies credentials and refreshes them after a 401.
+    pub provider: Arc<dyn AuthProvider>,
+    /// The action, runbook, task and user of the fire.
+    pub subject: FireSubject,
 }
 
 impl fmt::Debug for FireContext {
@@ -39,6 +52,7 @@ impl fmt::Debug for FireContext {
             .field("task_id", &self.task_id)
             .field("secrets", &self.secrets.len())
             .field("callback", &self.callback)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -58,12 +72,19 @@ impl FireContext {
             values,
             secrets: Vec::new(),
             callback: None,
+            auth: None,
         }
     }
 
     /// Adds a value to redact from the log.
     pub fn with_secret(mut self, secret: impl Into<String>) -> Self {
         self.secrets.push(SecretString::from(secret.into()));
+        self
+    }
+
+    /// Authenticates every request with `provider`, for `subject`.
+    pub fn with_auth(mut self, provider: Arc<dyn AuthProvider>, subject: FireSubject) -> Self {
+        self.auth = Some(FireAuth { provider, subject });
         self
     }
 
@@ -100,9 +121,6 @@ pub enum FirePhase {
     Sending {
         /// The attempt to send.
         attempt: u32,
-        /// Whether credentials were already refreshed after a 401 in this fire.
-        #[serde(default)]
-        auth_refreshed: bool,
     },
     /// Send a poll.
     Polling {

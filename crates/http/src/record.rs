@@ -29,7 +29,7 @@ impl FireLog {
     /// The attempts of the log, in order.
     pub fn attempts(&self) -> impl Iterator<Item = &AttemptRecord> {
         self.entries.iter().filter_map(|entry| match entry {
-            LogEntry::Attempt(attempt) => Some(attempt),
+            LogEntry::Attempt(attempt) => Some(attempt.as_ref()),
             LogEntry::Note(_) => None,
         })
     }
@@ -40,7 +40,7 @@ impl FireLog {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LogEntry {
     /// A request and what came of it.
-    Attempt(AttemptRecord),
+    Attempt(Box<AttemptRecord>),
     /// Something that happened without a request: a callback arrived, a wait started, a deadline passed.
     Note(NoteRecord),
 }

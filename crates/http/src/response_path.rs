@@ -138,9 +138,11 @@ fn scalar_text(value: &Value) -> String {
 fn loosely_equal(actual: &Value, expected: &Value) -> bool {
     match (actual, expected) {
         (Value::Number(a), Value::Number(b)) => a == b || a.as_f64().zip(b.as_f64()).is_some_and(|(a, b)| a == b),
-        (Value::String(text), other @ (Value::Number(_) | Value::Bool(_)))
-        | (other @ (Value::Number(_) | Value::Bool(_)), Value::String(text)) => {
-            other.to_string() == *text || text.parse::<f64>().ok().zip(other.as_f64()).is_some_and(|(a, b)| a == b)
+        (Value::String(text), Value::Bool(flag)) | (Value::Bool(flag), Value::String(text)) => {
+            text.trim() == if *flag { "true" } else { "false" }
+        }
+        (Value::String(text), Value::Number(number)) | (Value::Number(number), Value::String(text)) => {
+            text.trim().parse::<f64>().ok().zip(number.as_f64()).is_some_and(|(a, b)| a == b)
         }
         (a, b) => a == b,
     }

@@ -18,8 +18,8 @@ use url::Url;
 #[derive(Clone)]
 pub(crate) struct WireRequest {
     pub(crate) method: HttpMethod,
-    pub(crate) url: String,
-    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Option<String>,
 }
 
@@ -45,11 +45,19 @@ impl WireResponse {
 pub(crate) struct TransportFailure {
     pub(crate) kind: ErrorKind,
     pub(crate) reason: String,
+    /// Whether another attempt may fare better (a refused connection, a timeout).
+    pub(crate) retryable: bool,
 }
 
 impl TransportFailure {
-    fn new(kind: ErrorKind, reason: impl Into<String>) -> Self {
-        Self { kind, reason: reason.into() }
+    /// A failure another attempt would repeat.
+    pub(crate) fn new(kind: ErrorKind, reason: impl Into<String>) -> Self {
+        Self { kind, reason: reason.into(), retryable: false }
+    }
+
+    /// A failure another attempt may not repeat.
+    pub(crate) fn transient(kind: ErrorKind, reason: impl Into<String>) -> Self {
+        Self { kind, reason: reason.into(), retryable: true }
     }
 }
 
@@ -89,7 +97,7 @@ impl Transport {
     ) -> Result<WireResponse, TransportFailure> {
         match tokio::time::timeout(timeout, self.follow(request, credential_headers)).await {
             Ok(result) => result,
-            Err(_) => Err(TransportFailure::new(
+            Err(_) => Err(TransportFailure::transient(
                 ErrorKind::Timeout,
                 format!("Timed out: no complete response within {} s", timeout.as_secs_f64()),
             )),
@@ -101,10 +109,9 @@ impl Transport {
         request: &WireRequest,
         credential_headers: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<WireResponse, TransportFailure> {
-        let mut url = Url::parse(&request.url)
-            .map_err(|error| TransportFailure::new(ErrorKind::InvalidRequest, format!("Invalid URL: {error}")))?;
+        let mut url = request.url.clone();
         let mut method = request.method;
-        let mut headers = header_map(&request.headers)?;
+        let mut headers = request.headers.clone();
         let mut body = request.body.clone();
         let mut redirects = 0;
         loop {
@@ -200,7 +207,7 @@ fn is_credential_header(name: &str) -> bool {
     matches!(name, "authorization" | "proxy-authorization" | "cookie" | "cookie2" | "x-api-key")
 }
 
-fn reqwest_method(method: HttpMethod) -> reqwest::Method {
+pub(crate) fn reqwest_method(method: HttpMethod) -> reqwest::Method {
     match method {
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Post => reqwest::Method::POST,
@@ -210,7 +217,8 @@ fn reqwest_method(method: HttpMethod) -> reqwest::Method {
     }
 }
 
-fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, TransportFailure> {
+/// Builds a header map, refusing invalid names and values (CR, LF, NUL).
+pub(crate) fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, TransportFailure> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let header_name = HeaderName::from_bytes(name.as_bytes())
@@ -240,9 +248,9 @@ fn classify(error: &reqwest::Error) -> TransportFailure {
     }
     let cause = error_chain(error);
     if error.is_timeout() {
-        TransportFailure::new(ErrorKind::Timeout, format!("Timed out: {cause}"))
+        TransportFailure::transient(ErrorKind::Timeout, format!("Timed out: {cause}"))
     } else {
-        TransportFailure::new(ErrorKind::ConnectionFailed, format!("Connection failed: {cause}"))
+        TransportFailure::transient(ErrorKind::ConnectionFailed, format!("Connection failed: {cause}"))
     }
 }
 
