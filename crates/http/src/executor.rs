@@ -277,7 +277,8 @@ impl HttpExecutor {
     ) -> Result<(WireRequest, Option<AppliedCredentials>), TransportFailure> {
         let Some(auth) = &fire.auth else { return Ok((wire, None)) };
         let WireRequest { method, url, headers, body } = wire;
-        let mut request = AuthRequest { method: reqwest_method(method), url, headers };
+        let mut request = AuthRequest::new(reqwest_method(method), url);
+        request.headers = headers;
         let applied = auth.provider.apply(&auth.subject, &mut request).await.map_err(|error| {
             let retryable = matches!(error, AuthError::TokenEndpointUnavailable { .. });
             TransportFailure { kind: ErrorKind::Auth, reason: format!("Credentials unavailable: {error}"), retryable }
