@@ -158,7 +158,7 @@ impl AuthProvider for ApiKeyAuth {
                 applied.add_header(name);
             }
             ApiKeyLocation::Query => {
-                request.append_secret_query_param(&self.name, self.value.expose_secret());
+                request.url.query_pairs_mut().append_pair(&self.name, self.value.expose_secret());
                 applied.add_query_param(&self.name);
             }
         }

@@ -9,8 +9,9 @@ use url::Url;
 
 /// An outgoing request as far as auth is concerned: method, URL (with its query) and headers.
 ///
-/// Providers add headers (marked sensitive, so `HeaderMap`'s `Debug` hides them) or query parameters (remembered, so
-/// this type's `Debug` shows their values as `[REDACTED]`). The body is not here: no supported auth type touches it.
+/// Providers add headers (marked sensitive, so `HeaderMap`'s `Debug` hides them) or query parameters. Since a query
+/// parameter may hold a key, `Debug` shows query parameter names with every value as `[REDACTED]`; log the request
+/// through [`AppliedCredentials::redact`] to keep the other values. The body is not here: no auth type touches it.
 #[derive(Clone)]
 pub struct OutgoingRequest {
     /// The HTTP method.
@@ -19,43 +20,29 @@ pub struct OutgoingRequest {
     pub url: Url,
     /// The request headers.
     pub headers: HeaderMap,
-    secret_query_params: Vec<String>,
 }
 
 impl OutgoingRequest {
     /// A request without headers.
     pub fn new(method: Method, url: Url) -> Self {
-        Self { method, url, headers: HeaderMap::new(), secret_query_params: Vec::new() }
-    }
-
-    /// The URL with the values of the query parameters a provider added replaced by `[REDACTED]`.
-    pub fn redacted_url(&self) -> String {
-        if self.secret_query_params.is_empty() {
-            return self.url.to_string();
-        }
-        let mut redacted = self.url.clone();
-        let pairs: Vec<(String, String)> = self.url.query_pairs().into_owned().collect();
-        let mut query = redacted.query_pairs_mut();
-        query.clear();
-        for (name, value) in &pairs {
-            let value = if self.secret_query_params.contains(name) { "[REDACTED]" } else { value.as_str() };
-            query.append_pair(name, value);
-        }
-        drop(query);
-        redacted.to_string()
-    }
-
-    pub(crate) fn append_secret_query_param(&mut self, name: &str, value: &str) {
-        self.url.query_pairs_mut().append_pair(name, value);
-        self.secret_query_params.push(name.to_owned());
+        Self { method, url, headers: HeaderMap::new() }
     }
 }
 
 impl fmt::Debug for OutgoingRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut url = self.url.clone();
+        let names: Vec<String> = self.url.query_pairs().map(|(name, _)| name.into_owned()).collect();
+        if !names.is_empty() {
+            let mut query = url.query_pairs_mut();
+            query.clear();
+            for name in &names {
+                query.append_pair(name, "[REDACTED]");
+            }
+        }
         f.debug_struct("OutgoingRequest")
             .field("method", &self.method)
-            .field("url", &self.redacted_url())
+            .field("url", &url.as_str())
             .field("headers", &self.headers)
             .finish()
     }

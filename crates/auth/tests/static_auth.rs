@@ -123,7 +123,7 @@ async fn static_providers_apply_their_credentials() {
 }
 
 #[test]
-fn the_query_key_is_redacted_in_debug_and_redacted_url() {
+fn query_values_are_redacted_in_debug() {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let settings =
         AuthSettings::ApiKey { location: ApiKeyLocation::Query, name: "key".into(), value: "qk-secret-1".into() };
@@ -131,8 +131,9 @@ fn the_query_key_is_redacted_in_debug_and_redacted_url() {
     let mut request = OutgoingRequest::new(http::Method::GET, Url::parse("https://api.example/x?a=1").expect("url"));
     let subject = FireSubject { action: "a".into(), runbook: "r".into(), task: "t".into(), user: None };
     runtime.block_on(provider.apply(&subject, &mut request)).expect("apply");
-    assert_eq!(request.redacted_url(), "https://api.example/x?a=1&key=%5BREDACTED%5D");
-    assert!(!format!("{request:?}").contains("qk-secret-1"));
+    let debug = format!("{request:?}");
+    assert!(debug.contains("https://api.example/x?a=%5BREDACTED%5D&key=%5BREDACTED%5D"), "{debug}");
+    assert!(!debug.contains("qk-secret-1"), "{debug}");
     assert!(request.url.as_str().ends_with("key=qk-secret-1"), "the wire form keeps the key");
 }
 
