@@ -286,12 +286,13 @@ impl FromNode for AuthSettings {
                 };
                 let token_endpoint = required(walker, &mut object, "token_endpoint").unwrap_or_default();
                 let scopes = object.or_default(walker, "scopes");
-                let authenticate_as = if grant == Some(OAuth2Grant::ClientCredentials) {
-                    object.forbid(walker, "authenticate_as", "with the `client_credentials` grant, which has no user");
-                    AuthenticateAs::default()
-                } else {
-                    object.or_default(walker, "authenticate_as")
-                };
+                let authenticate_as = object.or_default(walker, "authenticate_as");
+                if grant == Some(OAuth2Grant::ClientCredentials) && authenticate_as == AuthenticateAs::TaskUser {
+                    let path = object.path().key("authenticate_as");
+                    let position = walker.source_map.position(&path);
+                    let message = "`task_user` needs the `authorization_code` grant; `client_credentials` has no user";
+                    walker.error(position, &path, message);
+                }
                 AuthSettings::Oauth2(OAuth2Settings {
                     grant: grant.unwrap_or(OAuth2Grant::AuthorizationCode),
                     client_id,
@@ -334,7 +335,7 @@ fn positive<T: FromNode + Into<u64> + Copy>(
     object: &mut ObjectReader<'_>,
     key: &'static str,
 ) -> Option<T> {
-    let value: T = object.optional(walker, key)?;
+    let value: T = object.checked(walker, key)?;
     if value.into() == 0 {
         let path = object.path().key(key);
         let position = walker.source_map.position(&path);

@@ -1,0 +1,660 @@
+//! Every validation rule with a valid and an invalid case: one table of definition files and the diagnostics they
+//! must produce (`LINE:COL: PATH: message`), run through one `check` function.
+
+use cutover_integrations_model::{SourceFile, Validator};
+
+/// One case: the files validated together and the diagnostics expected, in order.
+struct Case {
+    name: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    expected: &'static [&'static str],
+}
+
+/// Removes the indentation common to every non-blank line, so that cases can be indented in the table.
+fn dedent(text: &str) -> String {
+    let text = text.strip_prefix('\n').unwrap_or(text);
+    let indent = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    text.lines().map(|line| line.get(indent..).unwrap_or("")).collect::<Vec<_>>().join("\n") + "\n"
+}
+
+/// Validates the case's files together; `Err` describes the difference from what the case expects.
+fn check(case: &Case) -> Result<(), String> {
+    let texts: Vec<(&str, String)> = case.files.iter().map(|(name, text)| (*name, dedent(text))).collect();
+    let sources: Vec<SourceFile<'_>> = texts.iter().map(|(name, text)| SourceFile::new(name, text)).collect();
+    let found: Vec<String> = match Validator::new().validate(&sources) {
+        Ok(_) => Vec::new(),
+        Err(diagnostics) => diagnostics
+            .iter()
+            .map(|diagnostic| if case.files.len() > 1 { diagnostic.to_string() } else { diagnostic.located() })
+            .collect(),
+    };
+    if found == case.expected {
+        return Ok(());
+    }
+    Err(format!("case `{}`\n  expected: {:#?}\n  found:    {:#?}", case.name, case.expected, found))
+}
+
+const SLACK: (&str, &str) = (
+    "slack.yaml",
+    r##"
+    kind: integration
+    name: Slack
+    custom_fields:
+      - {name: Channel, type: text}
+      - {name: Level, type: select, options: [low, high]}
+      - {name: Tags, type: checkboxes, options: [a, b]}
+    actions:
+      - name: Post
+        request: {method: POST, url: "https://slack.com/api/chat.postMessage"}
+      - name: Sync
+        trigger: runbook_update
+        request: {method: POST, url: "https://slack.com/api/x"}
+    "##,
+);
+
+const CASES: &[Case] = &[
+    // Syntax.
+    Case { name: "minimal integration", files: &[("a.yaml", "kind: integration\nname: A\n")], expected: &[] },
+    Case {
+        name: "YAML syntax error",
+        files: &[("a.yaml", "kind: integration\nname: [A\n")],
+        expected: &["3:1: $: while parsing a flow sequence, expected ',' or ']'"],
+    },
+    Case { name: "strict JSON", files: &[("a.json", r##"{"kind": "integration", "name": "A"}"##)], expected: &[] },
+    Case {
+        name: "JSON syntax error",
+        files: &[("a.json", "{\"kind\": \"integration\",\n \"name\": \"A\",\n}")],
+        expected: &["3:1: $: key must be a string"],
+    },
+    Case {
+        name: "JSON values are positioned",
+        files: &[("a.json", "{\"kind\": \"integration\",\n \"name\": \"A\",\n \"archived\": \"no\"}")],
+        expected: &["3:14: archived: expected `true` or `false`, found `no`"],
+    },
+    Case {
+        name: "one document per file",
+        files: &[("a.yaml", "kind: integration\nname: A\n---\nkind: runbook\n")],
+        expected: &["3:1: $: a definition file holds one document; found a second"],
+    },
+    Case {
+        name: "the document is a mapping",
+        files: &[("a.yaml", "- kind: integration\n")],
+        expected: &["1:1: $: expected a mapping, found a list"],
+    },
+    Case {
+        name: "kind is required",
+        files: &[("a.yaml", "name: A\n")],
+        expected: &["1:1: kind: missing required key `kind`"],
+    },
+    Case {
+        name: "kind is known",
+        files: &[("a.yaml", "kind: connection\nname: A\n")],
+        expected: &["1:7: kind: unknown value `connection`; expected one of `integration`, `runbook`"],
+    },
+    // Unknown keys, wrong values and types, duplicates keys.
+    Case {
+        name: "unknown keys",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            colour: red
+            actions:
+              - name: X
+                request: {method: GET, urll: "https://x"}
+            "##,
+        )],
+        expected: &[
+            "3:1: colour: unknown key `colour`; expected one of `kind`, `name`, `type`, `image_url`, `archived`, `custom_fields`, `actions`",
+            "6:28: actions[0].request.urll: unknown key `urll`; did you mean `url`?",
+        ],
+    },
+    Case {
+        name: "wrong enum value",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: X
+                trigger: task_begin
+                request: {method: POST, url: "https://x"}
+            "##,
+        )],
+        expected: &[
+            "5:14: actions[0].trigger: unknown value `task_begin`; expected one of `task_start`, `runbook_update`",
+        ],
+    },
+    Case {
+        name: "wrong type",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: X
+                request: {method: POST, url: "https://x", timeout_seconds: "30"}
+                settings: {cancelable: yes}
+            "##,
+        )],
+        expected: &[
+            "5:64: actions[0].request.timeout_seconds: expected a whole number, found a string",
+            "6:28: actions[0].settings.cancelable: expected `true` or `false`, found `yes`",
+        ],
+    },
+    Case {
+        name: "duplicate keys",
+        files: &[("a.yaml", "kind: integration\nname: A\nname: B\n")],
+        expected: &["3:1: name: duplicate key `name` (first at 2:1)"],
+    },
+    Case {
+        name: "timeouts are positive",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: X
+                request: {method: POST, url: "https://x", timeout_seconds: 0}
+            "##,
+        )],
+        expected: &["5:64: actions[0].request.timeout_seconds: must be at least 1"],
+    },
+    // Auth types.
+    Case {
+        name: "every auth type with its fields",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - {name: T, auth: {type: token, token: abc}, request: {method: GET, url: "https://x"}}
+              - {name: B, auth: {type: basic, username: u, password: p}, request: {method: GET, url: "https://x"}}
+              - {name: K, auth: {type: api_key, in: query, name: key, value: v}, request: {method: GET, url: "https://x"}}
+              - name: O
+                auth: {type: oauth2, grant: client_credentials, client_id: c, client_secret: s, provider_host: "https://p", token_endpoint: /t}
+                request: {method: GET, url: "https://x"}
+            "##,
+        )],
+        expected: &[],
+    },
+    Case {
+        name: "missing fields per auth type",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - {name: T, auth: {type: token}, request: {method: GET, url: "https://x"}}
+              - {name: B, auth: {type: basic, username: u}, request: {method: GET, url: "https://x"}}
+              - {name: K, auth: {type: api_key, name: key, value: v}, request: {method: GET, url: "https://x"}}
+              - name: O
+                auth: {type: oauth2, grant: authorization_code, client_id: c, client_secret: s, provider_host: "https://p", token_endpoint: /t}
+                request: {method: GET, url: "https://x"}
+              - name: C
+                auth: {type: oauth2, grant: client_credentials, client_id: c, client_secret: s, provider_host: "https://p", token_endpoint: /t, authenticate_as: task_user}
+                request: {method: GET, url: "https://x"}
+              - {name: N, auth: {type: none, token: abc}, request: {method: GET, url: "https://x"}}
+            "##,
+        )],
+        expected: &[
+            "4:21: actions[0].auth.token: missing required key `token` for `token` auth",
+            "5:21: actions[1].auth.password: missing required key `password` for `basic` auth",
+            "6:21: actions[2].auth.in: missing required key `in` for `api_key` auth",
+            "8:11: actions[3].auth.authorization_endpoint: missing required key `authorization_endpoint` for the `authorization_code` grant",
+            "11:150: actions[4].auth.authenticate_as: `task_user` needs the `authorization_code` grant; `client_credentials` has no user",
+            "13:34: actions[5].auth.token: unknown key `token`; expected one of `type`",
+        ],
+    },
+    // Execution modes and methods.
+    Case {
+        name: "every execution mode with its sections",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: S
+                request: {method: POST, url: "https://x", execution_mode: sync}
+                response: {success_when: [{path: $.ok, equals: true}], failure_when: [{path: error, exists: true}]}
+              - name: P
+                request: {method: POST, url: "https://x", execution_mode: polling}
+                polling: {method: GET, url: "https://x/{{Response.id}}", complete_when: [{path: state, in: [done, ok]}]}
+              - name: C
+                request: {method: POST, url: "https://x", execution_mode: callback}
+                callback: {timeout_seconds: 60}
+            "##,
+        )],
+        expected: &[],
+    },
+    Case {
+        name: "sections that the execution mode rules out or needs",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: P
+                request: {method: POST, url: "https://x", execution_mode: polling}
+              - name: S
+                request: {method: POST, url: "https://x", execution_mode: sync}
+                polling: {method: GET, url: "https://x"}
+              - name: F
+                request: {method: POST, url: "https://x"}
+                response: {success_statuses: [200]}
+              - name: Q
+                request: {method: POST, url: "https://x", execution_mode: polling}
+                polling: {method: GET, url: "https://x"}
+                callback: {timeout_seconds: 60}
+            "##,
+        )],
+        expected: &[
+            "4:5: actions[0].polling: missing required key `polling` for `polling` execution mode",
+            "8:5: actions[1].polling: `polling` is not allowed in `sync` mode (only in `polling` mode)",
+            "11:5: actions[2].response: `response` is not allowed in `fire_and_forget` mode, which reads nothing but the status",
+            "15:5: actions[3].callback: `callback` is not allowed in `polling` mode (only in `callback` mode)",
+        ],
+    },
+    Case {
+        name: "an unknown execution mode does not judge the sections",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: P
+                request: {method: POST, url: "https://x", execution_mode: poll}
+                polling: {method: GET, url: "https://x"}
+            "##,
+        )],
+        expected: &[
+            "5:63: actions[0].request.execution_mode: unknown value `poll`; expected one of `fire_and_forget`, `sync`, `polling`, `callback`",
+        ],
+    },
+    Case {
+        name: "params for GET and DELETE, payload for the others",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - {name: G, request: {method: GET, url: "https://x", params: '{"q": 1}'}}
+              - {name: P, request: {method: PATCH, url: "https://x", payload: '{"q": 1}'}}
+            "##,
+        )],
+        expected: &[],
+    },
+    Case {
+        name: "payload with GET, params with POST, polling with PUT",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - {name: G, request: {method: GET, url: "https://x", payload: '{}'}}
+              - {name: P, request: {method: POST, url: "https://x", params: '{}'}}
+              - name: Q
+                request: {method: POST, url: "https://x", execution_mode: polling}
+                polling: {method: PUT, url: "https://x"}
+            "##,
+        )],
+        expected: &[
+            "4:56: actions[0].request.payload: `payload` is not allowed with `GET`, which sends no body; use `params`",
+            "5:57: actions[1].request.params: `params` is not allowed with `POST`; send data in `payload`",
+            "8:23: actions[2].polling.method: polling uses `GET` or `POST`, not `PUT`",
+        ],
+    },
+    Case {
+        name: "conditions take exactly one test",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: S
+                request: {method: POST, url: "https://x", execution_mode: sync}
+                response:
+                  success_when: [{path: a, equals: 1, exists: true}, {path: b}, {path: c, equals: null}]
+            "##,
+        )],
+        expected: &[
+            "7:22: actions[0].response.success_when[0]: a condition takes exactly one test of `equals`, `in` and `exists`",
+            "7:58: actions[0].response.success_when[1]: a condition needs one test: `equals`, `in` or `exists`",
+        ],
+    },
+    Case {
+        name: "success statuses are HTTP statuses",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: S
+                request: {method: POST, url: "https://x", execution_mode: sync}
+                response: {success_statuses: [200, 999]}
+            "##,
+        )],
+        expected: &["6:40: actions[0].response.success_statuses[1]: 999 is not an HTTP status (100 to 599)"],
+    },
+    Case {
+        name: "header names are tokens",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - {name: S, request: {method: POST, url: "https://x", headers: {X-Ok: a, "Bad Name": b}}}
+            "##,
+        )],
+        expected: &["4:76: actions[0].request.headers['Bad Name']: `Bad Name` is not a valid header name"],
+    },
+    // Custom fields.
+    Case {
+        name: "options for select types only",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            custom_fields:
+              - {name: S, type: select, options: [a, b]}
+              - {name: R, type: radio}
+              - {name: T, type: text, options: [a]}
+              - {name: C, type: checkboxes, options: [a, a]}
+            "##,
+        )],
+        expected: &[
+            "5:5: custom_fields[1].options: missing required key `options` for `radio` fields (at least one)",
+            "6:27: custom_fields[2].options: `options` is not allowed for `text` fields",
+            "7:46: custom_fields[3].options[1]: duplicate option `a`",
+        ],
+    },
+    Case {
+        name: "restrict_to names actions of the integration",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            custom_fields:
+              - {name: F, type: text, restrict_to: [Post, Pots]}
+            actions:
+              - {name: Post, request: {method: POST, url: "https://x"}}
+            "##,
+        )],
+        expected: &[
+            "4:47: custom_fields[0].restrict_to[1]: unknown action `Pots`; the integration's actions are `Post`",
+        ],
+    },
+    Case {
+        name: "templates reference declared custom fields, positioned in every scalar style",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            custom_fields:
+              - {name: Channel, type: text}
+            actions:
+              - name: Post
+                request:
+                  method: POST
+                  url: https://x/{{CustomField['Channel']}}/{{CustomField['Chanel']}}
+                  headers:
+                    X-Quoted: 'a ''b'' {{CustomField["Nope"]}}'
+                    X-Double: "\"x\" {{ CustomField.Nada }}"
+                  payload: |
+                    {
+                      "channel": "{{CustomField['Channel']}}",
+                        "text": "{{CustomField['Missing']}}"
+                    }
+              - name: Folded
+                request:
+                  method: POST
+                  url: https://x
+                  payload: >
+                    {"a": "{{CustomField['Gone']}}"}
+            "##,
+        )],
+        expected: &[
+            "9:51: actions[0].request.url: unknown custom field `Chanel`; the integration declares `Channel`",
+            "11:30: actions[0].request.headers['X-Quoted']: unknown custom field `Nope`; the integration declares `Channel`",
+            "12:29: actions[0].request.headers['X-Double']: unknown custom field `Nada`; the integration declares `Channel`",
+            "16:24: actions[0].request.payload: unknown custom field `Missing`; the integration declares `Channel`",
+            "23:9: actions[1].request.payload: unknown custom field `Gone`; the integration declares `Channel`",
+        ],
+    },
+    Case {
+        name: "response maps write declared custom fields",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            custom_fields:
+              - {name: Ticket, type: text}
+            actions:
+              - name: S
+                request: {method: POST, url: "https://x", execution_mode: sync}
+                response: {map: {Ticket: $.id, Tiket: $.id}}
+            "##,
+        )],
+        expected: &[
+            "8:36: actions[0].response.map.Tiket: unknown custom field `Tiket`; the integration declares `Ticket`",
+        ],
+    },
+    // Names.
+    Case {
+        name: "duplicate action and custom field names",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            custom_fields:
+              - {name: F, type: text}
+              - {name: F, type: date}
+            actions:
+              - {name: Post, request: {method: POST, url: "https://x"}}
+              - {name: Post, request: {method: POST, url: "https://y"}}
+            "##,
+        )],
+        expected: &[
+            "5:12: custom_fields[1].name: duplicate custom field name `F` (first at 4:12)",
+            "8:12: actions[1].name: duplicate action name `Post` (first at 7:12)",
+        ],
+    },
+    Case {
+        name: "integration names have no slash",
+        files: &[("a.yaml", "kind: integration\nname: A/B\n")],
+        expected: &["2:7: name: an integration name may not contain `/`, which separates `INTEGRATION/ACTION`"],
+    },
+    // Start settings.
+    Case {
+        name: "fixed start and auto start exclude each other",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: P
+                settings: {auto_start: true, fixed_start_time: true}
+                request: {method: POST, url: "https://x"}
+            "##,
+        )],
+        expected: &[
+            "5:34: actions[0].settings.fixed_start_time: `fixed_start_time` cannot be combined with `auto_start`",
+        ],
+    },
+    Case {
+        name: "a task's fixed start",
+        files: &[(
+            "r.yaml",
+            r##"
+            kind: runbook
+            name: R
+            tasks:
+              - {id: a, name: A, fixed_start: "2026-11-22T18:00:00Z"}
+              - {id: b, name: B, fixed_start: "2026-11-22T18:00:00Z", auto_start: true}
+              - {id: c, name: C, fixed_start: "tomorrow"}
+            "##,
+        )],
+        expected: &[
+            "5:22: tasks[1].fixed_start: `fixed_start` cannot be combined with `auto_start`",
+            "6:35: tasks[2].fixed_start: `tomorrow` is not an RFC 3339 time such as `2026-11-22T18:00:00Z`",
+        ],
+    },
+    // Runbook graphs.
+    Case {
+        name: "a DAG of tasks",
+        files: &[(
+            "r.yaml",
+            r##"
+            kind: runbook
+            name: R
+            tasks:
+              - {id: a, name: A}
+              - {id: b, name: B, predecessors: [a]}
+              - {id: c, name: C, predecessors: [a, b]}
+            "##,
+        )],
+        expected: &[],
+    },
+    Case {
+        name: "cycles, unknown and repeated predecessors, duplicate ids",
+        files: &[(
+            "r.yaml",
+            r##"
+            kind: runbook
+            name: R
+            tasks:
+              - {id: a, name: A, predecessors: [c]}
+              - {id: b, name: B, predecessors: [a, zz]}
+              - {id: c, name: C, predecessors: [b, b]}
+              - {id: d, name: D, predecessors: [d]}
+              - {id: a, name: A again}
+            "##,
+        )],
+        expected: &[
+            "5:37: tasks[1].predecessors[0]: predecessors form a cycle: a → b → c → a",
+            "5:40: tasks[1].predecessors[1]: unknown task id `zz`",
+            "6:40: tasks[2].predecessors[1]: `b` is listed twice",
+            "7:37: tasks[3].predecessors[0]: predecessors form a cycle: d → d",
+            "8:10: tasks[4].id: duplicate task id `a` (first at 4:10)",
+        ],
+    },
+    Case {
+        name: "malformed action reference",
+        files: &[("r.yaml", "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A, action: Slack}\n")],
+        expected: &["4:30: tasks[0].action: `Slack` is not an `INTEGRATION/ACTION` reference"],
+    },
+    // Across files.
+    Case {
+        name: "a runbook against its integrations",
+        files: &[
+            SLACK,
+            (
+                "r.yaml",
+                r##"
+                kind: runbook
+                name: R
+                custom_fields: {Channel: "#ops"}
+                tasks:
+                  - {id: a, name: A, action: Slack/Post, custom_fields: {Level: high, Tags: [a, b]}}
+                  - {id: b, name: B}
+                "##,
+            ),
+        ],
+        expected: &[],
+    },
+    Case {
+        name: "unknown actions, integrations, fields and options",
+        files: &[
+            SLACK,
+            (
+                "r.yaml",
+                r##"
+                kind: runbook
+                name: R
+                custom_fields: {Chanel: "#ops"}
+                tasks:
+                  - {id: a, name: A, action: Slack/Pots}
+                  - {id: b, name: B, action: Slak/Post}
+                  - {id: c, name: C, action: Slack/Sync}
+                  - {id: d, name: D, action: Slack/Post, custom_fields: {Level: medium, Tags: [a, c], Channel: [x]}}
+                "##,
+            ),
+        ],
+        expected: &[
+            "r.yaml:3:17: custom_fields.Chanel: unknown custom field `Chanel`; the integrations declare `Channel`, `Level`, `Tags`",
+            "r.yaml:5:30: tasks[0].action: integration `Slack` has no action `Pots`; its actions are `Post`, `Sync`",
+            "r.yaml:6:30: tasks[1].action: unknown integration `Slak`; the integrations are `Slack`",
+            "r.yaml:7:30: tasks[2].action: `Slack/Sync` is triggered by `runbook_update`, so it is not a task type",
+            "r.yaml:8:65: tasks[3].custom_fields.Level: `medium` is not an option of `Level`; the options are `low`, `high`",
+            "r.yaml:8:83: tasks[3].custom_fields.Tags[1]: `c` is not an option of `Tags`; the options are `a`, `b`",
+            "r.yaml:8:96: tasks[3].custom_fields.Channel: custom field `Channel` takes one value, not a list",
+        ],
+    },
+    Case {
+        name: "runbook references are not checked without integrations",
+        files: &[("r.yaml", "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A, action: Slack/Nothing}\n")],
+        expected: &[],
+    },
+    Case {
+        name: "integration names are unique across files",
+        files: &[SLACK, ("other.yaml", "kind: integration\nname: Slack\n")],
+        expected: &["other.yaml:2:7: name: integration `Slack` is also defined at slack.yaml:2:7"],
+    },
+    Case {
+        name: "a custom field is declared the same way everywhere",
+        files: &[
+            SLACK,
+            ("other.yaml", "kind: integration\nname: Other\ncustom_fields:\n  - {name: Level, type: text}\n"),
+        ],
+        expected: &[
+            "other.yaml:4:5: custom_fields[0]: custom field `Level` is declared differently at slack.yaml:5:5 (type, options and `applies_to` must agree)",
+        ],
+    },
+    Case {
+        name: "auto start by the action and a fixed start on the task",
+        files: &[
+            (
+                "a.yaml",
+                "kind: integration\nname: A\nactions:\n  - {name: P, settings: {auto_start: true}, request: {method: POST, url: \"https://x\"}}\n",
+            ),
+            (
+                "r.yaml",
+                "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A, action: A/P, fixed_start: \"2026-11-22T18:00:00Z\"}\n",
+            ),
+        ],
+        expected: &[
+            "r.yaml:4:35: tasks[0].fixed_start: `fixed_start` cannot be combined with auto start, which `A/P` sets",
+        ],
+    },
+];
+
+#[test]
+fn validation_rules() {
+    let failures: Vec<String> = CASES.iter().filter_map(|case| check(case).err()).collect();
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+}
