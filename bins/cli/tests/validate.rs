@@ -1,0 +1,89 @@
+//! `cutover validate` as users run it: the built binary, real files, exit codes and stderr lines.
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use std::path::{Path, PathBuf};
+
+fn examples() -> Vec<PathBuf> {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&directory)
+        .expect("the examples directory")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Writes `text` to `name` in a fresh directory and returns the directory (kept alive by the caller) and the path.
+fn write(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join(name);
+    std::fs::write(&path, text).expect("writing the definition");
+    (directory, path)
+}
+
+fn stderr_lines(output: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn the_examples_are_valid() {
+    let files = examples();
+    assert!(files.len() >= 3, "slack, webhook and release examples: {files:?}");
+    let output = cargo_bin_cmd!("cutover").arg("validate").args(&files).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stderr.is_empty());
+}
+
+#[test]
+fn three_mistakes_give_three_positioned_lines_and_exit_1() {
+    let (_directory, path) = write(
+        "broken.yaml",
+        "kind: integration\nname: Broken\nactions:\n  - name: Post\n    trigger: task_begin\n    request:\n      method: POST\n      urll: https://x\n  - name: Post\n    request: {method: GET, url: https://y}\n",
+    );
+    let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    let file = path.display().to_string();
+    assert_eq!(
+        stderr_lines(&output),
+        vec![
+            format!(
+                "{file}:5:14: actions[0].trigger: unknown value `task_begin`; expected one of `task_start`, `runbook_update`"
+            ),
+            format!("{file}:8:7: actions[0].request.urll: unknown key `urll`; did you mean `url`?"),
+            format!("{file}:9:11: actions[1].name: duplicate action name `Post` (first at 4:11)"),
+        ]
+    );
+}
+
+#[test]
+fn runbooks_are_checked_against_the_integrations_given_with_them() {
+    let (_directory, path) = write(
+        "runbook.json",
+        r#"{"kind": "runbook", "name": "R", "tasks": [{"id": "a", "name": "A", "action": "Slack/Post to a chanel"}]}"#,
+    );
+    let mut files = examples().into_iter().filter(|file| file.ends_with("slack.yaml")).collect::<Vec<_>>();
+    files.push(path.clone());
+    let output = cargo_bin_cmd!("cutover").arg("validate").args(&files).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&output),
+        vec![format!(
+            "{}:1:79: tasks[0].action: integration `Slack` has no action `Post to a chanel`; its actions are `Post to a channel`",
+            path.display()
+        )]
+    );
+}
+
+#[test]
+fn unreadable_files_fail_and_usage_errors_exit_2() {
+    let output = cargo_bin_cmd!("cutover").args(["validate", "no/such/file.yaml"]).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr_lines(&output)[0].starts_with("no/such/file.yaml: cannot read:"), "{output:?}");
+
+    let output = cargo_bin_cmd!("cutover").arg("validate").output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(2));
+    let output =
+        cargo_bin_cmd!("cutover").args(["validate", "--frobnicate", "x.yaml"]).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(2));
+}
