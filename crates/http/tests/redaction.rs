@@ -1,0 +1,152 @@
+//! Every kind of secret goes out on the wire and appears nowhere in the actions log or its `curl` lines.
+
+mod common;
+
+use common::*;
+use cutover_integrations_auth::{ApiKeyAuth, AuthProvider, BasicAuth, FireSubject, TokenAuth};
+use cutover_integrations_http::{CallbackAuthority, FireContext, FireLog, RequestPurpose};
+use cutover_integrations_model::{ApiKeyLocation, HttpMethod};
+use mockito::Matcher;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const SYSTEM_SECRET: &str = "sys-S3cr3t \"q\" & /+=";
+const TOKEN: &str = "tok-AbC/123+=";
+const PASSWORD: &str = "p@ss:w0rd\"x";
+const QUERY_KEY: &str = "ak-q/&=?9";
+const HEADER_KEY: &str = "ak-h-999";
+const COOKIE: &str = "cookie-val-777";
+const SET_COOKIE: &str = "set-cookie-888";
+
+fn subject() -> FireSubject {
+    FireSubject { action: "a-1".into(), runbook: "rb-1".into(), task: "task-1".into(), user: None }
+}
+
+fn forms(secret: &str) -> Vec<String> {
+    let json = serde_json::to_string(secret).unwrap();
+    let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    vec![secret.to_owned(), json[1..json.len() - 1].to_owned(), percent.to_lowercase(), percent, form]
+}
+
+/// Checks that no form of any secret appears in `shown`.
+fn assert_hidden(shown: &str, secrets: &[&str], what: &str) {
+    for secret in secrets {
+        for form in forms(secret) {
+            assert!(!shown.contains(&form), "{what} shows `{form}` (a form of a secret):\n{shown}");
+        }
+    }
+}
+
+/// Renders a request that carries the secret system parameter in the URL path and query, a header, a cookie and the
+/// JSON body, and the callback token in the body.
+fn render(
+    base: String,
+) -> impl Fn(RequestPurpose, &Value) -> Result<cutover_integrations_http::OutgoingRequest, String> {
+    move |_, context| {
+        let secret = context["SystemParameter"]["api_secret"].as_str().unwrap();
+        let path: String = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
+        let query: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        Ok(cutover_integrations_http::OutgoingRequest {
+            method: HttpMethod::Post,
+            url: format!("{base}/hook/{path}?q={query}&plain=1"),
+            headers: vec![("X-Sys".to_owned(), secret.to_owned()), ("Cookie".to_owned(), format!("session={COOKIE}"))],
+            body: Some(json!({"password": secret, "callback_token": context["Callback"]["token"]}).to_string()),
+        })
+    }
+}
+
+fn secret_fire(provider: Arc<dyn AuthProvider>) -> FireContext {
+    let authority = CallbackAuthority::new([3; 32], "https://cutover.example");
+    FireContext::new(
+        "fire-1",
+        "rb-1",
+        "task-1",
+        json!({"SystemParameter": {"api_secret": SYSTEM_SECRET, "region": "eu"}, "CustomField": {}}),
+    )
+    .with_secret(SYSTEM_SECRET)
+    .with_secret(COOKIE)
+    .with_callback(authority.mint("fire-1"))
+    .with_auth(provider, subject())
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log_or_the_curl_line() {
+    let mut server = mockito::Server::new_async().await;
+    let providers: Vec<(Arc<dyn AuthProvider>, Matcher, &str)> = vec![
+        (
+            Arc::new(TokenAuth::new("Bearer", SecretString::from(TOKEN))),
+            Matcher::Exact(format!("Bearer {TOKEN}")),
+            "authorization",
+        ),
+        (
+            Arc::new(BasicAuth::new("user", SecretString::from(PASSWORD))),
+            Matcher::Regex("^Basic ".to_owned()),
+            "authorization",
+        ),
+        (
+            Arc::new(ApiKeyAuth::new(ApiKeyLocation::Header, "X-Service-Key", SecretString::from(HEADER_KEY))),
+            Matcher::Exact(HEADER_KEY.to_owned()),
+            "x-service-key",
+        ),
+        (Arc::new(ApiKeyAuth::new(ApiKeyLocation::Query, "k", SecretString::from(QUERY_KEY))), Matcher::Any, "x-sys"),
+    ];
+    let fire_token = secret_fire(providers[0].0.clone()).callback.unwrap().token.expose_secret().to_owned();
+    let mut logs: Vec<FireLog> = Vec::new();
+    for (provider, credential, header) in providers {
+        // The server sees every secret (so the log has something to hide) and echoes the system secret back.
+        let mock = server
+            .mock("POST", Matcher::Regex("^/hook/".to_owned()))
+            .match_header(header, credential)
+            .match_header("x-sys", SYSTEM_SECRET)
+            .match_header("cookie", format!("session={COOKIE}").as_str())
+            .match_body(Matcher::PartialJson(json!({"password": SYSTEM_SECRET, "callback_token": fire_token})))
+            .with_status(500)
+            .with_header("set-cookie", &format!("sid={SET_COOKIE}"))
+            .with_body(json!({"error": "bad password", "echo": SYSTEM_SECRET}).to_string())
+            .expect(1)
+            .create_async()
+            .await;
+        let action = action(json!({"request": {"method": "POST", "url": "x"}}));
+        let prepared = prepare(&action, render(server.url()));
+        let mut config = config();
+        config.retry.max_attempts = 1;
+
+        let log = executor_with(config).0.run_to_completion(&prepared, &secret_fire(provider), None).await;
+
+        mock.assert_async().await;
+        mock.remove_async().await;
+        logs.push(log);
+    }
+    let query_sent = logs[3].attempts().next().unwrap().request.as_ref().unwrap().url.clone();
+    assert!(query_sent.contains("k=[REDACTED]"), "the query key is hidden by name: {query_sent}");
+
+    // A transport failure's reason must not leak the URL's secrets either.
+    let closed = closed_port().await;
+    let action = action(json!({"request": {"method": "POST", "url": "x"}}));
+    let prepared = prepare(&action, render(format!("http://{closed}")));
+    let provider: Arc<dyn AuthProvider> =
+        Arc::new(ApiKeyAuth::new(ApiKeyLocation::Query, "k", SecretString::from(QUERY_KEY)));
+    logs.push(executor().0.run_to_completion(&prepared, &secret_fire(provider), None).await);
+
+    let secrets = [SYSTEM_SECRET, TOKEN, PASSWORD, QUERY_KEY, HEADER_KEY, COOKIE, SET_COOKIE, fire_token.as_str()];
+    for log in &logs {
+        let serialized = serde_json::to_string_pretty(log).unwrap();
+        assert_hidden(&serialized, &secrets, "the serialized log");
+        assert_hidden(&format!("{log:?}"), &secrets, "the log's Debug");
+        assert!(serialized.contains("[REDACTED]"));
+        for attempt in log.attempts() {
+            let request = attempt.request.as_ref().unwrap();
+            assert_hidden(&request.curl, &secrets, "the curl line");
+            assert!(request.curl.contains("-H 'Cookie: [REDACTED]'"), "{}", request.curl);
+            assert!(request.url.contains("plain=1"), "unsecret parts stay readable: {}", request.url);
+        }
+    }
+    let authorization = logs[0].attempts().next().unwrap().request.as_ref().unwrap().headers.clone();
+    assert!(authorization.iter().any(|header| header.name == "Authorization" && header.value == "[REDACTED]"));
+    let response = logs[0].attempts().next().unwrap().response.clone().unwrap();
+    assert!(response.body.contains("\"echo\":\"[REDACTED]\""), "{}", response.body);
+    assert!(response.headers.iter().any(|header| header.name == "set-cookie" && header.value == "[REDACTED]"));
+}
