@@ -22,7 +22,13 @@
 //!
 //! One code path serves both backends through sqlx's `Any` driver; what differs (schema types, the claim query, the
 //! transaction start) is chosen by [`Backend`]. The same test suite runs against both.
+//!
+//! OAuth tokens and one-time authorization states are kept through the auth crate's
+//! [`CredentialStore`], which every [`Store`] implements: records are
+//! sealed with the owner's storage key as associated data; states are looked up by their SHA-256, and a redeemed
+//! state is kept (empty) until it expires so that a replay is told apart from an unknown state.
 
+mod credentials;
 mod error;
 mod migrate;
 mod records;
@@ -31,21 +37,22 @@ mod sql;
 
 pub use error::StoreError;
 pub use records::{
-    ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, CredentialKey, FireGuard, FireId, FireRecord,
-    FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser, RunbookId,
+    ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, FireGuard, FireId, FireRecord, FireStatus,
+    FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser, RunbookId,
     RunbookRecord, RunbookSummary, RunbookWrite, TimerId, TimerRecord, User, UserId,
 };
 pub use sealer::{SealError, Sealer};
 pub use sql::{Backend, SqlStore, SqlStoreOptions};
 
 use async_trait::async_trait;
+use cutover_integrations_auth::CredentialStore;
 use cutover_integrations_model::{Action, ActionRef, CustomField, Integration, SystemParameter};
 
 /// Everything the engine and the server persist. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
 ///
 /// Times are unix milliseconds passed in by the caller, so the engine's clock (real or simulated) decides them.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: CredentialStore + Send + Sync + 'static {
     /// Creates or updates an integration by name, its actions by name and its custom fields by name, in one
     /// transaction. Secret-bearing auth settings are sealed. Returns what changed.
     async fn apply_integration(&self, integration: &Integration, now: Millis) -> Result<AppliedDefinition, StoreError>;
@@ -131,21 +138,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims up to `limit` due timers, leasing them to `owner`.
     async fn claim_timers(&self, request: &ClaimRequest) -> Result<Vec<TimerRecord>, StoreError>;
-
-    /// Stores an OAuth credential (sealed, bound to its key).
-    async fn put_credential(&self, key: &CredentialKey, value: &[u8], now: Millis) -> Result<(), StoreError>;
-
-    /// Reads an OAuth credential, opened.
-    async fn credential(&self, key: &CredentialKey) -> Result<Option<Vec<u8>>, StoreError>;
-
-    /// Deletes an OAuth credential; true when it existed.
-    async fn delete_credential(&self, key: &CredentialKey) -> Result<bool, StoreError>;
-
-    /// Stores a one-time OAuth state (sealed) under the hash of the state string.
-    async fn put_oauth_state(&self, state_hash: &str, value: &[u8], expires_at: Millis) -> Result<(), StoreError>;
-
-    /// Takes a one-time OAuth state: returns it and deletes it, or `None` if unknown, already taken or expired.
-    async fn take_oauth_state(&self, state_hash: &str, now: Millis) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 pub mod test_databases;

@@ -326,36 +326,3 @@ pub struct ClaimRequest {
     /// At most this many rows.
     pub limit: i64,
 }
-
-/// Whose OAuth credential: the functional user of an action, or a task user for one task.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum CredentialKey {
-    /// One credential per action.
-    Functional {
-        /// The action.
-        action: ActionId,
-    },
-    /// One credential per action, runbook, task and user.
-    TaskUser {
-        /// The action.
-        action: ActionId,
-        /// The runbook.
-        runbook: RunbookId,
-        /// The task id.
-        task: String,
-        /// The user.
-        user: UserId,
-    },
-}
-
-impl CredentialKey {
-    /// The key's stable text form, used as the row key and as associated data of the sealed value.
-    pub fn as_text(&self) -> String {
-        match self {
-            Self::Functional { action } => format!("action:{action}"),
-            Self::TaskUser { action, runbook, task, user } => {
-                format!("action:{action}:runbook:{runbook}:task:{task}:user:{user}")
-            }
-        }
-    }
-}

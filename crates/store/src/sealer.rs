@@ -28,3 +28,18 @@ impl fmt::Display for SealError {
 }
 
 impl std::error::Error for SealError {}
+
+/// The auth crate's XChaCha20-Poly1305 cipher seals the store's secrets; its key id travels in the sealed value, so
+/// keys rotate without rewriting rows at once.
+impl Sealer for cutover_integrations_auth::Cipher {
+    fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.encrypt(plaintext, associated_data).map_err(|error| SealError { reason: error.to_string() })
+    }
+
+    fn open(&self, sealed: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, SealError> {
+        use secrecy::ExposeSecret;
+        self.decrypt(sealed, associated_data)
+            .map(|plaintext| plaintext.expose_secret().to_vec())
+            .map_err(|error| SealError { reason: error.to_string() })
+    }
+}

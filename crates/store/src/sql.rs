@@ -74,7 +74,7 @@ impl SqlStoreOptions {
 /// The [`Store`] on SQLite or PostgreSQL.
 #[derive(Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
     sealer: Arc<dyn Sealer>,
 }
@@ -144,19 +144,19 @@ impl SqlStore {
         self.pool.close().await;
     }
 
-    fn seal(&self, owner: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn seal(&self, owner: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.sealer
             .seal(plaintext, owner.as_bytes())
             .map_err(|source| StoreError::Seal { owner: owner.to_owned(), source })
     }
 
-    fn open(&self, owner: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn open(&self, owner: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.sealer
             .open(sealed, owner.as_bytes())
             .map_err(|source| StoreError::Seal { owner: owner.to_owned(), source })
     }
 
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         self.pool.begin_with(self.backend.begin_statement()).await.map_err(StoreError::db("starting a transaction"))
     }
 
@@ -741,66 +741,6 @@ impl Store for SqlStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         timers.sort_by_key(|timer| (timer.due_at, timer.id));
         Ok(timers)
-    }
-
-    async fn put_credential(&self, key: &CredentialKey, value: &[u8], now: Millis) -> Result<(), StoreError> {
-        let key = key.as_text();
-        let sealed = self.seal(&format!("credential:{key}"), value)?;
-        sqlx::query(
-            "INSERT INTO credentials (key, value, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(&key)
-        .bind(sealed)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::db("writing a credential"))?;
-        Ok(())
-    }
-
-    async fn credential(&self, key: &CredentialKey) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = key.as_text();
-        let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM credentials WHERE key = $1")
-            .bind(&key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("reading a credential"))?;
-        sealed.map(|sealed| self.open(&format!("credential:{key}"), &sealed)).transpose()
-    }
-
-    async fn delete_credential(&self, key: &CredentialKey) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM credentials WHERE key = $1")
-            .bind(key.as_text())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("deleting a credential"))?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    async fn put_oauth_state(&self, state_hash: &str, value: &[u8], expires_at: Millis) -> Result<(), StoreError> {
-        let sealed = self.seal(&format!("oauth-state:{state_hash}"), value)?;
-        sqlx::query("INSERT INTO oauth_states (state_hash, value, expires_at) VALUES ($1, $2, $3)")
-            .bind(state_hash)
-            .bind(sealed)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|source| unique_violation(source, "OAuth state", state_hash, "writing an OAuth state"))?;
-        Ok(())
-    }
-
-    async fn take_oauth_state(&self, state_hash: &str, now: Millis) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("DELETE FROM oauth_states WHERE state_hash = $1 RETURNING value, expires_at")
-            .bind(state_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("taking an OAuth state"))?;
-        let Some(row) = row else { return Ok(None) };
-        if get::<i64>(&row, "expires_at")? <= now {
-            return Ok(None);
-        }
-        self.open(&format!("oauth-state:{state_hash}"), &get::<Vec<u8>>(&row, "value")?).map(Some)
     }
 }
 

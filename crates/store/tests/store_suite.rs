@@ -1,44 +1,20 @@
 //! The store test suite, run against SQLite and PostgreSQL alike.
 
+use cutover_integrations_auth::{
+    AuthConfig, AuthError, Authenticator, AuthenticatorSettings, Cipher, CredentialKey, CredentialStore, Key, KeyId,
+    KeyRing, OAuthToken, StoredCredential, SystemClock,
+};
 use cutover_integrations_model::{
     Action, ActionRef, ActionSettings, AuthSettings, CustomField, CustomFieldType, ExecutionMode, HttpMethod,
     Integration, IntegrationKind, RequestSpec, Role, SecretValue, SystemParameter, Trigger, Visibility,
 };
 use cutover_integrations_store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_store::*;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
-/// A real authenticated cipher for the tests (XChaCha20-Poly1305), standing in for no part of the store.
-struct TestCipher(chacha20poly1305::XChaCha20Poly1305);
-
-impl Sealer for TestCipher {
-    fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, SealError> {
-        use chacha20poly1305::aead::{Aead, AeadCore, OsRng, Payload};
-        let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let mut sealed = nonce.to_vec();
-        let ciphertext = self
-            .0
-            .encrypt(&nonce, Payload { msg: plaintext, aad: associated_data })
-            .map_err(|_| SealError { reason: "encryption failed".into() })?;
-        sealed.extend(ciphertext);
-        Ok(sealed)
-    }
-
-    fn open(&self, sealed: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, SealError> {
-        use chacha20poly1305::aead::{Aead, Payload};
-        if sealed.len() < 24 {
-            return Err(SealError { reason: "too short".into() });
-        }
-        let (nonce, ciphertext) = sealed.split_at(24);
-        self.0
-            .decrypt(nonce.into(), Payload { msg: ciphertext, aad: associated_data })
-            .map_err(|_| SealError { reason: "authentication failed".into() })
-    }
-}
-
-fn cipher() -> Arc<dyn Sealer> {
-    use chacha20poly1305::KeyInit;
-    Arc::new(TestCipher(chacha20poly1305::XChaCha20Poly1305::new(&[7u8; 32].into())))
+fn cipher() -> Arc<Cipher> {
+    Arc::new(Cipher::new(KeyRing::new(KeyId(1), Key::from_bytes([7u8; 32]))))
 }
 
 /// A database for one test; the temporary directory lives as long as the store.
@@ -51,13 +27,14 @@ struct Db {
 async fn sqlite() -> Option<Db> {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = fresh_sqlite_url(dir.path());
-    let store = SqlStore::connect(SqlStoreOptions::new(&url), cipher()).await.expect("sqlite store");
+    let store = SqlStore::connect(SqlStoreOptions::new(&url), cipher() as Arc<dyn Sealer>).await.expect("sqlite store");
     Some(Db { store, url, _dir: Some(dir) })
 }
 
 async fn postgres(test: &str) -> Option<Db> {
     let url = fresh_postgres_url(test).await?;
-    let store = SqlStore::connect(SqlStoreOptions::new(&url), cipher()).await.expect("postgres store");
+    let store =
+        SqlStore::connect(SqlStoreOptions::new(&url), cipher() as Arc<dyn Sealer>).await.expect("postgres store");
     Some(Db { store, url, _dir: None })
 }
 
@@ -154,6 +131,7 @@ async fn database_bytes(db: &Db) -> Vec<u8> {
         ("integrations", "body"),
         ("system_parameters", "name || encode(value, 'escape')"),
         ("credentials", "key || encode(value, 'escape')"),
+        ("oauth_states", "state_hash || coalesce(encode(value, 'escape'), '')"),
     ] {
         let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {columns} FROM {table}")))
             .fetch_all(&pool)
@@ -444,26 +422,72 @@ async fn timers_are_claimed_and_deleted(db: Db) {
     );
 }
 
-async fn credentials_and_oauth_states(db: Db) {
-    let store = &db.store;
-    let key = CredentialKey::TaskUser { action: ActionId(1), runbook: RunbookId(2), task: "t".into(), user: UserId(3) };
-    assert_eq!(store.credential(&key).await.expect("read"), None);
-    store.put_credential(&key, b"refresh-token-777", 1).await.expect("put");
-    store.put_credential(&key, b"refresh-token-778", 2).await.expect("replace");
-    assert_eq!(store.credential(&key).await.expect("read").as_deref(), Some(&b"refresh-token-778"[..]));
-    let other = CredentialKey::Functional { action: ActionId(1) };
-    assert_eq!(store.credential(&other).await.expect("read"), None);
-    assert!(!contains(&database_bytes(&db).await, "refresh-token-77"));
-    assert!(store.delete_credential(&key).await.expect("delete"));
-    assert!(!store.delete_credential(&key).await.expect("delete"));
+fn token(access: &str) -> StoredCredential {
+    StoredCredential::Active(OAuthToken {
+        access_token: SecretString::from(access.to_owned()),
+        token_type: "bearer".into(),
+        refresh_token: Some(SecretString::from(format!("{access}-refresh"))),
+        expires_at: None,
+        scopes: vec!["chat:write".into()],
+        obtained_at: jiff::Timestamp::UNIX_EPOCH,
+    })
+}
 
-    store.put_oauth_state("h1", b"verifier-1", 100).await.expect("put");
-    store.put_oauth_state("h2", b"verifier-2", 100).await.expect("put");
-    assert!(matches!(store.put_oauth_state("h1", b"again", 100).await, Err(StoreError::Duplicate { .. })));
-    assert_eq!(store.take_oauth_state("h1", 50).await.expect("take").as_deref(), Some(&b"verifier-1"[..]));
-    assert_eq!(store.take_oauth_state("h1", 50).await.expect("take"), None, "a state is taken once");
-    assert_eq!(store.take_oauth_state("h2", 100).await.expect("take"), None, "an expired state is refused");
-    assert_eq!(store.take_oauth_state("unknown", 1).await.expect("take"), None);
+fn access_token(credential: Option<StoredCredential>) -> Option<String> {
+    match credential? {
+        StoredCredential::Active(token) => Some(token.access_token.expose_secret().to_owned()),
+        StoredCredential::NeedsReauthentication { reason, .. } => Some(format!("needs reauthentication: {reason}")),
+    }
+}
+
+async fn credentials_and_oauth_states(db: Db) {
+    let store = Arc::new(db.store.clone());
+    let key = CredentialKey::TaskUser { action: "1".into(), runbook: "2".into(), task: "t".into(), user: "3".into() };
+    assert_eq!(access_token(store.load_credential(&key).await.expect("read")), None);
+    store.save_credential(&key, &token("access-token-777")).await.expect("save");
+    store.save_credential(&key, &token("access-token-778")).await.expect("replace");
+    assert_eq!(access_token(store.load_credential(&key).await.expect("read")).as_deref(), Some("access-token-778"));
+    let other = CredentialKey::FunctionalUser { action: "1".into() };
+    assert_eq!(access_token(store.load_credential(&other).await.expect("read")), None);
+    assert!(!contains(&database_bytes(&db).await, "access-token-77"), "tokens are sealed at rest");
+    store.delete_credential(&key).await.expect("delete");
+    assert_eq!(access_token(store.load_credential(&key).await.expect("read")), None);
+
+    // One-time states, through the real authenticator on this store.
+    let redirect = url::Url::parse("https://cutover.example/api/v1/oauth/callback").expect("url");
+    let authenticator = Authenticator::new(
+        store.clone(),
+        reqwest::Client::new(),
+        Arc::new(SystemClock),
+        AuthenticatorSettings::new(redirect),
+    );
+    let settings = AuthSettings::Oauth2(cutover_integrations_model::OAuth2Settings {
+        grant: cutover_integrations_model::OAuth2Grant::AuthorizationCode,
+        client_id: "client".into(),
+        client_secret: SecretValue::new("client-secret-555"),
+        provider_host: "https://slack.com".into(),
+        authorization_endpoint: Some("/oauth/authorize".into()),
+        token_endpoint: "/api/oauth.access".into(),
+        scopes: vec!["chat:write".into()],
+        authenticate_as: Default::default(),
+    });
+    let config = AuthConfig::resolve(&settings, |value| {
+        Ok::<_, std::convert::Infallible>(SecretString::from(value.expose().to_owned()))
+    })
+    .expect("config");
+    let AuthConfig::OAuth2(config) = config else { panic!("oauth2 settings resolve to an OAuth2 config") };
+    let started = authenticator.begin_authorization(&config, other.clone()).await.expect("begin");
+    let state = started
+        .url
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .expect("state");
+    assert!(!contains(&database_bytes(&db).await, &state), "the state is stored by its hash only");
+    let pending = authenticator.redeem_state(&state).await.expect("first redemption");
+    assert_eq!(pending.credential(), &other);
+    assert!(matches!(authenticator.redeem_state(&state).await, Err(AuthError::StateAlreadyUsed)));
+    assert!(matches!(authenticator.redeem_state("never-issued").await, Err(AuthError::UnknownState)));
 }
 
 async fn concurrent_claims_never_overlap(db: Db) {

@@ -93,6 +93,7 @@ CREATE TABLE credentials (
 );
 CREATE TABLE oauth_states (
     state_hash TEXT PRIMARY KEY,
-    value BYTEA NOT NULL,
+    value BYTEA,
+    used BIGINT NOT NULL DEFAULT 0,
     expires_at BIGINT NOT NULL
 );

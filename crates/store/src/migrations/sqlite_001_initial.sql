@@ -93,6 +93,7 @@ CREATE TABLE credentials (
 );
 CREATE TABLE oauth_states (
     state_hash TEXT PRIMARY KEY,
-    value BLOB NOT NULL,
+    value BLOB,
+    used INTEGER NOT NULL DEFAULT 0,
     expires_at INTEGER NOT NULL
 );
