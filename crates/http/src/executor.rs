@@ -306,7 +306,7 @@ impl HttpExecutor {
         let context = template_context(fire, attempt.response);
         let rendered = action
             .renderer
-            .render(attempt.purpose, &context)
+            .render(attempt.purpose, context)
             .map_err(|reason| TransportFailure::new(ErrorKind::Render, format!("Rendering failed: {reason}")))?;
         let OutgoingRequest { method, url, mut headers, mut body } = rendered;
         let url = Url::parse(&url).map_err(|error| {

@@ -6,6 +6,7 @@ use crate::HttpError;
 use crate::record::RequestPurpose;
 use crate::response_path::{FieldMapping, ResponseCondition, ResponsePath};
 use cutover_integrations_model::{Action, ActionSettings, Condition, ExecutionMode, HttpMethod, NotifyWebhook};
+use cutover_integrations_template::{RequestParts, RequestTemplate, TemplateContext, TemplateError};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,10 +29,41 @@ pub struct OutgoingRequest {
 /// Renders the requests of one action from a template context (`CustomField`, `Task`, `Runbook`, `SystemParameter`,
 /// `Callback`, and `Response` for polls).
 ///
-/// The template crate's action templates implement it for definitions; embedders may render their own way.
+/// [`PreparedAction::compile`] renders with the template crate; embedders with requests of their own may supply
+/// another renderer to [`PreparedAction::with_renderer`].
 pub trait RequestRenderer: Send + Sync {
     /// Renders the request for `purpose`; the error is a sentence saying what failed and where.
-    fn render(&self, purpose: RequestPurpose, context: &Value) -> Result<OutgoingRequest, String>;
+    fn render(&self, purpose: RequestPurpose, context: Value) -> Result<OutgoingRequest, String>;
+}
+
+/// The action's templates compiled by the template crate: the request, the polling request, the cancel webhook.
+///
+/// Credentials are not rendered here (no `RequestTemplate::with_auth`): the auth provider of the fire applies them,
+/// so that OAuth tokens, refreshes and redaction of credentials have one owner.
+struct ActionTemplates {
+    request: RequestTemplate,
+    polling: Option<RequestTemplate>,
+    cancel: Option<RequestTemplate>,
+}
+
+impl RequestRenderer for ActionTemplates {
+    fn render(&self, purpose: RequestPurpose, context: Value) -> Result<OutgoingRequest, String> {
+        let template = match purpose {
+            RequestPurpose::Initial => Some(&self.request),
+            RequestPurpose::Poll => self.polling.as_ref(),
+            RequestPurpose::CancelNotice => self.cancel.as_ref(),
+        };
+        let Some(template) = template else {
+            return Err(format!("the action has no template for its {purpose:?} request"));
+        };
+        let rendered = template.render(&TemplateContext::new(context)).map_err(|error| error.to_string())?;
+        Ok(OutgoingRequest {
+            method: rendered.method,
+            url: rendered.url,
+            headers: rendered.headers,
+            body: rendered.body,
+        })
+    }
 }
 
 /// A ready-to-fire action.
@@ -54,6 +86,31 @@ impl fmt::Debug for PreparedAction {
 }
 
 impl PreparedAction {
+    /// Prepares `action`: compiles its request, polling and cancel webhook templates and parses its response paths.
+    ///
+    /// Errors name the template or path that is wrong (`request: payload: 1:9: …`, `response.map.Ticket`).
+    pub fn compile(action: &Action) -> Result<Self, HttpError> {
+        let template_error = |place: &str, error: TemplateError| HttpError::Template {
+            place: place.to_owned(),
+            reason: error.to_string(),
+        };
+        let request = RequestTemplate::compile(&action.request).map_err(|error| template_error("request", error))?;
+        let polling = action
+            .polling
+            .as_ref()
+            .map(|spec| RequestTemplate::from_parts(RequestParts::from(spec)))
+            .transpose()
+            .map_err(|error| template_error("polling", error))?;
+        let cancel = action
+            .settings
+            .notify_webhook_on_cancel
+            .as_ref()
+            .map(|webhook| RequestTemplate::from_parts(RequestParts::from(webhook)))
+            .transpose()
+            .map_err(|error| template_error("settings.notify_webhook_on_cancel", error))?;
+        Self::with_renderer(action, Arc::new(ActionTemplates { request, polling, cancel }))
+    }
+
     /// Prepares `action` with `renderer` producing its requests.
     ///
     /// Fails when a response path does not parse, or when `polling` mode has no `polling` section.

@@ -1,15 +1,14 @@
 //! Redaction of the actions log: secret headers by name, secret query parameters by name, secret values everywhere.
 //!
 //! Names catch credentials whose value we never saw (a cookie set by a proxy); values catch secrets wherever a
-//! template put them (a payload, a URL, a header, a response that echoes the request). Values are matched raw,
-//! JSON-escaped and percent-encoded, because that is how templates write them into JSON payloads and URLs.
+//! template put them (a payload, a URL, a header, a response that echoes the request). Values are matched by the
+//! template crate's [`Redactor`]: raw, JSON-escaped and percent-encoded, the forms templates write them in.
 
+pub use cutover_integrations_template::REDACTED;
+use cutover_integrations_template::Redactor;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::BTreeSet;
 use std::fmt;
-
-/// What replaces a secret.
-pub const REDACTED: &str = "[REDACTED]";
 
 /// Headers redacted by name whatever the auth provider reports.
 const SECRET_HEADERS: [&str; 8] = [
@@ -32,8 +31,7 @@ const SECRET_QUERY_PARAMETERS: [&str; 7] =
 pub struct Redaction {
     headers: BTreeSet<String>,
     query_parameters: BTreeSet<String>,
-    /// Every form of every secret value, longest first so a longer secret is never half-replaced by a shorter one.
-    forms: Vec<String>,
+    values: Redactor,
 }
 
 impl Default for Redaction {
@@ -41,7 +39,7 @@ impl Default for Redaction {
         Self {
             headers: SECRET_HEADERS.iter().map(|name| (*name).to_owned()).collect(),
             query_parameters: SECRET_QUERY_PARAMETERS.iter().map(|name| (*name).to_owned()).collect(),
-            forms: Vec::new(),
+            values: Redactor::default(),
         }
     }
 }
@@ -51,27 +49,21 @@ impl fmt::Debug for Redaction {
         f.debug_struct("Redaction")
             .field("headers", &self.headers)
             .field("query_parameters", &self.query_parameters)
-            .field("secrets", &self.forms.len())
+            .field("values", &self.values)
             .finish()
     }
 }
 
 impl Redaction {
-    /// Hides `value` wherever it appears, raw, JSON-escaped or percent-encoded. Empty values are ignored.
+    /// Hides `value` wherever it appears, raw, JSON-escaped or percent-encoded. Empty values are ignored; values shorter
+    /// than four characters are hidden only where they make up a whole text (see the template crate's `Redactor`).
     pub fn add_secret(&mut self, value: &str) {
-        if value.is_empty() {
-            return;
+        self.values.add(value);
+        // Clients that encode every non-alphanumeric byte (`-` as `%2D`) write a form the template crate never does.
+        let strict = utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
+        if strict.len() >= 4 && strict != value {
+            self.values.add(&strict);
         }
-        let json = serde_json::to_string(value).unwrap_or_default();
-        let json_inner = json.get(1..json.len().saturating_sub(1)).unwrap_or_default().to_owned();
-        let percent = utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
-        let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        for candidate in [value.to_owned(), json_inner, percent.to_lowercase(), percent, form] {
-            if !candidate.is_empty() && !self.forms.contains(&candidate) {
-                self.forms.push(candidate);
-            }
-        }
-        self.forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
     }
 
     /// Hides the value of the header `name` (any case).
@@ -91,13 +83,7 @@ impl Redaction {
 
     /// `text` with every secret value replaced.
     pub fn text(&self, text: &str) -> String {
-        let mut redacted = text.to_owned();
-        for form in &self.forms {
-            if redacted.contains(form.as_str()) {
-                redacted = redacted.replace(form.as_str(), REDACTED);
-            }
-        }
-        redacted
+        self.values.redact(text).into_owned()
     }
 
     /// A header value as the log shows it: fully hidden for secret headers, secret values replaced otherwise.
@@ -145,7 +131,8 @@ mod tests {
     fn redaction() -> Redaction {
         let mut redaction = Redaction::default();
         redaction.add_secret("s3cr\"et/+ key");
-        redaction.add_secret("tok");
+        redaction.add_secret("tok1");
+        redaction.add_secret("ab");
         redaction.add_secret("");
         redaction.add_header("X-Custom-Auth");
         redaction.add_query_parameter("sig");
@@ -158,9 +145,10 @@ mod tests {
             ("plain s3cr\"et/+ key here", "plain [REDACTED] here"),
             (r#"{"v":"s3cr\"et/+ key"}"#, r#"{"v":"[REDACTED]"}"#),
             ("?q=s3cr%22et%2F%2B%20key", "?q=[REDACTED]"),
-            ("?q=s3cr%22et%2f%2b%20key", "?q=[REDACTED]"),
             ("?q=s3cr%22et%2F%2B+key", "?q=[REDACTED]"),
-            ("a tok and a token", "a [REDACTED] and a [REDACTED]en"),
+            ("a tok1 and a tok12", "a [REDACTED] and a [REDACTED]2"),
+            ("ab", "[REDACTED]"),
+            ("a short ab stays", "a short ab stays"),
             ("nothing secret", "nothing secret"),
         ];
         for (text, expected) in cases {
@@ -176,7 +164,7 @@ mod tests {
             ("cookie", "a=b", "[REDACTED]"),
             ("X-API-Key", "k", "[REDACTED]"),
             ("x-custom-auth", "anything", "[REDACTED]"),
-            ("X-Other", "has tok inside", "has [REDACTED] inside"),
+            ("X-Other", "has tok1 inside", "has [REDACTED] inside"),
             ("Content-Type", "application/json", "application/json"),
         ];
         for (name, value, expected) in cases {
@@ -191,9 +179,9 @@ mod tests {
             ("https://h/p?api_key=abc&x=1", "https://h/p?api_key=[REDACTED]&x=1"),
             ("https://h/p?sig=abc&password=def", "https://h/p?sig=[REDACTED]&password=[REDACTED]"),
             ("https://u:pw@h/p", "https://u:[REDACTED]@h/p"),
-            ("https://h/tok/p?q=tok", "https://h/[REDACTED]/p?q=[REDACTED]"),
+            ("https://h/tok1/p?q=tok1", "https://h/[REDACTED]/p?q=[REDACTED]"),
             ("https://h/p?x=1", "https://h/p?x=1"),
-            ("not a url tok", "not a url [REDACTED]"),
+            ("not a url tok1", "not a url [REDACTED]"),
         ];
         for (url, expected) in cases {
             assert_eq!(redaction.url(url), expected, "{url}");
@@ -203,6 +191,6 @@ mod tests {
     #[test]
     fn debug_does_not_show_secrets() {
         let shown = format!("{:?}", redaction());
-        assert!(!shown.contains("s3cr") && !shown.contains("tok\""), "{shown}");
+        assert!(!shown.contains("s3cr") && !shown.contains("tok1"), "{shown}");
     }
 }

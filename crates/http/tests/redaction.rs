@@ -4,12 +4,12 @@ mod common;
 
 use common::*;
 use cutover_integrations_auth::{ApiKeyAuth, AuthProvider, BasicAuth, FireSubject, TokenAuth};
-use cutover_integrations_http::{CallbackAuthority, FireContext, FireLog, RequestPurpose};
-use cutover_integrations_model::{ApiKeyLocation, HttpMethod};
+use cutover_integrations_http::{CallbackAuthority, FireContext, FireLog};
+use cutover_integrations_model::ApiKeyLocation;
 use mockito::Matcher;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 const SYSTEM_SECRET: &str = "sys-S3cr3t \"q\" & /+=";
@@ -40,31 +40,30 @@ fn assert_hidden(shown: &str, secrets: &[&str], what: &str) {
     }
 }
 
-/// Renders a request that carries the secret system parameter in the URL path and query, a header, a cookie and the
-/// JSON body, and the callback token in the body.
-fn render(
-    base: String,
-) -> impl Fn(RequestPurpose, &Value) -> Result<cutover_integrations_http::OutgoingRequest, String> {
-    move |_, context| {
-        let secret = context["SystemParameter"]["api_secret"].as_str().unwrap();
-        let path: String = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
-        let query: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        Ok(cutover_integrations_http::OutgoingRequest {
-            method: HttpMethod::Post,
-            url: format!("{base}/hook/{path}?q={query}&plain=1"),
-            headers: vec![("X-Sys".to_owned(), secret.to_owned()), ("Cookie".to_owned(), format!("session={COOKIE}"))],
-            body: Some(json!({"password": secret, "callback_token": context["Callback"]["token"]}).to_string()),
-        })
-    }
+/// An action whose templates put the secret system parameter in the URL path and query, a header and the JSON body,
+/// the callback token in the body, and a cookie in a header.
+fn secret_action() -> cutover_integrations_http::PreparedAction {
+    let definition = action(json!({
+        "request": {
+            "method": "POST",
+            "url": "{{SystemParameter.base}}/hook/{{SystemParameter.api_secret}}?q={{SystemParameter.api_secret}}&plain=1",
+            "headers": {
+                "X-Sys": "{{SystemParameter.api_secret}}",
+                "Cookie": format!("session={COOKIE}"),
+            },
+            "payload": r#"{"password": "{{SystemParameter.api_secret}}", "callback_token": "{{Callback.token}}"}"#,
+        },
+    }));
+    cutover_integrations_http::PreparedAction::compile(&definition).expect("valid templates")
 }
 
-fn secret_fire(provider: Arc<dyn AuthProvider>) -> FireContext {
+fn secret_fire(base: &str, provider: Arc<dyn AuthProvider>) -> FireContext {
     let authority = CallbackAuthority::new([3; 32], "https://cutover.example");
     FireContext::new(
         "fire-1",
         "rb-1",
         "task-1",
-        json!({"SystemParameter": {"api_secret": SYSTEM_SECRET, "region": "eu"}, "CustomField": {}}),
+        json!({"SystemParameter": {"api_secret": SYSTEM_SECRET, "base": base}, "CustomField": {}}),
     )
     .with_secret(SYSTEM_SECRET)
     .with_secret(COOKIE)
@@ -93,7 +92,8 @@ async fn no_secret_reaches_the_log_or_the_curl_line() {
         ),
         (Arc::new(ApiKeyAuth::new(ApiKeyLocation::Query, "k", SecretString::from(QUERY_KEY))), Matcher::Any, "x-sys"),
     ];
-    let fire_token = secret_fire(providers[0].0.clone()).callback.unwrap().token.expose_secret().to_owned();
+    let base = server.url();
+    let fire_token = secret_fire(&base, providers[0].0.clone()).callback.unwrap().token.expose_secret().to_owned();
     let mut logs: Vec<FireLog> = Vec::new();
     for (provider, credential, header) in providers {
         // The server sees every secret (so the log has something to hide) and echoes the system secret back.
@@ -109,12 +109,11 @@ async fn no_secret_reaches_the_log_or_the_curl_line() {
             .expect(1)
             .create_async()
             .await;
-        let action = action(json!({"request": {"method": "POST", "url": "x"}}));
-        let prepared = prepare(&action, render(server.url()));
         let mut config = config();
         config.retry.max_attempts = 1;
 
-        let log = executor_with(config).0.run_to_completion(&prepared, &secret_fire(provider), None).await;
+        let log =
+            executor_with(config).0.run_to_completion(&secret_action(), &secret_fire(&base, provider), None).await;
 
         mock.assert_async().await;
         mock.remove_async().await;
@@ -125,11 +124,10 @@ async fn no_secret_reaches_the_log_or_the_curl_line() {
 
     // A transport failure's reason must not leak the URL's secrets either.
     let closed = closed_port().await;
-    let action = action(json!({"request": {"method": "POST", "url": "x"}}));
-    let prepared = prepare(&action, render(format!("http://{closed}")));
     let provider: Arc<dyn AuthProvider> =
         Arc::new(ApiKeyAuth::new(ApiKeyLocation::Query, "k", SecretString::from(QUERY_KEY)));
-    logs.push(executor().0.run_to_completion(&prepared, &secret_fire(provider), None).await);
+    let fire = secret_fire(&format!("http://{closed}"), provider);
+    logs.push(executor().0.run_to_completion(&secret_action(), &fire, None).await);
 
     let secrets = [SYSTEM_SECRET, TOKEN, PASSWORD, QUERY_KEY, HEADER_KEY, COOKIE, SET_COOKIE, fire_token.as_str()];
     for log in &logs {

@@ -21,8 +21,8 @@ impl<F> RequestRenderer for FnRenderer<F>
 where
     F: Fn(RequestPurpose, &Value) -> Result<OutgoingRequest, String> + Send + Sync,
 {
-    fn render(&self, purpose: RequestPurpose, context: &Value) -> Result<OutgoingRequest, String> {
-        (self.0)(purpose, context)
+    fn render(&self, purpose: RequestPurpose, context: Value) -> Result<OutgoingRequest, String> {
+        (self.0)(purpose, &context)
     }
 }
 
