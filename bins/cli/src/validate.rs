@@ -1,7 +1,7 @@
 //! `cutover validate FILE...`: reads definition files together and prints every error as `FILE:LINE:COL: PATH: message`.
 
 use clap::Args;
-use cutover_integrations_model::{ReferenceScanner, SourceFile, Validator};
+use cutover_integrations_model::{SourceFile, Validator};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,8 +16,8 @@ pub(crate) struct ValidateArgs {
 
 /// Validates the files; exit 0 when all are valid together, 1 otherwise, with one error per line on stderr.
 pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
-    // The template checker: the one place to plug in a real template engine.
-    let checker = ReferenceScanner;
+    // The template engine's checker (syntax, and JSON places rendered with sample values); swap it here.
+    let checker = cutover_integrations_template::Checker;
     let validator = Validator::with_checker(&checker);
 
     let mut unreadable = false;

@@ -57,6 +57,21 @@ fn three_mistakes_give_three_positioned_lines_and_exit_1() {
 }
 
 #[test]
+fn the_slack_guide_payload_is_rejected_at_its_position() {
+    // The seed's payload ends in `}}}` without closing the JSON string: the template checker must catch it.
+    let (_directory, path) = write(
+        "slack.yaml",
+        "kind: integration\nname: Slack\ncustom_fields:\n  - {name: Slack Channel, type: text}\n  - {name: Slack Message, type: textarea}\nactions:\n  - name: Post to a channel\n    request:\n      method: POST\n      url: https://slack.com/api/chat.postMessage\n      payload: '{\"channel\":\"{{CustomField[''Slack Channel'']}}\",\"text\":\"{{CustomField[''Slack Message'']}}}'\n",
+    );
+    let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    let lines = stderr_lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let prefix = format!("{}:11:107: actions[0].request.payload: ", path.display());
+    assert!(lines[0].starts_with(&prefix), "{lines:?}");
+}
+
+#[test]
 fn runbooks_are_checked_against_the_integrations_given_with_them() {
     let (_directory, path) = write(
         "runbook.json",

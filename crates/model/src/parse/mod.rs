@@ -30,7 +30,7 @@ pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>,
     if format == DefinitionFormat::Json
         && let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(text)
     {
-        let position = Position { line: error.line().max(1) as u32, column: error.column().max(1) as u32 };
+        let position = json_error_position(text, error.line(), error.column());
         walker.error(position, &root_path, json_message(&error));
         return (None, walker);
     }
@@ -53,6 +53,16 @@ pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>,
         None => return (None, walker),
     };
     (Some(definition), walker)
+}
+
+/// serde_json counts columns in bytes; diagnostics count characters.
+fn json_error_position(text: &str, line: usize, byte_column: usize) -> Position {
+    let line_text = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
+    let mut before = byte_column.saturating_sub(1).min(line_text.len());
+    while !line_text.is_char_boundary(before) {
+        before -= 1;
+    }
+    Position { line: line.max(1) as u32, column: line_text[..before].chars().count() as u32 + 1 }
 }
 
 /// serde_json's message without the position it appends, since diagnostics carry it separately.
