@@ -209,6 +209,79 @@ fn id_list(ids: &[String]) -> String {
     ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", ")
 }
 
+/// The kind of a refusal, which decides how surfaces report it (HTTP status in the reference server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCategory {
+    /// Something named does not exist (404).
+    NotFound,
+    /// The actor lacks a role (403).
+    Forbidden,
+    /// Not allowed in the current state (409).
+    Conflict,
+    /// The input itself is invalid: a bad definition, empty required fields, a missing comment (422).
+    Invalid,
+}
+
+impl RunbookError {
+    /// How surfaces should report the error.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::UnknownTask { .. } => ErrorCategory::NotFound,
+            Self::RoleRequired { .. } => ErrorCategory::Forbidden,
+            Self::DuplicateTaskId { .. }
+            | Self::UnknownPredecessor { .. }
+            | Self::UnknownAction { .. }
+            | Self::Cycle { .. }
+            | Self::InvalidFixedStart { .. }
+            | Self::AutoStartWithFixedStart { .. }
+            | Self::MissingCustomFields { .. }
+            | Self::CommentRequired { .. }
+            | Self::UnsupportedVersion { .. }
+            | Self::Inconsistent { .. } => ErrorCategory::Invalid,
+            Self::RunbookStageForbids { .. }
+            | Self::NotStartable { .. }
+            | Self::TaskStageForbids { .. }
+            | Self::FixedStartNotReached { .. }
+            | Self::NoAction { .. }
+            | Self::NotCancelable { .. }
+            | Self::IntegrationStatusForbids { .. }
+            | Self::StaleFire { .. }
+            | Self::UnknownFire { .. }
+            | Self::FireOver { .. }
+            | Self::OutcomeMismatch { .. } => ErrorCategory::Conflict,
+        }
+    }
+
+    /// A stable snake_case code for API error bodies, such as `task_not_startable`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::DuplicateTaskId { .. } => "duplicate_task_id",
+            Self::UnknownPredecessor { .. } => "unknown_predecessor",
+            Self::UnknownAction { .. } => "unknown_action",
+            Self::Cycle { .. } => "cycle",
+            Self::InvalidFixedStart { .. } => "invalid_fixed_start",
+            Self::AutoStartWithFixedStart { .. } => "auto_start_with_fixed_start",
+            Self::UnknownTask { .. } => "unknown_task",
+            Self::RunbookStageForbids { .. } => "runbook_stage_forbids",
+            Self::NotStartable { .. } => "task_not_startable",
+            Self::TaskStageForbids { .. } => "task_stage_forbids",
+            Self::FixedStartNotReached { .. } => "fixed_start_not_reached",
+            Self::RoleRequired { .. } => "role_required",
+            Self::MissingCustomFields { .. } => "missing_custom_fields",
+            Self::CommentRequired { .. } => "comment_required",
+            Self::NoAction { .. } => "no_action",
+            Self::NotCancelable { .. } => "not_cancelable",
+            Self::IntegrationStatusForbids { .. } => "integration_status_forbids",
+            Self::StaleFire { .. } => "stale_fire",
+            Self::UnknownFire { .. } => "unknown_fire",
+            Self::FireOver { .. } => "fire_over",
+            Self::OutcomeMismatch { .. } => "outcome_mismatch",
+            Self::UnsupportedVersion { .. } => "unsupported_state_version",
+            Self::Inconsistent { .. } => "inconsistent_state",
+        }
+    }
+}
+
 fn fire_text(fire: FireNumber) -> String {
     if fire == FireNumber::NONE { "none".to_owned() } else { fire.to_string() }
 }

@@ -45,7 +45,13 @@
 //! - Cancel needs a cancelable action and a fire under way; it emits [`Effect::CancelFire`] (stop polling or waiting,
 //!   and `notify` when the action has a cancel webhook and the fire was sent). Cancelling the runbook cancels every
 //!   fire under way.
-//! - The machine checks the roles it owns (forcing a fixed start, skipping); the API layer checks the others.
+//! - The machine checks the roles it owns (forcing a fixed start, skipping); the API layer checks the others, and
+//!   validates custom field names and values against their definitions before setting them.
+//! - Refusals name the task and the reason (``task `deploy` is not startable: waiting for `announce` ``); each has a
+//!   stable [`code`](RunbookError::code) and an [`ErrorCategory`] (not found, forbidden, conflict, invalid) that
+//!   surfaces map to HTTP 404, 403, 409 and 422.
+//! - Tasks whose action fires on `runbook_update` do not fire when they start (runbook-level integrations are run by
+//!   the engine, outside this machine).
 //!
 //! # Persistence
 //!
@@ -61,6 +67,6 @@ mod state;
 
 pub use command::{Actor, Command, FailureKind, FailureReason, FieldTarget, Operation, ProgressStatus};
 pub use effect::{Delivery, Effect, Event, FireNumber, WaitReason};
-pub use error::RunbookError;
+pub use error::{ErrorCategory, RunbookError};
 pub use plan::{ActionCatalog, ActionPlan, RunbookPlan, TaskPlan};
 pub use state::{RunbookState, STATE_VERSION, TaskState, TaskView};

@@ -206,3 +206,27 @@ fn effective_fields_and_views() {
     assert!(!view.state.has_active_fire() && !view.state.is_done());
     assert_eq!(runbook.tasks().len(), 1);
 }
+
+#[test]
+fn refusals_carry_a_code_and_a_category() {
+    use cutover_integrations_runbook::ErrorCategory::{Conflict, Forbidden, Invalid, NotFound};
+    let cases = [
+        ("a", "run live", "start zz", "unknown_task", NotFound),
+        ("a", "run live", "skip a why", "role_required", Forbidden),
+        ("a fixed=+60", "run live", "force a", "role_required", Forbidden),
+        ("a:ask", "run live", "start a", "missing_custom_fields", Invalid),
+        ("a", "run live", "admin: skip a", "comment_required", Invalid),
+        ("a; b after=a", "run live", "start b", "task_not_startable", Conflict),
+        ("a", "", "start a", "runbook_stage_forbids", Conflict),
+        ("a fixed=+60", "run live", "start a", "fixed_start_not_reached", Conflict),
+        ("a:post", "run live; start a; fail a 1 timeout t; refire a", "ok a 1", "stale_fire", Conflict),
+    ];
+    for (tasks, before, text, code, category) in cases {
+        let mut runbook = state(tasks);
+        let now = run_steps(&mut runbook, before);
+        let (actor, command) = step(text);
+        let error = runbook.apply(command, &actor, now).expect_err(text);
+        assert_eq!((error.code(), error.category()), (code, category), "{text}");
+    }
+    assert_eq!(plan("a after=a").unwrap_err().category(), Invalid);
+}
