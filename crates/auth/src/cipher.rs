@@ -120,6 +120,36 @@ impl KeyRing {
     pub fn key_ids(&self) -> impl Iterator<Item = KeyId> + '_ {
         self.keys.keys().copied()
     }
+
+    /// A 256-bit key for another purpose (signing callback tokens, say), derived from the current key as
+    /// SHA-256(`cutover-subkey` ‖ purpose ‖ key), so one configured secret serves every purpose without reuse.
+    /// Rotating the current key changes every derived key.
+    pub fn derive_subkey(&self, purpose: &str) -> SecretBox<[u8; KEY_LEN]> {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"cutover-subkey\0");
+        hasher.update(purpose.as_bytes());
+        hasher.update(b"\0");
+        if let Some(key) = self.keys.get(&self.current) {
+            hasher.update(key.0.expose_secret());
+        }
+        SecretBox::new(Box::new(hasher.finalize().into()))
+    }
+}
+
+#[cfg(test)]
+mod subkey_tests {
+    use super::*;
+
+    #[test]
+    fn subkeys_differ_by_purpose_and_key() {
+        let ring = |byte| KeyRing::new(KeyId(1), Key::from_bytes([byte; KEY_LEN]));
+        let a = *ring(1).derive_subkey("callback").expose_secret();
+        assert_eq!(a, *ring(1).derive_subkey("callback").expose_secret(), "stable");
+        assert_ne!(a, *ring(1).derive_subkey("other").expose_secret(), "per purpose");
+        assert_ne!(a, *ring(2).derive_subkey("callback").expose_secret(), "per key");
+        assert_ne!(a, [1; KEY_LEN], "not the key itself");
+    }
 }
 
 impl fmt::Debug for KeyRing {
