@@ -137,21 +137,6 @@ impl KeyRing {
     }
 }
 
-#[cfg(test)]
-mod subkey_tests {
-    use super::*;
-
-    #[test]
-    fn subkeys_differ_by_purpose_and_key() {
-        let ring = |byte| KeyRing::new(KeyId(1), Key::from_bytes([byte; KEY_LEN]));
-        let a = *ring(1).derive_subkey("callback").expose_secret();
-        assert_eq!(a, *ring(1).derive_subkey("callback").expose_secret(), "stable");
-        assert_ne!(a, *ring(1).derive_subkey("other").expose_secret(), "per purpose");
-        assert_ne!(a, *ring(2).derive_subkey("callback").expose_secret(), "per key");
-        assert_ne!(a, [1; KEY_LEN], "not the key itself");
-    }
-}
-
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyRing")
@@ -268,4 +253,19 @@ fn authenticated_data(key_id: KeyId, associated_data: &[u8]) -> Vec<u8> {
     aad.extend_from_slice(&key_id.0.to_be_bytes());
     aad.extend_from_slice(associated_data);
     aad
+}
+
+#[cfg(test)]
+mod subkey_tests {
+    use super::*;
+
+    #[test]
+    fn subkeys_differ_by_purpose_and_key() {
+        let ring = |byte| KeyRing::new(KeyId(1), Key::from_bytes([byte; KEY_LEN]));
+        let a = *ring(1).derive_subkey("callback").expose_secret();
+        assert_eq!(a, *ring(1).derive_subkey("callback").expose_secret(), "stable");
+        assert_ne!(a, *ring(1).derive_subkey("other").expose_secret(), "per purpose");
+        assert_ne!(a, *ring(2).derive_subkey("callback").expose_secret(), "per key");
+        assert_ne!(a, [1; KEY_LEN], "not the key itself");
+    }
 }

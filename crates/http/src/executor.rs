@@ -99,6 +99,12 @@ impl HttpExecutor {
         &self.config
     }
 
+    /// The shared, guarded client (the SSRF resolver, no proxy, redirects not followed), for other outbound calls
+    /// that must obey the same rules, such as OAuth token requests.
+    pub fn client(&self) -> reqwest::Client {
+        self.transport.client()
+    }
+
     /// Runs a fire from beginning to end in this process, waiting on the executor's timer between steps.
     ///
     /// A callback fire waits for a report on `callbacks` until its deadline; without a channel it waits for the

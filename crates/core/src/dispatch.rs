@@ -1,0 +1,596 @@
+//! The dispatcher: claims due fires and timers, runs fires through the executor one step at a time, and records each
+//! step's outcome with the runbook's next state in one transaction.
+//!
+//! A fire row holds a [`FireDoc`]: what kind of work it is and the executor's [`FireState`] between steps. A step is
+//! taken under a lease that is renewed while the request is in flight; if the engine dies, the lease expires and
+//! another engine (or this one after a restart) takes the step again with the same `Idempotency-Key`.
+
+use crate::engine::{Engine, ExtraWrite};
+use crate::error::EngineError;
+use crate::render::{ActionTemplates, fire_values, render_secret};
+use cutover_integrations_auth::{AuthConfig, FireSubject};
+use cutover_integrations_http::{
+    AttemptError, CallbackReport, CallbackStatus, ErrorKind, Executor, FireContext, FirePhase, FireState, LogEntry,
+    PreparedAction, Step, StepOutcome,
+};
+use cutover_integrations_runbook::{Actor, Command, Delivery, FailureKind, FailureReason, FireNumber, ProgressStatus};
+use cutover_integrations_store::{
+    ClaimRequest, Commit, FireGuard, FireId, FireRecord, FireStatus, FireUpdate, LogRecord, TimerRecord,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+/// What a fire row is for, and where its executor state is. Stored as the row's JSON `state`; free of secrets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FireDoc {
+    pub(crate) work: FireWork,
+    /// The executor's state between steps; absent before the first step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) executor: Option<FireState>,
+    /// How the fire ended, once it did: `succeeded`, `failed`, `not_sent`, `cancelled`, `delivered`, `undelivered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) outcome: Option<String>,
+}
+
+/// The kind of work of a fire row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "work", rename_all = "snake_case")]
+pub(crate) enum FireWork {
+    /// A fire of the task's action.
+    Action { delivery: Delivery },
+    /// The cancel message for fire `of` of the same task.
+    CancelNotice { of: u32, attempt: u32 },
+}
+
+impl FireDoc {
+    pub(crate) fn new(delivery: Delivery) -> Self {
+        Self { work: FireWork::Action { delivery }, executor: None, outcome: None }
+    }
+
+    pub(crate) fn cancel_notice(of: u32) -> Self {
+        Self { work: FireWork::CancelNotice { of, attempt: 1 }, executor: None, outcome: None }
+    }
+
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn parse(text: &str) -> Result<Self, EngineError> {
+        serde_json::from_str(text).map_err(EngineError::corrupt("fire state"))
+    }
+}
+
+/// A started engine: its dispatcher runs until [`RunningEngine::shutdown`].
+#[derive(Debug)]
+pub struct RunningEngine {
+    engine: Engine,
+    stop: watch::Sender<bool>,
+    dispatcher: JoinHandle<()>,
+}
+
+impl RunningEngine {
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Stops claiming work and waits until every step in flight has been recorded, so nothing is half-written.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.dispatcher.await;
+    }
+}
+
+impl Engine {
+    /// Starts the dispatcher: fires and timers due in the store are run until [`RunningEngine::shutdown`].
+    ///
+    /// Fires whose lease expired (their engine crashed) are taken over and sent again with their idempotency key.
+    pub fn start(&self) -> RunningEngine {
+        let (stop, stopped) = watch::channel(false);
+        let engine = self.clone();
+        let dispatcher = tokio::spawn(async move { engine.dispatch(stopped).await });
+        RunningEngine { engine: self.clone(), stop, dispatcher }
+    }
+
+    async fn dispatch(self, mut stopped: watch::Receiver<bool>) {
+        let receiver = self.inner.local_fires_receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let Some(mut local) = receiver else {
+            tracing::error!("the engine was started twice; the second dispatcher does nothing");
+            return;
+        };
+        let capacity = self.inner.settings.max_concurrent_fires.max(1);
+        let permits = Arc::new(Semaphore::new(capacity));
+        let mut tick = tokio::time::interval(self.inner.settings.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = stopped.changed() => break,
+                Some(fire) = local.recv() => {
+                    self.spawn_fire(fire, &permits).await;
+                    continue;
+                }
+                () = self.inner.wake.notified() => {}
+                _ = tick.tick() => {}
+            }
+            if let Err(error) = self.claim_due_work(&permits).await {
+                tracing::warn!(%error, "claiming due work failed; retrying at the next tick");
+            }
+        }
+        // Wait for the steps in flight: every permit back means every step was recorded (or abandoned to its lease).
+        let _ = permits.acquire_many(capacity as u32).await;
+    }
+
+    async fn claim_due_work(&self, permits: &Arc<Semaphore>) -> Result<(), EngineError> {
+        let now = self.now().as_millisecond();
+        let lease_until = now + self.inner.settings.lease.as_millis() as i64;
+        let free = permits.available_permits();
+        if free > 0 {
+            let request =
+                ClaimRequest { owner: self.inner.settings.name.clone(), now, lease_until, limit: free as i64 };
+            for fire in self.inner.store.claim_fires(&request).await? {
+                self.spawn_fire(fire, permits).await;
+            }
+        }
+        let request = ClaimRequest { owner: self.inner.settings.name.clone(), now, lease_until, limit: 64 };
+        for timer in self.inner.store.claim_timers(&request).await? {
+            if let Err(error) = self.on_timer(&timer).await {
+                tracing::warn!(%error, timer = timer.id.0, "a timer could not be applied; it is retried after its lease");
+            }
+        }
+        Ok(())
+    }
+
+    async fn spawn_fire(&self, fire: FireRecord, permits: &Arc<Semaphore>) {
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let id = fire.id;
+            if let Err(error) = engine.run_fire(fire).await {
+                tracing::warn!(%error, fire = id.0, "a fire step could not be recorded; it is retried after its lease");
+            }
+            drop(permit);
+        });
+    }
+
+    async fn on_timer(&self, timer: &TimerRecord) -> Result<(), EngineError> {
+        let id = timer.id;
+        self.apply(
+            timer.runbook_id,
+            |state, now| state.apply(Command::TimePassed, &Actor::engine(), now),
+            || vec![ExtraWrite::DeleteTimer(id)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Takes one step of a fire this engine holds the lease of.
+    async fn run_fire(&self, fire: FireRecord) -> Result<(), EngineError> {
+        let doc = FireDoc::parse(&fire.state)?;
+        match doc.work {
+            FireWork::Action { delivery } => self.run_action_step(fire, doc, delivery).await,
+            FireWork::CancelNotice { of, attempt } => self.run_cancel_notice(fire, doc, of, attempt).await,
+        }
+    }
+
+    async fn run_action_step(&self, fire: FireRecord, mut doc: FireDoc, delivery: Delivery) -> Result<(), EngineError> {
+        let loaded = self.load(fire.runbook_id).await?;
+        let task = loaded
+            .state
+            .task(&fire.task_id)
+            .ok_or_else(|| EngineError::NotFound { what: "task", id: fire.task_id.clone() })?;
+        let current = i64::from(task.state.fire().0) == fire.fire_number && task.state.has_active_fire();
+        if !current {
+            // Cancelled, refired or ended meanwhile: the fire stops here, unsent.
+            doc.outcome = Some("cancelled".to_owned());
+            return self.close_without_runbook(&fire, &doc, "the fire was cancelled before this step").await;
+        }
+        let prepared = match self.prepare(&fire, &loaded).await {
+            Ok(prepared) => prepared,
+            Err(failure) => {
+                doc.outcome = Some("failed".to_owned());
+                let step = Step { outcome: StepOutcome::Done(failure.into_result()), entries: Vec::new() };
+                return self.record_step(&fire, doc, step, FireGuard::Lease(self.inner.settings.name.clone())).await;
+            }
+        };
+        let state = doc.executor.clone().unwrap_or_else(|| {
+            let mut state = self.inner.executor.begin(&prepared.action, &prepared.context);
+            state.idempotency_key = fire.idempotency_key.clone();
+            state
+        });
+        if delivery == Delivery::RecordOnly {
+            let attempt = self.inner.executor.preview(&prepared.action, &prepared.context, &state);
+            doc.executor = Some(state);
+            doc.outcome = Some("not_sent".to_owned());
+            let number = FireNumber(fire.fire_number as u32);
+            let task_id = fire.task_id.clone();
+            let writes = self.fire_writes(
+                &fire,
+                &doc,
+                FireStatus::Done,
+                fire.due_at,
+                &[LogEntry::Attempt(Box::new(attempt))],
+                FireGuard::Lease(self.inner.settings.name.clone()),
+            );
+            self.apply(
+                fire.runbook_id,
+                |state, now| {
+                    let command = Command::FireNotSent { task: task_id.clone(), fire: number };
+                    Ok(state.apply(command, &Actor::engine(), now).unwrap_or_default())
+                },
+                || writes.clone(),
+            )
+            .await?;
+            return Ok(());
+        }
+        let step = self.step_with_lease(&fire, &prepared, state).await;
+        self.record_step(&fire, doc, step, FireGuard::Lease(self.inner.settings.name.clone())).await
+    }
+
+    /// Takes a step while renewing the fire's lease, so a slow request is not taken over by another engine.
+    async fn step_with_lease(&self, fire: &FireRecord, prepared: &Prepared, state: FireState) -> Step {
+        let step = self.inner.executor.step(&prepared.action, &prepared.context, state);
+        tokio::pin!(step);
+        let lease = self.inner.settings.lease;
+        let mut renew = tokio::time::interval(lease / 3);
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                step = &mut step => return step,
+                _ = renew.tick() => {
+                    let until = self.now().as_millisecond() + lease.as_millis() as i64;
+                    let owner = &self.inner.settings.name;
+                    if let Err(error) = self.inner.store.renew_fire_leases(owner, &[fire.id], until).await {
+                        tracing::warn!(%error, fire = fire.id.0, "renewing a lease failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a step: the fire row, its log entries and the runbook's reaction, in one transaction.
+    async fn record_step(
+        &self,
+        fire: &FireRecord,
+        mut doc: FireDoc,
+        step: Step,
+        guard: FireGuard,
+    ) -> Result<(), EngineError> {
+        let number = FireNumber(fire.fire_number as u32);
+        let task = fire.task_id.clone();
+        let (status, due_at, command) = match step.outcome {
+            StepOutcome::Done(result) => {
+                let command = if result.succeeded {
+                    doc.outcome = Some("succeeded".to_owned());
+                    Command::FireSucceeded { task, fire: number, custom_fields: result.fields }
+                } else {
+                    doc.outcome = Some("failed".to_owned());
+                    let reason = failure_reason(result.failure.as_ref());
+                    Command::FireFailed { task, fire: number, reason }
+                };
+                (FireStatus::Done, fire.due_at, Some(command))
+            }
+            StepOutcome::WaitUntil { at, state } => {
+                let polling = matches!(state.phase, FirePhase::Polling { .. });
+                let fields = state.fields.clone();
+                doc.executor = Some(state);
+                let command = polling.then_some(Command::FireProgress {
+                    task,
+                    fire: number,
+                    status: ProgressStatus::Waiting,
+                    custom_fields: fields,
+                });
+                (FireStatus::Due, at.as_millisecond(), command)
+            }
+            StepOutcome::AwaitCallback { deadline, state } => {
+                let fields = state.fields.clone();
+                doc.executor = Some(state);
+                let command = Command::FireProgress {
+                    task,
+                    fire: number,
+                    status: ProgressStatus::Waiting,
+                    custom_fields: fields,
+                };
+                (FireStatus::Waiting, deadline.as_millisecond(), Some(command))
+            }
+        };
+        let writes = self.fire_writes(fire, &doc, status, due_at, &step.entries, guard);
+        let Some(command) = command else {
+            return self.commit_writes(writes).await;
+        };
+        let runbook = fire.runbook_id;
+        let (events, _) = self
+            .apply(
+                runbook,
+                |state, now| match state.apply(command.clone(), &Actor::engine(), now) {
+                    Ok(effects) => Ok(effects),
+                    // A progress report the task has already absorbed, or an outcome for a fire the task no longer
+                    // runs (cancelled, skipped, refired): the fire's own record is kept, the runbook does not move.
+                    Err(refusal) => {
+                        tracing::debug!(%refusal, "a fire outcome did not change its runbook");
+                        Ok(Vec::new())
+                    }
+                },
+                || writes.clone(),
+            )
+            .await?;
+        let _ = events;
+        Ok(())
+    }
+
+    fn fire_writes(
+        &self,
+        fire: &FireRecord,
+        doc: &FireDoc,
+        status: FireStatus,
+        due_at: i64,
+        entries: &[LogEntry],
+        guard: FireGuard,
+    ) -> Vec<ExtraWrite> {
+        let now = self.now().as_millisecond();
+        let mut writes = vec![ExtraWrite::Fire(FireUpdate {
+            id: fire.id,
+            guard,
+            status,
+            state: doc.to_json(),
+            due_at,
+            lease: None,
+        })];
+        let log_fire = fire.id;
+        writes.extend(entries.iter().map(|entry| {
+            ExtraWrite::Log(LogRecord {
+                fire_id: log_fire,
+                record: serde_json::to_string(entry).unwrap_or_default(),
+                created_at: now,
+            })
+        }));
+        writes
+    }
+
+    async fn commit_writes(&self, writes: Vec<ExtraWrite>) -> Result<(), EngineError> {
+        let mut commit = Commit { now: self.now().as_millisecond(), ..Default::default() };
+        for write in writes {
+            match write {
+                ExtraWrite::Fire(update) => commit.fire_updates.push(update),
+                ExtraWrite::Log(record) => commit.log_records.push(record),
+                ExtraWrite::DeleteTimer(timer) => commit.deleted_timers.push(timer),
+            }
+        }
+        self.inner.store.commit(commit).await?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    async fn close_without_runbook(&self, fire: &FireRecord, doc: &FireDoc, note: &str) -> Result<(), EngineError> {
+        let entry = LogEntry::Note(cutover_integrations_http::NoteRecord { at: self.now(), message: note.to_owned() });
+        let writes = self.fire_writes(
+            fire,
+            doc,
+            FireStatus::Done,
+            fire.due_at,
+            &[entry],
+            FireGuard::Lease(self.inner.settings.name.clone()),
+        );
+        self.commit_writes(writes).await
+    }
+
+    /// Sends (one attempt of) the cancel message of fire `of`, logged in that fire's actions log.
+    async fn run_cancel_notice(
+        &self,
+        fire: FireRecord,
+        mut doc: FireDoc,
+        of: u32,
+        attempt: u32,
+    ) -> Result<(), EngineError> {
+        let original = self
+            .inner
+            .store
+            .task_fires(fire.runbook_id, &fire.task_id)
+            .await?
+            .into_iter()
+            .find(|candidate| candidate.fire_number == i64::from(of))
+            .ok_or_else(|| EngineError::NotFound {
+                what: "fire",
+                id: format!("{}/{}#{of}", fire.runbook_id, fire.task_id),
+            })?;
+        let original_doc = FireDoc::parse(&original.state)?;
+        let loaded = self.load(fire.runbook_id).await?;
+        let Some(state) = original_doc.executor else {
+            doc.outcome = Some("undelivered".to_owned());
+            return self
+                .close_without_runbook(&fire, &doc, "the cancelled fire was never sent: no cancel message")
+                .await;
+        };
+        let prepared = match self.prepare(&original, &loaded).await {
+            Ok(prepared) => prepared,
+            Err(failure) => {
+                doc.outcome = Some("undelivered".to_owned());
+                return self.close_without_runbook(&fire, &doc, &failure.reason).await;
+            }
+        };
+        let notice = self.inner.executor.notify_cancel(&prepared.action, &prepared.context, &state, attempt).await;
+        let Some(notice) = notice else {
+            doc.outcome = Some("undelivered".to_owned());
+            return self.close_without_runbook(&fire, &doc, "the action has no cancel webhook").await;
+        };
+        let (status, due_at) = match (notice.delivered, notice.retry_at) {
+            (true, _) => {
+                doc.outcome = Some("delivered".to_owned());
+                (FireStatus::Done, fire.due_at)
+            }
+            (false, Some(at)) => {
+                doc.work = FireWork::CancelNotice { of, attempt: attempt + 1 };
+                (FireStatus::Due, at.as_millisecond())
+            }
+            (false, None) => {
+                doc.outcome = Some("undelivered".to_owned());
+                (FireStatus::Done, fire.due_at)
+            }
+        };
+        let mut writes = self.fire_writes(
+            &fire,
+            &doc,
+            status,
+            due_at,
+            &notice.entries,
+            FireGuard::Lease(self.inner.settings.name.clone()),
+        );
+        // The cancel message belongs in the actions log of the fire it cancels.
+        for write in &mut writes {
+            if let ExtraWrite::Log(record) = write {
+                record.fire_id = original.id;
+            }
+        }
+        self.commit_writes(writes).await
+    }
+
+    /// Applies a third party's callback to a fire that waits for one. The token must be the fire's.
+    ///
+    /// A repeat of the report that ended the fire is accepted again (`Ok(false)`); any other report after the end is
+    /// refused with [`EngineError::FireNotWaiting`].
+    pub async fn complete_callback(
+        &self,
+        fire_id: FireId,
+        token: &str,
+        report: CallbackReport,
+    ) -> Result<bool, EngineError> {
+        let fire = self
+            .inner
+            .store
+            .fire(fire_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound { what: "fire", id: fire_id.to_string() })?;
+        if !self.inner.callbacks.verify(&fire_id.0.to_string(), token) {
+            return Err(EngineError::CallbackRejected { fire: fire_id.0 });
+        }
+        let doc = FireDoc::parse(&fire.state)?;
+        if fire.status == FireStatus::Done {
+            let repeat = matches!(
+                (report.status, doc.outcome.as_deref()),
+                (CallbackStatus::Success, Some("succeeded")) | (CallbackStatus::Failure, Some("failed"))
+            );
+            if repeat {
+                return Ok(false);
+            }
+            let state = doc.outcome.unwrap_or_else(|| "ended".to_owned());
+            return Err(EngineError::FireNotWaiting { fire: fire_id.0, state });
+        }
+        let Some(state) = doc.executor.clone().filter(|_| fire.status == FireStatus::Waiting) else {
+            return Err(EngineError::FireNotWaiting { fire: fire_id.0, state: "not sent yet".to_owned() });
+        };
+        let loaded = self.load(fire.runbook_id).await?;
+        let prepared = self
+            .prepare(&fire, &loaded)
+            .await
+            .map_err(|failure| EngineError::FireNotWaiting { fire: fire_id.0, state: failure.reason })?;
+        let step = self.inner.executor.complete_callback(&prepared.action, &prepared.context, state, report)?;
+        match self.record_step(&fire, doc, step, FireGuard::Status(FireStatus::Waiting)).await {
+            Ok(()) => Ok(true),
+            Err(EngineError::Store(cutover_integrations_store::StoreError::FireGuardFailed { .. })) => {
+                Err(EngineError::FireNotWaiting { fire: fire_id.0, state: "being processed".to_owned() })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Loads the action of a fire and builds what the executor needs: the prepared action and the fire context.
+    async fn prepare(&self, fire: &FireRecord, loaded: &crate::engine::Loaded) -> Result<Prepared, PrepareFailure> {
+        let task = loaded
+            .state
+            .task(&fire.task_id)
+            .ok_or_else(|| PrepareFailure::request(format!("task `{}` is not in the runbook", fire.task_id)))?;
+        let reference = task
+            .plan
+            .action
+            .as_ref()
+            .map(|action| action.reference.clone())
+            .ok_or_else(|| PrepareFailure::request(format!("task `{}` has no action", fire.task_id)))?;
+        let record = self
+            .inner
+            .store
+            .find_action(&reference)
+            .await
+            .map_err(|error| PrepareFailure::request(error.to_string()))?
+            .ok_or_else(|| PrepareFailure::request(format!("action `{reference}` no longer exists")))?;
+        if record.archived {
+            return Err(PrepareFailure::request(format!("integration `{}` is archived", reference.integration)));
+        }
+        let templates = ActionTemplates::compile(&record.action).map_err(PrepareFailure::render)?;
+        let action = PreparedAction::with_renderer(&record.action, Arc::new(templates))
+            .map_err(|error| PrepareFailure::request(error.to_string()))?;
+        let parameters =
+            self.inner.store.system_parameters().await.map_err(|error| PrepareFailure::request(error.to_string()))?;
+        let values = fire_values(fire.runbook_id.0, &loaded.state, &task, &loaded.definition, &parameters);
+        let mut context = FireContext::new(
+            fire.id.0.to_string(),
+            fire.runbook_id.0.to_string(),
+            fire.task_id.clone(),
+            values.clone(),
+        );
+        for parameter in parameters.iter().filter(|parameter| parameter.secret) {
+            context = context.with_secret(parameter.value.expose());
+        }
+        if action.mode() == cutover_integrations_model::ExecutionMode::Callback {
+            context = context.with_callback(self.inner.callbacks.mint(&fire.id.0.to_string()));
+        }
+        let parameter_values = values.get("SystemParameter").cloned().unwrap_or(Value::Null);
+        let auth = AuthConfig::resolve(&record.action.auth, |secret| {
+            render_secret(secret.expose(), &parameter_values).map(secrecy::SecretString::from)
+        })
+        .map_err(|error| PrepareFailure { kind: ErrorKind::Auth, reason: error.to_string() })?;
+        let provider = self.inner.authenticator.provider(auth);
+        let subject = FireSubject {
+            action: record.id.0.to_string(),
+            runbook: fire.runbook_id.0.to_string(),
+            task: fire.task_id.clone(),
+            user: loaded.definition.tasks.iter().find(|t| t.id == fire.task_id).and_then(|t| t.assignee.clone()),
+        };
+        context = context.with_auth(provider, subject);
+        Ok(Prepared { action, context })
+    }
+}
+
+/// What the executor needs for a step.
+struct Prepared {
+    action: PreparedAction,
+    context: FireContext,
+}
+
+/// Why a fire could not be prepared; it fails the fire.
+struct PrepareFailure {
+    kind: ErrorKind,
+    reason: String,
+}
+
+impl PrepareFailure {
+    fn request(reason: String) -> Self {
+        Self { kind: ErrorKind::InvalidRequest, reason }
+    }
+
+    fn render(reason: String) -> Self {
+        Self { kind: ErrorKind::Render, reason }
+    }
+
+    fn into_result(self) -> cutover_integrations_http::FireResult {
+        cutover_integrations_http::FireResult::failure(self.kind, self.reason)
+    }
+}
+
+/// The reason shown on a task for a failed fire; transport failures read "Connection failed: …".
+fn failure_reason(failure: Option<&AttemptError>) -> FailureReason {
+    let Some(failure) = failure else {
+        return FailureReason::new(FailureKind::Response, "the fire failed");
+    };
+    let kind = match failure.kind {
+        ErrorKind::ConnectionFailed | ErrorKind::Tls | ErrorKind::SsrfBlocked | ErrorKind::Redirect => {
+            FailureKind::Connection
+        }
+        ErrorKind::Timeout => FailureKind::Timeout,
+        ErrorKind::InvalidRequest | ErrorKind::Render | ErrorKind::Auth => FailureKind::Request,
+        _ => FailureKind::Response,
+    };
+    FailureReason::new(kind, failure.reason.clone())
+}

@@ -1,0 +1,96 @@
+//! The engine's error type: what an embedder, the server or the CLI may be told.
+
+use cutover_integrations_model::Diagnostic;
+
+/// What can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A definition file or document does not validate; every problem is listed with its position.
+    #[error("{} validation error(s); first: {}", diagnostics.len(), diagnostics.first().map(|d| d.to_string()).unwrap_or_default())]
+    Invalid {
+        /// Every problem, with file, line, column and path.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// A request names something that does not exist.
+    #[error("{what} `{id}` does not exist")]
+    NotFound {
+        /// The kind of thing: `runbook`, `task`, `action`, `integration`, `fire`.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The runbook state machine refused a command (not allowed in this state, missing fields, roles).
+    #[error(transparent)]
+    Refused(#[from] cutover_integrations_runbook::RunbookError),
+    /// A field that is fixed at creation was changed.
+    #[error("`{field}` of action `{action}` cannot change after creation: create a new action instead")]
+    Immutable {
+        /// The action name.
+        action: String,
+        /// The field (`trigger`, `visibility`).
+        field: &'static str,
+    },
+    /// A callback presented a token that does not belong to the fire.
+    #[error("the callback token does not match fire {fire}")]
+    CallbackRejected {
+        /// The fire id.
+        fire: i64,
+    },
+    /// A callback arrived for a fire that is not waiting for one.
+    #[error("fire {fire} is not waiting for a callback: {state}")]
+    FireNotWaiting {
+        /// The fire id.
+        fire: i64,
+        /// Where the fire is instead.
+        state: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] cutover_integrations_store::StoreError),
+    /// Credentials could not be obtained or an OAuth flow failed.
+    #[error(transparent)]
+    Auth(Box<cutover_integrations_auth::AuthError>),
+    /// The executor could not be built or prepared for an action.
+    #[error(transparent)]
+    Http(#[from] cutover_integrations_http::HttpError),
+    /// A template of an action does not compile.
+    #[error("action `{action}`: {message}")]
+    Template {
+        /// The action name.
+        action: String,
+        /// The template error, with its position.
+        message: String,
+    },
+    /// A stored document did not parse back.
+    #[error("stored {what} is unreadable: {reason}")]
+    Corrupt {
+        /// What.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Other engines changed the runbook so often that the command could not be applied.
+    #[error("runbook {runbook} is changing too fast; try again")]
+    Contention {
+        /// The runbook id.
+        runbook: i64,
+    },
+    /// The engine was configured wrongly.
+    #[error("invalid engine configuration: {message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl From<cutover_integrations_auth::AuthError> for EngineError {
+    fn from(error: cutover_integrations_auth::AuthError) -> Self {
+        Self::Auth(Box::new(error))
+    }
+}
+
+impl EngineError {
+    pub(crate) fn corrupt(what: &'static str) -> impl FnOnce(serde_json::Error) -> Self {
+        move |error| Self::Corrupt { what, reason: error.to_string() }
+    }
+}

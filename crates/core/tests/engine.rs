@@ -1,0 +1,352 @@
+//! The engine end to end: definitions applied, runbooks driven by commands, fires sent to a mock third party over
+//! loopback, outcomes recorded; on SQLite and PostgreSQL.
+
+use cutover_integrations_core::http::{CallbackReport, CallbackStatus};
+use cutover_integrations_core::model::{IntegrationStatus, RunMode, RunbookStage, TaskStage};
+use cutover_integrations_core::runbook::{Actor, Command, Event};
+use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
+use cutover_integrations_core::store::{FireStatus, RunbookId};
+use cutover_integrations_core::{Engine, EngineError, EngineEvent, EngineSettings, RunningEngine};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+struct Harness {
+    engine: Engine,
+    running: Option<RunningEngine>,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn database(backend: &str, test: &str) -> Option<(String, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = match backend {
+        "sqlite" => fresh_sqlite_url(dir.path()),
+        _ => fresh_postgres_url(test).await?,
+    };
+    Some((url, dir))
+}
+
+async fn engine_on(url: &str, name: &str, lease: Duration) -> Engine {
+    let settings = EngineSettings {
+        name: name.to_owned(),
+        lease,
+        poll_interval: Duration::from_millis(20),
+        ..EngineSettings::default()
+    };
+    Engine::builder()
+        .database_url(url)
+        .secret_key_base64(KEY)
+        .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
+        .settings(settings)
+        .build()
+        .await
+        .expect("engine")
+}
+
+async fn harness(backend: &str, test: &str) -> Option<Harness> {
+    let (url, dir) = database(backend, test).await?;
+    let engine = engine_on(&url, "engine-a", Duration::from_secs(30)).await;
+    let running = Some(engine.start());
+    Some(Harness { engine, running, url, _dir: dir })
+}
+
+macro_rules! on_both {
+    ($($case:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let harness = super::harness("sqlite", stringify!($case)).await.expect("sqlite");
+                super::$case(harness).await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                if let Some(harness) = super::harness("postgres", stringify!($case)).await {
+                    super::$case(harness).await;
+                }
+            })*
+        }
+    };
+}
+
+on_both!(
+    fire_and_forget_chain_completes,
+    failure_then_refire,
+    callback_completes_a_waiting_fire,
+    refusals_leave_state_unchanged,
+    a_dead_engines_fires_are_taken_over,
+);
+
+fn integration(base: &str) -> String {
+    format!(
+        r#"
+kind: integration
+name: Hooks
+custom_fields:
+  - {{name: Message, type: textarea, required: true, restrict_to: [Post]}}
+actions:
+  - name: Post
+    settings: {{finish_task_on_success: true, cancelable: true}}
+    auth: {{type: token, token: "{{{{SystemParameter['hook_token']}}}}"}}
+    request:
+      method: POST
+      url: {base}/hook
+      headers: {{Content-Type: application/json}}
+      payload: '{{"text":"{{{{CustomField[''Message'']}}}}","task":"{{{{Task.id}}}}"}}'
+  - name: Wait
+    settings: {{finish_task_on_success: true}}
+    request:
+      method: POST
+      url: {base}/jobs
+      headers: {{Content-Type: application/json}}
+      payload: '{{"callback":"{{{{Callback.url}}}}","token":"{{{{Callback.token}}}}"}}'
+      execution_mode: callback
+    callback: {{timeout_seconds: 600}}
+"#
+    )
+}
+
+const RUNBOOK: &str = r#"
+kind: runbook
+name: Release
+tasks:
+  - id: announce
+    name: Announce
+    action: Hooks/Post
+    custom_fields: {Message: "Release \"42\" starts\nnow"}
+  - id: deploy
+    name: Deploy
+    predecessors: [announce]
+  - id: done
+    name: Announce the end
+    action: Hooks/Post
+    auto_start: true
+    predecessors: [deploy]
+    custom_fields: {Message: "done ✅"}
+"#;
+
+async fn apply(harness: &Harness, base: &str, runbook: &str) -> RunbookId {
+    let secret = cutover_integrations_core::model::SystemParameter {
+        name: "hook_token".into(),
+        value: cutover_integrations_core::model::SecretValue::new("hook-secret-9876"),
+        secret: true,
+    };
+    harness.engine.put_system_parameter(&secret).await.expect("parameter");
+    let integration = integration(base);
+    let applied = harness
+        .engine
+        .apply_definitions(&[("hooks.yaml", &integration), ("runbook.yaml", runbook)])
+        .await
+        .expect("definitions apply");
+    applied.runbooks[0]
+}
+
+async fn command(harness: &Harness, runbook: RunbookId, command: Command) -> Vec<Event> {
+    harness.engine.command(runbook, command, &Actor::engine()).await.expect("command accepted")
+}
+
+/// Waits for an event, with a generous timeout that only guards against a hang.
+async fn wait_for(events: &mut broadcast::Receiver<EngineEvent>, what: &str, wanted: impl Fn(&Event) -> bool) {
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match events.recv().await {
+                Ok(event) if wanted(&event.event) => return,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => panic!("event stream closed while waiting for {what}"),
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "timed out waiting for {what}");
+}
+
+fn status_is(task: &'static str, status: IntegrationStatus) -> impl Fn(&Event) -> bool {
+    move |event| matches!(event, Event::IntegrationStatusChanged { task: t, status: s, .. } if t == task && *s == status)
+}
+
+fn runbook_is(stage: RunbookStage) -> impl Fn(&Event) -> bool {
+    move |event| matches!(event, Event::RunbookStageChanged { to, .. } if *to == stage)
+}
+
+async fn fire_and_forget_chain_completes(harness: Harness) {
+    let mut server = mockito::Server::new_async().await;
+    let announce = server
+        .mock("POST", "/hook")
+        .match_header("authorization", "Bearer hook-secret-9876")
+        .match_header("idempotency-key", mockito::Matcher::Regex("^cutover-\\d+-announce-1-".into()))
+        .match_body(mockito::Matcher::JsonString(r#"{"text":"Release \"42\" starts\nnow","task":"announce"}"#.into()))
+        .with_status(200)
+        .expect(1)
+        .create_async()
+        .await;
+    let done = server
+        .mock("POST", "/hook")
+        .match_body(mockito::Matcher::JsonString(r#"{"text":"done ✅","task":"done"}"#.into()))
+        .with_status(201)
+        .expect(1)
+        .create_async()
+        .await;
+    let runbook = apply(&harness, &server.url(), RUNBOOK).await;
+    let mut events = harness.engine.subscribe();
+    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
+    command(&harness, runbook, Command::StartTask { task: "announce".into(), force: false }).await;
+    wait_for(&mut events, "announce to succeed", status_is("announce", IntegrationStatus::Succeeded)).await;
+    command(&harness, runbook, Command::StartTask { task: "deploy".into(), force: false }).await;
+    command(&harness, runbook, Command::FinishTask { task: "deploy".into() }).await;
+    wait_for(&mut events, "the runbook to complete", runbook_is(RunbookStage::Complete)).await;
+    announce.assert_async().await;
+    done.assert_async().await;
+
+    let view = harness.engine.runbook(runbook).await.expect("runbook");
+    let stages: Vec<_> = view.state.tasks().map(|task| (task.plan.id.clone(), task.state.stage())).collect();
+    assert!(stages.iter().all(|(_, stage)| *stage == TaskStage::Complete), "{stages:?}");
+    let fires = harness.engine.store().task_fires(runbook, "announce").await.expect("fires");
+    assert_eq!(fires.len(), 1);
+    assert_eq!(fires[0].status, FireStatus::Done);
+    let log = harness.engine.store().actions_log(fires[0].id).await.expect("log");
+    let text: String = log.iter().map(|record| record.record.clone()).collect();
+    assert!(text.contains("\"status\":200"), "the response is logged: {text}");
+    assert!(text.contains("curl"), "a curl line is logged: {text}");
+    assert!(!text.contains("hook-secret-9876"), "the token is redacted: {text}");
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
+}
+
+async fn failure_then_refire(harness: Harness) {
+    let mut server = mockito::Server::new_async().await;
+    let refused = server.mock("POST", "/hook").with_status(400).with_body("bad channel").expect(1).create_async().await;
+    let runbook = apply(&harness, &server.url(), RUNBOOK).await;
+    let mut events = harness.engine.subscribe();
+    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
+    command(&harness, runbook, Command::StartTask { task: "announce".into(), force: false }).await;
+    wait_for(&mut events, "announce to fail", status_is("announce", IntegrationStatus::Failed)).await;
+    refused.assert_async().await;
+    let view = harness.engine.runbook(runbook).await.expect("runbook");
+    let task = view.state.task("announce").expect("task");
+    assert_eq!(task.state.stage(), TaskStage::InProgress, "a failed fire leaves the task in progress");
+    let reason = task.state.failure().expect("a reason").to_string();
+    assert!(reason.contains("400"), "the reason names the status: {reason}");
+
+    refused.remove_async().await;
+    let accepted = server.mock("POST", "/hook").with_status(200).expect(1).create_async().await;
+    command(&harness, runbook, Command::RefireTask { task: "announce".into() }).await;
+    wait_for(&mut events, "the refire to succeed", status_is("announce", IntegrationStatus::Succeeded)).await;
+    accepted.assert_async().await;
+    let fires = harness.engine.store().task_fires(runbook, "announce").await.expect("fires");
+    assert_eq!(fires.len(), 2, "a refire is a new fire");
+    assert_ne!(fires[0].idempotency_key, fires[1].idempotency_key, "with a new idempotency key");
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
+}
+
+const CALLBACK_RUNBOOK: &str = r#"
+kind: runbook
+name: Approval
+tasks:
+  - id: approve
+    name: Get approval
+    action: Hooks/Wait
+"#;
+
+async fn callback_completes_a_waiting_fire(harness: Harness) {
+    let mut server = mockito::Server::new_async().await;
+    let (sender, mut bodies) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let jobs = server
+        .mock("POST", "/jobs")
+        .with_status(202)
+        .with_body_from_request(move |request| {
+            let _ = sender.send(String::from_utf8_lossy(request.body().expect("body")).into_owned());
+            Vec::new()
+        })
+        .create_async()
+        .await;
+    let runbook = apply(&harness, &server.url(), CALLBACK_RUNBOOK).await;
+    let mut events = harness.engine.subscribe();
+    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
+    command(&harness, runbook, Command::StartTask { task: "approve".into(), force: false }).await;
+    wait_for(&mut events, "the fire to wait", status_is("approve", IntegrationStatus::Waiting)).await;
+    jobs.assert_async().await;
+    let body: serde_json::Value = serde_json::from_str(&bodies.recv().await.expect("a request")).expect("JSON body");
+    let url = body["callback"].as_str().expect("callback URL").to_owned();
+    let token = body["token"].as_str().expect("callback token").to_owned();
+    let fire = harness.engine.store().task_fires(runbook, "approve").await.expect("fires")[0].id;
+    assert!(url.ends_with(&format!("/api/v1/callbacks/{}", fire.0)), "{url}");
+
+    let report =
+        |status| CallbackReport { status, message: Some("approved by Ada".into()), custom_fields: Default::default() };
+    let wrong = harness.engine.complete_callback(fire, "not-the-token", report(CallbackStatus::Success)).await;
+    assert!(matches!(wrong, Err(EngineError::CallbackRejected { .. })), "{wrong:?}");
+    assert!(harness.engine.complete_callback(fire, &token, report(CallbackStatus::Success)).await.expect("accepted"));
+    wait_for(&mut events, "the runbook to complete", runbook_is(RunbookStage::Complete)).await;
+    let again = harness.engine.complete_callback(fire, &token, report(CallbackStatus::Success)).await;
+    assert!(matches!(again, Ok(false)), "a repeat is accepted idempotently: {again:?}");
+    let late = harness.engine.complete_callback(fire, &token, report(CallbackStatus::Failure)).await;
+    assert!(matches!(late, Err(EngineError::FireNotWaiting { .. })), "{late:?}");
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
+}
+
+async fn refusals_leave_state_unchanged(harness: Harness) {
+    let server = mockito::Server::new_async().await;
+    let runbook = apply(&harness, &server.url(), RUNBOOK).await;
+    let before = harness.engine.runbook(runbook).await.expect("runbook").state;
+    let refused = harness
+        .engine
+        .command(runbook, Command::StartTask { task: "deploy".into(), force: false }, &Actor::engine())
+        .await;
+    assert!(matches!(refused, Err(EngineError::Refused(_))), "{refused:?}");
+    let after = harness.engine.runbook(runbook).await.expect("runbook").state;
+    assert_eq!(serde_json::to_value(&before).expect("json"), serde_json::to_value(&after).expect("json"));
+    let missing = harness.engine.runbook(RunbookId(9_999)).await;
+    assert!(matches!(missing, Err(EngineError::NotFound { what: "runbook", .. })), "{missing:?}");
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
+}
+
+async fn a_dead_engines_fires_are_taken_over(mut harness: Harness) {
+    // Engine A creates a fire (leased to itself) and dies before sending it; engine B takes it over after the lease.
+    if let Some(running) = harness.running.take() {
+        running.shutdown().await;
+    }
+    let mut server = mockito::Server::new_async().await;
+    let hook = server
+        .mock("POST", "/hook")
+        .match_header("idempotency-key", mockito::Matcher::Regex("^cutover-\\d+-announce-1-".into()))
+        .with_status(200)
+        .expect(1)
+        .create_async()
+        .await;
+    let doomed = engine_on(&harness.url, "engine-doomed", Duration::from_millis(300)).await;
+    let runbook = {
+        let harness = Harness {
+            engine: doomed.clone(),
+            running: None,
+            url: harness.url.clone(),
+            _dir: tempfile::tempdir().expect("dir"),
+        };
+        let runbook = apply(&harness, &server.url(), RUNBOOK).await;
+        command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
+        command(&harness, runbook, Command::StartTask { task: "announce".into(), force: false }).await;
+        runbook
+    };
+    let fire = harness.engine.store().task_fires(runbook, "announce").await.expect("fires").remove(0);
+    assert_eq!(fire.lease_owner.as_deref(), Some("engine-doomed"));
+    drop(doomed);
+
+    let survivor = engine_on(&harness.url, "engine-b", Duration::from_secs(30)).await;
+    let mut events = survivor.subscribe();
+    let running = survivor.start();
+    wait_for(&mut events, "the survivor to send the fire", status_is("announce", IntegrationStatus::Succeeded)).await;
+    hook.assert_async().await;
+    let after = survivor.store().fire(fire.id).await.expect("read").expect("fire");
+    assert_eq!(after.idempotency_key, fire.idempotency_key, "sent with the key it was created with");
+    assert_eq!(after.status, FireStatus::Done);
+    running.shutdown().await;
+}
