@@ -7,7 +7,7 @@
 
 use crate::engine::{Engine, ExtraWrite};
 use crate::error::EngineError;
-use crate::render::{ActionTemplates, fire_values, render_secret};
+use crate::render::{fire_values, render_secret};
 use cutover_integrations_auth::{AuthConfig, FireSubject};
 use cutover_integrations_http::{
     AttemptError, CallbackReport, CallbackStatus, ErrorKind, Executor, FireContext, FirePhase, FireState, LogEntry,
@@ -518,9 +518,8 @@ impl Engine {
         if record.archived {
             return Err(PrepareFailure::request(format!("integration `{}` is archived", reference.integration)));
         }
-        let templates = ActionTemplates::compile(&record.action).map_err(PrepareFailure::render)?;
-        let action = PreparedAction::with_renderer(&record.action, Arc::new(templates))
-            .map_err(|error| PrepareFailure::request(error.to_string()))?;
+        let action =
+            PreparedAction::compile(&record.action).map_err(|error| PrepareFailure::render(error.to_string()))?;
         let parameters =
             self.inner.store.system_parameters().await.map_err(|error| PrepareFailure::request(error.to_string()))?;
         let values = fire_values(fire.runbook_id.0, &loaded.state, &task, &loaded.definition, &parameters);

@@ -41,6 +41,7 @@
 mod api_token;
 mod config;
 mod dispatch;
+mod drive;
 mod engine;
 mod error;
 mod events;
@@ -49,6 +50,7 @@ mod render;
 pub use api_token::{MintedToken, hash_token, mint_token};
 pub use config::{EngineBuilder, EngineSettings, generate_secret_key, single_key_ring};
 pub use dispatch::RunningEngine;
+pub use drive::{DriveOptions, DriveReport, ManualTasks, TaskOutcome};
 pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
 pub use error::EngineError;
 pub use events::EngineEvent;

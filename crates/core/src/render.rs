@@ -1,56 +1,9 @@
-//! From stored definitions and runbook state to what the executor needs: the template context of a fire and a
-//! [`RequestRenderer`] over the template crate.
+//! From stored definitions and runbook state to the template values of a fire.
 
-use cutover_integrations_http::{OutgoingRequest, RequestPurpose, RequestRenderer};
-use cutover_integrations_model::{Action, Runbook, SystemParameter};
+use cutover_integrations_model::{Runbook, SystemParameter};
 use cutover_integrations_runbook::{RunbookState, TaskView};
-use cutover_integrations_template::{RequestTemplate, Template, TemplateContext, TemplatePlace};
+use cutover_integrations_template::{Template, TemplateContext, TemplatePlace};
 use serde_json::{Map, Value, json};
-
-/// The compiled templates of one action: its request, its polling request and its cancel message.
-pub(crate) struct ActionTemplates {
-    request: RequestTemplate,
-    polling: Option<RequestTemplate>,
-    cancel: Option<RequestTemplate>,
-}
-
-impl ActionTemplates {
-    /// Compiles every template of `action`; the error names the template and its position.
-    pub(crate) fn compile(action: &Action) -> Result<Self, String> {
-        let request = RequestTemplate::compile(&action.request).map_err(|error| error.to_string())?;
-        let polling = action
-            .polling
-            .as_ref()
-            .map(|spec| RequestTemplate::from_parts(spec.into()))
-            .transpose()
-            .map_err(|error| format!("polling: {error}"))?;
-        let cancel = action
-            .settings
-            .notify_webhook_on_cancel
-            .as_ref()
-            .map(|webhook| RequestTemplate::from_parts(webhook.into()))
-            .transpose()
-            .map_err(|error| format!("notify_webhook_on_cancel: {error}"))?;
-        Ok(Self { request, polling, cancel })
-    }
-}
-
-impl RequestRenderer for ActionTemplates {
-    fn render(&self, purpose: RequestPurpose, context: &Value) -> Result<OutgoingRequest, String> {
-        let template = match purpose {
-            RequestPurpose::Initial => &self.request,
-            RequestPurpose::Poll => self.polling.as_ref().ok_or("the action has no polling request")?,
-            RequestPurpose::CancelNotice => self.cancel.as_ref().ok_or("the action has no cancel webhook")?,
-        };
-        let rendered = template.render(&TemplateContext::new(context.clone())).map_err(|error| error.to_string())?;
-        Ok(OutgoingRequest {
-            method: rendered.method,
-            url: rendered.url,
-            headers: rendered.headers,
-            body: rendered.body,
-        })
-    }
-}
 
 /// The template roots of a fire of `task`: `CustomField` (the task's values over the runbook's), `Task`, `Runbook`
 /// and `SystemParameter`.

@@ -6,7 +6,9 @@ use cutover_integrations_core::model::{IntegrationStatus, RunMode, RunbookStage,
 use cutover_integrations_core::runbook::{Actor, Command, Event};
 use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_core::store::{FireStatus, RunbookId};
-use cutover_integrations_core::{Engine, EngineError, EngineEvent, EngineSettings, RunningEngine};
+use cutover_integrations_core::{
+    DriveOptions, Engine, EngineError, EngineEvent, EngineSettings, ManualTasks, RunningEngine,
+};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -78,6 +80,7 @@ on_both!(
     callback_completes_a_waiting_fire,
     refusals_leave_state_unchanged,
     a_dead_engines_fires_are_taken_over,
+    drive_runs_live_and_rehearsal,
 );
 
 fn integration(base: &str) -> String {
@@ -349,4 +352,46 @@ async fn a_dead_engines_fires_are_taken_over(mut harness: Harness) {
     assert_eq!(after.idempotency_key, fire.idempotency_key, "sent with the key it was created with");
     assert_eq!(after.status, FireStatus::Done);
     running.shutdown().await;
+}
+
+async fn drive_runs_live_and_rehearsal(harness: Harness) {
+    let mut server = mockito::Server::new_async().await;
+    let hooks = server.mock("POST", "/hook").with_status(200).expect(2).create_async().await;
+    let live = apply(&harness, &server.url(), RUNBOOK).await;
+    let rehearsal = harness.engine.duplicate_runbook(live).await.expect("duplicate");
+
+    let options = DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish };
+    let report = harness.engine.drive(live, options).await.expect("drive");
+    assert!(report.succeeded(), "{report:?}");
+    let statuses: Vec<_> = report.tasks.iter().map(|task| (task.id.as_str(), task.integration_status)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("announce", IntegrationStatus::Succeeded),
+            ("deploy", IntegrationStatus::None),
+            ("done", IntegrationStatus::Succeeded)
+        ]
+    );
+    hooks.assert_async().await;
+
+    // A rehearsal renders and logs, sends nothing, and walks the path of a successful run.
+    let options = DriveOptions { mode: RunMode::Rehearsal, manual: ManualTasks::Finish };
+    let report = harness.engine.drive(rehearsal, options).await.expect("drive");
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.tasks[0].integration_status, IntegrationStatus::NotSent);
+    hooks.assert_async().await;
+    let fires = harness.engine.store().task_fires(rehearsal, "announce").await.expect("fires");
+    let log = harness.engine.store().actions_log(fires[0].id).await.expect("log");
+    assert!(log.iter().any(|record| record.record.contains("/hook")), "the unsent request is logged: {log:?}");
+
+    // Stopping at manual tasks leaves the run incomplete, with the reason.
+    let stopped = harness.engine.duplicate_runbook(live).await.expect("duplicate");
+    let options = DriveOptions { mode: RunMode::Rehearsal, manual: ManualTasks::Stop };
+    let report = harness.engine.drive(stopped, options).await.expect("drive");
+    assert!(!report.succeeded());
+    let deploy = report.tasks.iter().find(|task| task.id == "deploy").expect("deploy");
+    assert_eq!((deploy.stage, deploy.reason.as_deref()), (TaskStage::InProgress, Some("manual task left in progress")));
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
 }
