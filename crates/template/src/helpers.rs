@@ -110,8 +110,17 @@ impl HelperDef for OutputHelper {
                 write(out, &text)
             }
             OutputKind::UrlPathSegment | OutputKind::UrlComponent => {
-                let set = if self.0 == OutputKind::UrlPathSegment { URL_PATH_SEGMENT } else { URL_COMPONENT };
-                for chunk in percent_encoding::utf8_percent_encode(&value_text(value), set) {
+                let text = value_text(value);
+                let set = if self.0 == OutputKind::UrlPathSegment {
+                    // `.` and `..` (even percent-encoded) are dot segments that URL parsers resolve: refuse them.
+                    if !text.is_empty() && text.bytes().all(|b| b == b'.') {
+                        return Err(failure(site, FailureKind::Forbidden('.')));
+                    }
+                    URL_PATH_SEGMENT
+                } else {
+                    URL_COMPONENT
+                };
+                for chunk in percent_encoding::utf8_percent_encode(&text, set) {
                     write(out, chunk)?;
                 }
                 Ok(())

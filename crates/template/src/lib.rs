@@ -12,7 +12,7 @@
 //! | JSON payload / params | inside a JSON string | the value's text, JSON-escaped |
 //! | JSON payload / params | outside strings (`"n": {{ Task.duration }}`) | the value as JSON (number, bool, null, string, list, object) |
 //! | URL | in the scheme or host (`{{SystemParameter['base']}}/x`) | the text as it is; whitespace and control characters are errors |
-//! | URL | in the path | percent-encoded as one segment (`/` becomes `%2F`) |
+//! | URL | in the path | percent-encoded as one segment (`/` becomes `%2F`); a value made only of dots is an error |
 //! | URL | in the query or fragment | percent-encoded except `A-Z a-z 0-9 - . _ ~` |
 //! | URL | anywhere after the host, ending in `\| url_encode` | the filter's output, not encoded twice |
 //! | header value | anywhere | the text; CR, LF and NUL are errors |

@@ -229,7 +229,13 @@ impl Compiled {
                     at: self.at(site.span.start),
                     path: head.as_ref().map_or_else(placeholder_text, |(path, _)| path.clone()),
                     character: *character,
-                    place: if kind == Some(OutputKind::Header) { "a header value" } else { "a URL's scheme and host" },
+                    place: match kind {
+                        Some(OutputKind::Header) => "a header value",
+                        Some(OutputKind::UrlPathSegment) => {
+                            "a URL path segment value made only of dots (it would move up the path)"
+                        }
+                        _ => "a URL's scheme and host",
+                    },
                 }
             }
             _ => TemplateError::MissingValue { at: self.at(site.span.start), path: placeholder_text() },

@@ -16,7 +16,7 @@ const CONTEXT: &str = r##"{
     "Slash": "a/b c"
   },
   "Task": {
-    "id": "announce", "name": "Announce", "duration": 30, "done": false, "nothing": null, "price": 2.5,
+    "id": "announce", "name": "Announce", "dots": "..", "duration": 30, "done": false, "nothing": null, "price": 2.5,
     "assignee": {"name": "Ann", "email": "Ann@Example.COM"}, "list": [{"n": "a"}, {"n": "b"}]
   },
   "Runbook": {"id": 42, "name": "Release 42", "mode": "live"},
@@ -195,6 +195,7 @@ const CASES: &[(&str, TemplatePlace, &str, Expect)] = &[
         "{{CustomField['Slack Message']}}/x",
         E("ForbiddenCharacter", 1, 1, Some("CustomField['Slack Message']")),
     ),
+    ("url dot segment", U, "https://h.test/a/{{Task.dots}}/b", E("ForbiddenCharacter", 1, 18, Some("Task.dots"))),
     ("plus on a word", T, "{{Task.name | plus: 1}}", E("Filter", 1, 15, None)),
     ("division by zero", T, "x {{Task.duration | divided_by: 0}}", E("Filter", 1, 21, None)),
     ("date of a word", T, "{{Task.name | date: '%Y'}}", E("Filter", 1, 15, None)),
