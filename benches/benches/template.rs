@@ -15,10 +15,11 @@ use handlebars::Handlebars;
 use serde_json::json;
 use std::hint::black_box;
 
-const SLACK_PAYLOAD: &str = r#"{"channel":"{{CustomField['Slack Channel']}}","text":"{{CustomField['Slack Message']}}"}"#;
-const HANDLEBARS_PAYLOAD: &str = r#"{"channel":"{{CustomField.[Slack Channel]}}","text":"{{CustomField.[Slack Message]}}"}"#;
-const CHECKED_PAYLOAD: &str =
-    r#"{"channel":"{{CustomField['Slack Channel']}}","text":"{{CustomField['Slack Message']}}"{{#if Task.name}},"task":"{{Task.name}}"{{/if}}}"#;
+const SLACK_PAYLOAD: &str =
+    r#"{"channel":"{{CustomField['Slack Channel']}}","text":"{{CustomField['Slack Message']}}"}"#;
+const HANDLEBARS_PAYLOAD: &str =
+    r#"{"channel":"{{CustomField.[Slack Channel]}}","text":"{{CustomField.[Slack Message]}}"}"#;
+const CHECKED_PAYLOAD: &str = r#"{"channel":"{{CustomField['Slack Channel']}}","text":"{{CustomField['Slack Message']}}"{{#if Task.name}},"task":"{{Task.name}}"{{/if}}}"#;
 
 fn context_data() -> serde_json::Value {
     json!({
