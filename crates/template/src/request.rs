@@ -96,6 +96,8 @@ pub struct RequestTemplate {
     payload: Option<Template>,
     params: Option<Template>,
     auth: AuthTemplate,
+    /// Paths (`SystemParameter`, name, …) that secret-bearing auth fields read: their values are secrets.
+    secret_paths: Vec<Vec<String>>,
 }
 
 /// Static credentials compiled from an action's `auth`.
@@ -157,17 +159,33 @@ impl RequestTemplate {
             .params
             .map(|params| Template::compile(params, TemplatePlace::JsonParams).map_err(|e| e.in_field("params")))
             .transpose()?;
-        Ok(Self { method: parts.method, url, headers, payload, params, auth: AuthTemplate::None })
+        Ok(Self {
+            method: parts.method,
+            url,
+            headers,
+            payload,
+            params,
+            auth: AuthTemplate::None,
+            secret_paths: Vec::new(),
+        })
     }
 
     /// Adds the static credentials of `auth`: a token, basic or API key auth renders into a header or a query
     /// parameter whose value is a secret. OAuth 2 adds nothing: its token is obtained when the action fires.
+    ///
+    /// Secrets of the rendered request: the rendered credential values, and the value of every system parameter a
+    /// secret-bearing field (`token`, `password`, API key `value`, OAuth 2 `client_secret`) reads, wherever it appears.
     pub fn with_auth(mut self, auth: &AuthSettings) -> Result<Self, TemplateError> {
         let compile = |template: &str, place, field: &str| {
             Template::compile(template, place).map_err(|e| e.in_field(format!("auth.{field}")))
         };
         self.auth = match auth {
-            AuthSettings::None | AuthSettings::Oauth2(_) => AuthTemplate::None,
+            AuthSettings::None => AuthTemplate::None,
+            AuthSettings::Oauth2(settings) => {
+                let secret = compile(settings.client_secret.expose(), TemplatePlace::Text, "client_secret")?;
+                self.secret_paths.extend(parameter_paths(&secret));
+                AuthTemplate::None
+            }
             AuthSettings::Token { token_type, token } => AuthTemplate::Token {
                 token_type: token_type.clone(),
                 token: compile(token.expose(), TemplatePlace::HeaderValue, "token")?,
@@ -189,6 +207,15 @@ impl RequestTemplate {
                 )?,
             },
         };
+        match &self.auth {
+            AuthTemplate::None => {}
+            AuthTemplate::Token { token: secret, .. }
+            | AuthTemplate::Basic { password: secret, .. }
+            | AuthTemplate::ApiKey { value: secret, .. } => {
+                let paths = parameter_paths(secret);
+                self.secret_paths.extend(paths);
+            }
+        }
         Ok(self)
     }
 
@@ -245,6 +272,16 @@ impl RequestTemplate {
         let body = self.payload.as_ref().map(|t| t.render(context).map_err(|e| e.in_field("payload"))).transpose()?;
 
         let mut secrets: Vec<SecretString> = context.secrets().to_vec();
+        for path in &self.secret_paths {
+            let value = path.iter().try_fold(context.data(), |value, key| match value {
+                Value::Object(map) => map.get(key),
+                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            });
+            if let Some(value) = value {
+                secrets.push(SecretString::from(value_text(value).into_owned()));
+            }
+        }
         let mut credential_header = |name: &str, value: String| {
             headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
             headers.push((name.to_owned(), value));
@@ -295,6 +332,16 @@ impl RequestTemplate {
         }
         Ok(RenderedRequest { method: self.method, url: url.into(), headers, body, secrets })
     }
+}
+
+/// The `SystemParameter` paths a template reads.
+fn parameter_paths(template: &Template) -> Vec<Vec<String>> {
+    template
+        .references()
+        .into_iter()
+        .filter(|reference| reference.segments.first().is_some_and(|root| root == "SystemParameter"))
+        .map(|reference| reference.segments)
+        .collect()
 }
 
 /// The payload's place: JSON when the `Content-Type` mentions JSON or is absent and the payload starts like JSON.
@@ -420,6 +467,29 @@ mod tests {
             "https://api.test/v1/items/a%2Fb?fixed=1&q=x%26y%3Dz&n=5&tag=a&tag=b%20c&api_key=[REDACTED]"
         );
         assert!(!format!("{rendered:?}").contains("k3y"));
+    }
+
+    #[test]
+    fn parameters_read_by_secret_fields_are_secrets() {
+        let spec = RequestSpec {
+            method: HttpMethod::Post,
+            url: "https://api.test/x".to_owned(),
+            headers: BTreeMap::new(),
+            payload: Some(r#"{"echo":"{{SystemParameter['part']}}"}"#.to_owned()),
+            params: None,
+            execution_mode: Default::default(),
+            timeout_seconds: None,
+        };
+        let auth = AuthSettings::Token {
+            token_type: "token".to_owned(),
+            token: SecretValue::new("{{SystemParameter['part']}}-{{SystemParameter['rest']}}"),
+        };
+        let request = RequestTemplate::compile(&spec).unwrap().with_auth(&auth).unwrap();
+        let context =
+            TemplateContext::builder().system_parameter("part", "alpha1").system_parameter("rest", "beta2").build();
+        let redacted = request.render(&context).unwrap().redacted();
+        assert_eq!(redacted.headers, [("Authorization".to_owned(), "token [REDACTED]".to_owned())]);
+        assert_eq!(redacted.body.as_deref(), Some(r#"{"echo":"[REDACTED]"}"#));
     }
 
     #[test]
