@@ -38,6 +38,7 @@
 //! # Ok(()) }
 //! ```
 
+mod actions_log;
 mod api_token;
 mod config;
 mod dispatch;
@@ -46,7 +47,9 @@ mod engine;
 mod error;
 mod events;
 mod render;
+mod secret_key_file;
 
+pub use actions_log::FireActionsLog;
 pub use api_token::{MintedToken, hash_token, mint_token};
 pub use config::{EngineBuilder, EngineSettings, generate_secret_key, single_key_ring};
 pub use dispatch::RunningEngine;
@@ -54,6 +57,7 @@ pub use drive::{DriveOptions, DriveReport, ManualTasks, TaskOutcome};
 pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
 pub use error::EngineError;
 pub use events::EngineEvent;
+pub use secret_key_file::{secret_key_beside_database, secret_key_path};
 
 pub use cutover_integrations_auth as auth;
 pub use cutover_integrations_http as http;

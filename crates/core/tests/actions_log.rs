@@ -1,0 +1,71 @@
+//! `Engine::task_actions_log`: every fire of a task with its parsed, redacted entries; unknown tasks are `NotFound`.
+
+use cutover_integrations_core::http::LogEntry;
+use cutover_integrations_core::model::{RunMode, SecretValue, SystemParameter};
+use cutover_integrations_core::store::{FireStatus, RunbookId};
+use cutover_integrations_core::{DriveOptions, Engine, EngineError, ManualTasks};
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn integration(base: &str) -> String {
+    format!(
+        "kind: integration\nname: Hooks\nactions:\n  - name: Post\n    settings: {{finish_task_on_success: true}}\n    \
+         auth: {{type: token, token: \"{{{{SystemParameter['hook_token']}}}}\"}}\n    request:\n      method: POST\n      \
+         url: {base}/hook\n      headers: {{Content-Type: application/json}}\n      payload: '{{\"task\":\"{{{{Task.id}}}}\"}}'\n"
+    )
+}
+
+const RUNBOOK: &str = "kind: runbook\nname: Release\ntasks:\n  - {id: announce, name: Announce, action: Hooks/Post}\n  \
+                       - {id: deploy, name: Deploy, predecessors: [announce]}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fire_is_listed_with_its_redacted_attempts() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", directory.path().join("log.db").display());
+    let engine = Engine::builder()
+        .database_url(url)
+        .secret_key_base64(KEY)
+        .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
+        .build()
+        .await
+        .expect("engine");
+    let running = engine.start();
+    let mut server = mockito::Server::new_async().await;
+    let hook = server.mock("POST", "/hook").with_status(200).with_body("ok").expect(1).create_async().await;
+    let parameter =
+        SystemParameter { name: "hook_token".into(), value: SecretValue::new("hook-secret-4321"), secret: true };
+    engine.put_system_parameter(&parameter).await.expect("parameter");
+    let integration = integration(&server.url());
+    let applied =
+        engine.apply_definitions(&[("hooks.yaml", &integration), ("runbook.yaml", RUNBOOK)]).await.expect("apply");
+    let runbook = applied.runbooks[0];
+    let options = DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish };
+    assert!(engine.drive(runbook, options).await.expect("drive").succeeded());
+    hook.assert_async().await;
+
+    let log = engine.task_actions_log(runbook, "announce").await.expect("the log");
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!((log[0].number, log[0].status), (1, FireStatus::Done));
+    let attempts: Vec<_> = log[0]
+        .entries
+        .iter()
+        .filter_map(|entry| match entry {
+            LogEntry::Attempt(attempt) => Some(attempt),
+            LogEntry::Note(_) => None,
+        })
+        .collect();
+    assert_eq!(attempts.len(), 1);
+    let request = attempts[0].request.as_ref().expect("the request");
+    assert!(request.curl.starts_with("curl"), "{}", request.curl);
+    assert_eq!(attempts[0].response.as_ref().map(|response| response.status), Some(200));
+    let text = serde_json::to_string(&log).expect("JSON");
+    assert!(!text.contains("hook-secret-4321"), "the token is redacted: {text}");
+    assert!(text.contains("[REDACTED]"), "{text}");
+
+    assert!(engine.task_actions_log(runbook, "deploy").await.expect("a manual task").is_empty());
+    let missing = engine.task_actions_log(runbook, "nope").await;
+    assert!(matches!(missing, Err(EngineError::NotFound { what: "task", .. })), "{missing:?}");
+    let missing = engine.task_actions_log(RunbookId(999), "announce").await;
+    assert!(matches!(missing, Err(EngineError::NotFound { what: "runbook", .. })), "{missing:?}");
+    running.shutdown().await;
+}
