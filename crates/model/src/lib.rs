@@ -5,6 +5,30 @@
 //! and statuses of contract section 6. It does no I/O: parsing takes text and returns values or positioned
 //! diagnostics, so the CLI, the server and embedders share one definition of what a valid file is.
 //!
+//! # Reading definition files
+//!
+//! [`Validator::parse`] reads one file, [`Validator::validate`] several together (so that runbooks are checked against
+//! the integrations given with them). Either returns the typed [`Definition`]s or **every** error at once, each a
+//! [`Diagnostic`] with file, line, column and path, printed as `FILE:LINE:COL: PATH: message`:
+//!
+//! ```
+//! use cutover_integrations_model::{SourceFile, Validator};
+//!
+//! let text = "kind: integration\nname: Ops\nactions:\n  - name: Ping\n    request: {method: GET, url: https://x, payload: '{}'}\n";
+//! let errors = Validator::new().parse(&SourceFile::new("ops.yaml", text)).unwrap_err();
+//! assert_eq!(
+//!     errors[0].to_string(),
+//!     "ops.yaml:5:44: actions[0].request.payload: `payload` is not allowed with `GET`, which sends no body; use `params`"
+//! );
+//! ```
+//!
+//! Why not serde for reading: serde stops at the first error and forgets where values were. Instead a positioned YAML
+//! tree (JSON files are strict JSON, then read as YAML flow syntax) is walked by hand-written readers that report every
+//! problem and record where each value sits; validation rules then run on the typed values and look positions up by
+//! path. Templates are handed to a [`TemplateChecker`] with the [`TemplatePlace`] they land in, and the positions it
+//! reports inside a template are mapped back into the file. Writing uses the serde derives ([`Definition::to_yaml`],
+//! [`Definition::to_json`]); a property test keeps the two directions in agreement.
+//!
 //! Secret-bearing values (`client_secret`, `token`, `password`, API key `value`, secret system parameters) are held in
 //! [`SecretValue`], whose `Debug` prints `[REDACTED]`.
 

@@ -288,10 +288,8 @@ impl FromNode for AuthSettings {
                 let scopes = object.or_default(walker, "scopes");
                 let authenticate_as = object.or_default(walker, "authenticate_as");
                 if grant == Some(OAuth2Grant::ClientCredentials) && authenticate_as == AuthenticateAs::TaskUser {
-                    let path = object.path().key("authenticate_as");
-                    let position = walker.source_map.position(&path);
                     let message = "`task_user` needs the `authorization_code` grant; `client_credentials` has no user";
-                    walker.error(position, &path, message);
+                    object.report(walker, "authenticate_as", message);
                 }
                 AuthSettings::Oauth2(OAuth2Settings {
                     grant: grant.unwrap_or(OAuth2Grant::AuthorizationCode),
@@ -337,9 +335,7 @@ fn positive<T: FromNode + Into<u64> + Copy>(
 ) -> Option<T> {
     let value: T = object.checked(walker, key)?;
     if value.into() == 0 {
-        let path = object.path().key(key);
-        let position = walker.source_map.position(&path);
-        walker.error(position, &path, "must be at least 1");
+        object.report(walker, key, "must be at least 1");
     }
     Some(value)
 }
@@ -424,9 +420,7 @@ impl FromNode for PollingSpec {
         };
         let method = object.required_checked(walker, "method");
         if let Some(method) = method.filter(|method| !matches!(method, HttpMethod::Get | HttpMethod::Post)) {
-            let method_path = object.path().key("method");
-            let position = walker.source_map.position(&method_path);
-            walker.error(position, &method_path, format!("polling uses `GET` or `POST`, not `{}`", method.as_str()));
+            object.report(walker, "method", &format!("polling uses `GET` or `POST`, not `{}`", method.as_str()));
         }
         let url = object.required(walker, "url").unwrap_or_default();
         let headers = object.or_default(walker, "headers");

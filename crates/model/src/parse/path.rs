@@ -3,10 +3,10 @@
 use std::fmt;
 
 /// A path from the document root to a value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct FieldPath(Vec<Segment>);
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Segment {
     Key(String),
     Index(usize),
@@ -71,6 +71,12 @@ impl FieldPath {
             }
         }
         Some(path)
+    }
+
+    /// The path of the value that holds this one; `None` at the root.
+    pub(crate) fn parent(&self) -> Option<Self> {
+        let (_, parent) = self.0.split_last()?;
+        Some(Self(parent.to_vec()))
     }
 
     /// Whether `self` is `other` or lies inside it.

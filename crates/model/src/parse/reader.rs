@@ -8,7 +8,8 @@ use super::path::FieldPath;
 use super::tree::{Node, NodeValue, ScalarKind};
 use crate::Position;
 use saphyr_parser::{Marker, ScalarStyle, Span};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// A problem found while walking, before it is given its file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,36 +34,62 @@ pub(crate) struct Site {
 }
 
 /// The source map of one file: where each value visited by the walker sits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Values are recorded in walk order without hashing, which keeps reading fast; the first lookup sorts an index,
+/// since lookups happen mostly when there is something to report.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct SourceMap {
-    sites: HashMap<FieldPath, Site>,
+    sites: Vec<(FieldPath, Site)>,
+    sorted: OnceLock<Vec<usize>>,
 }
 
+impl PartialEq for SourceMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.sites == other.sites
+    }
+}
+
+impl Eq for SourceMap {}
+
 impl SourceMap {
+    fn record(&mut self, path: &FieldPath, site: Site) {
+        self.sites.push((path.clone(), site));
+        self.sorted = OnceLock::new();
+    }
+
     /// The site of the value at `path`.
     pub(crate) fn site(&self, path: &FieldPath) -> Option<&Site> {
-        self.sites.get(path)
+        let sorted = self.sorted.get_or_init(|| {
+            let mut indexes: Vec<usize> = (0..self.sites.len()).collect();
+            indexes.sort_by(|a, b| self.sites[*a].0.cmp(&self.sites[*b].0));
+            indexes
+        });
+        let found = sorted.binary_search_by(|index| self.sites[*index].0.cmp(path)).ok()?;
+        Some(&self.sites[sorted[found]].1)
     }
 
     /// The position of the value at `path`, or of its nearest recorded ancestor, or the start of the file.
     pub(crate) fn position(&self, path: &FieldPath) -> Position {
-        self.sites.get(path).map_or_else(|| self.nearest_ancestor(path), |site| site.value)
+        self.site(path).map_or_else(|| self.nearest_ancestor(path), |site| site.value)
     }
 
     /// The position of the key of the value at `path`, falling back to the value's position.
     pub(crate) fn key_position(&self, path: &FieldPath) -> Position {
-        match self.sites.get(path) {
+        match self.site(path) {
             Some(site) => site.key.unwrap_or(site.value),
             None => self.nearest_ancestor(path),
         }
     }
 
     fn nearest_ancestor(&self, path: &FieldPath) -> Position {
-        self.sites
-            .iter()
-            .filter(|(candidate, _)| path.starts_with(candidate))
-            .max_by_key(|(candidate, _)| candidate.to_string().len())
-            .map_or(Position::START, |(_, site)| site.value)
+        let mut ancestor = path.parent();
+        while let Some(candidate) = ancestor {
+            if let Some(site) = self.site(&candidate) {
+                return site.value;
+            }
+            ancestor = candidate.parent();
+        }
+        Position::START
     }
 }
 
@@ -109,7 +136,7 @@ impl Walker {
         };
         let site =
             Site { key: key.map(|key| position_of(key.span.start)), value: position_of(node.span.start), scalar };
-        self.source_map.sites.insert(path.clone(), site);
+        self.source_map.record(path, site);
     }
 }
 
@@ -402,6 +429,13 @@ impl<'n> ObjectReader<'n> {
     /// Reads `key`, or the default when absent or null.
     pub(crate) fn or_default<T: FromNode + Default>(&mut self, walker: &mut Walker, key: &'static str) -> T {
         self.optional(walker, key).unwrap_or_default()
+    }
+
+    /// Reports a problem with the value of `key` (at the value), when the key is present.
+    pub(crate) fn report(&self, walker: &mut Walker, key: &str, message: &str) {
+        if let Some((_, _, value, _)) = self.entries.iter().find(|(name, ..)| name == key) {
+            walker.error_at(value, &self.path.key(key), message);
+        }
     }
 
     /// Reports `key` missing, with an explanation such as " for `token` auth".

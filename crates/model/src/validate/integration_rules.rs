@@ -5,7 +5,7 @@ use super::templates::declared_fields;
 use crate::parse::path::FieldPath;
 use crate::parse::reader::quoted_list;
 use crate::{Condition, Integration};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Checks one integration.
 pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
@@ -22,7 +22,7 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
     let field_names: Vec<&str> = integration.custom_fields.iter().map(|field| field.name.as_str()).collect();
 
     let fields_path = root.key("custom_fields");
-    unique_names(context, &fields_path, &field_names, "custom field");
+    unique_values(context, &fields_path, "name", &field_names, "custom field name");
     for (index, field) in integration.custom_fields.iter().enumerate() {
         let field_path = fields_path.index(index);
         for (position, action) in field.restrict_to.iter().enumerate() {
@@ -47,7 +47,7 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
     }
 
     let actions_path = root.key("actions");
-    unique_names(context, &actions_path, &action_names, "action");
+    unique_values(context, &actions_path, "name", &action_names, "action name");
     for (index, action) in integration.actions.iter().enumerate() {
         let action_path = actions_path.index(index);
         let settings = &action.settings;
@@ -82,22 +82,31 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
     }
 }
 
-/// Reports empty names and every name used before, at its `name` key.
-pub(crate) fn unique_names(context: &mut FileContext<'_>, list_path: &FieldPath, names: &[&str], what: &str) {
-    for (index, name) in names.iter().enumerate() {
-        let path = list_path.index(index).key("name");
+/// Reports empty values of `key` in the items of a list, and every value used by an earlier item.
+///
+/// `label` names the value in messages, such as "action name" or "task id".
+pub(crate) fn unique_values(
+    context: &mut FileContext<'_>,
+    list_path: &FieldPath,
+    key: &str,
+    values: &[&str],
+    label: &str,
+) {
+    let mut first_index: HashMap<&str, usize> = HashMap::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        let path = list_path.index(index).key(key);
         if !context.walker.is_clean(&path) {
             continue;
         }
-        if name.trim().is_empty() {
+        if value.trim().is_empty() {
             context.error(&path, "must not be empty");
             continue;
         }
-        let first = names[..index].iter().position(|earlier| earlier == name);
-        if let Some(first) = first {
-            let first_position = context.walker.source_map.position(&list_path.index(first).key("name"));
+        let first = *first_index.entry(value).or_insert(index);
+        if first != index {
+            let first_position = context.walker.source_map.position(&list_path.index(first).key(key));
             let message =
-                format!("duplicate {what} name `{name}` (first at {}:{})", first_position.line, first_position.column);
+                format!("duplicate {label} `{value}` (first at {}:{})", first_position.line, first_position.column);
             context.error(&path, message);
         }
     }

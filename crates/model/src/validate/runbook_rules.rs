@@ -2,9 +2,10 @@
 //! other.
 
 use super::FileContext;
+use super::integration_rules::unique_values;
 use crate::Runbook;
 use crate::parse::path::FieldPath;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Checks one runbook.
 pub(crate) fn check(context: &mut FileContext<'_>, runbook: &Runbook) {
@@ -15,19 +16,20 @@ pub(crate) fn check(context: &mut FileContext<'_>, runbook: &Runbook) {
     }
     let tasks_path = root.key("tasks");
     let ids: Vec<&str> = runbook.tasks.iter().map(|task| task.id.as_str()).collect();
-    unique_ids(context, &tasks_path, &ids);
+    unique_values(context, &tasks_path, "id", &ids, "task id");
 
     let index_of: HashMap<&str, usize> = ids.iter().enumerate().rev().map(|(index, id)| (*id, index)).collect();
     // The predecessor edges that are well formed: (task, predecessor task, path of the predecessor entry).
     let mut edges: Vec<Vec<(usize, FieldPath)>> = vec![Vec::new(); runbook.tasks.len()];
     for (index, task) in runbook.tasks.iter().enumerate() {
         let task_path = tasks_path.index(index);
+        let mut listed = HashSet::with_capacity(task.predecessors.len());
         for (position, predecessor) in task.predecessors.iter().enumerate() {
             let path = task_path.key("predecessors").index(position);
             if !context.walker.is_clean(&path) {
                 continue;
             }
-            if task.predecessors[..position].contains(predecessor) {
+            if !listed.insert(predecessor.as_str()) {
                 context.error(&path, format!("`{predecessor}` is listed twice"));
                 continue;
             }
@@ -52,25 +54,6 @@ pub(crate) fn check(context: &mut FileContext<'_>, runbook: &Runbook) {
         }
     }
     report_cycles(context, &ids, &edges);
-}
-
-fn unique_ids(context: &mut FileContext<'_>, tasks_path: &FieldPath, ids: &[&str]) {
-    for (index, id) in ids.iter().enumerate() {
-        let path = tasks_path.index(index).key("id");
-        if !context.walker.is_clean(&path) {
-            continue;
-        }
-        if id.trim().is_empty() {
-            context.error(&path, "must not be empty");
-            continue;
-        }
-        if let Some(first) = ids[..index].iter().position(|earlier| earlier == id) {
-            let first_position = context.walker.source_map.position(&tasks_path.index(first).key("id"));
-            let message =
-                format!("duplicate task id `{id}` (first at {}:{})", first_position.line, first_position.column);
-            context.error(&path, message);
-        }
-    }
 }
 
 /// Reports every predecessor entry that closes a cycle, naming the tasks of the cycle in the order they would run.
