@@ -295,9 +295,7 @@ impl HttpExecutor {
         for name in applied.query_params() {
             redaction.add_query_parameter(name);
         }
-        for secret in applied.secrets() {
-            redaction.add_secret(secret.expose_secret());
-        }
+        redaction.add_credentials(applied.secrets().iter().map(|secret| secret.expose_secret()));
         Ok((WireRequest { method, url: request.url, headers: request.headers, body }, Some(applied)))
     }
 
@@ -351,7 +349,7 @@ impl HttpExecutor {
     }
 
     fn request_record(&self, wire: &WireRequest, redaction: &Redaction) -> RequestRecord {
-        let url = redaction.url(wire.url.as_str());
+        let url = redaction.parsed_url(&wire.url);
         let headers: Vec<(String, String)> = wire
             .headers
             .iter()

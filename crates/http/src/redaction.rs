@@ -6,7 +6,6 @@
 
 pub use cutover_integrations_template::REDACTED;
 use cutover_integrations_template::Redactor;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -27,21 +26,15 @@ const SECRET_QUERY_PARAMETERS: [&str; 7] =
     ["access_token", "api_key", "apikey", "client_secret", "password", "token", "signature"];
 
 /// The secrets of one fire and how to hide them.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Redaction {
+    /// Secret headers besides [`SECRET_HEADERS`], lower-case.
     headers: BTreeSet<String>,
+    /// Secret query parameters besides [`SECRET_QUERY_PARAMETERS`].
     query_parameters: BTreeSet<String>,
     values: Redactor,
-}
-
-impl Default for Redaction {
-    fn default() -> Self {
-        Self {
-            headers: SECRET_HEADERS.iter().map(|name| (*name).to_owned()).collect(),
-            query_parameters: SECRET_QUERY_PARAMETERS.iter().map(|name| (*name).to_owned()).collect(),
-            values: Redactor::default(),
-        }
-    }
+    /// The length of the shortest secret value: no shorter text can hold one, in any form.
+    shortest: usize,
 }
 
 impl fmt::Debug for Redaction {
@@ -58,31 +51,59 @@ impl Redaction {
     /// Hides `value` wherever it appears, raw, JSON-escaped or percent-encoded. Empty values are ignored; values shorter
     /// than four characters are hidden only where they make up a whole text (see the template crate's `Redactor`).
     pub fn add_secret(&mut self, value: &str) {
+        if value.is_empty() {
+            return;
+        }
         self.values.add(value);
-        // Clients that encode every non-alphanumeric byte (`-` as `%2D`) write a form the template crate never does.
-        let strict = utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
-        if strict.len() >= 4 && strict != value {
-            self.values.add(&strict);
+        self.shortest = if self.shortest == 0 { value.len() } else { self.shortest.min(value.len()) };
+    }
+
+    /// Hides the values an auth provider reports it added, skipping those another reported value already covers: a
+    /// whole header value that contains the token, a form encoding the redactor derives from the token itself.
+    pub fn add_credentials<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) {
+        let values: Vec<&str> = values.into_iter().filter(|value| !value.is_empty()).collect();
+        for (index, value) in values.iter().enumerate() {
+            let covered = values.iter().enumerate().any(|(other_index, other)| {
+                other_index != index
+                    && other.len() < value.len()
+                    && (value.contains(other)
+                        || url::form_urlencoded::byte_serialize(other.as_bytes()).eq(std::iter::once(*value)))
+            });
+            if !covered {
+                self.add_secret(value);
+            }
         }
     }
 
     /// Hides the value of the header `name` (any case).
     pub fn add_header(&mut self, name: &str) {
-        self.headers.insert(name.to_ascii_lowercase());
+        if !SECRET_HEADERS.iter().any(|known| known.eq_ignore_ascii_case(name)) {
+            self.headers.insert(name.to_ascii_lowercase());
+        }
     }
 
     /// Hides the value of the query parameter `name`.
     pub fn add_query_parameter(&mut self, name: &str) {
-        self.query_parameters.insert(name.to_owned());
+        if !SECRET_QUERY_PARAMETERS.contains(&name) {
+            self.query_parameters.insert(name.to_owned());
+        }
     }
 
     /// Whether the header `name` is hidden by name.
     pub fn is_secret_header(&self, name: &str) -> bool {
-        self.headers.contains(&name.to_ascii_lowercase())
+        SECRET_HEADERS.iter().any(|known| known.eq_ignore_ascii_case(name))
+            || (!self.headers.is_empty() && self.headers.contains(&name.to_ascii_lowercase()))
+    }
+
+    fn is_secret_query_parameter(&self, name: &str) -> bool {
+        SECRET_QUERY_PARAMETERS.contains(&name) || self.query_parameters.contains(name)
     }
 
     /// `text` with every secret value replaced.
     pub fn text(&self, text: &str) -> String {
+        if self.values.is_empty() || text.len() < self.shortest {
+            return text.to_owned();
+        }
         self.values.redact(text).into_owned()
     }
 
@@ -92,35 +113,46 @@ impl Redaction {
     }
 
     /// A URL as the log shows it: secret query parameters hidden by name, userinfo password hidden, secret values
-    /// replaced everywhere.
+    /// replaced everywhere. Text that is not a URL has its secret values replaced.
     pub fn url(&self, url: &str) -> String {
-        let Ok(mut parsed) = url::Url::parse(url) else {
-            return self.text(url);
-        };
-        let password = parsed.password().map(str::to_owned);
-        let has_secret_parameter = parsed.query_pairs().any(|(name, _)| self.query_parameters.contains(name.as_ref()));
-        if has_secret_parameter {
-            let query = parsed.query().unwrap_or_default().to_owned();
-            let rewritten: Vec<String> = query
-                .split('&')
-                .map(|pair| {
-                    let name = pair.split('=').next().unwrap_or_default();
-                    let decoded =
-                        percent_encoding::percent_decode_str(&name.replace('+', " ")).decode_utf8_lossy().into_owned();
-                    if self.query_parameters.contains(&decoded) {
-                        format!("{name}={REDACTED}")
-                    } else {
-                        pair.to_owned()
-                    }
-                })
-                .collect();
-            parsed.set_query(Some(&rewritten.join("&")));
+        match url::Url::parse(url) {
+            Ok(parsed) => self.parsed_url(&parsed),
+            Err(_) => self.text(url),
         }
-        let mut shown = parsed.to_string();
-        if let Some(password) = password {
+    }
+
+    /// [`Redaction::url`] of a parsed URL.
+    pub fn parsed_url(&self, url: &url::Url) -> String {
+        let mut shown = match url.query() {
+            Some(query) if query.split('&').any(|pair| self.is_secret_pair(pair)) => {
+                let mut rewritten = url.clone();
+                let hidden: Vec<String> = query
+                    .split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((name, _)) if self.is_secret_pair(pair) => format!("{name}={REDACTED}"),
+                        _ if self.is_secret_pair(pair) => format!("{pair}={REDACTED}"),
+                        _ => pair.to_owned(),
+                    })
+                    .collect();
+                rewritten.set_query(Some(&hidden.join("&")));
+                rewritten.to_string()
+            }
+            _ => url.as_str().to_owned(),
+        };
+        if let Some(password) = url.password() {
             shown = shown.replacen(&format!(":{password}@"), &format!(":{REDACTED}@"), 1);
         }
         self.text(&shown)
+    }
+
+    /// Whether a `name=value` query pair has a secret name.
+    fn is_secret_pair(&self, pair: &str) -> bool {
+        let name = pair.split('=').next().unwrap_or_default();
+        if !name.contains(['%', '+']) {
+            return self.is_secret_query_parameter(name);
+        }
+        let decoded = percent_encoding::percent_decode_str(&name.replace('+', " ")).decode_utf8_lossy().into_owned();
+        self.is_secret_query_parameter(&decoded)
     }
 }
 
@@ -185,6 +217,21 @@ mod tests {
         ];
         for (url, expected) in cases {
             assert_eq!(redaction.url(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn credentials_covered_by_another_reported_value_add_nothing_new() {
+        let mut redaction = Redaction::default();
+        redaction.add_credentials(["Bearer t0k/en+x", "t0k/en+x", "t0k%2Fen%2Bx", "t0k%2Fen%2Bx", ""]);
+        let cases = [
+            ("Authorization: Bearer t0k/en+x", "Authorization: Bearer [REDACTED]"),
+            ("?a=t0k%2Fen%2Bx&b=t0k%2fen%2bx", "?a=[REDACTED]&b=t0k%2fen%2bx"),
+            ("{\"t\":\"t0k/en+x\"}", "{\"t\":\"[REDACTED]\"}"),
+            ("t0k", "t0k"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(redaction.text(text), expected, "{text}");
         }
     }
 

@@ -278,26 +278,38 @@ fn error_chain(error: &reqwest::Error) -> String {
 
 /// A `curl` command line that sends the request, each argument quoted for a POSIX shell.
 pub(crate) fn curl_line(method: &str, url: &str, headers: &[(String, String)], body: Option<&str>) -> String {
-    let mut line = String::from("curl");
+    let headers_length: usize = headers.iter().map(|(name, value)| name.len() + value.len() + 8).sum();
+    let mut line = String::with_capacity(32 + url.len() + headers_length + body.map_or(0, str::len));
+    line.push_str("curl");
     if method != "GET" {
         line.push_str(" -X ");
         line.push_str(method);
     }
     line.push(' ');
-    line.push_str(&shell_quote(url));
+    push_quoted(&mut line, &[url]);
     for (name, value) in headers {
         line.push_str(" -H ");
-        line.push_str(&shell_quote(&format!("{name}: {value}")));
+        push_quoted(&mut line, &[name, ": ", value]);
     }
     if let Some(body) = body {
         line.push_str(" --data-raw ");
-        line.push_str(&shell_quote(body));
+        push_quoted(&mut line, &[body]);
     }
     line
 }
 
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
+/// Appends the concatenated `parts` as one single-quoted shell word.
+fn push_quoted(line: &mut String, parts: &[&str]) {
+    line.push('\'');
+    for part in parts {
+        for (index, piece) in part.split('\'').enumerate() {
+            if index > 0 {
+                line.push_str(r"'\''");
+            }
+            line.push_str(piece);
+        }
+    }
+    line.push('\'');
 }
 
 #[cfg(test)]
