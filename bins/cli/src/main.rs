@@ -1,18 +1,42 @@
-//! `cutover`: the command line; clap glue over the library crates with no domain logic.
+//! `cutover`: the command line; clap glue over the library crates and the server API with no domain logic.
 //!
 //! Each subcommand lives in its own module with its arguments and a `run` function; this file only declares the
 //! subcommands and dispatches. Exit codes follow the contract: 0 success, 1 failure, 2 usage error (clap's own).
 
+mod actions_log_text;
+mod apply;
+mod client;
+mod completions;
+mod progress;
 mod render;
+mod run;
+mod runbook;
+mod sink;
+mod table;
+mod task;
 mod validate;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Validate, render and run runbook custom integrations.
+/// Validate, render and run runbook custom integrations, and drive a `cutover-server`.
 #[derive(Debug, Parser)]
-#[command(name = "cutover", version, about)]
+#[command(
+    name = "cutover",
+    version,
+    about,
+    after_help = "Examples:\n  \
+        cutover validate examples/*.yaml\n  \
+        cutover run examples/quickstart-runbook.yaml --integrations examples/quickstart-integration.yaml \\\n      \
+        --allow-network 127.0.0.1/32\n  \
+        cutover --server http://127.0.0.1:8080 --token $TOKEN runbook list\n\n\
+        Exit status: 0 success, 1 failure (invalid input, a task that did not complete, a refused request), \
+        2 usage error."
+)]
 struct Cli {
+    /// Options of the commands that talk to a server.
+    #[command(flatten)]
+    server: client::ServerOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -20,14 +44,85 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check definition files (integrations and runbooks, YAML or JSON) and report every error.
+    #[command(after_help = "Examples:\n  cutover validate examples/*.yaml\n  \
+        cutover validate integration.yaml runbook.json   # runbooks are checked against the integrations given")]
     Validate(validate::ValidateArgs),
     /// Print the request an action would send, rendered against a context file, secrets redacted.
+    #[command(after_help = "Examples:\n  \
+        cutover render examples/slack.yaml --action 'Post to a channel' --context context.json\n  \
+        cutover render examples/webhook.yaml --action 'Check health' --context context.json --show-secrets")]
     Render(render::RenderArgs),
+    /// Run a runbook in this process on an embedded database: fire its integrations and report every task.
+    #[command(after_help = run::EXAMPLES, long_about = run::LONG_ABOUT)]
+    Run(run::RunArgs),
+    /// Answer HTTP requests on a loopback address with 200 and print them: a local third party to try runbooks on.
+    #[command(after_help = sink::EXAMPLES)]
+    Sink(sink::SinkArgs),
+    /// Print a shell completion script.
+    #[command(after_help = completions::EXAMPLES)]
+    Completions(completions::CompletionsArgs),
+    /// Apply definition files on a server: integrations are created or updated, runbooks created.
+    #[command(after_help = apply::EXAMPLES)]
+    Apply(apply::ApplyArgs),
+    /// List, show and start runbooks on a server.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cutover --server http://127.0.0.1:8080 --token $TOKEN runbook list\n  \
+                      cutover runbook start 3 --mode rehearsal"
+    )]
+    Runbook(runbook::RunbookCommand),
+    /// List tasks of a runbook on a server, act on one, and print its actions log.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cutover task list 3\n  cutover task start 3 announce\n  cutover task log 3 announce"
+    )]
+    Task(task::TaskCommand),
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Render(args) => render::run(&args),
+        Command::Run(args) => run::run(args),
+        Command::Sink(args) => sink::run(&args),
+        Command::Completions(args) => completions::run(&args, &mut Cli::command()),
+        Command::Apply(args) => client::call(&cli.server, |client| apply::run(client, &args)),
+        Command::Runbook(command) => client::call(&cli.server, |client| runbook::run(client, &command)),
+        Command::Task(command) => client::call(&cli.server, |client| task::run(client, &command)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and subcommand, by its path such as `task start`.
+    fn commands(command: &clap::Command, path: &str, found: &mut Vec<(String, clap::Command)>) {
+        for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+            let path = format!("{path} {}", sub.get_name()).trim().to_owned();
+            found.push((path.clone(), sub.clone()));
+            commands(sub, &path, found);
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        let mut found = Vec::new();
+        commands(&Cli::command(), "", &mut found);
+        assert!(found.len() >= 20, "{:?}", found.iter().map(|(path, _)| path).collect::<Vec<_>>());
+        for (path, command) in found {
+            let help = command.get_after_help().map(ToString::to_string).unwrap_or_default();
+            let example = format!("cutover {path}");
+            assert!(
+                help.starts_with("Examples:\n") && help.contains(&example),
+                "`cutover {path} --help` has no examples of itself: {help:?}"
+            );
+        }
     }
 }

@@ -1,0 +1,374 @@
+//! `cutover run` as users run it: the built binary against a mock third party on loopback (mockito), real files, a
+//! real temporary or given SQLite database; exit codes, the table, the plain progress lines, the actions log.
+
+use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin_cmd;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const TOKEN: &str = "hook-token-5d41402abc4b2a76";
+
+fn integration(base: &str) -> String {
+    format!(
+        r#"kind: integration
+name: Hooks
+custom_fields:
+  - {{name: Message, type: textarea, required: true, restrict_to: [Post]}}
+actions:
+  - name: Post
+    settings: {{finish_task_on_success: true}}
+    auth: {{type: token, token: "{{{{SystemParameter['hook_token']}}}}"}}
+    request:
+      method: POST
+      url: {base}/hook
+      headers: {{Content-Type: application/json}}
+      payload: '{{"text":"{{{{CustomField[''Message'']}}}}","task":"{{{{Task.id}}}}","region":"{{{{SystemParameter.region}}}}"}}'
+"#
+    )
+}
+
+const RUNBOOK: &str = r#"kind: runbook
+name: Release
+tasks:
+  - id: announce
+    name: Announce the start
+    action: Hooks/Post
+    custom_fields: {Message: "Release starts"}
+  - id: deploy
+    name: Deploy
+    predecessors: [announce]
+  - id: done
+    name: Announce the end
+    action: Hooks/Post
+    auto_start: true
+    predecessors: [deploy]
+    custom_fields: {Message: "Release is live"}
+"#;
+
+/// A directory holding the runbook and the integration that targets `base`.
+struct Files {
+    directory: tempfile::TempDir,
+    runbook: PathBuf,
+    integration: PathBuf,
+}
+
+fn files(base: &str, runbook: &str) -> Files {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let runbook_path = directory.path().join("release.yaml");
+    let integration_path = directory.path().join("hooks.yaml");
+    std::fs::write(&runbook_path, runbook).expect("writing the runbook");
+    std::fs::write(&integration_path, integration(base)).expect("writing the integration");
+    Files { directory, runbook: runbook_path, integration: integration_path }
+}
+
+/// `cutover run` on the files, loopback allowed, the token from `--param` and the region from the environment.
+fn run(files: &Files, extra: &[&str]) -> Output {
+    command(files, extra).output().expect("running cutover")
+}
+
+fn command(files: &Files, extra: &[&str]) -> Command {
+    let mut command = cargo_bin_cmd!("cutover");
+    command
+        .arg("run")
+        .arg(&files.runbook)
+        .arg("--integrations")
+        .arg(&files.integration)
+        .args(["--allow-network", "127.0.0.1/32", "--param"])
+        .arg(format!("hook_token={TOKEN}"))
+        .env("CUTOVER_PARAM_region", "eu-west")
+        .env_remove("CUTOVER_SECRET_KEY")
+        .args(extra);
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The table row of a task: its cells split on runs of two spaces or more.
+fn row(output: &Output, task: &str) -> Vec<String> {
+    let stdout = text(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(task))
+        .unwrap_or_else(|| panic!("no row for {task} in:\n{stdout}"));
+    line.split("  ").map(str::trim).filter(|cell| !cell.is_empty()).map(str::to_owned).collect()
+}
+
+fn assert_no_secret(output: &Output) {
+    for stream in [&output.stdout, &output.stderr] {
+        assert!(!text(stream).contains(TOKEN), "the token leaked:\n{}", text(stream));
+    }
+}
+
+#[test]
+fn a_successful_run_fires_every_integration_task_and_exits_0() {
+    let mut server = mockito::Server::new();
+    let hooks = server
+        .mock("POST", "/hook")
+        .match_header("authorization", format!("Bearer {TOKEN}").as_str())
+        .match_body(mockito::Matcher::Regex(r#""region":"eu-west""#.into()))
+        .with_status(200)
+        .with_body(r#"{"ok":true}"#)
+        .expect(2)
+        .create();
+    let files = files(&server.url(), RUNBOOK);
+    let output = run(&files, &[]);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{}\nstdout:\n{}", text(&output.stderr), text(&output.stdout));
+    hooks.assert();
+
+    let expectations = [
+        ("announce", ["Announce the start", "complete", "succeeded"]),
+        ("deploy", ["Deploy", "complete", "none"]),
+        ("done", ["Announce the end", "complete", "succeeded"]),
+    ];
+    for (task, cells) in expectations {
+        assert_eq!(row(&output, task)[1..4], cells, "{task}");
+    }
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("runbook 1: complete (3 of 3 tasks complete"), "{stdout}");
+    assert!(stdout.contains("Actions log"), "{stdout}");
+    assert!(stdout.contains(&format!("POST {}/hook -> 200", server.url())), "{stdout}");
+    assert!(stdout.contains("curl -X POST"), "{stdout}");
+    assert!(stdout.contains("Authorization: [REDACTED]"), "{stdout}");
+
+    // Not a terminal: plain progress lines, in order for each task.
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|line| line.starts_with("announce:")).collect();
+    assert_eq!(
+        lines,
+        [
+            "announce: started (Announce the start)",
+            "announce: integration pending",
+            "announce: integration succeeded",
+            "announce: complete"
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.lines().any(|line| line == "runbook: complete"), "{stderr}");
+    assert!(!stderr.contains('\r') && !stderr.contains('\u{1b}'), "no terminal control in plain output: {stderr:?}");
+    assert_no_secret(&output);
+}
+
+#[test]
+fn a_failing_task_exits_1_with_its_reason_in_the_table() {
+    let mut server = mockito::Server::new();
+    let refused = server.mock("POST", "/hook").with_status(400).with_body("channel_not_found").expect(1).create();
+    let files = files(&server.url(), RUNBOOK);
+    let output = run(&files, &[]);
+    assert_eq!(output.status.code(), Some(1), "stderr:\n{}", text(&output.stderr));
+    refused.assert();
+
+    let announce = row(&output, "announce");
+    assert_eq!(announce[1..5], ["Announce the start", "in_progress", "failed", "-"]);
+    assert!(announce[5].contains("400"), "the reason names the status: {announce:?}");
+    assert_eq!(row(&output, "deploy")[2..4], ["not_startable", "none"]);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("not complete (0 of 3 tasks complete"), "{stdout}");
+    assert!(stdout.contains("response body: channel_not_found"), "{stdout}");
+    assert!(text(&output.stderr).contains("announce: integration failed: "), "{}", text(&output.stderr));
+    assert_no_secret(&output);
+}
+
+#[test]
+fn a_rehearsal_sends_nothing_and_shows_what_it_would_send() {
+    let mut server = mockito::Server::new();
+    let nothing = server.mock("POST", mockito::Matcher::Any).expect(0).create();
+    let files = files(&server.url(), RUNBOOK);
+    let output = run(&files, &["--mode", "rehearsal"]);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{}", text(&output.stderr));
+    nothing.assert();
+
+    assert_eq!(row(&output, "announce")[2..4], ["complete", "not_sent"]);
+    assert_eq!(row(&output, "done")[2..4], ["complete", "not_sent"]);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(&format!("POST {}/hook -> not sent (rehearsal)", server.url())), "{stdout}");
+    // Every parameter given to `cutover run` is secret, so even the region is redacted.
+    assert!(
+        stdout.contains(r#"--data-raw '{"text":"Release starts","task":"announce","region":"[REDACTED]"}'"#),
+        "{stdout}"
+    );
+    assert!(text(&output.stderr).contains("running `Release` (runbook 1, rehearsal, 3 tasks)"));
+    assert_no_secret(&output);
+}
+
+#[test]
+fn private_addresses_are_refused_unless_allowed() {
+    let mut server = mockito::Server::new();
+    let nothing = server.mock("POST", mockito::Matcher::Any).expect(0).create();
+    let files = files(&server.url(), RUNBOOK);
+    let output = cargo_bin_cmd!("cutover")
+        .arg("run")
+        .arg(&files.runbook)
+        .arg("--integrations")
+        .arg(&files.integration)
+        .args(["--param", "hook_token=x", "--param", "region=eu"])
+        .output()
+        .expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    nothing.assert();
+    let announce = row(&output, "announce");
+    assert!(announce[5].starts_with("Connection failed: "), "{announce:?}");
+    assert!(announce[5].contains("not in the outbound allow list"), "{announce:?}");
+}
+
+#[test]
+fn stopping_at_manual_tasks_leaves_the_run_incomplete() {
+    let mut server = mockito::Server::new();
+    let hook = server.mock("POST", "/hook").with_status(200).expect(1).create();
+    let files = files(&server.url(), RUNBOOK);
+    let output = run(&files, &["--manual", "stop", "--no-actions-log"]);
+    assert_eq!(output.status.code(), Some(1));
+    hook.assert();
+    assert_eq!(row(&output, "deploy")[2..], ["in_progress", "none", "-", "manual task left in progress"]);
+    assert!(!text(&output.stdout).contains("Actions log"));
+}
+
+#[test]
+fn json_output_holds_the_tasks_and_the_actions_log() {
+    let mut server = mockito::Server::new();
+    let _hooks = server.mock("POST", "/hook").with_status(201).expect(2).create();
+    let files = files(&server.url(), RUNBOOK);
+    let output = run(&files, &["--json"]);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{}", text(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+    assert_eq!(document["succeeded"], true);
+    assert_eq!(document["stage"], "complete");
+    let statuses: Vec<(&str, &str)> = document["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|task| (task["id"].as_str().expect("id"), task["integration_status"].as_str().expect("status")))
+        .collect();
+    assert_eq!(statuses, [("announce", "succeeded"), ("deploy", "none"), ("done", "succeeded")]);
+    let fires = document["actions_log"]["announce"].as_array().expect("announce's fires");
+    assert_eq!(fires.len(), 1);
+    let attempt = &fires[0]["entries"][0];
+    assert_eq!(attempt["response"]["status"], 201);
+    assert!(attempt["request"]["curl"].as_str().expect("curl").starts_with("curl -X POST"));
+    assert!(document["actions_log"].get("deploy").is_none(), "a manual task has no fires");
+    assert_no_secret(&output);
+}
+
+#[test]
+fn invalid_definitions_exit_1_with_positioned_errors() {
+    let server = mockito::Server::new();
+    let broken = RUNBOOK.replace("action: Hooks/Post\n    auto_start", "action: Hooks/Pots\n    auto_start");
+    let files = files(&server.url(), &broken);
+    let output = run(&files, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let file = files.runbook.display().to_string();
+    assert!(
+        stderr.lines().any(|line| line.starts_with(&format!("{file}:13:")) && line.contains("tasks[2].action")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+
+    let output = command(&files, &[]).arg("--integrations").arg(files.directory.path().join("missing.yaml")).output();
+    let output = output.expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("missing.yaml: cannot read"), "{}", text(&output.stderr));
+
+    // A runbook given as an integration (and an integration as the runbook) is refused with the fix.
+    let output = cargo_bin_cmd!("cutover")
+        .arg("run")
+        .arg(&files.integration)
+        .arg("--integrations")
+        .arg(&files.runbook)
+        .output()
+        .expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("is an integration definition: give it after --integrations"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = cargo_bin_cmd!("cutover")
+        .arg("run")
+        .arg(&files.runbook)
+        .arg("--integrations")
+        .arg(&files.integration)
+        .arg(&files.runbook)
+        .output()
+        .expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("is a runbook definition: --integrations takes integrations"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_given_database_keeps_its_key_beside_it() {
+    let mut server = mockito::Server::new();
+    let _hooks = server.mock("POST", "/hook").with_status(200).expect(4).create();
+    let files = files(&server.url(), RUNBOOK);
+    let database = files.directory.path().join("runs/cutover.db");
+    let url = format!("sqlite://{}", database.display());
+    let first = run(&files, &["--database", &url, "--no-actions-log"]);
+    assert_eq!(first.status.code(), Some(0), "stderr:\n{}", text(&first.stderr));
+    let key = key_file(&database);
+    assert!(key.exists(), "the key file is written beside the database");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).expect("key file").permissions().mode() & 0o777, 0o600);
+    }
+    // A second run reads the stored secrets with the same key; its runbook is the second one.
+    let second = run(&files, &["--database", &url, "--no-actions-log"]);
+    assert_eq!(second.status.code(), Some(0), "stderr:\n{}", text(&second.stderr));
+    assert!(text(&second.stdout).contains("runbook 2: complete"), "{}", text(&second.stdout));
+}
+
+fn key_file(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+#[test]
+fn every_usage_error_exits_2() {
+    let server = mockito::Server::new();
+    let files = files(&server.url(), RUNBOOK);
+    let runbook = files.runbook.display().to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["frobnicate"],
+        vec!["run"],
+        vec!["run", &runbook, "--mode", "dry"],
+        vec!["run", &runbook, "--manual", "maybe"],
+        vec!["run", &runbook, "--param", "novalue"],
+        vec!["run", &runbook, "--param", "=value"],
+        vec!["run", &runbook, "--allow-network", "not-a-cidr"],
+        vec!["run", &runbook, "--integrations"],
+        vec!["run", &runbook, "--no-such-flag"],
+        vec!["validate"],
+        vec!["render", &runbook],
+        vec!["sink", "--listen", "0.0.0.0:8787"],
+        vec!["sink", "--listen", "nowhere"],
+        vec!["completions"],
+        vec!["completions", "tcsh"],
+        vec!["apply"],
+        vec!["runbook"],
+        vec!["runbook", "list"],
+        vec!["runbook", "start", "1", "--server", "http://127.0.0.1:9", "--token", "t"],
+        vec!["task", "list", "--server", "http://127.0.0.1:9", "--token", "t"],
+        vec!["task", "start", "1", "announce"],
+        vec!["task", "start", "1", "announce", "--server", "http://127.0.0.1:9"],
+        vec!["task", "skip", "1", "announce", "--server", "http://127.0.0.1:9", "--token", "t"],
+        vec!["--server", "not a url", "--token", "t", "runbook", "list"],
+    ];
+    for args in cases {
+        let output = cargo_bin_cmd!("cutover")
+            .args(&args)
+            .env_remove("CUTOVER_SERVER")
+            .env_remove("CUTOVER_TOKEN")
+            .output()
+            .expect("running cutover");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output.stderr));
+        assert!(!output.stderr.is_empty(), "{args:?}: the error is on stderr");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+    }
+}
