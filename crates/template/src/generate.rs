@@ -182,9 +182,13 @@ impl<'a> Generator<'a> {
 
     fn operand(&self, operand: &Operand) -> String {
         match operand {
-            Operand::Literal { value, span } => match value {
-                // Numbers keep their source text, which our parser limited to handlebars' number syntax.
-                serde_json::Value::Number(_) => self.source[span.start..span.end].to_owned(),
+            Operand::Literal { value, .. } => match value {
+                // Handlebars' number syntax has no exponent and JSON none of `007` or `1.`: write plain decimals.
+                serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                    (Some(int), _) => int.to_string(),
+                    (None, Some(float)) => format!("{float}"),
+                    (None, None) => n.to_string(),
+                },
                 other => other.to_string(),
             },
             Operand::Path(path) => path_param(path),

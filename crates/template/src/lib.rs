@@ -32,10 +32,12 @@
 //!   `@index`, `@key`, `@first`, `@last`, `../name`), `{{#with x}}`, `{{else}}`, `{{else if y}}`, `{{/if}}`; whitespace
 //!   control `{{~ … ~}}`; comments `{{! … }}` and `{{!-- … --}}`. Root paths work inside blocks too.
 //! - Strict resolution: a placeholder whose path is missing is an error naming the path with its line and column,
-//!   unless a `default` filter in its chain covers it. `#if` and `#unless` treat a missing value as false (that is how a
-//!   template tests an optional value); `#each` and `#with` need their value unless they have an `{{else}}`.
-//! - Not in the dialect: `{{{ }}}` (raw output would defeat escaping), partials, helpers called as `{{helper x}}`,
-//!   backslash escapes of `{{` (a backslash is always literal; write a literal `{{` as `{{ '{{' }}`).
+//!   unless a `default` filter in its chain covers it. `#if`, `#unless` and `#with` treat a missing value as false
+//!   (that is how a template tests an optional value); `#each` over a missing value, or over a value that is neither a
+//!   list nor an object, is an error unless the block has an `{{else}}`.
+//! - Not in the dialect: `{{{ }}}` (raw output would defeat escaping), partials, block parameters (`as |item|`),
+//!   helpers called as `{{helper x}}`, Liquid tags (`{% … %}`, kept as literal text), and backslash escapes of `{{` (a
+//!   backslash is always literal; write a literal `{{` as `{{ '{{' }}`).
 //!
 //! # Performance
 //!
@@ -113,3 +115,21 @@ pub const FILTERS: &[&str] = &[
     "json",
     "parse_json",
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn compiled_forms_are_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<crate::Template>();
+        shareable::<crate::RequestTemplate>();
+        shareable::<crate::TemplateContext>();
+        shareable::<crate::Redactor>();
+    }
+
+    #[test]
+    fn the_filter_list_matches_the_parser() {
+        let names: Vec<&str> = crate::filters::FilterKind::all().iter().map(|k| k.name()).collect();
+        assert_eq!(names, crate::FILTERS);
+    }
+}

@@ -16,7 +16,7 @@ const CONTEXT: &str = r##"{
     "Slash": "a/b c"
   },
   "Task": {
-    "id": "announce", "name": "Announce", "dots": "..", "duration": 30, "done": false, "nothing": null, "price": 2.5,
+    "id": "announce", "name": "Announce", "dots": "..", "empty": [], "duration": 30, "done": false, "nothing": null, "price": 2.5,
     "assignee": {"name": "Ann", "email": "Ann@Example.COM"}, "list": [{"n": "a"}, {"n": "b"}]
   },
   "Runbook": {"id": 42, "name": "Release 42", "mode": "live"},
@@ -110,6 +110,7 @@ const CASES: &[(&str, TemplatePlace, &str, Expect)] = &[
     ("json in a string", J, r#"{"raw":"{{CustomField.Tags | json}}"}"#, O(r#"{"raw":"[\"x\",\"y\"]"}"#)),
     ("json as text", T, "{{Task.assignee | json}}", O(r#"{"name":"Ann","email":"Ann@Example.COM"}"#)),
     ("parse_json", J, r#"{"v": {{CustomField['Json Text'] | parse_json}}}"#, O(r#"{"v": {"k":[1,true]}}"#)),
+    ("number literals", T, "{{ 007 | plus: 1 }} {{ 1. | plus: 1 }} {{ -2 | times: 1.5 }}", O("8 2 -3.0")),
     ("literal head", T, "{{ 5 | plus: 1 }} {{ 'a' | upcase }} {{ '{{' }}", O("6 A {{")),
     // Blocks.
     ("if else", T, "{{#if Task.done}}yes{{else}}no{{/if}}", O("no")),
@@ -126,6 +127,8 @@ const CASES: &[(&str, TemplatePlace, &str, Expect)] = &[
     ("each reads roots", T, "{{#each CustomField.Tags}}{{this}}@{{Runbook.mode}} {{/each}}", O("x@live y@live ")),
     ("each parent path", T, "{{#each Task.list}}{{n}}{{../Runbook.id}}{{/each}}", O("a42b42")),
     ("with", T, "{{#with Task.assignee}}{{name}} <{{email}}>{{/with}}", O("Ann <Ann@Example.COM>")),
+    ("with on missing is false", T, "{{#with Task.nope}}x{{else}}none{{/with}}", O("none")),
+    ("each else on empty", T, "{{#each Task.empty}}x{{else}}empty{{/each}}", O("empty")),
     ("comments", T, "a{{! note }}b{{!-- {{Task.nope}} --}}c", O("abc")),
     ("whitespace control", T, "a  {{~ Task.name ~}}  b", O("aAnnounceb")),
     // URLs, headers, text.
