@@ -70,7 +70,7 @@ pub(crate) struct Filter {
 #[derive(Debug, Clone)]
 pub(crate) enum Operand {
     Path(PathExpr),
-    Literal { value: serde_json::Value, span: Span },
+    Literal { value: serde_json::Value },
 }
 
 /// Where a path starts.
@@ -534,7 +534,7 @@ impl<'s> Cursor<'s> {
         };
         if c == '\'' || c == '"' {
             let text = self.quoted()?;
-            return Ok(Operand::Literal { value: serde_json::Value::String(text), span: Span::new(start, self.pos) });
+            return Ok(Operand::Literal { value: serde_json::Value::String(text) });
         }
         if c.is_ascii_digit() || (c == '-' && self.rest()[1..].starts_with(|d: char| d.is_ascii_digit())) {
             return self.number();
@@ -546,7 +546,7 @@ impl<'s> Cursor<'s> {
             ("nil", serde_json::Value::Null),
         ] {
             if self.keyword(word) {
-                return Ok(Operand::Literal { value, span: Span::new(start, self.pos) });
+                return Ok(Operand::Literal { value });
             }
         }
         self.path().map(Operand::Path)
@@ -572,7 +572,7 @@ impl<'s> Cursor<'s> {
                 .map(serde_json::Value::Number)
                 .ok_or_else(|| self.error(start, format!("`{text}` is not a finite number")))?
         };
-        Ok(Operand::Literal { value, span: Span::new(start, self.pos) })
+        Ok(Operand::Literal { value })
     }
 
     /// A quoted string with `\\`, `\'`, `\"`, `\n`, `\t` escapes; `self.pos` is at the opening quote.
