@@ -439,6 +439,10 @@ proptest! {
         let json = definition.to_json().expect("JSON serialization");
         prop_assert_eq!(&parse("definition.json", &json)?, &definition, "JSON:\n{}", json);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
     #[test]
     fn the_serde_derives_read_what_they_write(definition in definition()) {
