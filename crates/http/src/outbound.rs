@@ -306,6 +306,34 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// An IPv4 address and its IPv4-mapped IPv6 form are refused or admitted together by an IPv4 allow list,
+        /// and the mapped form of a refused address is never admitted without one.
+        #[test]
+        fn mapped_addresses_follow_their_ipv4_address(octets in proptest::prelude::any::<[u8; 4]>(), prefix in 8u8..=32) {
+            let v4 = Ipv4Addr::from(octets);
+            let mapped = IpAddr::V6(v4.to_ipv6_mapped());
+            proptest::prop_assert!(OutboundPolicy::default().check(mapped).is_err());
+            let net = ipnet::Ipv4Net::new(v4, prefix).unwrap().trunc();
+            let policy = OutboundPolicy::allowing([IpNet::V4(net)]);
+            proptest::prop_assert_eq!(policy.check(mapped), Ok(()));
+            proptest::prop_assert_eq!(policy.check(IpAddr::V4(v4)), Ok(()));
+        }
+
+        /// Every address of the private, loopback, link-local and CGNAT ranges is refused by default.
+        #[test]
+        fn special_ranges_are_refused(host in proptest::prelude::any::<u32>(), range in 0usize..6) {
+            let (base, bits): (u32, u32) = [
+                (0x0a00_0000, 8), (0xac10_0000, 12), (0xc0a8_0000, 16), (0x7f00_0000, 8), (0xa9fe_0000, 16),
+                (0x6440_0000, 10),
+            ][range];
+            let address = Ipv4Addr::from(base | (host >> bits));
+            proptest::prop_assert!(OutboundPolicy::default().check(IpAddr::V4(address)).is_err(), "{}", address);
+        }
+    }
+
     #[test]
     fn refusal_explains_itself() {
         let refusal = OutboundPolicy::default().check("169.254.169.254".parse().unwrap()).unwrap_err();

@@ -6,8 +6,16 @@
 
 pub use cutover_integrations_template::REDACTED;
 use cutover_integrations_template::Redactor;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use std::collections::BTreeSet;
 use std::fmt;
+
+/// The bytes the `url` crate encodes in a query (the WHATWG query percent-encode set of special schemes).
+const WHATWG_QUERY: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'\'');
+
+/// The bytes the `url` crate encodes in a path (the WHATWG path percent-encode set).
+const WHATWG_PATH: &AsciiSet =
+    &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
 
 /// Headers redacted by name whatever the auth provider reports.
 const SECRET_HEADERS: [&str; 8] = [
@@ -55,6 +63,14 @@ impl Redaction {
             return;
         }
         self.values.add(value);
+        // Parsing a URL (as the executor does before sending) encodes what a template left raw with the lighter
+        // WHATWG sets, which the template crate's encodings do not produce.
+        for set in [WHATWG_QUERY, WHATWG_PATH] {
+            let encoded = utf8_percent_encode(value, set).to_string();
+            if encoded != value {
+                self.values.add(&encoded);
+            }
+        }
         self.shortest = if self.shortest == 0 { value.len() } else { self.shortest.min(value.len()) };
     }
 
@@ -232,6 +248,42 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(redaction.text(text), expected, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever surrounds it and however it is encoded, a secret never survives redaction.
+        #[test]
+        fn secrets_never_survive(
+            secret in "[a-z0-9 /+&=?\"%é-]{4,24}",
+            before in "[a-zA-Z0-9 /+&=?\"%:{}-]{0,20}",
+            after in "[a-zA-Z0-9 /+&=?\"%:{}-]{0,20}",
+            form in 0usize..5,
+        ) {
+            let mut redaction = Redaction::default();
+            redaction.add_secret(&secret);
+            let json = serde_json::to_string(&secret).unwrap();
+            let forms = [
+                secret.clone(),
+                json[1..json.len() - 1].to_owned(),
+                url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+                {
+                    let query = url::Url::parse(&format!("https://h/?q={secret}&end")).unwrap().query().unwrap().to_owned();
+                    query["q=".len()..query.len() - "&end".len()].to_owned()
+                },
+                if secret.contains(['/', '%', '?', '#']) {
+                    secret.clone()
+                } else {
+                    let path = url::Url::parse(&format!("https://h/{secret}/end")).unwrap().path().to_owned();
+                    path["/".len()..path.len() - "/end".len()].to_owned()
+                },
+            ];
+            let text = format!("{before}{}{after}", forms[form]);
+            let shown = redaction.text(&text);
+            proptest::prop_assert!(!shown.contains(&secret), "{shown}");
+            proptest::prop_assert!(!shown.contains(&forms[form]), "{shown}");
         }
     }
 
