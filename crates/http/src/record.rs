@@ -171,4 +171,9 @@ impl FireResult {
     pub fn failure(kind: ErrorKind, reason: impl Into<String>) -> Self {
         Self { succeeded: false, failure: Some(AttemptError { kind, reason: reason.into() }), fields: BTreeMap::new() }
     }
+
+    /// The end of a fire a user cancelled (the engine stops stepping it and records this).
+    pub fn cancelled() -> Self {
+        Self::failure(ErrorKind::Cancelled, "Cancelled by a user")
+    }
 }

@@ -98,6 +98,43 @@ async fn every_mode_fails_by_timeout_when_the_server_never_answers() {
 }
 
 #[tokio::test]
+async fn every_mode_fails_by_status_and_every_reading_mode_by_condition() {
+    let mut server = mockito::Server::new_async().await;
+    server.mock("POST", "/gone").with_status(410).create_async().await;
+    server.mock("POST", "/busy").with_body(r#"{"status": "busy"}"#).create_async().await;
+    let unmet = json!({"success_when": [{"path": "status", "equals": "accepted"}]});
+    // (mode, path, response rules, expected kind)
+    let cases = [
+        ("fire_and_forget", "/gone", json!({}), ErrorKind::Status),
+        ("sync", "/gone", json!({}), ErrorKind::Status),
+        ("polling", "/gone", json!({}), ErrorKind::Status),
+        ("callback", "/gone", json!({}), ErrorKind::Status),
+        ("sync", "/busy", unmet.clone(), ErrorKind::Condition),
+        ("polling", "/busy", unmet.clone(), ErrorKind::Condition),
+        ("callback", "/busy", unmet.clone(), ErrorKind::Condition),
+    ];
+    for (mode, path, rules, kind) in cases {
+        let definition = json!({
+            "request": {"method": "POST", "url": "x", "execution_mode": mode},
+            "response": rules,
+            "polling": {"method": "GET", "url": "x"},
+        });
+        let prepared = prepare_fixed(&action(definition), request(HttpMethod::Post, server.url() + path));
+
+        let log = executor().0.run_to_completion(&prepared, &fire(), None).await;
+
+        assert_eq!(failure_kind(&log), Some(kind), "{mode} {path}: {log:?}");
+        assert_eq!(attempts(&log).len(), 1, "{mode} {path}: no poll, no wait after a failed request");
+    }
+    let ignored = prepare_fixed(
+        &action(json!({"request": {"method": "POST", "url": "x"}, "response": unmet})),
+        request(HttpMethod::Post, server.url() + "/busy"),
+    );
+    let log = executor().0.run_to_completion(&ignored, &fire(), None).await;
+    assert!(log.result.unwrap().succeeded, "fire_and_forget reads nothing but the status");
+}
+
+#[tokio::test]
 async fn a_refused_connection_is_retried_then_reported_as_connection_failed() {
     let address = closed_port().await;
     let action = action(json!({"request": {"method": "GET", "url": "x"}}));
@@ -594,4 +631,32 @@ async fn preview_renders_and_redacts_without_sending() {
         record.request.unwrap().curl,
         format!("curl 'http://127.0.0.1:9/ping?token=[REDACTED]' -H 'Idempotency-Key: {}'", state.idempotency_key)
     );
+}
+
+#[tokio::test]
+async fn response_bodies_are_capped_when_read_and_when_logged() {
+    let mut server = mockito::Server::new_async().await;
+    let big = format!(r#"{{"data": "{}"}}"#, "x".repeat(4096));
+    server.mock("GET", "/big").with_body(&big).create_async().await;
+    let mut config = config();
+    config.response_body_limit = 1024;
+    config.log_body_limit = 100;
+    let url = server.url() + "/big";
+    let cases = [
+        (json!({"request": {"method": "GET", "url": "x"}}), None),
+        (
+            json!({"request": {"method": "GET", "url": "x", "execution_mode": "sync"}, "response": {"map": {"D": "data"}}}),
+            Some("The response body is larger than the 1024-byte limit"),
+        ),
+    ];
+    for (definition, failure) in cases {
+        let prepared = prepare_fixed(&action(definition), request(HttpMethod::Get, url.clone()));
+
+        let log = executor_with(config.clone()).0.run_to_completion(&prepared, &fire(), None).await;
+
+        assert_eq!(failure_reason(&log), failure.unwrap_or_default());
+        let response = attempts(&log)[0].response.clone().unwrap();
+        assert_eq!(response.body.len(), 100);
+        assert!(response.body_truncated);
+    }
 }
