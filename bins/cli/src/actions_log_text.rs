@@ -2,7 +2,7 @@
 //! attempt with its request (method, URL, and a `curl` line that sends the same request, secrets already redacted by
 //! the engine), the response status or the error, and notes.
 
-use cutover_integrations_core::FireActionsLog;
+use cutover_integrations_core::FireLogView;
 use cutover_integrations_core::http::{AttemptRecord, LogEntry, RequestPurpose};
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -12,29 +12,32 @@ const BODY_PREVIEW: usize = 200;
 
 /// One fire, whichever side it came from: the engine in this process or a server's JSON.
 pub(crate) struct FireView<'a> {
-    pub(crate) number: i64,
-    pub(crate) idempotency_key: &'a str,
-    pub(crate) status: String,
-    pub(crate) entries: &'a [LogEntry],
+    number: u32,
+    idempotency_key: &'a str,
+    /// How the fire ended (`succeeded`, `failed`, `not_sent`, `cancelled`), or where it is (`due`, `waiting`).
+    state: String,
+    entries: &'a [LogEntry],
 }
 
-impl<'a> From<&'a FireActionsLog> for FireView<'a> {
-    fn from(fire: &'a FireActionsLog) -> Self {
+impl<'a> From<&'a FireLogView> for FireView<'a> {
+    fn from(fire: &'a FireLogView) -> Self {
         Self {
             number: fire.number,
             idempotency_key: &fire.idempotency_key,
-            status: crate::progress::snake(&fire.status),
+            state: fire.outcome.clone().unwrap_or_else(|| crate::progress::snake(&fire.status)),
             entries: &fire.entries,
         }
     }
 }
 
-/// A fire as a server's actions-log route returns it.
+/// A fire as a server's actions-log route returns it: the engine's [`FireLogView`] as JSON.
 #[derive(Debug, Deserialize)]
 pub(crate) struct FireDocument {
-    number: i64,
+    number: u32,
     idempotency_key: String,
     status: String,
+    #[serde(default)]
+    outcome: Option<String>,
     entries: Vec<LogEntry>,
 }
 
@@ -43,7 +46,7 @@ impl<'a> From<&'a FireDocument> for FireView<'a> {
         Self {
             number: fire.number,
             idempotency_key: &fire.idempotency_key,
-            status: fire.status.clone(),
+            state: fire.outcome.clone().unwrap_or_else(|| fire.status.clone()),
             entries: &fire.entries,
         }
     }
@@ -54,7 +57,7 @@ pub(crate) fn task_log<'a>(task: &str, fires: impl IntoIterator<Item = FireView<
     let mut text = String::new();
     for fire in fires {
         let _ =
-            writeln!(text, "{task} fire {} ({}), Idempotency-Key {}", fire.number, fire.status, fire.idempotency_key);
+            writeln!(text, "{task} fire {} ({}), Idempotency-Key {}", fire.number, fire.state, fire.idempotency_key);
         for entry in fire.entries {
             match entry {
                 LogEntry::Attempt(attempt) => attempt_text(&mut text, attempt),

@@ -1,7 +1,8 @@
-//! `cutover apply FILE...`: sends definition files to a server. Integrations go to `POST /definitions` (created or
-//! updated), runbooks to `POST /runbooks` (created); integrations first, so runbooks may use them.
+//! `cutover apply FILE...`: sends definition files to a server, each named by `?file=` so the server's errors name it.
+//! Integrations go to `POST /definitions` (created or updated), runbooks to `POST /runbooks` (created); integrations
+//! first, so runbooks may use them.
 
-use crate::client::{Client, ClientError, Output, print_json};
+use crate::client::{Client, ClientError, Output, field, print_json};
 use clap::Args;
 use cutover_integrations_model::{Definition, DefinitionFormat, SourceFile, Validator};
 use serde_json::{Value, json};
@@ -27,6 +28,8 @@ struct Prepared {
     text: String,
     format: DefinitionFormat,
     runbook: bool,
+    /// The integration's or runbook's name, for the summary line.
+    title: String,
 }
 
 /// Reads and classifies every file, then sends integrations, then runbooks; stops at the first refusal.
@@ -45,7 +48,8 @@ pub(crate) async fn run(client: Client, args: &ApplyArgs) -> Result<(), ClientEr
         match Validator::new().parse(&SourceFile::new(&name, &text)) {
             Ok(parsed) => {
                 let runbook = matches!(parsed.definition(), Definition::Runbook(_));
-                prepared.push(Prepared { format: DefinitionFormat::from_path(path), name, text, runbook });
+                let title = parsed.definition().name().to_owned();
+                prepared.push(Prepared { format: DefinitionFormat::from_path(path), name, text, runbook, title });
             }
             Err(diagnostics) => problems.extend(diagnostics.iter().map(ToString::to_string)),
         }
@@ -61,14 +65,16 @@ pub(crate) async fn run(client: Client, args: &ApplyArgs) -> Result<(), ClientEr
             DefinitionFormat::Yaml => "application/yaml",
         };
         let route = if file.runbook { "runbooks" } else { "definitions" };
-        let response = client.post_text(&[route], content_type, file.text).await.map_err(|error| match error {
-            ClientError::Api { status, code, message, details } => {
-                ClientError::Api { status, code, message: format!("{}: {message}", file.name), details }
-            }
-            other => other,
-        })?;
+        let query = [("file", file.name.as_str())];
+        let response =
+            client.post_text(&[route], &query, content_type, file.text).await.map_err(|error| match error {
+                ClientError::Api { status, code, message, details } => {
+                    ClientError::Api { status, code, message: format!("{}: {message}", file.name), details }
+                }
+                other => other,
+            })?;
         if !args.output.json {
-            println!("{}: {}", file.name, summary(file.runbook, &response));
+            println!("{}: {}", file.name, summary(file.runbook, &file.title, &response));
         }
         results.push(json!({"file": file.name, "kind": if file.runbook { "runbook" } else { "integration" }, "result": response}));
     }
@@ -78,18 +84,24 @@ pub(crate) async fn run(client: Client, args: &ApplyArgs) -> Result<(), ClientEr
     Ok(())
 }
 
-/// One line saying what the server did with a file.
-fn summary(runbook: bool, response: &Value) -> String {
-    let field = |names: &[&str]| crate::client::field(response, names);
+/// One line saying what the server did with a file: the runbook it created, or the integration it created or
+/// updated with the actions it created and updated.
+fn summary(runbook: bool, title: &str, response: &Value) -> String {
     if runbook {
-        let (id, name) = (field(&["id"]), field(&["name"]));
-        return format!("runbook {id} `{name}` created");
+        return format!("runbook {} `{title}` created", field(response, &["id"]));
     }
-    let name = field(&["name", "integration"]);
-    let change = field(&["change", "status", "action"]);
-    match (name.is_empty(), change.is_empty()) {
-        (false, false) => format!("integration `{name}` {change}"),
-        (false, true) => format!("integration `{name}` applied"),
-        _ => "applied".to_owned(),
+    let Some(applied) = response["integrations"].as_array().and_then(|applied| applied.first()) else {
+        return format!("integration `{title}` applied");
+    };
+    let verb = if applied["created"].as_bool() == Some(true) { "created" } else { "updated" };
+    let names = |key: &str| {
+        applied[key].as_array().map(|names| names.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+    };
+    let mut line = format!("integration {} `{title}` {verb}", field(applied, &["integration_id"]));
+    for (key, label) in [("actions_created", "actions created"), ("actions_updated", "actions updated")] {
+        if let Some(names) = names(key).filter(|names| !names.is_empty()) {
+            line.push_str(&format!("; {label}: {names}"));
+        }
     }
+    line
 }

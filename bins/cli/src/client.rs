@@ -136,14 +136,18 @@ impl Client {
         self.send(self.http.post(url.clone()).json(body), url).await
     }
 
-    /// `POST /api/v1/{segments…}` with a text body of `content_type`, such as a YAML definition file.
+    /// `POST /api/v1/{segments…}?{query}` with a text body of `content_type`, such as a YAML definition file.
     pub(crate) async fn post_text(
         &self,
         segments: &[&str],
+        query: &[(&str, &str)],
         content_type: &str,
         body: String,
     ) -> Result<Value, ClientError> {
-        let url = self.url(segments)?;
+        let mut url = self.url(segments)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
         self.send(self.http.post(url.clone()).header(reqwest::header::CONTENT_TYPE, content_type).body(body), url).await
     }
 
@@ -194,7 +198,13 @@ fn api_error(status: u16, text: &str) -> ClientError {
             details
                 .iter()
                 .map(|detail| {
-                    (string(&detail["path"]).unwrap_or_default(), string(&detail["message"]).unwrap_or_default())
+                    let path = string(&detail["path"]).unwrap_or_default();
+                    // A definition file's problem is positioned like `cutover validate` prints it.
+                    let path = match (string(&detail["file"]), detail["line"].as_u64(), detail["column"].as_u64()) {
+                        (Some(file), Some(line), Some(column)) => format!("{file}:{line}:{column}: {path}"),
+                        _ => path,
+                    };
+                    (path, string(&detail["message"]).unwrap_or_default())
                 })
                 .collect()
         })
@@ -270,6 +280,11 @@ mod tests {
                 409,
                 r#"{"error":{"code":"not_allowed","message":"the task is complete"}}"#,
                 vec!["error: the task is complete (409 not_allowed)"],
+            ),
+            (
+                422,
+                r#"{"error":{"code":"invalid_definition","message":"1 problem","details":[{"path":"tasks[2].action","message":"unknown action","file":"r.yaml","line":13,"column":13}]}}"#,
+                vec!["error: 1 problem (422 invalid_definition)", "r.yaml:13:13: tasks[2].action: unknown action"],
             ),
             (502, "Bad Gateway", vec!["error: Bad Gateway (502 unknown)"]),
             (500, "", vec!["error: the server refused the request (500 unknown)"]),

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use cutover_integrations_core::model::{Definition, RunMode, SecretValue, SourceFile, SystemParameter, Validator};
 use cutover_integrations_core::store::RunbookId;
 use cutover_integrations_core::{
-    DriveOptions, DriveReport, Engine, EngineError, FireActionsLog, ManualTasks, generate_secret_key,
+    DriveOptions, DriveReport, Engine, EngineError, FireLogView, ManualTasks, generate_secret_key,
     secret_key_beside_database,
 };
 use ipnet::IpNet;
@@ -39,7 +39,7 @@ its value is redacted wherever it would appear (the actions log, curl lines, thi
 
 The database is a temporary SQLite file unless --database names one. The secret key that encrypts secrets at rest \
 is generated for a temporary database; for --database it is read from CUTOVER_SECRET_KEY or, for a SQLite file, \
-kept beside it in FILE.key (mode 0600, created on first use; the server does the same).
+kept in secret.key in the database's directory (mode 0600, created on first use; the server does the same).
 
 Outbound requests to loopback, private, link-local and metadata addresses are refused unless --allow-network admits \
 them.
@@ -344,7 +344,7 @@ fn read(path: &Path) -> Result<String, Failure> {
         .map_err(|error| Failure::Invalid(vec![format!("{}: cannot read: {error}", path.display())]))
 }
 
-fn print_text(report: &DriveReport, logs: &[(String, Vec<FireActionsLog>)], no_actions_log: bool) {
+fn print_text(report: &DriveReport, logs: &[(String, Vec<FireLogView>)], no_actions_log: bool) {
     print!("{}", table::drive_report(report));
     if no_actions_log || logs.is_empty() {
         return;
@@ -356,7 +356,7 @@ fn print_text(report: &DriveReport, logs: &[(String, Vec<FireActionsLog>)], no_a
     }
 }
 
-fn print_json(report: &DriveReport, logs: &[(String, Vec<FireActionsLog>)]) -> Result<(), Failure> {
+fn print_json(report: &DriveReport, logs: &[(String, Vec<FireLogView>)]) -> Result<(), Failure> {
     let actions_log: serde_json::Map<String, serde_json::Value> = logs
         .iter()
         .map(|(task, fires)| Ok((task.clone(), serde_json::to_value(fires)?)))

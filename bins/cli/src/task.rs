@@ -142,14 +142,14 @@ pub(crate) fn tasks_table(tasks: &Value) -> String {
                 field(task, &["name"]),
                 field(task, &["stage"]),
                 field(task, &["integration_status"]),
-                field(task, &["reason", "failure", "waiting"]).replace('\n', " "),
+                field(task, &["failure_reason", "waiting_reason"]).replace('\n', " "),
             ]
         })
         .collect();
     table::render(&["TASK", "NAME", "STAGE", "INTEGRATION", "REASON"], &rows)
 }
 
-/// The actions log of a task as text; the server sends a list of fires.
+/// The actions log of a task as text; the server sends `{"runbook", "task", "fires": […]}`.
 fn log_text(task: &str, log: &Value) -> Result<String, ClientError> {
     let fires: Vec<FireDocument> =
         items(log).into_iter().map(serde_json::from_value).collect::<Result<_, _>>().map_err(|error| {

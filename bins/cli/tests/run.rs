@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 use assert_cmd::cargo::cargo_bin_cmd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 const TOKEN: &str = "hook-token-5d41402abc4b2a76";
@@ -309,7 +309,7 @@ fn a_given_database_keeps_its_key_beside_it() {
     let url = format!("sqlite://{}", database.display());
     let first = run(&files, &["--database", &url, "--no-actions-log"]);
     assert_eq!(first.status.code(), Some(0), "stderr:\n{}", text(&first.stderr));
-    let key = key_file(&database);
+    let key = database.with_file_name("secret.key");
     assert!(key.exists(), "the key file is written beside the database");
     #[cfg(unix)]
     {
@@ -320,12 +320,6 @@ fn a_given_database_keeps_its_key_beside_it() {
     let second = run(&files, &["--database", &url, "--no-actions-log"]);
     assert_eq!(second.status.code(), Some(0), "stderr:\n{}", text(&second.stderr));
     assert!(text(&second.stdout).contains("runbook 2: complete"), "{}", text(&second.stdout));
-}
-
-fn key_file(database: &Path) -> PathBuf {
-    let mut name = database.as_os_str().to_owned();
-    name.push(".key");
-    PathBuf::from(name)
 }
 
 #[test]

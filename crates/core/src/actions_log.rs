@@ -1,52 +1,52 @@
-//! A task's actions log as readers want it: each fire of the task, in order, with its log entries parsed back into
-//! the HTTP executor's records (requests and responses redacted, a `curl` line per request).
+//! A task's actions log as users read it: every fire of the task's action, oldest first, with its attempts (redacted
+//! requests and responses, a `curl` line each) and notes.
 
+use crate::dispatch::FireDoc;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use cutover_integrations_http::LogEntry;
 use cutover_integrations_store::{FireId, FireStatus, RunbookId};
 use serde::Serialize;
 
-/// One fire of a task with its actions log.
+/// One fire of a task with its log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FireActionsLog {
-    /// The fire's id.
-    pub fire: FireId,
+pub struct FireLogView {
+    /// The fire's id (callbacks name it).
+    pub fire_id: FireId,
     /// 1 for the first fire, one more per refire.
-    pub number: i64,
+    pub number: u32,
     /// The `Idempotency-Key` its requests carry.
     pub idempotency_key: String,
-    /// Where the fire is.
+    /// Where the fire row is: `due`, `waiting` (for a callback) or `done`.
     pub status: FireStatus,
-    /// Attempts and notes, in the order they happened; a cancel message sent for this fire is among them.
+    /// How it ended, once it did: `succeeded`, `failed`, `not_sent`, `cancelled`.
+    pub outcome: Option<String>,
+    /// Attempts and notes, in the order they were written; secrets were redacted before they were stored.
     pub entries: Vec<LogEntry>,
 }
 
 impl Engine {
-    /// The actions log of a task: every fire, first to last, with its entries. Fails with
-    /// [`EngineError::NotFound`] when the runbook or the task does not exist.
-    pub async fn task_actions_log(&self, runbook: RunbookId, task: &str) -> Result<Vec<FireActionsLog>, EngineError> {
+    /// The actions log of a task: its fires, oldest first, each with its entries. The task must exist.
+    pub async fn task_actions_log(&self, runbook: RunbookId, task: &str) -> Result<Vec<FireLogView>, EngineError> {
         let view = self.runbook(runbook).await?;
         if view.state.task(task).is_none() {
-            return Err(EngineError::NotFound { what: "task", id: task.to_owned() });
+            return Err(EngineError::NotFound { what: "task", id: format!("{runbook}/{task}") });
         }
-        let store = self.store();
         let mut fires = Vec::new();
-        // Cancel messages are fires of their own with negative numbers; their log entries belong to the fire they
-        // cancel, so only the task's real fires are listed.
-        for fire in store.task_fires(runbook, task).await?.into_iter().filter(|fire| fire.fire_number > 0) {
-            let entries = store
-                .actions_log(fire.id)
-                .await?
-                .iter()
-                .map(|record| serde_json::from_str(&record.record))
-                .collect::<Result<Vec<LogEntry>, _>>()
-                .map_err(EngineError::corrupt("actions log record"))?;
-            fires.push(FireActionsLog {
-                fire: fire.id,
-                number: fire.fire_number,
+        // Cancel notices are fire rows of their own (negative numbers); their entries are logged on the fire they
+        // cancel, so only the action's fires are listed.
+        for fire in self.inner.store.task_fires(runbook, task).await?.into_iter().filter(|fire| fire.fire_number > 0) {
+            let doc: FireDoc = serde_json::from_str(&fire.state).map_err(EngineError::corrupt("fire state"))?;
+            let mut entries = Vec::new();
+            for record in self.inner.store.actions_log(fire.id).await? {
+                entries.push(serde_json::from_str(&record.record).map_err(EngineError::corrupt("actions log record"))?);
+            }
+            fires.push(FireLogView {
+                fire_id: fire.id,
+                number: u32::try_from(fire.fire_number).unwrap_or_default(),
                 idempotency_key: fire.idempotency_key,
                 status: fire.status,
+                outcome: doc.outcome,
                 entries,
             });
         }

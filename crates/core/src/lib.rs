@@ -49,7 +49,7 @@ mod events;
 mod render;
 mod secret_key_file;
 
-pub use actions_log::FireActionsLog;
+pub use actions_log::FireLogView;
 pub use api_token::{MintedToken, hash_token, mint_token};
 pub use config::{EngineBuilder, EngineSettings, generate_secret_key, single_key_ring};
 pub use dispatch::RunningEngine;
@@ -57,7 +57,7 @@ pub use drive::{DriveOptions, DriveReport, ManualTasks, TaskOutcome};
 pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
 pub use error::EngineError;
 pub use events::EngineEvent;
-pub use secret_key_file::{secret_key_beside_database, secret_key_path};
+pub use secret_key_file::{SECRET_KEY_FILE, secret_key_beside_database, secret_key_path};
 
 pub use cutover_integrations_auth as auth;
 pub use cutover_integrations_http as http;

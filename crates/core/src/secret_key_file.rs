@@ -1,7 +1,7 @@
 //! The secret key of an embedded SQLite database, kept in a file beside it: generated at the first start, read at
 //! every later one, so that secrets sealed in the database stay readable across restarts without configuration.
 //!
-//! The server and `cutover run --database` share this convention, so either can open a database the other created.
+//! The server and `cutover run --database` share this convention (`secret.key` in the database's directory), so either can open a database the other created.
 //! The file is created with mode 0600 and refused when others may read it; a deployment that manages its keys sets
 //! `CUTOVER_SECRET_KEY` instead and never touches the file.
 
@@ -11,9 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-/// Where the secret key of a SQLite database URL is kept: the database file's path with `.key` appended
-/// (`sqlite://data/cutover.db` keeps its key in `data/cutover.db.key`). `None` for other databases and in-memory
-/// SQLite, which have no file to keep a key beside.
+/// The name of the key file in the directory of a SQLite database.
+pub const SECRET_KEY_FILE: &str = "secret.key";
+
+/// Where the secret key of a SQLite database URL is kept: [`SECRET_KEY_FILE`] in the database file's directory
+/// (`sqlite://data/cutover.db` keeps its key in `data/secret.key`, where the server keeps it too). `None` for other
+/// databases and in-memory SQLite, which have no directory to keep a key in.
 pub fn secret_key_path(database_url: &str) -> Option<PathBuf> {
     let rest = database_url.strip_prefix("sqlite:")?;
     let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -21,9 +24,8 @@ pub fn secret_key_path(database_url: &str) -> Option<PathBuf> {
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    let mut key = Path::new(path).as_os_str().to_owned();
-    key.push(".key");
-    Some(PathBuf::from(key))
+    let directory = Path::new(path).parent().unwrap_or_else(|| Path::new(""));
+    Some(directory.join(SECRET_KEY_FILE))
 }
 
 /// The secret key kept beside a SQLite database: read from [`secret_key_path`], or generated and written there
@@ -100,9 +102,9 @@ mod tests {
     #[test]
     fn key_paths_follow_the_database_file() {
         let cases: &[(&str, Option<&str>)] = &[
-            ("sqlite://data/cutover.db", Some("data/cutover.db.key")),
-            ("sqlite:///var/lib/cutover/db.sqlite?mode=rwc", Some("/var/lib/cutover/db.sqlite.key")),
-            ("sqlite:cutover.db", Some("cutover.db.key")),
+            ("sqlite://data/cutover.db", Some("data/secret.key")),
+            ("sqlite:///var/lib/cutover/db.sqlite?mode=rwc", Some("/var/lib/cutover/secret.key")),
+            ("sqlite:cutover.db", Some("secret.key")),
             ("sqlite::memory:", None),
             ("sqlite://:memory:", None),
             ("postgres://user@localhost/cutover", None),

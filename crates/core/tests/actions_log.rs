@@ -1,4 +1,5 @@
-//! `Engine::task_actions_log`: every fire of a task with its parsed, redacted entries; unknown tasks are `NotFound`.
+//! `Engine::task_actions_log`: every fire of a task with its outcome and its parsed, redacted entries; unknown tasks
+//! are `NotFound`.
 
 use cutover_integrations_core::http::LogEntry;
 use cutover_integrations_core::model::{RunMode, SecretValue, SystemParameter};
@@ -45,7 +46,7 @@ async fn every_fire_is_listed_with_its_redacted_attempts() {
 
     let log = engine.task_actions_log(runbook, "announce").await.expect("the log");
     assert_eq!(log.len(), 1, "{log:?}");
-    assert_eq!((log[0].number, log[0].status), (1, FireStatus::Done));
+    assert_eq!((log[0].number, log[0].status, log[0].outcome.as_deref()), (1, FireStatus::Done, Some("succeeded")));
     let attempts: Vec<_> = log[0]
         .entries
         .iter()
