@@ -44,7 +44,10 @@ kept in secret.key in the database's directory (mode 0600, created on first use;
 Outbound requests to loopback, private, link-local and metadata addresses are refused unless --allow-network admits \
 them.
 
-Exit status: 0 when every task completed, 1 when a task did not (or the input is invalid), 2 on usage errors.";
+Ctrl-C stops the run and prints the table of the tasks as they stand; fires already sent are not recalled.
+
+Exit status: 0 when every task completed, 1 when a task did not (or the input is invalid, or the run was \
+interrupted), 2 on usage errors.";
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -253,9 +256,21 @@ async fn drive(
         Manual::Finish => ManualTasks::Finish,
         Manual::Stop => ManualTasks::Stop,
     };
-    let report = engine.drive(runbook, DriveOptions { mode, manual }).await;
-    progress.finish(report.as_ref().ok().cloned()).await;
-    let report = report?;
+    let driven = tokio::select! {
+        report = engine.drive(runbook, DriveOptions { mode, manual }) => report,
+        _ = tokio::signal::ctrl_c() => {
+            // A second Ctrl-C quits without waiting for the fires in flight.
+            tokio::spawn(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(1);
+                }
+            });
+            eprintln!("interrupted: the tasks as they stand (Ctrl-C again to quit at once)");
+            engine.drive_report(runbook).await
+        }
+    };
+    progress.finish(driven.as_ref().ok().cloned()).await;
+    let report = driven?;
 
     let mut logs = Vec::new();
     if args.json || !args.no_actions_log {

@@ -1,10 +1,9 @@
 //! `cutover run` as users run it: the built binary against a mock third party on loopback (mockito), real files, a
 //! real temporary or given SQLite database; exit codes, the table, the plain progress lines, the actions log.
 
-use assert_cmd::Command;
 use assert_cmd::cargo::cargo_bin_cmd;
 use std::path::PathBuf;
-use std::process::Output;
+use std::process::{Command, Output};
 
 const TOKEN: &str = "hook-token-5d41402abc4b2a76";
 
@@ -23,6 +22,15 @@ actions:
       url: {base}/hook
       headers: {{Content-Type: application/json}}
       payload: '{{"text":"{{{{CustomField[''Message'']}}}}","task":"{{{{Task.id}}}}","region":"{{{{SystemParameter.region}}}}"}}'
+  - name: Wait
+    settings: {{finish_task_on_success: true}}
+    request:
+      method: POST
+      url: {base}/jobs
+      headers: {{Content-Type: application/json}}
+      payload: '{{"callback":"{{{{Callback.url}}}}","token":"{{{{Callback.token}}}}"}}'
+      execution_mode: callback
+    callback: {{timeout_seconds: 600}}
 "#
     )
 }
@@ -67,7 +75,7 @@ fn run(files: &Files, extra: &[&str]) -> Output {
 }
 
 fn command(files: &Files, extra: &[&str]) -> Command {
-    let mut command = cargo_bin_cmd!("cutover");
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("cutover"));
     command
         .arg("run")
         .arg(&files.runbook)
@@ -365,4 +373,35 @@ fn every_usage_error_exits_2() {
         assert!(!output.stderr.is_empty(), "{args:?}: the error is on stderr");
         assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_run_and_prints_the_tasks_as_they_stand() {
+    use std::io::{BufRead, BufReader};
+    let mut server = mockito::Server::new();
+    let jobs = server.mock("POST", "/jobs").with_status(202).expect(1).create();
+    let runbook = "kind: runbook\nname: Approval\ntasks:\n  - {id: approve, name: Get approval, action: Hooks/Wait}\n";
+    let files = files(&server.url(), runbook);
+    let mut child = command(&files, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting cutover run");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    // The callback fire waits for a third party that never calls back: interrupt the run there.
+    for line in lines.by_ref() {
+        if line.expect("a progress line") == "approve: integration waiting" {
+            break;
+        }
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|line| line.expect("a line")).collect();
+    let output = child.wait_with_output().expect("the run ends");
+    assert_eq!(output.status.code(), Some(1), "{rest:?}");
+    jobs.assert();
+    assert!(rest.iter().any(|line| line.starts_with("interrupted: ")), "{rest:?}");
+    assert_eq!(row(&output, "approve")[2..4], ["in_progress", "waiting"]);
 }

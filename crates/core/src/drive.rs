@@ -153,7 +153,7 @@ impl Engine {
     }
 }
 
-fn report(
+pub(crate) fn report(
     runbook: RunbookId,
     state: &cutover_integrations_runbook::RunbookState,
     refused: &BTreeMap<String, String>,

@@ -43,6 +43,7 @@ mod api_token;
 mod config;
 mod dispatch;
 mod drive;
+mod drive_report;
 mod engine;
 mod error;
 mod events;
