@@ -78,7 +78,7 @@ impl Transport {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .connect_timeout(config.connect_timeout)
-            .timeout(config.max_request_timeout)
+            // No client-wide total timeout: `send` bounds each whole exchange (redirects and body included).
             .user_agent(config.user_agent.clone())
             .tcp_nodelay(true)
             .build()
