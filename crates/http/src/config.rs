@@ -44,12 +44,14 @@ impl Default for ExecutorConfig {
 }
 
 impl ExecutorConfig {
-    /// The total limit of one attempt of an action that asks for `timeout_seconds`.
+    /// The total limit of one attempt of an action that asks for `timeout_seconds`: the default when it asks for
+    /// none (or 0), never more than `max_request_timeout`.
     pub fn request_timeout(&self, timeout_seconds: Option<u32>) -> Duration {
-        match timeout_seconds {
+        let asked = match timeout_seconds {
             Some(0) | None => self.default_request_timeout,
-            Some(seconds) => Duration::from_secs(u64::from(seconds)).min(self.max_request_timeout),
-        }
+            Some(seconds) => Duration::from_secs(u64::from(seconds)),
+        };
+        asked.min(self.max_request_timeout)
     }
 }
 
@@ -91,5 +93,7 @@ mod tests {
         for (asked, expected) in cases {
             assert_eq!(config.request_timeout(asked), Duration::from_secs(expected), "{asked:?}");
         }
+        let capped = ExecutorConfig { max_request_timeout: Duration::from_secs(2), ..ExecutorConfig::default() };
+        assert_eq!(capped.request_timeout(None), Duration::from_secs(2), "the default is capped too");
     }
 }
