@@ -176,10 +176,15 @@ impl Engine {
     /// the integrations already stored) and applies them: integrations are created or updated, runbooks created.
     /// Nothing is applied unless every file validates.
     pub async fn apply_definitions(&self, files: &[(&str, &str)]) -> Result<AppliedDefinitions, EngineError> {
-        let checker = Checker;
-        let validator = Validator::with_checker(&checker);
-        let sources: Vec<SourceFile<'_>> = files.iter().map(|(name, text)| SourceFile::new(name, text)).collect();
-        let parsed = validator.validate(&sources).map_err(|diagnostics| EngineError::Invalid { diagnostics })?;
+        // The validator borrows a checker without `Sync`: it is dropped before the first await, so that this future
+        // is `Send` (servers spawn it).
+        let parsed = {
+            let checker = Checker;
+            let sources: Vec<SourceFile<'_>> = files.iter().map(|(name, text)| SourceFile::new(name, text)).collect();
+            Validator::with_checker(&checker)
+                .validate(&sources)
+                .map_err(|diagnostics| EngineError::Invalid { diagnostics })?
+        };
         let now = self.now().as_millisecond();
         let mut applied = AppliedDefinitions { integrations: Vec::new(), runbooks: Vec::new() };
         for definition in parsed.definitions() {

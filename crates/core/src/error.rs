@@ -81,6 +81,43 @@ pub enum EngineError {
         /// What is wrong.
         message: String,
     },
+    /// An API input that is not a definition file (a request body, a query parameter) is invalid; every problem is
+    /// listed with the path of the value at fault.
+    #[error("{} invalid input(s); first: {}", problems.len(), problems.first().map(|p| p.to_string()).unwrap_or_default())]
+    InvalidInput {
+        /// Every problem.
+        problems: Vec<InputProblem>,
+    },
+    /// The caller may not do this, whatever their roles: for example authorizing a task that is assigned to someone
+    /// else.
+    #[error("{message}")]
+    Forbidden {
+        /// Why.
+        message: String,
+    },
+}
+
+/// One problem of an API input: the path of the value at fault (`request.url`, `custom_fields['Slack Channel']`, `$`
+/// for the whole input) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InputProblem {
+    /// The path of the value at fault.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl InputProblem {
+    /// A problem at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
 }
 
 impl From<cutover_integrations_auth::AuthError> for EngineError {
@@ -90,6 +127,11 @@ impl From<cutover_integrations_auth::AuthError> for EngineError {
 }
 
 impl EngineError {
+    /// One invalid input at `path`.
+    pub fn invalid_input(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidInput { problems: vec![InputProblem::new(path, message)] }
+    }
+
     pub(crate) fn corrupt(what: &'static str) -> impl FnOnce(serde_json::Error) -> Self {
         move |error| Self::Corrupt { what, reason: error.to_string() }
     }

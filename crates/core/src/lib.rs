@@ -44,9 +44,11 @@ mod config;
 mod dispatch;
 mod drive;
 mod drive_report;
+mod editing;
 mod engine;
 mod error;
 mod events;
+mod oauth;
 mod render;
 mod secret_key_file;
 
@@ -55,10 +57,12 @@ pub use api_token::{MintedToken, hash_token, mint_token};
 pub use config::{EngineBuilder, EngineSettings, generate_secret_key, single_key_ring};
 pub use dispatch::RunningEngine;
 pub use drive::{DriveOptions, DriveReport, ManualTasks, TaskOutcome};
+pub use editing::{IntegrationEdit, REDACTED};
 pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
-pub use error::EngineError;
+pub use error::{EngineError, InputProblem};
 pub use events::EngineEvent;
 pub use secret_key_file::{SECRET_KEY_FILE, secret_key_beside_database, secret_key_path};
+pub use oauth::OAuthTarget;
 
 pub use cutover_integrations_auth as auth;
 pub use cutover_integrations_http as http;

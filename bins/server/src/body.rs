@@ -1,0 +1,203 @@
+//! Request bodies: bounded in size, and parsed so that a malformed body is a 400 naming the parser's line and column,
+//! while a well-formed body with wrong content is a 422 naming the path of every value at fault.
+
+use crate::error::{ApiError, Detail};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+/// A JSON body of type `T`.
+#[derive(Debug)]
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+/// A JSON body of type `T`, or `T::default()` when the body is empty (commands whose options are all optional).
+#[derive(Debug)]
+pub(crate) struct OptionalJson<T>(pub(crate) T);
+
+/// A definition file: its name (which decides YAML or JSON by extension) and its text, syntax already checked.
+#[derive(Debug)]
+pub(crate) struct DefinitionBody {
+    /// `?file=NAME`, or `definition.json` for a JSON content type, `definition.yaml` otherwise.
+    pub(crate) name: String,
+    /// The file's text.
+    pub(crate) text: String,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(request, state).await?;
+        parse_json(&bytes).map(Self)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        parse_json(&bytes).map(Self)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for DefinitionBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let file = request.uri().query().and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "file").map(|(_, value)| value)
+        });
+        let json_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.split(';').next().is_some_and(|kind| kind.trim().ends_with("json")));
+        let name = match file {
+            Some(file) if !file.trim().is_empty() => file.into_owned(),
+            _ if json_type => "definition.json".to_owned(),
+            _ => "definition.yaml".to_owned(),
+        };
+        let bytes = read_body(request, state).await?;
+        let text = String::from_utf8(bytes.to_vec()).map_err(|error| {
+            ApiError::malformed(format!(
+                "the body is not UTF-8: invalid byte at offset {}",
+                error.utf8_error().valid_up_to()
+            ))
+        })?;
+        check_syntax(&name, &text)?;
+        Ok(Self { name, text })
+    }
+}
+
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "unreadable_body" };
+        ApiError::new(status, code, rejection.body_text())
+    })
+}
+
+/// Parses JSON: syntax errors are 400 with line and column, content errors 422 with the path of the value.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = match error.path().to_string() {
+            root if root == "." => "$".to_owned(),
+            path => path,
+        };
+        let inner = error.into_inner();
+        if inner.classify() != serde_json::error::Category::Data {
+            return malformed_json(&inner);
+        }
+        let message = strip_position(&inner);
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", format!("{path}: {message}"))
+            .with_details(vec![Detail::at(path, message)])
+    })?;
+    deserializer.end().map_err(|error| malformed_json(&error))?;
+    Ok(value)
+}
+
+fn malformed_json(error: &serde_json::Error) -> ApiError {
+    let (line, column) = (error.line() as u32, error.column() as u32);
+    let message = strip_position(error);
+    let detail = Detail { line: Some(line), column: Some(column), ..Detail::at("$", message.clone()) };
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("{line}:{column}: {message}"))
+        .with_details(vec![detail])
+}
+
+/// serde_json's message without the ` at line L column C` it appends.
+fn strip_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    message.strip_suffix(&suffix).unwrap_or(&message).to_owned()
+}
+
+/// A definition file must at least be well-formed JSON or YAML; otherwise it is a 400 with the parser's position.
+fn check_syntax(name: &str, text: &str) -> Result<(), ApiError> {
+    let is_json =
+        std::path::Path::new(name).extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
+    let problem = if is_json {
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .err()
+            .map(|error| (error.line() as u32, error.column() as u32, strip_position(&error)))
+    } else {
+        yaml_syntax_error(text)
+    };
+    let Some((line, column, message)) = problem else {
+        return Ok(());
+    };
+    let detail =
+        Detail { file: Some(name.to_owned()), line: Some(line), column: Some(column), ..Detail::at("$", &message) };
+    let code = if is_json { "malformed_json" } else { "malformed_yaml" };
+    Err(ApiError::new(StatusCode::BAD_REQUEST, code, format!("{name}:{line}:{column}: {message}"))
+        .with_details(vec![detail]))
+}
+
+fn yaml_syntax_error(text: &str) -> Option<(u32, u32, String)> {
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    loop {
+        match parser.next_event() {
+            None | Some(Ok((saphyr_parser::Event::StreamEnd, _))) => return None,
+            Some(Ok(_)) => {}
+            Some(Err(error)) => {
+                let marker = error.marker();
+                return Some((marker.line() as u32, marker.col() as u32 + 1, error.info().to_owned()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        roles: Vec<String>,
+    }
+
+    #[test]
+    fn json_errors_are_told_apart() {
+        let cases = [
+            (r#"{"name": "a", "roles": ["x"]}"#, None, None),
+            (r#"{"name": "a", "roles": ["x"]"#, Some(StatusCode::BAD_REQUEST), Some("$")),
+            ("", Some(StatusCode::BAD_REQUEST), Some("$")),
+            (r#"{"name": 1, "roles": []}"#, Some(StatusCode::UNPROCESSABLE_ENTITY), Some("name")),
+            (r#"{"name": "a", "roles": [1]}"#, Some(StatusCode::UNPROCESSABLE_ENTITY), Some("roles[0]")),
+            (r#"{"name": "a", "roles": [], "x": 1}"#, Some(StatusCode::UNPROCESSABLE_ENTITY), Some("x")),
+            (r#"{"name": "a"}"#, Some(StatusCode::UNPROCESSABLE_ENTITY), Some("$")),
+            (r#"{"name": "a", "roles": []} trailing"#, Some(StatusCode::BAD_REQUEST), Some("$")),
+        ];
+        for (body, status, path) in cases {
+            let result = parse_json::<Sample>(body.as_bytes());
+            assert_eq!(result.as_ref().err().map(|error| error.status), status, "{body}");
+            let first = result.err().and_then(|error| error.details.first().map(|detail| detail.path.clone()));
+            assert_eq!(first.as_deref(), path, "{body}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let cases = [
+            ("a.yaml", "kind: integration\nname: x\n", None),
+            ("a.yaml", "kind: integration\nname: [x\n", Some(3)),
+            ("a.yaml", "key: \"unclosed\n", Some(2)),
+            ("a.json", "{\"kind\": \"integration\",\n \"name\": }", Some(2)),
+            ("a.json", "kind: integration", Some(1)),
+        ];
+        for (name, text, line) in cases {
+            let error = check_syntax(name, text).err();
+            assert_eq!(error.as_ref().map(|error| error.status), line.map(|_| StatusCode::BAD_REQUEST), "{text}");
+            assert_eq!(error.and_then(|error| error.details[0].line), line, "{text}");
+        }
+    }
+}

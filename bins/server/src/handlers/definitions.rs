@@ -1,0 +1,43 @@
+//! `POST /definitions`: apply one definition file (YAML or JSON body).
+
+use crate::AppState;
+use crate::access::CurrentUser;
+use crate::body::DefinitionBody;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::State;
+use cutover_integrations_core::model::{Definition, Role, SourceFile, Validator};
+use cutover_integrations_core::template::Checker;
+use cutover_integrations_core::{AppliedDefinitions, EngineError};
+
+/// Applies a definition file: an integration (created or updated with its actions and custom fields, needs
+/// `integrations_admin`) or a runbook (created, needs `runbook_admin`). Answers with what changed.
+pub(crate) async fn apply(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: DefinitionBody,
+) -> Result<Json<AppliedDefinitions>, ApiError> {
+    let is_integration = {
+        // The validator borrows a checker without `Sync`, so it stays out of the awaits.
+        let checker = Checker;
+        let parsed = Validator::with_checker(&checker)
+            .parse(&SourceFile::new(&body.name, &body.text))
+            .map_err(|diagnostics| EngineError::Invalid { diagnostics })?;
+        matches!(parsed.definition(), Definition::Integration(_))
+    };
+    match is_integration {
+        true => {
+            if !user.holds(Role::IntegrationsAdmin) {
+                return Err(ApiError::forbidden("an integration definition needs the integrations_admin role"));
+            }
+            Ok(Json(state.engine.apply_definitions(&[(&body.name, &body.text)]).await?))
+        }
+        false => {
+            if !user.holds(Role::RunbookAdmin) {
+                return Err(ApiError::forbidden("a runbook definition needs the runbook_admin role"));
+            }
+            let id = state.engine.create_runbook_from_file(&body.name, &body.text).await?;
+            Ok(Json(AppliedDefinitions { integrations: Vec::new(), runbooks: vec![id] }))
+        }
+    }
+}

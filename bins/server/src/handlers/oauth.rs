@@ -1,0 +1,62 @@
+//! `GET /oauth/authorize` (redirect to the provider with PKCE and `state`) and `GET /oauth/callback` (the provider's
+//! redirect back: the token is exchanged and stored for the functional user or the task user).
+
+use super::{query_id, query_params};
+use crate::AppState;
+use crate::access::CurrentUser;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, LOCATION};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use cutover_integrations_core::OAuthTarget;
+use cutover_integrations_core::auth::{AuthorizationCallback, CredentialKey};
+use cutover_integrations_core::model::Role;
+use cutover_integrations_core::store::{ActionId, RunbookId};
+use serde_json::json;
+
+/// Redirects (302) to the provider's authorization URL for `?action=ID` (functional user, needs
+/// `integrations_admin`) or `?action=ID&runbook=ID&task=ID` (the task's user, who must be the caller).
+pub(crate) async fn authorize(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params = query_params(&uri);
+    let action =
+        query_id(&params, "action")?.ok_or_else(|| ApiError::invalid("action", "the action id is required"))?;
+    let runbook = query_id(&params, "runbook")?;
+    let task = params.get("task").cloned();
+    let task = match (runbook, task) {
+        (Some(runbook), Some(task)) => Some((RunbookId(runbook), task)),
+        (None, None) => None,
+        (Some(_), None) => return Err(ApiError::invalid("task", "give the task with the runbook")),
+        (None, Some(_)) => return Err(ApiError::invalid("runbook", "give the runbook with the task")),
+    };
+    let target = OAuthTarget { action: ActionId(action), task };
+    let credential = state.engine.oauth_credential(&target, &user.0).await?;
+    if matches!(credential, CredentialKey::FunctionalUser { .. }) && !user.holds(Role::IntegrationsAdmin) {
+        return Err(ApiError::forbidden("authorizing an action's functional user needs the integrations_admin role"));
+    }
+    let redirect = state.engine.begin_oauth(credential).await?;
+    Ok((StatusCode::FOUND, [(LOCATION, redirect.url.to_string()), (CACHE_CONTROL, "no-store".to_owned())])
+        .into_response())
+}
+
+/// The provider's redirect back: `?state=…&code=…` (or `&error=…`). The one-time state authenticates it.
+pub(crate) async fn callback(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
+    let mut params = query_params(&uri);
+    let Some(state_param) = params.remove("state") else {
+        return Err(ApiError::malformed("the OAuth callback has no `state`"));
+    };
+    let callback = AuthorizationCallback {
+        state: state_param,
+        code: params.remove("code").map(secrecy::SecretString::from),
+        error: params.remove("error"),
+        error_description: params.remove("error_description"),
+    };
+    let credential = state.engine.complete_oauth(&callback).await?;
+    let body = json!({"authorized": true, "credential": credential.to_string()});
+    Ok(([(CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}

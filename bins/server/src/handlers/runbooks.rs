@@ -1,0 +1,129 @@
+//! Runbooks: create from a definition, list, read, set runbook-level custom field values, and the lifecycle
+//! (`start`, `pause`, `resume`, `cancel`, `duplicate`).
+
+use super::parse_id;
+use crate::AppState;
+use crate::access::CurrentUser;
+use crate::body::{DefinitionBody, JsonBody};
+use crate::error::ApiError;
+use crate::views;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use cutover_integrations_core::model::{FieldValue, RunMode};
+use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
+use cutover_integrations_core::store::RunbookId;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The body of `POST /runbooks/{id}/start`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartBody {
+    mode: RunMode,
+}
+
+/// The body of the `PATCH` routes that set custom field values.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FieldsBody {
+    pub(crate) custom_fields: BTreeMap<String, FieldValue>,
+}
+
+pub(crate) fn runbook_id(text: &str) -> Result<RunbookId, ApiError> {
+    parse_id(text, "runbook").map(RunbookId)
+}
+
+pub(crate) fn actor(user: &CurrentUser) -> Actor {
+    Actor::with_roles(user.0.roles.iter().copied())
+}
+
+/// Creates a runbook from a runbook definition (YAML or JSON body), in planning.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    body: DefinitionBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = state.engine.create_runbook_from_file(&body.name, &body.text).await?;
+    let view = state.engine.runbook(id).await?;
+    Ok((StatusCode::CREATED, Json(views::runbook(&view))))
+}
+
+/// Every runbook with its stage and mode.
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut runbooks = Vec::new();
+    for summary in state.engine.runbooks().await? {
+        runbooks.push(views::runbook_summary(&state.engine.runbook(summary.id).await?));
+    }
+    Ok(Json(Value::Array(runbooks)))
+}
+
+/// One runbook with its tasks.
+pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let view = state.engine.runbook(runbook_id(&id)?).await?;
+    Ok(Json(views::runbook(&view)))
+}
+
+/// Sets runbook-level custom field values.
+pub(crate) async fn set_fields(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<FieldsBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = runbook_id(&id)?;
+    state.engine.set_custom_fields(id, FieldTarget::Runbook, body.custom_fields, &actor(&user)).await?;
+    Ok(Json(views::runbook(&state.engine.runbook(id).await?)))
+}
+
+/// Starts a run in `rehearsal` or `live` mode.
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<StartBody>,
+) -> Result<Json<Value>, ApiError> {
+    lifecycle(&state, &user, &id, Command::StartRunbook { mode: body.mode }).await
+}
+
+/// Pauses an active run.
+pub(crate) async fn pause(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    lifecycle(&state, &user, &id, Command::PauseRunbook).await
+}
+
+/// Resumes a paused run.
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    lifecycle(&state, &user, &id, Command::ResumeRunbook).await
+}
+
+/// Cancels a runbook and every fire under way.
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    lifecycle(&state, &user, &id, Command::CancelRunbook).await
+}
+
+/// Copies a runbook into a new one in planning (transient custom field values are not copied).
+pub(crate) async fn duplicate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let copy = state.engine.duplicate_runbook(runbook_id(&id)?).await?;
+    Ok((StatusCode::CREATED, Json(views::runbook(&state.engine.runbook(copy).await?))))
+}
+
+async fn lifecycle(state: &AppState, user: &CurrentUser, id: &str, command: Command) -> Result<Json<Value>, ApiError> {
+    let id = runbook_id(id)?;
+    state.engine.command(id, command, &actor(user)).await?;
+    Ok(Json(views::runbook(&state.engine.runbook(id).await?)))
+}

@@ -1,0 +1,66 @@
+//! Custom fields and system parameters: `GET/POST /custom-fields`, `GET/POST /system-parameters`. A secret system
+//! parameter's value is never returned.
+
+use crate::AppState;
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::views;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use cutover_integrations_core::model::{SecretValue, SystemParameter};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The body of `POST /system-parameters`. `Debug` does not show the value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ParameterBody {
+    name: String,
+    value: SecretValue,
+    #[serde(default)]
+    secret: bool,
+}
+
+impl std::fmt::Debug for ParameterBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParameterBody").field("name", &self.name).field("secret", &self.secret).finish_non_exhaustive()
+    }
+}
+
+/// Every custom field.
+pub(crate) async fn list_custom_fields(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let fields = state.engine.custom_fields().await?;
+    Ok(Json(serde_json::to_value(fields).unwrap_or_default()))
+}
+
+/// Creates a custom field (a custom field definition as JSON); its name must be new.
+pub(crate) async fn create_custom_field(
+    State(state): State<AppState>,
+    JsonBody(field): JsonBody<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let field = state.engine.create_custom_field(&field).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::to_value(field).unwrap_or_default())))
+}
+
+/// Every system parameter; secret ones without their value.
+pub(crate) async fn list_system_parameters(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let parameters = state.engine.system_parameters().await?;
+    Ok(Json(Value::Array(parameters.iter().map(views::system_parameter).collect())))
+}
+
+/// Creates (201) or replaces (200) a system parameter; its value is encrypted at rest.
+pub(crate) async fn put_system_parameter(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ParameterBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "must not be empty"));
+    }
+    let exists = state.engine.system_parameters().await?.iter().any(|parameter| parameter.name == name);
+    let parameter = SystemParameter { name: name.to_owned(), value: body.value, secret: body.secret };
+    state.engine.put_system_parameter(&parameter).await?;
+    let status = if exists { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(views::system_parameter(&parameter))))
+}

@@ -1,0 +1,30 @@
+//! `GET /healthz`, `GET /metrics` (Prometheus text) and `GET /openapi.json`, all unauthenticated.
+
+use crate::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// `ok` when the database answers, 503 otherwise.
+pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
+    match state.engine.custom_fields().await {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"}))).into_response()
+        }
+    }
+}
+
+/// Metrics in the Prometheus text format.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}
+
+/// The OpenAPI 3.1 document of every route, generated from the route table.
+pub(crate) async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}

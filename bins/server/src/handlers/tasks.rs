@@ -1,0 +1,137 @@
+//! Tasks of a runbook: list, read, set custom field values, the task actions (`start`, `finish`, `skip`, `cancel`,
+//! `refire`) and the actions log. A task is named by its definition id.
+
+use super::runbooks::{FieldsBody, actor, runbook_id};
+use crate::AppState;
+use crate::access::CurrentUser;
+use crate::body::{JsonBody, OptionalJson};
+use crate::error::ApiError;
+use crate::views;
+use axum::Json;
+use axum::extract::{Path, State};
+use cutover_integrations_core::EngineError;
+use cutover_integrations_core::RunbookView;
+use cutover_integrations_core::runbook::{Command, FieldTarget};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The body of `POST …/start`: `{force?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartBody {
+    #[serde(default)]
+    force: bool,
+}
+
+/// The body of `POST …/skip`: `{comment}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SkipBody {
+    comment: String,
+}
+
+fn task_view(view: &RunbookView, task: &str) -> Result<Value, ApiError> {
+    let found = view
+        .state
+        .task(task)
+        .ok_or_else(|| EngineError::NotFound { what: "task", id: format!("{}/{task}", view.id) })?;
+    Ok(views::task(view, found))
+}
+
+/// Every task of a runbook, in definition order.
+pub(crate) async fn list(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let view = state.engine.runbook(runbook_id(&id)?).await?;
+    Ok(Json(Value::Array(view.state.tasks().map(|task| views::task(&view, task)).collect())))
+}
+
+/// One task.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path((id, task)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let view = state.engine.runbook(runbook_id(&id)?).await?;
+    Ok(Json(task_view(&view, &task)?))
+}
+
+/// Sets the task's custom field values.
+pub(crate) async fn set_fields(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, task)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FieldsBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = runbook_id(&id)?;
+    state.engine.set_custom_fields(id, FieldTarget::Task(task.clone()), body.custom_fields, &actor(&user)).await?;
+    Ok(Json(task_view(&state.engine.runbook(id).await?, &task)?))
+}
+
+/// Starts a startable task (firing its action); `force` starts before a fixed start time (runbook admins).
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, task)): Path<(String, String)>,
+    OptionalJson(body): OptionalJson<StartBody>,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::StartTask { task: task.clone(), force: body.force };
+    task_command(&state, &user, &id, &task, command).await
+}
+
+/// Finishes a task in progress.
+pub(crate) async fn finish(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, task)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    task_command(&state, &user, &id, &task, Command::FinishTask { task: task.clone() }).await
+}
+
+/// Skips a task, with a comment (runbook admins).
+pub(crate) async fn skip(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, task)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SkipBody>,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::SkipTask { task: task.clone(), comment: body.comment };
+    task_command(&state, &user, &id, &task, command).await
+}
+
+/// Cancels the task's fire under way (cancelable actions only).
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, task)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    task_command(&state, &user, &id, &task, Command::CancelTask { task: task.clone() }).await
+}
+
+/// Fires the task's action again after a failed or cancelled fire.
+pub(crate) async fn refire(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, task)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    task_command(&state, &user, &id, &task, Command::RefireTask { task: task.clone() }).await
+}
+
+/// The task's fires with their attempts: redacted requests and responses, a `curl` line per request.
+pub(crate) async fn actions_log(
+    State(state): State<AppState>,
+    Path((id, task)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id = runbook_id(&id)?;
+    let fires = state.engine.task_actions_log(id, &task).await?;
+    Ok(Json(json!({"runbook": id, "task": task, "fires": fires})))
+}
+
+async fn task_command(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+    task: &str,
+    command: Command,
+) -> Result<Json<Value>, ApiError> {
+    let id = runbook_id(id)?;
+    state.engine.command(id, command, &actor(user)).await?;
+    Ok(Json(task_view(&state.engine.runbook(id).await?, task)?))
+}
