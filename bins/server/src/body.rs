@@ -190,7 +190,7 @@ mod tests {
         let cases = [
             ("a.yaml", "kind: integration\nname: x\n", None),
             ("a.yaml", "kind: integration\nname: [x\n", Some(3)),
-            ("a.yaml", "key: \"unclosed\n", Some(2)),
+            ("a.yaml", "key: \"unclosed\n", Some(1)),
             ("a.json", "{\"kind\": \"integration\",\n \"name\": }", Some(2)),
             ("a.json", "kind: integration", Some(1)),
         ];

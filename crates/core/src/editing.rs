@@ -237,10 +237,21 @@ fn validate_runbook_file(
 
 /// Validates an action (JSON) as the only action of its integration, with the integration's custom fields.
 fn validate_action(record: &IntegrationRecord, action: &Value) -> Result<Action, EngineError> {
+    // The stored fields may be restricted to the integration's other actions, which are not in the carrier.
+    let fields: Vec<CustomField> = record
+        .integration
+        .custom_fields
+        .iter()
+        .cloned()
+        .map(|mut field| {
+            field.restrict_to.clear();
+            field
+        })
+        .collect();
     let document = json!({
         "kind": "integration",
         "name": record.integration.name,
-        "custom_fields": record.integration.custom_fields,
+        "custom_fields": fields,
         "actions": [action],
     });
     match validate_piece(&document, "actions[0]")? {

@@ -11,7 +11,7 @@ use crate::render::render_secret;
 use cutover_integrations_auth::{
     AuthConfig, AuthError, AuthorizationCallback, AuthorizationRedirect, CredentialKey, OAuth2Config,
 };
-use cutover_integrations_model::{AuthenticateAs, OAuth2Grant, Role};
+use cutover_integrations_model::{AuthSettings, AuthenticateAs, OAuth2Grant, Role};
 use cutover_integrations_store::{ActionId, ActionRecord, RunbookId, User};
 use serde_json::{Map, Value};
 
@@ -107,6 +107,12 @@ impl Engine {
 
     /// The action's OAuth settings with their secrets resolved, as a fire would use them.
     async fn oauth_config(&self, record: &ActionRecord) -> Result<OAuth2Config, EngineError> {
+        if !matches!(record.action.auth, AuthSettings::Oauth2(_)) {
+            return Err(EngineError::invalid_input(
+                "action",
+                format!("action {} does not authenticate with `oauth2`", record.id),
+            ));
+        }
         let parameters = self.inner.store.system_parameters().await?;
         let values: Map<String, Value> = parameters
             .iter()

@@ -1,0 +1,1084 @@
+//! Router tests: every route called through `tower::ServiceExt::oneshot` on the real router over a real engine (SQLite
+//! in a temporary directory; third parties are mockito servers over loopback): success, 401, 403 for each role
+//! lacking the right, 404, 409, 422, and the error body shape.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use cutover_integrations_core::model::Role;
+use cutover_integrations_core::store::NewUser;
+use cutover_integrations_core::store::test_databases::fresh_sqlite_url;
+use cutover_integrations_core::{Engine, EngineSettings, RunningEngine};
+use cutover_server::{Access, AppState, ROUTES, router};
+use futures::StreamExt as _;
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::watch;
+use tower::ServiceExt as _;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+const ROLES: [Role; 6] =
+    [Role::Viewer, Role::Operator, Role::RunbookAdmin, Role::CustomFieldsAdmin, Role::IntegrationsAdmin, Role::Admin];
+
+struct App {
+    router: Router,
+    engine: Engine,
+    tokens: BTreeMap<Role, String>,
+    running: Option<RunningEngine>,
+    _stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let settings = EngineSettings {
+        name: "router-test".into(),
+        public_url: "http://127.0.0.1:9/".parse().expect("URL"),
+        poll_interval: Duration::from_millis(20),
+        ..EngineSettings::default()
+    };
+    let engine = Engine::builder()
+        .database_url(fresh_sqlite_url(dir.path()))
+        .secret_key_base64(KEY)
+        .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
+        .settings(settings)
+        .build()
+        .await
+        .expect("engine");
+    let running = Some(engine.start());
+    let (stop, stopping) = watch::channel(false);
+    let router = router(AppState::new(engine.clone(), stopping));
+    let mut tokens = BTreeMap::new();
+    for role in ROLES {
+        let name = format!("{role:?}");
+        let user =
+            NewUser { name: name.clone(), email: format!("{}@example.com", name.to_lowercase()), roles: vec![role] };
+        let created = engine.create_user(&user).await.expect("user");
+        tokens.insert(role, created.token.expose_secret().to_owned());
+    }
+    App { router, engine, tokens, running, _stop: stop, _dir: dir }
+}
+
+/// A request's answer: status, JSON body (or the text as a JSON string), and the `Location` header.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    location: Option<String>,
+    content_type: Option<String>,
+}
+
+impl App {
+    async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<(&str, String)>) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some((content_type, body)) => request.header("content-type", content_type).body(Body::from(body)),
+            None => request.body(Body::empty()),
+        }
+        .expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (location, content_type) = (header("location"), header("content-type"));
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Answer { status, body, location, content_type }
+    }
+
+    async fn call(&self, method: &str, path: &str, role: Role, body: Option<Value>) -> Answer {
+        let body = body.map(|body| ("application/json", body.to_string()));
+        self.send(method, path, Some(&self.tokens[&role]), body).await
+    }
+
+    async fn yaml(&self, path: &str, role: Role, text: &str) -> Answer {
+        self.send("POST", path, Some(&self.tokens[&role]), Some(("application/yaml", text.to_owned()))).await
+    }
+
+    async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+/// Asserts the status and, for errors, the contract's body shape and code.
+#[track_caller]
+fn expect(answer: &Answer, status: StatusCode, code: Option<&str>) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    if status.is_client_error() || status.is_server_error() {
+        let error = &answer.body["error"];
+        assert!(error["message"].is_string() && error["details"].is_array(), "error body shape: {answer:?}");
+        if let Some(code) = code {
+            assert_eq!(error["code"], code, "{answer:?}");
+        }
+    }
+}
+
+fn detail_paths(answer: &Answer) -> Vec<String> {
+    answer.body["error"]["details"]
+        .as_array()
+        .map(|details| details.iter().filter_map(|d| d["path"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+fn hooks(base: &str) -> String {
+    format!(
+        r#"
+kind: integration
+name: Hooks
+custom_fields:
+  - {{name: Message, type: textarea, required: true, restrict_to: [Post]}}
+  - {{name: Env, type: select, options: [prod, staging]}}
+actions:
+  - name: Post
+    settings: {{finish_task_on_success: true, cancelable: true}}
+    auth: {{type: token, token: "{{{{SystemParameter['hook_token']}}}}"}}
+    request:
+      method: POST
+      url: {base}/hook
+      headers: {{Content-Type: application/json}}
+      payload: '{{"text":"{{{{CustomField[''Message'']}}}}"}}'
+  - name: Wait
+    settings: {{finish_task_on_success: true, cancelable: true}}
+    request:
+      method: POST
+      url: {base}/jobs
+      headers: {{Content-Type: application/json}}
+      payload: '{{"callback":"{{{{Callback.url}}}}","token":"{{{{Callback.token}}}}"}}'
+      execution_mode: callback
+    callback: {{timeout_seconds: 600}}
+  - name: Plain
+    request: {{method: GET, url: {base}/plain}}
+"#
+    )
+}
+
+const RUNBOOK: &str = r#"
+kind: runbook
+name: Release
+tasks:
+  - {id: announce, name: Announce, action: Hooks/Post, custom_fields: {Message: "hello \"42\""}}
+  - {id: deploy, name: Deploy, predecessors: [announce]}
+  - {id: approve, name: Approval, action: Hooks/Wait, predecessors: [deploy]}
+  - {id: empty, name: Needs a message, action: Hooks/Post}
+  - {id: plain, name: Plain, action: Hooks/Plain}
+"#;
+
+/// Applies the hooks integration (against `base`) and its secret parameter; returns the created runbook's id.
+async fn setup(app: &App, base: &str) -> i64 {
+    let parameter = json!({"name": "hook_token", "value": "hook-secret-4242", "secret": true});
+    expect(
+        &app.call("POST", "/api/v1/system-parameters", Role::IntegrationsAdmin, Some(parameter)).await,
+        StatusCode::CREATED,
+        None,
+    );
+    expect(&app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &hooks(base)).await, StatusCode::OK, None);
+    let created = app.yaml("/api/v1/runbooks", Role::RunbookAdmin, RUNBOOK).await;
+    expect(&created, StatusCode::CREATED, None);
+    created.body["id"].as_i64().expect("runbook id")
+}
+
+/// Waits (bounded) until the task reaches `status`, reading it through the API.
+async fn wait_for_status(app: &App, runbook: i64, task: &str, status: &str) -> Value {
+    let path = format!("/api/v1/runbooks/{runbook}/tasks/{task}");
+    for _ in 0..400 {
+        let answer = app.call("GET", &path, Role::Viewer, None).await;
+        if answer.body["integration_status"] == status {
+            return answer.body;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("task {task} never reached {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_checks_its_token_and_roles() {
+    let app = app().await;
+    for route in ROUTES {
+        let path = route.full_path().replace("{id}", "1").replace("{task}", "t").replace("{fire}", "1");
+        let method = route.method.as_str();
+        match route.access {
+            Access::Public => {
+                if route.path != "/oauth/callback" {
+                    let answer = app.send(method, &path, None, None).await;
+                    assert!(answer.status.is_success(), "{method} {path} is public: {answer:?}");
+                }
+            }
+            Access::CallbackToken => {
+                expect(&app.send(method, &path, None, None).await, StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+            }
+            Access::AnyOf(_) => {
+                let anonymous = app.send(method, &path, None, None).await;
+                expect(&anonymous, StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+                let forged = app.send(method, &path, Some("not-a-token"), None).await;
+                expect(&forged, StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+                for role in ROLES {
+                    if route.access.admits(&[role]) {
+                        continue;
+                    }
+                    let answer = app.call(method, &path, role, None).await;
+                    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{role:?} on {method} {path}: {answer:?}");
+                    expect(&answer, StatusCode::FORBIDDEN, Some("forbidden"));
+                }
+                assert!(route.access.admits(&[Role::Admin]), "admin may call {method} {path}");
+            }
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_created_with_a_token_shown_once() {
+    let app = app().await;
+    let body = json!({"name": "Ada", "email": "ada@example.com", "roles": ["operator", "viewer"]});
+    let created = app.call("POST", "/api/v1/users", Role::Admin, Some(body.clone())).await;
+    expect(&created, StatusCode::CREATED, None);
+    let token = created.body["token"].as_str().expect("token").to_owned();
+    assert_eq!(token.len(), 48);
+    assert_eq!(created.body["roles"], json!(["operator", "viewer"]));
+    let listed = app.call("GET", "/api/v1/users", Role::Admin, None).await;
+    expect(&listed, StatusCode::OK, None);
+    assert!(!listed.body.to_string().contains(&token), "tokens are shown once");
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(ROLES.len() + 1));
+    // The new token works, with the new user's roles.
+    let runbooks = app.send("GET", "/api/v1/runbooks", Some(&token), None).await;
+    expect(&runbooks, StatusCode::OK, None);
+
+    expect(
+        &app.call("POST", "/api/v1/users", Role::Admin, Some(body)).await,
+        StatusCode::CONFLICT,
+        Some("already_exists"),
+    );
+    let invalid =
+        app.call("POST", "/api/v1/users", Role::Admin, Some(json!({"name": " ", "email": "nope", "roles": []}))).await;
+    expect(&invalid, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&invalid), ["name", "email", "roles"]);
+    let wrong_role = json!({"name": "B", "email": "b@example.com", "roles": ["root"]});
+    let wrong_role = app.call("POST", "/api/v1/users", Role::Admin, Some(wrong_role)).await;
+    expect(&wrong_role, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&wrong_role), ["roles[0]"]);
+    let malformed = app
+        .send(
+            "POST",
+            "/api/v1/users",
+            Some(&app.tokens[&Role::Admin]),
+            Some(("application/json", "{\"name\":\n ]".into())),
+        )
+        .await;
+    expect(&malformed, StatusCode::BAD_REQUEST, Some("malformed_json"));
+    assert_eq!(malformed.body["error"]["details"][0]["line"], 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn definitions_apply_or_say_where_they_are_wrong() {
+    let app = app().await;
+    let slack =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slack.yaml")).expect("example");
+    let applied = app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &slack).await;
+    expect(&applied, StatusCode::OK, None);
+    assert_eq!(applied.body["integrations"][0]["created"], true);
+    assert_eq!(applied.body["integrations"][0]["actions_created"], json!(["Post to a channel"]));
+    let again = app.yaml("/api/v1/definitions", Role::Admin, &slack).await;
+    assert_eq!(again.body["integrations"][0]["actions_updated"], json!(["Post to a channel"]));
+
+    // Malformed text is a 400 with the parser's position; a well-formed file with errors is a 422 listing each.
+    let malformed = app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, "kind: integration\nname: [Slack\n").await;
+    expect(&malformed, StatusCode::BAD_REQUEST, Some("malformed_yaml"));
+    assert_eq!(malformed.body["error"]["details"][0]["line"], 3);
+    let json_body = app
+        .send(
+            "POST",
+            "/api/v1/definitions?file=broken.json",
+            Some(&app.tokens[&Role::IntegrationsAdmin]),
+            Some(("application/json", "{\"kind\": ".into())),
+        )
+        .await;
+    expect(&json_body, StatusCode::BAD_REQUEST, Some("malformed_json"));
+    assert_eq!(json_body.body["error"]["details"][0]["file"], "broken.json");
+    let invalid =
+        slack.replace("trigger: task_start", "trigger: task_begin").replace("    request:\n", "    requestt:\n");
+    let invalid = app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &invalid).await;
+    expect(&invalid, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_definition"));
+    let paths = detail_paths(&invalid);
+    assert!(
+        paths.contains(&"actions[0].trigger".to_owned()) && paths.contains(&"actions[0].requestt".to_owned()),
+        "{paths:?}"
+    );
+    assert!(invalid.body["error"]["details"][0]["line"].as_u64().is_some_and(|line| line > 1), "{invalid:?}");
+
+    // The document decides the role it needs.
+    let runbook = "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A}\n";
+    expect(
+        &app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, runbook).await,
+        StatusCode::FORBIDDEN,
+        Some("forbidden"),
+    );
+    expect(
+        &app.yaml("/api/v1/definitions", Role::RunbookAdmin, &slack).await,
+        StatusCode::FORBIDDEN,
+        Some("forbidden"),
+    );
+    let created = app.yaml("/api/v1/definitions", Role::RunbookAdmin, runbook).await;
+    expect(&created, StatusCode::OK, None);
+    assert_eq!(created.body["runbooks"].as_array().map(Vec::len), Some(1));
+    // Runbooks are checked against the stored integrations.
+    let unknown = "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A, action: Slack/Post to nowhere}\n";
+    let unknown = app.yaml("/api/v1/definitions", Role::RunbookAdmin, unknown).await;
+    expect(&unknown, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_definition"));
+    assert_eq!(detail_paths(&unknown), ["tasks[0].action"]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrations_and_actions_are_edited_with_secrets_masked() {
+    let app = app().await;
+    setup(&app, "http://127.0.0.1:9").await;
+    let listed = app.call("GET", "/api/v1/integrations", Role::Viewer, None).await;
+    expect(&listed, StatusCode::OK, None);
+    let integration = listed.body[0].clone();
+    let id = integration["id"].as_i64().expect("id");
+    assert_eq!(integration["actions"][0]["auth"]["token"], "[REDACTED]");
+    let read = app.call("GET", &format!("/api/v1/integrations/{id}"), Role::Viewer, None).await;
+    expect(&read, StatusCode::OK, None);
+    assert_eq!(read.body["name"], "Hooks");
+    expect(
+        &app.call("GET", "/api/v1/integrations/999", Role::Viewer, None).await,
+        StatusCode::NOT_FOUND,
+        Some("integration_not_found"),
+    );
+    expect(&app.call("GET", "/api/v1/integrations/abc", Role::Viewer, None).await, StatusCode::NOT_FOUND, None);
+
+    let patched = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/integrations/{id}"),
+            Role::IntegrationsAdmin,
+            Some(json!({"image_url": "https://example.com/icon.svg"})),
+        )
+        .await;
+    expect(&patched, StatusCode::OK, None);
+    assert_eq!(patched.body["image_url"], "https://example.com/icon.svg");
+    assert_eq!(patched.body["actions"].as_array().map(Vec::len), Some(3), "actions are kept");
+    let renamed = app
+        .call("PATCH", &format!("/api/v1/integrations/{id}"), Role::IntegrationsAdmin, Some(json!({"name": "Other"})))
+        .await;
+    expect(&renamed, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&renamed), ["name"]);
+
+    // Actions: add, read (masked), patch (a masked secret sent back keeps the stored one), immutable fields.
+    let action = json!({
+        "name": "Ping",
+        "auth": {"type": "basic", "username": "ops", "password": "pw-secret-77"},
+        "request": {"method": "POST", "url": "http://127.0.0.1:9/ping", "payload": "{\"n\": 1}"},
+    });
+    let added = app
+        .call("POST", &format!("/api/v1/integrations/{id}/actions"), Role::IntegrationsAdmin, Some(action.clone()))
+        .await;
+    expect(&added, StatusCode::CREATED, None);
+    assert_eq!(added.body["auth"]["password"], "[REDACTED]");
+    let action_id = added.body["id"].as_i64().expect("action id");
+    expect(
+        &app.call("POST", &format!("/api/v1/integrations/{id}/actions"), Role::IntegrationsAdmin, Some(action)).await,
+        StatusCode::CONFLICT,
+        Some("already_exists"),
+    );
+    let broken =
+        json!({"name": "Broken", "request": {"method": "FETCH", "url": "http://127.0.0.1:9/{{CustomField['Nope'}}"}});
+    let broken =
+        app.call("POST", &format!("/api/v1/integrations/{id}/actions"), Role::IntegrationsAdmin, Some(broken)).await;
+    expect(&broken, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert!(detail_paths(&broken).contains(&"request.method".to_owned()), "{broken:?}");
+    expect(
+        &app.call("POST", "/api/v1/integrations/999/actions", Role::IntegrationsAdmin, Some(json!({}))).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+
+    let read = app.call("GET", &format!("/api/v1/actions/{action_id}"), Role::Viewer, None).await;
+    expect(&read, StatusCode::OK, None);
+    let mut sent_back = read.body.clone();
+    sent_back["request"]["timeout_seconds"] = json!(12);
+    for key in ["id", "integration_id", "integration", "archived"] {
+        sent_back.as_object_mut().expect("object").remove(key);
+    }
+    let patched =
+        app.call("PATCH", &format!("/api/v1/actions/{action_id}"), Role::IntegrationsAdmin, Some(sent_back)).await;
+    expect(&patched, StatusCode::OK, None);
+    assert_eq!(patched.body["request"]["timeout_seconds"], 12);
+    let stored = app.engine.action_record(cutover_integrations_core::store::ActionId(action_id)).await.expect("action");
+    let cutover_integrations_core::model::AuthSettings::Basic { password, .. } = &stored.action.auth else {
+        panic!("basic auth")
+    };
+    assert_eq!(password.expose(), "pw-secret-77", "a [REDACTED] secret sent back keeps the stored one");
+    let immutable = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/actions/{action_id}"),
+            Role::IntegrationsAdmin,
+            Some(json!({"trigger": "runbook_update"})),
+        )
+        .await;
+    expect(&immutable, StatusCode::UNPROCESSABLE_ENTITY, Some("immutable_field"));
+    assert_eq!(detail_paths(&immutable), ["trigger"]);
+    let onto = app
+        .call("PATCH", &format!("/api/v1/actions/{action_id}"), Role::IntegrationsAdmin, Some(json!({"name": "Post"})))
+        .await;
+    expect(&onto, StatusCode::CONFLICT, Some("already_exists"));
+    let invalid = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/actions/{action_id}"),
+            Role::IntegrationsAdmin,
+            Some(json!({"request": {"method": "YELL"}})),
+        )
+        .await;
+    expect(&invalid, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&invalid), ["request.method"]);
+    expect(
+        &app.call("PATCH", "/api/v1/actions/999", Role::IntegrationsAdmin, Some(json!({}))).await,
+        StatusCode::NOT_FOUND,
+        Some("action_not_found"),
+    );
+    expect(
+        &app.call("GET", "/api/v1/actions/999", Role::Viewer, None).await,
+        StatusCode::NOT_FOUND,
+        Some("action_not_found"),
+    );
+
+    let archived = app.call("DELETE", &format!("/api/v1/integrations/{id}"), Role::IntegrationsAdmin, None).await;
+    expect(&archived, StatusCode::OK, None);
+    assert_eq!(archived.body["archived"], true);
+    expect(
+        &app.call("DELETE", "/api/v1/integrations/999", Role::IntegrationsAdmin, None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+    let everything = app.call("GET", "/api/v1/integrations", Role::Viewer, None).await.body.to_string();
+    assert!(!everything.contains("pw-secret-77") && !everything.contains("hook-secret-4242"), "{everything}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_fields_and_system_parameters_never_show_secrets() {
+    let app = app().await;
+    let field = json!({"name": "Change Number", "type": "text", "applies_to": "runbook"});
+    expect(
+        &app.call("POST", "/api/v1/custom-fields", Role::CustomFieldsAdmin, Some(field.clone())).await,
+        StatusCode::CREATED,
+        None,
+    );
+    expect(
+        &app.call("POST", "/api/v1/custom-fields", Role::CustomFieldsAdmin, Some(field)).await,
+        StatusCode::CONFLICT,
+        Some("already_exists"),
+    );
+    let invalid = app
+        .call("POST", "/api/v1/custom-fields", Role::CustomFieldsAdmin, Some(json!({"name": "X", "type": "dropdown"})))
+        .await;
+    expect(&invalid, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&invalid), ["type"]);
+    let restricted = json!({"name": "Y", "type": "text", "restrict_to": ["No such action"]});
+    let restricted = app.call("POST", "/api/v1/custom-fields", Role::CustomFieldsAdmin, Some(restricted)).await;
+    expect(&restricted, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&restricted), ["restrict_to[0]"]);
+    let listed = app.call("GET", "/api/v1/custom-fields", Role::Viewer, None).await;
+    expect(&listed, StatusCode::OK, None);
+    assert_eq!(listed.body[0]["name"], "Change Number");
+
+    let secret = json!({"name": "api_key", "value": "s3cr3t-value-1", "secret": true});
+    let created = app.call("POST", "/api/v1/system-parameters", Role::IntegrationsAdmin, Some(secret)).await;
+    expect(&created, StatusCode::CREATED, None);
+    assert_eq!(created.body, json!({"name": "api_key", "secret": true, "value": null}));
+    let replaced = json!({"name": "api_key", "value": "s3cr3t-value-2", "secret": true});
+    expect(
+        &app.call("POST", "/api/v1/system-parameters", Role::IntegrationsAdmin, Some(replaced)).await,
+        StatusCode::OK,
+        None,
+    );
+    let plain = json!({"name": "region", "value": "eu-west-1"});
+    expect(&app.call("POST", "/api/v1/system-parameters", Role::Admin, Some(plain)).await, StatusCode::CREATED, None);
+    let listed = app.call("GET", "/api/v1/system-parameters", Role::Viewer, None).await;
+    expect(&listed, StatusCode::OK, None);
+    assert_eq!(
+        listed.body,
+        json!([{"name": "api_key", "secret": true, "value": null}, {"name": "region", "secret": false, "value": "eu-west-1"}])
+    );
+    let nameless = app
+        .call("POST", "/api/v1/system-parameters", Role::IntegrationsAdmin, Some(json!({"name": "", "value": "v"})))
+        .await;
+    expect(&nameless, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&nameless), ["name"]);
+    let unknown = app
+        .call(
+            "POST",
+            "/api/v1/system-parameters",
+            Role::IntegrationsAdmin,
+            Some(json!({"name": "a", "value": "v", "hidden": true})),
+        )
+        .await;
+    expect(&unknown, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&unknown), ["hidden"]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runbooks_go_through_their_lifecycle() {
+    let app = app().await;
+    let runbook = setup(&app, "http://127.0.0.1:9").await;
+    let base = format!("/api/v1/runbooks/{runbook}");
+    let listed = app.call("GET", "/api/v1/runbooks", Role::Viewer, None).await;
+    expect(&listed, StatusCode::OK, None);
+    assert_eq!(
+        listed.body,
+        json!([{"id": runbook, "name": "Release", "workspace": null, "stage": "planning", "mode": null}])
+    );
+    let read = app.call("GET", &base, Role::Viewer, None).await;
+    expect(&read, StatusCode::OK, None);
+    assert_eq!(read.body["tasks"].as_array().map(Vec::len), Some(5));
+    expect(
+        &app.call("GET", "/api/v1/runbooks/999", Role::Viewer, None).await,
+        StatusCode::NOT_FOUND,
+        Some("runbook_not_found"),
+    );
+
+    let malformed = app.yaml("/api/v1/runbooks", Role::RunbookAdmin, "kind: runbook\ntasks: [\n").await;
+    expect(&malformed, StatusCode::BAD_REQUEST, Some("malformed_yaml"));
+    let cyclic = "kind: runbook\nname: C\ntasks:\n  - {id: a, name: A, predecessors: [b]}\n  - {id: b, name: B, predecessors: [a]}\n";
+    let cyclic = app.yaml("/api/v1/runbooks", Role::RunbookAdmin, cyclic).await;
+    expect(&cyclic, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_definition"));
+    let integration = app.yaml("/api/v1/runbooks", Role::RunbookAdmin, &hooks("http://127.0.0.1:9")).await;
+    expect(&integration, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_definition"));
+    assert_eq!(detail_paths(&integration), ["kind"]);
+
+    let fields = app.call("PATCH", &base, Role::RunbookAdmin, Some(json!({"custom_fields": {"Env": "prod"}}))).await;
+    expect(&fields, StatusCode::OK, None);
+    assert_eq!(fields.body["custom_fields"], json!({"Env": "prod"}));
+    let bad_option =
+        app.call("PATCH", &base, Role::RunbookAdmin, Some(json!({"custom_fields": {"Env": "dev", "Nope": "x"}}))).await;
+    expect(&bad_option, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&bad_option), ["custom_fields.Env", "custom_fields.Nope"]);
+
+    let bad_mode =
+        app.call("POST", &format!("{base}/start"), Role::RunbookAdmin, Some(json!({"mode": "dry_run"}))).await;
+    expect(&bad_mode, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&bad_mode), ["mode"]);
+    let started =
+        app.call("POST", &format!("{base}/start"), Role::RunbookAdmin, Some(json!({"mode": "rehearsal"}))).await;
+    expect(&started, StatusCode::OK, None);
+    assert_eq!((started.body["stage"].as_str(), started.body["mode"].as_str()), (Some("active"), Some("rehearsal")));
+    expect(
+        &app.call("POST", &format!("{base}/start"), Role::RunbookAdmin, Some(json!({"mode": "live"}))).await,
+        StatusCode::CONFLICT,
+        Some("runbook_stage_forbids"),
+    );
+    expect(
+        &app.call("POST", &format!("{base}/resume"), Role::RunbookAdmin, None).await,
+        StatusCode::CONFLICT,
+        Some("runbook_stage_forbids"),
+    );
+    let paused = app.call("POST", &format!("{base}/pause"), Role::RunbookAdmin, None).await;
+    expect(&paused, StatusCode::OK, None);
+    assert_eq!(paused.body["stage"], "paused");
+    expect(&app.call("POST", &format!("{base}/resume"), Role::Admin, None).await, StatusCode::OK, None);
+    let copy = app.call("POST", &format!("{base}/duplicate"), Role::RunbookAdmin, None).await;
+    expect(&copy, StatusCode::CREATED, None);
+    assert_eq!((copy.body["stage"].as_str(), copy.body["name"].as_str()), (Some("planning"), Some("Release (copy)")));
+    let cancelled = app.call("POST", &format!("{base}/cancel"), Role::RunbookAdmin, None).await;
+    expect(&cancelled, StatusCode::OK, None);
+    assert_eq!(cancelled.body["stage"], "cancelled");
+    expect(&app.call("POST", &format!("{base}/cancel"), Role::RunbookAdmin, None).await, StatusCode::CONFLICT, None);
+    for action in ["start", "pause", "resume", "cancel", "duplicate"] {
+        let body = (action == "start").then(|| json!({"mode": "live"}));
+        expect(
+            &app.call("POST", &format!("/api/v1/runbooks/999/{action}"), Role::RunbookAdmin, body).await,
+            StatusCode::NOT_FOUND,
+            Some("runbook_not_found"),
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_start_finish_skip_cancel_refire_and_show_their_log() {
+    let app = app().await;
+    let mut server = mockito::Server::new_async().await;
+    let hook = server
+        .mock("POST", "/hook")
+        .match_header("authorization", "Bearer hook-secret-4242")
+        .match_body(mockito::Matcher::JsonString(r#"{"text":"hello \"42\""}"#.into()))
+        .with_status(200)
+        .with_body(r#"{"ok":true}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let plain = server.mock("GET", "/plain").with_status(500).expect_at_least(1).create_async().await;
+    let runbook = setup(&app, &server.url()).await;
+    let task = |id: &str| format!("/api/v1/runbooks/{runbook}/tasks/{id}");
+    let listed = app.call("GET", &format!("/api/v1/runbooks/{runbook}/tasks"), Role::Viewer, None).await;
+    expect(&listed, StatusCode::OK, None);
+    let ids: Vec<&str> = listed.body.as_array().expect("tasks").iter().filter_map(|t| t["id"].as_str()).collect();
+    assert_eq!(ids, ["announce", "deploy", "approve", "empty", "plain"]);
+    expect(&app.call("GET", &task("nope"), Role::Viewer, None).await, StatusCode::NOT_FOUND, Some("task_not_found"));
+
+    // Nothing starts in planning.
+    expect(
+        &app.call("POST", &format!("{}/start", task("announce")), Role::Operator, None).await,
+        StatusCode::CONFLICT,
+        Some("runbook_stage_forbids"),
+    );
+    expect(
+        &app.call(
+            "POST",
+            &format!("/api/v1/runbooks/{runbook}/start"),
+            Role::RunbookAdmin,
+            Some(json!({"mode": "live"})),
+        )
+        .await,
+        StatusCode::OK,
+        None,
+    );
+    expect(
+        &app.call("POST", &format!("{}/start", task("deploy")), Role::Operator, None).await,
+        StatusCode::CONFLICT,
+        Some("task_not_startable"),
+    );
+    expect(
+        &app.call("POST", &format!("{}/start", task("nope")), Role::Operator, None).await,
+        StatusCode::NOT_FOUND,
+        Some("unknown_task"),
+    );
+    let missing = app.call("POST", &format!("{}/start", task("empty")), Role::Operator, Some(json!({}))).await;
+    expect(&missing, StatusCode::UNPROCESSABLE_ENTITY, Some("missing_custom_fields"));
+    assert_eq!(detail_paths(&missing), ["custom_fields['Message']"]);
+    let unknown_option = app
+        .call("POST", &format!("{}/start", task("announce")), Role::Operator, Some(json!({"force": true, "x": 1})))
+        .await;
+    expect(&unknown_option, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+
+    // The fire goes to the mock with the secret token; the task completes on success.
+    let started = app.call("POST", &format!("{}/start", task("announce")), Role::Operator, None).await;
+    expect(&started, StatusCode::OK, None);
+    assert_eq!(started.body["stage"], "in_progress");
+    let done = wait_for_status(&app, runbook, "announce", "succeeded").await;
+    assert_eq!(done["stage"], "complete");
+    hook.assert_async().await;
+    let log = app.call("GET", &format!("{}/actions-log", task("announce")), Role::Viewer, None).await;
+    expect(&log, StatusCode::OK, None);
+    let fire = &log.body["fires"][0];
+    assert_eq!((fire["number"].as_u64(), fire["outcome"].as_str()), (Some(1), Some("succeeded")));
+    let attempt = &fire["entries"][0];
+    assert_eq!(attempt["response"]["status"], 200);
+    assert!(attempt["request"]["curl"].as_str().is_some_and(|curl| curl.starts_with("curl")), "{attempt}");
+    assert!(!log.body.to_string().contains("hook-secret-4242"), "the actions log is redacted: {}", log.body);
+    expect(
+        &app.call("GET", &format!("{}/actions-log", task("nope")), Role::Viewer, None).await,
+        StatusCode::NOT_FOUND,
+        Some("task_not_found"),
+    );
+    expect(
+        &app.call("GET", "/api/v1/runbooks/999/tasks/announce/actions-log", Role::Viewer, None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+
+    // Manual tasks: start and finish; finishing twice conflicts.
+    expect(&app.call("POST", &format!("{}/start", task("deploy")), Role::Operator, None).await, StatusCode::OK, None);
+    expect(&app.call("POST", &format!("{}/finish", task("deploy")), Role::Operator, None).await, StatusCode::OK, None);
+    expect(
+        &app.call("POST", &format!("{}/finish", task("deploy")), Role::Operator, None).await,
+        StatusCode::CONFLICT,
+        Some("task_stage_forbids"),
+    );
+
+    // A failing fire: refire is allowed after the failure, cancel is not (the action is not cancelable).
+    expect(
+        &app.call("POST", &format!("{}/refire", task("plain")), Role::Operator, None).await,
+        StatusCode::CONFLICT,
+        None,
+    );
+    expect(&app.call("POST", &format!("{}/start", task("plain")), Role::Operator, None).await, StatusCode::OK, None);
+    let failed = wait_for_status(&app, runbook, "plain", "failed").await;
+    assert!(failed["failure_reason"].as_str().is_some_and(|reason| reason.contains("500")), "{failed}");
+    expect(
+        &app.call("POST", &format!("{}/cancel", task("plain")), Role::Operator, None).await,
+        StatusCode::CONFLICT,
+        Some("not_cancelable"),
+    );
+    let refired = app.call("POST", &format!("{}/refire", task("plain")), Role::Operator, None).await;
+    expect(&refired, StatusCode::OK, None);
+    assert_eq!(refired.body["fire"], 2);
+    wait_for_status(&app, runbook, "plain", "failed").await;
+    plain.assert_async().await;
+
+    // Custom field values on a task; then the task with a missing field can start.
+    let set =
+        app.call("PATCH", &task("empty"), Role::Operator, Some(json!({"custom_fields": {"Message": "filled"}}))).await;
+    expect(&set, StatusCode::OK, None);
+    assert_eq!(set.body["custom_fields"], json!({"Message": "filled"}));
+    let list_value = app
+        .call("PATCH", &task("empty"), Role::Operator, Some(json!({"custom_fields": {"Message": ["a", "b"]}})))
+        .await;
+    expect(&list_value, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&list_value), ["custom_fields.Message"]);
+    expect(
+        &app.call("PATCH", &task("nope"), Role::Operator, Some(json!({"custom_fields": {"Message": "x"}}))).await,
+        StatusCode::NOT_FOUND,
+        Some("unknown_task"),
+    );
+
+    // Skipping needs a comment (and the runbook_admin role, checked by the route).
+    let no_comment =
+        app.call("POST", &format!("{}/skip", task("empty")), Role::RunbookAdmin, Some(json!({"comment": " "}))).await;
+    expect(&no_comment, StatusCode::UNPROCESSABLE_ENTITY, Some("comment_required"));
+    let absent = app.call("POST", &format!("{}/skip", task("empty")), Role::RunbookAdmin, Some(json!({}))).await;
+    expect(&absent, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    let skipped = app
+        .call("POST", &format!("{}/skip", task("empty")), Role::RunbookAdmin, Some(json!({"comment": "not needed"})))
+        .await;
+    expect(&skipped, StatusCode::OK, None);
+    assert_eq!(
+        (skipped.body["stage"].as_str(), skipped.body["skip_comment"].as_str()),
+        (Some("skipped"), Some("not needed"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_complete_waiting_fires_once() {
+    let app = app().await;
+    let mut server = mockito::Server::new_async().await;
+    let (sender, mut bodies) = tokio::sync::mpsc::unbounded_channel::<String>();
+    server
+        .mock("POST", "/jobs")
+        .with_status(202)
+        .with_body_from_request(move |request| {
+            let _ = sender.send(String::from_utf8_lossy(request.body().expect("body")).into_owned());
+            Vec::new()
+        })
+        .create_async()
+        .await;
+    server.mock("POST", "/hook").with_status(200).create_async().await;
+    let runbook = setup(&app, &server.url()).await;
+    let task = |id: &str| format!("/api/v1/runbooks/{runbook}/tasks/{id}");
+    expect(
+        &app.call(
+            "POST",
+            &format!("/api/v1/runbooks/{runbook}/start"),
+            Role::RunbookAdmin,
+            Some(json!({"mode": "live"})),
+        )
+        .await,
+        StatusCode::OK,
+        None,
+    );
+    app.call("POST", &format!("{}/start", task("announce")), Role::Operator, None).await;
+    wait_for_status(&app, runbook, "announce", "succeeded").await;
+    expect(&app.call("POST", &format!("{}/start", task("deploy")), Role::Operator, None).await, StatusCode::OK, None);
+    expect(&app.call("POST", &format!("{}/finish", task("deploy")), Role::Operator, None).await, StatusCode::OK, None);
+    expect(&app.call("POST", &format!("{}/start", task("approve")), Role::Operator, None).await, StatusCode::OK, None);
+    wait_for_status(&app, runbook, "approve", "waiting").await;
+    let body: Value = serde_json::from_str(&bodies.recv().await.expect("request")).expect("JSON");
+    let url = body["callback"].as_str().expect("callback URL");
+    let token = body["token"].as_str().expect("token").to_owned();
+    let path = url.strip_prefix("http://127.0.0.1:9").expect("callback on the public URL").to_owned();
+    let report =
+        |status: &str| Some(("application/json", json!({"status": status, "message": "approved"}).to_string()));
+
+    expect(&app.send("POST", &path, None, report("success")).await, StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    expect(
+        &app.send("POST", &path, Some("0123"), report("success")).await,
+        StatusCode::UNAUTHORIZED,
+        Some("invalid_callback_token"),
+    );
+    expect(
+        &app.send("POST", "/api/v1/callbacks/999", Some(&token), report("success")).await,
+        StatusCode::NOT_FOUND,
+        Some("fire_not_found"),
+    );
+    let malformed = app.send("POST", &path, Some(&token), Some(("application/json", "{\"status\":".into()))).await;
+    expect(&malformed, StatusCode::BAD_REQUEST, Some("malformed_json"));
+    let invalid = app.send("POST", &path, Some(&token), report("done")).await;
+    expect(&invalid, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    assert_eq!(detail_paths(&invalid), ["status"]);
+    let applied = app.send("POST", &path, Some(&token), report("success")).await;
+    expect(&applied, StatusCode::OK, None);
+    assert_eq!(applied.body["applied"], true);
+    let done = wait_for_status(&app, runbook, "approve", "succeeded").await;
+    assert_eq!(done["stage"], "complete");
+    let repeat = app.send("POST", &path, Some(&token), report("success")).await;
+    expect(&repeat, StatusCode::OK, None);
+    assert_eq!(repeat.body["applied"], false, "a repeat is idempotent");
+    expect(
+        &app.send("POST", &path, Some(&token), report("failure")).await,
+        StatusCode::CONFLICT,
+        Some("fire_not_waiting"),
+    );
+    app.stop().await;
+}
+
+const OAUTH_INTEGRATION: &str = r#"
+kind: integration
+name: Chat
+actions:
+  - name: Post
+    settings: {finish_task_on_success: true}
+    auth:
+      type: oauth2
+      grant: authorization_code
+      client_id: chat-client
+      client_secret: "{{SystemParameter['chat_secret']}}"
+      provider_host: PROVIDER
+      authorization_endpoint: /authorize
+      token_endpoint: /token
+      scopes: [chat:write]
+    request: {method: POST, url: PROVIDER/post, payload: '{"n": 1}'}
+  - name: As the task user
+    auth:
+      type: oauth2
+      grant: authorization_code
+      client_id: chat-client
+      client_secret: literal-client-secret
+      provider_host: PROVIDER
+      authorization_endpoint: /authorize
+      token_endpoint: /token
+      authenticate_as: task_user
+    request: {method: POST, url: PROVIDER/post}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_authorize_redirects_with_pkce_and_the_callback_stores_the_token() {
+    let app = app().await;
+    let mut provider = mockito::Server::new_async().await;
+    let token = provider
+        .mock("POST", "/token")
+        .match_body(mockito::Matcher::AllOf(vec![
+            mockito::Matcher::UrlEncoded("grant_type".into(), "authorization_code".into()),
+            mockito::Matcher::UrlEncoded("code".into(), "the-code".into()),
+            mockito::Matcher::Regex("code_verifier=".into()),
+        ]))
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"access_token":"at-oauth-secret","token_type":"bearer","expires_in":3600}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let parameter = json!({"name": "chat_secret", "value": "client-secret-99", "secret": true});
+    app.call("POST", "/api/v1/system-parameters", Role::IntegrationsAdmin, Some(parameter)).await;
+    let definition = OAUTH_INTEGRATION.replace("PROVIDER", &provider.url());
+    expect(&app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &definition).await, StatusCode::OK, None);
+    expect(
+        &app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &hooks("http://127.0.0.1:9")).await,
+        StatusCode::OK,
+        None,
+    );
+    let integrations = app.call("GET", "/api/v1/integrations", Role::Viewer, None).await.body;
+    let action_id = |integration: &str, action: &str| {
+        integrations
+            .as_array()
+            .and_then(|all| all.iter().find(|i| i["name"] == integration))
+            .and_then(|i| i["actions"].as_array()?.iter().find(|a| a["name"] == action)?["id"].as_i64())
+            .expect("action")
+    };
+    let post = action_id("Chat", "Post");
+
+    let authorize = format!("/api/v1/oauth/authorize?action={post}");
+    expect(&app.call("GET", &authorize, Role::Operator, None).await, StatusCode::FORBIDDEN, Some("forbidden"));
+    let redirect = app.call("GET", &authorize, Role::IntegrationsAdmin, None).await;
+    assert_eq!(redirect.status, StatusCode::FOUND, "{redirect:?}");
+    let location = url::Url::parse(redirect.location.as_deref().expect("Location")).expect("URL");
+    assert!(location.as_str().starts_with(&format!("{}/authorize?", provider.url())), "{location}");
+    let query: BTreeMap<String, String> = location.query_pairs().into_owned().collect();
+    assert_eq!(query.get("code_challenge_method").map(String::as_str), Some("S256"));
+    assert_eq!(query.get("client_id").map(String::as_str), Some("chat-client"));
+    assert_eq!(query.get("redirect_uri").map(String::as_str), Some("http://127.0.0.1:9/api/v1/oauth/callback"));
+    assert!(query.contains_key("code_challenge") && query.contains_key("state"), "{query:?}");
+    assert!(!location.as_str().contains("client-secret-99"), "the client secret never leaves in the redirect");
+
+    let callback = format!("/api/v1/oauth/callback?state={}&code=the-code", query["state"]);
+    let completed = app.send("GET", &callback, None, None).await;
+    expect(&completed, StatusCode::OK, None);
+    assert_eq!(completed.body["credential"], format!("functional_user/{post}"));
+    token.assert_async().await;
+    expect(&app.send("GET", &callback, None, None).await, StatusCode::CONFLICT, Some("oauth_state_already_used"));
+    expect(
+        &app.send("GET", "/api/v1/oauth/callback?state=forged&code=x", None, None).await,
+        StatusCode::BAD_REQUEST,
+        Some("unknown_oauth_state"),
+    );
+    expect(
+        &app.send("GET", "/api/v1/oauth/callback?code=x", None, None).await,
+        StatusCode::BAD_REQUEST,
+        Some("malformed_request"),
+    );
+
+    // Wrong targets: no action, an unknown one, an action without OAuth, a task for a functional-user action.
+    expect(
+        &app.call("GET", "/api/v1/oauth/authorize", Role::IntegrationsAdmin, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("invalid_input"),
+    );
+    expect(
+        &app.call("GET", "/api/v1/oauth/authorize?action=999", Role::IntegrationsAdmin, None).await,
+        StatusCode::NOT_FOUND,
+        Some("action_not_found"),
+    );
+    let token_action = action_id("Hooks", "Post");
+    let not_oauth =
+        app.call("GET", &format!("/api/v1/oauth/authorize?action={token_action}"), Role::IntegrationsAdmin, None).await;
+    expect(&not_oauth, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+    let with_task = app.call("GET", &format!("{authorize}&runbook=1&task=a"), Role::IntegrationsAdmin, None).await;
+    expect(&with_task, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+
+    // A task user authorizes their own task only.
+    let task_user = action_id("Chat", "As the task user");
+    let runbook = "kind: runbook\nname: R\ntasks:\n  - {id: post, name: Post, action: Chat/As the task user, assignee: operator@example.com}\n";
+    let runbook = app.yaml("/api/v1/runbooks", Role::RunbookAdmin, runbook).await.body["id"].as_i64().expect("runbook");
+    let for_task = format!("/api/v1/oauth/authorize?action={task_user}&runbook={runbook}&task=post");
+    expect(&app.call("GET", &for_task, Role::RunbookAdmin, None).await, StatusCode::FORBIDDEN, Some("forbidden"));
+    let own = app.call("GET", &for_task, Role::Operator, None).await;
+    assert_eq!(own.status, StatusCode::FOUND, "{own:?}");
+    expect(
+        &app.call("GET", &format!("/api/v1/oauth/authorize?action={task_user}"), Role::Operator, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("invalid_input"),
+    );
+    expect(
+        &app.call(
+            "GET",
+            &format!("/api/v1/oauth/authorize?action={task_user}&runbook={runbook}&task=nope"),
+            Role::Operator,
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_runbook_and_task_changes() {
+    let app = app().await;
+    let runbook = setup(&app, "http://127.0.0.1:9").await;
+    expect(
+        &app.call("GET", "/api/v1/events?runbook=999", Role::Viewer, None).await,
+        StatusCode::NOT_FOUND,
+        Some("runbook_not_found"),
+    );
+    expect(
+        &app.call("GET", "/api/v1/events?runbook=x", Role::Viewer, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("invalid_input"),
+    );
+    let request = Request::get(format!("/api/v1/events?runbook={runbook}"))
+        .header("authorization", format!("Bearer {}", app.tokens[&Role::Viewer]))
+        .body(Body::empty())
+        .expect("request");
+    let response = app.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = response.into_body().into_data_stream();
+    // Another runbook's changes are filtered out.
+    let other = app.yaml("/api/v1/runbooks", Role::RunbookAdmin, RUNBOOK).await.body["id"].as_i64().expect("id");
+    app.call(
+        "POST",
+        &format!("/api/v1/runbooks/{other}/start"),
+        Role::RunbookAdmin,
+        Some(json!({"mode": "rehearsal"})),
+    )
+    .await;
+    app.call("POST", &format!("/api/v1/runbooks/{runbook}/start"), Role::RunbookAdmin, Some(json!({"mode": "live"})))
+        .await;
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk =
+            tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an event").expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+    }
+    assert!(text.starts_with("event: runbook_stage_changed\ndata: "), "{text}");
+    let data: Value =
+        serde_json::from_str(text.lines().nth(1).and_then(|l| l.strip_prefix("data: ")).expect("data")).expect("JSON");
+    assert_eq!(
+        data,
+        json!({"runbook": runbook, "event": "runbook_stage_changed", "from": "planning", "to": "active", "mode": "live"})
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_openapi_are_public() {
+    let app = app().await;
+    let health = app.send("GET", "/api/v1/healthz", None, None).await;
+    expect(&health, StatusCode::OK, None);
+    assert_eq!(health.body, json!({"status": "ok"}));
+    let metrics = app.send("GET", "/api/v1/metrics", None, None).await;
+    expect(&metrics, StatusCode::OK, None);
+    assert!(metrics.content_type.as_deref().is_some_and(|kind| kind.starts_with("text/plain")));
+    let text = metrics.body.as_str().expect("text").to_owned();
+    for line in [
+        "cutover_fires_total{outcome=\"succeeded\"} 0",
+        "cutover_fire_attempt_duration_seconds_count 0",
+        "cutover_fires_queued 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+    let openapi = app.send("GET", "/api/v1/openapi.json", None, None).await;
+    expect(&openapi, StatusCode::OK, None);
+    let document = openapi.body;
+    assert_eq!(document["openapi"], "3.1.0");
+    for route in ROUTES {
+        let operation = &document["paths"][route.full_path()][route.method.as_str().to_lowercase()];
+        assert_eq!(operation["operationId"], route.operation, "{} {}", route.method, route.path);
+        if let Access::AnyOf(_) = route.access {
+            let roles: Vec<&str> =
+                operation["x-roles"].as_array().expect("roles").iter().filter_map(Value::as_str).collect();
+            assert_eq!(roles[0], "admin");
+            assert!(operation["responses"]["403"].is_object());
+        }
+        // Every schema a route names is defined.
+        for reference in operation.to_string().split("#/components/schemas/").skip(1) {
+            let name: String = reference.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            assert!(document["components"]["schemas"][&name].is_object(), "schema {name}");
+        }
+    }
+    let operations: usize = document["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|path| path.as_object().map_or(0, |p| p.len()))
+        .sum();
+    assert_eq!(operations, ROUTES.len(), "one operation per route");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_bounded_and_unknown_routes_answer_json() {
+    let app = app().await;
+    let huge = format!("kind: integration\nname: x\n# {}\n", "x".repeat(cutover_server::BODY_LIMIT));
+    let too_big = app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &huge).await;
+    expect(&too_big, StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"));
+    expect(&app.send("GET", "/api/v1/nothing", None, None).await, StatusCode::NOT_FOUND, Some("not_found"));
+    expect(&app.send("GET", "/elsewhere", None, None).await, StatusCode::NOT_FOUND, Some("not_found"));
+    expect(
+        &app.send("PUT", "/api/v1/users", Some(&app.tokens[&Role::Admin]), None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        Some("method_not_allowed"),
+    );
+    let not_utf8 = Request::post("/api/v1/definitions")
+        .header("authorization", format!("Bearer {}", app.tokens[&Role::Admin]))
+        .body(Body::from(vec![0xff, 0xfe, 0x00]))
+        .expect("request");
+    let response = app.router.clone().oneshot(not_utf8).await.expect("response");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
