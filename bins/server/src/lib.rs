@@ -3,7 +3,7 @@
 //! [`router`] builds every route of the contract (section 5) from one table ([`routes::ROUTES`]): the table gives
 //! each route its method, path, the roles that may call it, and what the OpenAPI document says about it, so the
 //! router, the role checks and `/openapi.json` cannot disagree. Handlers parse the request, call the engine, and
-//! shape the answer; errors become statuses in one place ([`error`]).
+//! shape the answer; errors become statuses in one place (`src/error.rs`).
 //!
 //! The binary (`src/main.rs`) resolves configuration, opens the engine, creates the bootstrap admin, serves the router
 //! and shuts down gracefully.

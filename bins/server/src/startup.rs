@@ -5,13 +5,10 @@
 use anyhow::{Context, bail};
 use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::NewUser;
-use cutover_integrations_core::{Engine, generate_secret_key, hash_token};
+use cutover_integrations_core::{Engine, hash_token, secret_key_beside_database, secret_key_path};
 use secrecy::{ExposeSecret, SecretString};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-
-/// The name of the key file kept beside a SQLite database.
-pub(crate) const KEY_FILE: &str = "secret.key";
 
 /// The database to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,32 +53,23 @@ impl Database {
     }
 }
 
-/// The secret key: `CUTOVER_SECRET_KEY`, else the key file beside a SQLite database (created once, mode 0600).
+/// The secret key: `CUTOVER_SECRET_KEY`, else the key file beside a SQLite database (created once with mode 0600;
+/// the convention `cutover run --database` shares, so either can open a database the other created).
 pub(crate) fn secret_key(configured: Option<SecretString>, database: &Database) -> anyhow::Result<SecretString> {
     if let Some(key) = configured {
         return Ok(key);
     }
-    let Some(directory) = &database.directory else {
+    if database.directory.is_none() {
         bail!("CUTOVER_SECRET_KEY is required with PostgreSQL (base64 of 32 random bytes)");
-    };
-    let path = directory.join(KEY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            warn_if_readable_by_others(&path);
-            return Ok(SecretString::from(text.trim().to_owned()));
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error).with_context(|| format!("reading the secret key {}", path.display())),
     }
-    let key = generate_secret_key();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).with_context(|| format!("creating the secret key {}", path.display()))?;
-    file.write_all(key.expose_secret().as_bytes())?;
-    file.sync_all()?;
-    tracing::info!(path = %path.display(), "generated the secret key that encrypts secrets at rest; keep it with the database");
+    let existed = secret_key_path(&database.url).is_some_and(|path| path.exists());
+    let key = secret_key_beside_database(&database.url)?;
+    if !existed {
+        tracing::info!(
+            path = %secret_key_path(&database.url).unwrap_or_default().display(),
+            "generated the secret key that encrypts secrets at rest; keep it with the database"
+        );
+    }
     Ok(key)
 }
 
@@ -122,21 +110,10 @@ fn create_private_dir(directory: &Path) -> anyhow::Result<()> {
     builder.create(directory).with_context(|| format!("creating the data directory {}", directory.display()))
 }
 
-fn warn_if_readable_by_others(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        if let Ok(metadata) = std::fs::metadata(path)
-            && metadata.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(path = %path.display(), "the secret key file is readable by others: chmod 600 it");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_integrations_core::SECRET_KEY_FILE;
 
     #[test]
     fn databases_resolve_to_a_url_and_a_key_directory() {
@@ -166,7 +143,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).expect("key file").permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(SECRET_KEY_FILE)).expect("key file").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let configured = secret_key(Some(SecretString::from("configured")), &database).expect("configured");

@@ -61,8 +61,8 @@ pub use editing::{IntegrationEdit, REDACTED};
 pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
 pub use error::{EngineError, InputProblem};
 pub use events::EngineEvent;
-pub use secret_key_file::{SECRET_KEY_FILE, secret_key_beside_database, secret_key_path};
 pub use oauth::OAuthTarget;
+pub use secret_key_file::{SECRET_KEY_FILE, secret_key_beside_database, secret_key_path};
 
 pub use cutover_integrations_auth as auth;
 pub use cutover_integrations_http as http;
