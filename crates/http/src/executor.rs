@@ -116,13 +116,7 @@ impl HttpExecutor {
         mut callbacks: Option<&mut mpsc::Receiver<CallbackReport>>,
     ) -> FireLog {
         let mut state = self.begin(action, fire);
-        let mut log = FireLog {
-            fire_id: state.fire_id.clone(),
-            mode: state.mode,
-            idempotency_key: state.idempotency_key.clone(),
-            entries: Vec::new(),
-            result: None,
-        };
+        let mut log = FireLog::for_fire(&state);
         loop {
             let step = self.step(action, fire, state).await;
             log.entries.extend(step.entries);

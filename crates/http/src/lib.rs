@@ -19,6 +19,13 @@
 //! The [`FireContext`] (template values, secrets to redact, the callback ticket, the auth provider) is supplied
 //! again to every step rather than stored, because it holds secrets.
 //!
+//! # Preparing an action
+//!
+//! [`PreparedAction::compile`] compiles the action's request, polling and cancel-webhook templates with the template
+//! crate and parses its response paths, once per action version. Credentials are not rendered from templates: the
+//! fire's [`FireAuth`] (an auth crate provider) applies them to every attempt and reports what it added, which the log
+//! then hides; on a 401 the provider may refresh and the request is sent once more.
+//!
 //! # Execution modes
 //!
 //! - `fire_and_forget`: success if and only if the status is 2xx.
@@ -60,6 +67,14 @@
 //! `curl` line. Everything is redacted first ([`Redaction`]): `Authorization`, `Cookie`, `X-Api-Key` and the headers
 //! and query parameters the auth provider reports are hidden by name; secret values (credentials, secret system
 //! parameters, the callback token) are hidden wherever they appear, raw, JSON-escaped or percent-encoded.
+//!
+//! # Context headers, cancel notices, rehearsals
+//!
+//! With `include_context`, every request carries `X-Cutover-Runbook-Id` and `X-Cutover-Task-Id`, and a JSON object
+//! payload gains `cutover_context` (`runbook`, `task`, `action`, `fire`). [`Executor::notify_cancel`] sends the cancel
+//! message to `notify_webhook_on_cancel` (its templates, or a default JSON message) one attempt per call, saying when
+//! a retry is due. [`Executor::preview`] renders and records the request without sending it, for rehearsals that do
+//! not execute (`not_sent`).
 //!
 //! # Limits
 //!

@@ -39,6 +39,39 @@ impl OutboundPolicy {
         Err(OutboundRefusal { address, class })
     }
 
+    /// Checks the host of `url` when it is a literal address. Names pass: they are checked when they are resolved, by
+    /// the resolver of [`OutboundPolicy::guarded_client_builder`] (and of the executor).
+    pub fn check_url(&self, url: &url::Url) -> Result<(), OutboundRefusal> {
+        match url.host() {
+            Some(url::Host::Ipv4(v4)) => self.check(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => self.check(IpAddr::V6(v6)),
+            Some(url::Host::Domain(_)) | None => Ok(()),
+        }
+    }
+
+    /// A reqwest client builder that obeys this policy, for requests made outside the executor (the auth crate's
+    /// token requests): names resolve only to admitted addresses, redirects to refused literal addresses fail, at most
+    /// five redirects are followed, and no proxy is used.
+    ///
+    /// reqwest does not show a connector the address it connects to, so the literal host of the first request is not
+    /// checked here: callers check it with [`OutboundPolicy::check_url`] before sending.
+    pub fn guarded_client_builder(&self) -> reqwest::ClientBuilder {
+        let policy = Arc::new(self.clone());
+        let redirects = Arc::clone(&policy);
+        reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { policy }))
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > 5 {
+                    return attempt.error("too many redirects: more than 5");
+                }
+                match redirects.check_url(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(refusal) => attempt.error(refusal),
+                }
+            }))
+            .no_proxy()
+    }
+
     /// Whether the allow list contains `address`, or the IPv4 address an IPv4-mapped IPv6 address carries.
     fn admits(&self, address: IpAddr) -> bool {
         let canonical = address.to_canonical();

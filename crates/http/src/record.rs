@@ -26,6 +26,17 @@ pub struct FireLog {
 }
 
 impl FireLog {
+    /// An empty log for the fire `state` begins.
+    pub fn for_fire(state: &crate::FireState) -> Self {
+        Self {
+            fire_id: state.fire_id.clone(),
+            mode: state.mode,
+            idempotency_key: state.idempotency_key.clone(),
+            entries: Vec::new(),
+            result: None,
+        }
+    }
+
     /// The attempts of the log, in order.
     pub fn attempts(&self) -> impl Iterator<Item = &AttemptRecord> {
         self.entries.iter().filter_map(|entry| match entry {

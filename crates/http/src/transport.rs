@@ -170,14 +170,11 @@ impl Transport {
                 format!("Unsupported URL scheme `{}`: only http and https are allowed", url.scheme()),
             ));
         }
-        let address = match url.host() {
-            Some(url::Host::Ipv4(v4)) => v4.into(),
-            Some(url::Host::Ipv6(v6)) => v6.into(),
-            Some(url::Host::Domain(_)) => return Ok(()),
-            None => return Err(TransportFailure::new(ErrorKind::InvalidRequest, "The URL has no host")),
-        };
+        if url.host().is_none() {
+            return Err(TransportFailure::new(ErrorKind::InvalidRequest, "The URL has no host"));
+        }
         self.policy
-            .check(address)
+            .check_url(url)
             .map_err(|refusal| TransportFailure::new(ErrorKind::SsrfBlocked, format!("Blocked: {refusal}")))
     }
 

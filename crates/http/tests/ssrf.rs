@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use cutover_integrations_http::{ErrorKind, ExecutorConfig, FireLog, OutboundPolicy};
+use cutover_integrations_http::{AddressClass, ErrorKind, ExecutorConfig, FireLog, OutboundPolicy, OutboundRefusal};
 use cutover_integrations_model::HttpMethod;
 use serde_json::json;
 use std::time::Duration;
@@ -210,4 +210,34 @@ async fn only_http_and_https_are_sent() {
         assert_eq!(kind, Some(ErrorKind::InvalidRequest), "{url}");
         assert!(reason.starts_with("Unsupported URL scheme"), "{reason}");
     }
+}
+
+#[tokio::test]
+async fn the_guarded_client_builder_applies_the_policy_outside_the_executor() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("GET", "/to-metadata")
+        .with_status(302)
+        .with_header("location", "http://169.254.169.254/")
+        .create_async()
+        .await;
+    let ok = server.mock("GET", "/ok").expect(1).create_async().await;
+    let port = server.socket_address().port();
+    let loopback = OutboundPolicy::allowing(["127.0.0.1/32".parse().unwrap()]);
+    let client = loopback.guarded_client_builder().build().unwrap();
+
+    let admitted = client.get(format!("http://localhost:{port}/ok")).send().await.unwrap();
+    assert_eq!(admitted.status(), 200);
+    ok.assert_async().await;
+
+    let redirected = client.get(format!("{}/to-metadata", server.url())).send().await.unwrap_err();
+    assert!(redirected.is_redirect(), "{redirected:?}");
+    let refusal = std::error::Error::source(&redirected).and_then(|source| source.downcast_ref::<OutboundRefusal>());
+    assert_eq!(refusal.map(|refusal| refusal.class), Some(AddressClass::Metadata));
+
+    let refusing = OutboundPolicy::default().guarded_client_builder().build().unwrap();
+    let error = refusing.get(format!("http://localhost:{port}/ok")).send().await.unwrap_err();
+    assert!(error.is_connect() && format!("{error:?}").contains("class: Loopback"), "{error:?}");
+    assert!(OutboundPolicy::default().check_url(&url::Url::parse("http://10.0.0.1/").unwrap()).is_err());
+    assert!(OutboundPolicy::default().check_url(&url::Url::parse("http://example.com/").unwrap()).is_ok());
 }
