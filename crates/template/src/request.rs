@@ -470,6 +470,30 @@ mod tests {
     }
 
     #[test]
+    fn unusable_results_name_their_field() {
+        let parts = |url: &'static str, params: Option<&'static str>| RequestParts {
+            method: HttpMethod::Get,
+            url,
+            headers: Box::leak(Box::new(BTreeMap::new())),
+            payload: None,
+            params,
+        };
+        let context = TemplateContext::builder().task(json!({"name": "a b"})).build();
+        let cases = [
+            (parts("not-a-url/{{Task.name}}", None), "url: the rendered URL is not a valid absolute URL"),
+            (parts("https://x.test/", Some("[{{Task.name}}]")), "params: params must render to a JSON object"),
+            (parts("https://x.test/{{Task.nope}}", None), "url: `Task.nope` is missing"),
+        ];
+        for (parts, expected) in cases {
+            let error = RequestTemplate::from_parts(parts).unwrap().render(&context).unwrap_err();
+            assert!(error.message().starts_with(expected), "{error}");
+        }
+        let compile_error = RequestTemplate::from_parts(parts("https://x.test/{{Task.name", None)).unwrap_err();
+        assert_eq!(compile_error.location().map(|at| (at.line, at.column)), Some((1, 16)));
+        assert!(compile_error.to_string().starts_with("url: 1:16: unclosed `{{`"), "{compile_error}");
+    }
+
+    #[test]
     fn parameters_read_by_secret_fields_are_secrets() {
         let spec = RequestSpec {
             method: HttpMethod::Post,
