@@ -79,6 +79,8 @@ pub struct CancelNotice {
 #[derive(Debug, Clone)]
 pub struct HttpExecutor {
     transport: Transport,
+    /// The client for outbound calls other than fires (OAuth token requests).
+    auxiliary: reqwest::Client,
     config: ExecutorConfig,
     timer: Arc<dyn Timer>,
 }
@@ -91,7 +93,15 @@ impl HttpExecutor {
 
     /// An executor on `timer`, which decides what "now" is and how `run_to_completion` waits.
     pub fn with_timer(config: ExecutorConfig, timer: Arc<dyn Timer>) -> Result<Self, HttpError> {
-        Ok(Self { transport: Transport::new(&config)?, config, timer })
+        let auxiliary = config
+            .outbound
+            .guarded_client_builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.max_request_timeout)
+            .user_agent(config.user_agent.clone())
+            .build()
+            .map_err(|error| HttpError::Client { reason: error.to_string() })?;
+        Ok(Self { transport: Transport::new(&config)?, auxiliary, config, timer })
     }
 
     /// The configuration.
@@ -99,10 +109,12 @@ impl HttpExecutor {
         &self.config
     }
 
-    /// The shared, guarded client (the SSRF resolver, no proxy, redirects not followed), for other outbound calls
-    /// that must obey the same rules, such as OAuth token requests.
+    /// A client for outbound calls other than fires, such as OAuth token requests, under the same outbound policy
+    /// and limits: names resolve only to admitted addresses, redirects to refused addresses fail, no proxy, and every
+    /// request has a total timeout (`max_request_timeout`). The literal host of a first request is not checked by
+    /// reqwest: check it with [`OutboundPolicy::check_url`](crate::OutboundPolicy::check_url) before sending.
     pub fn client(&self) -> reqwest::Client {
-        self.transport.client()
+        self.auxiliary.clone()
     }
 
     /// Runs a fire from beginning to end in this process, waiting on the executor's timer between steps.

@@ -86,11 +86,6 @@ impl Transport {
         Ok(Self { client, policy, max_redirects: config.max_redirects, body_limit: config.response_body_limit })
     }
 
-    /// The shared client, for other outbound calls that must obey the same guard.
-    pub(crate) fn client(&self) -> reqwest::Client {
-        self.client.clone()
-    }
-
     /// Sends `request`, following redirects, within `timeout` for the whole exchange.
     ///
     /// `credential_headers` are dropped when a redirect leaves the origin of the request.

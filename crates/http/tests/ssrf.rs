@@ -241,3 +241,18 @@ async fn the_guarded_client_builder_applies_the_policy_outside_the_executor() {
     assert!(OutboundPolicy::default().check_url(&url::Url::parse("http://10.0.0.1/").unwrap()).is_err());
     assert!(OutboundPolicy::default().check_url(&url::Url::parse("http://example.com/").unwrap()).is_ok());
 }
+
+#[tokio::test]
+async fn the_executors_auxiliary_client_obeys_the_policy_and_times_out() {
+    let silent = silent_server().await;
+    let mut config = config();
+    config.max_request_timeout = Duration::from_millis(200);
+    let client = executor_with(config).0.client();
+
+    let error = client.get(format!("http://localhost:{}/token", silent.port())).send().await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+
+    let guarded = executor_with(guarded()).0.client();
+    let error = guarded.get(format!("http://localhost:{}/token", silent.port())).send().await.unwrap_err();
+    assert!(format!("{error:?}").contains("class: Loopback"), "{error:?}");
+}
