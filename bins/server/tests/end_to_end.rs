@@ -313,18 +313,7 @@ async fn run(backend: Backend) {
     let mut server = Server::start(directory.path(), &backend, port, json_logs);
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
     let mut api = Api { client: client.clone(), base: format!("{base}/api/v1"), answers: Vec::new() };
-    let mut ready = false;
-    for _ in 0..400 {
-        if server.exited() {
-            break;
-        }
-        if let Ok(response) = client.get(format!("{base}/api/v1/healthz")).send().await {
-            ready = response.status() == StatusCode::OK;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the server answers its health check:\n{}", server.output());
+    wait_until_ready(&client, port, &mut server).await;
 
     // Users with the roles the run needs; their tokens are shown in the creation answers only.
     let mut tokens = BTreeMap::new();
@@ -515,4 +504,72 @@ async fn dump_postgres(url: &str) -> String {
     }
     assert!(dump.contains("chat.postMessage"), "the dump holds the run");
     dump
+}
+
+/// SIGTERM while a request of a fire is in flight: the server waits for the third party's answer and records it
+/// before it exits, so after a restart the fire is complete and was sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_records_the_fire_in_flight() {
+    let directory = tempfile::tempdir().expect("a working directory");
+    let mut third_party = mockito::Server::new_async().await;
+    let (arrived, mut arrivals) = mpsc::unbounded_channel::<()>();
+    let slow = third_party
+        .mock("POST", "/slow")
+        .with_status(200)
+        .with_body_from_request(move |_| {
+            let _ = arrived.send(());
+            // A slow third party: the answer comes well after the server was told to stop.
+            std::thread::sleep(Duration::from_millis(1500));
+            b"{\"ok\":true}".to_vec()
+        })
+        .expect(1)
+        .create_async()
+        .await;
+    let integration = format!(
+        "kind: integration\nname: Hooks\nactions:\n  - name: Slow\n    settings: {{finish_task_on_success: true}}\n    \
+         request: {{method: POST, url: {}/slow, payload: '{{}}'}}\n",
+        third_party.url()
+    );
+    let runbook = "kind: runbook\nname: Slow\ntasks:\n  - {id: slow, name: Slow, action: Hooks/Slow}\n";
+    let client = reqwest::Client::new();
+
+    let port = free_port();
+    let mut server = Server::start(directory.path(), &Backend::Embedded, port, false);
+    let mut api = Api { client: client.clone(), base: format!("http://127.0.0.1:{port}/api/v1"), answers: Vec::new() };
+    wait_until_ready(&client, port, &mut server).await;
+    api.post("/definitions", BOOTSTRAP_TOKEN, Some(Body::Yaml(integration))).await;
+    let id =
+        api.post("/runbooks", BOOTSTRAP_TOKEN, Some(Body::Yaml(runbook.to_owned()))).await["id"].as_i64().expect("id");
+    api.post(&format!("/runbooks/{id}/start"), BOOTSTRAP_TOKEN, Some(Body::Json(json!({"mode": "live"})))).await;
+    api.post(&format!("/runbooks/{id}/tasks/slow/start"), BOOTSTRAP_TOKEN, None).await;
+    tokio::time::timeout(Duration::from_secs(30), arrivals.recv()).await.expect("the request arrives").expect("sent");
+    let output = server.stop();
+    assert!(output.contains("shutting down") && output.contains("stopped"), "{output}");
+
+    let port = free_port();
+    let mut server = Server::start(directory.path(), &Backend::Embedded, port, false);
+    api.base = format!("http://127.0.0.1:{port}/api/v1");
+    wait_until_ready(&client, port, &mut server).await;
+    let task = api.get(&format!("/runbooks/{id}/tasks/slow"), BOOTSTRAP_TOKEN).await;
+    assert_eq!((task["stage"].as_str(), task["integration_status"].as_str()), (Some("complete"), Some("succeeded")));
+    let log = api.get(&format!("/runbooks/{id}/tasks/slow/actions-log"), BOOTSTRAP_TOKEN).await;
+    assert_eq!(log["fires"].as_array().map(Vec::len), Some(1));
+    assert_eq!(log["fires"][0]["outcome"], "succeeded");
+    assert_eq!(log["fires"][0]["entries"][0]["response"]["status"], 200);
+    slow.assert_async().await;
+    server.stop();
+}
+
+async fn wait_until_ready(client: &reqwest::Client, port: u16, server: &mut Server) {
+    for _ in 0..400 {
+        if server.exited() {
+            break;
+        }
+        if let Ok(response) = client.get(format!("http://127.0.0.1:{port}/api/v1/healthz")).send().await {
+            assert_eq!(response.status(), StatusCode::OK);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not start:\n{}", server.output());
 }
