@@ -370,6 +370,9 @@ async fn integrations_and_actions_are_edited_with_secrets_masked() {
     expect(&patched, StatusCode::OK, None);
     assert_eq!(patched.body["image_url"], "https://example.com/icon.svg");
     assert_eq!(patched.body["actions"].as_array().map(Vec::len), Some(3), "actions are kept");
+    let missing =
+        app.call("PATCH", "/api/v1/integrations/999", Role::IntegrationsAdmin, Some(json!({"archived": false}))).await;
+    expect(&missing, StatusCode::NOT_FOUND, Some("integration_not_found"));
     let renamed = app
         .call("PATCH", &format!("/api/v1/integrations/{id}"), Role::IntegrationsAdmin, Some(json!({"name": "Other"})))
         .await;
@@ -569,6 +572,15 @@ async fn runbooks_go_through_their_lifecycle() {
     expect(&bad_option, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
     assert_eq!(detail_paths(&bad_option), ["custom_fields.Env", "custom_fields.Nope"]);
 
+    let missing = app
+        .call("PATCH", "/api/v1/runbooks/999", Role::RunbookAdmin, Some(json!({"custom_fields": {"Env": "prod"}})))
+        .await;
+    expect(&missing, StatusCode::NOT_FOUND, Some("runbook_not_found"));
+    expect(
+        &app.call("POST", &format!("{base}/pause"), Role::RunbookAdmin, None).await,
+        StatusCode::CONFLICT,
+        Some("runbook_stage_forbids"),
+    );
     let bad_mode =
         app.call("POST", &format!("{base}/start"), Role::RunbookAdmin, Some(json!({"mode": "dry_run"}))).await;
     expect(&bad_mode, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
@@ -622,7 +634,8 @@ async fn tasks_start_finish_skip_cancel_refire_and_show_their_log() {
         .expect(1)
         .create_async()
         .await;
-    let plain = server.mock("GET", "/plain").with_status(500).expect_at_least(1).create_async().await;
+    let plain = server.mock("GET", "/plain").with_status(404).expect_at_least(1).create_async().await;
+    let jobs = server.mock("POST", "/jobs").with_status(202).expect(2).create_async().await;
     let runbook = setup(&app, &server.url()).await;
     let task = |id: &str| format!("/api/v1/runbooks/{runbook}/tasks/{id}");
     let listed = app.call("GET", &format!("/api/v1/runbooks/{runbook}/tasks"), Role::Viewer, None).await;
@@ -630,6 +643,11 @@ async fn tasks_start_finish_skip_cancel_refire_and_show_their_log() {
     let ids: Vec<&str> = listed.body.as_array().expect("tasks").iter().filter_map(|t| t["id"].as_str()).collect();
     assert_eq!(ids, ["announce", "deploy", "approve", "empty", "plain"]);
     expect(&app.call("GET", &task("nope"), Role::Viewer, None).await, StatusCode::NOT_FOUND, Some("task_not_found"));
+    expect(
+        &app.call("GET", "/api/v1/runbooks/999/tasks", Role::Viewer, None).await,
+        StatusCode::NOT_FOUND,
+        Some("runbook_not_found"),
+    );
 
     // Nothing starts in planning.
     expect(
@@ -701,6 +719,36 @@ async fn tasks_start_finish_skip_cancel_refire_and_show_their_log() {
         Some("task_stage_forbids"),
     );
 
+    expect(
+        &app.call("POST", &format!("{}/finish", task("nope")), Role::Operator, None).await,
+        StatusCode::NOT_FOUND,
+        Some("unknown_task"),
+    );
+    let skip_done = app
+        .call("POST", &format!("{}/skip", task("deploy")), Role::RunbookAdmin, Some(json!({"comment": "late"})))
+        .await;
+    expect(&skip_done, StatusCode::CONFLICT, Some("task_stage_forbids"));
+
+    // A callback fire waits until cancelled; a cancelled fire can be fired again.
+    expect(&app.call("POST", &format!("{}/start", task("approve")), Role::Operator, None).await, StatusCode::OK, None);
+    wait_for_status(&app, runbook, "approve", "waiting").await;
+    let cancelled = app.call("POST", &format!("{}/cancel", task("approve")), Role::Operator, None).await;
+    expect(&cancelled, StatusCode::OK, None);
+    assert_eq!(
+        (cancelled.body["integration_status"].as_str(), cancelled.body["stage"].as_str()),
+        (Some("cancelled"), Some("in_progress"))
+    );
+    expect(
+        &app.call("POST", &format!("{}/cancel", task("approve")), Role::Operator, None).await,
+        StatusCode::CONFLICT,
+        None,
+    );
+    let again = app.call("POST", &format!("{}/refire", task("approve")), Role::Operator, None).await;
+    expect(&again, StatusCode::OK, None);
+    assert_eq!(again.body["fire"], 2);
+    wait_for_status(&app, runbook, "approve", "waiting").await;
+    jobs.assert_async().await;
+
     // A failing fire: refire is allowed after the failure, cancel is not (the action is not cancelable).
     expect(
         &app.call("POST", &format!("{}/refire", task("plain")), Role::Operator, None).await,
@@ -709,7 +757,7 @@ async fn tasks_start_finish_skip_cancel_refire_and_show_their_log() {
     );
     expect(&app.call("POST", &format!("{}/start", task("plain")), Role::Operator, None).await, StatusCode::OK, None);
     let failed = wait_for_status(&app, runbook, "plain", "failed").await;
-    assert!(failed["failure_reason"].as_str().is_some_and(|reason| reason.contains("500")), "{failed}");
+    assert!(failed["failure_reason"].as_str().is_some_and(|reason| reason.contains("404")), "{failed}");
     expect(
         &app.call("POST", &format!("{}/cancel", task("plain")), Role::Operator, None).await,
         StatusCode::CONFLICT,
