@@ -12,7 +12,8 @@ use cutover_integrations_model::{
 /// that cannot be escaped), then rendered with sample values: every path it reads gets the text `"1"`, which works
 /// both inside a JSON string and as a bare JSON value, reads as a number for arithmetic filters and as Unix time for
 /// `date`; a path `#each` reads gets a one-element list. In JSON places an invalid result is reported at the position
-/// where the JSON parser failed, mapped back into the template. Every `CustomField` the template reads is reported.
+/// where the JSON parser failed, mapped back into the template; params must render to a JSON object. Every
+/// `CustomField` the template reads is reported.
 ///
 /// ```
 /// use cutover_integrations_template::{Checker, TemplateChecker, TemplatePlace};
@@ -53,11 +54,22 @@ impl TemplateChecker for Checker {
         }
         match Template::compile(template, place) {
             Err(error) => report.problems.push(problem(&error)),
-            Ok(compiled) => {
-                if let Err(error) = compiled.render(&compiled.sample_context()) {
-                    report.problems.push(problem(&error));
+            Ok(compiled) => match compiled.render(&compiled.sample_context()) {
+                Err(error) => report.problems.push(problem(&error)),
+                Ok(rendered) if place == TemplatePlace::JsonParams => {
+                    if !matches!(serde_json::from_str(&rendered), Ok(serde_json::Value::Object(_))) {
+                        let start = template.len() - template.trim_start().len();
+                        let at = crate::Location::in_source(template, start);
+                        report.problems.push(TemplateProblem {
+                            line: at.line,
+                            column: at.column,
+                            message: "params must be a JSON object of query parameters, such as `{\"q\": \"…\"}`"
+                                .to_owned(),
+                        });
+                    }
                 }
-            }
+                Ok(_) => {}
+            },
         }
         report
     }
@@ -66,4 +78,42 @@ impl TemplateChecker for Checker {
 fn problem(error: &TemplateError) -> TemplateProblem {
     let (line, column) = error.location().map_or((1, 1), |at| (at.line, at.column));
     TemplateProblem { line, column, message: error.message() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(template: &str, place: TemplatePlace) -> Vec<(u32, u32)> {
+        Checker.check(template, place).problems.iter().map(|p| (p.line, p.column)).collect()
+    }
+
+    #[test]
+    fn reports_problems_at_their_positions() {
+        let cases: &[(&str, TemplatePlace, &[(u32, u32)])] = &[
+            (r#"{"a":"{{CustomField['X']}}","n":{{Task.n | plus: 1}}}"#, TemplatePlace::JsonPayload, &[]),
+            ("{\n  \"a\": {{CustomField.x}} {{CustomField.y}}\n}", TemplatePlace::JsonPayload, &[(2, 26)]),
+            ("[{{#each Task.list}}{{this.n}},{{/each}}]", TemplatePlace::JsonPayload, &[(1, 41)]),
+            ("[{{#each Task.list}}{{this.n}}{{#unless @last}},{{/unless}}{{/each}}]", TemplatePlace::JsonPayload, &[]),
+            ("  [1, 2]", TemplatePlace::JsonParams, &[(1, 3)]),
+            (r#"{"q": "{{Task.name}}"}"#, TemplatePlace::JsonParams, &[]),
+            ("{{Task.n | divided_by: 0}}", TemplatePlace::Text, &[(1, 12)]),
+            ("{{Task.name", TemplatePlace::HeaderValue, &[(1, 1)]),
+        ];
+        for (template, place, expected) in cases {
+            assert_eq!(&problems(template, *place), expected, "{template}");
+        }
+    }
+
+    #[test]
+    fn reports_custom_fields_even_in_broken_templates() {
+        let names = |template: &str| -> Vec<String> {
+            Checker.check(template, TemplatePlace::Text).custom_fields.into_iter().map(|r| r.name).collect()
+        };
+        assert_eq!(
+            names("{{CustomField['A b']}} {{#each CustomField.L}}{{CustomField.c}}{{/each}}"),
+            ["A b", "L", "c"]
+        );
+        assert_eq!(names("{{CustomField['A b']}} {{"), ["A b"]);
+    }
 }
