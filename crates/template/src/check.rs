@@ -88,9 +88,12 @@ mod tests {
         Checker.check(template, place).problems.iter().map(|p| (p.line, p.column)).collect()
     }
 
+    /// A template, its place, and the positions of the problems expected.
+    type Case = (&'static str, TemplatePlace, &'static [(u32, u32)]);
+
     #[test]
     fn reports_problems_at_their_positions() {
-        let cases: &[(&str, TemplatePlace, &[(u32, u32)])] = &[
+        let cases: &[Case] = &[
             (r#"{"a":"{{CustomField['X']}}","n":{{Task.n | plus: 1}}}"#, TemplatePlace::JsonPayload, &[]),
             ("{\n  \"a\": {{CustomField.x}} {{CustomField.y}}\n}", TemplatePlace::JsonPayload, &[(2, 26)]),
             ("[{{#each Task.list}}{{this.n}},{{/each}}]", TemplatePlace::JsonPayload, &[(1, 41)]),
