@@ -917,7 +917,7 @@ async fn oauth_authorize_redirects_with_pkce_and_the_callback_stores_the_token()
         ]))
         .with_header("content-type", "application/json")
         .with_body(r#"{"access_token":"at-oauth-secret","token_type":"bearer","expires_in":3600}"#)
-        .expect(1)
+        .expect(2)
         .create_async()
         .await;
     let parameter = json!({"name": "chat_secret", "value": "client-secret-99", "secret": true});
@@ -956,7 +956,6 @@ async fn oauth_authorize_redirects_with_pkce_and_the_callback_stores_the_token()
     let completed = app.send("GET", &callback, None, None).await;
     expect(&completed, StatusCode::OK, None);
     assert_eq!(completed.body["credential"], format!("functional_user/{post}"));
-    token.assert_async().await;
     expect(&app.send("GET", &callback, None, None).await, StatusCode::CONFLICT, Some("oauth_state_already_used"));
     expect(
         &app.send("GET", "/api/v1/oauth/callback?state=forged&code=x", None, None).await,
@@ -995,6 +994,16 @@ async fn oauth_authorize_redirects_with_pkce_and_the_callback_stores_the_token()
     expect(&app.call("GET", &for_task, Role::RunbookAdmin, None).await, StatusCode::FORBIDDEN, Some("forbidden"));
     let own = app.call("GET", &for_task, Role::Operator, None).await;
     assert_eq!(own.status, StatusCode::FOUND, "{own:?}");
+    let own = url::Url::parse(own.location.as_deref().expect("Location")).expect("URL");
+    let state = own.query_pairs().find(|(key, _)| key == "state").map(|(_, value)| value.into_owned()).expect("state");
+    let completed = app.send("GET", &format!("/api/v1/oauth/callback?state={state}&code=the-code"), None, None).await;
+    expect(&completed, StatusCode::OK, None);
+    assert_eq!(
+        completed.body["credential"],
+        format!("task_user/{task_user}/{runbook}/post/operator%40example.com"),
+        "the token is stored for the task's user"
+    );
+    token.assert_async().await;
     expect(
         &app.call("GET", &format!("/api/v1/oauth/authorize?action={task_user}"), Role::Operator, None).await,
         StatusCode::UNPROCESSABLE_ENTITY,
