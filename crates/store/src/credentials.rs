@@ -45,7 +45,7 @@ impl CredentialStore for SqlStore {
         .bind(key.storage_key())
         .bind(sealed)
         .bind(Timestamp::now().as_millisecond())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|source| AuthError::store(StoreError::db("writing a credential")(source)))?;
         Ok(())
@@ -54,7 +54,7 @@ impl CredentialStore for SqlStore {
     async fn delete_credential(&self, key: &CredentialKey) -> Result<(), AuthError> {
         sqlx::query("DELETE FROM credentials WHERE key = $1")
             .bind(key.storage_key())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|source| AuthError::store(StoreError::db("deleting a credential")(source)))?;
         Ok(())
@@ -68,7 +68,7 @@ impl CredentialStore for SqlStore {
             .bind(&hash)
             .bind(sealed)
             .bind(pending.expires_at().as_millisecond())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|source| AuthError::store(StoreError::db("writing an OAuth state")(source)))?;
         Ok(())
@@ -112,7 +112,7 @@ impl CredentialStore for SqlStore {
     async fn purge_expired_authorizations(&self, now: Timestamp) -> Result<usize, AuthError> {
         let result = sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
             .bind(now.as_millisecond())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|source| AuthError::store(StoreError::db("purging OAuth states")(source)))?;
         Ok(result.rows_affected() as usize)

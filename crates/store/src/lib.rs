@@ -28,6 +28,7 @@
 //! sealed with the owner's storage key as associated data; states are looked up by their SHA-256, and a redeemed
 //! state is kept (empty) until it expires so that a replay is told apart from an unknown state.
 
+mod commit;
 mod credentials;
 mod error;
 mod migrate;
@@ -37,9 +38,9 @@ mod sql;
 
 pub use error::StoreError;
 pub use records::{
-    ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, FireGuard, FireId, FireRecord, FireStatus,
-    FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser, RunbookId,
-    RunbookRecord, RunbookSummary, RunbookWrite, TimerId, TimerRecord, User, UserId,
+    ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireRecord,
+    FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser,
+    RebuildCommit, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TimerId, TimerRecord, User, UserId,
 };
 pub use sealer::{SealError, Sealer};
 pub use sql::{Backend, SqlStore, SqlStoreOptions};
@@ -115,6 +116,26 @@ pub trait Store: CredentialStore + Send + Sync + 'static {
     /// version is stale fails with [`StoreError::VersionConflict`]; a fire update whose guard does not hold fails
     /// with [`StoreError::FireGuardFailed`]. Returns the ids of the fires and timers created, in order.
     async fn commit(&self, commit: Commit) -> Result<(Vec<FireId>, Vec<TimerId>), StoreError>;
+
+    /// Writes a [`Commit`] that changes a runbook (`commit.runbook` is required) in one transaction, without ever
+    /// failing on a version conflict: when the runbook moved past `expected_version` (another engine wrote it), the
+    /// store reads it again inside the transaction, holding its lock so that nobody moves it meanwhile, and writes the
+    /// commit `rebuild` makes from it instead. `Ok(None)` when `rebuild` declined (nothing was written).
+    ///
+    /// This is how several engines share a runbook: each writes against its cached state, and only the writer that
+    /// lost a race pays for reading the state again.
+    async fn commit_runbook(
+        &self,
+        commit: Commit,
+        rebuild: &mut RebuildCommit<'_>,
+    ) -> Result<Option<Committed>, StoreError>;
+
+    /// The runbook if its version is not `known_version` (someone changed it since), `None` if it is.
+    async fn runbook_if_changed(&self, id: RunbookId, known_version: i64) -> Result<Option<RunbookRecord>, StoreError>;
+
+    /// A number that every change of definitions (integrations, actions, custom fields) and system parameters
+    /// increases, so that engines caching them notice changes made through other engines.
+    async fn catalog_revision(&self) -> Result<i64, StoreError>;
 
     /// Claims up to `limit` fires that are due (`due_at <= now`), not done and not leased, leasing them to `owner`.
     async fn claim_fires(&self, request: &ClaimRequest) -> Result<Vec<FireRecord>, StoreError>;

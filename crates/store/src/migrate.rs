@@ -14,11 +14,18 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("migrations/sqlite_001_initial.sql"),
-    postgres: include_str!("migrations/postgres_001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("migrations/sqlite_001_initial.sql"),
+        postgres: include_str!("migrations/postgres_001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        sqlite: include_str!("migrations/sqlite_002_catalog_revision.sql"),
+        postgres: include_str!("migrations/postgres_002_catalog_revision.sql"),
+    },
+];
 
 /// Applies every migration the database lacks. Several engines starting at once on PostgreSQL serialize on an
 /// advisory lock; on SQLite `BEGIN IMMEDIATE` does the same.

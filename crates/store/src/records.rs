@@ -314,6 +314,21 @@ pub struct Commit {
     pub now: Millis,
 }
 
+/// What [`crate::Store::commit`] and [`crate::Store::commit_runbook`] wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// The ids of the fires created, in the order of [`Commit::new_fires`].
+    pub fire_ids: Vec<FireId>,
+    /// The ids of the timers created, in the order of [`Commit::new_timers`].
+    pub timer_ids: Vec<TimerId>,
+    /// The runbook's version after the commit, when it wrote one.
+    pub runbook_version: Option<i64>,
+}
+
+/// Builds the commit to write instead when a runbook changed since its writer read it: given the runbook as it is
+/// now (read, and locked, inside the committing transaction), returns the commit to write, or `None` to write nothing.
+pub type RebuildCommit<'a> = dyn FnMut(&RunbookRecord) -> Option<Commit> + Send + 'a;
+
 /// A claim of due work by one engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRequest {

@@ -1,5 +1,6 @@
 //! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
 
+use crate::commit::{WriteTx, runbook_from_row};
 use crate::error::StoreError;
 use crate::records::*;
 use crate::sealer::Sealer;
@@ -74,7 +75,10 @@ impl SqlStoreOptions {
 /// The [`Store`] on SQLite or PostgreSQL.
 #[derive(Clone)]
 pub struct SqlStore {
+    /// Reads.
     pub(crate) pool: AnyPool,
+    /// Writes: on SQLite a pool of one connection, on PostgreSQL the same pool as reads.
+    pub(crate) writer: AnyPool,
     backend: Backend,
     sealer: Arc<dyn Sealer>,
 }
@@ -108,30 +112,46 @@ impl SqlStore {
             }
         }
         let synchronous = if options.sqlite_full_sync { "FULL" } else { "NORMAL" };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite {
-                options.max_connections.min(4)
-            } else {
-                options.max_connections
-            })
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |connection, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        let pragmas = format!(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
-                        );
-                        sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)).execute(&mut *connection).await?;
-                    }
-                    Ok(())
+        let pool_options = |size: u32| {
+            AnyPoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(Duration::from_secs(30))
+                // A SQLite connection is a file handle in this process: it does not go stale, and testing it would
+                // cost a round trip to its worker thread on every acquire.
+                .test_before_acquire(backend == Backend::Postgres)
+                .after_connect(move |connection, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            let pragmas = format!(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+                            );
+                            sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)).execute(&mut *connection).await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(&url)
-            .await
-            .map_err(StoreError::db("connecting"))?;
-        migrate::migrate(&pool, backend).await?;
-        Ok(Self { pool, backend, sealer })
+        };
+        let (pool, writer) = match backend {
+            // SQLite has one writer at a time: writes queue for the one writing connection in this process instead
+            // of contending for the database lock (whose busy handler sleeps), and reads go to the other connections.
+            Backend::Sqlite => {
+                let writer = pool_options(1).connect(&url).await.map_err(StoreError::db("connecting"))?;
+                migrate::migrate(&writer, backend).await?;
+                let readers = pool_options(options.max_connections.clamp(1, 4))
+                    .connect(&url)
+                    .await
+                    .map_err(StoreError::db("connecting"))?;
+                (readers, writer)
+            }
+            Backend::Postgres => {
+                let pool =
+                    pool_options(options.max_connections).connect(&url).await.map_err(StoreError::db("connecting"))?;
+                migrate::migrate(&pool, backend).await?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Self { pool, writer, backend, sealer })
     }
 
     /// The backend in use.
@@ -142,6 +162,7 @@ impl SqlStore {
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     pub(crate) fn seal(&self, owner: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -156,8 +177,8 @@ impl SqlStore {
             .map_err(|source| StoreError::Seal { owner: owner.to_owned(), source })
     }
 
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        self.pool.begin_with(self.backend.begin_statement()).await.map_err(StoreError::db("starting a transaction"))
+    pub(crate) async fn begin(&self) -> Result<WriteTx, StoreError> {
+        self.writer.begin_with(self.backend.begin_statement()).await.map_err(StoreError::db("starting a transaction"))
     }
 
     fn action_from_row(&self, row: &AnyRow) -> Result<ActionRecord, StoreError> {
@@ -293,6 +314,7 @@ impl Store for SqlStore {
             upsert_custom_field(&mut tx, field, now).await?;
             applied.custom_fields.push(field.name.clone());
         }
+        bump_catalog_revision(&mut tx).await?;
         tx.commit().await.map_err(StoreError::db("committing an integration"))?;
         Ok(applied)
     }
@@ -306,17 +328,19 @@ impl Store for SqlStore {
     }
 
     async fn set_integration_archived(&self, id: IntegrationId, archived: bool, now: Millis) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         let result = sqlx::query("UPDATE integrations SET archived = $1, updated_at = $2 WHERE id = $3")
             .bind(i64::from(archived))
             .bind(now)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::db("archiving an integration"))?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound { what: "integration", id: id.0 });
         }
-        Ok(())
+        bump_catalog_revision(&mut tx).await?;
+        tx.commit().await.map_err(StoreError::db("committing an archival"))
     }
 
     async fn action(&self, id: ActionId) -> Result<Option<ActionRecord>, StoreError> {
@@ -345,9 +369,10 @@ impl Store for SqlStore {
     }
 
     async fn update_action(&self, id: ActionId, action: &Action, now: Millis) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         let integration_id: Option<i64> = sqlx::query_scalar("SELECT integration_id FROM actions WHERE id = $1")
             .bind(id.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::db("reading an action"))?;
         let integration_id = IntegrationId(integration_id.ok_or(StoreError::NotFound { what: "action", id: id.0 })?);
@@ -358,10 +383,11 @@ impl Store for SqlStore {
             .bind(auth)
             .bind(now)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|source| unique_violation(source, "action", &action.name, "updating an action"))?;
-        Ok(())
+        bump_catalog_revision(&mut tx).await?;
+        tx.commit().await.map_err(StoreError::db("committing an action"))
     }
 
     async fn custom_fields(&self) -> Result<Vec<CustomField>, StoreError> {
@@ -375,11 +401,13 @@ impl Store for SqlStore {
     async fn put_custom_field(&self, field: &CustomField, now: Millis) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         upsert_custom_field(&mut tx, field, now).await?;
+        bump_catalog_revision(&mut tx).await?;
         tx.commit().await.map_err(StoreError::db("committing a custom field"))
     }
 
     async fn put_system_parameter(&self, parameter: &SystemParameter, now: Millis) -> Result<(), StoreError> {
         let sealed = self.seal(&parameter_owner(&parameter.name), parameter.value.expose().as_bytes())?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO system_parameters (name, value, secret, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value, secret = excluded.secret, \
@@ -389,10 +417,11 @@ impl Store for SqlStore {
         .bind(sealed)
         .bind(i64::from(parameter.secret))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::db("writing a system parameter"))?;
-        Ok(())
+        bump_catalog_revision(&mut tx).await?;
+        tx.commit().await.map_err(StoreError::db("committing a system parameter"))
     }
 
     async fn system_parameters(&self) -> Result<Vec<SystemParameter>, StoreError> {
@@ -471,7 +500,7 @@ impl Store for SqlStore {
         .bind(definition)
         .bind(state)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(StoreError::db("creating a runbook"))?;
         Ok(RunbookId(id))
@@ -483,16 +512,7 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::db("reading a runbook"))?;
-        row.map(|row| {
-            Ok(RunbookRecord {
-                id: RunbookId(get(&row, "id")?),
-                name: get(&row, "name")?,
-                definition: get(&row, "definition")?,
-                state: get(&row, "state")?,
-                version: get(&row, "version")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(runbook_from_row).transpose()
     }
 
     async fn runbooks(&self) -> Result<Vec<RunbookSummary>, StoreError> {
@@ -513,121 +533,62 @@ impl Store for SqlStore {
 
     async fn commit(&self, commit: Commit) -> Result<(Vec<FireId>, Vec<TimerId>), StoreError> {
         let mut tx = self.begin().await?;
-        let now = commit.now;
-        if let Some(write) = &commit.runbook {
-            let result = sqlx::query(
-                "UPDATE runbooks SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
-            )
-            .bind(&write.state)
-            .bind(now)
-            .bind(write.id.0)
-            .bind(write.expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("writing runbook state"))?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::VersionConflict { runbook: write.id, expected: write.expected_version });
-            }
-        }
-        let mut fire_ids = Vec::with_capacity(commit.new_fires.len());
-        for fire in &commit.new_fires {
-            let runbook_id = fire
-                .runbook_id
-                .or(commit.runbook.as_ref().map(|write| write.id))
-                .ok_or(StoreError::Corrupt { what: "commit", reason: "a new fire names no runbook".to_owned() })?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO fires (runbook_id, task_id, fire_number, idempotency_key, status, state, due_at, \
-                 lease_owner, lease_until, callback_token_hash, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
-            )
-            .bind(runbook_id.0)
-            .bind(&fire.task_id)
-            .bind(fire.fire_number)
-            .bind(&fire.idempotency_key)
-            .bind(fire.status.as_str())
-            .bind(&fire.state)
-            .bind(fire.due_at)
-            .bind(fire.lease.as_ref().map(|(owner, _)| owner.clone()))
-            .bind(fire.lease.as_ref().map(|(_, until)| *until))
-            .bind(fire.callback_token_hash.clone())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|source| unique_violation(source, "fire", &fire.idempotency_key, "creating a fire"))?;
-            fire_ids.push(FireId(id));
-        }
-        for update in &commit.fire_updates {
-            let (guard_sql, guard_value) = match &update.guard {
-                FireGuard::Lease(owner) => ("lease_owner = $7", owner.clone()),
-                FireGuard::Status(status) => {
-                    ("status = $7 AND (lease_owner IS NULL OR lease_until <= $4)", status.as_str().to_owned())
-                }
-            };
-            let sql = format!(
-                "UPDATE fires SET status = $1, state = $2, due_at = $3, updated_at = $4, lease_owner = $5, \
-                 lease_until = $6 WHERE {guard_sql} AND status <> 'done' AND id = $8"
-            );
-            let result = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(update.status.as_str())
-                .bind(&update.state)
-                .bind(update.due_at)
-                .bind(now)
-                .bind(update.lease.as_ref().map(|(owner, _)| owner.clone()))
-                .bind(update.lease.as_ref().map(|(_, until)| *until))
-                .bind(guard_value)
-                .bind(update.id.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("updating a fire"))?;
-            if result.rows_affected() != 1 {
-                let reason = match &update.guard {
-                    FireGuard::Lease(owner) => format!("lease no longer held by {owner}, or the fire is done"),
-                    FireGuard::Status(status) => format!("not {status:?} and free, or done"),
-                };
-                return Err(StoreError::FireGuardFailed { fire: update.id, reason });
-            }
-        }
-        for record in &commit.log_records {
-            let fire_id = match record.fire_id.0 {
-                id if id < 0 => *fire_ids.get((-id - 1) as usize).ok_or(StoreError::Corrupt {
-                    what: "commit",
-                    reason: format!("log record names new fire {} of {}", -id, fire_ids.len()),
-                })?,
-                _ => record.fire_id,
-            };
-            sqlx::query("INSERT INTO actions_log (fire_id, record, created_at) VALUES ($1, $2, $3)")
-                .bind(fire_id.0)
-                .bind(&record.record)
-                .bind(record.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("appending to the actions log"))?;
-        }
-        let mut timer_ids = Vec::with_capacity(commit.new_timers.len());
-        for timer in &commit.new_timers {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO timers (runbook_id, task_id, kind, due_at, created_at) VALUES ($1, $2, $3, $4, $5) \
-                 RETURNING id",
-            )
-            .bind(timer.runbook_id.0)
-            .bind(timer.task_id.clone())
-            .bind(&timer.kind)
-            .bind(timer.due_at)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::db("creating a timer"))?;
-            timer_ids.push(TimerId(id));
-        }
-        for timer in &commit.deleted_timers {
-            sqlx::query("DELETE FROM timers WHERE id = $1")
-                .bind(timer.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("deleting a timer"))?;
-        }
+        let committed = self.write_commit(&mut tx, &commit).await?;
         tx.commit().await.map_err(StoreError::db("committing"))?;
-        Ok((fire_ids, timer_ids))
+        Ok((committed.fire_ids, committed.timer_ids))
+    }
+
+    async fn commit_runbook(
+        &self,
+        commit: Commit,
+        rebuild: &mut RebuildCommit<'_>,
+    ) -> Result<Option<Committed>, StoreError> {
+        let Some(id) = commit.runbook.as_ref().map(|write| write.id) else {
+            return Err(StoreError::Corrupt {
+                what: "commit",
+                reason: "a runbook commit writes no runbook".to_owned(),
+            });
+        };
+        let mut tx = self.begin().await?;
+        match self.write_commit(&mut tx, &commit).await {
+            Ok(committed) => {
+                tx.commit().await.map_err(StoreError::db("committing"))?;
+                return Ok(Some(committed));
+            }
+            Err(StoreError::VersionConflict { .. }) => {
+                tx.rollback().await.map_err(StoreError::db("rolling back a stale commit"))?;
+            }
+            Err(error) => return Err(error),
+        }
+        // Another writer moved the runbook: read it again under its lock and write what `rebuild` makes of it. Nobody
+        // can move it before this transaction ends, so this second write cannot conflict.
+        let mut tx = self.begin().await?;
+        let record = self.lock_runbook(&mut tx, id).await?;
+        let Some(commit) = rebuild(&record) else {
+            tx.rollback().await.map_err(StoreError::db("rolling back a declined commit"))?;
+            return Ok(None);
+        };
+        let committed = self.write_commit(&mut tx, &commit).await?;
+        tx.commit().await.map_err(StoreError::db("committing"))?;
+        Ok(Some(committed))
+    }
+
+    async fn runbook_if_changed(&self, id: RunbookId, known_version: i64) -> Result<Option<RunbookRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, name, definition, state, version FROM runbooks WHERE id = $1 AND version <> $2")
+                .bind(id.0)
+                .bind(known_version)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::db("reading a runbook"))?;
+        row.as_ref().map(runbook_from_row).transpose()
+    }
+
+    async fn catalog_revision(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT revision FROM catalog_revision WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the catalog revision"))
     }
 
     async fn claim_fires(&self, request: &ClaimRequest) -> Result<Vec<FireRecord>, StoreError> {
@@ -666,7 +627,7 @@ impl Store for SqlStore {
             .bind(lease_until)
             .bind(owner)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::db("renewing a lease"))?;
             if result.rows_affected() == 1 {
@@ -755,11 +716,16 @@ impl SqlStore {
     }
 }
 
-async fn upsert_custom_field(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    field: &CustomField,
-    now: Millis,
-) -> Result<(), StoreError> {
+/// Tells engines caching definitions and parameters that they changed (see [`Store::catalog_revision`]).
+async fn bump_catalog_revision(tx: &mut WriteTx) -> Result<(), StoreError> {
+    sqlx::query("UPDATE catalog_revision SET revision = revision + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("bumping the catalog revision"))?;
+    Ok(())
+}
+
+async fn upsert_custom_field(tx: &mut WriteTx, field: &CustomField, now: Millis) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO custom_fields (name, body, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
@@ -808,7 +774,7 @@ fn fire_from_row(row: &AnyRow) -> Result<FireRecord, StoreError> {
     })
 }
 
-fn get<T>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
+pub(crate) fn get<T>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
 where
     T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
@@ -824,7 +790,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) ->
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt { what, reason: error.to_string() })
 }
 
-fn unique_violation(source: sqlx::Error, what: &'static str, name: &str, operation: &'static str) -> StoreError {
+pub(crate) fn unique_violation(
+    source: sqlx::Error,
+    what: &'static str,
+    name: &str,
+    operation: &'static str,
+) -> StoreError {
     if let sqlx::Error::Database(error) = &source
         && error.is_unique_violation()
     {

@@ -70,6 +70,10 @@ suite!(
     timers_are_claimed_and_deleted,
     credentials_and_oauth_states,
     concurrent_claims_never_overlap,
+    a_stale_runbook_commit_is_rebuilt_under_lock,
+    log_records_may_name_new_fires,
+    catalog_changes_raise_the_revision,
+    concurrent_runbook_commits_all_land,
 );
 
 const SECRET: &str = "xoxb-secret-token-4242";
@@ -519,4 +523,133 @@ async fn concurrent_claims_never_overlap(db: Db) {
     all.sort();
     all.dedup();
     assert_eq!((count, all.len()), (300, 300), "every fire claimed exactly once");
+}
+
+async fn a_stale_runbook_commit_is_rebuilt_under_lock(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let write = |version, state: &str| RunbookWrite { id, expected_version: version, state: state.into() };
+    let first = Commit { runbook: Some(write(1, r#"{"v":2}"#)), now: 2, ..Default::default() };
+    let mut never = |_: &RunbookRecord| -> Option<Commit> { panic!("a current commit is not rebuilt") };
+    let committed = store.commit_runbook(first, &mut never).await.expect("commit").expect("written");
+    assert_eq!(committed.runbook_version, Some(2));
+
+    // Written against version 1 again: the store hands the current record to `rebuild` and writes its commit.
+    let stale = Commit {
+        runbook: Some(write(1, r#"{"v":"stale"}"#)),
+        new_fires: vec![new_fire("stale", 1, 0)],
+        now: 3,
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut rebuild = |record: &RunbookRecord| {
+        seen.push((record.version, record.state.clone()));
+        Some(Commit {
+            runbook: Some(write(record.version, r#"{"v":3}"#)),
+            new_fires: vec![new_fire("fresh", 1, 0)],
+            now: 3,
+            ..Default::default()
+        })
+    };
+    let committed = store.commit_runbook(stale, &mut rebuild).await.expect("commit").expect("written");
+    assert_eq!(seen, vec![(2, r#"{"v":2}"#.to_owned())]);
+    assert_eq!((committed.runbook_version, committed.fire_ids.len()), (Some(3), 1));
+    assert!(store.task_fires(id, "stale").await.expect("fires").is_empty(), "the stale commit wrote nothing");
+    assert_eq!(store.task_fires(id, "fresh").await.expect("fires")[0].id, committed.fire_ids[0]);
+    let record = store.runbook(id).await.expect("read").expect("exists");
+    assert_eq!((record.version, record.state.as_str()), (3, r#"{"v":3}"#));
+
+    // A rebuild that declines writes nothing.
+    let stale = Commit { runbook: Some(write(1, r#"{"v":"stale"}"#)), now: 4, ..Default::default() };
+    let declined = store.commit_runbook(stale, &mut |_: &RunbookRecord| None).await.expect("commit");
+    assert_eq!(declined, None);
+    assert_eq!(store.runbook(id).await.expect("read").expect("exists").version, 3);
+
+    // A cached version is checked without reading the state when it is current.
+    assert_eq!(store.runbook_if_changed(id, 3).await.expect("read"), None);
+    assert_eq!(store.runbook_if_changed(id, 2).await.expect("read").map(|record| record.version), Some(3));
+}
+
+async fn log_records_may_name_new_fires(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let log = |fire: i64, text: &str| LogRecord { fire_id: FireId(fire), record: text.into(), created_at: 9 };
+    let commit = Commit {
+        runbook: Some(RunbookWrite { id, expected_version: 1, state: "{}".into() }),
+        new_fires: vec![new_fire("a", 1, 0), new_fire("b", 1, 0)],
+        log_records: vec![log(-2, "about b"), log(-1, "about a")],
+        now: 9,
+        ..Default::default()
+    };
+    let (fires, _) = store.commit(commit).await.expect("commit");
+    let texts = |records: Vec<LogRecord>| records.into_iter().map(|record| record.record).collect::<Vec<_>>();
+    assert_eq!(texts(store.actions_log(fires[0]).await.expect("log")), vec!["about a"]);
+    assert_eq!(texts(store.actions_log(fires[1]).await.expect("log")), vec!["about b"]);
+    let beyond = Commit { new_fires: vec![], log_records: vec![log(-1, "nobody")], now: 9, ..Default::default() };
+    assert!(matches!(store.commit(beyond).await, Err(StoreError::Corrupt { .. })));
+}
+
+async fn catalog_changes_raise_the_revision(db: Db) {
+    let store = &db.store;
+    let mut revisions = vec![store.catalog_revision().await.expect("revision")];
+    let applied = store.apply_integration(&slack(), 1).await.expect("apply");
+    revisions.push(store.catalog_revision().await.expect("revision"));
+    store.set_integration_archived(applied.integration_id, true, 2).await.expect("archive");
+    revisions.push(store.catalog_revision().await.expect("revision"));
+    let record = store.integration(applied.integration_id).await.expect("read").expect("exists");
+    store.update_action(record.action_ids[0], &action("post", "other-token"), 3).await.expect("update");
+    revisions.push(store.catalog_revision().await.expect("revision"));
+    let parameter = SystemParameter { name: "p".into(), value: SecretValue::new("v"), secret: false };
+    store.put_system_parameter(&parameter, 4).await.expect("parameter");
+    revisions.push(store.catalog_revision().await.expect("revision"));
+    let field = slack().custom_fields[0].clone();
+    store.put_custom_field(&field, 5).await.expect("field");
+    revisions.push(store.catalog_revision().await.expect("revision"));
+    assert!(revisions.windows(2).all(|pair| pair[0] < pair[1]), "every change raises it: {revisions:?}");
+    let id = runbook(store).await;
+    store
+        .commit(Commit {
+            runbook: Some(RunbookWrite { id, expected_version: 1, state: "{}".into() }),
+            now: 6,
+            ..Default::default()
+        })
+        .await
+        .expect("commit");
+    assert_eq!(store.catalog_revision().await.expect("revision"), revisions[5], "runbook changes do not");
+}
+
+/// Eight writers commit to one runbook at once from stale versions; every commit lands exactly once, each rebuilt
+/// against the state the previous one left.
+async fn concurrent_runbook_commits_all_land(db: Db) {
+    let store = Arc::new(db.store.clone());
+    let id = runbook(&store).await;
+    let writers = (0..8).map(|writer| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 0..5 {
+                let fire = |version: i64| Commit {
+                    runbook: Some(RunbookWrite {
+                        id,
+                        expected_version: version,
+                        state: format!("{{\"v\":{}}}", version + 1),
+                    }),
+                    new_fires: vec![new_fire(&format!("w{writer}-{n}"), 1, 0)],
+                    now: 1,
+                    ..Default::default()
+                };
+                let mut rebuild = |record: &RunbookRecord| Some(fire(record.version));
+                store.commit_runbook(fire(1), &mut rebuild).await.expect("commit").expect("written");
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.expect("writer");
+    }
+    let record = store.runbook(id).await.expect("read").expect("exists");
+    assert_eq!((record.version, record.state), (41, r#"{"v":41}"#.to_owned()));
+    for writer in 0..8 {
+        for n in 0..5 {
+            assert_eq!(store.task_fires(id, &format!("w{writer}-{n}")).await.expect("fires").len(), 1);
+        }
+    }
 }
