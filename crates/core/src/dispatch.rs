@@ -5,13 +5,14 @@
 //! taken under a lease that is renewed while the request is in flight; if the engine dies, the lease expires and
 //! another engine (or this one after a restart) takes the step again with the same `Idempotency-Key`.
 
-use crate::engine::{Engine, ExtraWrite};
+use crate::catalog::{ActionLookup, CachedAction};
+use crate::engine::{Engine, ExtraWrite, Loaded};
 use crate::error::EngineError;
 use crate::render::{fire_values, render_secret};
 use cutover_integrations_auth::{AuthConfig, FireSubject};
 use cutover_integrations_http::{
     AttemptError, CallbackReport, CallbackStatus, ErrorKind, Executor, FireContext, FirePhase, FireState, LogEntry,
-    PreparedAction, Step, StepOutcome,
+    Step, StepOutcome,
 };
 use cutover_integrations_runbook::{Actor, Command, Delivery, FailureKind, FailureReason, FireNumber, ProgressStatus};
 use cutover_integrations_store::{
@@ -20,6 +21,7 @@ use cutover_integrations_store::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
@@ -90,6 +92,7 @@ impl Engine {
     /// Fires whose lease expired (their engine crashed) are taken over and sent again with their idempotency key.
     pub fn start(&self) -> RunningEngine {
         let (stop, stopped) = watch::channel(false);
+        self.inner.running.store(true, Ordering::Release);
         let engine = self.clone();
         let dispatcher = tokio::spawn(async move { engine.dispatch(stopped).await });
         RunningEngine { engine: self.clone(), stop, dispatcher }
@@ -101,6 +104,7 @@ impl Engine {
             tracing::error!("the engine was started twice; the second dispatcher does nothing");
             return;
         };
+        self.inner.running.store(true, Ordering::Release);
         let capacity = self.inner.settings.max_concurrent_fires.max(1);
         let permits = Arc::new(Semaphore::new(capacity));
         let mut tick = tokio::time::interval(self.inner.settings.poll_interval);
@@ -110,7 +114,7 @@ impl Engine {
                 biased;
                 _ = stopped.changed() => break,
                 Some(fire) = local.recv() => {
-                    self.spawn_fire(fire, &permits).await;
+                    self.spawn_fire(fire, Origin::Local, &permits).await;
                     continue;
                 }
                 () = self.inner.wake.notified() => {}
@@ -120,6 +124,10 @@ impl Engine {
                 tracing::warn!(%error, "claiming due work failed; retrying at the next tick");
             }
         }
+        // From now on new fires are left for any engine to claim. Fires already handed over stay leased to this
+        // engine: they are kept for a next start, or claimed by another engine when their lease ends.
+        self.inner.running.store(false, Ordering::Release);
+        *self.inner.local_fires_receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(local);
         // Wait for the steps in flight: every permit back means every step was recorded (or abandoned to its lease).
         let _ = permits.acquire_many(capacity as u32).await;
     }
@@ -132,7 +140,7 @@ impl Engine {
             let request =
                 ClaimRequest { owner: self.inner.settings.name.clone(), now, lease_until, limit: free as i64 };
             for fire in self.inner.store.claim_fires(&request).await? {
-                self.spawn_fire(fire, permits).await;
+                self.spawn_fire(fire, Origin::Claimed, permits).await;
             }
         }
         let request = ClaimRequest { owner: self.inner.settings.name.clone(), now, lease_until, limit: 64 };
@@ -144,16 +152,33 @@ impl Engine {
         Ok(())
     }
 
-    async fn spawn_fire(&self, fire: FireRecord, permits: &Arc<Semaphore>) {
+    async fn spawn_fire(&self, fire: FireRecord, origin: Origin, permits: &Arc<Semaphore>) {
+        let id = fire.id;
+        if !self.inner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id) {
+            // Handed over in memory and claimed again after its lease ran out while it waited: it runs once here.
+            return;
+        }
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
         let engine = self.clone();
         tokio::spawn(async move {
-            let id = fire.id;
-            if let Err(error) = engine.run_fire(fire).await {
+            if let Err(error) = engine.run_fire(fire, origin).await {
                 tracing::warn!(%error, fire = id.0, "a fire step could not be recorded; it is retried after its lease");
             }
+            engine.inner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
             drop(permit);
         });
+    }
+
+    /// Whether this engine still holds the lease of a fire handed over in memory. It normally does by far; a fire
+    /// that waited long for a free slot is checked (and its lease extended) before it is sent.
+    async fn still_leased(&self, fire: &FireRecord) -> Result<bool, EngineError> {
+        let now = self.now().as_millisecond();
+        let lease = self.inner.settings.lease.as_millis() as i64;
+        if fire.lease_until.is_some_and(|until| until - now > lease / 2) {
+            return Ok(true);
+        }
+        let renewed = self.inner.store.renew_fire_leases(&self.inner.settings.name, &[fire.id], now + lease).await?;
+        Ok(!renewed.is_empty())
     }
 
     async fn on_timer(&self, timer: &TimerRecord) -> Result<(), EngineError> {
@@ -168,22 +193,35 @@ impl Engine {
     }
 
     /// Takes one step of a fire this engine holds the lease of.
-    async fn run_fire(&self, fire: FireRecord) -> Result<(), EngineError> {
+    async fn run_fire(&self, fire: FireRecord, origin: Origin) -> Result<(), EngineError> {
+        if origin == Origin::Local && !self.still_leased(&fire).await? {
+            return Ok(());
+        }
         let doc = FireDoc::parse(&fire.state)?;
         match doc.work {
-            FireWork::Action { delivery } => self.run_action_step(fire, doc, delivery).await,
+            FireWork::Action { delivery } => self.run_action_step(fire, doc, delivery, origin).await,
             FireWork::CancelNotice { of, attempt } => self.run_cancel_notice(fire, doc, of, attempt).await,
         }
     }
 
-    async fn run_action_step(&self, fire: FireRecord, mut doc: FireDoc, delivery: Delivery) -> Result<(), EngineError> {
-        let loaded = self.load(fire.runbook_id).await?;
-        let task = loaded
-            .state
-            .task(&fire.task_id)
-            .ok_or_else(|| EngineError::NotFound { what: "task", id: fire.task_id.clone() })?;
-        let current = i64::from(task.state.fire().0) == fire.fire_number && task.state.has_active_fire();
-        if !current {
+    async fn run_action_step(
+        &self,
+        fire: FireRecord,
+        mut doc: FireDoc,
+        delivery: Delivery,
+        origin: Origin,
+    ) -> Result<(), EngineError> {
+        // A fire this engine created runs against its cached runbook, which holds the commit that created the fire. A
+        // claimed fire may come from another engine's commit: the cache is checked against the store first.
+        let mut loaded = match origin {
+            Origin::Local => self.load(fire.runbook_id).await?,
+            Origin::Claimed => self.load_fresh(fire.runbook_id).await?,
+        };
+        if !is_current(&loaded, &fire)? && origin == Origin::Local {
+            // Another engine may have changed the runbook since: look before calling the fire off.
+            loaded = self.load_fresh(fire.runbook_id).await?;
+        }
+        if !is_current(&loaded, &fire)? {
             // Cancelled, refired or ended meanwhile: the fire stops here, unsent.
             doc.outcome = Some("cancelled".to_owned());
             return self.close_without_runbook(&fire, &doc, "the fire was cancelled before this step").await;
@@ -197,12 +235,12 @@ impl Engine {
             }
         };
         let state = doc.executor.clone().unwrap_or_else(|| {
-            let mut state = self.inner.executor.begin(&prepared.action, &prepared.context);
+            let mut state = self.inner.executor.begin(&prepared.action.prepared, &prepared.context);
             state.idempotency_key = fire.idempotency_key.clone();
             state
         });
         if delivery == Delivery::RecordOnly {
-            let attempt = self.inner.executor.preview(&prepared.action, &prepared.context, &state);
+            let attempt = self.inner.executor.preview(&prepared.action.prepared, &prepared.context, &state);
             doc.executor = Some(state);
             doc.outcome = Some("not_sent".to_owned());
             let number = FireNumber(fire.fire_number as u32);
@@ -232,7 +270,7 @@ impl Engine {
 
     /// Takes a step while renewing the fire's lease, so a slow request is not taken over by another engine.
     async fn step_with_lease(&self, fire: &FireRecord, prepared: &Prepared, state: FireState) -> Step {
-        let step = self.inner.executor.step(&prepared.action, &prepared.context, state);
+        let step = self.inner.executor.step(&prepared.action.prepared, &prepared.context, state);
         tokio::pin!(step);
         let lease = self.inner.settings.lease;
         let mut renew = tokio::time::interval(lease / 3);
@@ -397,7 +435,7 @@ impl Engine {
                 id: format!("{}/{}#{of}", fire.runbook_id, fire.task_id),
             })?;
         let original_doc = FireDoc::parse(&original.state)?;
-        let loaded = self.load(fire.runbook_id).await?;
+        let loaded = self.load_fresh(fire.runbook_id).await?;
         let Some(state) = original_doc.executor else {
             doc.outcome = Some("undelivered".to_owned());
             return self
@@ -411,7 +449,8 @@ impl Engine {
                 return self.close_without_runbook(&fire, &doc, &failure.reason).await;
             }
         };
-        let notice = self.inner.executor.notify_cancel(&prepared.action, &prepared.context, &state, attempt).await;
+        let notice =
+            self.inner.executor.notify_cancel(&prepared.action.prepared, &prepared.context, &state, attempt).await;
         let Some(notice) = notice else {
             doc.outcome = Some("undelivered".to_owned());
             return self.close_without_runbook(&fire, &doc, "the action has no cancel webhook").await;
@@ -481,12 +520,13 @@ impl Engine {
         let Some(state) = doc.executor.clone().filter(|_| fire.status == FireStatus::Waiting) else {
             return Err(EngineError::FireNotWaiting { fire: fire_id.0, state: "not sent yet".to_owned() });
         };
-        let loaded = self.load(fire.runbook_id).await?;
+        let loaded = self.load_fresh(fire.runbook_id).await?;
         let prepared = self
             .prepare(&fire, &loaded)
             .await
             .map_err(|failure| EngineError::FireNotWaiting { fire: fire_id.0, state: failure.reason })?;
-        let step = self.inner.executor.complete_callback(&prepared.action, &prepared.context, state, report)?;
+        let step =
+            self.inner.executor.complete_callback(&prepared.action.prepared, &prepared.context, state, report)?;
         match self.record_step(&fire, doc, step, FireGuard::Status(FireStatus::Waiting)).await {
             Ok(()) => Ok(true),
             Err(EngineError::Store(cutover_integrations_store::StoreError::FireGuardFailed { .. })) => {
@@ -497,7 +537,7 @@ impl Engine {
     }
 
     /// Loads the action of a fire and builds what the executor needs: the prepared action and the fire context.
-    async fn prepare(&self, fire: &FireRecord, loaded: &crate::engine::Loaded) -> Result<Prepared, PrepareFailure> {
+    async fn prepare(&self, fire: &FireRecord, loaded: &Loaded) -> Result<Prepared, PrepareFailure> {
         let task = loaded
             .state
             .task(&fire.task_id)
@@ -508,20 +548,16 @@ impl Engine {
             .as_ref()
             .map(|action| action.reference.clone())
             .ok_or_else(|| PrepareFailure::request(format!("task `{}` has no action", fire.task_id)))?;
-        let record = self
-            .inner
-            .store
-            .find_action(&reference)
-            .await
-            .map_err(|error| PrepareFailure::request(error.to_string()))?
-            .ok_or_else(|| PrepareFailure::request(format!("action `{reference}` no longer exists")))?;
+        let action = self.cached_action(&reference).await.map_err(|lookup| match lookup {
+            ActionLookup::Store(error) => PrepareFailure::request(error.to_string()),
+            ActionLookup::Missing => PrepareFailure::request(format!("action `{reference}` no longer exists")),
+            ActionLookup::Invalid(reason) => PrepareFailure::render(reason),
+        })?;
+        let record = &action.record;
         if record.archived {
             return Err(PrepareFailure::request(format!("integration `{}` is archived", reference.integration)));
         }
-        let action =
-            PreparedAction::compile(&record.action).map_err(|error| PrepareFailure::render(error.to_string()))?;
-        let parameters =
-            self.inner.store.system_parameters().await.map_err(|error| PrepareFailure::request(error.to_string()))?;
+        let parameters = self.cached_parameters().await.map_err(|error| PrepareFailure::request(error.to_string()))?;
         let values = fire_values(fire.runbook_id.0, &loaded.state, &task, &loaded.definition, &parameters);
         let mut context = FireContext::new(
             fire.id.0.to_string(),
@@ -532,7 +568,7 @@ impl Engine {
         for parameter in parameters.iter().filter(|parameter| parameter.secret) {
             context = context.with_secret(parameter.value.expose());
         }
-        if action.mode() == cutover_integrations_model::ExecutionMode::Callback {
+        if action.prepared.mode() == cutover_integrations_model::ExecutionMode::Callback {
             context = context.with_callback(self.inner.callbacks.mint(&fire.id.0.to_string()));
         }
         let parameter_values = values.get("SystemParameter").cloned().unwrap_or(Value::Null);
@@ -552,9 +588,27 @@ impl Engine {
     }
 }
 
+/// Whether `fire` is the fire its task runs now (not cancelled, refired or ended meanwhile).
+fn is_current(loaded: &Loaded, fire: &FireRecord) -> Result<bool, EngineError> {
+    let task = loaded
+        .state
+        .task(&fire.task_id)
+        .ok_or_else(|| EngineError::NotFound { what: "task", id: fire.task_id.clone() })?;
+    Ok(i64::from(task.state.fire().0) == fire.fire_number && task.state.has_active_fire())
+}
+
+/// How a fire reached this engine's dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Created by this engine's own commit and handed over in memory.
+    Local,
+    /// Claimed from the store: due again, or left by another engine.
+    Claimed,
+}
+
 /// What the executor needs for a step.
 struct Prepared {
-    action: PreparedAction,
+    action: Arc<CachedAction>,
     context: FireContext,
 }
 

@@ -40,6 +40,7 @@
 
 mod actions_log;
 mod api_token;
+mod catalog;
 mod config;
 mod dispatch;
 mod drive;

@@ -5,7 +5,7 @@ use cutover_integrations_core::http::{CallbackReport, CallbackStatus};
 use cutover_integrations_core::model::{IntegrationStatus, RunMode, RunbookStage, TaskStage};
 use cutover_integrations_core::runbook::{Actor, Command, Event};
 use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
-use cutover_integrations_core::store::{FireStatus, RunbookId};
+use cutover_integrations_core::store::{ClaimRequest, FireStatus, RunbookId};
 use cutover_integrations_core::{
     DriveOptions, Engine, EngineError, EngineEvent, EngineSettings, ManualTasks, RunningEngine,
 };
@@ -314,7 +314,8 @@ async fn refusals_leave_state_unchanged(harness: Harness) {
 }
 
 async fn a_dead_engines_fires_are_taken_over(mut harness: Harness) {
-    // Engine A creates a fire (leased to itself) and dies before sending it; engine B takes it over after the lease.
+    // Engine A (no dispatcher of its own: its fires are left for any engine) creates a fire; a dispatcher named
+    // `engine-doomed` claims it with a short lease and dies before sending it; engine B takes it over after the lease.
     if let Some(running) = harness.running.take() {
         running.shutdown().await;
     }
@@ -326,22 +327,17 @@ async fn a_dead_engines_fires_are_taken_over(mut harness: Harness) {
         .expect(1)
         .create_async()
         .await;
-    let doomed = engine_on(&harness.url, "engine-doomed", Duration::from_millis(300)).await;
-    let runbook = {
-        let harness = Harness {
-            engine: doomed.clone(),
-            running: None,
-            url: harness.url.clone(),
-            _dir: tempfile::tempdir().expect("dir"),
-        };
-        let runbook = apply(&harness, &server.url(), RUNBOOK).await;
-        command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
-        command(&harness, runbook, Command::StartTask { task: "announce".into(), force: false }).await;
-        runbook
-    };
-    let fire = harness.engine.store().task_fires(runbook, "announce").await.expect("fires").remove(0);
+    let runbook = apply(&harness, &server.url(), RUNBOOK).await;
+    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
+    command(&harness, runbook, Command::StartTask { task: "announce".into(), force: false }).await;
+    let created = harness.engine.store().task_fires(runbook, "announce").await.expect("fires").remove(0);
+    assert_eq!(created.lease_owner, None, "an engine without a dispatcher leaves its fires to others");
+    let now = jiff::Timestamp::now().as_millisecond();
+    let claim = ClaimRequest { owner: "engine-doomed".into(), now, lease_until: now + 300, limit: 10 };
+    let claimed = harness.engine.store().claim_fires(&claim).await.expect("claim");
+    assert_eq!(claimed.iter().map(|fire| fire.id).collect::<Vec<_>>(), vec![created.id]);
+    let fire = harness.engine.store().fire(created.id).await.expect("read").expect("fire");
     assert_eq!(fire.lease_owner.as_deref(), Some("engine-doomed"));
-    drop(doomed);
 
     let survivor = engine_on(&harness.url, "engine-b", Duration::from_secs(30)).await;
     let mut events = survivor.subscribe();

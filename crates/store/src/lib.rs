@@ -137,6 +137,11 @@ pub trait Store: CredentialStore + Send + Sync + 'static {
     /// increases, so that engines caching them notice changes made through other engines.
     async fn catalog_revision(&self) -> Result<i64, StoreError>;
 
+    /// How many changes of definitions and system parameters went through this store instance (and its clones).
+    /// Caches in the same process compare it to notice their own process's changes at once, without a round trip;
+    /// [`Store::catalog_revision`] tells them about other processes' changes.
+    fn catalog_changes_here(&self) -> u64;
+
     /// Claims up to `limit` fires that are due (`due_at <= now`), not done and not leased, leasing them to `owner`.
     async fn claim_fires(&self, request: &ClaimRequest) -> Result<Vec<FireRecord>, StoreError>;
 

@@ -79,6 +79,8 @@ pub struct SqlStore {
     pub(crate) pool: AnyPool,
     /// Writes: on SQLite a pool of one connection, on PostgreSQL the same pool as reads.
     pub(crate) writer: AnyPool,
+    /// Catalog changes made through this instance; see [`Store::catalog_changes_here`].
+    catalog_changes: Arc<std::sync::atomic::AtomicU64>,
     backend: Backend,
     sealer: Arc<dyn Sealer>,
 }
@@ -151,7 +153,7 @@ impl SqlStore {
                 (pool.clone(), pool)
             }
         };
-        Ok(Self { pool, writer, backend, sealer })
+        Ok(Self { pool, writer, backend, sealer, catalog_changes: Arc::default() })
     }
 
     /// The backend in use.
@@ -314,8 +316,7 @@ impl Store for SqlStore {
             upsert_custom_field(&mut tx, field, now).await?;
             applied.custom_fields.push(field.name.clone());
         }
-        bump_catalog_revision(&mut tx).await?;
-        tx.commit().await.map_err(StoreError::db("committing an integration"))?;
+        self.commit_catalog_change(tx, "committing an integration").await?;
         Ok(applied)
     }
 
@@ -339,8 +340,7 @@ impl Store for SqlStore {
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound { what: "integration", id: id.0 });
         }
-        bump_catalog_revision(&mut tx).await?;
-        tx.commit().await.map_err(StoreError::db("committing an archival"))
+        self.commit_catalog_change(tx, "committing an archival").await
     }
 
     async fn action(&self, id: ActionId) -> Result<Option<ActionRecord>, StoreError> {
@@ -386,8 +386,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|source| unique_violation(source, "action", &action.name, "updating an action"))?;
-        bump_catalog_revision(&mut tx).await?;
-        tx.commit().await.map_err(StoreError::db("committing an action"))
+        self.commit_catalog_change(tx, "committing an action").await
     }
 
     async fn custom_fields(&self) -> Result<Vec<CustomField>, StoreError> {
@@ -401,8 +400,7 @@ impl Store for SqlStore {
     async fn put_custom_field(&self, field: &CustomField, now: Millis) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         upsert_custom_field(&mut tx, field, now).await?;
-        bump_catalog_revision(&mut tx).await?;
-        tx.commit().await.map_err(StoreError::db("committing a custom field"))
+        self.commit_catalog_change(tx, "committing a custom field").await
     }
 
     async fn put_system_parameter(&self, parameter: &SystemParameter, now: Millis) -> Result<(), StoreError> {
@@ -420,8 +418,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db("writing a system parameter"))?;
-        bump_catalog_revision(&mut tx).await?;
-        tx.commit().await.map_err(StoreError::db("committing a system parameter"))
+        self.commit_catalog_change(tx, "committing a system parameter").await
     }
 
     async fn system_parameters(&self) -> Result<Vec<SystemParameter>, StoreError> {
@@ -584,6 +581,10 @@ impl Store for SqlStore {
         row.as_ref().map(runbook_from_row).transpose()
     }
 
+    fn catalog_changes_here(&self) -> u64 {
+        self.catalog_changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     async fn catalog_revision(&self) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT revision FROM catalog_revision WHERE id = 1")
             .fetch_one(&self.pool)
@@ -706,6 +707,19 @@ impl Store for SqlStore {
 }
 
 impl SqlStore {
+    /// Commits a change of definitions or parameters and tells caches (see [`Store::catalog_revision`] and
+    /// [`Store::catalog_changes_here`]). The local count rises after the commit, so that a cache reloading on seeing
+    /// it reads the change.
+    async fn commit_catalog_change(&self, mut tx: WriteTx, operation: &'static str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE catalog_revision SET revision = revision + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("bumping the catalog revision"))?;
+        tx.commit().await.map_err(StoreError::db(operation))?;
+        self.catalog_changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Ok(())
+    }
+
     /// Splits an action into its public body (auth reduced to its type) and its sealed auth settings.
     fn split_action(&self, integration: IntegrationId, action: &Action) -> Result<(String, Vec<u8>), StoreError> {
         let mut public = action.clone();
@@ -714,15 +728,6 @@ impl SqlStore {
             .map_err(|error| StoreError::Corrupt { what: "action auth", reason: error.to_string() })?;
         Ok((to_json(&public), self.seal(&auth_owner(integration, &action.name), &auth)?))
     }
-}
-
-/// Tells engines caching definitions and parameters that they changed (see [`Store::catalog_revision`]).
-async fn bump_catalog_revision(tx: &mut WriteTx) -> Result<(), StoreError> {
-    sqlx::query("UPDATE catalog_revision SET revision = revision + 1 WHERE id = 1")
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("bumping the catalog revision"))?;
-    Ok(())
 }
 
 async fn upsert_custom_field(tx: &mut WriteTx, field: &CustomField, now: Millis) -> Result<(), StoreError> {

@@ -1,0 +1,131 @@
+//! A cache of compiled actions and of system parameters, so that a fire step reads neither from the store nor
+//! compiles templates.
+//!
+//! # Staleness
+//!
+//! An entry is used while two things hold:
+//!
+//! - No change of definitions or parameters went through this engine's store since the entry was loaded
+//!   ([`Store::catalog_changes_here`](cutover_integrations_store::Store::catalog_changes_here), an in-memory counter):
+//!   changes made through this process (its API, its CLI) reach the next fire step at once.
+//! - The store's catalog revision, read at most once per [`EngineSettings::poll_interval`](crate::EngineSettings),
+//!   has not moved: changes made through other engines sharing the database reach this engine's fire steps within
+//!   one poll interval.
+//!
+//! A step already under way finishes with what it was prepared with.
+
+use crate::engine::Engine;
+use cutover_integrations_http::PreparedAction;
+use cutover_integrations_model::{ActionRef, SystemParameter};
+use cutover_integrations_store::{ActionRecord, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// An action as stored, with its templates compiled.
+pub(crate) struct CachedAction {
+    pub(crate) record: ActionRecord,
+    pub(crate) prepared: PreparedAction,
+}
+
+/// Why an action could not be served.
+pub(crate) enum ActionLookup {
+    /// The store failed.
+    Store(StoreError),
+    /// No such action.
+    Missing,
+    /// Its templates do not compile.
+    Invalid(String),
+}
+
+/// The cache; see the module documentation for when entries are dropped.
+pub(crate) struct Catalog {
+    entries: Mutex<Entries>,
+    check_every: Duration,
+}
+
+#[derive(Default)]
+struct Entries {
+    /// The store's local change count the entries were loaded under.
+    local_changes: u64,
+    /// The store's revision at the last check, and when that was.
+    revision: Option<(i64, Instant)>,
+    actions: HashMap<ActionRef, Arc<CachedAction>>,
+    parameters: Option<Arc<Vec<SystemParameter>>>,
+}
+
+impl Entries {
+    fn clear(&mut self) {
+        self.actions.clear();
+        self.parameters = None;
+    }
+}
+
+impl Catalog {
+    pub(crate) fn new(check_every: Duration) -> Self {
+        Self { entries: Mutex::new(Entries::default()), check_every }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Engine {
+    /// Drops cached entries that may be stale; returns the local change count that entries loaded now belong to.
+    async fn validate_catalog(&self) -> Result<u64, StoreError> {
+        let catalog = &self.inner.catalog;
+        let local = self.inner.store.catalog_changes_here();
+        let check_due = {
+            let mut entries = catalog.entries();
+            if entries.local_changes != local {
+                entries.clear();
+                entries.local_changes = local;
+            }
+            entries.revision.is_none_or(|(_, checked)| checked.elapsed() >= catalog.check_every)
+        };
+        if check_due {
+            let revision = self.inner.store.catalog_revision().await?;
+            let mut entries = catalog.entries();
+            if entries.revision.is_some_and(|(known, _)| known != revision) {
+                entries.clear();
+            }
+            entries.revision = Some((revision, Instant::now()));
+        }
+        Ok(local)
+    }
+
+    /// The action `reference` names, compiled, from the cache or the store.
+    pub(crate) async fn cached_action(&self, reference: &ActionRef) -> Result<Arc<CachedAction>, ActionLookup> {
+        let local = self.validate_catalog().await.map_err(ActionLookup::Store)?;
+        if let Some(hit) = self.inner.catalog.entries().actions.get(reference) {
+            return Ok(hit.clone());
+        }
+        let record = self.inner.store.find_action(reference).await.map_err(ActionLookup::Store)?;
+        let record = record.ok_or(ActionLookup::Missing)?;
+        let prepared =
+            PreparedAction::compile(&record.action).map_err(|error| ActionLookup::Invalid(error.to_string()))?;
+        let cached = Arc::new(CachedAction { record, prepared });
+        let mut entries = self.inner.catalog.entries();
+        // Loaded under the current count: keep it. (A change that landed meanwhile raised the count; the entry is
+        // used for this step only.)
+        if entries.local_changes == local {
+            entries.actions.insert(reference.clone(), cached.clone());
+        }
+        Ok(cached)
+    }
+
+    /// Every system parameter, values opened, from the cache or the store.
+    pub(crate) async fn cached_parameters(&self) -> Result<Arc<Vec<SystemParameter>>, StoreError> {
+        let local = self.validate_catalog().await?;
+        if let Some(hit) = &self.inner.catalog.entries().parameters {
+            return Ok(hit.clone());
+        }
+        let parameters = Arc::new(self.inner.store.system_parameters().await?);
+        let mut entries = self.inner.catalog.entries();
+        if entries.local_changes == local {
+            entries.parameters = Some(parameters.clone());
+        }
+        Ok(parameters)
+    }
+}
