@@ -1,21 +1,63 @@
 //! Writing a [`Commit`]: the runbook's new state, new fires, fire updates, log records and timers in one transaction.
 //!
-//! On SQLite the whole commit is one batch of statements sent to the connection at once (sqlx runs a multi-statement
-//! query on the connection's worker thread in one go), because each round trip to that thread costs more than the
-//! statements themselves; numbered parameters (`$7`) index one argument list shared by the batch. PostgreSQL does not
-//! take several statements with parameters in one query, so there the statements go one by one, the version check
-//! first so that a conflict stops the commit before anything else is sent.
+//! On SQLite the whole commit, `BEGIN IMMEDIATE` to `COMMIT`, is one batch of statements sent to the connection at
+//! once (sqlx runs a multi-statement query on the connection's worker thread in one go), because each round trip to
+//! that thread costs more than the statements themselves; numbered parameters (`$7`) index one argument list shared
+//! by the batch. The guards (the runbook's version, fire leases) are checked inside the batch: after each guarded
+//! statement, its count of changed rows goes into [`COMMIT_CHECKS_TABLE`], whose `CHECK` fails on anything but 1 and
+//! so stops the batch before `COMMIT`. A batch that stops is rolled back and the commit run again statement by
+//! statement in a transaction, which says precisely what failed (or succeeds, if the failure was passing).
+//!
+//! PostgreSQL does not take several statements with parameters in one query, so there the statements go one by one,
+//! the version check first so that a conflict stops the commit before anything else is sent.
 
 use crate::error::StoreError;
 use crate::records::*;
 use crate::sql::{Backend, SqlStore, get, unique_violation};
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Arguments, Either, Executor, Transaction};
+use crate::writer::WriteTx;
+use futures::TryStreamExt;
+use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow};
+use sqlx::{Any, AnyConnection, Arguments, Either, Executor};
 
-/// An open write transaction.
-pub(crate) type WriteTx = Transaction<'static, Any>;
+/// A temporary table of the SQLite writing connection: one row whose `ok` must be 1.
+pub(crate) const COMMIT_CHECKS_TABLE: &str =
+    "CREATE TEMP TABLE IF NOT EXISTS commit_checks (id INTEGER PRIMARY KEY, ok INTEGER NOT NULL CHECK (ok = 1));";
+
+/// Stops a batch unless the statement before it changed exactly one row.
+const CHECK_ONE_ROW_CHANGED: &str = "INSERT OR REPLACE INTO temp.commit_checks (id, ok) VALUES (1, changes());";
 
 impl SqlStore {
+    /// Writes `commit` in one round trip on SQLite (see the module documentation). `None` when the batch stopped
+    /// (a guard failed, or the database did) and was rolled back, and on PostgreSQL: the caller then writes the commit
+    /// in a transaction, statement by statement.
+    pub(crate) async fn commit_at_once(&self, commit: &Commit) -> Result<Option<Committed>, StoreError> {
+        let Some(mut writer) = self.writer.sqlite().await? else { return Ok(None) };
+        let batch = build_batch(commit, Checks::InBatch)?;
+        // Marked open until the outcome is read: if this future is dropped meanwhile, the next writer rolls back.
+        writer.open_transaction = true;
+        let results = run_batch(&mut writer.connection, batch).await;
+        match results {
+            Ok(results) => {
+                writer.open_transaction = false;
+                let ids: Vec<i64> = results
+                    .iter()
+                    .filter_map(|result| result.as_ref().right())
+                    .map(|row| get(row, "id"))
+                    .collect::<Result<_, _>>()?;
+                let (fires, timers) = ids.split_at(commit.new_fires.len().min(ids.len()));
+                Ok(Some(Committed {
+                    fire_ids: fires.iter().copied().map(FireId).collect(),
+                    timer_ids: timers.iter().copied().map(TimerId).collect(),
+                    runbook_version: commit.runbook.as_ref().map(|write| write.expected_version + 1),
+                }))
+            }
+            Err(_) => {
+                writer.settle().await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Writes `commit` inside `tx`. A stale runbook version fails with [`StoreError::VersionConflict`], a fire guard
     /// that does not hold with [`StoreError::FireGuardFailed`]; the caller then drops the transaction (rolling back).
     pub(crate) async fn write_commit(&self, tx: &mut WriteTx, commit: &Commit) -> Result<Committed, StoreError> {
@@ -99,10 +141,31 @@ impl Batch {
     }
 }
 
-/// The SQLite path: every statement in one batch, then the checks on what each statement reported.
-async fn write_batch(tx: &mut WriteTx, commit: &Commit) -> Result<Committed, StoreError> {
+/// Where a SQLite batch's guards are checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// Inside the batch, which opens and closes its own transaction.
+    InBatch,
+    /// By the caller, from the counts each statement reports, inside the caller's transaction.
+    ByCaller,
+}
+
+async fn run_batch(
+    connection: &mut AnyConnection,
+    batch: Batch,
+) -> Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> {
+    let query = sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), batch.arguments);
+    connection.fetch_many(query).try_collect().await
+}
+
+/// The statements of a commit, in order: the runbook's state, new fires, fire updates, log records, new timers,
+/// deleted timers.
+fn build_batch(commit: &Commit, checks: Checks) -> Result<Batch, StoreError> {
     let mut batch = Batch::default();
     let now = commit.now;
+    if checks == Checks::InBatch {
+        batch.sql.push_str("BEGIN IMMEDIATE;");
+    }
     if let Some(write) = &commit.runbook {
         let sql = format!(
             "UPDATE runbooks SET state = {}, version = version + 1, updated_at = {} WHERE id = {} AND version = {};",
@@ -112,6 +175,9 @@ async fn write_batch(tx: &mut WriteTx, commit: &Commit) -> Result<Committed, Sto
             batch.param(write.expected_version),
         );
         batch.sql.push_str(&sql);
+        if checks == Checks::InBatch {
+            batch.sql.push_str(CHECK_ONE_ROW_CHANGED);
+        }
     }
     for fire in &commit.new_fires {
         let runbook = fire_runbook(commit, fire)?;
@@ -154,6 +220,9 @@ async fn write_batch(tx: &mut WriteTx, commit: &Commit) -> Result<Committed, Sto
         };
         let sql = format!("{set}{guard} AND status <> 'done' AND id = {};", batch.param(update.id.0));
         batch.sql.push_str(&sql);
+        if checks == Checks::InBatch {
+            batch.sql.push_str(CHECK_ONE_ROW_CHANGED);
+        }
     }
     for record in &commit.log_records {
         let fire = match log_target(commit, record)? {
@@ -185,17 +254,22 @@ async fn write_batch(tx: &mut WriteTx, commit: &Commit) -> Result<Committed, Sto
         let sql = format!("DELETE FROM timers WHERE id = {};", batch.param(timer.0));
         batch.sql.push_str(&sql);
     }
+    if checks == Checks::InBatch {
+        batch.sql.push_str("COMMIT;");
+    }
+    Ok(batch)
+}
+
+/// The SQLite path inside a transaction: every statement in one batch, then the checks on what each reported.
+async fn write_batch(tx: &mut WriteTx, commit: &Commit) -> Result<Committed, StoreError> {
+    let batch = build_batch(commit, Checks::ByCaller)?;
     if batch.sql.is_empty() {
         return Ok(Committed::default());
     }
-    let query = sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), batch.arguments);
-    let results: Vec<Either<sqlx::any::AnyQueryResult, AnyRow>> = {
-        use futures::TryStreamExt;
-        (&mut **tx).fetch_many(query).try_collect().await.map_err(|source| match commit.new_fires.first() {
-            Some(fire) => unique_violation(source, "fire", &fire.idempotency_key, "writing a commit"),
-            None => StoreError::Database { operation: "writing a commit", source },
-        })?
-    };
+    let results = run_batch(tx, batch).await.map_err(|source| match commit.new_fires.first() {
+        Some(fire) => unique_violation(source, "fire", &fire.idempotency_key, "writing a commit"),
+        None => StoreError::Database { operation: "writing a commit", source },
+    })?;
     // Each statement reports its rows (RETURNING) and then its outcome, in order.
     let mut results = results.into_iter();
     let mut next_outcome = |returned: &mut Vec<i64>| -> Result<u64, StoreError> {

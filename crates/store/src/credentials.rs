@@ -38,6 +38,7 @@ impl CredentialStore for SqlStore {
     async fn save_credential(&self, key: &CredentialKey, credential: &StoredCredential) -> Result<(), AuthError> {
         let encoded = credential.encode()?;
         let sealed = self.seal(&credential_owner(key), encoded.expose_secret()).map_err(AuthError::store)?;
+        let mut tx = self.begin().await.map_err(AuthError::store)?;
         sqlx::query(
             "INSERT INTO credentials (key, value, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -45,33 +46,35 @@ impl CredentialStore for SqlStore {
         .bind(key.storage_key())
         .bind(sealed)
         .bind(Timestamp::now().as_millisecond())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(|source| AuthError::store(StoreError::db("writing a credential")(source)))?;
-        Ok(())
+        tx.commit().await.map_err(|source| AuthError::store(StoreError::db("writing a credential")(source)))
     }
 
     async fn delete_credential(&self, key: &CredentialKey) -> Result<(), AuthError> {
+        let mut tx = self.begin().await.map_err(AuthError::store)?;
         sqlx::query("DELETE FROM credentials WHERE key = $1")
             .bind(key.storage_key())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(|source| AuthError::store(StoreError::db("deleting a credential")(source)))?;
-        Ok(())
+        tx.commit().await.map_err(|source| AuthError::store(StoreError::db("deleting a credential")(source)))
     }
 
     async fn put_pending_authorization(&self, pending: &PendingAuthorization) -> Result<(), AuthError> {
         let hash = state_hash(pending.state());
         let encoded = pending.encode()?;
         let sealed = self.seal(&state_owner(&hash), encoded.expose_secret()).map_err(AuthError::store)?;
+        let mut tx = self.begin().await.map_err(AuthError::store)?;
         sqlx::query("INSERT INTO oauth_states (state_hash, value, used, expires_at) VALUES ($1, $2, 0, $3)")
             .bind(&hash)
             .bind(sealed)
             .bind(pending.expires_at().as_millisecond())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(|source| AuthError::store(StoreError::db("writing an OAuth state")(source)))?;
-        Ok(())
+        tx.commit().await.map_err(|source| AuthError::store(StoreError::db("writing an OAuth state")(source)))
     }
 
     async fn take_pending_authorization(&self, state: &str) -> Result<StateRedemption, AuthError> {
@@ -110,11 +113,14 @@ impl CredentialStore for SqlStore {
     }
 
     async fn purge_expired_authorizations(&self, now: Timestamp) -> Result<usize, AuthError> {
+        let fail = |source| AuthError::store(StoreError::db("purging OAuth states")(source));
+        let mut tx = self.begin().await.map_err(AuthError::store)?;
         let result = sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
             .bind(now.as_millisecond())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
-            .map_err(|source| AuthError::store(StoreError::db("purging OAuth states")(source)))?;
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
         Ok(result.rows_affected() as usize)
     }
 }

@@ -35,6 +35,7 @@ mod migrate;
 mod records;
 mod sealer;
 mod sql;
+mod writer;
 
 pub use error::StoreError;
 pub use records::{

@@ -1,16 +1,17 @@
 //! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
 
-use crate::commit::{WriteTx, runbook_from_row};
+use crate::commit::{COMMIT_CHECKS_TABLE, runbook_from_row};
 use crate::error::StoreError;
 use crate::records::*;
 use crate::sealer::Sealer;
+use crate::writer::{SqliteWriter, WriteTx, Writer};
 use crate::{Store, migrate};
 use async_trait::async_trait;
 use cutover_integrations_model::{
     Action, ActionRef, AuthSettings, CustomField, Integration, SecretValue, SystemParameter,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,8 +78,8 @@ impl SqlStoreOptions {
 pub struct SqlStore {
     /// Reads.
     pub(crate) pool: AnyPool,
-    /// Writes: on SQLite a pool of one connection, on PostgreSQL the same pool as reads.
-    pub(crate) writer: AnyPool,
+    /// Writes: on SQLite one dedicated connection, on PostgreSQL the same pool as reads.
+    pub(crate) writer: Writer,
     /// Catalog changes made through this instance; see [`Store::catalog_changes_here`].
     catalog_changes: Arc<std::sync::atomic::AtomicU64>,
     backend: Backend,
@@ -114,7 +115,13 @@ impl SqlStore {
             }
         }
         let synchronous = if options.sqlite_full_sync { "FULL" } else { "NORMAL" };
+        let pragmas = format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000; \
+             PRAGMA foreign_keys = ON;"
+        );
+        let reader_pragmas = pragmas.clone();
         let pool_options = |size: u32| {
+            let pragmas = reader_pragmas.clone();
             AnyPoolOptions::new()
                 .max_connections(size)
                 .acquire_timeout(Duration::from_secs(30))
@@ -122,12 +129,9 @@ impl SqlStore {
                 // cost a round trip to its worker thread on every acquire.
                 .test_before_acquire(backend == Backend::Postgres)
                 .after_connect(move |connection, _meta| {
+                    let pragmas = pragmas.clone();
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
-                            let pragmas = format!(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
-                            );
                             sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)).execute(&mut *connection).await?;
                         }
                         Ok(())
@@ -135,22 +139,28 @@ impl SqlStore {
                 })
         };
         let (pool, writer) = match backend {
-            // SQLite has one writer at a time: writes queue for the one writing connection in this process instead
-            // of contending for the database lock (whose busy handler sleeps), and reads go to the other connections.
             Backend::Sqlite => {
-                let writer = pool_options(1).connect(&url).await.map_err(StoreError::db("connecting"))?;
-                migrate::migrate(&writer, backend).await?;
                 let readers = pool_options(options.max_connections.clamp(1, 4))
                     .connect(&url)
                     .await
                     .map_err(StoreError::db("connecting"))?;
-                (readers, writer)
+                migrate::migrate(&readers, backend).await?;
+                let mut connection =
+                    <AnyConnection as sqlx::Connection>::connect(&url).await.map_err(StoreError::db("connecting"))?;
+                // The table the one-round-trip commit checks its guards against (see `commit.rs`); per connection.
+                let setup = format!("{pragmas} {COMMIT_CHECKS_TABLE}");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+                    .execute(&mut connection)
+                    .await
+                    .map_err(StoreError::db("preparing the writing connection"))?;
+                let writer = SqliteWriter { connection, open_transaction: false };
+                (readers, Writer::Sqlite(Arc::new(tokio::sync::Mutex::new(writer))))
             }
             Backend::Postgres => {
                 let pool =
                     pool_options(options.max_connections).connect(&url).await.map_err(StoreError::db("connecting"))?;
                 migrate::migrate(&pool, backend).await?;
-                (pool.clone(), pool)
+                (pool.clone(), Writer::Pool(pool))
             }
         };
         Ok(Self { pool, writer, backend, sealer, catalog_changes: Arc::default() })
@@ -180,7 +190,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn begin(&self) -> Result<WriteTx, StoreError> {
-        self.writer.begin_with(self.backend.begin_statement()).await.map_err(StoreError::db("starting a transaction"))
+        self.writer.begin(self.backend).await
     }
 
     fn action_from_row(&self, row: &AnyRow) -> Result<ActionRecord, StoreError> {
@@ -489,6 +499,7 @@ impl Store for SqlStore {
         state: &str,
         now: Millis,
     ) -> Result<RunbookId, StoreError> {
+        let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO runbooks (name, definition, state, version, created_at, updated_at) \
              VALUES ($1, $2, $3, 1, $4, $4) RETURNING id",
@@ -497,9 +508,10 @@ impl Store for SqlStore {
         .bind(definition)
         .bind(state)
         .bind(now)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::db("creating a runbook"))?;
+        tx.commit().await.map_err(StoreError::db("committing a runbook"))?;
         Ok(RunbookId(id))
     }
 
@@ -529,6 +541,9 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, commit: Commit) -> Result<(Vec<FireId>, Vec<TimerId>), StoreError> {
+        if let Some(committed) = self.commit_at_once(&commit).await? {
+            return Ok((committed.fire_ids, committed.timer_ids));
+        }
         let mut tx = self.begin().await?;
         let committed = self.write_commit(&mut tx, &commit).await?;
         tx.commit().await.map_err(StoreError::db("committing"))?;
@@ -546,6 +561,9 @@ impl Store for SqlStore {
                 reason: "a runbook commit writes no runbook".to_owned(),
             });
         };
+        if let Some(committed) = self.commit_at_once(&commit).await? {
+            return Ok(Some(committed));
+        }
         let mut tx = self.begin().await?;
         match self.write_commit(&mut tx, &commit).await {
             Ok(committed) => {
@@ -621,6 +639,7 @@ impl Store for SqlStore {
         lease_until: Millis,
     ) -> Result<Vec<FireId>, StoreError> {
         let mut renewed = Vec::with_capacity(ids.len());
+        let mut tx = self.begin().await?;
         for id in ids {
             let result = sqlx::query(
                 "UPDATE fires SET lease_until = $1 WHERE lease_owner = $2 AND status <> 'done' AND id = $3",
@@ -628,13 +647,14 @@ impl Store for SqlStore {
             .bind(lease_until)
             .bind(owner)
             .bind(id.0)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::db("renewing a lease"))?;
             if result.rows_affected() == 1 {
                 renewed.push(*id);
             }
         }
+        tx.commit().await.map_err(StoreError::db("committing lease renewals"))?;
         Ok(renewed)
     }
 

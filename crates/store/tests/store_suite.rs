@@ -74,6 +74,7 @@ suite!(
     log_records_may_name_new_fires,
     catalog_changes_raise_the_revision,
     concurrent_runbook_commits_all_land,
+    a_cancelled_commit_leaves_all_or_nothing,
 );
 
 const SECRET: &str = "xoxb-secret-token-4242";
@@ -606,6 +607,7 @@ async fn catalog_changes_raise_the_revision(db: Db) {
     store.put_custom_field(&field, 5).await.expect("field");
     revisions.push(store.catalog_revision().await.expect("revision"));
     assert!(revisions.windows(2).all(|pair| pair[0] < pair[1]), "every change raises it: {revisions:?}");
+    assert_eq!(store.catalog_changes_here(), 5, "and the count of changes made through this store");
     let id = runbook(store).await;
     store
         .commit(Commit {
@@ -650,6 +652,36 @@ async fn concurrent_runbook_commits_all_land(db: Db) {
     for writer in 0..8 {
         for n in 0..5 {
             assert_eq!(store.task_fires(id, &format!("w{writer}-{n}")).await.expect("fires").len(), 1);
+        }
+    }
+}
+
+/// Commits dropped at their first await (cancelled mid-flight) land whole or not at all, and the store goes on.
+async fn a_cancelled_commit_leaves_all_or_nothing(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let commit = |task: String| Commit {
+        new_fires: vec![NewFire { runbook_id: Some(id), ..new_fire(&task, 1, 0) }],
+        log_records: vec![LogRecord { fire_id: FireId(-1), record: format!("log of {task}"), created_at: 1 }],
+        now: 1,
+        ..Default::default()
+    };
+    for n in 0..20 {
+        let cancelled = tokio::time::timeout(std::time::Duration::ZERO, store.commit(commit(format!("cancelled-{n}"))));
+        let _ = cancelled.await;
+        store.commit(commit(format!("kept-{n}"))).await.expect("the next commit works");
+    }
+    for n in 0..20 {
+        for (task, must_exist) in [(format!("cancelled-{n}"), false), (format!("kept-{n}"), true)] {
+            let fires = store.task_fires(id, &task).await.expect("fires");
+            assert!(fires.len() <= 1);
+            if must_exist {
+                assert_eq!(fires.len(), 1, "{task}");
+            }
+            if let Some(fire) = fires.first() {
+                let log = store.actions_log(fire.id).await.expect("log");
+                assert_eq!(log.len(), 1, "{task}: a fire comes with its log record");
+            }
         }
     }
 }
