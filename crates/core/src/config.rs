@@ -41,20 +41,30 @@ impl Default for EngineSettings {
 
 /// Builds an [`Engine`]: the store, the secret key, the executor's settings, the clock, the outbound allow list.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), cutover_integrations_core::EngineError> {
-/// use cutover_integrations_core::Engine;
+/// ```
+/// use cutover_integrations_core::{Engine, EngineSettings, generate_secret_key};
+/// use secrecy::ExposeSecret;
+/// use std::time::Duration;
 ///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let directory = tempfile::tempdir()?;
 /// let engine = Engine::builder()
-///     .database_url("sqlite://./data/cutover.db")
-///     .secret_key_base64("ZmFrZS1rZXktZm9yLWRvY3MtMzItYnl0ZXMtbG9uZyE=")
-///     .allow_outbound("127.0.0.0/8".parse().expect("a CIDR"))
+///     .database_url(format!("sqlite://{}", directory.path().join("cutover.db").display()))
+///     .secret_key_base64(generate_secret_key().expose_secret())
+///     .allow_outbound("10.20.0.0/16".parse()?)
+///     .settings(EngineSettings { name: "engine-1".into(), lease: Duration::from_secs(10), ..Default::default() })
 ///     .build()
 ///     .await?;
+/// assert_eq!(engine.settings().name, "engine-1");
 /// let running = engine.start();
 /// // … apply definitions, create runbooks, send commands …
 /// running.shutdown().await;
+///
+/// // Without a key there is nothing to protect secrets with.
+/// let refused = Engine::builder().database_url("sqlite://unused.db").build().await;
+/// assert!(refused.is_err());
 /// # Ok(()) }
+/// # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
 /// ```
 pub struct EngineBuilder {
     store: Option<Arc<dyn Store>>,

@@ -89,7 +89,40 @@ impl RunningEngine {
 impl Engine {
     /// Starts the dispatcher: fires and timers due in the store are run until [`RunningEngine::shutdown`].
     ///
-    /// Fires whose lease expired (their engine crashed) are taken over and sent again with their idempotency key.
+    /// While it runs, fires this engine's commands create are leased to it and handed over in memory; fires created
+    /// by other engines, or by this one while it was not dispatching, are claimed from the store at each
+    /// [`poll_interval`](crate::EngineSettings::poll_interval). Fires whose lease expired (their engine crashed) are
+    /// taken over and sent again with their idempotency key.
+    ///
+    /// ```
+    /// use cutover_integrations_core::model::{RunMode, RunbookStage};
+    /// use cutover_integrations_core::runbook::{Actor, Command};
+    /// use cutover_integrations_core::{Engine, generate_secret_key};
+    /// use secrecy::ExposeSecret;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let directory = tempfile::tempdir()?;
+    /// # let engine = Engine::builder()
+    /// #     .database_url(format!("sqlite://{}", directory.path().join("cutover.db").display()))
+    /// #     .secret_key_base64(generate_secret_key().expose_secret())
+    /// #     .build()
+    /// #     .await?;
+    /// # let chat = "kind: integration\nname: Chat\nactions:\n  - name: Notify\n    settings: {auto_start: true, \
+    /// #     finish_task_on_success: true}\n    request: {method: POST, url: 'https://chat.example.com/hook'}\n";
+    /// # let release = "kind: runbook\nname: Release\ntasks:\n  - {id: announce, name: Announce, action: Chat/Notify}\n";
+    /// # let runbook = engine.apply_definitions(&[("chat.yaml", chat), ("release.yaml", release)]).await?.runbooks[0];
+    /// let running = engine.start();
+    /// let mut events = engine.subscribe();
+    /// // The auto-start task fires when the run starts; in a rehearsal its request is logged, not sent.
+    /// engine.command(runbook, Command::StartRunbook { mode: RunMode::Rehearsal }, &Actor::engine()).await?;
+    /// while engine.runbook(runbook).await?.state.stage() != RunbookStage::Complete {
+    ///     events.recv().await?;
+    /// }
+    /// // Returns once every step under way is recorded.
+    /// running.shutdown().await;
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
+    /// ```
     pub fn start(&self) -> RunningEngine {
         let (stop, stopped) = watch::channel(false);
         self.inner.running.store(true, Ordering::Release);

@@ -362,6 +362,39 @@ impl Engine {
 
     /// Applies a command from `actor` to a runbook: the state machine decides, and the new state and its effects (due
     /// fires, wake-ups) are stored in one transaction. Returns the events the command caused.
+    ///
+    /// A refused command changes nothing. A command that races with another engine writing the same runbook is
+    /// applied to the state that engine left (never lost, never applied twice).
+    ///
+    /// ```
+    /// use cutover_integrations_core::model::{RunMode, TaskStage};
+    /// use cutover_integrations_core::runbook::{Actor, Command, Event};
+    /// use cutover_integrations_core::{Engine, EngineError, generate_secret_key};
+    /// use secrecy::ExposeSecret;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let directory = tempfile::tempdir()?;
+    /// # let engine = Engine::builder()
+    /// #     .database_url(format!("sqlite://{}", directory.path().join("cutover.db").display()))
+    /// #     .secret_key_base64(generate_secret_key().expose_secret())
+    /// #     .build()
+    /// #     .await?;
+    /// let release = "kind: runbook\nname: Release\ntasks:\n  - {id: deploy, name: Deploy}\n";
+    /// let runbook = engine.apply_definitions(&[("release.yaml", release)]).await?.runbooks[0];
+    /// let start = Command::StartTask { task: "deploy".into(), force: false };
+    ///
+    /// // Refused while the runbook is still being planned: nothing changes.
+    /// let refused = engine.command(runbook, start.clone(), &Actor::engine()).await;
+    /// assert!(matches!(refused, Err(EngineError::Refused(_))));
+    ///
+    /// engine.command(runbook, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await?;
+    /// let events = engine.command(runbook, start, &Actor::engine()).await?;
+    /// assert!(events.iter().any(|event| matches!(event, Event::TaskStageChanged { to: TaskStage::InProgress, .. })));
+    /// let view = engine.runbook(runbook).await?;
+    /// assert_eq!(view.state.task("deploy").map(|task| task.state.stage()), Some(TaskStage::InProgress));
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
+    /// ```
     pub async fn command(&self, id: RunbookId, command: Command, actor: &Actor) -> Result<Vec<Event>, EngineError> {
         self.apply(id, |state, now| state.apply(command.clone(), actor, now), Vec::new).await.map(|(events, _)| events)
     }

@@ -15,28 +15,51 @@
 //! - **Several engines** may share one PostgreSQL database: claims use `FOR UPDATE SKIP LOCKED`, runbook writes are
 //!   guarded by a version, and a command that loses a race is re-applied to the fresh state.
 //!
-//! ```no_run
-//! # async fn run() -> Result<(), cutover_integrations_core::EngineError> {
-//! use cutover_integrations_core::{Engine, generate_secret_key, runbook::{Actor, Command}, model::RunMode};
+//! Delivery is at least once, and `docs/ARCHITECTURE.md` (section "Durability") says precisely what survives a
+//! killed process, a power loss, and several engines sharing a database.
+//!
+//! A runbook run in rehearsal (requests rendered and logged, not sent) on an embedded SQLite database:
+//!
+//! ```
+//! use cutover_integrations_core::model::{IntegrationStatus, RunMode};
+//! use cutover_integrations_core::{DriveOptions, Engine, ManualTasks, generate_secret_key};
 //! use secrecy::ExposeSecret;
 //!
+//! const CHAT: &str = r#"
+//! kind: integration
+//! name: Chat
+//! actions:
+//!   - name: Notify
+//!     settings: {auto_start: true, finish_task_on_success: true}
+//!     request: {method: POST, url: "https://chat.example.com/hooks/release", payload: '{"text":"{{Task.name}}"}'}
+//! "#;
+//! const RELEASE: &str = r#"
+//! kind: runbook
+//! name: Release 42
+//! tasks:
+//!   - {id: announce, name: Announce, action: Chat/Notify}
+//!   - {id: deploy, name: Deploy, predecessors: [announce]}
+//! "#;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let directory = tempfile::tempdir()?;
 //! let engine = Engine::builder()
-//!     .database_url("sqlite://./data/cutover.db")
+//!     .database_url(format!("sqlite://{}", directory.path().join("cutover.db").display()))
 //!     .secret_key_base64(generate_secret_key().expose_secret())
 //!     .build()
 //!     .await?;
 //! let running = engine.start();
-//! let applied = engine
-//!     .apply_definitions(&[
-//!         ("slack.yaml", &std::fs::read_to_string("examples/slack.yaml").expect("example")),
-//!         ("release.yaml", &std::fs::read_to_string("examples/release.yaml").expect("example")),
-//!     ])
-//!     .await?;
-//! let runbook = applied.runbooks[0];
-//! engine.command(runbook, Command::StartRunbook { mode: RunMode::Rehearsal }, &Actor::engine()).await?;
+//! let applied = engine.apply_definitions(&[("chat.yaml", CHAT), ("release.yaml", RELEASE)]).await?;
+//! let options = DriveOptions { mode: RunMode::Rehearsal, manual: ManualTasks::Finish };
+//! let report = engine.drive(applied.runbooks[0], options).await?;
+//! assert!(report.succeeded());
+//! assert_eq!(report.tasks[0].integration_status, IntegrationStatus::NotSent);
 //! running.shutdown().await;
 //! # Ok(()) }
+//! # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
 //! ```
+//!
+//! `crates/core/examples/embed.rs` runs a live runbook against a webhook and resumes it after a kill.
 
 mod actions_log;
 mod api_token;
