@@ -849,10 +849,12 @@ async fn callbacks_complete_waiting_fires_once() {
         StatusCode::UNAUTHORIZED,
         Some("invalid_callback_token"),
     );
+    // Another fire's token proves nothing about fire 999: the token is checked first, so unknown fires are not
+    // revealed to callers without a valid token.
     expect(
         &app.send("POST", "/api/v1/callbacks/999", Some(&token), report("success")).await,
-        StatusCode::NOT_FOUND,
-        Some("fire_not_found"),
+        StatusCode::UNAUTHORIZED,
+        Some("invalid_callback_token"),
     );
     let malformed = app.send("POST", &path, Some(&token), Some(("application/json", "{\"status\":".into()))).await;
     expect(&malformed, StatusCode::BAD_REQUEST, Some("malformed_json"));

@@ -8,8 +8,8 @@
 use crate::catalog::{ActionLookup, CachedAction};
 use crate::engine::{Engine, ExtraWrite, Loaded};
 use crate::error::EngineError;
-use crate::render::{fire_values, render_secret};
-use cutover_integrations_auth::{AuthConfig, FireSubject};
+use crate::render::{AuthResolutionError, fire_values, resolve_auth};
+use cutover_integrations_auth::FireSubject;
 use cutover_integrations_http::{
     AttemptError, CallbackReport, CallbackStatus, ErrorKind, Executor, FireContext, FirePhase, FireState, LogEntry,
     Step, StepOutcome,
@@ -530,15 +530,17 @@ impl Engine {
         token: &str,
         report: CallbackReport,
     ) -> Result<bool, EngineError> {
+        // The token is an HMAC of the fire id, so it is checked before the fire is looked up: a caller without a valid
+        // token learns nothing about which fires exist.
+        if !self.inner.callbacks.verify(&fire_id.0.to_string(), token) {
+            return Err(EngineError::CallbackRejected { fire: fire_id.0 });
+        }
         let fire = self
             .inner
             .store
             .fire(fire_id)
             .await?
             .ok_or_else(|| EngineError::NotFound { what: "fire", id: fire_id.to_string() })?;
-        if !self.inner.callbacks.verify(&fire_id.0.to_string(), token) {
-            return Err(EngineError::CallbackRejected { fire: fire_id.0 });
-        }
         let doc = FireDoc::parse(&fire.state)?;
         if fire.status == FireStatus::Done {
             let repeat = matches!(
@@ -606,10 +608,11 @@ impl Engine {
             context = context.with_callback(self.inner.callbacks.mint(&fire.id.0.to_string()));
         }
         let parameter_values = values.get("SystemParameter").cloned().unwrap_or(Value::Null);
-        let auth = AuthConfig::resolve(&record.action.auth, |secret| {
-            render_secret(secret.expose(), &parameter_values).map(secrecy::SecretString::from)
-        })
-        .map_err(|error| PrepareFailure { kind: ErrorKind::Auth, reason: error.to_string() })?;
+        let auth = resolve_auth(&record.action.auth, &parameter_values, &self.inner.executor.config().outbound)
+            .map_err(|error| match error {
+                AuthResolutionError::Auth(error) => PrepareFailure { kind: ErrorKind::Auth, reason: error.to_string() },
+                AuthResolutionError::Refused { reason } => PrepareFailure { kind: ErrorKind::SsrfBlocked, reason },
+            })?;
         let provider = self.inner.authenticator.provider(auth);
         let subject = FireSubject {
             action: record.id.0.to_string(),

@@ -478,8 +478,10 @@ impl Engine {
                     Arc::make_mut(&mut loaded).version = version;
                 }
                 *guard = Some(loaded);
-                drop(guard);
+                // Events go out while the runbook is still locked, so that whoever reads the runbook after this
+                // command has returned has already been sent every event the command caused, in order.
                 self.after_commit(id, &planned, &committed.fire_ids);
+                drop(guard);
                 Ok((planned.events, committed.fire_ids))
             }
             Ok(None) => {

@@ -7,7 +7,7 @@
 
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::render::render_secret;
+use crate::render::{AuthResolutionError, resolve_auth};
 use cutover_integrations_auth::{
     AuthConfig, AuthError, AuthorizationCallback, AuthorizationRedirect, CredentialKey, OAuth2Config,
 };
@@ -119,9 +119,15 @@ impl Engine {
             .map(|parameter| (parameter.name.clone(), Value::String(parameter.value.expose().to_owned())))
             .collect();
         let values = Value::Object(values);
-        let config = AuthConfig::resolve(&record.action.auth, |secret| {
-            render_secret(secret.expose(), &values).map(secrecy::SecretString::from)
-        })?;
+        let config =
+            resolve_auth(&record.action.auth, &values, &self.inner.executor.config().outbound).map_err(|error| {
+                match error {
+                    AuthResolutionError::Auth(error) => EngineError::from(*error),
+                    AuthResolutionError::Refused { reason } => {
+                        EngineError::invalid_input("auth.token_endpoint", reason)
+                    }
+                }
+            })?;
         match config {
             AuthConfig::OAuth2(config) => Ok(*config),
             other => Err(EngineError::invalid_input(

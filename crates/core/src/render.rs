@@ -1,6 +1,8 @@
 //! From stored definitions and runbook state to the template values of a fire.
 
-use cutover_integrations_model::{Runbook, SystemParameter};
+use cutover_integrations_auth::AuthConfig;
+use cutover_integrations_http::OutboundPolicy;
+use cutover_integrations_model::{AuthSettings, Runbook, SystemParameter};
 use cutover_integrations_runbook::{RunbookState, TaskView};
 use cutover_integrations_template::{Template, TemplateContext, TemplatePlace};
 use serde_json::{Map, Value, json};
@@ -52,4 +54,33 @@ pub(crate) fn render_secret(value: &str, parameters: &Value) -> Result<String, S
     }
     let template = Template::compile(value, TemplatePlace::Text).map_err(|error| error.to_string())?;
     template.render(&TemplateContext::new(json!({ "SystemParameter": parameters }))).map_err(|error| error.to_string())
+}
+
+/// Resolves an action's auth settings as a fire uses them: secret values that reference system parameters are
+/// rendered, and an OAuth token endpoint is checked against the outbound guard. The guarded client checks names when
+/// they resolve, but cannot see a literal address in a first request's URL, so a literal private token endpoint is
+/// refused here, once for every token request made with the config (exchange, refresh, client credentials).
+pub(crate) fn resolve_auth(
+    settings: &AuthSettings,
+    parameters: &Value,
+    outbound: &OutboundPolicy,
+) -> Result<AuthConfig, AuthResolutionError> {
+    let config = AuthConfig::resolve(settings, |secret| {
+        render_secret(secret.expose(), parameters).map(secrecy::SecretString::from)
+    })
+    .map_err(|error| AuthResolutionError::Auth(Box::new(error)))?;
+    if let AuthConfig::OAuth2(oauth) = &config {
+        outbound.check_url(&oauth.token_url).map_err(|refusal| AuthResolutionError::Refused {
+            reason: format!("token endpoint {}: {refusal}", oauth.token_url),
+        })?;
+    }
+    Ok(config)
+}
+
+/// Why an action's auth settings could not be resolved.
+pub(crate) enum AuthResolutionError {
+    /// A secret did not render, or the settings are invalid.
+    Auth(Box<cutover_integrations_auth::AuthError>),
+    /// The OAuth token endpoint is an address the outbound guard refuses.
+    Refused { reason: String },
 }

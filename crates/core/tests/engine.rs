@@ -81,6 +81,7 @@ on_both!(
     refusals_leave_state_unchanged,
     a_dead_engines_fires_are_taken_over,
     drive_runs_live_and_rehearsal,
+    a_literal_private_token_endpoint_is_refused,
 );
 
 fn integration(base: &str) -> String {
@@ -282,6 +283,18 @@ async fn callback_completes_a_waiting_fire(harness: Harness) {
 
     let report =
         |status| CallbackReport { status, message: Some("approved by Ada".into()), custom_fields: Default::default() };
+    let unknown = harness
+        .engine
+        .complete_callback(
+            cutover_integrations_core::store::FireId(fire.0 + 1000),
+            &token,
+            report(CallbackStatus::Success),
+        )
+        .await;
+    assert!(
+        matches!(unknown, Err(EngineError::CallbackRejected { .. })),
+        "a token is checked before the fire is looked up, so unknown fires are not revealed: {unknown:?}"
+    );
     let wrong = harness.engine.complete_callback(fire, "not-the-token", report(CallbackStatus::Success)).await;
     assert!(matches!(wrong, Err(EngineError::CallbackRejected { .. })), "{wrong:?}");
     assert!(harness.engine.complete_callback(fire, &token, report(CallbackStatus::Success)).await.expect("accepted"));
@@ -387,6 +400,45 @@ async fn drive_runs_live_and_rehearsal(harness: Harness) {
     assert!(!report.succeeded());
     let deploy = report.tasks.iter().find(|task| task.id == "deploy").expect("deploy");
     assert_eq!((deploy.stage, deploy.reason.as_deref()), (TaskStage::InProgress, Some("manual task left in progress")));
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
+}
+
+const PRIVATE_TOKEN_ENDPOINT: &str = r#"
+kind: integration
+name: Internal
+actions:
+  - name: Call
+    auth:
+      type: oauth2
+      grant: client_credentials
+      client_id: engine
+      client_secret: s3cret-client
+      provider_host: http://10.1.2.3
+      token_endpoint: /oauth/token
+    request: {method: POST, url: "https://api.example.com/call", payload: "{}"}
+"#;
+
+async fn a_literal_private_token_endpoint_is_refused(harness: Harness) {
+    let runbook = r#"
+kind: runbook
+name: Internal call
+tasks:
+  - {id: call, name: Call the internal API, action: Internal/Call}
+"#;
+    let applied = harness
+        .engine
+        .apply_definitions(&[("internal.yaml", PRIVATE_TOKEN_ENDPOINT), ("runbook.yaml", runbook)])
+        .await
+        .expect("definitions apply");
+    let id = applied.runbooks[0];
+    let options = DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish };
+    let report = harness.engine.drive(id, options).await.expect("drive");
+    let call = &report.tasks[0];
+    assert_eq!(call.integration_status, IntegrationStatus::Failed, "{report:?}");
+    let reason = call.reason.as_deref().unwrap_or_default();
+    assert!(reason.starts_with("Connection failed: token endpoint http://10.1.2.3/oauth/token"), "{reason}");
     if let Some(running) = harness.running {
         running.shutdown().await;
     }
