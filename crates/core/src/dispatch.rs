@@ -6,9 +6,11 @@
 //! another engine (or this one after a restart) takes the step again with the same `Idempotency-Key`.
 
 use crate::catalog::{ActionLookup, CachedAction};
-use crate::engine::{Engine, ExtraWrite, Loaded};
+use crate::commit_queue::{Change, ExtraWrite};
+use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::render::{AuthResolutionError, fire_values, resolve_auth};
+use crate::stored_runbook::Loaded;
 use cutover_integrations_auth::FireSubject;
 use cutover_integrations_http::{
     AttemptError, CallbackReport, CallbackStatus, ErrorKind, Executor, FireContext, FirePhase, FireState, LogEntry,
@@ -215,13 +217,11 @@ impl Engine {
     }
 
     async fn on_timer(&self, timer: &TimerRecord) -> Result<(), EngineError> {
-        let id = timer.id;
-        self.apply(
-            timer.runbook_id,
-            |state, now| state.apply(Command::TimePassed, &Actor::engine(), now),
-            || vec![ExtraWrite::DeleteTimer(id)],
-        )
-        .await?;
+        let change = Change {
+            extra: vec![ExtraWrite::DeleteTimer(timer.id)],
+            ..Change::command(Command::TimePassed, &Actor::engine())
+        };
+        self.apply(timer.runbook_id, change).await?;
         Ok(())
     }
 
@@ -286,15 +286,8 @@ impl Engine {
                 &[LogEntry::Attempt(Box::new(attempt))],
                 FireGuard::Lease(self.inner.settings.name.clone()),
             );
-            self.apply(
-                fire.runbook_id,
-                |state, now| {
-                    let command = Command::FireNotSent { task: task_id.clone(), fire: number };
-                    Ok(state.apply(command, &Actor::engine(), now).unwrap_or_default())
-                },
-                || writes.clone(),
-            )
-            .await?;
+            let command = Command::FireNotSent { task: task_id, fire: number };
+            self.apply(fire.runbook_id, Change::fire_report(command, writes)).await?;
             return Ok(());
         }
         let step = self.step_with_lease(&fire, &prepared, state).await;
@@ -373,23 +366,9 @@ impl Engine {
         let Some(command) = command else {
             return self.commit_writes(writes).await;
         };
-        let runbook = fire.runbook_id;
-        let (events, _) = self
-            .apply(
-                runbook,
-                |state, now| match state.apply(command.clone(), &Actor::engine(), now) {
-                    Ok(effects) => Ok(effects),
-                    // A progress report the task has already absorbed, or an outcome for a fire the task no longer
-                    // runs (cancelled, skipped, refired): the fire's own record is kept, the runbook does not move.
-                    Err(refusal) => {
-                        tracing::debug!(%refusal, "a fire outcome did not change its runbook");
-                        Ok(Vec::new())
-                    }
-                },
-                || writes.clone(),
-            )
-            .await?;
-        let _ = events;
+        // A progress report the task has already absorbed, or an outcome for a fire the task no longer runs
+        // (cancelled, skipped, refired), leaves the runbook as it is; the fire's own record is kept.
+        self.apply(fire.runbook_id, Change::fire_report(command, writes)).await?;
         Ok(())
     }
 

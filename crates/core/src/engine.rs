@@ -4,26 +4,25 @@
 
 use crate::api_token::{MintedToken, hash_token, mint_token};
 use crate::catalog::Catalog;
+use crate::commit_queue::{Change, RunbookSlot};
 use crate::config::{EngineBuilder, EngineSettings};
-use crate::dispatch::FireDoc;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
+use crate::stored_runbook::Loaded;
 use cutover_integrations_auth::{Authenticator, AuthenticatorSettings, Clock};
 use cutover_integrations_http::{CallbackAuthority, ExecutorConfig, HttpExecutor, Timer};
 use cutover_integrations_model::{
     Action, CustomField, Definition, Integration, Runbook, SourceFile, SystemParameter, Validator,
 };
-use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookPlan, RunbookState};
+use cutover_integrations_runbook::{Actor, Command, Event, RunbookPlan, RunbookState};
 use cutover_integrations_store::{
-    Commit, FireRecord, FireStatus, IntegrationId, IntegrationRecord, NewFire, NewTimer, NewUser, RunbookId,
-    RunbookSummary, RunbookWrite, Store, User,
+    FireId, FireRecord, IntegrationId, IntegrationRecord, NewUser, RunbookId, RunbookSummary, Store, User,
 };
-use cutover_integrations_store::{FireId, RunbookRecord};
 use cutover_integrations_template::Checker;
 use jiff::Timestamp;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use tokio::sync::{Notify, broadcast, mpsc};
 
 /// The engine. Cheap to clone: clones share one engine.
@@ -46,9 +45,8 @@ pub(crate) struct Inner {
     pub(crate) timer: Arc<dyn Timer>,
     pub(crate) settings: EngineSettings,
     pub(crate) events: broadcast::Sender<EngineEvent>,
-    /// One lock per runbook: commands on a runbook are applied one at a time within this engine, against a cached
-    /// state; other engines are caught by the version check.
-    runbooks: std::sync::Mutex<HashMap<RunbookId, Arc<RunbookSlot>>>,
+    /// Per runbook, the cached state and the queue of changes to commit (see `commit_queue.rs`).
+    pub(crate) runbooks: std::sync::Mutex<HashMap<RunbookId, Arc<RunbookSlot>>>,
     /// Compiled actions and system parameters, so that fire steps do not read them from the store.
     pub(crate) catalog: Catalog,
     /// Whether this engine's dispatcher runs: only then are new fires leased to it and handed over in memory.
@@ -61,25 +59,6 @@ pub(crate) struct Inner {
     /// Fires this engine leased when it created them, handed straight to the dispatcher.
     pub(crate) local_fires: mpsc::UnboundedSender<FireRecord>,
     pub(crate) local_fires_receiver: std::sync::Mutex<Option<mpsc::UnboundedReceiver<FireRecord>>>,
-}
-
-/// A runbook as this engine last read or wrote it. Shared (`Arc`) with fire steps reading it; a command changes it in
-/// place when nobody else holds it, and copies it otherwise.
-#[derive(Clone)]
-pub(crate) struct Loaded {
-    pub(crate) state: RunbookState,
-    pub(crate) version: i64,
-    pub(crate) definition: Arc<Runbook>,
-}
-
-/// The cached runbook, locked while a command on it is applied; empty until read, and after a failed commit.
-pub(crate) type RunbookSlot = tokio::sync::Mutex<Option<Arc<Loaded>>>;
-
-/// What a commit did besides writing, for after it landed.
-struct Planned {
-    events: Vec<Event>,
-    /// The fires created and leased to this engine, to hand to its dispatcher.
-    local_fires: Vec<NewFire>,
 }
 
 /// A runbook with its current state.
@@ -328,14 +307,18 @@ impl Engine {
     }
 
     async fn insert_runbook(&self, runbook: Runbook, state: RunbookState) -> Result<RunbookId, EngineError> {
-        let definition = serde_json::to_string(&runbook).map_err(EngineError::corrupt("runbook definition"))?;
-        let state_json = serde_json::to_string(&state).map_err(EngineError::corrupt("runbook state"))?;
+        let loaded = Loaded::new(runbook, state)?;
         let id = self
             .inner
             .store
-            .create_runbook(&runbook.name, &definition, &state_json, self.now().as_millisecond())
+            .create_runbook(
+                &loaded.definition.name,
+                &loaded.definition_document()?,
+                &loaded.state_document()?,
+                self.now().as_millisecond(),
+            )
             .await?;
-        *self.slot(id).lock().await = Some(Arc::new(Loaded { state, version: 1, definition: Arc::new(runbook) }));
+        *self.slot(id).cached.lock().await = Some(Arc::new(loaded));
         Ok(id)
     }
 
@@ -396,276 +379,8 @@ impl Engine {
     /// # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
     /// ```
     pub async fn command(&self, id: RunbookId, command: Command, actor: &Actor) -> Result<Vec<Event>, EngineError> {
-        self.apply(id, |state, now| state.apply(command.clone(), actor, now), Vec::new).await.map(|(events, _)| events)
+        self.apply(id, Change::command(command, actor)).await
     }
-
-    /// Applies `change` to a runbook's state and commits the result with the fire updates and log records `extra`
-    /// builds. The heart of the outbox: state, due fires, wake-ups and the fire's own record change together or not
-    /// at all.
-    ///
-    /// The change is applied to this engine's cached state and committed against its version. If another engine
-    /// wrote the runbook meanwhile, the store reads it again inside the committing transaction (holding its lock) and
-    /// `change` and `extra` run once more against that state, so a commit never fails on a race and never retries in
-    /// a loop; only the writer that lost the race pays for the read.
-    pub(crate) async fn apply<F, X>(
-        &self,
-        id: RunbookId,
-        mut change: F,
-        mut extra: X,
-    ) -> Result<(Vec<Event>, Vec<FireId>), EngineError>
-    where
-        F: FnMut(&mut RunbookState, Timestamp) -> Result<Vec<Effect>, cutover_integrations_runbook::RunbookError>
-            + Send,
-        X: FnMut() -> Vec<ExtraWrite> + Send,
-    {
-        let slot = self.slot(id);
-        let mut guard = slot.lock().await;
-        let mut loaded = match guard.take() {
-            Some(loaded) => loaded,
-            None => Arc::new(self.read(id, None).await?),
-        };
-        let now = self.now();
-        // The state machine validates before it mutates: a refused command leaves the cached state as it was.
-        let effects = match change(&mut Arc::make_mut(&mut loaded).state, now) {
-            Ok(effects) => effects,
-            Err(refusal) => {
-                *guard = Some(loaded);
-                return Err(refusal.into());
-            }
-        };
-        let (commit, planned) = match self.plan_commit(id, &loaded.state, loaded.version, effects, extra(), now) {
-            Ok(plan) => plan,
-            Err(error) => return Err(error),
-        };
-        let mut rebuilt: Option<(Loaded, Planned)> = None;
-        let mut declined: Option<(Option<Loaded>, EngineError)> = None;
-        let definition = loaded.definition.clone();
-        let mut rebuild = |record: &RunbookRecord| -> Option<Commit> {
-            let mut fresh = match parse_record(record, Some(definition.clone())) {
-                Ok(fresh) => fresh,
-                Err(error) => {
-                    declined = Some((None, error));
-                    return None;
-                }
-            };
-            let unchanged = fresh.clone();
-            let effects = match change(&mut fresh.state, now) {
-                Ok(effects) => effects,
-                Err(refusal) => {
-                    declined = Some((Some(unchanged), refusal.into()));
-                    return None;
-                }
-            };
-            match self.plan_commit(id, &fresh.state, record.version, effects, extra(), now) {
-                Ok((commit, planned)) => {
-                    rebuilt = Some((fresh, planned));
-                    Some(commit)
-                }
-                Err(error) => {
-                    declined = Some((Some(unchanged), error));
-                    None
-                }
-            }
-        };
-        let result = self.inner.store.commit_runbook(commit, &mut rebuild).await;
-        match result {
-            Ok(Some(committed)) => {
-                let (mut loaded, planned) = match rebuilt {
-                    Some((fresh, planned)) => (Arc::new(fresh), planned),
-                    None => (loaded, planned),
-                };
-                if let Some(version) = committed.runbook_version {
-                    Arc::make_mut(&mut loaded).version = version;
-                }
-                *guard = Some(loaded);
-                // Events go out while the runbook is still locked, so that whoever reads the runbook after this
-                // command has returned has already been sent every event the command caused, in order.
-                self.after_commit(id, &planned, &committed.fire_ids);
-                drop(guard);
-                Ok((planned.events, committed.fire_ids))
-            }
-            Ok(None) => {
-                let (fresh, error) = declined.unwrap_or_else(|| {
-                    (None, EngineError::Corrupt { what: "commit", reason: "declined without a reason".to_owned() })
-                });
-                *guard = fresh.map(Arc::new);
-                Err(error)
-            }
-            Err(error) => {
-                // The cached state holds the change that did not land: read it again next time.
-                *guard = None;
-                Err(error.into())
-            }
-        }
-    }
-
-    /// The commit that stores `state` (changed from `version`) with its effects and `extra` writes.
-    fn plan_commit(
-        &self,
-        id: RunbookId,
-        state: &RunbookState,
-        version: i64,
-        effects: Vec<Effect>,
-        extra: Vec<ExtraWrite>,
-        now: Timestamp,
-    ) -> Result<(Commit, Planned), EngineError> {
-        let mut commit = Commit { now: now.as_millisecond(), ..Default::default() };
-        let mut events = Vec::new();
-        // New fires are leased to this engine and handed to its dispatcher in memory, when it runs one; otherwise
-        // they are left for any engine's dispatcher to claim.
-        let lease = self.inner.running.load(Ordering::Acquire).then(|| {
-            (self.inner.settings.name.clone(), now.as_millisecond() + self.inner.settings.lease.as_millis() as i64)
-        });
-        for effect in effects {
-            match effect {
-                Effect::Fire { task, fire, delivery } => commit.new_fires.push(NewFire {
-                    idempotency_key: idempotency_key(id, &task, fire.0),
-                    task_id: task,
-                    runbook_id: None,
-                    fire_number: i64::from(fire.0),
-                    status: FireStatus::Due,
-                    state: FireDoc::new(delivery).to_json(),
-                    due_at: now.as_millisecond(),
-                    lease: lease.clone(),
-                    callback_token_hash: None,
-                }),
-                Effect::CancelFire { task, fire, notify } => {
-                    if notify {
-                        commit.new_fires.push(NewFire {
-                            idempotency_key: format!("{}-cancel", idempotency_key(id, &task, fire.0)),
-                            task_id: task,
-                            runbook_id: None,
-                            fire_number: -i64::from(fire.0),
-                            status: FireStatus::Due,
-                            state: FireDoc::cancel_notice(fire.0).to_json(),
-                            due_at: now.as_millisecond(),
-                            lease: lease.clone(),
-                            callback_token_hash: None,
-                        });
-                    }
-                    // The fire itself stops lazily: its next step sees the task no longer runs it.
-                }
-                Effect::ScheduleWakeUp { at, task } => commit.new_timers.push(NewTimer {
-                    runbook_id: id,
-                    task_id: Some(task),
-                    kind: "fixed_start".to_owned(),
-                    due_at: at.as_millisecond(),
-                }),
-                Effect::Event(event) => events.push(event),
-            }
-        }
-        for write in extra {
-            match write {
-                ExtraWrite::Fire(update) => commit.fire_updates.push(update),
-                ExtraWrite::Log(record) => commit.log_records.push(record),
-                ExtraWrite::DeleteTimer(timer) => commit.deleted_timers.push(timer),
-            }
-        }
-        let state_json = serde_json::to_string(state).map_err(EngineError::corrupt("runbook state"))?;
-        commit.runbook = Some(RunbookWrite { id, expected_version: version, state: state_json });
-        let local_fires = if lease.is_some() { commit.new_fires.clone() } else { Vec::new() };
-        Ok((commit, Planned { events, local_fires }))
-    }
-
-    fn after_commit(&self, id: RunbookId, planned: &Planned, fire_ids: &[FireId]) {
-        for event in &planned.events {
-            let _ = self.inner.events.send(EngineEvent { runbook: id, event: event.clone() });
-        }
-        for (fire, id_of_fire) in planned.local_fires.iter().zip(fire_ids) {
-            let record = FireRecord {
-                id: *id_of_fire,
-                runbook_id: id,
-                task_id: fire.task_id.clone(),
-                fire_number: fire.fire_number,
-                idempotency_key: fire.idempotency_key.clone(),
-                status: fire.status,
-                state: fire.state.clone(),
-                due_at: fire.due_at,
-                lease_owner: fire.lease.as_ref().map(|(owner, _)| owner.clone()),
-                lease_until: fire.lease.as_ref().map(|(_, until)| *until),
-                callback_token_hash: None,
-            };
-            let _ = self.inner.local_fires.send(record);
-        }
-        if fire_ids.len() > planned.local_fires.len() {
-            // Fires for any engine to claim: this engine's dispatcher (if any) looks now rather than at its next tick.
-            self.inner.wake.notify_one();
-        }
-    }
-
-    pub(crate) fn slot(&self, id: RunbookId) -> Arc<RunbookSlot> {
-        let mut runbooks = self.inner.runbooks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        runbooks.entry(id).or_default().clone()
-    }
-
-    /// The runbook as this engine last read or wrote it (read from the store the first time). Fires this engine
-    /// created run against it: it holds at least the commit that created them.
-    pub(crate) async fn load(&self, id: RunbookId) -> Result<Arc<Loaded>, EngineError> {
-        let slot = self.slot(id);
-        let mut guard = slot.lock().await;
-        if let Some(loaded) = guard.as_ref() {
-            return Ok(loaded.clone());
-        }
-        let loaded = Arc::new(self.read(id, None).await?);
-        *guard = Some(loaded.clone());
-        Ok(loaded)
-    }
-
-    /// The runbook as stored now: the cached state if its version is still the stored one (one small query), else
-    /// read again. For work that other engines may have changed the runbook under: claimed fires, callbacks, reads.
-    pub(crate) async fn load_fresh(&self, id: RunbookId) -> Result<Arc<Loaded>, EngineError> {
-        let slot = self.slot(id);
-        let mut guard = slot.lock().await;
-        let loaded = match guard.as_ref() {
-            Some(cached) => match self.inner.store.runbook_if_changed(id, cached.version).await? {
-                None => return Ok(cached.clone()),
-                Some(record) => Arc::new(parse_record(&record, Some(cached.definition.clone()))?),
-            },
-            None => Arc::new(self.read(id, None).await?),
-        };
-        *guard = Some(loaded.clone());
-        Ok(loaded)
-    }
-
-    async fn read(&self, id: RunbookId, definition: Option<Arc<Runbook>>) -> Result<Loaded, EngineError> {
-        let record = self
-            .inner
-            .store
-            .runbook(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound { what: "runbook", id: id.to_string() })?;
-        parse_record(&record, definition)
-    }
-}
-
-/// A stored runbook as the engine holds it. The definition never changes after creation, so a cached one is reused.
-fn parse_record(record: &RunbookRecord, definition: Option<Arc<Runbook>>) -> Result<Loaded, EngineError> {
-    let state: RunbookState = serde_json::from_str(&record.state).map_err(EngineError::corrupt("runbook state"))?;
-    let definition = match definition {
-        Some(definition) => definition,
-        None => Arc::new(serde_json::from_str(&record.definition).map_err(EngineError::corrupt("runbook definition"))?),
-    };
-    Ok(Loaded { state, version: record.version, definition })
-}
-
-/// Writes that ride along with a runbook state change in one commit.
-#[derive(Clone)]
-pub(crate) enum ExtraWrite {
-    Fire(cutover_integrations_store::FireUpdate),
-    Log(cutover_integrations_store::LogRecord),
-    DeleteTimer(cutover_integrations_store::TimerId),
-}
-
-/// The idempotency key of a new fire. It is stored with the fire, so it stays the same across automatic retries and
-/// re-sends after a crash; a refire is a new fire with a new key. The random part keeps keys of different databases
-/// apart at a third party that sees several.
-fn idempotency_key(runbook: RunbookId, task: &str, fire: u32) -> String {
-    let task: String = task
-        .chars()
-        .take(40)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect();
-    format!("cutover-{runbook}-{task}-{fire}-{:016x}", rand::random::<u64>())
 }
 
 fn immutable_fields(existing: &Action, new: &Action) -> Result<(), EngineError> {

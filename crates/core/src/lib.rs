@@ -64,6 +64,7 @@
 mod actions_log;
 mod api_token;
 mod catalog;
+mod commit_queue;
 mod config;
 mod dispatch;
 mod drive;
@@ -75,6 +76,7 @@ mod events;
 mod oauth;
 mod render;
 mod secret_key_file;
+mod stored_runbook;
 
 pub use actions_log::FireLogView;
 pub use api_token::{MintedToken, hash_token, mint_token};

@@ -1,0 +1,431 @@
+//! Applying changes to a runbook and committing them: the outbox, with group commit.
+//!
+//! Every change of a runbook (a command, a fire's outcome, a timer) is queued on the runbook's slot. One task per
+//! runbook takes everything queued, applies it in order to the cached state, and commits the new state with all the
+//! changes' effects (due fires, timers) and their own writes (fire records, log entries) in one transaction; then it
+//! answers each change. Changes that arrive while a commit is in flight go into the next one. So a run with many fires
+//! finishing at once costs one commit per batch, not per fire, and a lone change costs one commit as before.
+//!
+//! The batch is committed against the version this engine cached. If another engine wrote the runbook first, the store
+//! reads it again inside the committing transaction, under its lock, and the batch is applied once more to that state
+//! ([`Store::commit_runbook`](cutover_integrations_store::Store::commit_runbook)). If the commit fails for any other
+//! reason, the batch's changes are committed one by one, so that each caller learns its own outcome.
+//!
+//! The committing task is spawned, so a caller that stops waiting (an HTTP client that went away) never interrupts a
+//! commit that carries other callers' changes.
+
+use crate::dispatch::FireDoc;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::events::EngineEvent;
+use crate::stored_runbook::Loaded;
+use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookError};
+use cutover_integrations_store::{
+    Commit, FireId, FireRecord, FireStatus, FireUpdate, LogRecord, NewFire, NewTimer, RunbookId, RunbookRecord,
+    RunbookWrite, TimerId,
+};
+use jiff::Timestamp;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::oneshot;
+
+/// At most this many changes go into one commit (a SQLite statement takes a bounded number of parameters).
+const MAX_BATCH: usize = 128;
+
+/// Writes that ride along with a runbook change in its commit.
+#[derive(Clone)]
+pub(crate) enum ExtraWrite {
+    Fire(FireUpdate),
+    Log(LogRecord),
+    DeleteTimer(TimerId),
+}
+
+/// A change to apply to a runbook.
+pub(crate) struct Change {
+    pub(crate) command: Command,
+    pub(crate) actor: Actor,
+    /// Whether a refusal still writes `extra`, leaving the runbook as it is: a fire's outcome that its task no longer
+    /// wants (cancelled, refired) is kept in the fire's record. Otherwise a refusal writes nothing and is returned.
+    pub(crate) keep_writes_if_refused: bool,
+    pub(crate) extra: Vec<ExtraWrite>,
+}
+
+impl Change {
+    /// A command from `actor`.
+    pub(crate) fn command(command: Command, actor: &Actor) -> Self {
+        Self { command, actor: actor.clone(), keep_writes_if_refused: false, extra: Vec::new() }
+    }
+
+    /// A report about a fire (its outcome or progress) with the fire's own writes.
+    pub(crate) fn fire_report(command: Command, extra: Vec<ExtraWrite>) -> Self {
+        Self { command, actor: Actor::engine(), keep_writes_if_refused: true, extra }
+    }
+}
+
+/// A queued change and where its answer goes.
+struct Pending {
+    change: Change,
+    reply: oneshot::Sender<Result<Vec<Event>, EngineError>>,
+}
+
+/// Per runbook: the cached state (locked while a batch is applied and committed) and the queue of changes.
+#[derive(Default)]
+pub(crate) struct RunbookSlot {
+    /// The runbook as last read or committed; empty until read, and after a failed commit.
+    pub(crate) cached: tokio::sync::Mutex<Option<Arc<Loaded>>>,
+    queue: Mutex<Vec<Pending>>,
+    /// Whether a task is committing this queue.
+    committing: AtomicBool,
+}
+
+/// How one change of a batch came out.
+enum Outcome {
+    Applied { events: Vec<Event> },
+    Refused(RunbookError),
+}
+
+/// A batch applied to a state, ready to commit.
+struct Plan {
+    commit: Commit,
+    outcomes: Vec<Outcome>,
+    /// The fires created, leased to this engine, to hand to its dispatcher after the commit.
+    local_fires: Vec<NewFire>,
+}
+
+impl Engine {
+    /// Applies `change` to a runbook and commits it (with whatever else is queued for the runbook); returns the events
+    /// it caused, or the refusal.
+    pub(crate) async fn apply(&self, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
+        let slot = self.slot(id);
+        let (reply, answer) = oneshot::channel();
+        lock(&slot.queue).push(Pending { change, reply });
+        if !slot.committing.swap(true, Ordering::AcqRel) {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.commit_queue(id, slot).await });
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(EngineError::Corrupt { what: "commit", reason: "abandoned: the runtime is shutting down".to_owned() })
+        })
+    }
+
+    /// Commits the queue of one runbook until it is empty.
+    async fn commit_queue(self, id: RunbookId, slot: Arc<RunbookSlot>) {
+        loop {
+            let batch: Vec<Pending> = {
+                let mut queue = lock(&slot.queue);
+                let take = queue.len().min(MAX_BATCH);
+                queue.drain(..take).collect()
+            };
+            if batch.is_empty() {
+                slot.committing.store(false, Ordering::Release);
+                // A change queued after the queue was found empty, by a caller that still saw this task committing,
+                // would wait forever: look once more, and carry on unless another task took over.
+                if lock(&slot.queue).is_empty() || slot.committing.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                continue;
+            }
+            let mut cached = slot.cached.lock().await;
+            self.commit_batch(id, &mut cached, batch).await;
+        }
+    }
+
+    /// Applies a batch to the cached state and commits it; answers every change.
+    async fn commit_batch(&self, id: RunbookId, cached: &mut Option<Arc<Loaded>>, batch: Vec<Pending>) {
+        let (changes, replies): (Vec<Change>, Vec<_>) =
+            batch.into_iter().map(|pending| (pending.change, pending.reply)).unzip();
+        let mut loaded = match cached.take() {
+            Some(loaded) => loaded,
+            None => match self.read(id).await {
+                Ok(loaded) => Arc::new(loaded),
+                Err(error) => return self.commit_one_by_one(id, cached, changes, replies, error).await,
+            },
+        };
+        let now = self.now();
+        // The state machine validates before it mutates: a refused change leaves the state as it was.
+        let plan = self.plan(id, Arc::make_mut(&mut loaded), &changes, now);
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(error) => return self.commit_one_by_one(id, cached, changes, replies, error).await,
+        };
+        if plan.commit.runbook.is_none() {
+            // Every change was refused: nothing to write, the state is unchanged.
+            *cached = Some(loaded);
+            return answer(replies, plan.outcomes);
+        }
+        let mut rebuilt: Option<(Loaded, Plan)> = None;
+        let mut unreadable: Option<EngineError> = None;
+        let definition = (loaded.definition.clone(), loaded.plan.clone());
+        let mut rebuild = |record: &RunbookRecord| -> Option<Commit> {
+            let mut fresh = match Loaded::from_record(record, Some(definition.clone())) {
+                Ok(fresh) => fresh,
+                Err(error) => {
+                    unreadable = Some(error);
+                    return None;
+                }
+            };
+            match self.plan(id, &mut fresh, &changes, now) {
+                Ok(plan) => {
+                    let commit = plan.commit.clone();
+                    rebuilt = Some((fresh, plan));
+                    // Every change refused against the fresh state: an empty commit still moves the version along.
+                    Some(commit)
+                }
+                Err(error) => {
+                    unreadable = Some(error);
+                    None
+                }
+            }
+        };
+        let result = self.inner.store.commit_runbook(plan.commit.clone(), &mut rebuild).await;
+        match result {
+            Ok(Some(committed)) => {
+                let (mut loaded, plan) = match rebuilt {
+                    Some((fresh, plan)) => (Arc::new(fresh), plan),
+                    None => (loaded, plan),
+                };
+                if let Some(version) = committed.runbook_version {
+                    Arc::make_mut(&mut loaded).version = version;
+                }
+                *cached = Some(loaded);
+                self.after_commit(id, &plan, &committed.fire_ids);
+                answer(replies, plan.outcomes);
+            }
+            Ok(None) => {
+                let error = unreadable.unwrap_or_else(|| EngineError::Corrupt {
+                    what: "runbook",
+                    reason: "the stored state could not be read".to_owned(),
+                });
+                self.commit_one_by_one(id, cached, changes, replies, error).await;
+            }
+            Err(error) => self.commit_one_by_one(id, cached, changes, replies, error.into()).await,
+        }
+    }
+
+    /// After a batch failed: the cached state holds changes that did not land, so it is dropped, and each change is
+    /// committed alone so that it gets its own outcome. A lone change gets the error itself.
+    async fn commit_one_by_one(
+        &self,
+        id: RunbookId,
+        cached: &mut Option<Arc<Loaded>>,
+        changes: Vec<Change>,
+        replies: Vec<oneshot::Sender<Result<Vec<Event>, EngineError>>>,
+        error: EngineError,
+    ) {
+        *cached = None;
+        if changes.len() == 1 {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(error));
+            }
+            return;
+        }
+        tracing::debug!(%error, "a batched commit failed; committing its changes one by one");
+        for (change, reply) in changes.into_iter().zip(replies) {
+            Box::pin(self.commit_batch(id, cached, vec![Pending { change, reply }])).await;
+        }
+    }
+
+    /// Applies `changes` in order to the runbook's state and builds the commit of the result.
+    fn plan(
+        &self,
+        id: RunbookId,
+        loaded: &mut Loaded,
+        changes: &[Change],
+        now: Timestamp,
+    ) -> Result<Plan, EngineError> {
+        let mut commit = Commit { now: now.as_millisecond(), ..Default::default() };
+        let mut outcomes = Vec::with_capacity(changes.len());
+        // New fires are leased to this engine and handed to its dispatcher in memory, when it runs one; otherwise
+        // they are left for any engine's dispatcher to claim.
+        let lease = self.inner.running.load(Ordering::Acquire).then(|| {
+            (self.inner.settings.name.clone(), now.as_millisecond() + self.inner.settings.lease.as_millis() as i64)
+        });
+        let mut changed = false;
+        for change in changes {
+            match loaded.state.apply(change.command.clone(), &change.actor, now) {
+                Ok(effects) => {
+                    changed = true;
+                    let events = add_effects(id, &mut commit, effects, lease.as_ref(), now);
+                    add_writes(&mut commit, &change.extra);
+                    outcomes.push(Outcome::Applied { events });
+                }
+                Err(refusal) if change.keep_writes_if_refused => {
+                    tracing::debug!(%refusal, "a fire report did not change its runbook");
+                    changed = true;
+                    add_writes(&mut commit, &change.extra);
+                    outcomes.push(Outcome::Applied { events: Vec::new() });
+                }
+                Err(refusal) => outcomes.push(Outcome::Refused(refusal)),
+            }
+        }
+        if changed {
+            let state = loaded.state_document()?;
+            commit.runbook = Some(RunbookWrite { id, expected_version: loaded.version, state });
+        }
+        let local_fires = if lease.is_some() { commit.new_fires.clone() } else { Vec::new() };
+        Ok(Plan { commit, outcomes, local_fires })
+    }
+
+    /// Tells listeners, and hands the fires leased to this engine to its dispatcher.
+    fn after_commit(&self, id: RunbookId, plan: &Plan, fire_ids: &[FireId]) {
+        for outcome in &plan.outcomes {
+            if let Outcome::Applied { events } = outcome {
+                for event in events {
+                    let _ = self.inner.events.send(EngineEvent { runbook: id, event: event.clone() });
+                }
+            }
+        }
+        for (fire, id_of_fire) in plan.local_fires.iter().zip(fire_ids) {
+            let record = FireRecord {
+                id: *id_of_fire,
+                runbook_id: id,
+                task_id: fire.task_id.clone(),
+                fire_number: fire.fire_number,
+                idempotency_key: fire.idempotency_key.clone(),
+                status: fire.status,
+                state: fire.state.clone(),
+                due_at: fire.due_at,
+                lease_owner: fire.lease.as_ref().map(|(owner, _)| owner.clone()),
+                lease_until: fire.lease.as_ref().map(|(_, until)| *until),
+                callback_token_hash: None,
+            };
+            let _ = self.inner.local_fires.send(record);
+        }
+        if fire_ids.len() > plan.local_fires.len() {
+            // Fires for any engine to claim: this engine's dispatcher (if any) looks now rather than at its next tick.
+            self.inner.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn slot(&self, id: RunbookId) -> Arc<RunbookSlot> {
+        let mut runbooks = self.inner.runbooks.lock().unwrap_or_else(PoisonError::into_inner);
+        runbooks.entry(id).or_default().clone()
+    }
+
+    /// The runbook as this engine last read or wrote it (read from the store the first time). Fires this engine
+    /// created run against it: it holds at least the commit that created them.
+    pub(crate) async fn load(&self, id: RunbookId) -> Result<Arc<Loaded>, EngineError> {
+        let slot = self.slot(id);
+        let mut cached = slot.cached.lock().await;
+        if let Some(loaded) = cached.as_ref() {
+            return Ok(loaded.clone());
+        }
+        let loaded = Arc::new(self.read(id).await?);
+        *cached = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The runbook as stored now: the cached state if its version is still the stored one (one small query), else
+    /// read again. For work that other engines may have changed the runbook under: claimed fires, callbacks, reads.
+    pub(crate) async fn load_fresh(&self, id: RunbookId) -> Result<Arc<Loaded>, EngineError> {
+        let slot = self.slot(id);
+        let mut cached = slot.cached.lock().await;
+        let loaded = match cached.as_ref() {
+            Some(known) => match self.inner.store.runbook_if_changed(id, known.version).await? {
+                None => return Ok(known.clone()),
+                Some(record) => {
+                    Arc::new(Loaded::from_record(&record, Some((known.definition.clone(), known.plan.clone())))?)
+                }
+            },
+            None => Arc::new(self.read(id).await?),
+        };
+        *cached = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    async fn read(&self, id: RunbookId) -> Result<Loaded, EngineError> {
+        let record = self
+            .inner
+            .store
+            .runbook(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound { what: "runbook", id: id.to_string() })?;
+        Loaded::from_record(&record, None)
+    }
+}
+
+/// Adds a change's effects to the commit; returns its events.
+fn add_effects(
+    id: RunbookId,
+    commit: &mut Commit,
+    effects: Vec<Effect>,
+    lease: Option<&(String, i64)>,
+    now: Timestamp,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::Fire { task, fire, delivery } => commit.new_fires.push(NewFire {
+                idempotency_key: idempotency_key(id, &task, fire.0),
+                task_id: task,
+                runbook_id: None,
+                fire_number: i64::from(fire.0),
+                status: FireStatus::Due,
+                state: FireDoc::new(delivery).to_json(),
+                due_at: now.as_millisecond(),
+                lease: lease.cloned(),
+                callback_token_hash: None,
+            }),
+            Effect::CancelFire { task, fire, notify } => {
+                if notify {
+                    commit.new_fires.push(NewFire {
+                        idempotency_key: format!("{}-cancel", idempotency_key(id, &task, fire.0)),
+                        task_id: task,
+                        runbook_id: None,
+                        fire_number: -i64::from(fire.0),
+                        status: FireStatus::Due,
+                        state: FireDoc::cancel_notice(fire.0).to_json(),
+                        due_at: now.as_millisecond(),
+                        lease: lease.cloned(),
+                        callback_token_hash: None,
+                    });
+                }
+                // The fire itself stops lazily: its next step sees the task no longer runs it.
+            }
+            Effect::ScheduleWakeUp { at, task } => commit.new_timers.push(NewTimer {
+                runbook_id: id,
+                task_id: Some(task),
+                kind: "fixed_start".to_owned(),
+                due_at: at.as_millisecond(),
+            }),
+            Effect::Event(event) => events.push(event),
+        }
+    }
+    events
+}
+
+fn add_writes(commit: &mut Commit, writes: &[ExtraWrite]) {
+    for write in writes {
+        match write {
+            ExtraWrite::Fire(update) => commit.fire_updates.push(update.clone()),
+            ExtraWrite::Log(record) => commit.log_records.push(record.clone()),
+            ExtraWrite::DeleteTimer(timer) => commit.deleted_timers.push(*timer),
+        }
+    }
+}
+
+/// Answers each change of a committed (or wholly refused) batch.
+fn answer(replies: Vec<oneshot::Sender<Result<Vec<Event>, EngineError>>>, outcomes: Vec<Outcome>) {
+    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let _ = reply.send(match outcome {
+            Outcome::Applied { events } => Ok(events),
+            Outcome::Refused(refusal) => Err(refusal.into()),
+        });
+    }
+}
+
+/// The idempotency key of a new fire. It is stored with the fire, so it stays the same across automatic retries and
+/// re-sends after a crash; a refire is a new fire with a new key. The random part keeps keys of different databases
+/// apart at a third party that sees several.
+fn idempotency_key(runbook: RunbookId, task: &str, fire: u32) -> String {
+    let task: String = task
+        .chars()
+        .take(40)
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    format!("cutover-{runbook}-{task}-{fire}-{:016x}", rand::random::<u64>())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
