@@ -168,7 +168,7 @@ impl Engine {
                 Ok(plan) => {
                     let commit = plan.commit.clone();
                     rebuilt = Some((fresh, plan));
-                    // Every change refused against the fresh state: an empty commit still moves the version along.
+                    // Every change refused against the fresh state: the commit writes nothing.
                     Some(commit)
                 }
                 Err(error) => {
