@@ -11,8 +11,11 @@
 //! ([`Store::commit_runbook`](cutover_integrations_store::Store::commit_runbook)). If the commit fails for any other
 //! reason, the batch's changes are committed one by one, so that each caller learns its own outcome.
 //!
-//! The committing task is spawned, so a caller that stops waiting (an HTTP client that went away) never interrupts a
-//! commit that carries other callers' changes.
+//! Who commits: a fire's report is committed by the fire's own task when no commit of the runbook is under way (the
+//! common case of a lone change costs no hand-over to another task), otherwise by the task already committing. A
+//! command from outside ([`Engine::command`]) is committed by a spawned task, so that a caller who stops waiting (an
+//! HTTP client that went away) never interrupts a commit that carries other changes; should a committing task be
+//! dropped anyway, the queue is handed to a new task.
 
 use crate::dispatch::FireDoc;
 use crate::engine::Engine;
@@ -62,6 +65,33 @@ impl Change {
     }
 }
 
+/// Who commits a queue that nobody is committing.
+#[derive(Clone, Copy)]
+enum Committer {
+    /// The task that queued the change.
+    Caller,
+    /// A new task.
+    Spawned,
+}
+
+/// Hands the queue to a new task if the committing one is dropped before the queue is empty.
+struct Handover<'a> {
+    engine: &'a Engine,
+    id: RunbookId,
+    slot: &'a Arc<RunbookSlot>,
+    done: bool,
+}
+
+impl Drop for Handover<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let (engine, id, slot) = (self.engine.clone(), self.id, self.slot.clone());
+        tokio::spawn(async move { engine.commit_queue(id, slot).await });
+    }
+}
+
 /// A queued change and where its answer goes.
 struct Pending {
     change: Change,
@@ -87,21 +117,41 @@ enum Outcome {
 /// A batch applied to a state, ready to commit.
 struct Plan {
     commit: Commit,
+    landed: Landed,
+}
+
+/// What to do once a batch's commit landed.
+struct Landed {
     outcomes: Vec<Outcome>,
-    /// The fires created, leased to this engine, to hand to its dispatcher after the commit.
+    /// The fires created, leased to this engine, to hand to its dispatcher.
     local_fires: Vec<NewFire>,
 }
 
 impl Engine {
-    /// Applies `change` to a runbook and commits it (with whatever else is queued for the runbook); returns the events
-    /// it caused, or the refusal.
+    /// Applies `change` to a runbook and commits it (with whatever else is queued for the runbook) in a spawned task;
+    /// returns the events it caused, or the refusal.
     pub(crate) async fn apply(&self, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
+        self.enqueue(id, change, Committer::Spawned).await
+    }
+
+    /// Like [`Engine::apply`], committing in the calling task when no commit of the runbook is under way: for fire
+    /// reports, whose tasks are not cancelled.
+    pub(crate) async fn apply_here(&self, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
+        self.enqueue(id, change, Committer::Caller).await
+    }
+
+    async fn enqueue(&self, id: RunbookId, change: Change, committer: Committer) -> Result<Vec<Event>, EngineError> {
         let slot = self.slot(id);
         let (reply, answer) = oneshot::channel();
         lock(&slot.queue).push(Pending { change, reply });
         if !slot.committing.swap(true, Ordering::AcqRel) {
-            let engine = self.clone();
-            tokio::spawn(async move { engine.commit_queue(id, slot).await });
+            match committer {
+                Committer::Caller => self.commit_queue(id, slot).await,
+                Committer::Spawned => {
+                    let engine = self.clone();
+                    tokio::spawn(async move { engine.commit_queue(id, slot).await });
+                }
+            }
         }
         answer.await.unwrap_or_else(|_| {
             Err(EngineError::Corrupt { what: "commit", reason: "abandoned: the runtime is shutting down".to_owned() })
@@ -109,7 +159,8 @@ impl Engine {
     }
 
     /// Commits the queue of one runbook until it is empty.
-    async fn commit_queue(self, id: RunbookId, slot: Arc<RunbookSlot>) {
+    async fn commit_queue(&self, id: RunbookId, slot: Arc<RunbookSlot>) {
+        let mut handover = Handover { engine: self, id, slot: &slot, done: false };
         loop {
             let batch: Vec<Pending> = {
                 let mut queue = lock(&slot.queue);
@@ -121,6 +172,7 @@ impl Engine {
                 // A change queued after the queue was found empty, by a caller that still saw this task committing,
                 // would wait forever: look once more, and carry on unless another task took over.
                 if lock(&slot.queue).is_empty() || slot.committing.swap(true, Ordering::AcqRel) {
+                    handover.done = true;
                     return;
                 }
                 continue;
@@ -148,12 +200,13 @@ impl Engine {
             Ok(plan) => plan,
             Err(error) => return self.commit_one_by_one(id, cached, changes, replies, error).await,
         };
-        if plan.commit.runbook.is_none() {
+        let Plan { commit, landed } = plan;
+        if commit.runbook.is_none() {
             // Every change was refused: nothing to write, the state is unchanged.
             *cached = Some(loaded);
-            return answer(replies, plan.outcomes);
+            return answer(replies, landed.outcomes);
         }
-        let mut rebuilt: Option<(Loaded, Plan)> = None;
+        let mut rebuilt: Option<(Loaded, Landed)> = None;
         let mut unreadable: Option<EngineError> = None;
         let definition = (loaded.definition.clone(), loaded.plan.clone());
         let mut rebuild = |record: &RunbookRecord| -> Option<Commit> {
@@ -166,10 +219,9 @@ impl Engine {
             };
             match self.plan(id, &mut fresh, &changes, now) {
                 Ok(plan) => {
-                    let commit = plan.commit.clone();
-                    rebuilt = Some((fresh, plan));
+                    rebuilt = Some((fresh, plan.landed));
                     // Every change refused against the fresh state: the commit writes nothing.
-                    Some(commit)
+                    Some(plan.commit)
                 }
                 Err(error) => {
                     unreadable = Some(error);
@@ -177,19 +229,19 @@ impl Engine {
                 }
             }
         };
-        let result = self.inner.store.commit_runbook(plan.commit.clone(), &mut rebuild).await;
+        let result = self.inner.store.commit_runbook(commit, &mut rebuild).await;
         match result {
             Ok(Some(committed)) => {
-                let (mut loaded, plan) = match rebuilt {
-                    Some((fresh, plan)) => (Arc::new(fresh), plan),
-                    None => (loaded, plan),
+                let (mut loaded, landed) = match rebuilt {
+                    Some((fresh, landed)) => (Arc::new(fresh), landed),
+                    None => (loaded, landed),
                 };
                 if let Some(version) = committed.runbook_version {
                     Arc::make_mut(&mut loaded).version = version;
                 }
                 *cached = Some(loaded);
-                self.after_commit(id, &plan, &committed.fire_ids);
-                answer(replies, plan.outcomes);
+                self.after_commit(id, &landed, &committed.fire_ids);
+                answer(replies, landed.outcomes);
             }
             Ok(None) => {
                 let error = unreadable.unwrap_or_else(|| EngineError::Corrupt {
@@ -263,19 +315,19 @@ impl Engine {
             commit.runbook = Some(RunbookWrite { id, expected_version: loaded.version, state });
         }
         let local_fires = if lease.is_some() { commit.new_fires.clone() } else { Vec::new() };
-        Ok(Plan { commit, outcomes, local_fires })
+        Ok(Plan { commit, landed: Landed { outcomes, local_fires } })
     }
 
     /// Tells listeners, and hands the fires leased to this engine to its dispatcher.
-    fn after_commit(&self, id: RunbookId, plan: &Plan, fire_ids: &[FireId]) {
-        for outcome in &plan.outcomes {
+    fn after_commit(&self, id: RunbookId, landed: &Landed, fire_ids: &[FireId]) {
+        for outcome in &landed.outcomes {
             if let Outcome::Applied { events } = outcome {
                 for event in events {
                     let _ = self.inner.events.send(EngineEvent { runbook: id, event: event.clone() });
                 }
             }
         }
-        for (fire, id_of_fire) in plan.local_fires.iter().zip(fire_ids) {
+        for (fire, id_of_fire) in landed.local_fires.iter().zip(fire_ids) {
             let record = FireRecord {
                 id: *id_of_fire,
                 runbook_id: id,
@@ -289,9 +341,9 @@ impl Engine {
                 lease_until: fire.lease.as_ref().map(|(_, until)| *until),
                 callback_token_hash: None,
             };
-            let _ = self.inner.local_fires.send(record);
+            self.run_local_fire(record);
         }
-        if fire_ids.len() > plan.local_fires.len() {
+        if fire_ids.len() > landed.local_fires.len() {
             // Fires for any engine to claim: this engine's dispatcher (if any) looks now rather than at its next tick.
             self.inner.wake.notify_one();
         }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 /// What a fire row is for, and where its executor state is. Stored as the row's JSON `state`; free of secrets.
@@ -141,7 +141,7 @@ impl Engine {
         };
         self.inner.running.store(true, Ordering::Release);
         let capacity = self.inner.settings.max_concurrent_fires.max(1);
-        let permits = Arc::new(Semaphore::new(capacity));
+        let permits = self.inner.permits.clone();
         let mut tick = tokio::time::interval(self.inner.settings.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -188,12 +188,27 @@ impl Engine {
     }
 
     async fn spawn_fire(&self, fire: FireRecord, origin: Origin, permits: &Arc<Semaphore>) {
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        self.launch(fire, origin, permit);
+    }
+
+    /// Runs a fire this engine just created, at once if a slot is free; otherwise the dispatcher runs it when one is.
+    pub(crate) fn run_local_fire(&self, fire: FireRecord) {
+        match self.inner.permits.clone().try_acquire_owned() {
+            Ok(permit) => self.launch(fire, Origin::Local, permit),
+            Err(_) => {
+                let _ = self.inner.local_fires.send(fire);
+            }
+        }
+    }
+
+    /// Runs one step of a fire in a task of its own, holding a slot.
+    fn launch(&self, fire: FireRecord, origin: Origin, permit: OwnedSemaphorePermit) {
         let id = fire.id;
         if !self.inner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id) {
             // Handed over in memory and claimed again after its lease ran out while it waited: it runs once here.
             return;
         }
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
         let engine = self.clone();
         tokio::spawn(async move {
             if let Err(error) = engine.run_fire(fire, origin).await {
@@ -287,7 +302,7 @@ impl Engine {
                 FireGuard::Lease(self.inner.settings.name.clone()),
             );
             let command = Command::FireNotSent { task: task_id, fire: number };
-            self.apply(fire.runbook_id, Change::fire_report(command, writes)).await?;
+            self.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
             return Ok(());
         }
         let step = self.step_with_lease(&fire, &prepared, state).await;
@@ -368,7 +383,7 @@ impl Engine {
         };
         // A progress report the task has already absorbed, or an outcome for a fire the task no longer runs
         // (cancelled, skipped, refired), leaves the runbook as it is; the fire's own record is kept.
-        self.apply(fire.runbook_id, Change::fire_report(command, writes)).await?;
+        self.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
         Ok(())
     }
 

@@ -23,7 +23,7 @@ use jiff::Timestamp;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
 
 /// The engine. Cheap to clone: clones share one engine.
 #[derive(Clone)]
@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     /// Fires this engine is running or about to run, so that a fire handed over in memory and claimed again after its
     /// lease expired does not run twice here.
     pub(crate) in_flight: std::sync::Mutex<HashSet<FireId>>,
+    /// Slots for fire steps running at once ([`EngineSettings::max_concurrent_fires`]).
+    pub(crate) permits: Arc<Semaphore>,
     /// Wakes the dispatcher when work is due.
     pub(crate) wake: Notify,
     /// Fires this engine leased when it created them, handed straight to the dispatcher.
@@ -126,6 +128,7 @@ impl Engine {
         let callbacks = CallbackAuthority::new(callback_key, settings.public_url.as_str());
         let (events, _) = broadcast::channel(4096);
         let settings_poll_interval = settings.poll_interval;
+        let settings_max_concurrent_fires = settings.max_concurrent_fires.max(1);
         let (local_fires, receiver) = mpsc::unbounded_channel();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -140,6 +143,7 @@ impl Engine {
                 catalog: Catalog::new(settings_poll_interval),
                 running: AtomicBool::new(false),
                 in_flight: std::sync::Mutex::new(HashSet::new()),
+                permits: Arc::new(Semaphore::new(settings_max_concurrent_fires)),
                 wake: Notify::new(),
                 local_fires,
                 local_fires_receiver: std::sync::Mutex::new(Some(receiver)),

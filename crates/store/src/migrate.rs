@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite_002_catalog_revision.sql"),
         postgres: include_str!("migrations/postgres_002_catalog_revision.sql"),
     },
+    Migration {
+        version: 3,
+        sqlite: include_str!("migrations/sqlite_003_drop_fires_task.sql"),
+        postgres: include_str!("migrations/postgres_003_drop_fires_task.sql"),
+    },
 ];
 
 /// Applies every migration the database lacks. Several engines starting at once on PostgreSQL serialize on an
