@@ -17,7 +17,7 @@
 //! HTTP client that went away) never interrupts a commit that carries other changes; should a committing task be
 //! dropped anyway, the queue is handed to a new task.
 
-use crate::dispatch::FireDoc;
+use crate::dispatch::{FireDoc, LocalFire};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
@@ -239,8 +239,8 @@ impl Engine {
                 if let Some(version) = committed.runbook_version {
                     Arc::make_mut(&mut loaded).version = version;
                 }
+                self.after_commit(id, &landed, &committed.fire_ids, &loaded);
                 *cached = Some(loaded);
-                self.after_commit(id, &landed, &committed.fire_ids);
                 answer(replies, landed.outcomes);
             }
             Ok(None) => {
@@ -319,7 +319,7 @@ impl Engine {
     }
 
     /// Tells listeners, and hands the fires leased to this engine to its dispatcher.
-    fn after_commit(&self, id: RunbookId, landed: &Landed, fire_ids: &[FireId]) {
+    fn after_commit(&self, id: RunbookId, landed: &Landed, fire_ids: &[FireId], runbook: &Arc<Loaded>) {
         for outcome in &landed.outcomes {
             if let Outcome::Applied { events } = outcome {
                 for event in events {
@@ -341,7 +341,7 @@ impl Engine {
                 lease_until: fire.lease.as_ref().map(|(_, until)| *until),
                 callback_token_hash: None,
             };
-            self.run_local_fire(record);
+            self.run_local_fire(LocalFire { record, runbook: runbook.clone() });
         }
         if fire_ids.len() > landed.local_fires.len() {
             // Fires for any engine to claim: this engine's dispatcher (if any) looks now rather than at its next tick.
@@ -352,19 +352,6 @@ impl Engine {
     pub(crate) fn slot(&self, id: RunbookId) -> Arc<RunbookSlot> {
         let mut runbooks = self.inner.runbooks.lock().unwrap_or_else(PoisonError::into_inner);
         runbooks.entry(id).or_default().clone()
-    }
-
-    /// The runbook as this engine last read or wrote it (read from the store the first time). Fires this engine
-    /// created run against it: it holds at least the commit that created them.
-    pub(crate) async fn load(&self, id: RunbookId) -> Result<Arc<Loaded>, EngineError> {
-        let slot = self.slot(id);
-        let mut cached = slot.cached.lock().await;
-        if let Some(loaded) = cached.as_ref() {
-            return Ok(loaded.clone());
-        }
-        let loaded = Arc::new(self.read(id).await?);
-        *cached = Some(loaded.clone());
-        Ok(loaded)
     }
 
     /// The runbook as stored now: the cached state if its version is still the stored one (one small query), else

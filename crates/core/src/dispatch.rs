@@ -149,7 +149,7 @@ impl Engine {
                 biased;
                 _ = stopped.changed() => break,
                 Some(fire) = local.recv() => {
-                    self.spawn_fire(fire, Origin::Local, &permits).await;
+                    self.spawn_fire(fire.record, Origin::Local(fire.runbook), &permits).await;
                     continue;
                 }
                 () = self.inner.wake.notified() => {}
@@ -193,9 +193,9 @@ impl Engine {
     }
 
     /// Runs a fire this engine just created, at once if a slot is free; otherwise the dispatcher runs it when one is.
-    pub(crate) fn run_local_fire(&self, fire: FireRecord) {
+    pub(crate) fn run_local_fire(&self, fire: LocalFire) {
         match self.inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => self.launch(fire, Origin::Local, permit),
+            Ok(permit) => self.launch(fire.record, Origin::Local(fire.runbook), permit),
             Err(_) => {
                 let _ = self.inner.local_fires.send(fire);
             }
@@ -242,7 +242,7 @@ impl Engine {
 
     /// Takes one step of a fire this engine holds the lease of.
     async fn run_fire(&self, fire: FireRecord, origin: Origin) -> Result<(), EngineError> {
-        if origin == Origin::Local && !self.still_leased(&fire).await? {
+        if matches!(origin, Origin::Local(_)) && !self.still_leased(&fire).await? {
             return Ok(());
         }
         let doc = FireDoc::parse(&fire.state)?;
@@ -259,14 +259,15 @@ impl Engine {
         delivery: Delivery,
         origin: Origin,
     ) -> Result<(), EngineError> {
-        // A fire this engine created runs against its cached runbook, which holds the commit that created the fire. A
-        // claimed fire may come from another engine's commit: the cache is checked against the store first.
-        let mut loaded = match origin {
-            Origin::Local => self.load(fire.runbook_id).await?,
-            Origin::Claimed => self.load_fresh(fire.runbook_id).await?,
+        // A fire this engine created runs against the runbook as its creating commit left it (handed over with it, so
+        // the step does not wait for commits in flight). A claimed fire may come from another engine's commit: the
+        // cache is checked against the store first.
+        let (mut loaded, local) = match origin {
+            Origin::Local(runbook) => (runbook, true),
+            Origin::Claimed => (self.load_fresh(fire.runbook_id).await?, false),
         };
-        if !is_current(&loaded, &fire)? && origin == Origin::Local {
-            // Another engine may have changed the runbook since: look before calling the fire off.
+        if local && !is_current(&loaded, &fire)? {
+            // Changed since (here or by another engine): look before calling the fire off.
             loaded = self.load_fresh(fire.runbook_id).await?;
         }
         if !is_current(&loaded, &fire)? {
@@ -274,7 +275,10 @@ impl Engine {
             doc.outcome = Some("cancelled".to_owned());
             return self.close_without_runbook(&fire, &doc, "the fire was cancelled before this step").await;
         }
-        let prepared = match self.prepare(&fire, &loaded).await {
+        let prepared = self.prepare(&fire, &loaded).await;
+        // Let go of the runbook before the request: a commit changes it in place only when nobody else holds it.
+        drop(loaded);
+        let prepared = match prepared {
             Ok(prepared) => prepared,
             Err(failure) => {
                 doc.outcome = Some("failed".to_owned());
@@ -629,12 +633,17 @@ fn is_current(loaded: &Loaded, fire: &FireRecord) -> Result<bool, EngineError> {
 }
 
 /// How a fire reached this engine's dispatcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
-    /// Created by this engine's own commit and handed over in memory.
-    Local,
+    /// Created by this engine's own commit and handed over in memory, with the runbook as that commit left it.
+    Local(Arc<Loaded>),
     /// Claimed from the store: due again, or left by another engine.
     Claimed,
+}
+
+/// A fire this engine's commit created and leased to it, with the runbook as that commit left it.
+pub(crate) struct LocalFire {
+    pub(crate) record: FireRecord,
+    pub(crate) runbook: Arc<Loaded>,
 }
 
 /// What the executor needs for a step.

@@ -6,6 +6,7 @@ use crate::api_token::{MintedToken, hash_token, mint_token};
 use crate::catalog::Catalog;
 use crate::commit_queue::{Change, RunbookSlot};
 use crate::config::{EngineBuilder, EngineSettings};
+use crate::dispatch::LocalFire;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
 use crate::stored_runbook::Loaded;
@@ -16,7 +17,7 @@ use cutover_integrations_model::{
 };
 use cutover_integrations_runbook::{Actor, Command, Event, RunbookPlan, RunbookState};
 use cutover_integrations_store::{
-    FireId, FireRecord, IntegrationId, IntegrationRecord, NewUser, RunbookId, RunbookSummary, Store, User,
+    FireId, IntegrationId, IntegrationRecord, NewUser, RunbookId, RunbookSummary, Store, User,
 };
 use cutover_integrations_template::Checker;
 use jiff::Timestamp;
@@ -59,8 +60,8 @@ pub(crate) struct Inner {
     /// Wakes the dispatcher when work is due.
     pub(crate) wake: Notify,
     /// Fires this engine leased when it created them, handed straight to the dispatcher.
-    pub(crate) local_fires: mpsc::UnboundedSender<FireRecord>,
-    pub(crate) local_fires_receiver: std::sync::Mutex<Option<mpsc::UnboundedReceiver<FireRecord>>>,
+    pub(crate) local_fires: mpsc::UnboundedSender<LocalFire>,
+    pub(crate) local_fires_receiver: std::sync::Mutex<Option<mpsc::UnboundedReceiver<LocalFire>>>,
 }
 
 /// A runbook with its current state.
