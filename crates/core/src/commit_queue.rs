@@ -87,8 +87,11 @@ impl Drop for Handover<'_> {
         if self.done {
             return;
         }
+        // No runtime left (it is shutting down): nothing runs any more, and what was not committed is not lost
+        // either, as fires' leases bring their work back.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let (engine, id, slot) = (self.engine.clone(), self.id, self.slot.clone());
-        tokio::spawn(async move { engine.commit_queue(id, slot).await });
+        runtime.spawn(async move { engine.commit_queue(id, slot).await });
     }
 }
 
