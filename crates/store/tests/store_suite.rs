@@ -75,6 +75,7 @@ suite!(
     catalog_changes_raise_the_revision,
     concurrent_runbook_commits_all_land,
     a_cancelled_commit_leaves_all_or_nothing,
+    large_commits_are_written_whole_or_not_at_all,
 );
 
 const SECRET: &str = "xoxb-secret-token-4242";
@@ -684,4 +685,104 @@ async fn a_cancelled_commit_leaves_all_or_nothing(db: Db) {
             }
         }
     }
+}
+
+/// Commits of many rows (a group commit; on SQLite they travel as JSON arrays) map ids, keep log order and guards
+/// exactly as small ones do.
+async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let count = 12;
+    let mut fires = Vec::new();
+    let mut logs = Vec::new();
+    for n in 0..count {
+        let mut fire = new_fire(&format!("task-{n}"), 1, 0);
+        fire.lease = Some(("engine-a".into(), 1_000));
+        fire.state = format!("{{\"n\":{n},\"text\":\"quote \\\" and ✅\"}}");
+        fires.push(fire);
+        // Two records per fire, interleaved across fires, naming the new fires by position.
+        logs.push(LogRecord { fire_id: FireId(-(n as i64) - 1), record: format!("first of {n}"), created_at: 5 });
+    }
+    for n in (0..count).rev() {
+        logs.push(LogRecord { fire_id: FireId(-(n as i64) - 1), record: format!("second of {n}"), created_at: 6 });
+    }
+    let commit = Commit {
+        runbook: Some(RunbookWrite { id, expected_version: 1, state: "{\"big\":true}".into() }),
+        new_fires: fires.clone(),
+        log_records: logs,
+        now: 5,
+        ..Default::default()
+    };
+    let (ids, _) = store.commit(commit).await.expect("commit");
+    assert_eq!(ids.len(), count);
+    for (n, fire_id) in ids.iter().enumerate() {
+        let stored = store.fire(*fire_id).await.expect("read").expect("fire");
+        assert_eq!(
+            (stored.task_id.as_str(), stored.state.as_str()),
+            (fires[n].task_id.as_str(), fires[n].state.as_str())
+        );
+        let log: Vec<String> = store.actions_log(*fire_id).await.expect("log").into_iter().map(|r| r.record).collect();
+        assert_eq!(log, vec![format!("first of {n}"), format!("second of {n}")]);
+    }
+
+    // Updates of every fire under its lease, with a log record each.
+    let update = |fire: FireId, owner: &str, state: String| FireUpdate {
+        id: fire,
+        guard: FireGuard::Lease(owner.into()),
+        status: FireStatus::Waiting,
+        state,
+        due_at: 99,
+        lease: None,
+    };
+    let commit = Commit {
+        runbook: Some(RunbookWrite { id, expected_version: 2, state: "{\"big\":2}".into() }),
+        fire_updates: ids.iter().map(|fire| update(*fire, "engine-a", format!("{{\"waiting\":{}}}", fire.0))).collect(),
+        log_records: ids
+            .iter()
+            .map(|fire| LogRecord { fire_id: *fire, record: "sent".into(), created_at: 7 })
+            .collect(),
+        now: 7,
+        ..Default::default()
+    };
+    store.commit(commit).await.expect("commit");
+    for fire_id in &ids {
+        let stored = store.fire(*fire_id).await.expect("read").expect("fire");
+        assert_eq!((stored.status, stored.due_at, stored.lease_owner), (FireStatus::Waiting, 99, None));
+        assert_eq!(stored.state, format!("{{\"waiting\":{}}}", fire_id.0));
+    }
+
+    // One update whose guard fails spoils the whole commit: nothing of it is written.
+    let mut updates: Vec<FireUpdate> = ids
+        .iter()
+        .map(|fire| FireUpdate { guard: FireGuard::Status(FireStatus::Waiting), ..update(*fire, "x", "{}".into()) })
+        .collect();
+    updates[5].guard = FireGuard::Status(FireStatus::Due);
+    let commit = Commit {
+        runbook: Some(RunbookWrite { id, expected_version: 3, state: "{\"spoiled\":true}".into() }),
+        fire_updates: updates.clone(),
+        log_records: ids
+            .iter()
+            .map(|fire| LogRecord { fire_id: *fire, record: "spoiled".into(), created_at: 8 })
+            .collect(),
+        now: 8,
+        ..Default::default()
+    };
+    let failed = store.commit(commit).await;
+    assert!(matches!(failed, Err(StoreError::FireGuardFailed { fire, .. }) if fire == ids[5]), "{failed:?}");
+    assert_eq!(store.runbook(id).await.expect("read").expect("runbook").version, 3);
+    for fire_id in &ids {
+        let log = store.actions_log(*fire_id).await.expect("log");
+        assert!(log.iter().all(|record| record.record != "spoiled"), "nothing of the failed commit is written");
+    }
+
+    // The same updates under guards that hold (waiting, no live lease) go through.
+    updates[5].guard = FireGuard::Status(FireStatus::Waiting);
+    let commit = Commit {
+        runbook: Some(RunbookWrite { id, expected_version: 3, state: "{\"big\":4}".into() }),
+        fire_updates: updates,
+        now: 8,
+        ..Default::default()
+    };
+    store.commit(commit).await.expect("commit");
+    assert_eq!(store.fire(ids[5]).await.expect("read").expect("fire").state, "{}");
 }
