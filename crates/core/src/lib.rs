@@ -7,8 +7,8 @@
 //!   starts its task (an outbox), a fixed start time is a durable timer row.
 //! - **The dispatcher** ([`Engine::start`]) claims due fires with a lease, runs them through the HTTP executor one
 //!   step at a time (a request, a retry, a poll), and records each step's outcome, its actions log entries and the
-//!   runbook's reaction in one transaction. Fires this engine creates are leased to it at once and run without a
-//!   round trip through the database.
+//!   runbook's reaction in one transaction. While it runs, fires this engine creates are leased to it at once and run
+//!   without a round trip through the database, and changes of a runbook that arrive together are committed together.
 //! - **Crash recovery** follows from leases: a fire whose engine died is claimed again once its lease expires and
 //!   sent again with the same `Idempotency-Key`. Delivery is at least once; the key lets third parties drop
 //!   duplicates. Polling and callback waits are rows with a due time, so they resume after a restart too.
