@@ -620,22 +620,7 @@ impl Store for SqlStore {
     }
 
     async fn claim_fires(&self, request: &ClaimRequest) -> Result<Vec<FireRecord>, StoreError> {
-        let sql = format!(
-            "UPDATE fires SET lease_owner = $1, lease_until = $2 WHERE id IN (SELECT id FROM fires \
-             WHERE status <> 'done' AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
-             ORDER BY due_at, id LIMIT $4 {}) RETURNING {FIRE_COLUMNS}",
-            self.backend.claim_lock_clause()
-        );
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&request.owner)
-            .bind(request.lease_until)
-            .bind(request.now)
-            .bind(request.limit)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("claiming fires"))?;
-        tx.commit().await.map_err(StoreError::db("committing a claim"))?;
+        let rows = self.claim_rows("fires", "status <> 'done' AND ", FIRE_COLUMNS, request, "claiming fires").await?;
         let mut fires = rows.iter().map(fire_from_row).collect::<Result<Vec<_>, _>>()?;
         fires.sort_by_key(|fire| (fire.due_at, fire.id));
         Ok(fires)
@@ -702,22 +687,8 @@ impl Store for SqlStore {
     }
 
     async fn claim_timers(&self, request: &ClaimRequest) -> Result<Vec<TimerRecord>, StoreError> {
-        let sql = format!(
-            "UPDATE timers SET lease_owner = $1, lease_until = $2 WHERE id IN (SELECT id FROM timers \
-             WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at, id LIMIT $4 {}) \
-             RETURNING id, runbook_id, task_id, kind, due_at",
-            self.backend.claim_lock_clause()
-        );
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&request.owner)
-            .bind(request.lease_until)
-            .bind(request.now)
-            .bind(request.limit)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("claiming timers"))?;
-        tx.commit().await.map_err(StoreError::db("committing a claim"))?;
+        let rows =
+            self.claim_rows("timers", "", "id, runbook_id, task_id, kind, due_at", request, "claiming timers").await?;
         let mut timers = rows
             .iter()
             .map(|row| {
@@ -747,6 +718,36 @@ impl SqlStore {
         tx.commit().await.map_err(StoreError::db(operation))?;
         self.catalog_changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Leases up to `request.limit` rows of `table` that are due (`due_at <= now`, unleased or with an expired lease,
+    /// and matching `pending`, a condition ending in `AND ` or empty) to `request.owner`, in one statement; on
+    /// PostgreSQL rows other engines are claiming are skipped, not waited for. Returns the `returning` columns.
+    async fn claim_rows(
+        &self,
+        table: &'static str,
+        pending: &'static str,
+        returning: &'static str,
+        request: &ClaimRequest,
+        operation: &'static str,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let sql = format!(
+            "UPDATE {table} SET lease_owner = $1, lease_until = $2 WHERE id IN (SELECT id FROM {table} \
+             WHERE {pending}due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+             ORDER BY due_at, id LIMIT $4 {}) RETURNING {returning}",
+            self.backend.claim_lock_clause()
+        );
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&request.owner)
+            .bind(request.lease_until)
+            .bind(request.now)
+            .bind(request.limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db(operation))?;
+        tx.commit().await.map_err(StoreError::db("committing a claim"))?;
+        Ok(rows)
     }
 
     /// Splits an action into its public body (auth reduced to its type) and its sealed auth settings.
