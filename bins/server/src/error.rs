@@ -151,7 +151,6 @@ impl From<EngineError> for ApiError {
             }
             EngineError::FireNotWaiting { .. } => Self::new(StatusCode::CONFLICT, "fire_not_waiting", message),
             EngineError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
-            EngineError::Contention { .. } => Self::new(StatusCode::CONFLICT, "contention", message),
             EngineError::Template { .. } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_template", message),
             EngineError::Store(StoreError::Duplicate { .. }) => {
                 Self::new(StatusCode::CONFLICT, "already_exists", message)

@@ -69,12 +69,6 @@ pub enum EngineError {
         /// Why.
         reason: String,
     },
-    /// Other engines changed the runbook so often that the command could not be applied.
-    #[error("runbook {runbook} is changing too fast; try again")]
-    Contention {
-        /// The runbook id.
-        runbook: i64,
-    },
     /// The engine was configured wrongly.
     #[error("invalid engine configuration: {message}")]
     Config {
