@@ -95,12 +95,14 @@ pub enum AddressClass {
     Multicast,
     /// `0.0.0.0/8`, `::`.
     Unspecified,
-    /// `::ffff:0:0/96`, and the deprecated IPv4-compatible `::/96`.
+    /// IPv4-mapped `::ffff:0:0/96`, IPv4-translated `::ffff:0:0:0/96`, and the deprecated IPv4-compatible `::/96`.
     Ipv4Mapped,
     /// Cloud instance metadata endpoints: `169.254.169.254`, `169.254.170.2`, `100.100.100.200`, `fd00:ec2::254`.
     Metadata,
-    /// Other reserved ranges: `192.0.0.0/24`, benchmarking `198.18.0.0/15`, documentation, `240.0.0.0/4`, and IPv6
-    /// translation prefixes whose embedded IPv4 address is itself refused.
+    /// Other special-purpose ranges: `192.0.0.0/24`, benchmarking `198.18.0.0/15`, documentation, `240.0.0.0/4`;
+    /// IPv6 discard-only `100::/64`, local-use NAT64 `64:ff9b:1::/48`, Teredo `2001::/32` and the other IETF
+    /// protocol assignments, documentation, SRv6 `5f00::/16`; and NAT64 `64:ff9b::/96` and 6to4 `2002::/16` addresses
+    /// whose embedded IPv4 address is itself refused.
     Reserved,
 }
 
@@ -129,77 +131,144 @@ impl AddressClass {
     }
 
     fn of_v4(address: Ipv4Addr) -> Option<Self> {
-        let octets = address.octets();
-        let metadata =
-            [Ipv4Addr::new(169, 254, 169, 254), Ipv4Addr::new(169, 254, 170, 2), Ipv4Addr::new(100, 100, 100, 200)];
-        if metadata.contains(&address) {
-            return Some(Self::Metadata);
-        }
-        let class = if octets[0] == 0 {
-            Self::Unspecified
-        } else if address.is_loopback() {
-            Self::Loopback
-        } else if address.is_private() {
-            Self::Private
-        } else if address.is_link_local() {
-            Self::LinkLocal
-        } else if octets[0] == 100 && (octets[1] & 0b1100_0000) == 64 {
-            Self::Cgnat
-        } else if address.is_multicast() || address.is_broadcast() {
-            Self::Multicast
-        } else if (octets[0] == 192 && octets[1] == 0 && octets[2] == 0)
-            || (octets[0] == 198 && (octets[1] & 0xfe) == 18)
-            || address.is_documentation()
-            || octets[0] >= 240
-        {
-            Self::Reserved
-        } else {
-            return None;
-        };
-        Some(class)
+        let bits = u32::from(address);
+        V4_RANGES.iter().find(|range| bits & mask32(range.prefix_len) == range.network).map(|range| range.class)
     }
 
     fn of_v6(address: Ipv6Addr) -> Option<Self> {
-        let segments = address.segments();
-        if address == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254) {
-            return Some(Self::Metadata);
+        let bits = u128::from(address);
+        let range = V6_RANGES.iter().find(|range| bits & mask128(range.prefix_len) == range.network)?;
+        match range.embedded {
+            Embedded::No => Some(range.class),
+            // A gateway would forward to the IPv4 address the IPv6 address carries: refused when that address is.
+            Embedded::Forwarded(extract) => Self::of_v4(extract(address)).map(|_| range.class),
         }
-        let class = if address.is_unspecified() {
-            Self::Unspecified
-        } else if address.is_loopback() {
-            Self::Loopback
-        } else if address.to_ipv4_mapped().is_some() || segments[..6] == [0; 6] {
-            Self::Ipv4Mapped
-        } else if (segments[0] & 0xfe00) == 0xfc00 || (segments[0] & 0xffc0) == 0xfec0 {
-            Self::Private
-        } else if (segments[0] & 0xffc0) == 0xfe80 {
-            Self::LinkLocal
-        } else if (segments[0] & 0xff00) == 0xff00 {
-            Self::Multicast
-        } else if let Some(embedded) = Self::embedded_v4(address) {
-            // NAT64 and 6to4 addresses carry an IPv4 address a gateway would forward to.
-            Self::of_v4(embedded).map(|_| Self::Reserved)?
-        } else if segments[0] == 0x2001 && segments[1] == 0x0db8 {
-            Self::Reserved
-        } else {
-            return None;
-        };
-        Some(class)
-    }
-
-    /// The IPv4 address inside a NAT64 (`64:ff9b::/96`) or 6to4 (`2002::/16`) address.
-    fn embedded_v4(address: Ipv6Addr) -> Option<Ipv4Addr> {
-        let segments = address.segments();
-        let [a, b] = if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-            [segments[6], segments[7]]
-        } else if segments[0] == 0x2002 {
-            [segments[1], segments[2]]
-        } else {
-            return None;
-        };
-        Some(Ipv4Addr::new((a >> 8) as u8, a as u8, (b >> 8) as u8, b as u8))
     }
 }
+
+/// A range of IPv4 addresses and the class that refuses it.
+struct V4Range {
+    network: u32,
+    prefix_len: u8,
+    class: AddressClass,
+}
+
+/// A range of IPv6 addresses, the class that refuses it, and whether it carries an IPv4 address that decides.
+struct V6Range {
+    network: u128,
+    prefix_len: u8,
+    class: AddressClass,
+    embedded: Embedded,
+}
+
+/// Whether the addresses of an IPv6 range are refused outright or by the IPv4 address they carry.
+#[derive(Clone, Copy)]
+enum Embedded {
+    /// Every address of the range is refused.
+    No,
+    /// An address is refused when the IPv4 address it carries (read by the function) is refused.
+    Forwarded(fn(Ipv6Addr) -> Ipv4Addr),
+}
+
+const fn v4(a: u8, b: u8, c: u8, d: u8, prefix_len: u8, class: AddressClass) -> V4Range {
+    V4Range { network: u32::from_be_bytes([a, b, c, d]), prefix_len, class }
+}
+
+const fn v6(segments: [u16; 8], prefix_len: u8, class: AddressClass, embedded: Embedded) -> V6Range {
+    let mut network = 0u128;
+    let mut index = 0;
+    while index < 8 {
+        network = (network << 16) | segments[index] as u128;
+        index += 1;
+    }
+    V6Range { network, prefix_len, class, embedded }
+}
+
+const fn mask32(prefix_len: u8) -> u32 {
+    if prefix_len == 0 { 0 } else { u32::MAX << (32 - prefix_len as u32) }
+}
+
+const fn mask128(prefix_len: u8) -> u128 {
+    if prefix_len == 0 { 0 } else { u128::MAX << (128 - prefix_len as u32) }
+}
+
+/// The IPv4 address in the last 32 bits (NAT64, IPv4-translated).
+fn low_32(address: Ipv6Addr) -> Ipv4Addr {
+    Ipv4Addr::from(u128::from(address) as u32)
+}
+
+/// The IPv4 address after the 16-bit `2002` prefix of a 6to4 address.
+fn six_to_four(address: Ipv6Addr) -> Ipv4Addr {
+    Ipv4Addr::from((u128::from(address) >> 80) as u32)
+}
+
+/// The refused IPv4 ranges (the IANA special-purpose registry, plus cloud metadata endpoints); the first match wins,
+/// so the single metadata addresses come before the link-local range that holds one of them.
+const V4_RANGES: &[V4Range] = {
+    use AddressClass::*;
+    &[
+        v4(169, 254, 169, 254, 32, Metadata),
+        v4(169, 254, 170, 2, 32, Metadata),
+        v4(100, 100, 100, 200, 32, Metadata),
+        v4(0, 0, 0, 0, 8, Unspecified),
+        v4(127, 0, 0, 0, 8, Loopback),
+        v4(10, 0, 0, 0, 8, Private),
+        v4(172, 16, 0, 0, 12, Private),
+        v4(192, 168, 0, 0, 16, Private),
+        v4(169, 254, 0, 0, 16, LinkLocal),
+        v4(100, 64, 0, 0, 10, Cgnat),
+        v4(224, 0, 0, 0, 4, Multicast),
+        v4(255, 255, 255, 255, 32, Multicast),
+        v4(192, 0, 0, 0, 24, Reserved),
+        v4(192, 0, 2, 0, 24, Reserved),
+        v4(192, 88, 99, 0, 24, Reserved),
+        v4(198, 18, 0, 0, 15, Reserved),
+        v4(198, 51, 100, 0, 24, Reserved),
+        v4(203, 0, 113, 0, 24, Reserved),
+        v4(240, 0, 0, 0, 4, Reserved),
+    ]
+};
+
+/// The refused IPv6 ranges (the IANA special-purpose registry, plus cloud metadata endpoints); the first match wins.
+///
+/// Ranges that carry an IPv4 address a gateway forwards to (NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are refused when
+/// that address is. Teredo (`2001::/32`) is refused outright: a relay opens the tunnel towards the (obfuscated) client
+/// address it carries, which can be any IPv4 address, 127.0.0.1 included. IPv4-mapped, IPv4-translated and
+/// IPv4-compatible addresses are refused outright (an allow list entry admits the mapped form of the IPv4 addresses
+/// it contains).
+const V6_RANGES: &[V6Range] = {
+    use AddressClass::*;
+    use Embedded::{Forwarded, No};
+    &[
+        v6([0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254], 128, Metadata, No),
+        v6([0; 8], 128, Unspecified, No),
+        v6([0, 0, 0, 0, 0, 0, 0, 1], 128, Loopback, No),
+        // IPv4-mapped `::ffff:0:0/96`, IPv4-translated `::ffff:0:0:0/96`, IPv4-compatible `::/96`.
+        v6([0, 0, 0, 0, 0, 0xffff, 0, 0], 96, Ipv4Mapped, No),
+        v6([0, 0, 0, 0, 0xffff, 0, 0, 0], 96, Ipv4Mapped, No),
+        v6([0; 8], 96, Ipv4Mapped, No),
+        // NAT64: the well-known prefix forwards to the address it carries; the local-use prefix is not global.
+        v6([0x0064, 0xff9b, 0, 0, 0, 0, 0, 0], 96, Reserved, Forwarded(low_32)),
+        v6([0x0064, 0xff9b, 0x0001, 0, 0, 0, 0, 0], 48, Reserved, No),
+        // Discard-only.
+        v6([0x0100, 0, 0, 0, 0, 0, 0, 0], 64, Reserved, No),
+        // Teredo, benchmarking, ORCHID and ORCHIDv2 (IETF protocol assignments), documentation.
+        v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, Reserved, No),
+        v6([0x2001, 0x0002, 0, 0, 0, 0, 0, 0], 48, Reserved, No),
+        v6([0x2001, 0x0010, 0, 0, 0, 0, 0, 0], 28, Reserved, No),
+        v6([0x2001, 0x0020, 0, 0, 0, 0, 0, 0], 28, Reserved, No),
+        v6([0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32, Reserved, No),
+        v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, Reserved, No),
+        // 6to4 forwards to the address it carries.
+        v6([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, Reserved, Forwarded(six_to_four)),
+        // Segment routing SIDs.
+        v6([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, Reserved, No),
+        v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, Private, No),
+        v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, Private, No),
+        v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, LinkLocal, No),
+        v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, Multicast, No),
+    ]
+};
 
 /// Why the guard refused an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,6 +383,30 @@ mod tests {
             ("2001:db8::1", Some(Reserved)),
             ("64:ff9b::10.0.0.1", Some(Reserved)),
             ("2002:7f00:1::", Some(Reserved)),
+            // IPv4-translated (SIIT) addresses, whatever they carry.
+            ("::ffff:0:127.0.0.1", Some(Ipv4Mapped)),
+            ("::ffff:0:8.8.8.8", Some(Ipv4Mapped)),
+            // Local-use NAT64, whatever it carries.
+            ("64:ff9b:1::7f00:1", Some(Reserved)),
+            ("64:ff9b:1:ffff::808:808", Some(Reserved)),
+            // Teredo, here with client 127.0.0.1 (obfuscated as 80ff:fffe) behind a public server.
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", Some(Reserved)),
+            ("2001::1", Some(Reserved)),
+            ("2001:2::1", Some(Reserved)),
+            ("2001:10::1", Some(Reserved)),
+            ("2001:2f::1", Some(Reserved)),
+            ("3fff:fff::1", Some(Reserved)),
+            ("5f00::1", Some(Reserved)),
+            // Discard-only.
+            ("100::1", Some(Reserved)),
+            ("100::ffff:ffff:ffff:ffff", Some(Reserved)),
+            ("64:ff9b::a9fe:a9fe", Some(Reserved)),
+            ("2002:a9fe:a9fe::1", Some(Reserved)),
+            ("2001:4860:4860::8888", None),
+            ("2001:200::1", None),
+            ("100:0:0:1::", None),
+            ("64:ff9b:2::1", None),
+            ("4000::1", None),
             ("8.8.8.8", None),
             ("1.1.1.1", None),
             ("100.63.255.255", None),
@@ -327,6 +420,28 @@ mod tests {
             check(address, expected);
         }
     }
+
+    /// Every refused IPv6 range, with an address drawn from inside it: `(network, prefix length)`.
+    const REFUSED_V6: [(&str, u8); 18] = [
+        ("::", 96),
+        ("::ffff:0:0", 96),
+        ("::ffff:0:0:0", 96),
+        ("64:ff9b:1::", 48),
+        ("100::", 64),
+        ("2001::", 32),
+        ("2001:2::", 48),
+        ("2001:10::", 28),
+        ("2001:20::", 28),
+        ("2001:db8::", 32),
+        ("3fff::", 20),
+        ("5f00::", 16),
+        ("fc00::", 7),
+        ("fec0::", 10),
+        ("fe80::", 10),
+        ("ff00::", 8),
+        ("fd00:ec2::254", 128),
+        ("::1", 128),
+    ];
 
     #[test]
     fn allow_list_admits_contained_addresses_and_their_mapped_forms() {
@@ -364,6 +479,32 @@ mod tests {
             ][range];
             let address = Ipv4Addr::from(base | (host >> bits));
             proptest::prop_assert!(OutboundPolicy::default().check(IpAddr::V4(address)).is_err(), "{}", address);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Every address of every refused IPv6 range is refused by default, whatever its host bits.
+        #[test]
+        fn refused_v6_ranges_are_refused_throughout(host in proptest::prelude::any::<u128>(), range in 0usize..18) {
+            let (network, prefix_len) = REFUSED_V6[range];
+            let network = u128::from(network.parse::<Ipv6Addr>().unwrap());
+            let address = Ipv6Addr::from(network | (host & !mask128(prefix_len)));
+            proptest::prop_assert!(OutboundPolicy::default().check(IpAddr::V6(address)).is_err(), "{}", address);
+        }
+
+        /// A NAT64 or 6to4 address is refused exactly when the IPv4 address it carries is.
+        #[test]
+        fn forwarding_prefixes_follow_their_embedded_address(octets in proptest::prelude::any::<[u8; 4]>()) {
+            let embedded = Ipv4Addr::from(octets);
+            let refused = AddressClass::of(IpAddr::V4(embedded)).is_some();
+            let bits = u128::from(u32::from(embedded));
+            let nat64 = Ipv6Addr::from((0x0064_ff9b_u128 << 96) | bits);
+            let six_to_four = Ipv6Addr::from((0x2002_u128 << 112) | (bits << 80) | 1);
+            for address in [nat64, six_to_four] {
+                proptest::prop_assert_eq!(AddressClass::of(IpAddr::V6(address)).is_some(), refused, "{}", address);
+            }
         }
     }
 

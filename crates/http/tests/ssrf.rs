@@ -46,6 +46,14 @@ async fn literal_addresses_of_every_refused_class_are_blocked() {
         ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1 is a IPv4-mapped IPv6 address"),
         ("http://[::ffff:a9fe:a9fe]/", "::ffff:169.254.169.254 is a IPv4-mapped IPv6 address"),
         ("http://2130706433/", "127.0.0.1 is a loopback address"),
+        ("http://[::ffff:0:7f00:1]/", "::ffff:0:7f00:1 is a IPv4-mapped IPv6 address"),
+        ("http://[64:ff9b:1::7f00:1]/", "64:ff9b:1::7f00:1 is a reserved address"),
+        (
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe is a reserved address",
+        ),
+        ("http://[100::1]/", "100::1 is a reserved address"),
+        ("http://[64:ff9b::7f00:1]/", "64:ff9b::7f00:1 is a reserved address"),
         ("http://0x7f.1/", "127.0.0.1 is a loopback address"),
     ];
     for (url, reason) in cases {
