@@ -284,7 +284,9 @@ fn schemas() -> Value {
         ),
         (
             "CallbackReport",
-            json!({"type": "object", "required": ["status"], "properties": {
+            json!({"type": "object", "required": ["status"], "additionalProperties": false,
+                "description": "custom_fields may set only declared fields that apply to the fire's action (422 otherwise)",
+                "properties": {
                 "status": {"type": "string", "enum": ["success", "failure", "progress"]},
                 "message": {"type": "string"}, "custom_fields": field_values,
             }}),

@@ -802,10 +802,9 @@ async fn tasks_start_finish_skip_cancel_refire_and_show_their_log() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn callbacks_complete_waiting_fires_once() {
-    let app = app().await;
-    let mut server = mockito::Server::new_async().await;
+/// A live run of the setup runbook whose `approve` task waits for its callback: the runbook, the callback path and
+/// the callback token.
+async fn waiting_callback(app: &App, server: &mut mockito::ServerGuard) -> (i64, String, String) {
     let (sender, mut bodies) = tokio::sync::mpsc::unbounded_channel::<String>();
     server
         .mock("POST", "/jobs")
@@ -817,7 +816,7 @@ async fn callbacks_complete_waiting_fires_once() {
         .create_async()
         .await;
     server.mock("POST", "/hook").with_status(200).create_async().await;
-    let runbook = setup(&app, &server.url()).await;
+    let runbook = setup(app, &server.url()).await;
     let task = |id: &str| format!("/api/v1/runbooks/{runbook}/tasks/{id}");
     expect(
         &app.call(
@@ -831,15 +830,50 @@ async fn callbacks_complete_waiting_fires_once() {
         None,
     );
     app.call("POST", &format!("{}/start", task("announce")), Role::Operator, None).await;
-    wait_for_status(&app, runbook, "announce", "succeeded").await;
+    wait_for_status(app, runbook, "announce", "succeeded").await;
     expect(&app.call("POST", &format!("{}/start", task("deploy")), Role::Operator, None).await, StatusCode::OK, None);
     expect(&app.call("POST", &format!("{}/finish", task("deploy")), Role::Operator, None).await, StatusCode::OK, None);
     expect(&app.call("POST", &format!("{}/start", task("approve")), Role::Operator, None).await, StatusCode::OK, None);
-    wait_for_status(&app, runbook, "approve", "waiting").await;
+    wait_for_status(app, runbook, "approve", "waiting").await;
     let body: Value = serde_json::from_str(&bodies.recv().await.expect("request")).expect("JSON");
     let url = body["callback"].as_str().expect("callback URL");
     let token = body["token"].as_str().expect("token").to_owned();
     let path = url.strip_prefix("http://127.0.0.1:9").expect("callback on the public URL").to_owned();
+    (runbook, path, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_callback_fire_refuses_callbacks() {
+    let app = app().await;
+    let mut server = mockito::Server::new_async().await;
+    let (runbook, path, token) = waiting_callback(&app, &mut server).await;
+    let task = format!("/api/v1/runbooks/{runbook}/tasks/approve");
+    expect(&app.call("POST", &format!("{task}/cancel"), Role::Operator, None).await, StatusCode::OK, None);
+    for status in ["success", "failure", "progress"] {
+        let late =
+            app.send("POST", &path, Some(&token), Some(("application/json", json!({"status": status}).to_string())));
+        let late = late.await;
+        expect(&late, StatusCode::CONFLICT, Some("fire_not_waiting"));
+        assert!(
+            late.body["error"]["message"].as_str().is_some_and(|message| message.contains("cancelled")),
+            "{}",
+            late.body
+        );
+    }
+    let after = app.call("GET", &task, Role::Viewer, None).await;
+    assert_eq!(
+        (after.body["integration_status"].as_str(), after.body["stage"].as_str()),
+        (Some("cancelled"), Some("in_progress")),
+        "late callbacks change nothing"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_complete_waiting_fires_once() {
+    let app = app().await;
+    let mut server = mockito::Server::new_async().await;
+    let (runbook, path, token) = waiting_callback(&app, &mut server).await;
     let report =
         |status: &str| Some(("application/json", json!({"status": status, "message": "approved"}).to_string()));
 
@@ -861,6 +895,17 @@ async fn callbacks_complete_waiting_fires_once() {
     let invalid = app.send("POST", &path, Some(&token), report("done")).await;
     expect(&invalid, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
     assert_eq!(detail_paths(&invalid), ["status"]);
+    // Unknown keys and custom fields the task cannot hold are refused, and nothing is applied.
+    let refused = [
+        (json!({"status": "success", "custom_field": {"Message": "x"}}), "custom_field"),
+        (json!({"status": "success", "custom_fields": {"Nope": "x"}}), "custom_fields.Nope"),
+    ];
+    for (body, path_refused) in refused {
+        let answer = app.send("POST", &path, Some(&token), Some(("application/json", body.to_string()))).await;
+        expect(&answer, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
+        assert_eq!(detail_paths(&answer), [path_refused], "{body}");
+    }
+    wait_for_status(&app, runbook, "approve", "waiting").await;
     let applied = app.send("POST", &path, Some(&token), report("success")).await;
     expect(&applied, StatusCode::OK, None);
     assert_eq!(applied.body["applied"], true);

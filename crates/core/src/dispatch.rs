@@ -16,9 +16,12 @@ use cutover_integrations_http::{
     AttemptError, CallbackReport, CallbackStatus, ErrorKind, Executor, FireContext, FirePhase, FireState, LogEntry,
     Step, StepOutcome,
 };
+use cutover_integrations_model::IntegrationStatus;
+use cutover_integrations_runbook::Event;
 use cutover_integrations_runbook::{Actor, Command, Delivery, FailureKind, FailureReason, FireNumber, ProgressStatus};
 use cutover_integrations_store::{
-    ClaimRequest, Commit, FireGuard, FireId, FireRecord, FireStatus, FireUpdate, LogRecord, TimerRecord,
+    ClaimRequest, Commit, FireGuard, FireId, FireRecord, FireStatus, FireUpdate, LogRecord, RunbookId, StoreError,
+    TimerRecord,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -518,6 +521,40 @@ impl Engine {
         self.commit_writes(writes).await
     }
 
+    /// Ends the fires that `events` cancelled and that wait for a callback: their rows become `done` with the outcome
+    /// `cancelled` at once (a waiting fire has no step due before its deadline that would notice), so a later callback
+    /// is refused. A fire that is not waiting (due, or in flight under a lease) stops at its next step instead.
+    pub(crate) async fn end_cancelled_fires(&self, id: RunbookId, events: &[Event]) -> Result<(), EngineError> {
+        for event in events {
+            let Event::IntegrationStatusChanged { task, fire, status: IntegrationStatus::Cancelled, .. } = event else {
+                continue;
+            };
+            let fires = self.inner.store.task_fires(id, task).await?;
+            let Some(record) = fires
+                .into_iter()
+                .find(|record| record.fire_number == i64::from(fire.0) && record.status == FireStatus::Waiting)
+            else {
+                continue;
+            };
+            match self.close_cancelled(&record, FireGuard::Status(FireStatus::Waiting)).await {
+                // A callback is being applied to it right now; the runbook already ignores its outcome.
+                Err(EngineError::Store(StoreError::FireGuardFailed { .. })) => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes a fire its task no longer runs, with the outcome `cancelled` and a note in its actions log.
+    async fn close_cancelled(&self, fire: &FireRecord, guard: FireGuard) -> Result<(), EngineError> {
+        let mut doc = FireDoc::parse(&fire.state)?;
+        doc.outcome = Some("cancelled".to_owned());
+        let note = "cancelled: the task no longer runs this fire; later callbacks are refused";
+        let entry = LogEntry::Note(cutover_integrations_http::NoteRecord { at: self.now(), message: note.to_owned() });
+        let writes = self.fire_writes(fire, &doc, FireStatus::Done, fire.due_at, &[entry], guard);
+        self.commit_writes(writes).await
+    }
+
     /// Applies a third party's callback to a fire that waits for one. The token must be the fire's.
     ///
     /// A repeat of the report that ended the fire is accepted again (`Ok(false)`); any other report after the end is
@@ -555,6 +592,16 @@ impl Engine {
             return Err(EngineError::FireNotWaiting { fire: fire_id.0, state: "not sent yet".to_owned() });
         };
         let loaded = self.load_fresh(fire.runbook_id).await?;
+        if !is_current(&loaded, &fire)? {
+            // Cancelled (or skipped, or refired) while it waited: it ends here, and so does every later callback.
+            let state = match self.close_cancelled(&fire, FireGuard::Status(FireStatus::Waiting)).await {
+                Ok(()) => "cancelled",
+                Err(EngineError::Store(StoreError::FireGuardFailed { .. })) => "being processed",
+                Err(error) => return Err(error),
+            };
+            return Err(EngineError::FireNotWaiting { fire: fire_id.0, state: state.to_owned() });
+        }
+        self.check_callback_fields(&fire, &loaded, &report).await?;
         let prepared = self
             .prepare(&fire, &loaded)
             .await
@@ -563,11 +610,42 @@ impl Engine {
             self.inner.executor.complete_callback(&prepared.action.prepared, &prepared.context, state, report)?;
         match self.record_step(&fire, doc, step, FireGuard::Status(FireStatus::Waiting)).await {
             Ok(()) => Ok(true),
-            Err(EngineError::Store(cutover_integrations_store::StoreError::FireGuardFailed { .. })) => {
+            Err(EngineError::Store(StoreError::FireGuardFailed { .. })) => {
                 Err(EngineError::FireNotWaiting { fire: fire_id.0, state: "being processed".to_owned() })
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Refuses a callback that sets custom fields its task cannot hold: undeclared fields, fields restricted to other
+    /// actions, values that are not options of their field. Nothing is applied when one is wrong.
+    async fn check_callback_fields(
+        &self,
+        fire: &FireRecord,
+        loaded: &Loaded,
+        report: &CallbackReport,
+    ) -> Result<(), EngineError> {
+        if report.custom_fields.is_empty() {
+            return Ok(());
+        }
+        let action = loaded
+            .state
+            .task(&fire.task_id)
+            .and_then(|task| task.plan.action.as_ref().map(|action| action.reference.action.clone()));
+        let fields: Vec<_> = self
+            .custom_fields()
+            .await?
+            .into_iter()
+            .filter(|field| {
+                field.restrict_to.is_empty() || action.as_ref().is_some_and(|name| field.restrict_to.contains(name))
+            })
+            .collect();
+        let problems: Vec<_> = report
+            .custom_fields
+            .iter()
+            .flat_map(|(name, value)| crate::editing::field_value_problems(&fields, name, value))
+            .collect();
+        if problems.is_empty() { Ok(()) } else { Err(EngineError::InvalidInput { problems }) }
     }
 
     /// Loads the action of a fire and builds what the executor needs: the prepared action and the fire context.

@@ -334,7 +334,7 @@ fn keep_redacted_secrets(old: &AuthSettings, new: &mut AuthSettings) {
 
 /// Problems with one custom field value: an undeclared field, a list for a single-value field, a value outside the
 /// options.
-fn field_value_problems(fields: &[CustomField], name: &str, value: &FieldValue) -> Vec<InputProblem> {
+pub(crate) fn field_value_problems(fields: &[CustomField], name: &str, value: &FieldValue) -> Vec<InputProblem> {
     let path = format!("custom_fields{}", key_segment(name));
     let Some(field) = fields.iter().find(|field| field.name == name) else {
         return vec![InputProblem::new(path, format!("unknown custom field `{name}`"))];

@@ -384,7 +384,9 @@ impl Engine {
     /// # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
     /// ```
     pub async fn command(&self, id: RunbookId, command: Command, actor: &Actor) -> Result<Vec<Event>, EngineError> {
-        self.apply(id, Change::command(command, actor)).await
+        let events = self.apply(id, Change::command(command, actor)).await?;
+        self.end_cancelled_fires(id, &events).await?;
+        Ok(events)
     }
 }
 

@@ -2,7 +2,7 @@
 //! loopback, outcomes recorded; on SQLite and PostgreSQL.
 
 use cutover_integrations_core::http::{CallbackReport, CallbackStatus};
-use cutover_integrations_core::model::{IntegrationStatus, RunMode, RunbookStage, TaskStage};
+use cutover_integrations_core::model::{FieldValue, IntegrationStatus, RunMode, RunbookStage, TaskStage};
 use cutover_integrations_core::runbook::{Actor, Command, Event};
 use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_core::store::{ClaimRequest, FireStatus, RunbookId};
@@ -78,6 +78,8 @@ on_both!(
     fire_and_forget_chain_completes,
     failure_then_refire,
     callback_completes_a_waiting_fire,
+    cancel_ends_a_waiting_callback_fire,
+    callbacks_that_set_undeclared_fields_are_refused,
     refusals_leave_state_unchanged,
     a_dead_engines_fires_are_taken_over,
     drive_runs_live_and_rehearsal,
@@ -91,6 +93,8 @@ kind: integration
 name: Hooks
 custom_fields:
   - {{name: Message, type: textarea, required: true, restrict_to: [Post]}}
+  - {{name: Approver, type: text, restrict_to: [Wait]}}
+  - {{name: Verdict, type: select, options: [approved, rejected], restrict_to: [Wait]}}
 actions:
   - name: Post
     settings: {{finish_task_on_success: true, cancelable: true}}
@@ -101,7 +105,7 @@ actions:
       headers: {{Content-Type: application/json}}
       payload: '{{"text":"{{{{CustomField[''Message'']}}}}","task":"{{{{Task.id}}}}"}}'
   - name: Wait
-    settings: {{finish_task_on_success: true}}
+    settings: {{finish_task_on_success: true, cancelable: true}}
     request:
       method: POST
       url: {base}/jobs
@@ -257,7 +261,17 @@ tasks:
     action: Hooks/Wait
 "#;
 
-async fn callback_completes_a_waiting_fire(harness: Harness) {
+/// A live run of [`CALLBACK_RUNBOOK`] whose fire waits for its callback.
+struct WaitingCallback {
+    runbook: RunbookId,
+    fire: cutover_integrations_core::store::FireId,
+    url: String,
+    token: String,
+    events: broadcast::Receiver<EngineEvent>,
+    _server: mockito::ServerGuard,
+}
+
+async fn waiting_callback(harness: &Harness) -> WaitingCallback {
     let mut server = mockito::Server::new_async().await;
     let (sender, mut bodies) = tokio::sync::mpsc::unbounded_channel::<String>();
     let jobs = server
@@ -269,20 +283,35 @@ async fn callback_completes_a_waiting_fire(harness: Harness) {
         })
         .create_async()
         .await;
-    let runbook = apply(&harness, &server.url(), CALLBACK_RUNBOOK).await;
+    let runbook = apply(harness, &server.url(), CALLBACK_RUNBOOK).await;
     let mut events = harness.engine.subscribe();
-    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
-    command(&harness, runbook, Command::StartTask { task: "approve".into(), force: false }).await;
+    command(harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
+    command(harness, runbook, Command::StartTask { task: "approve".into(), force: false }).await;
     wait_for(&mut events, "the fire to wait", status_is("approve", IntegrationStatus::Waiting)).await;
     jobs.assert_async().await;
     let body: serde_json::Value = serde_json::from_str(&bodies.recv().await.expect("a request")).expect("JSON body");
     let url = body["callback"].as_str().expect("callback URL").to_owned();
     let token = body["token"].as_str().expect("callback token").to_owned();
     let fire = harness.engine.store().task_fires(runbook, "approve").await.expect("fires")[0].id;
+    WaitingCallback { runbook, fire, url, token, events, _server: server }
+}
+
+fn report(status: CallbackStatus, fields: &[(&str, &str)]) -> CallbackReport {
+    CallbackReport {
+        status,
+        message: Some("approved by Ada".into()),
+        custom_fields: fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), FieldValue::Text((*value).to_owned())))
+            .collect(),
+    }
+}
+
+async fn callback_completes_a_waiting_fire(harness: Harness) {
+    let WaitingCallback { fire, url, token, mut events, .. } = waiting_callback(&harness).await;
     assert!(url.ends_with(&format!("/api/v1/callbacks/{}", fire.0)), "{url}");
 
-    let report =
-        |status| CallbackReport { status, message: Some("approved by Ada".into()), custom_fields: Default::default() };
+    let report = |status| report(status, &[]);
     let unknown = harness
         .engine
         .complete_callback(
@@ -303,6 +332,63 @@ async fn callback_completes_a_waiting_fire(harness: Harness) {
     assert!(matches!(again, Ok(false)), "a repeat is accepted idempotently: {again:?}");
     let late = harness.engine.complete_callback(fire, &token, report(CallbackStatus::Failure)).await;
     assert!(matches!(late, Err(EngineError::FireNotWaiting { .. })), "{late:?}");
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
+}
+
+async fn cancel_ends_a_waiting_callback_fire(harness: Harness) {
+    let WaitingCallback { runbook, fire, token, .. } = waiting_callback(&harness).await;
+    command(&harness, runbook, Command::CancelTask { task: "approve".into() }).await;
+    let record = harness.engine.store().fire(fire).await.expect("store").expect("the fire");
+    assert_eq!(record.status, FireStatus::Done, "cancelling the task ends its waiting fire at once");
+    assert!(record.state.contains(r#""outcome":"cancelled""#), "{}", record.state);
+
+    for status in [CallbackStatus::Success, CallbackStatus::Failure, CallbackStatus::Progress] {
+        let late = harness.engine.complete_callback(fire, &token, report(status, &[])).await;
+        assert!(
+            matches!(&late, Err(EngineError::FireNotWaiting { state, .. }) if state == "cancelled"),
+            "a callback after the cancel is refused: {late:?}"
+        );
+    }
+    let after = harness.engine.store().fire(fire).await.expect("store").expect("the fire");
+    assert_eq!(after.state, record.state, "refused callbacks change nothing");
+    let view = harness.engine.runbook(runbook).await.expect("runbook");
+    let task = view.state.task("approve").expect("task");
+    assert_eq!(task.state.stage(), TaskStage::InProgress, "the task stays in progress, its integration cancelled");
+    assert_eq!(task.state.integration_status(), IntegrationStatus::Cancelled);
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
+}
+
+async fn callbacks_that_set_undeclared_fields_are_refused(harness: Harness) {
+    let WaitingCallback { runbook, fire, token, mut events, .. } = waiting_callback(&harness).await;
+    // (fields set, the paths refused): undeclared, restricted to another action, not an option.
+    type Fields = &'static [(&'static str, &'static str)];
+    let cases: [(Fields, &[&str]); 4] = [
+        (&[("Nope", "x")], &["custom_fields.Nope"]),
+        (&[("Message", "x")], &["custom_fields.Message"]),
+        (&[("Verdict", "maybe")], &["custom_fields.Verdict"]),
+        (&[("Approver", "Ada"), ("Nope", "x")], &["custom_fields.Nope"]),
+    ];
+    for (fields, paths) in cases {
+        let refused = harness.engine.complete_callback(fire, &token, report(CallbackStatus::Success, fields)).await;
+        let Err(EngineError::InvalidInput { problems }) = refused else {
+            panic!("{fields:?} must be refused, got {refused:?}");
+        };
+        let refused_paths: Vec<&str> = problems.iter().map(|problem| problem.path.as_str()).collect();
+        assert_eq!(refused_paths, paths, "{fields:?}");
+        let record = harness.engine.store().fire(fire).await.expect("store").expect("the fire");
+        assert_eq!(record.status, FireStatus::Waiting, "nothing applied for {fields:?}");
+    }
+    let good = report(CallbackStatus::Success, &[("Approver", "Ada"), ("Verdict", "approved")]);
+    assert!(harness.engine.complete_callback(fire, &token, good).await.expect("a valid callback is applied"));
+    wait_for(&mut events, "the runbook to complete", runbook_is(RunbookStage::Complete)).await;
+    let view = harness.engine.runbook(runbook).await.expect("runbook");
+    let task = view.state.task("approve").expect("task");
+    let approver = task.state.custom_fields().get("Approver");
+    assert_eq!(approver, Some(&FieldValue::Text("Ada".into())), "declared fields of a valid callback are applied");
     if let Some(running) = harness.running {
         running.shutdown().await;
     }

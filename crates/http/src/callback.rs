@@ -86,7 +86,10 @@ impl fmt::Debug for CallbackTicket {
 }
 
 /// What a third party reports through the callback: `{status, message?, custom_fields?}`.
+///
+/// Unknown keys are refused: a third party that misspells `custom_fields` learns it at once instead of losing data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallbackReport {
     /// Success, failure, or progress (the fire keeps waiting).
     pub status: CallbackStatus,
