@@ -3,6 +3,7 @@
 //! first, so runbooks may use them.
 
 use crate::client::{Client, ClientError, Output, field, print_json};
+use crate::terminal::say;
 use clap::Args;
 use cutover_integrations_model::{Definition, DefinitionFormat, SourceFile, Validator};
 use serde_json::{Value, json};
@@ -74,7 +75,7 @@ pub(crate) async fn run(client: Client, args: &ApplyArgs) -> Result<(), ClientEr
                 other => other,
             })?;
         if !args.output.json {
-            println!("{}: {}", file.name, summary(file.runbook, &file.title, &response));
+            say!("{}: {}", file.name, summary(file.runbook, &file.title, &response));
         }
         results.push(json!({"file": file.name, "kind": if file.runbook { "runbook" } else { "integration" }, "result": response}));
     }

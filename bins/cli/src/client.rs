@@ -1,6 +1,7 @@
 //! The HTTP client of the commands that drive a `cutover-server`: the `--server` and `--token` options, requests to
 //! `/api/v1` with a Bearer token, the server's error body turned into lines on stderr, and JSON output for scripts.
 
+use crate::terminal::complain;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -116,7 +117,7 @@ where
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             for line in error.lines() {
-                eprintln!("{line}");
+                complain!("{line}");
             }
             ExitCode::FAILURE
         }
@@ -233,7 +234,10 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// Prints a JSON value, pretty, on stdout.
 pub(crate) fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    crate::terminal::out_raw(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    ));
 }
 
 /// The items of a list response: the array itself, or the one array inside an object such as `{"runbooks":[…]}`.

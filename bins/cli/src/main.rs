@@ -14,6 +14,7 @@ mod runbook;
 mod sink;
 mod table;
 mod task;
+mod terminal;
 mod validate;
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -1,6 +1,7 @@
 //! The live progress of `cutover run` on stderr: on a terminal an indicatif bar (tasks done out of all) with the tasks
 //! running now, otherwise one plain line per change, which logs and tests can read.
 
+use crate::terminal::complain;
 use cutover_integrations_core::model::{IntegrationStatus, RunMode, RunbookStage, TaskStage};
 use cutover_integrations_core::runbook::Event;
 use cutover_integrations_core::store::RunbookId;
@@ -78,8 +79,8 @@ impl Display {
 
     fn line(&self, text: &str) {
         match self {
-            Self::Bar(bar) => bar.println(text),
-            Self::Lines => eprintln!("{text}"),
+            Self::Bar(bar) => bar.println(crate::terminal::printable_inline(text)),
+            Self::Lines => complain!("{}", crate::terminal::printable_inline(text)),
         }
     }
 }
@@ -144,7 +145,7 @@ impl State {
             bar.set_message(if running.is_empty() {
                 String::new()
             } else {
-                format!("running: {}", running.join(", "))
+                crate::terminal::printable_inline(&format!("running: {}", running.join(", "))).into_owned()
             });
         }
     }

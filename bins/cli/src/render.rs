@@ -5,6 +5,7 @@
 //! the value of every system parameter a secret-bearing auth field reads, and the system parameters the context marks
 //! `{"value": "…", "secret": true}`.
 
+use crate::terminal::complain;
 use clap::Args;
 use cutover_integrations_model::{Action, AuthSettings, Definition, SourceFile, Validator};
 use cutover_integrations_template::{Checker, RequestTemplate, TemplateContext, TemplateError};
@@ -36,12 +37,12 @@ pub(crate) struct RenderArgs {
 pub(crate) fn run(args: &RenderArgs) -> ExitCode {
     match render(args) {
         Ok(json) => {
-            println!("{json}");
+            crate::terminal::out_raw(&format!("{json}\n"));
             ExitCode::SUCCESS
         }
         Err(lines) => {
             for line in lines {
-                eprintln!("{line}");
+                complain!("{line}");
             }
             ExitCode::FAILURE
         }

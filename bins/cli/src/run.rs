@@ -7,6 +7,7 @@
 use crate::actions_log_text;
 use crate::progress::Progress;
 use crate::table;
+use crate::terminal::{complain, say};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use cutover_integrations_core::model::{Definition, RunMode, SecretValue, SourceFile, SystemParameter, Validator};
@@ -141,7 +142,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            complain!("error: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -164,8 +165,8 @@ enum Failure {
 impl Failure {
     fn print(&self) {
         match self {
-            Self::Invalid(lines) => lines.iter().for_each(|line| eprintln!("{line}")),
-            Self::Other(error) => eprintln!("error: {error:#}"),
+            Self::Invalid(lines) => lines.iter().for_each(|line| complain!("{line}")),
+            Self::Other(error) => complain!("error: {error:#}"),
         }
     }
 }
@@ -265,7 +266,7 @@ async fn drive(
                     std::process::exit(1);
                 }
             });
-            eprintln!("interrupted: the tasks as they stand (Ctrl-C again to quit at once)");
+            complain!("interrupted: the tasks as they stand (Ctrl-C again to quit at once)");
             engine.drive_report(runbook).await
         }
     };
@@ -360,14 +361,14 @@ fn read(path: &Path) -> Result<String, Failure> {
 }
 
 fn print_text(report: &DriveReport, logs: &[(String, Vec<FireLogView>)], no_actions_log: bool) {
-    print!("{}", table::drive_report(report));
+    crate::terminal::out(&table::drive_report(report));
     if no_actions_log || logs.is_empty() {
         return;
     }
-    println!();
-    println!("Actions log");
+    say!();
+    say!("Actions log");
     for (task, fires) in logs {
-        print!("{}", actions_log_text::task_log(task, fires.iter().map(actions_log_text::FireView::from)));
+        crate::terminal::out(&actions_log_text::task_log(task, fires.iter().map(actions_log_text::FireView::from)));
     }
 }
 
@@ -385,7 +386,7 @@ fn print_json(report: &DriveReport, logs: &[(String, Vec<FireLogView>)]) -> Resu
         "actions_log": actions_log,
     });
     let text = serde_json::to_string_pretty(&document).context("cannot write the report as JSON")?;
-    println!("{text}");
+    crate::terminal::out_raw(&format!("{text}\n"));
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 use crate::client::{Client, ClientError, Output, field, items, print_json};
 use crate::table;
+use crate::terminal::say;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -67,7 +68,7 @@ pub(crate) async fn run(client: Client, command: &RunbookCommand) -> Result<(), 
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = items(&runbooks).iter().map(runbook_row).collect();
-            print!("{}", table::render(&["ID", "NAME", "STAGE", "MODE"], &rows));
+            crate::terminal::out(&table::render(&["ID", "NAME", "STAGE", "MODE"], &rows));
         }
         RunbookCommand::Show(args) => {
             let runbook = client.get(&["runbooks", &args.runbook]).await?;
@@ -76,9 +77,9 @@ pub(crate) async fn run(client: Client, command: &RunbookCommand) -> Result<(), 
                 print_json(&json!({"runbook": runbook, "tasks": tasks}));
                 return Ok(());
             }
-            print!("{}", table::render(&["ID", "NAME", "STAGE", "MODE"], &[runbook_row(&runbook)]));
-            println!();
-            print!("{}", crate::task::tasks_table(&tasks));
+            crate::terminal::out(&table::render(&["ID", "NAME", "STAGE", "MODE"], &[runbook_row(&runbook)]));
+            say!();
+            crate::terminal::out(&crate::task::tasks_table(&tasks));
         }
         RunbookCommand::Start(args) => {
             let mode = match args.mode {
@@ -109,8 +110,8 @@ fn report(args: &RunbookArgs, done: &str, answer: &serde_json::Value) {
     }
     let stage = field(answer, &["stage"]);
     match stage.is_empty() {
-        true => println!("runbook {} {done}", args.runbook),
-        false => println!("runbook {} {done}: stage {stage}", args.runbook),
+        true => say!("runbook {} {done}", args.runbook),
+        false => say!("runbook {} {done}: stage {stage}", args.runbook),
     }
 }
 

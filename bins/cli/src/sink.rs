@@ -2,6 +2,7 @@
 //! every request with 200 and a small JSON body (or with NNN for paths under `/status/NNN`), and prints each request
 //! it receives: method, path, headers and body, credentials shown as `[REDACTED]`.
 
+use crate::terminal::{complain, say};
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -47,14 +48,14 @@ pub(crate) fn run(args: &SinkArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            complain!("error: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(serve(args.listen)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            complain!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -65,7 +66,7 @@ async fn serve(address: SocketAddr) -> anyhow::Result<()> {
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {address}: {error}"))?;
     let bound = listener.local_addr()?;
-    println!("listening on http://{bound}");
+    say!("listening on http://{bound}");
     std::io::stdout().flush()?;
     let router = Router::new().fallback(answer);
     axum::serve(listener, router)
@@ -87,7 +88,7 @@ async fn answer(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> im
         text.push_str(&format!("  {}\n", String::from_utf8_lossy(&body)));
     }
     text.push_str(&format!("  -> {}\n", status.as_u16()));
-    print!("{text}");
+    crate::terminal::out(&text);
     let _ = std::io::stdout().flush();
     (status, [("content-type", "application/json")], format!("{{\"ok\":{}}}", status.is_success()))
 }

@@ -7,7 +7,14 @@ use cutover_integrations_core::model::TaskStage;
 use jiff::Timestamp;
 
 /// Writes `rows` under `header` as aligned columns, one line per row; the last column is not padded.
+///
+/// Cells come from data (names, reasons), so their control characters, newlines included, are escaped first.
 pub(crate) fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| crate::terminal::printable_inline(cell).into_owned()).collect())
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = header.iter().map(|title| title.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

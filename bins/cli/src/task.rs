@@ -3,6 +3,7 @@
 use crate::actions_log_text::{self, FireDocument};
 use crate::client::{Client, ClientError, Output, field, items, print_json};
 use crate::table;
+use crate::terminal::say;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -87,7 +88,7 @@ pub(crate) async fn run(client: Client, command: &TaskCommand) -> Result<(), Cli
             if args.output.json {
                 print_json(&tasks);
             } else {
-                print!("{}", tasks_table(&tasks));
+                crate::terminal::out(&tasks_table(&tasks));
             }
         }
         TaskCommand::Show(args) => {
@@ -95,7 +96,7 @@ pub(crate) async fn run(client: Client, command: &TaskCommand) -> Result<(), Cli
             if args.output.json {
                 print_json(&task);
             } else {
-                print!("{}", tasks_table(&Value::Array(vec![task])));
+                crate::terminal::out(&tasks_table(&Value::Array(vec![task])));
             }
         }
         TaskCommand::Start(args) => act(&client, &args.target, "start", json!({ "force": args.force })).await?,
@@ -108,7 +109,7 @@ pub(crate) async fn run(client: Client, command: &TaskCommand) -> Result<(), Cli
             if args.output.json {
                 print_json(&log);
             } else {
-                print!("{}", log_text(&args.task, &log)?);
+                crate::terminal::out(&log_text(&args.task, &log)?);
             }
         }
     }
@@ -125,9 +126,9 @@ async fn act(client: &Client, args: &TaskArgs, route: &str, body: Value) -> Resu
     let stage = field(task, &["stage"]);
     let status = field(task, &["integration_status"]);
     match (stage.is_empty(), status.is_empty()) {
-        (false, false) => println!("{}: {stage}, integration {status}", args.task),
-        (false, true) => println!("{}: {stage}", args.task),
-        _ => println!("{}: {route} accepted", args.task),
+        (false, false) => say!("{}: {stage}, integration {status}", args.task),
+        (false, true) => say!("{}: {stage}", args.task),
+        _ => say!("{}: {route} accepted", args.task),
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `cutover validate FILE...`: reads definition files together and prints every error as `FILE:LINE:COL: PATH: message`.
 
+use crate::terminal::{complain, say};
 use clap::Args;
 use cutover_integrations_model::{SourceFile, Validator};
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
         match std::fs::read_to_string(path) {
             Ok(text) => contents.push((name, text)),
             Err(error) => {
-                eprintln!("{name}: cannot read: {error}");
+                complain!("{name}: cannot read: {error}");
                 unreadable = true;
             }
         }
@@ -35,13 +36,13 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
     let sources: Vec<SourceFile<'_>> = contents.iter().map(|(name, text)| SourceFile::new(name, text)).collect();
     match validator.validate(&sources) {
         Ok(set) if !unreadable => {
-            println!("{} definition(s) valid", set.definitions().len());
+            say!("{} definition(s) valid", set.definitions().len());
             ExitCode::SUCCESS
         }
         Ok(_) => ExitCode::FAILURE,
         Err(diagnostics) => {
             for diagnostic in diagnostics {
-                eprintln!("{diagnostic}");
+                complain!("{diagnostic}");
             }
             ExitCode::FAILURE
         }

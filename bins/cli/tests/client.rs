@@ -287,6 +287,21 @@ fn skip_cancel_and_json_output() {
     let tasks = server.json(&["task", "list", "1", "--json"]);
     assert_eq!(tasks.as_array().map(Vec::len), Some(3));
     assert_eq!(tasks[1]["stage"], "in_progress");
+
+    // `cutover runbook list | head -1`: a reader that went away ends the command quietly.
+    for args in [&["runbook", "list"][..], &["runbook", "list", "--json"][..], &["task", "list", "1"][..]] {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin!("cutover"))
+            .args(["--server", &server.url, "--token", ADMIN_TOKEN])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running cutover");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("cutover ends");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stderr));
+        assert!(!text(&output.stderr).contains("panicked"), "{args:?}: {}", text(&output.stderr));
+    }
 }
 
 #[test]

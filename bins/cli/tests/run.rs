@@ -405,3 +405,48 @@ fn ctrl_c_stops_the_run_and_prints_the_tasks_as_they_stand() {
     assert!(rest.iter().any(|line| line.starts_with("interrupted: ")), "{rest:?}");
     assert_eq!(row(&output, "approve")[2..4], ["in_progress", "waiting"]);
 }
+
+/// A runbook whose names and messages try to drive the terminal: set its title, clear it, overwrite a line, reorder
+/// text, fake a table row.
+const HOSTILE_RUNBOOK: &str = "kind: runbook\nname: \"Release \\e]0;owned\\a\"\ntasks:\n  - id: announce\n    \
+    name: \"Announce \\e[2J\\e[H\\rFAKE \\u202Etxt.exe\\nannounce  Evil  complete\"\n    action: Hooks/Post\n    \
+    custom_fields: {Message: \"\\e[31mred\\x9b\"}\n";
+
+#[test]
+fn control_characters_from_definitions_are_escaped_in_human_output() {
+    let mut server = mockito::Server::new();
+    server.mock("POST", "/hook").with_status(200).with_body("echo \x1b]0;answer\x07").create();
+    let files = files(&server.url(), HOSTILE_RUNBOOK);
+    let output = run(&files, &[]);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{}", text(&output.stderr));
+    for (name, stream) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        let shown = text(stream);
+        let raw: Vec<char> =
+            shown.chars().filter(|c| (c.is_control() && *c != '\n') || matches!(c, '\u{202a}'..='\u{202e}')).collect();
+        assert!(raw.is_empty(), "{name} has raw control characters {raw:?}:\n{shown}");
+    }
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(r"Announce \x1b[2J\x1b[H\x0dFAKE \u{202e}txt.exe\x0aannounce"), "{stdout}");
+    assert!(!stdout.lines().any(|line| line.starts_with("announce  Evil")), "a name cannot fake a row:\n{stdout}");
+    assert!(stdout.contains(r"\x1b]0;answer\x07"), "a third party's answer is escaped too:\n{stdout}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let mut server = mockito::Server::new();
+    server.mock("POST", "/hook").with_status(200).create();
+    let files = files(&server.url(), RUNBOOK);
+    for extra in [&[][..], &["--json"][..]] {
+        // The reader is gone before anything is written (as `| head -c 0` would leave it): every write fails with EPIPE.
+        let mut child = command(&files, extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("cutover starts");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("cutover ends");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{extra:?}: exit status, stderr:\n{stderr}");
+        assert!(!stderr.contains("panicked"), "{extra:?}: {stderr}");
+    }
+}
