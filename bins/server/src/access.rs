@@ -1,4 +1,5 @@
-//! Who may call a route: `Authorization: Bearer TOKEN` authentication and the roles each route needs.
+//! Who may call a route: `Authorization: Bearer TOKEN` authentication and the roles each route needs (the rules
+//! themselves live in `cutover_integrations_core::access`, shared with the web console).
 //!
 //! The check runs before the handler and before the body is read, so a caller without the right role learns nothing
 //! from validation errors. `admin` may do everything.
@@ -13,57 +14,10 @@ use axum::response::{IntoResponse, Response};
 use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::User;
 
-/// What a caller needs to call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Nothing: health, metrics, the OpenAPI document, and the OAuth callback (its one-time `state` authenticates it).
-    Public,
-    /// The bearer token of a callback fire (`{{Callback.token}}`), checked by the engine in constant time.
-    CallbackToken,
-    /// An API token of a user holding one of these roles; `admin` always qualifies.
-    AnyOf(&'static [Role]),
-}
-
-/// Every role: reading needs any role at all.
-pub(crate) const READ: Access = Access::AnyOf(&[
-    Role::Viewer,
-    Role::Operator,
-    Role::RunbookAdmin,
-    Role::CustomFieldsAdmin,
-    Role::IntegrationsAdmin,
-]);
-/// Users: admins only.
-pub(crate) const ADMIN: Access = Access::AnyOf(&[]);
-/// Integrations, actions, system parameters.
-pub(crate) const INTEGRATIONS: Access = Access::AnyOf(&[Role::IntegrationsAdmin]);
-/// Custom fields.
-pub(crate) const CUSTOM_FIELDS: Access = Access::AnyOf(&[Role::CustomFieldsAdmin]);
-/// Runbooks: create, start, pause, resume, cancel, duplicate; skip tasks; force a fixed start.
-pub(crate) const RUNBOOKS: Access = Access::AnyOf(&[Role::RunbookAdmin]);
-/// Task operations: start, finish, cancel, refire, set custom field values.
-pub(crate) const TASKS: Access = Access::AnyOf(&[Role::Operator, Role::RunbookAdmin]);
-/// Definition files: integrations need `integrations_admin`, runbooks `runbook_admin` (checked per document).
-pub(crate) const DEFINITIONS: Access = Access::AnyOf(&[Role::IntegrationsAdmin, Role::RunbookAdmin]);
-/// OAuth authorization: the functional user needs `integrations_admin`; a task user authorizes their own task.
-pub(crate) const OAUTH: Access = Access::AnyOf(&[Role::IntegrationsAdmin, Role::RunbookAdmin, Role::Operator]);
-
-impl Access {
-    /// Whether a user holding `roles` may call a route with this access.
-    pub fn admits(self, roles: &[Role]) -> bool {
-        match self {
-            Self::Public | Self::CallbackToken => true,
-            Self::AnyOf(allowed) => roles.iter().any(|role| *role == Role::Admin || allowed.contains(role)),
-        }
-    }
-
-    /// The roles that qualify, `admin` first, for messages and the OpenAPI document.
-    pub fn roles(self) -> Vec<Role> {
-        match self {
-            Self::Public | Self::CallbackToken => Vec::new(),
-            Self::AnyOf(allowed) => std::iter::once(Role::Admin).chain(allowed.iter().copied()).collect(),
-        }
-    }
-}
+pub use cutover_integrations_core::access::Access;
+pub(crate) use cutover_integrations_core::access::{
+    ADMIN, CUSTOM_FIELDS, DEFINITIONS, INTEGRATIONS, OAUTH, READ, RUNBOOKS, TASKS,
+};
 
 /// The authenticated user of a request, put there by [`require`].
 #[derive(Debug, Clone)]
@@ -72,7 +26,7 @@ pub(crate) struct CurrentUser(pub(crate) User);
 impl CurrentUser {
     /// Whether the user holds `role` (or is an admin).
     pub(crate) fn holds(&self, role: Role) -> bool {
-        self.0.roles.iter().any(|held| *held == role || *held == Role::Admin)
+        cutover_integrations_core::access::holds(&self.0.roles, role)
     }
 }
 
@@ -147,23 +101,6 @@ mod tests {
                 headers.insert(axum::http::header::AUTHORIZATION, HeaderValue::from_static(header));
             }
             assert_eq!(bearer_token(&headers), expected, "{header:?}");
-        }
-    }
-
-    #[test]
-    fn admin_qualifies_everywhere_and_other_roles_where_listed() {
-        let cases = [
-            (TASKS, vec![Role::Operator], true),
-            (TASKS, vec![Role::Viewer], false),
-            (TASKS, vec![Role::Viewer, Role::Admin], true),
-            (ADMIN, vec![Role::IntegrationsAdmin], false),
-            (ADMIN, vec![Role::Admin], true),
-            (READ, vec![], false),
-            (READ, vec![Role::Viewer], true),
-            (Access::Public, vec![], true),
-        ];
-        for (access, roles, expected) in cases {
-            assert_eq!(access.admits(&roles), expected, "{access:?} {roles:?}");
         }
     }
 }

@@ -61,6 +61,7 @@
 //!
 //! `crates/core/examples/embed.rs` runs a live runbook against a webhook and resumes it after a kill.
 
+pub mod access;
 mod actions_log;
 mod api_token;
 mod catalog;
