@@ -1,5 +1,6 @@
 //! The reference server's HTTP layer: axum glue over [`cutover_integrations_core`], with no domain logic.
 //!
+//! [`app`] is the whole server: the REST API beside the web console (`cutover-integrations-console`) mounted at `/`.
 //! [`router`] builds every route of the contract (section 5) from one table ([`routes::ROUTES`]): the table gives
 //! each route its method, path, the roles that may call it, and what the OpenAPI document says about it, so the
 //! router, the role checks and `/openapi.json` cannot disagree. Handlers parse the request, call the engine, and
@@ -26,6 +27,14 @@ use tokio::sync::watch;
 pub use access::Access;
 pub use request_log::log_requests;
 pub use routes::{API_PREFIX, Body, ROUTES, Route, router};
+
+/// The whole server: the REST API under [`API_PREFIX`] and the web console at `/`
+/// ([`cutover_integrations_console::router`]); unknown paths get the API's JSON 404.
+pub fn app(state: AppState, console: cutover_integrations_console::ConsoleSettings) -> axum::Router {
+    let console = cutover_integrations_console::router(state.engine.clone(), console)
+        .layer(axum::middleware::from_fn(log_requests));
+    router(state).merge(console)
+}
 
 /// The largest request body accepted (definition files included): 1 MiB.
 pub const BODY_LIMIT: usize = 1024 * 1024;

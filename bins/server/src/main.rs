@@ -1,4 +1,4 @@
-//! `cutover-server`: the reference REST server, axum glue over `cutover-integrations-core` with no domain logic.
+//! `cutover-server`: the reference REST server and web console, axum glue over `cutover-integrations-core` with no domain logic.
 //!
 //! With no configuration it keeps everything in a SQLite database under `./data/` with a generated secret key beside
 //! it, and prints a bootstrap admin token once. `--database postgres://…` (or `CUTOVER_DATABASE_URL`) uses
@@ -9,8 +9,9 @@ mod startup;
 
 use anyhow::Context as _;
 use clap::Parser;
+use cutover_integrations_console::ConsoleSettings;
 use cutover_integrations_core::{Engine, EngineSettings};
-use cutover_server::{AppState, router};
+use cutover_server::{AppState, app};
 use ipnet::IpNet;
 use secrecy::SecretString;
 use std::path::PathBuf;
@@ -82,7 +83,8 @@ async fn serve(
     startup::bootstrap_admin(&engine, bootstrap_token).await?;
     let running = engine.start();
     let (shutdown, stopping) = watch::channel(false);
-    let app = router(AppState::new(engine, stopping));
+    let console = ConsoleSettings::for_public_url(&public_url);
+    let app = app(AppState::new(engine, stopping), console);
     tracing::info!(
         %address,
         public_url = %public_url,

@@ -1,0 +1,109 @@
+//! The web console of cutover-integrations: server-rendered pages over the [`Engine`], as an axum [`Router`].
+//!
+//! [`router`] gives a router to mount at `/` (the reference server mounts it beside its REST API; an embedder can
+//! mount it in its own axum application). Pages are rendered on the server from compile-time-checked `maud`
+//! templates; a small stylesheet and one ES module of our own are embedded in the binary and served under a
+//! content-hashed URL with long cache headers.
+//!
+//! Security, in one place ([`guard`]):
+//!
+//! - Sign-in exchanges an API token ([`Engine::authenticate`]) for a session cookie: an opaque random id, kept
+//!   server-side only as its SHA-256 hash, `HttpOnly`, `SameSite=Strict`, `Secure` when the public URL is https, and
+//!   expiring ([`SessionSettings`]).
+//! - Every state-changing request carries the session's CSRF token (a hidden form field, or the `X-CSRF-Token` header
+//!   for `fetch`), compared in constant time; the sign-in form carries a pre-session token of its own.
+//! - Every answer has a strict Content-Security-Policy (no inline script or style anywhere), `nosniff` and
+//!   `Referrer-Policy: no-referrer`.
+//! - Roles follow the same rules as the REST API ([`cutover_integrations_core::access`]): a control a role may not use
+//!   is not offered, and the handler refuses it anyway.
+//! - Secrets are never rendered: a stored secret shows as a masked placeholder and can only be replaced.
+
+mod assets;
+mod error;
+mod forms;
+mod guard;
+mod pages;
+mod session;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use cutover_integrations_core::Engine;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::ConsoleError;
+pub use guard::CONTENT_SECURITY_POLICY;
+
+/// How long console sessions live, and how many are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// A session unused for this long ends (sliding expiry).
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, used or not (fixed expiry; the cookie's `Max-Age`).
+    pub lifetime: Duration,
+    /// At most this many sessions are kept; past it, the one closest to expiry ends first.
+    pub max_sessions: usize,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(2 * 3600),
+            lifetime: Duration::from_secs(12 * 3600),
+            max_sessions: 10_000,
+        }
+    }
+}
+
+/// The console's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// Session lifetimes and bounds.
+    pub sessions: SessionSettings,
+    /// Whether cookies carry `Secure` (set it when the console is reached over https).
+    pub secure_cookies: bool,
+}
+
+impl ConsoleSettings {
+    /// Settings for a console reached at `public_url`: secure cookies when it is https.
+    pub fn for_public_url(public_url: &url::Url) -> Self {
+        Self { sessions: SessionSettings::default(), secure_cookies: public_url.scheme() == "https" }
+    }
+}
+
+/// What every console handler shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Console {
+    pub(crate) engine: Engine,
+    pub(crate) sessions: Arc<session::Sessions>,
+    pub(crate) settings: Arc<ConsoleSettings>,
+}
+
+/// The largest form the console accepts: 256 KiB.
+pub const FORM_LIMIT: usize = 256 * 1024;
+
+/// The console's routes, to mount at `/`.
+pub fn router(engine: Engine, settings: ConsoleSettings) -> Router {
+    let console = Console {
+        engine,
+        sessions: Arc::new(session::Sessions::new(settings.sessions.clone())),
+        settings: Arc::new(settings),
+    };
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/sign-in", get(pages::sign_in::page).post(pages::sign_in::submit))
+        .route("/sign-out", post(pages::sign_in::sign_out))
+        .route("/runbooks", get(pages::runbooks))
+        .route("/settings", get(pages::settings))
+        .route("/settings/integrations", get(pages::integrations::list).post(pages::integrations::create))
+        .route("/settings/integrations/{id}", get(pages::integrations::edit).post(pages::integrations::save))
+        .route("/settings/integrations/{id}/archive", post(pages::integrations::archive))
+        .route("/settings/custom-fields", get(pages::custom_fields::list).post(pages::custom_fields::create))
+        .route("/settings/system-parameters", get(pages::parameters::list).post(pages::parameters::put))
+        .route("/settings/users", get(pages::users::list).post(pages::users::create))
+        .route("/assets/{name}", get(assets::serve))
+        .layer(axum::middleware::from_fn_with_state(console.clone(), guard::guard))
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .with_state(console)
+}

@@ -1,0 +1,277 @@
+//! `Integrations`: the connections list, the `New Integration Connection` dialog, and the `Edit Custom Integration`
+//! panel with the connection's actions.
+
+use super::layout::{self, SettingsPage, csrf, problems};
+use crate::error::{ConsoleError, engine_status};
+use crate::forms::Form;
+use crate::guard::Signed;
+use crate::{Console, assets};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cutover_integrations_core::access::{INTEGRATIONS, READ};
+use cutover_integrations_core::store::{IntegrationId, IntegrationRecord};
+use cutover_integrations_core::{EngineError, IntegrationEdit};
+use maud::{Markup, html};
+use serde_json::json;
+
+/// Where `Learn more` leads: the README's section on integrations.
+pub(crate) const LEARN_MORE: &str =
+    "https://github.com/cutover-integrations/cutover-integrations/blob/main/README.md#web-console";
+
+/// The icon of an integration: its image URL, or our default.
+pub(crate) fn icon(url: Option<&str>) -> String {
+    url.map(str::to_owned).unwrap_or_else(|| assets::url("integration", "svg"))
+}
+
+/// What the new-connection dialog shows again after a refused create.
+#[derive(Debug, Default)]
+struct Draft {
+    name: String,
+    image_url: String,
+    problems: Vec<String>,
+}
+
+fn list_page(signed: &Signed, records: &[IntegrationRecord], draft: Option<&Draft>) -> Markup {
+    let can_edit = signed.may(INTEGRATIONS);
+    let content = html! {
+        div class="heading" {
+            h1 { "Integration Connections" }
+            @if can_edit {
+                button type="button" class="primary" data-dialog-open="new-integration" { "Create Integration" }
+            }
+        }
+        @if records.is_empty() {
+            div class="empty" {
+                p { "No integration connections yet. A connection groups the actions that send requests to one third party." }
+                a href=(LEARN_MORE) { "Learn more" }
+            }
+        } @else {
+            ul class="connections" {
+                @for record in records {
+                    li {
+                        a href=(format!("/settings/integrations/{}", record.id)) {
+                            img src=(icon(record.integration.image_url.as_deref())) alt="" width="32" height="32";
+                            span class="name" { (record.integration.name) }
+                            span class="meta" { (record.integration.actions.len()) " action" @if record.integration.actions.len() != 1 { "s" } }
+                            @if record.integration.archived { span class="badge" { "Archived" } }
+                        }
+                    }
+                }
+            }
+        }
+        @if can_edit {
+            (new_dialog(signed, draft))
+        }
+    };
+    layout::settings("Integrations", signed, SettingsPage::Integrations, content)
+}
+
+fn new_dialog(signed: &Signed, draft: Option<&Draft>) -> Markup {
+    let empty = Draft::default();
+    let shown = draft.unwrap_or(&empty);
+    html! {
+        dialog id="new-integration" aria-labelledby="new-integration-title" data-modal open[draft.is_some()] {
+            form method="post" action="/settings/integrations" {
+                (csrf(signed))
+                h2 id="new-integration-title" { "New Integration Connection" }
+                (problems(&shown.problems))
+                fieldset class="choice" {
+                    legend { "Kind" }
+                    label { input type="radio" name="kind" value="custom" checked; " Custom integration" }
+                    label { input type="radio" name="kind" value="predefined"; " Predefined integration" }
+                }
+                div data-shown-when="kind=custom" {
+                    label for="integration-name" { "Name" }
+                    input id="integration-name" name="name" value=(shown.name) maxlength="200";
+                    label for="integration-image" { "Image URL" }
+                    input id="integration-image" name="image_url" type="url" value=(shown.image_url) placeholder="https://… (blank: the default image)";
+                }
+                div data-shown-when="kind=predefined" hidden {
+                    label for="integration-catalog" { "Integration" }
+                    select id="integration-catalog" name="catalog" {
+                        option value="" { "No predefined integrations are available yet" }
+                    }
+                }
+                div class="buttons" {
+                    button type="button" data-dialog-close { "Cancel" }
+                    button type="submit" class="primary" { "Create" }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /settings/integrations`.
+pub(crate) async fn list(State(console): State<Console>, signed: Signed) -> Result<Response, ConsoleError> {
+    signed.require(READ, "reading integrations")?;
+    let records = console.engine.integrations().await?;
+    Ok(layout::respond(StatusCode::OK, list_page(&signed, &records, None)))
+}
+
+/// `POST /settings/integrations`: creates a custom connection (a definition with no actions yet).
+pub(crate) async fn create(
+    State(console): State<Console>,
+    signed: Signed,
+    form: Form,
+) -> Result<Response, ConsoleError> {
+    signed.require(INTEGRATIONS, "creating an integration")?;
+    let records = console.engine.integrations().await?;
+    let name = form.text("name");
+    let image_url = form.optional("image_url");
+    let mut draft =
+        Draft { name: name.clone(), image_url: image_url.clone().unwrap_or_default(), problems: Vec::new() };
+    if form.text("kind") == "predefined" {
+        draft.problems.push("Integration: no predefined integrations are available yet".to_owned());
+    } else if name.is_empty() {
+        draft.problems.push("Name: give the connection a name".to_owned());
+    } else if records.iter().any(|record| record.integration.name == name) {
+        draft.problems.push(format!("Name: an integration named `{name}` exists already"));
+    }
+    if draft.problems.is_empty() {
+        let document = json!({"kind": "integration", "name": name, "image_url": image_url, "actions": []});
+        match console.engine.apply_definitions(&[("console.json", &document.to_string())]).await {
+            Ok(applied) => {
+                let id =
+                    applied.integrations.first().map(|applied| applied.integration_id.to_string()).unwrap_or_default();
+                return Ok(Redirect::to(&format!("/settings/integrations/{id}")).into_response());
+            }
+            Err(error) => refused(error, &mut draft.problems)?,
+        }
+    }
+    Ok(layout::respond(StatusCode::UNPROCESSABLE_ENTITY, list_page(&signed, &records, Some(&draft))))
+}
+
+/// Keeps the problems of a refusal for the form; other errors go up.
+pub(crate) fn refused(error: EngineError, lines: &mut Vec<String>) -> Result<(), ConsoleError> {
+    match engine_status(&error) {
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT => {
+            lines.extend(crate::error::problems(&error));
+            Ok(())
+        }
+        _ => Err(ConsoleError::Engine(error)),
+    }
+}
+
+pub(crate) fn integration_id(text: &str) -> Result<IntegrationId, ConsoleError> {
+    text.parse().map(IntegrationId).map_err(|_| ConsoleError::NotFound(format!("integration `{text}` does not exist")))
+}
+
+/// The `Edit Custom Integration` panel.
+pub(crate) fn edit_page(
+    signed: &Signed,
+    record: &IntegrationRecord,
+    lines: &[String],
+    dialog: Option<Markup>,
+) -> Markup {
+    let can_edit = signed.may(INTEGRATIONS);
+    let integration = &record.integration;
+    let base = format!("/settings/integrations/{}", record.id);
+    let content = html! {
+        p class="crumbs" { a href="/settings/integrations" { "Integration Connections" } }
+        div class="panel" {
+            div class="heading" {
+                img src=(icon(integration.image_url.as_deref())) alt="" width="40" height="40";
+                h1 { "Edit Custom Integration" }
+                @if integration.archived { span class="badge" { "Archived" } }
+            }
+            (problems(lines))
+            form method="post" action=(base) class="fields" {
+                (csrf(signed))
+                label for="edit-name" { "Name" }
+                input id="edit-name" name="name" value=(integration.name) readonly aria-describedby="edit-name-hint";
+                p id="edit-name-hint" class="hint" { "Actions are referenced as " code { (integration.name) "/ACTION" } "; the name is fixed once created." }
+                label for="edit-image" { "Image URL" }
+                input id="edit-image" name="image_url" type="url" value=[integration.image_url.as_deref()] readonly[!can_edit] placeholder="https://… (blank: the default image)";
+                @if can_edit {
+                    div class="buttons" { button type="submit" class="primary" { "Save" } }
+                }
+            }
+            @if can_edit {
+                form method="post" action=(format!("{base}/archive")) class="archive" {
+                    (csrf(signed))
+                    @if integration.archived {
+                        input type="hidden" name="archived" value="false";
+                        button type="submit" { "Restore" }
+                    } @else {
+                        input type="hidden" name="archived" value="true";
+                        button type="submit" class="danger" { "Archive" }
+                    }
+                }
+            }
+        }
+        section class="panel" aria-labelledby="actions-title" {
+            div class="heading" {
+                h2 id="actions-title" { "Integration Actions" }
+                @if can_edit { a class="button" role="button" href=(format!("{base}/actions/new")) { "New" } }
+            }
+            @if integration.actions.is_empty() {
+                p class="empty" { "No actions yet. An action is one request this integration sends, for example when a task starts." }
+            } @else {
+                table class="actions" {
+                    thead { tr { th scope="col" { "Action" } th scope="col" { "Trigger" } th scope="col" { "Request" } th scope="col" { span class="visually-hidden" { "Edit" } } } }
+                    tbody {
+                        @for (action, id) in integration.actions.iter().zip(&record.action_ids) {
+                            tr {
+                                td { (action.name) }
+                                td { (super::actions::trigger_label(action.trigger)) }
+                                td { code { (format!("{:?}", action.request.method).to_uppercase()) " " (action.request.url) } }
+                                td class="cog" {
+                                    a class="icon-button" role="button" href=(format!("{base}/actions/{id}")) aria-label=(format!("Edit action {}", action.name)) title=(format!("Edit action {}", action.name)) { "⚙" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(dialog) = dialog { (dialog) }
+    };
+    layout::settings(&integration.name, signed, SettingsPage::Integrations, content)
+}
+
+/// `GET /settings/integrations/{id}`.
+pub(crate) async fn edit(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    signed.require(READ, "reading integrations")?;
+    let record = console.engine.integration(integration_id(&id)?).await?;
+    Ok(layout::respond(StatusCode::OK, edit_page(&signed, &record, &[], None)))
+}
+
+/// `POST /settings/integrations/{id}`: saves the image URL.
+pub(crate) async fn save(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, ConsoleError> {
+    signed.require(INTEGRATIONS, "editing an integration")?;
+    let id = integration_id(&id)?;
+    let edit = IntegrationEdit { image_url: Some(form.text("image_url")), archived: None };
+    match console.engine.edit_integration(id, &edit).await {
+        Ok(_) => Ok(Redirect::to(&format!("/settings/integrations/{id}")).into_response()),
+        Err(error) => {
+            let mut lines = Vec::new();
+            refused(error, &mut lines)?;
+            let record = console.engine.integration(id).await?;
+            Ok(layout::respond(StatusCode::UNPROCESSABLE_ENTITY, edit_page(&signed, &record, &lines, None)))
+        }
+    }
+}
+
+/// `POST /settings/integrations/{id}/archive`: archives or restores.
+pub(crate) async fn archive(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, ConsoleError> {
+    signed.require(INTEGRATIONS, "archiving an integration")?;
+    let id = integration_id(&id)?;
+    let edit = IntegrationEdit { image_url: None, archived: Some(form.text("archived") != "false") };
+    console.engine.edit_integration(id, &edit).await?;
+    Ok(Redirect::to(&format!("/settings/integrations/{id}")).into_response())
+}

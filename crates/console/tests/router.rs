@@ -1,0 +1,365 @@
+//! Router tests of the console through `tower::ServiceExt::oneshot` over a real engine (SQLite in a temporary
+//! directory): cookie flags, sign-in and sign-out, CSRF refusals, the security headers of every page, roles, and
+//! secrets that never reach a page.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use cutover_integrations_console::{CONTENT_SECURITY_POLICY, ConsoleSettings, SessionSettings, router};
+use cutover_integrations_core::Engine;
+use cutover_integrations_core::model::{Role, SecretValue, SystemParameter};
+use cutover_integrations_core::store::NewUser;
+use cutover_integrations_core::store::test_databases::fresh_sqlite_url;
+use secrecy::ExposeSecret as _;
+use std::collections::BTreeMap;
+use tower::ServiceExt as _;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+struct App {
+    router: Router,
+    engine: Engine,
+    tokens: BTreeMap<Role, String>,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: status, headers, body text.
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("")
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers.get_all("set-cookie").iter().filter_map(|value| value.to_str().ok()).map(str::to_owned).collect()
+    }
+}
+
+/// A browser's view: its cookies and the last CSRF token it saw.
+#[derive(Default, Clone)]
+struct Client {
+    cookies: BTreeMap<String, String>,
+    csrf: String,
+}
+
+async fn app_with(settings: ConsoleSettings) -> App {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let engine = Engine::builder()
+        .database_url(fresh_sqlite_url(dir.path()))
+        .secret_key_base64(KEY)
+        .build()
+        .await
+        .expect("engine");
+    let mut tokens = BTreeMap::new();
+    for role in [Role::Viewer, Role::CustomFieldsAdmin, Role::IntegrationsAdmin, Role::Admin] {
+        let name = format!("{role:?}");
+        let user =
+            NewUser { name: name.clone(), email: format!("{}@example.com", name.to_lowercase()), roles: vec![role] };
+        tokens.insert(role, engine.create_user(&user).await.expect("user").token.expose_secret().to_owned());
+    }
+    App { router: router(engine.clone(), settings), engine, tokens, _dir: dir }
+}
+
+async fn app() -> App {
+    app_with(ConsoleSettings { sessions: SessionSettings::default(), secure_cookies: false }).await
+}
+
+/// The value of the first `name="NAME" value="…"` (or `content="…"` of a meta) in a page.
+fn attribute_after(html: &str, marker: &str, attribute: &str) -> Option<String> {
+    let start = html.find(marker)?;
+    let rest = &html[start..];
+    let at = rest.find(&format!("{attribute}=\""))? + attribute.len() + 2;
+    Some(rest[at..at + rest[at..].find('"')?].to_owned())
+}
+
+impl App {
+    async fn send(&self, client: &mut Client, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if !client.cookies.is_empty() {
+            let cookie: Vec<String> = client.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect();
+            request = request.header("cookie", cookie.join("; "));
+        }
+        let body = match form {
+            Some(pairs) => {
+                request = request.header("content-type", "application/x-www-form-urlencoded");
+                Body::from(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish())
+            }
+            None => Body::empty(),
+        };
+        let response = self.router.clone().oneshot(request.body(body).expect("request")).await.expect("response");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let answer = Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() };
+        for cookie in answer.set_cookies() {
+            let pair = cookie.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() {
+                    client.cookies.remove(name);
+                } else {
+                    client.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        if let Some(token) = attribute_after(&answer.body, "name=\"csrf-token\"", "content")
+            .or_else(|| attribute_after(&answer.body, "name=\"csrf\"", "value"))
+        {
+            client.csrf = token;
+        }
+        answer
+    }
+
+    async fn sign_in(&self, role: Role) -> Client {
+        let mut client = Client::default();
+        self.send(&mut client, "GET", "/sign-in", None).await;
+        let csrf = client.csrf.clone();
+        let answer =
+            self.send(&mut client, "POST", "/sign-in", Some(&[("csrf", &csrf), ("token", &self.tokens[&role])])).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        self.send(&mut client, "GET", "/settings/integrations", None).await;
+        client
+    }
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_expiring_cookie_and_sign_out_ends_the_session() {
+    let app = app().await;
+    let mut client = Client::default();
+    let form = app.send(&mut client, "GET", "/sign-in", None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("<label for=\"token\">API token</label>"), "{}", form.body);
+    assert!(form.body.contains(">Sign in</button>"));
+    let csrf = client.csrf.clone();
+    let wrong = app.send(&mut client, "POST", "/sign-in", Some(&[("csrf", &csrf), ("token", "nope")])).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("That API token is not valid."));
+    let csrf = client.csrf.clone();
+    let token = app.tokens[&Role::Admin].clone();
+    let signed = app.send(&mut client, "POST", "/sign-in", Some(&[("csrf", &csrf), ("token", &token)])).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    let session = signed.set_cookies().into_iter().find(|c| c.starts_with("cutover_session=")).expect("session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(session.contains(flag), "{session} has {flag}");
+    }
+    assert!(!session.contains("Secure"), "http: no Secure flag: {session}");
+    assert!(!session.contains(&token), "the cookie is not the API token");
+    let page = app.send(&mut client, "GET", "/settings/integrations", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for name in
+        ["Runbooks", "Settings", "Sign out", "Integration Connections", "Custom Fields", "System Parameters", "Users"]
+    {
+        assert!(page.body.contains(name), "the page shows {name}");
+    }
+    let old_cookies = client.clone();
+    let csrf = client.csrf.clone();
+    let out = app.send(&mut client, "POST", "/sign-out", Some(&[("csrf", &csrf)])).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(out.set_cookies().iter().any(|c| c.starts_with("cutover_session=;") && c.contains("Max-Age=0")));
+    let mut replay = old_cookies;
+    let after = app.send(&mut replay, "GET", "/settings/integrations", None).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the old cookie no longer signs in");
+    assert_eq!(after.header("location"), "/sign-in");
+
+    let https = app_with(ConsoleSettings::for_public_url(&"https://cutover.example.com".parse().expect("URL"))).await;
+    let mut client = Client::default();
+    https.send(&mut client, "GET", "/sign-in", None).await;
+    let csrf = client.csrf.clone();
+    let token = https.tokens[&Role::Viewer].clone();
+    let signed = https.send(&mut client, "POST", "/sign-in", Some(&[("csrf", &csrf), ("token", &token)])).await;
+    assert!(signed.set_cookies().iter().all(|c| c.ends_with("; Secure")), "{:?}", signed.set_cookies());
+}
+
+#[tokio::test]
+async fn writes_without_the_csrf_token_are_refused() {
+    let app = app().await;
+    let mut client = app.sign_in(Role::IntegrationsAdmin).await;
+    let cases: [(&str, Option<String>, StatusCode); 3] = [
+        ("missing", None, StatusCode::FORBIDDEN),
+        ("wrong", Some("x".repeat(43)), StatusCode::FORBIDDEN),
+        ("right", Some(client.csrf.clone()), StatusCode::SEE_OTHER),
+    ];
+    for (case, token, status) in cases {
+        let name = format!("Conn {case}");
+        let mut form = vec![("kind", "custom"), ("name", name.as_str())];
+        if let Some(token) = &token {
+            form.push(("csrf", token));
+        }
+        let answer = app.send(&mut client, "POST", "/settings/integrations", Some(&form)).await;
+        assert_eq!(answer.status, status, "{case}: {}", answer.body);
+    }
+    let names: Vec<String> =
+        app.engine.integrations().await.expect("list").into_iter().map(|r| r.integration.name).collect();
+    assert_eq!(names, ["Conn right"], "only the write with the token happened");
+    // The header works for fetch, and the sign-in form needs its own pre-session token.
+    let request = Request::post("/settings/check-template")
+        .header("cookie", format!("cutover_session={}", client.cookies["cutover_session"]))
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"place":"payload","text":"{}"}"#))
+        .expect("request");
+    let answer = app.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    let mut stranger = Client::default();
+    let token = app.tokens[&Role::Admin].clone();
+    let forged = app.send(&mut stranger, "POST", "/sign-in", Some(&[("token", &token)])).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.set_cookies().iter().all(|c| !c.starts_with("cutover_session=")));
+}
+
+#[tokio::test]
+async fn every_page_has_the_security_headers_and_no_inline_script_or_style() {
+    let app = app().await;
+    let mut client = app.sign_in(Role::Admin).await;
+    let csrf = client.csrf.clone();
+    app.send(
+        &mut client,
+        "POST",
+        "/settings/integrations",
+        Some(&[("csrf", &csrf), ("kind", "custom"), ("name", "Slack")]),
+    )
+    .await;
+    let id = app.engine.integrations().await.expect("list")[0].id;
+    let pages = [
+        "/sign-in".to_owned(),
+        "/runbooks".to_owned(),
+        "/settings/integrations".to_owned(),
+        format!("/settings/integrations/{id}"),
+        "/settings/custom-fields".to_owned(),
+        "/settings/system-parameters".to_owned(),
+        "/settings/users".to_owned(),
+        "/settings/integrations/999".to_owned(),
+    ];
+    let mut assets = Vec::new();
+    for path in &pages {
+        let answer = app.send(&mut client, "GET", path, None).await;
+        assert!(
+            answer.status == StatusCode::OK || path.ends_with("999") || path == "/sign-in",
+            "{path}: {}",
+            answer.status
+        );
+        assert_eq!(answer.header("content-security-policy"), CONTENT_SECURITY_POLICY, "{path}");
+        assert_eq!(answer.header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(answer.header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(answer.header("cache-control"), "no-store", "{path}");
+        let lower = answer.body.to_lowercase();
+        assert!(!lower.contains(" style="), "{path}: no style attribute");
+        assert!(!lower.contains("<style"), "{path}: no style element");
+        assert!(!lower.contains("<script>") && !lower.contains("<script type=\"module\">"), "{path}: no inline script");
+        for handler in [" onclick=", " onload=", " onsubmit=", " onchange=", "javascript:"] {
+            assert!(!lower.contains(handler), "{path}: no {handler}");
+        }
+        for marker in ["href=\"/assets/", "src=\"/assets/"] {
+            let mut rest = answer.body.as_str();
+            while let Some(at) = rest.find(marker) {
+                let start = at + marker.len() - "/assets/".len();
+                let end = start + rest[start..].find('"').unwrap_or(0);
+                assets.push(rest[start..end].to_owned());
+                rest = &rest[end..];
+            }
+        }
+    }
+    assets.sort();
+    assets.dedup();
+    assert_eq!(assets.len(), 3, "{assets:?}");
+    for asset in &assets {
+        let answer = app.send(&mut client, "GET", asset, None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{asset}");
+        assert_eq!(answer.header("cache-control"), "public, max-age=31536000, immutable", "{asset}");
+        assert_eq!(answer.header("content-security-policy"), CONTENT_SECURITY_POLICY);
+        let stale = asset.replacen('.', ".000000000000x", 1);
+        assert_eq!(app.send(&mut client, "GET", &stale, None).await.status, StatusCode::NOT_FOUND, "{stale}");
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_is_offered_no_edit_control_and_its_writes_are_refused() {
+    let app = app().await;
+    let mut admin = app.sign_in(Role::IntegrationsAdmin).await;
+    let csrf = admin.csrf.clone();
+    app.send(
+        &mut admin,
+        "POST",
+        "/settings/integrations",
+        Some(&[("csrf", &csrf), ("kind", "custom"), ("name", "Slack")]),
+    )
+    .await;
+    let id = app.engine.integrations().await.expect("list")[0].id;
+    let mut viewer = app.sign_in(Role::Viewer).await;
+    let list = app.send(&mut viewer, "GET", "/settings/integrations", None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("Slack"));
+    assert!(!list.body.contains("Create Integration"), "no create button for a viewer");
+    let edit = app.send(&mut viewer, "GET", &format!("/settings/integrations/{id}"), None).await;
+    for control in [">Archive<", ">New<", ">Save<"] {
+        assert!(!edit.body.contains(control), "a viewer is not offered {control}");
+    }
+    let fields = app.send(&mut viewer, "GET", "/settings/custom-fields", None).await;
+    assert!(!fields.body.contains("New Custom Field"));
+    let csrf = viewer.csrf.clone();
+    let writes: [(&str, Vec<(&str, &str)>); 4] = [
+        ("/settings/integrations", vec![("kind", "custom"), ("name", "Other")]),
+        ("/settings/custom-fields", vec![("name", "F"), ("type", "text"), ("applies_to", "task")]),
+        ("/settings/system-parameters", vec![("name", "p"), ("value", "v")]),
+        ("/settings/users", vec![("name", "n"), ("email", "n@example.com"), ("roles", "admin")]),
+    ];
+    for (path, mut form) in writes {
+        form.push(("csrf", &csrf));
+        let answer = app.send(&mut viewer, "POST", path, Some(&form)).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let archive = format!("/settings/integrations/{id}/archive");
+    let answer = app.send(&mut viewer, "POST", &archive, Some(&[("csrf", &csrf), ("archived", "true")])).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.engine.integrations().await.expect("list").len(), 1);
+    assert!(!app.engine.integrations().await.expect("list")[0].integration.archived);
+    assert!(app.engine.system_parameters().await.expect("parameters").is_empty());
+    assert_eq!(app.send(&mut viewer, "GET", "/settings/users", None).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn secrets_are_never_rendered_and_tokens_are_shown_once() {
+    let app = app().await;
+    let secret = "s3cr3t-parameter-value";
+    let parameter =
+        SystemParameter { name: "slack_client_secret".into(), value: SecretValue::new(secret), secret: true };
+    app.engine.put_system_parameter(&parameter).await.expect("parameter");
+    let mut admin = app.sign_in(Role::Admin).await;
+    let page = app.send(&mut admin, "GET", "/settings/system-parameters", None).await;
+    assert!(page.body.contains("slack_client_secret"));
+    assert!(!page.body.contains(secret), "the secret is not on the page");
+    let csrf = admin.csrf.clone();
+    let replaced = app
+        .send(
+            &mut admin,
+            "POST",
+            "/settings/system-parameters",
+            Some(&[("csrf", &csrf), ("name", "slack_client_secret"), ("value", "new-secret-value"), ("secret", "on")]),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::SEE_OTHER);
+    let parameters = app.engine.system_parameters().await.expect("parameters");
+    assert_eq!(parameters[0].value.expose(), "new-secret-value", "replaced");
+    let page = app.send(&mut admin, "GET", "/settings/system-parameters", None).await;
+    assert!(!page.body.contains("new-secret-value"));
+    let created = app
+        .send(
+            &mut admin,
+            "POST",
+            "/settings/users",
+            Some(&[("csrf", &csrf), ("name", "Ops"), ("email", "ops@example.com"), ("roles", "operator")]),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let token = attribute_after(&created.body, "id=\"new-token\"", "value").expect("token shown once");
+    assert!(app.engine.authenticate(&token).await.expect("authenticate").is_some());
+    assert!(created.body.contains("data-copy=\"new-token\""));
+    let list = app.send(&mut admin, "GET", "/settings/users", None).await;
+    assert!(!list.body.contains(&token), "the token is shown only once");
+    for other in app.tokens.values() {
+        assert!(!list.body.contains(other.as_str()));
+    }
+}
