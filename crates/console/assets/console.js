@@ -25,9 +25,28 @@ function setUpDialogs() {
       dialog.close();
       dialog.showModal();
     }
+    dialog.addEventListener("keydown", (event) => trapFocus(dialog, event));
     dialog.addEventListener("close", () => {
       if (dialog.dataset.closeHref) window.location.assign(dialog.dataset.closeHref);
     });
+  }
+}
+
+// Tab and Shift+Tab cycle through the dialog's controls instead of leaving it for the browser's own.
+function trapFocus(dialog, event) {
+  if (event.key !== "Tab") return;
+  const focusable = [...dialog.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")].filter(
+    (element) => !element.disabled && element.tabIndex >= 0 && element.getClientRects().length > 0,
+  );
+  if (focusable.length === 0) return;
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  if (event.shiftKey && document.activeElement === first) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault();
+    first.focus();
   }
 }
 

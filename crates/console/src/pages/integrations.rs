@@ -50,12 +50,10 @@ fn list_page(signed: &Signed, records: &[IntegrationRecord], draft: Option<&Draf
             ul class="connections" {
                 @for record in records {
                     li {
-                        a href=(format!("/settings/integrations/{}", record.id)) {
-                            img src=(icon(record.integration.image_url.as_deref())) alt="" width="32" height="32";
-                            span class="name" { (record.integration.name) }
-                            span class="meta" { (record.integration.actions.len()) " action" @if record.integration.actions.len() != 1 { "s" } }
-                            @if record.integration.archived { span class="badge" { "Archived" } }
-                        }
+                        img src=(icon(record.integration.image_url.as_deref())) alt="" width="32" height="32";
+                        a class="name" href=(format!("/settings/integrations/{}", record.id)) { (record.integration.name) }
+                        span class="meta" { (record.integration.actions.len()) " action" @if record.integration.actions.len() != 1 { "s" } }
+                        @if record.integration.archived { span class="badge" { "Archived" } }
                     }
                 }
             }

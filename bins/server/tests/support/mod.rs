@@ -1,0 +1,3 @@
+//! Shared support of the server's browser tests.
+
+pub mod browser;
