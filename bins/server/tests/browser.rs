@@ -46,7 +46,8 @@ async fn server() -> Server {
         .expect("engine");
     engine.ensure_admin_token("bootstrap@localhost", BOOTSTRAP).await.expect("bootstrap admin");
     let (stop, stopping) = watch::channel(false);
-    let router = app(AppState::new(engine.clone(), stopping), ConsoleSettings::for_public_url(&base.parse().expect("URL")));
+    let router =
+        app(AppState::new(engine.clone(), stopping), ConsoleSettings::for_public_url(&base.parse().expect("URL")));
     tokio::spawn(async move { axum::serve(listener, router).await });
     Server { base, engine, _stop: stop, _dir: dir }
 }

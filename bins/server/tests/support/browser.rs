@@ -17,7 +17,8 @@ const FIND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where the browser and its driver are, if installed.
 pub fn installed() -> Option<(PathBuf, PathBuf)> {
     let chromium = PathBuf::from(std::env::var("CUTOVER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    let driver = PathBuf::from(std::env::var("CUTOVER_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()));
+    let driver =
+        PathBuf::from(std::env::var("CUTOVER_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()));
     (chromium.exists() && driver.exists()).then_some((chromium, driver))
 }
 
@@ -112,9 +113,17 @@ impl Browser {
             "goog:chromeOptions": {"binary": chromium.display().to_string(), "args": args},
             "goog:loggingPrefs": {"browser": "ALL"},
         }}});
-        let response: Value =
-            http.post(format!("{base}/session")).json(&capabilities).send().await.expect("session").json().await.expect("json");
-        let session = response["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {response}")).to_owned();
+        let response: Value = http
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json");
+        let session =
+            response["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {response}")).to_owned();
         let browser = Self { driver: child, http, base, session, _profile: profile };
         browser.viewport(1280, 800, 1.0).await;
         browser
@@ -140,8 +149,12 @@ impl Browser {
     /// Sets the layout viewport in CSS pixels and the zoom (device scale) through the DevTools protocol.
     pub async fn viewport(&self, width: u32, height: u32, scale: f64) {
         let params = json!({"width": width, "height": height, "deviceScaleFactor": scale, "mobile": false});
-        self.must("POST", "/goog/cdp/execute", Some(json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": params})))
-            .await;
+        self.must(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": params})),
+        )
+        .await;
     }
 
     /// Opens a URL.
@@ -242,8 +255,11 @@ impl Browser {
     /// The open dialog whose heading is `heading`.
     pub async fn dialog(&self, heading: &str) -> Element {
         let q = quote(heading);
-        self.find(&format!("//dialog[@open][.//*[self::h1 or self::h2][normalize-space()={q}]]"), &format!("dialog `{heading}`"))
-            .await
+        self.find(
+            &format!("//dialog[@open][.//*[self::h1 or self::h2][normalize-space()={q}]]"),
+            &format!("dialog `{heading}`"),
+        )
+        .await
     }
 
     /// Whether an open dialog has the heading `heading`.
@@ -278,7 +294,12 @@ impl Browser {
     pub async fn press(&self, keys: &str) {
         let actions: Vec<Value> = keys
             .chars()
-            .flat_map(|key| [json!({"type": "keyDown", "value": key.to_string()}), json!({"type": "keyUp", "value": key.to_string()})])
+            .flat_map(|key| {
+                [
+                    json!({"type": "keyDown", "value": key.to_string()}),
+                    json!({"type": "keyUp", "value": key.to_string()}),
+                ]
+            })
             .collect();
         let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
         self.must("POST", "/actions", Some(body)).await;
@@ -342,7 +363,8 @@ impl Browser {
 
     /// Whether the page overflows its viewport sideways (a broken layout).
     pub async fn overflows_sideways(&self) -> bool {
-        self.execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", vec![]).await == Value::Bool(true)
+        self.execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", vec![]).await
+            == Value::Bool(true)
     }
 
     /// Ends the session and the driver.
