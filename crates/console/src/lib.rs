@@ -5,7 +5,7 @@
 //! templates; a small stylesheet and one ES module of our own are embedded in the binary and served under a
 //! content-hashed URL with long cache headers.
 //!
-//! Security, in one place ([`guard`]):
+//! Security, in one place (`src/guard.rs`):
 //!
 //! - Sign-in exchanges an API token ([`Engine::authenticate`]) for a session cookie: an opaque random id, kept
 //!   server-side only as its SHA-256 hash, `HttpOnly`, `SameSite=Strict`, `Secure` when the public URL is https, and
