@@ -71,7 +71,7 @@ pub enum ErrorKind {
     Condition,
     /// A mapped path matched nothing in the response.
     Mapping,
-    /// The SSRF guard refused the address.
+    /// The outbound guard refused the address, or the host is not in the action's `allowed_hosts`.
     SsrfBlocked,
     /// Too many redirects, or a redirect to a URL that cannot be followed.
     Redirect,

@@ -12,7 +12,10 @@ use crate::redaction::Redaction;
 use crate::response_path::ResponseCondition;
 use crate::retry::{delay_before_retry, is_retryable_status, parse_retry_after};
 use crate::timer::{SystemTimer, Timer};
-use crate::transport::{Transport, TransportFailure, WireRequest, WireResponse, curl_line, header_map, reqwest_method};
+use crate::transport::{
+    RedirectRules, Transport, TransportFailure, WireRequest, WireResponse, check_allowed_host, curl_line, header_map,
+    reqwest_method,
+};
 use crate::{ErrorKind, ExecutorConfig, HttpError};
 use async_trait::async_trait;
 use cutover_integrations_auth::{AppliedCredentials, AuthError, OutgoingRequest as AuthRequest, UnauthorizedOutcome};
@@ -268,7 +271,14 @@ impl HttpExecutor {
         };
         exchange.record.request = Some(self.request_record(&wire, &redaction));
         let timeout = self.config.request_timeout(action.timeout_seconds);
-        let result = self.transport.send(&wire, timeout, &|name| redaction.is_secret_header(name)).await;
+        let is_secret_header =
+            |name: &str, value: &str| redaction.is_secret_header(name) || redaction.holds_secret(value);
+        let rules = RedirectRules {
+            policy: action.redirects,
+            allowed_hosts: &action.allowed_hosts,
+            is_secret_header: &is_secret_header,
+        };
+        let result = self.transport.send(&wire, timeout, &rules).await;
         exchange.record.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
             Ok(response) => {
@@ -322,6 +332,8 @@ impl HttpExecutor {
         let url = Url::parse(&url).map_err(|error| {
             TransportFailure::new(ErrorKind::InvalidRequest, format!("Invalid URL `{url}`: {error}"))
         })?;
+        // Before any credential is attached (`authenticate` runs after this).
+        check_allowed_host(&action.allowed_hosts, &url)?;
         if attempt.purpose == RequestPurpose::CancelNotice && body.is_none() {
             body = Some(cancel_message(action, fire, state).to_string());
         }

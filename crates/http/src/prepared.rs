@@ -5,7 +5,9 @@
 use crate::HttpError;
 use crate::record::RequestPurpose;
 use crate::response_path::{FieldMapping, ResponseCondition, ResponsePath};
-use cutover_integrations_model::{Action, ActionSettings, Condition, ExecutionMode, HttpMethod, NotifyWebhook};
+use cutover_integrations_model::{
+    Action, ActionSettings, Condition, ExecutionMode, HostPattern, HttpMethod, NotifyWebhook, RedirectPolicy,
+};
 use cutover_integrations_template::{RequestParts, RequestTemplate, TemplateContext, TemplateError};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -77,6 +79,10 @@ pub struct PreparedAction {
     pub(crate) polling: Option<PollingRules>,
     pub(crate) callback_timeout: Duration,
     pub(crate) renderer: Arc<dyn RequestRenderer>,
+    /// The hosts every request of the action may reach (any when empty), checked before credentials are attached.
+    pub(crate) allowed_hosts: Vec<HostPattern>,
+    /// Which redirects are followed, and what crosses origins with them.
+    pub(crate) redirects: RedirectPolicy,
 }
 
 impl fmt::Debug for PreparedAction {
@@ -154,6 +160,8 @@ impl PreparedAction {
             polling,
             callback_timeout,
             renderer,
+            allowed_hosts: action.allowed_hosts.clone(),
+            redirects: action.redirects,
         })
     }
 

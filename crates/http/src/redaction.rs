@@ -115,6 +115,11 @@ impl Redaction {
         SECRET_QUERY_PARAMETERS.contains(&name) || self.query_parameters.contains(name)
     }
 
+    /// Whether `text` holds a secret value, in any form [`Redaction::text`] hides.
+    pub fn holds_secret(&self, text: &str) -> bool {
+        !self.values.is_empty() && text.len() >= self.shortest && self.values.redact(text) != text
+    }
+
     /// `text` with every secret value replaced.
     pub fn text(&self, text: &str) -> String {
         if self.values.is_empty() || text.len() < self.shortest {

@@ -2,12 +2,14 @@
 //! transport errors sorted into [`ErrorKind`]s with a human reason.
 //!
 //! Redirects are followed here rather than by reqwest's redirect policy so that every hop is checked by the SSRF
-//! guard before it is requested, and so that cross-origin hops drop every credential header (reqwest's policy drops
-//! `Authorization` and `Cookie` but not an API key in `X-Api-Key`).
+//! guard before it is requested, and so that the action's [`RedirectPolicy`] decides what crosses to another origin:
+//! under the default `same_origin`, a cross-origin hop drops every credential header and every header that carries a
+//! secret, and a hop that would resend a body to another origin is refused (reqwest's own policy drops `Authorization`
+//! and `Cookie` but not an API key in `X-Api-Key`, nor a custom header templated from a secret).
 
 use crate::outbound::{GuardedResolver, NameRefused};
 use crate::{ErrorKind, ExecutorConfig, HttpError, OutboundPolicy};
-use cutover_integrations_model::HttpMethod;
+use cutover_integrations_model::{HostPattern, HttpMethod, RedirectPolicy};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -61,6 +63,38 @@ impl TransportFailure {
     }
 }
 
+/// What the action's definition says about redirects, and how to recognise the secrets a request carries.
+pub(crate) struct RedirectRules<'a> {
+    /// Which redirects are followed, and what crosses origins with them.
+    pub(crate) policy: RedirectPolicy,
+    /// The action's `allowed_hosts` (any host when empty).
+    pub(crate) allowed_hosts: &'a [HostPattern],
+    /// Whether a header (name, value) is a credential or carries a secret.
+    pub(crate) is_secret_header: &'a (dyn Fn(&str, &str) -> bool + Sync),
+}
+
+/// Refuses a URL whose host is not in a non-empty `allowed_hosts`.
+pub(crate) fn check_allowed_host(allowed_hosts: &[HostPattern], url: &Url) -> Result<(), TransportFailure> {
+    if allowed_hosts.is_empty() {
+        return Ok(());
+    }
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(0);
+    if allowed_hosts.iter().any(|pattern| pattern.matches(host, port)) {
+        return Ok(());
+    }
+    let shown = match url.port() {
+        Some(port) if allowed_hosts.iter().any(|pattern| pattern.matches(host, pattern.port().unwrap_or(port))) => {
+            format!("{host}:{port}")
+        }
+        _ => host.to_owned(),
+    };
+    Err(TransportFailure::new(
+        ErrorKind::SsrfBlocked,
+        format!("Blocked: host `{shown}` is not in the action's allowed hosts"),
+    ))
+}
+
 /// The shared client and the rules it sends by.
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
@@ -86,16 +120,14 @@ impl Transport {
         Ok(Self { client, policy, max_redirects: config.max_redirects, body_limit: config.response_body_limit })
     }
 
-    /// Sends `request`, following redirects, within `timeout` for the whole exchange.
-    ///
-    /// `credential_headers` are dropped when a redirect leaves the origin of the request.
+    /// Sends `request`, following redirects as `rules` say, within `timeout` for the whole exchange.
     pub(crate) async fn send(
         &self,
         request: &WireRequest,
         timeout: Duration,
-        credential_headers: &(dyn Fn(&str) -> bool + Sync),
+        rules: &RedirectRules<'_>,
     ) -> Result<WireResponse, TransportFailure> {
-        match tokio::time::timeout(timeout, self.follow(request, credential_headers)).await {
+        match tokio::time::timeout(timeout, self.follow(request, rules)).await {
             Ok(result) => result,
             Err(_) => Err(TransportFailure::transient(
                 ErrorKind::Timeout,
@@ -104,11 +136,7 @@ impl Transport {
         }
     }
 
-    async fn follow(
-        &self,
-        request: &WireRequest,
-        credential_headers: &(dyn Fn(&str) -> bool + Sync),
-    ) -> Result<WireResponse, TransportFailure> {
+    async fn follow(&self, request: &WireRequest, rules: &RedirectRules<'_>) -> Result<WireResponse, TransportFailure> {
         let mut url = request.url.clone();
         let mut method = request.method;
         let mut headers = request.headers.clone();
@@ -127,6 +155,12 @@ impl Transport {
                 let final_url = (redirects > 0).then(|| url.to_string());
                 return self.read(response, final_url).await;
             };
+            if rules.policy == RedirectPolicy::None {
+                return Err(TransportFailure::new(
+                    ErrorKind::Redirect,
+                    format!("Redirect not followed (status {status}): the action's `redirects` is `none`"),
+                ));
+            }
             redirects += 1;
             if redirects > self.max_redirects {
                 return Err(TransportFailure::new(
@@ -137,21 +171,42 @@ impl Transport {
             let next = url.join(location).map_err(|error| {
                 TransportFailure::new(ErrorKind::Redirect, format!("Invalid redirect location `{location}`: {error}"))
             })?;
-            if next.origin() != url.origin() {
-                let names: Vec<HeaderName> = headers
-                    .keys()
-                    .filter(|name| is_credential_header(name.as_str()) || credential_headers(name.as_str()))
-                    .cloned()
-                    .collect();
-                for name in names {
-                    headers.remove(name);
-                }
-            }
             if status == 303 || (matches!(status, 301 | 302) && method == HttpMethod::Post) {
                 method = HttpMethod::Get;
                 body = None;
                 headers.remove(reqwest::header::CONTENT_TYPE);
                 headers.remove(reqwest::header::CONTENT_LENGTH);
+            }
+            if next.origin() != url.origin() {
+                match rules.policy {
+                    RedirectPolicy::Any => check_allowed_host(rules.allowed_hosts, &next)?,
+                    RedirectPolicy::SameOrigin | RedirectPolicy::None => {
+                        if body.is_some() {
+                            return Err(TransportFailure::new(
+                                ErrorKind::Redirect,
+                                format!(
+                                    "Redirect to another origin ({}) not followed (status {status}): it would resend \
+                                     the request body, and the action's `redirects` is `same_origin`",
+                                    next.origin().ascii_serialization()
+                                ),
+                            ));
+                        }
+                        let names: Vec<HeaderName> = headers
+                            .iter()
+                            .filter(|(name, value)| {
+                                is_credential_header(name.as_str())
+                                    || (rules.is_secret_header)(
+                                        name.as_str(),
+                                        &String::from_utf8_lossy(value.as_bytes()),
+                                    )
+                            })
+                            .map(|(name, _)| name.clone())
+                            .collect();
+                        for name in names {
+                            headers.remove(name);
+                        }
+                    }
+                }
             }
             url = next;
         }

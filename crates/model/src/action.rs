@@ -1,6 +1,6 @@
 //! Integration actions: general settings, auth, request, response handling, polling and callback.
 
-use crate::SecretValue;
+use crate::{HostPattern, RedirectPolicy, SecretValue};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -33,6 +33,13 @@ pub struct Action {
     /// How a `callback` fire waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<CallbackSpec>,
+    /// The hosts every URL of the action (request, polling, cancel webhook) may reach; any host when empty. Required
+    /// when a URL's scheme or host reads a value operators can change (anything but system parameters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Which redirects the action's requests follow, and what crosses to another origin with them.
+    #[serde(default, skip_serializing_if = "RedirectPolicy::is_default")]
+    pub redirects: RedirectPolicy,
 }
 
 /// When an action fires.

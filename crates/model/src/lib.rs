@@ -36,6 +36,7 @@ mod action;
 mod definition;
 mod diagnostic;
 mod error;
+mod host;
 mod integration;
 mod parse;
 mod runbook;
@@ -52,6 +53,7 @@ pub use action::{
 pub use definition::{Definition, DefinitionFormat};
 pub use diagnostic::{Diagnostic, Position};
 pub use error::ModelError;
+pub use host::{HostPattern, RedirectPolicy};
 pub use integration::{AppliesTo, CustomField, CustomFieldType, Integration, IntegrationKind, SystemParameter};
 pub use runbook::{ActionRef, FieldValue, Runbook, Task};
 pub use secret::SecretValue;

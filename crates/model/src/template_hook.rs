@@ -48,6 +48,10 @@ pub struct TemplateReport {
     pub problems: Vec<TemplateProblem>,
     /// Every `CustomField` the template reads.
     pub custom_fields: Vec<FieldReference>,
+    /// URL templates only: the paths that decide the scheme, host or port and that operators or third parties can
+    /// change (anything but `SystemParameter`), with `name` the path as written. An action whose URL has any needs
+    /// `allowed_hosts`.
+    pub host_readers: Vec<FieldReference>,
 }
 
 /// Checks one template at save time.

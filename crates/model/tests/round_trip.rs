@@ -3,8 +3,8 @@
 use cutover_integrations_model::{
     Action, ActionRef, ActionSettings, ApiKeyLocation, AppliesTo, AuthSettings, AuthenticateAs, CallbackSpec,
     Condition, ConditionTest, CustomField, CustomFieldType, Definition, DefinitionFormat, ExecutionMode, FieldValue,
-    HttpMethod, Integration, IntegrationKind, NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RequestSpec,
-    ResponseSpec, Runbook, SecretValue, SourceFile, Task, Trigger, Visibility,
+    HostPattern, HttpMethod, Integration, IntegrationKind, NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec,
+    RedirectPolicy, RequestSpec, ResponseSpec, Runbook, SecretValue, SourceFile, Task, Trigger, Visibility,
 };
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::option;
@@ -275,22 +275,57 @@ fn action(name: String, fields: Vec<String>) -> BoxedStrategy<Action> {
         option::of(response(fields.clone())),
         polling(fields),
         option::of(positive()),
+        vec(host_pattern(), 0..4),
+        select(&[RedirectPolicy::SameOrigin, RedirectPolicy::Any, RedirectPolicy::None][..]),
     )
-        .prop_map(move |(trigger, visibility, settings, auth, request, response, polling, callback)| {
-            let mode = request.execution_mode;
-            Action {
-                name: name.clone(),
+        .prop_map(
+            move |(
                 trigger,
                 visibility,
                 settings,
                 auth,
-                response: response.filter(|_| mode != ExecutionMode::FireAndForget),
-                polling: (mode == ExecutionMode::Polling).then_some(polling),
-                callback: callback
-                    .filter(|_| mode == ExecutionMode::Callback)
-                    .map(|timeout_seconds| CallbackSpec { timeout_seconds }),
                 request,
-            }
+                response,
+                polling,
+                callback,
+                allowed_hosts,
+                redirects,
+            )| {
+                let mode = request.execution_mode;
+                Action {
+                    name: name.clone(),
+                    trigger,
+                    visibility,
+                    settings,
+                    auth,
+                    response: response.filter(|_| mode != ExecutionMode::FireAndForget),
+                    polling: (mode == ExecutionMode::Polling).then_some(polling),
+                    callback: callback
+                        .filter(|_| mode == ExecutionMode::Callback)
+                        .map(|timeout_seconds| CallbackSpec { timeout_seconds }),
+                    request,
+                    allowed_hosts,
+                    redirects,
+                }
+            },
+        )
+        .boxed()
+}
+
+/// Host patterns of every form: names, `*.suffix`, IPv4 and IPv6 addresses, with and without a port.
+fn host_pattern() -> BoxedStrategy<HostPattern> {
+    let label = "[a-zA-Z0-9]([a-zA-Z0-9_-]{0,8}[a-zA-Z0-9])?";
+    let name = vec(label, 1..4).prop_map(|labels| labels.join("."));
+    let host = prop_oneof![
+        name.clone(),
+        name.prop_map(|suffix| format!("*.{suffix}")),
+        any::<[u8; 4]>().prop_map(|octets| std::net::Ipv4Addr::from(octets).to_string()),
+        any::<u128>().prop_map(|bits| format!("[{}]", std::net::Ipv6Addr::from(bits))),
+    ];
+    (host, option::of(1..=u16::MAX))
+        .prop_map(|(host, port)| {
+            let text = port.map_or_else(|| host.clone(), |port| format!("{host}:{port}"));
+            HostPattern::parse(&text).unwrap_or_else(|message| panic!("{message}"))
         })
         .boxed()
 }

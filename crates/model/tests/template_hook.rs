@@ -2,7 +2,7 @@
 //! from template positions to file positions.
 
 use cutover_integrations_model::{
-    SourceFile, TemplateChecker, TemplatePlace, TemplateProblem, TemplateReport, Validator,
+    FieldReference, SourceFile, TemplateChecker, TemplatePlace, TemplateProblem, TemplateReport, Validator,
 };
 use std::sync::Mutex;
 
@@ -130,4 +130,43 @@ fn template_problems_get_file_positions() {
         let found = validate(&BangChecker::default(), file, text);
         assert_eq!(found, *expected, "{name}:\n{text}");
     }
+}
+
+/// Reports every `CustomField` in a URL as deciding its host, as the template crate's checker does for the host part.
+struct HostChecker;
+
+impl TemplateChecker for HostChecker {
+    fn check(&self, template: &str, place: TemplatePlace) -> TemplateReport {
+        let mut report = TemplateReport::default();
+        if place == TemplatePlace::Url
+            && let Some(offset) = template.find("{{CustomField")
+        {
+            let column = template[..offset].chars().count() as u32 + 3;
+            report.host_readers.push(FieldReference { name: "CustomField.Instance".to_owned(), line: 1, column });
+        }
+        report
+    }
+}
+
+#[test]
+fn a_url_host_read_from_operator_values_needs_allowed_hosts() {
+    let text = |allowed: &str| {
+        format!(
+            "kind: integration\nname: A\ncustom_fields: [{{name: Instance, type: text}}]\nactions:\n  - name: X\n{allowed}    \
+             request: {{method: GET, url: \"https://{{{{CustomField.Instance}}}}.service-now.com/\", execution_mode: polling}}\n    \
+             polling: {{method: GET, url: \"https://{{{{CustomField.Instance}}}}.x.test/\"}}\n"
+        )
+    };
+    let errors = match Validator::with_checker(&HostChecker).validate(&[SourceFile::new("a.yaml", &text(""))]) {
+        Ok(_) => Vec::new(),
+        Err(diagnostics) => diagnostics.iter().map(|diagnostic| diagnostic.located()).collect(),
+    };
+    let message = "the URL's host reads `CustomField.Instance`, which operators can change: list the hosts it may \
+                   take in the action's `allowed_hosts` (host names or `*.suffix`)";
+    assert_eq!(
+        errors,
+        [format!("6:44: actions[0].request.url: {message}"), format!("7:44: actions[0].polling.url: {message}")]
+    );
+    let listed = text("    allowed_hosts: [\"*.service-now.com\"]\n");
+    assert!(Validator::with_checker(&HostChecker).validate(&[SourceFile::new("a.yaml", &listed)]).is_ok());
 }

@@ -58,6 +58,36 @@ const SLACK: (&str, &str) = (
 );
 
 const CASES: &[Case] = &[
+    Case {
+        name: "allowed hosts and redirects",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: Good
+                allowed_hosts: ["*.service-now.com", api.test, "127.0.0.1:8080", "[2001:db8::1]"]
+                redirects: none
+                request: {method: GET, url: "https://api.test/"}
+              - name: Bad
+                allowed_hosts: ["https://api.test", "*", api.test]
+                redirects: sometimes
+                request: {method: GET, url: "https://api.test/"}
+              - name: Typo
+                allowed_host: [api.test]
+                redirect: any
+                request: {method: GET, url: "https://api.test/"}
+            "##,
+        )],
+        expected: &[
+            "9:21: actions[1].allowed_hosts[0]: `https://api.test` is not a host pattern: write a host name (`api.example.com`), an IP address, or `*.suffix` (`*.example.com`), optionally with `:PORT`",
+            "9:41: actions[1].allowed_hosts[1]: `*` is not a host pattern: write a host name (`api.example.com`), an IP address, or `*.suffix` (`*.example.com`), optionally with `:PORT`",
+            "10:16: actions[1].redirects: unknown value `sometimes`; expected one of `same_origin`, `any`, `none`",
+            "13:5: actions[2].allowed_host: unknown key `allowed_host`; did you mean `allowed_hosts`?",
+            "14:5: actions[2].redirect: unknown key `redirect`; did you mean `redirects`?",
+        ],
+    },
     // Syntax.
     Case { name: "minimal integration", files: &[("a.yaml", "kind: integration\nname: A\n")], expected: &[] },
     Case {

@@ -56,6 +56,27 @@ impl TemplateChecker for Checker {
             Err(error) => report.problems.push(problem(&error)),
             Ok(compiled) => match compiled.render(&compiled.sample_context()) {
                 Err(error) => report.problems.push(problem(&error)),
+                Ok(rendered) if place == TemplatePlace::Url => {
+                    report.host_readers = compiled
+                        .host_references()
+                        .into_iter()
+                        .map(|reference| FieldReference {
+                            name: reference.text,
+                            line: reference.at.line,
+                            column: reference.at.column,
+                        })
+                        .collect();
+                    let literal_scheme = template.trim_start().starts_with(|c: char| c.is_ascii_alphabetic());
+                    if literal_scheme && let Err(error) = url::Url::parse(rendered.trim()) {
+                        let start = template.len() - template.trim_start().len();
+                        let at = crate::Location::in_source(template, start);
+                        report.problems.push(TemplateProblem {
+                            line: at.line,
+                            column: at.column,
+                            message: format!("not a valid absolute URL (with sample values): {error}"),
+                        });
+                    }
+                }
                 Ok(rendered) if place == TemplatePlace::JsonParams => {
                     if !matches!(serde_json::from_str(&rendered), Ok(serde_json::Value::Object(_))) {
                         let start = template.len() - template.trim_start().len();
@@ -102,10 +123,40 @@ mod tests {
             (r#"{"q": "{{Task.name}}"}"#, TemplatePlace::JsonParams, &[]),
             ("{{Task.n | divided_by: 0}}", TemplatePlace::Text, &[(1, 12)]),
             ("{{Task.name", TemplatePlace::HeaderValue, &[(1, 1)]),
+            ("file:///etc/passwd", TemplatePlace::Url, &[(1, 1)]),
+            ("gopher://x.test:70/_x", TemplatePlace::Url, &[(1, 1)]),
+            (" FILE://{{Task.id}}", TemplatePlace::Url, &[(1, 2)]),
+            ("https://exa mple.test/", TemplatePlace::Url, &[(1, 1)]),
+            ("https://exa mple.test/{{Task.id}}", TemplatePlace::Url, &[(1, 1)]),
+            ("https://x.test:{{Task.port}}/", TemplatePlace::Url, &[]),
+            ("{{SystemParameter['base']}}/x", TemplatePlace::Url, &[]),
         ];
         for (template, place, expected) in cases {
             assert_eq!(&problems(template, *place), expected, "{template}");
         }
+    }
+
+    #[test]
+    fn reports_what_decides_a_url_host() {
+        let readers = |template: &str| -> Vec<(String, u32)> {
+            let report = Checker.check(template, TemplatePlace::Url);
+            assert!(report.problems.is_empty(), "{template}: {:?}", report.problems);
+            report.host_readers.into_iter().map(|r| (r.name, r.column)).collect()
+        };
+        let none: Vec<(String, u32)> = Vec::new();
+        assert_eq!(
+            readers("https://{{CustomField['Instance']}}.service-now.com/api/{{Task.id}}"),
+            [("CustomField['Instance']".to_owned(), 11)]
+        );
+        assert_eq!(readers("https://api.test:{{Task.port}}/"), [("Task.port".to_owned(), 20)]);
+        assert_eq!(readers("{{Runbook.base}}/x"), [("Runbook.base".to_owned(), 3)]);
+        assert_eq!(
+            readers("https://{{#if CustomField.eu}}eu{{else}}us{{/if}}.api.test/"),
+            [("CustomField.eu".to_owned(), 15)]
+        );
+        assert_eq!(readers("https://{{SystemParameter['host']}}/{{CustomField.x}}?q={{Task.id}}#{{Task.n}}"), none);
+        assert_eq!(readers("https://api.test/{{CustomField['x']}}"), none);
+        assert!(Checker.check("https://{{Task.x}}/", TemplatePlace::Text).host_readers.is_empty());
     }
 
     #[test]

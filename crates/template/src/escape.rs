@@ -89,6 +89,23 @@ pub(crate) fn forbidden_in_url_prefix(text: &str) -> Option<char> {
     })
 }
 
+/// The first character of `text` that a URL's host may not hold: a host name (letters, digits, `-`, `.`, `_`) or an
+/// IP address (an IPv6 address in brackets) passes whole; `/ ? # @ :` and the like can never move the request
+/// elsewhere.
+pub(crate) fn forbidden_in_url_host(text: &str) -> Option<char> {
+    if let Some(inner) = text.strip_prefix('[').and_then(|rest| rest.strip_suffix(']'))
+        && inner.parse::<std::net::Ipv6Addr>().is_ok()
+    {
+        return None;
+    }
+    text.chars().find(|&c| !(c.is_alphanumeric() || matches!(c, '-' | '.' | '_')))
+}
+
+/// The first character of `text` that is not an ASCII digit (a URL's port).
+pub(crate) fn forbidden_in_url_port(text: &str) -> Option<char> {
+    text.chars().find(|c| !c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +119,32 @@ mod tests {
             assert_eq!(parsed, text);
         }
         assert!(matches!(json_string_content("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn hosts_and_ports_admit_only_names_addresses_and_digits() {
+        let hosts = [
+            ("acme", None),
+            ("eu-1.acme_x", None),
+            ("b\u{fc}cher", None),
+            ("192.0.2.1", None),
+            ("[2001:db8::1]", None),
+            ("attacker.test:39103/steal#", Some(':')),
+            ("a/b", Some('/')),
+            ("a?b", Some('?')),
+            ("a#b", Some('#')),
+            ("user@attacker.test", Some('@')),
+            ("a%2f", Some('%')),
+            ("[not-v6]", Some('[')),
+            ("a b", Some(' ')),
+            ("a\\b", Some('\\')),
+        ];
+        for (text, expected) in hosts {
+            assert_eq!(forbidden_in_url_host(text), expected, "{text}");
+        }
+        assert_eq!(forbidden_in_url_port("8443"), None);
+        assert_eq!(forbidden_in_url_port("80/x"), Some('/'));
+        assert_eq!(forbidden_in_url_port("-1"), Some('-'));
     }
 
     #[test]

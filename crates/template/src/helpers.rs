@@ -5,7 +5,8 @@
 //! the *site* (first parameter) so that the template can point at the source.
 
 use crate::escape::{
-    URL_COMPONENT, URL_PATH_SEGMENT, forbidden_in_header, forbidden_in_url_prefix, json_string_content, value_text,
+    URL_COMPONENT, URL_PATH_SEGMENT, forbidden_in_header, forbidden_in_url_host, forbidden_in_url_port,
+    forbidden_in_url_prefix, json_string_content, value_text,
 };
 use crate::filters::{FilterKind, apply_default};
 use crate::generate::{MARK_CLOSE, MARK_OPEN};
@@ -102,9 +103,14 @@ impl HelperDef for OutputHelper {
         match self.0 {
             OutputKind::JsonString => write(out, &json_string_content(&value_text(value))),
             OutputKind::JsonValue => write(out, &value.to_string()),
-            OutputKind::UrlPrefix => {
+            OutputKind::UrlPrefix | OutputKind::UrlHost | OutputKind::UrlPort => {
                 let text = value_text(value);
-                if let Some(c) = forbidden_in_url_prefix(&text) {
+                let forbidden = match self.0 {
+                    OutputKind::UrlHost => forbidden_in_url_host(&text),
+                    OutputKind::UrlPort => forbidden_in_url_port(&text),
+                    _ => forbidden_in_url_prefix(&text),
+                };
+                if let Some(c) = forbidden {
                     return Err(failure(site, FailureKind::Forbidden(c)));
                 }
                 write(out, &text)

@@ -709,15 +709,18 @@ impl<'s> Cursor<'s> {
     }
 }
 
-/// Calls `visit` on every path in `nodes`, with whether it is inside a block that changes scope.
-pub(crate) fn visit_paths<'a>(nodes: &'a [Node], visit: &mut dyn FnMut(&'a PathExpr)) {
-    fn expr<'a>(e: &'a Expr, visit: &mut dyn FnMut(&'a PathExpr)) {
-        for operand in std::iter::once(&e.head).chain(e.filters.iter().flat_map(|f| f.args.iter())) {
-            if let Operand::Path(path) = operand {
-                visit(path);
-            }
+/// Calls `visit` on every path of one expression: its head and its filters' arguments.
+pub(crate) fn visit_expr_paths<'a>(e: &'a Expr, visit: &mut dyn FnMut(&'a PathExpr)) {
+    for operand in std::iter::once(&e.head).chain(e.filters.iter().flat_map(|f| f.args.iter())) {
+        if let Operand::Path(path) = operand {
+            visit(path);
         }
     }
+}
+
+/// Calls `visit` on every path in `nodes`, with whether it is inside a block that changes scope.
+pub(crate) fn visit_paths<'a>(nodes: &'a [Node], visit: &mut dyn FnMut(&'a PathExpr)) {
+    let expr = visit_expr_paths;
     for node in nodes {
         match node {
             Node::Placeholder(p) => expr(&p.expr, visit),

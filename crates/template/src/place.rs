@@ -6,7 +6,9 @@
 //!   (after `:`, `[`, `,` or at the start; before `,`, `]`, `}` or at the end) cannot change the JSON structure, so a
 //!   block-free template whose placeholders all stand alone or sit in strings is valid JSON for every context as soon as
 //!   it is for one: [`JsonAnalysis::proof_candidate`].
-//! - URLs: the component a placeholder is in (scheme and host, path, query or fragment) picks its percent-encoding.
+//! - URLs: the component a placeholder is in picks its escaper: before `://` (a base URL) the value as it is; in the
+//!   host only a host name or IP address; in the port only digits; in the path, query or fragment percent-encoding.
+//!   A URL whose scheme is literal must be `http` or `https`, and a URL without placeholders must parse.
 //! - Header values: literal CR, LF and NUL are refused at compile time; values are checked at render time.
 
 use crate::TemplateError;
@@ -23,8 +25,12 @@ pub(crate) enum OutputKind {
     JsonString,
     /// Outside JSON strings: the value as a JSON value.
     JsonValue,
-    /// In a URL's scheme and host (a base URL from a system parameter): as it is, refusing whitespace and controls.
+    /// Before a URL's `://` (a base URL from a system parameter): as it is, refusing whitespace and controls.
     UrlPrefix,
+    /// In a URL's host: a host name or an IP address, nothing else.
+    UrlHost,
+    /// In a URL's port: digits only.
+    UrlPort,
     /// In a URL path: percent-encoded as one segment (a `/` in the value becomes `%2F`).
     UrlPathSegment,
     /// In a URL query or fragment: every reserved character percent-encoded.
@@ -37,10 +43,12 @@ pub(crate) enum OutputKind {
 
 impl OutputKind {
     /// Every kind, to register one helper for each.
-    pub(crate) const ALL: [OutputKind; 7] = [
+    pub(crate) const ALL: [OutputKind; 9] = [
         Self::JsonString,
         Self::JsonValue,
         Self::UrlPrefix,
+        Self::UrlHost,
+        Self::UrlPort,
         Self::UrlPathSegment,
         Self::UrlComponent,
         Self::Header,
@@ -53,6 +61,8 @@ impl OutputKind {
             Self::JsonString => "__json_string",
             Self::JsonValue => "__json_value",
             Self::UrlPrefix => "__url_prefix",
+            Self::UrlHost => "__url_host",
+            Self::UrlPort => "__url_port",
             Self::UrlPathSegment => "__url_path",
             Self::UrlComponent => "__url_component",
             Self::Header => "__header",
@@ -99,8 +109,13 @@ pub(crate) fn analyze(source: &str, nodes: &[Node], place: TemplatePlace) -> Res
             analysis.proof_candidate = scan.standalone_only && !has_blocks(nodes);
         }
         TemplatePlace::Url => {
-            let mut component = UrlComponent::Prefix;
-            url_nodes(source, nodes, &mut component, &mut analysis.kinds);
+            let mut component = UrlComponent::Scheme;
+            url_nodes(source, nodes, &mut component, &mut |node, component| {
+                if let Node::Placeholder(p) = node {
+                    analysis.kinds.insert(p.span.start, url_kind(p, component));
+                }
+            });
+            check_literal_url(source, nodes)?;
         }
         TemplatePlace::HeaderValue => {
             for_each_node(nodes, &mut |node| match node {
@@ -357,52 +372,122 @@ impl JsonScan<'_> {
 
 /// The URL component the text has reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum UrlComponent {
-    Prefix,
+pub(crate) enum UrlComponent {
+    /// Before `://`: the scheme, or a whole base URL written by one placeholder.
+    Scheme,
+    /// After `://`: the host (or user info, until `@`).
+    Host,
+    /// Inside `[` … `]` of an IPv6 literal host.
+    BracketedHost,
+    /// After the host's `:`.
+    Port,
     Path,
     Query,
     Fragment,
 }
 
-fn url_nodes(source: &str, nodes: &[Node], component: &mut UrlComponent, kinds: &mut HashMap<usize, OutputKind>) {
+impl UrlComponent {
+    /// Whether the component decides where the request goes (scheme, host, port).
+    pub(crate) fn is_origin(self) -> bool {
+        matches!(self, Self::Scheme | Self::Host | Self::BracketedHost | Self::Port)
+    }
+
+    /// The component after reading the literal `text`.
+    fn after(mut self, text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            self = match (self, b) {
+                (Self::Scheme, b':') if text[i..].starts_with("://") => {
+                    i += 3;
+                    self = Self::Host;
+                    continue;
+                }
+                (Self::Host, b'[') => Self::BracketedHost,
+                (Self::BracketedHost, b']') => Self::Host,
+                (Self::Host, b':') => Self::Port,
+                (Self::Port, b'@') => Self::Host,
+                (Self::Scheme | Self::Host | Self::Port, b'/') => Self::Path,
+                (Self::Scheme | Self::Host | Self::Port | Self::Path, b'?') => Self::Query,
+                (c, b'#') if c != Self::Fragment && c != Self::BracketedHost => Self::Fragment,
+                (c, _) => c,
+            };
+            i += 1;
+        }
+        self
+    }
+}
+
+/// Walks the nodes of a URL template in source order, calling `visit` with every placeholder and block (at its opening
+/// tag) and the component it sits in.
+pub(crate) fn url_nodes<'n>(
+    source: &str,
+    nodes: &'n [Node],
+    component: &mut UrlComponent,
+    visit: &mut dyn FnMut(&'n Node, UrlComponent),
+) {
     for node in nodes {
         match node {
-            Node::Text(span) => {
-                let text = &source[span.start..span.end];
-                let mut i = 0;
-                let bytes = text.as_bytes();
-                while i < bytes.len() {
-                    let b = bytes[i];
-                    *component = match (*component, b) {
-                        (UrlComponent::Prefix, b':') if text[i..].starts_with("://") => {
-                            i += 3;
-                            continue;
-                        }
-                        (UrlComponent::Prefix, b'/') => UrlComponent::Path,
-                        (UrlComponent::Prefix | UrlComponent::Path, b'?') => UrlComponent::Query,
-                        (c, b'#') if c != UrlComponent::Fragment => UrlComponent::Fragment,
-                        (c, _) => c,
-                    };
-                    i += 1;
-                }
-            }
-            Node::Placeholder(p) => {
-                let encoded_already = p.expr.filters.last().is_some_and(|f| f.kind == FilterKind::UrlEncode);
-                let kind = match *component {
-                    UrlComponent::Prefix => OutputKind::UrlPrefix,
-                    _ if encoded_already => OutputKind::Text,
-                    UrlComponent::Path => OutputKind::UrlPathSegment,
-                    UrlComponent::Query | UrlComponent::Fragment => OutputKind::UrlComponent,
-                };
-                kinds.insert(p.span.start, kind);
-            }
+            Node::Text(span) => *component = component.after(&source[span.start..span.end]),
+            Node::Placeholder(_) => visit(node, *component),
             Node::Block(block) => {
-                url_nodes(source, &block.body, component, kinds);
+                visit(node, *component);
+                url_nodes(source, &block.body, component, visit);
                 for branch in &block.branches {
-                    url_nodes(source, &branch.body, component, kinds);
+                    url_nodes(source, &branch.body, component, visit);
                 }
             }
             Node::Comment(_) => {}
         }
     }
+}
+
+/// The output kind of a URL placeholder in `component`.
+fn url_kind(placeholder: &Placeholder, component: UrlComponent) -> OutputKind {
+    let encoded_already = placeholder.expr.filters.last().is_some_and(|f| f.kind == FilterKind::UrlEncode);
+    match component {
+        UrlComponent::Scheme => OutputKind::UrlPrefix,
+        UrlComponent::Host | UrlComponent::BracketedHost => OutputKind::UrlHost,
+        UrlComponent::Port => OutputKind::UrlPort,
+        _ if encoded_already => OutputKind::Text,
+        UrlComponent::Path => OutputKind::UrlPathSegment,
+        UrlComponent::Query | UrlComponent::Fragment => OutputKind::UrlComponent,
+    }
+}
+
+/// Refuses a URL whose literal scheme is not `http` or `https`, and a URL without placeholders that does not parse.
+fn check_literal_url(source: &str, nodes: &[Node]) -> Result<(), TemplateError> {
+    let leading = match nodes.first() {
+        Some(Node::Text(span)) => &source[span.start..span.end],
+        _ => return Ok(()),
+    };
+    let start = leading.len() - leading.trim_start().len();
+    let at = || Location::in_source(source, start);
+    let trimmed = leading.trim_start();
+    if let Some(colon) = trimmed.find(':') {
+        let scheme = &trimmed[..colon];
+        let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if is_scheme && !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(TemplateError::Syntax {
+                at: at(),
+                message: format!("only `http` and `https` URLs can be sent; this one is `{scheme}`"),
+            });
+        }
+    }
+    let literal = nodes.iter().all(|node| matches!(node, Node::Text(_) | Node::Comment(_)));
+    if literal {
+        let text: String = nodes
+            .iter()
+            .filter_map(|node| match node {
+                Node::Text(span) => Some(&source[span.start..span.end]),
+                _ => None,
+            })
+            .collect();
+        if let Err(error) = url::Url::parse(text.trim()) {
+            return Err(TemplateError::Syntax { at: at(), message: format!("not a valid absolute URL: {error}") });
+        }
+    }
+    Ok(())
 }

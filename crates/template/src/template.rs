@@ -148,6 +148,56 @@ impl Template {
         references
     }
 
+    /// The paths that decide where a URL template sends a request (its scheme, host or port, blocks around them
+    /// included) and that operators or third parties can change: every root path except `SystemParameter`, which only
+    /// administrators set. Empty for other places.
+    ///
+    /// ```
+    /// use cutover_integrations_template::{Template, TemplatePlace};
+    /// let url = "https://{{CustomField['Instance']}}.service-now.com/api/{{Task.id}}";
+    /// let template = Template::compile(url, TemplatePlace::Url).unwrap();
+    /// let texts: Vec<_> = template.host_references().into_iter().map(|r| r.text).collect();
+    /// assert_eq!(texts, ["CustomField['Instance']"]);
+    /// let admin = Template::compile("{{SystemParameter['base']}}/api/{{Task.id}}", TemplatePlace::Url).unwrap();
+    /// assert!(admin.host_references().is_empty());
+    /// ```
+    pub fn host_references(&self) -> Vec<Reference> {
+        let mut references = Vec::new();
+        if self.inner.place != TemplatePlace::Url {
+            return references;
+        }
+        let source = &self.inner.source;
+        let mut component = crate::place::UrlComponent::Scheme;
+        crate::place::url_nodes(source, &self.inner.nodes, &mut component, &mut |node, component| {
+            if !component.is_origin() {
+                return;
+            }
+            let mut push = |path: &PathExpr| {
+                let admin = path.segments.first().is_some_and(|root| root == "SystemParameter");
+                if path.anchor == crate::parse::Anchor::Root && !admin {
+                    references.push(Reference {
+                        segments: path.segments.clone(),
+                        text: path.text.clone(),
+                        at: Location::in_source(source, path.span.start),
+                    });
+                }
+            };
+            match node {
+                Node::Placeholder(_) => visit_paths(std::slice::from_ref(node), &mut push),
+                Node::Block(block) => {
+                    crate::parse::visit_expr_paths(&block.arg, &mut push);
+                    for branch in &block.branches {
+                        if let Some((_, expr)) = &branch.chained {
+                            crate::parse::visit_expr_paths(expr, &mut push);
+                        }
+                    }
+                }
+                Node::Text(_) | Node::Comment(_) => {}
+            }
+        });
+        references
+    }
+
     /// A context where every path the template reads has a sample value (see [`crate::Checker`]).
     pub(crate) fn sample_context(&self) -> TemplateContext {
         sample_context(&self.inner.nodes)
@@ -234,6 +284,8 @@ impl Compiled {
                         Some(OutputKind::UrlPathSegment) => {
                             "a URL path segment value made only of dots (it would move up the path)"
                         }
+                        Some(OutputKind::UrlHost) => "a URL's host (only a host name or an IP address)",
+                        Some(OutputKind::UrlPort) => "a URL's port (only digits)",
                         _ => "a URL's scheme and host",
                     },
                 }

@@ -5,9 +5,9 @@ use super::reader::{FromNode, ObjectReader, Walker, choices};
 use super::tree::{Node, NodeValue};
 use crate::{
     Action, ActionSettings, ApiKeyLocation, AppliesTo, AuthSettings, AuthenticateAs, CallbackSpec, Condition,
-    ConditionTest, CustomField, CustomFieldType, ExecutionMode, HttpMethod, Integration, IntegrationKind,
-    NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RequestSpec, ResponseSpec, SecretValue, Trigger,
-    Visibility,
+    ConditionTest, CustomField, CustomFieldType, ExecutionMode, HostPattern, HttpMethod, Integration, IntegrationKind,
+    NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RedirectPolicy, RequestSpec, ResponseSpec, SecretValue,
+    Trigger, Visibility,
 };
 
 choices!(IntegrationKind { "custom" => IntegrationKind::Custom, "predefined" => IntegrationKind::Predefined });
@@ -39,6 +39,11 @@ choices!(ApiKeyLocation { "header" => ApiKeyLocation::Header, "query" => ApiKeyL
 choices!(OAuth2Grant {
     "authorization_code" => OAuth2Grant::AuthorizationCode,
     "client_credentials" => OAuth2Grant::ClientCredentials,
+});
+choices!(RedirectPolicy {
+    "same_origin" => RedirectPolicy::SameOrigin,
+    "any" => RedirectPolicy::Any,
+    "none" => RedirectPolicy::None,
 });
 choices!(AuthenticateAs { "functional_user" => AuthenticateAs::FunctionalUser, "task_user" => AuthenticateAs::TaskUser });
 
@@ -127,6 +132,8 @@ impl FromNode for Action {
         let settings = object.or_default(walker, "settings");
         let auth = object.or_default(walker, "auth");
         let request: RequestSpec = object.required(walker, "request").unwrap_or_else(placeholder_request);
+        let allowed_hosts: Vec<HostPattern> = object.or_default(walker, "allowed_hosts");
+        let redirects = object.or_default(walker, "redirects");
         let mode_path = path.key("request").key("execution_mode");
         if !walker.is_clean(&mode_path) {
             // The mode is wrong: read the mode-specific sections as they are rather than judge them by a fallback.
@@ -134,7 +141,19 @@ impl FromNode for Action {
             let polling = object.optional(walker, "polling");
             let callback = object.optional(walker, "callback");
             object.finish(walker);
-            return Action { name, trigger, visibility, settings, auth, request, response, polling, callback };
+            return Action {
+                name,
+                trigger,
+                visibility,
+                settings,
+                auth,
+                request,
+                response,
+                polling,
+                callback,
+                allowed_hosts,
+                redirects,
+            };
         }
         let mode = request.execution_mode;
         let mode_word = word_of(mode);
@@ -161,7 +180,31 @@ impl FromNode for Action {
             None
         };
         object.finish(walker);
-        Action { name, trigger, visibility, settings, auth, request, response, polling, callback }
+        Action {
+            name,
+            trigger,
+            visibility,
+            settings,
+            auth,
+            request,
+            response,
+            polling,
+            callback,
+            allowed_hosts,
+            redirects,
+        }
+    }
+}
+
+impl FromNode for HostPattern {
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        let text = String::read(walker, node, path);
+        HostPattern::parse(&text).unwrap_or_else(|message| {
+            if walker.is_clean(path) {
+                walker.error_at(node, path, message);
+            }
+            HostPattern::parse("invalid.invalid").expect("a valid placeholder pattern")
+        })
     }
 }
 
@@ -513,5 +556,7 @@ fn placeholder_action() -> Action {
         response: None,
         polling: None,
         callback: None,
+        allowed_hosts: Vec::new(),
+        redirects: RedirectPolicy::SameOrigin,
     }
 }

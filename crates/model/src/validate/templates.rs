@@ -14,6 +14,8 @@ pub(crate) struct TemplateSite<'d> {
     pub(crate) path: FieldPath,
     pub(crate) template: &'d str,
     pub(crate) place: TemplatePlace,
+    /// Whether the action the template belongs to declares `allowed_hosts`.
+    pub(crate) hosts_listed: bool,
 }
 
 /// Checks every template of `integration`, reporting problems and references to undeclared custom fields.
@@ -27,6 +29,17 @@ pub(crate) fn check_templates(context: &mut FileContext<'_>, integration: &Integ
         for problem in report.problems {
             let position = context.template_position(&site.path, site.template, problem.line, problem.column);
             context.walker.error(position, &site.path, problem.message);
+        }
+        if !site.hosts_listed
+            && let Some(reader) = report.host_readers.first()
+        {
+            let position = context.template_position(&site.path, site.template, reader.line, reader.column);
+            let message = format!(
+                "the URL's host reads `{}`, which operators can change: list the hosts it may take in the action's \
+                 `allowed_hosts` (host names or `*.suffix`)",
+                reader.name
+            );
+            context.walker.error(position, &site.path, message);
         }
         for reference in report.custom_fields {
             if declared.contains(&reference.name.as_str()) {
@@ -52,51 +65,61 @@ pub(crate) fn declared_fields(declared: &[&str]) -> String {
 pub(crate) fn template_sites(integration: &Integration) -> Vec<TemplateSite<'_>> {
     let mut sites = Vec::new();
     for (index, action) in integration.actions.iter().enumerate() {
-        let action_path = FieldPath::root().key("actions").index(index);
-        if let Some(webhook) = &action.settings.notify_webhook_on_cancel {
-            webhook_sites(&mut sites, &action_path.key("settings").key("notify_webhook_on_cancel"), webhook);
-        }
-        let auth_path = action_path.key("auth");
-        let secret = match &action.auth {
-            AuthSettings::None => None,
-            AuthSettings::Token { token, .. } => Some(("token", token)),
-            AuthSettings::Basic { password, .. } => Some(("password", password)),
-            AuthSettings::ApiKey { value, .. } => Some(("value", value)),
-            AuthSettings::Oauth2(settings) => Some(("client_secret", &settings.client_secret)),
-        };
-        if let Some((key, secret)) = secret.filter(|(_, secret)| secret.is_template()) {
-            sites.push(TemplateSite {
-                path: auth_path.key(key),
-                template: secret.expose(),
-                place: TemplatePlace::Text,
-            });
-        }
-        let request = &action.request;
-        let request_path = action_path.key("request");
-        request_sites(
-            &mut sites,
-            &request_path,
-            RequestTemplates {
-                url: &request.url,
-                headers: &request.headers,
-                payload: request.payload.as_deref(),
-                params: request.params.as_deref(),
-            },
-        );
-        if let Some(polling) = &action.polling {
-            request_sites(
-                &mut sites,
-                &action_path.key("polling"),
-                RequestTemplates {
-                    url: &polling.url,
-                    headers: &polling.headers,
-                    payload: polling.payload.as_deref(),
-                    params: polling.params.as_deref(),
-                },
-            );
+        let first_site = sites.len();
+        action_sites(&mut sites, action, FieldPath::root().key("actions").index(index));
+        let hosts_listed = !action.allowed_hosts.is_empty();
+        for site in &mut sites[first_site..] {
+            site.hosts_listed = hosts_listed;
         }
     }
     sites
+}
+
+/// Every template of one action, in file order.
+fn action_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, action: &'d crate::Action, action_path: FieldPath) {
+    if let Some(webhook) = &action.settings.notify_webhook_on_cancel {
+        webhook_sites(sites, &action_path.key("settings").key("notify_webhook_on_cancel"), webhook);
+    }
+    let auth_path = action_path.key("auth");
+    let secret = match &action.auth {
+        AuthSettings::None => None,
+        AuthSettings::Token { token, .. } => Some(("token", token)),
+        AuthSettings::Basic { password, .. } => Some(("password", password)),
+        AuthSettings::ApiKey { value, .. } => Some(("value", value)),
+        AuthSettings::Oauth2(settings) => Some(("client_secret", &settings.client_secret)),
+    };
+    if let Some((key, secret)) = secret.filter(|(_, secret)| secret.is_template()) {
+        sites.push(TemplateSite {
+            path: auth_path.key(key),
+            template: secret.expose(),
+            place: TemplatePlace::Text,
+            hosts_listed: false,
+        });
+    }
+    let request = &action.request;
+    let request_path = action_path.key("request");
+    request_sites(
+        sites,
+        &request_path,
+        RequestTemplates {
+            url: &request.url,
+            headers: &request.headers,
+            payload: request.payload.as_deref(),
+            params: request.params.as_deref(),
+        },
+    );
+    if let Some(polling) = &action.polling {
+        request_sites(
+            sites,
+            &action_path.key("polling"),
+            RequestTemplates {
+                url: &polling.url,
+                headers: &polling.headers,
+                payload: polling.payload.as_deref(),
+                params: polling.params.as_deref(),
+            },
+        );
+    }
 }
 
 /// The templates of a request-like section.
@@ -108,28 +131,45 @@ struct RequestTemplates<'d> {
 }
 
 fn request_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, request: RequestTemplates<'d>) {
-    sites.push(TemplateSite { path: path.key("url"), template: request.url, place: TemplatePlace::Url });
+    sites.push(TemplateSite {
+        path: path.key("url"),
+        template: request.url,
+        place: TemplatePlace::Url,
+        hosts_listed: false,
+    });
     header_sites(sites, path, request.headers);
     if let Some(payload) = request.payload {
         sites.push(TemplateSite {
             path: path.key("payload"),
             template: payload,
             place: payload_place(request.headers),
+            hosts_listed: false,
         });
     }
     if let Some(params) = request.params {
-        sites.push(TemplateSite { path: path.key("params"), template: params, place: TemplatePlace::JsonParams });
+        sites.push(TemplateSite {
+            path: path.key("params"),
+            template: params,
+            place: TemplatePlace::JsonParams,
+            hosts_listed: false,
+        });
     }
 }
 
 fn webhook_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, webhook: &'d NotifyWebhook) {
-    sites.push(TemplateSite { path: path.key("url"), template: &webhook.url, place: TemplatePlace::Url });
+    sites.push(TemplateSite {
+        path: path.key("url"),
+        template: &webhook.url,
+        place: TemplatePlace::Url,
+        hosts_listed: false,
+    });
     header_sites(sites, path, &webhook.headers);
     if let Some(payload) = &webhook.payload {
         sites.push(TemplateSite {
             path: path.key("payload"),
             template: payload,
             place: payload_place(&webhook.headers),
+            hosts_listed: false,
         });
     }
 }
@@ -137,7 +177,7 @@ fn webhook_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, webhoo
 fn header_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, headers: &'d BTreeMap<String, String>) {
     for (name, value) in headers {
         let place = TemplatePlace::HeaderValue;
-        sites.push(TemplateSite { path: path.key("headers").key(name), template: value, place });
+        sites.push(TemplateSite { path: path.key("headers").key(name), template: value, place, hosts_listed: false });
     }
 }
 
