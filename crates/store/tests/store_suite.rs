@@ -118,6 +118,8 @@ fn action(name: &str, token: &str) -> Action {
         response: None,
         polling: None,
         callback: None,
+        allowed_hosts: Vec::new(),
+        redirects: Default::default(),
     }
 }
 
