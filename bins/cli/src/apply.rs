@@ -1,6 +1,7 @@
 //! `cutover apply FILE...`: sends definition files to a server, each named by `?file=` so the server's errors name it.
-//! Integrations go to `POST /definitions` (created or updated), runbooks to `POST /runbooks` (created); integrations
-//! first, so runbooks may use them.
+//! Integrations go to `POST /definitions` (created or updated), runbooks to `POST /runbooks?existing=reuse` (created,
+//! or found unchanged when the same definition was applied before; `--new` always creates); integrations first, so
+//! runbooks may use them.
 
 use crate::client::{Client, ClientError, Output, field, print_json};
 use crate::terminal::say;
@@ -12,7 +13,8 @@ use std::path::PathBuf;
 pub(crate) const EXAMPLES: &str = "\
 Examples:
   cutover --server http://127.0.0.1:8080 --token $TOKEN apply examples/webhook.yaml examples/release.yaml
-  CUTOVER_SERVER=http://127.0.0.1:8080 CUTOVER_TOKEN=$TOKEN cutover apply --json examples/*.yaml";
+  CUTOVER_SERVER=http://127.0.0.1:8080 CUTOVER_TOKEN=$TOKEN cutover apply --json examples/*.yaml
+  cutover apply --new examples/release.yaml   # a second runbook from the same file";
 
 /// Arguments of `cutover apply`.
 #[derive(Debug, Args)]
@@ -20,6 +22,11 @@ pub(crate) struct ApplyArgs {
     /// Definition files (integrations and runbooks); `.json` files are sent as JSON, others as YAML.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
+    /// Create a new runbook for each runbook file even when the same definition was applied before (by default a
+    /// runbook of the same name and workspace with the same definition is reused, and one with a different
+    /// definition is refused).
+    #[arg(long)]
+    new: bool,
     #[command(flatten)]
     output: Output,
 }
@@ -66,18 +73,29 @@ pub(crate) async fn run(client: Client, args: &ApplyArgs) -> Result<(), ClientEr
             DefinitionFormat::Yaml => "application/yaml",
         };
         let route = if file.runbook { "runbooks" } else { "definitions" };
-        let query = [("file", file.name.as_str())];
-        let response =
+        let existing = if args.new { "new" } else { "reuse" };
+        let mut query = vec![("file", file.name.as_str())];
+        if file.runbook {
+            query.push(("existing", existing));
+        }
+        let answer =
             client.post_text(&[route], &query, content_type, file.text).await.map_err(|error| match error {
                 ClientError::Api { status, code, message, details } => {
                     ClientError::Api { status, code, message: format!("{}: {message}", file.name), details }
                 }
                 other => other,
             })?;
+        let created = answer.status == 201;
+        let response = answer.body;
         if !args.output.json {
-            say!("{}: {}", file.name, summary(file.runbook, &file.title, &response));
+            say!("{}: {}", file.name, summary(file.runbook, created, &file.title, &response));
         }
-        results.push(json!({"file": file.name, "kind": if file.runbook { "runbook" } else { "integration" }, "result": response}));
+        let kind = if file.runbook { "runbook" } else { "integration" };
+        let mut entry = json!({"file": file.name, "kind": kind, "result": response});
+        if file.runbook {
+            entry["created"] = json!(created);
+        }
+        results.push(entry);
     }
     if args.output.json {
         print_json(&Value::Array(results));
@@ -87,9 +105,10 @@ pub(crate) async fn run(client: Client, args: &ApplyArgs) -> Result<(), ClientEr
 
 /// One line saying what the server did with a file: the runbook it created, or the integration it created or
 /// updated with the actions it created and updated.
-fn summary(runbook: bool, title: &str, response: &Value) -> String {
+fn summary(runbook: bool, created: bool, title: &str, response: &Value) -> String {
     if runbook {
-        return format!("runbook {} `{title}` created", field(response, &["id"]));
+        let verb = if created { "created" } else { "unchanged (applied before)" };
+        return format!("runbook {} `{title}` {verb}", field(response, &["id"]));
     }
     let Some(applied) = response["integrations"].as_array().and_then(|applied| applied.first()) else {
         return format!("integration `{title}` applied");

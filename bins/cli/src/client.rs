@@ -144,12 +144,13 @@ impl Client {
         query: &[(&str, &str)],
         content_type: &str,
         body: String,
-    ) -> Result<Value, ClientError> {
+    ) -> Result<Answer, ClientError> {
         let mut url = self.url(segments)?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        self.send(self.http.post(url.clone()).header(reqwest::header::CONTENT_TYPE, content_type).body(body), url).await
+        let request = self.http.post(url.clone()).header(reqwest::header::CONTENT_TYPE, content_type).body(body);
+        self.exchange(request, url).await
     }
 
     /// The URL of an API route; each segment is percent-encoded, so task ids may hold any character.
@@ -166,6 +167,10 @@ impl Client {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, url: Url) -> Result<Value, ClientError> {
+        Ok(self.exchange(request, url).await?.body)
+    }
+
+    async fn exchange(&self, request: reqwest::RequestBuilder, url: Url) -> Result<Answer, ClientError> {
         let connection = |message: String| ClientError::Connection { url: url.to_string(), message };
         let response = request
             .bearer_auth(self.token.expose_secret())
@@ -177,14 +182,22 @@ impl Client {
         let text = response.text().await.map_err(|error| connection(format!("cannot read the response: {error}")))?;
         if status.is_success() {
             if text.trim().is_empty() {
-                return Ok(Value::Null);
+                return Ok(Answer { status: status.as_u16(), body: Value::Null });
             }
-            return serde_json::from_str(&text).map_err(|error| {
+            let body = serde_json::from_str(&text).map_err(|error| {
                 connection(format!("the server answered {status} with a body that is not JSON: {error}"))
-            });
+            })?;
+            return Ok(Answer { status: status.as_u16(), body });
         }
         Err(api_error(status.as_u16(), &text))
     }
+}
+
+/// A successful answer: its status (201 created, 200 found) and JSON body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
 }
 
 /// The contract's error body `{"error":{"code","message","details":[{"path","message"}]}}`, or the status and text

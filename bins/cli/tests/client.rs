@@ -269,11 +269,24 @@ fn skip_cancel_and_json_output() {
     assert_eq!(applied[0]["result"]["integrations"][0]["created"], true);
     assert_eq!(applied[1]["kind"], "runbook");
     assert_eq!(applied[1]["result"]["id"], 1);
-    // Applying the integration again updates it.
-    let again = server.ok(&["apply", &integration]);
+    // Applying the integration again updates it; applying the runbook again finds the one applied before.
+    let again = server.ok(&["apply", &integration, &runbook]);
     assert!(again.contains("integration 1 `Hooks` updated; actions updated: Post"), "{again}");
-
+    assert!(again.contains("runbook 1 `Release` unchanged (applied before)"), "{again}");
+    let twice = server.json(&["apply", "--json", &runbook]);
+    assert_eq!((twice[0]["created"].as_bool(), twice[0]["result"]["id"].as_i64()), (Some(false), Some(1)));
+    let another = server.json(&["apply", "--new", "--json", &runbook]);
+    assert_eq!((another[0]["created"].as_bool(), another[0]["result"]["id"].as_i64()), (Some(true), Some(2)));
+    // A changed definition under the same name is refused rather than replacing a runbook under its operators.
+    let changed =
+        std::fs::read_to_string(&runbook).expect("the runbook file").replace("name: Deploy", "name: Roll out");
+    let changed_path = format!("{runbook}.changed.yaml");
+    std::fs::write(&changed_path, changed).expect("writing the changed runbook");
+    let lines = refused(&server.cutover(&["apply", &changed_path]));
+    assert!(lines[0].contains("already exists in this workspace with a different definition"), "{lines:?}");
     let listed = server.json(&["runbook", "list", "--json"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "nothing created by the refusal: {listed}");
+
     assert_eq!(listed[0]["name"], "Release");
     server.ok(&["runbook", "start", "1", "--mode", "rehearsal"]);
     let skipped = server.json(&["task", "skip", "1", "announce", "--comment", "announced by hand", "--json"]);

@@ -150,6 +150,7 @@ impl From<EngineError> for ApiError {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_callback_token", message)
             }
             EngineError::FireNotWaiting { .. } => Self::new(StatusCode::CONFLICT, "fire_not_waiting", message),
+            EngineError::RunbookExists { .. } => Self::new(StatusCode::CONFLICT, "runbook_exists", message),
             EngineError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
             EngineError::Template { .. } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_template", message),
             EngineError::Store(StoreError::Duplicate { .. }) => {

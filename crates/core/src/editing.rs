@@ -21,6 +21,25 @@ use std::collections::BTreeMap;
 /// What a client sends in place of a secret it read back masked; such a value keeps the stored secret.
 pub const REDACTED: &str = "[REDACTED]";
 
+/// What applying a runbook file does when a runbook of the same name and workspace exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExistingRunbook {
+    /// Return it when its definition is the same; refuse when it differs.
+    #[default]
+    Reuse,
+    /// Create another runbook regardless.
+    CreateAnother,
+}
+
+/// The runbook a definition file was applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedRunbook {
+    /// Its id.
+    pub id: RunbookId,
+    /// Whether it was created now (`false`: the same definition had been applied before).
+    pub created: bool,
+}
+
 /// A change of an integration's own settings (its actions are edited one by one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IntegrationEdit {
@@ -147,11 +166,45 @@ impl Engine {
     /// Creates a runbook from one definition file, checking its actions and custom field values against the stored
     /// integrations and custom fields (as `cutover validate` checks them against the files given with it).
     pub async fn create_runbook_from_file(&self, name: &str, text: &str) -> Result<RunbookId, EngineError> {
+        let applied = self.apply_runbook_file(name, text, ExistingRunbook::CreateAnother).await?;
+        Ok(applied.id)
+    }
+
+    /// Applies a runbook definition file: with [`ExistingRunbook::Reuse`], a runbook of the same name and workspace
+    /// whose definition is the same is returned instead of a new one (applying one file twice creates one runbook);
+    /// one whose definition differs is refused with [`EngineError::RunbookExists`], since a runbook is not replaced
+    /// under its operators. With [`ExistingRunbook::CreateAnother`] a new runbook is always created.
+    pub async fn apply_runbook_file(
+        &self,
+        name: &str,
+        text: &str,
+        existing: ExistingRunbook,
+    ) -> Result<AppliedRunbook, EngineError> {
         let stored = self.stored_definitions().await?;
         // The validator borrows a checker without `Sync`, so it stays out of the awaits.
         let definition = validate_runbook_file(name, text, &stored)?;
         match definition {
-            Some(Definition::Runbook(runbook)) => self.create_runbook(runbook).await,
+            Some(Definition::Runbook(runbook)) => {
+                if existing == ExistingRunbook::Reuse {
+                    let namesakes = self.runbooks().await?.into_iter().filter(|summary| summary.name == runbook.name);
+                    let mut differing = None;
+                    // Newest first: the runbook a previous apply created is the one to find.
+                    for summary in namesakes.rev() {
+                        let view = self.runbook(summary.id).await?;
+                        if view.definition.workspace != runbook.workspace {
+                            continue;
+                        }
+                        if view.definition == runbook {
+                            return Ok(AppliedRunbook { id: summary.id, created: false });
+                        }
+                        differing.get_or_insert(summary.id);
+                    }
+                    if let Some(id) = differing {
+                        return Err(EngineError::RunbookExists { id: id.0, name: runbook.name });
+                    }
+                }
+                Ok(AppliedRunbook { id: self.create_runbook(runbook).await?, created: true })
+            }
             _ => Err(EngineError::Invalid {
                 diagnostics: vec![Diagnostic {
                     file: name.to_owned(),

@@ -44,6 +44,18 @@ pub enum EngineError {
         /// Where the fire is instead.
         state: String,
     },
+    /// A runbook of the same name and workspace exists with another definition (applying a file does not replace
+    /// a runbook; ask for another one explicitly).
+    #[error(
+        "runbook `{name}` (id {id}) already exists in this workspace with a different definition; \
+         apply with `--new` (REST: `?existing=new`) to create another"
+    )]
+    RunbookExists {
+        /// The existing runbook's id.
+        id: i64,
+        /// Its name.
+        name: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] cutover_integrations_store::StoreError),

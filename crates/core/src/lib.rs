@@ -84,7 +84,7 @@ pub use api_token::{MintedToken, hash_token, mint_token};
 pub use config::{EngineBuilder, EngineSettings, generate_secret_key, single_key_ring};
 pub use dispatch::RunningEngine;
 pub use drive::{DriveOptions, DriveReport, ManualTasks, TaskOutcome};
-pub use editing::{IntegrationEdit, REDACTED};
+pub use editing::{AppliedRunbook, ExistingRunbook, IntegrationEdit, REDACTED};
 pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
 pub use error::{EngineError, InputProblem};
 pub use events::EngineEvent;

@@ -1,7 +1,7 @@
 //! Runbooks: create from a definition, list, read, set runbook-level custom field values, and the lifecycle
 //! (`start`, `pause`, `resume`, `cancel`, `duplicate`).
 
-use super::parse_id;
+use super::{parse_id, query_params};
 use crate::AppState;
 use crate::access::CurrentUser;
 use crate::body::{DefinitionBody, JsonBody};
@@ -10,6 +10,8 @@ use crate::views;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::Uri;
+use cutover_integrations_core::ExistingRunbook;
 use cutover_integrations_core::model::{FieldValue, RunMode};
 use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
 use cutover_integrations_core::store::RunbookId;
@@ -39,14 +41,23 @@ pub(crate) fn actor(user: &CurrentUser) -> Actor {
     Actor::with_roles(user.0.roles.iter().copied())
 }
 
-/// Creates a runbook from a runbook definition (YAML or JSON body), in planning.
+/// Creates a runbook from a runbook definition (YAML or JSON body), in planning: 201. With `?existing=reuse`, the
+/// runbook of the same name and workspace is answered instead with 200 when its definition is the same, and 409
+/// `runbook_exists` when it differs; `?existing=new` (the default) always creates one.
 pub(crate) async fn create(
     State(state): State<AppState>,
+    uri: Uri,
     body: DefinitionBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = state.engine.create_runbook_from_file(&body.name, &body.text).await?;
-    let view = state.engine.runbook(id).await?;
-    Ok((StatusCode::CREATED, Json(views::runbook(&view))))
+    let existing = match query_params(&uri).get("existing").map(String::as_str) {
+        None | Some("new") => ExistingRunbook::CreateAnother,
+        Some("reuse") => ExistingRunbook::Reuse,
+        Some(other) => return Err(ApiError::invalid("existing", format!("`{other}` is not `new` or `reuse`"))),
+    };
+    let applied = state.engine.apply_runbook_file(&body.name, &body.text, existing).await?;
+    let view = state.engine.runbook(applied.id).await?;
+    let status = if applied.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(views::runbook(&view))))
 }
 
 /// Every runbook with its stage and mode.
