@@ -7,14 +7,17 @@ mod actions_log_text;
 mod apply;
 mod client;
 mod completions;
+mod custom_field;
 mod progress;
 mod render;
 mod run;
 mod runbook;
 mod sink;
+mod system_parameter;
 mod table;
 mod task;
 mod terminal;
+mod user;
 mod validate;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -78,6 +81,27 @@ enum Command {
         after_help = "Examples:\n  cutover task list 3\n  cutover task start 3 announce\n  cutover task log 3 announce"
     )]
     Task(task::TaskCommand),
+    /// List and set system parameters on a server (secret values are read from standard input, never shown).
+    #[command(
+        subcommand,
+        name = "system-parameter",
+        after_help = "Examples:\n  cutover system-parameter list\n  \
+                      printf '%s' \"$TOKEN\" | cutover system-parameter set hook_token --secret"
+    )]
+    SystemParameter(system_parameter::SystemParameterCommand),
+    /// List and create users on a server; a new user's API token is printed once.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cutover user list\n  cutover user create --name Ada --email ada@example.com --role operator"
+    )]
+    User(user::UserCommand),
+    /// List and create custom fields on a server.
+    #[command(
+        subcommand,
+        name = "custom-field",
+        after_help = "Examples:\n  cutover custom-field list\n  cutover custom-field create Ticket --type text"
+    )]
+    CustomField(custom_field::CustomFieldCommand),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +115,11 @@ fn main() -> ExitCode {
         Command::Apply(args) => client::call(&cli.server, |client| apply::run(client, &args)),
         Command::Runbook(command) => client::call(&cli.server, |client| runbook::run(client, &command)),
         Command::Task(command) => client::call(&cli.server, |client| task::run(client, &command)),
+        Command::SystemParameter(command) => {
+            client::call(&cli.server, |client| system_parameter::run(client, &command))
+        }
+        Command::User(command) => client::call(&cli.server, |client| user::run(client, &command)),
+        Command::CustomField(command) => client::call(&cli.server, |client| custom_field::run(client, &command)),
     }
 }
 

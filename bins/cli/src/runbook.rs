@@ -1,4 +1,4 @@
-//! `cutover runbook list|show|start|pause|resume|cancel`: runbooks on a server.
+//! `cutover runbook list|show|start|pause|resume|cancel|duplicate`: runbooks on a server.
 
 use crate::client::{Client, ClientError, Output, field, items, print_json};
 use crate::table;
@@ -29,6 +29,9 @@ pub(crate) enum RunbookCommand {
     /// Cancel a runbook.
     #[command(after_help = "Examples:\n  cutover runbook cancel 3")]
     Cancel(RunbookArgs),
+    /// Copy a runbook into a new one in planning (custom field values except transient ones).
+    #[command(after_help = "Examples:\n  cutover runbook duplicate 3\n  cutover runbook duplicate 3 --json")]
+    Duplicate(RunbookArgs),
 }
 
 /// A runbook id.
@@ -93,6 +96,19 @@ pub(crate) async fn run(client: Client, command: &RunbookCommand) -> Result<(), 
         RunbookCommand::Pause(args) => lifecycle(&client, args, "pause", "paused").await?,
         RunbookCommand::Resume(args) => lifecycle(&client, args, "resume", "resumed").await?,
         RunbookCommand::Cancel(args) => lifecycle(&client, args, "cancel", "cancelled").await?,
+        RunbookCommand::Duplicate(args) => {
+            let copy = client.post_json(&["runbooks", &args.runbook, "duplicate"], &json!({})).await?;
+            if args.output.json {
+                print_json(&copy);
+            } else {
+                say!(
+                    "runbook {} duplicated as runbook {} `{}`",
+                    args.runbook,
+                    field(&copy, &["id"]),
+                    field(&copy, &["name"])
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -368,3 +368,81 @@ fn the_server_and_token_may_come_from_the_environment() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(serde_json::from_slice::<Value>(&output.stdout).expect("JSON"), Value::Array(Vec::new()));
 }
+
+#[test]
+fn settings_users_custom_fields_and_duplicates_from_the_command_line() {
+    let server = Server::start();
+    // System parameters: a plain value as an argument, a secret on standard input, never shown back.
+    let set = server.ok(&["system-parameter", "set", "region", "eu-west"]);
+    assert!(set.contains("system parameter `region` set"), "{set}");
+    let secret = "xoxb-from-stdin-7f3a9c";
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("cutover"))
+        .args(["--server", &server.url, "--token", ADMIN_TOKEN, "system-parameter", "set", "slack_token", "--secret"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running cutover");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{secret}\n").as_bytes())
+        .expect("writing the secret");
+    let output = child.wait_with_output().expect("cutover ends");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let listed = server.ok(&["system-parameter", "list"]);
+    assert!(listed.contains("region") && listed.contains("eu-west") && listed.contains("[secret]"), "{listed}");
+    let listed_json = server.ok(&["system-parameter", "list", "--json"]);
+    assert!(!listed.contains(secret) && !listed_json.contains(secret), "{listed}\n{listed_json}");
+
+    // Users: the token is printed once and works.
+    let created = server.json(&[
+        "user",
+        "create",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.com",
+        "--role",
+        "operator",
+        "--role",
+        "viewer",
+        "--json",
+    ]);
+    let token = created["token"].as_str().expect("the new user's token").to_owned();
+    assert_eq!(created["roles"], serde_json::json!(["operator", "viewer"]));
+    let users = server.ok(&["user", "list"]);
+    assert!(
+        users.contains("ada@example.com") && users.contains("operator,viewer") && !users.contains(&token),
+        "{users}"
+    );
+    let as_ada = server.cutover_with_token(&token, &["runbook", "list", "--json"]);
+    assert_eq!(as_ada.status.code(), Some(0), "{}", text(&as_ada.stderr));
+    let refused_write = server.cutover_with_token(&token, &["custom-field", "create", "Nope", "--type", "text"]);
+    assert_eq!(refused_write.status.code(), Some(1), "a viewer-operator cannot create fields");
+
+    // Custom fields, checked by the server like definition files.
+    let field = server.ok(&[
+        "custom-field",
+        "create",
+        "Environment",
+        "--type",
+        "select",
+        "--option",
+        "prod",
+        "--option",
+        "staging",
+        "--applies-to",
+        "runbook",
+        "--required",
+    ]);
+    assert!(field.contains("custom field `Environment` created"), "{field}");
+    let no_options = refused(&server.cutover(&["custom-field", "create", "Broken", "--type", "select"]));
+    assert!(no_options.iter().any(|line| line.contains("options")), "{no_options:?}");
+    let fields = server.ok(&["custom-field", "list"]);
+    assert!(fields.contains("Environment") && fields.contains("select") && fields.contains("required"), "{fields}");
+
+    // Duplicating a runbook.
+    let third_party = mockito::Server::new();
+    let (_directory, integration, runbook) = definitions(&third_party.url());
+    server.ok(&["apply", &integration, &runbook]);
+    let copy = server.ok(&["runbook", "duplicate", "1"]);
+    assert!(copy.contains("runbook 1 duplicated as runbook 2 `Release (copy)`"), "{copy}");
+}
