@@ -102,3 +102,53 @@ fn unreadable_files_fail_and_usage_errors_exit_2() {
         cargo_bin_cmd!("cutover").args(["validate", "--frobnicate", "x.yaml"]).output().expect("running cutover");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn json_format_gives_one_object_per_problem() {
+    let (directory, path) = write(
+        "broken.yaml",
+        "kind: integration\nname: Broken\nactions:\n  - name: Post\n    trigger: task_begin\n    request:\n      method: POST\n      urll: https://x\n",
+    );
+    let missing = directory.path().join("missing.yaml");
+    let output = cargo_bin_cmd!("cutover")
+        .args(["validate", "--format", "json"])
+        .arg(&path)
+        .arg(&missing)
+        .output()
+        .expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    let file = path.display().to_string();
+    let problems = document["problems"].as_array().expect("problems");
+    assert_eq!(document["valid"], false);
+    assert_eq!(problems.len(), 3, "{document}");
+    assert_eq!(problems[0]["file"], missing.display().to_string());
+    assert_eq!((problems[0]["line"].is_null(), problems[0]["path"].is_null()), (true, true));
+    let positioned: Vec<(String, u64, u64, String)> = problems[1..]
+        .iter()
+        .map(|problem| {
+            let text = |key: &str| problem[key].as_str().expect("a string").to_owned();
+            let number = |key: &str| problem[key].as_u64().expect("a number");
+            (text("file"), number("line"), number("column"), text("path"))
+        })
+        .collect();
+    assert_eq!(
+        positioned,
+        vec![
+            (file.clone(), 5, 14, "actions[0].trigger".to_owned()),
+            (file.clone(), 8, 7, "actions[0].request.urll".to_owned()),
+        ]
+    );
+    assert!(problems[2]["message"].as_str().is_some_and(|message| message.contains("did you mean `url`?")));
+
+    let valid = cargo_bin_cmd!("cutover")
+        .args(["validate", "--format", "json"])
+        .args(examples())
+        .output()
+        .expect("running cutover");
+    assert_eq!(valid.status.code(), Some(0));
+    let document: serde_json::Value = serde_json::from_slice(&valid.stdout).expect("one JSON document");
+    assert_eq!((document["valid"].as_bool(), document["problems"].as_array().map(Vec::len)), (Some(true), Some(0)));
+    assert_eq!(document["definitions"].as_u64(), Some(examples().len() as u64));
+}
