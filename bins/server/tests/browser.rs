@@ -184,3 +184,193 @@ async fn a_viewer_is_offered_no_edit_control() {
     assert_eq!(csp.headers()["content-security-policy"], CONTENT_SECURITY_POLICY);
     browser.quit().await;
 }
+
+/// A mock OAuth provider on loopback: its authorization endpoint sends the browser straight back with a code, its
+/// token endpoint answers a token.
+async fn mock_provider() -> String {
+    use axum::extract::Query;
+    use axum::response::Redirect;
+    use axum::routing::{get, post};
+    use std::collections::HashMap;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let provider = axum::Router::new()
+        .route(
+            "/oauth/authorize",
+            get(|Query(query): Query<HashMap<String, String>>| async move {
+                let mut back = url::Url::parse(&query["redirect_uri"]).expect("redirect URI");
+                back.query_pairs_mut().append_pair("code", "the-code").append_pair("state", &query["state"]);
+                Redirect::to(back.as_str())
+            }),
+        )
+        .route(
+            "/api/oauth.access",
+            post(|| async {
+                axum::Json(serde_json::json!({"access_token": "xoxp-access-token", "token_type": "bearer", "expires_in": 3600}))
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, provider).await });
+    base
+}
+
+const BROKEN_PAYLOAD: &str =
+    r#"{"channel":"{{CustomField['Slack Channel']}}","text":"{{CustomField['Slack Message']}}}"#;
+const PAYLOAD: &str = r#"{"channel":"{{CustomField['Slack Channel']}}","text":"{{CustomField['Slack Message']}}"}"#;
+const CLIENT_SECRET: &str = "slack-client-secret-4242";
+
+#[tokio::test]
+async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(browser) = browser_or_skip("the_seed_slack_integration_is_created_by_clicking_and_typing").await else {
+        return;
+    };
+    let server = server().await;
+    let provider = mock_provider().await;
+    sign_in(&browser, &server, BOOTSTRAP).await;
+
+    // The connection.
+    browser.click(&browser.button("Create Integration").await).await;
+    browser.dialog("New Integration Connection").await;
+    browser.fill(&browser.field("Name").await, "Slack").await;
+    browser.click(&browser.button("Create").await).await;
+    browser.heading("Edit Custom Integration").await;
+
+    // The action: General, Authorization (OAuth), and the request's URL; the payload comes once the fields exist.
+    browser.click(&browser.button("New").await).await;
+    browser.dialog("New Integration Action").await;
+    for tab in ["General", "Authorization", "Request", "Response", "Polling"] {
+        browser.tab(tab).await;
+    }
+    browser.fill(&browser.field("Name").await, "Post to a channel").await;
+    browser.choose("Trigger", "On Task Start").await;
+    browser.choose("Visibility", "Global").await;
+    browser.click(&browser.field("Cancelable").await).await;
+    browser.click(&browser.field("Finish task on success").await).await;
+    browser.screenshot("07-action-general").await;
+    // Tabs are real tabs: arrow keys move between them.
+    browser.click(&browser.tab("General").await).await;
+    browser.press("\u{E014}").await;
+    let selected = browser.attribute(&browser.tab("Authorization").await, "aria-selected").await;
+    assert_eq!(selected.as_deref(), Some("true"), "ArrowRight selects the next tab");
+    browser.choose("Authorization Type", "OAuth").await;
+    browser.choose("Authorization Flow", "Authorization Code").await;
+    browser.fill(&browser.field("Client ID").await, "A0123").await;
+    browser.fill(&browser.field("Client Secret").await, CLIENT_SECRET).await;
+    browser.fill(&browser.field("OAuth2 provider host").await, &provider).await;
+    browser.fill(&browser.field("Authorization Endpoint").await, "/oauth/authorize").await;
+    browser.fill(&browser.field("Token Endpoint").await, "/api/oauth.access").await;
+    browser.fill(&browser.field("Scopes").await, "channels:read chat:write:bot chat:write:user").await;
+    browser.choose("Authenticate as", "Functional user").await;
+    let redirect = browser.property(&browser.field("Redirect URI").await, "value").await;
+    assert_eq!(redirect, Value::from(format!("{}/api/v1/oauth/callback", server.base)));
+    browser.screenshot("08-action-authorization").await;
+    browser.click(&browser.tab("Request").await).await;
+    browser.choose("Request type", "POST").await;
+    browser.fill(&browser.field("URL").await, "https://slack.com/api/chat.postMessage").await;
+    browser.fill(&browser.field("Request headers").await, r#"{"Content-Type":"application/json"}"#).await;
+    browser.choose("Execution mode", "Fire and forget").await;
+    browser.click(&browser.button("Save").await).await;
+    browser.dialog("Edit action Post to a channel").await;
+    assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
+    assert_no_csp_violation(&browser).await;
+    browser.click(&browser.button("Discard").await).await;
+    browser.heading("Integration Actions").await;
+    browser.button("Edit action Post to a channel").await;
+
+    // The two custom fields, restricted to the action, Transient and Required.
+    browser.click(&browser.link("Custom Fields").await).await;
+    for (name, field_type) in [("Slack Channel", "Text"), ("Slack Message", "Textarea")] {
+        browser.click(&browser.button("New Custom Field").await).await;
+        browser.dialog("New Custom Field").await;
+        browser.fill(&browser.field("Name").await, name).await;
+        browser.choose("Visibility", "Global").await;
+        browser.choose("Field type", field_type).await;
+        browser.choose("Displays on", "Task edit").await;
+        browser.choose("Restrict to integration", "Post to a channel").await;
+        browser.click(&browser.field("Transient").await).await;
+        browser.click(&browser.field("Required").await).await;
+        if name == "Slack Message" {
+            browser.screenshot("09-new-custom-field").await;
+        }
+        browser.click(&browser.button("Create").await).await;
+        browser.find(&format!("//td[normalize-space()='{name}']"), name).await;
+    }
+    browser.screenshot("10-custom-fields").await;
+
+    // Back to the action: the broken seed payload is flagged as typed, then fixed and saved.
+    browser.click(&browser.link("Integrations").await).await;
+    browser.click(&browser.link("Slack").await).await;
+    browser.click(&browser.button("Edit action Post to a channel").await).await;
+    browser.dialog("Edit action Post to a channel").await;
+    browser.click(&browser.tab("Request").await).await;
+    let payload = browser.field("Outbound payload").await;
+    browser.fill(&payload, BROKEN_PAYLOAD).await;
+    browser
+        .wait_for(
+            "return (document.getElementById('action-payload-error')?.textContent ?? '').match(/^1:\\d+: /) !== null;",
+            "the checker to flag the broken payload",
+        )
+        .await;
+    let flagged = browser.text(&browser.find("//*[@id='action-payload-error']", "payload error").await).await;
+    browser.screenshot("11-payload-flagged").await;
+    assert!(flagged.starts_with("1:"), "{flagged}");
+    browser.fill(&payload, PAYLOAD).await;
+    browser
+        .wait_for("return document.getElementById('action-payload-error').textContent === '';", "the error to clear")
+        .await;
+    browser.click(&browser.tab("Authorization").await).await;
+    let secret = browser.field("Client Secret").await;
+    assert_eq!(browser.property(&secret, "value").await, Value::from(""), "the secret is not rendered back");
+    browser.click(&browser.button("Save").await).await;
+    browser.dialog("Edit action Post to a channel").await;
+    assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
+    let html = browser.execute("return document.documentElement.outerHTML;", vec![]).await;
+    assert!(!html.as_str().unwrap_or_default().contains(CLIENT_SECRET), "no secret in the page");
+
+    // Authenticate against the mock provider.
+    browser.click(&browser.tab("Authorization").await).await;
+    browser.click(&browser.button("Authenticate").await).await;
+    browser.wait_for("return document.body.innerText.includes('authorized');", "the OAuth callback").await;
+    assert!(
+        browser.page_text().await.contains("\"authorized\":true") || browser.page_text().await.contains("authorized")
+    );
+
+    // The REST API returns the definition.
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}/api/v1{path}", server.base)).bearer_auth(BOOTSTRAP).send();
+    let integrations: Value = get("/integrations").await.expect("integrations").json().await.expect("json");
+    let slack = &integrations[0];
+    assert_eq!(slack["name"], "Slack");
+    let action = &slack["actions"][0];
+    assert_eq!(action["name"], "Post to a channel");
+    assert_eq!(action["trigger"], "task_start");
+    assert_eq!(action["settings"]["cancelable"], true);
+    assert_eq!(action["settings"]["finish_task_on_success"], true);
+    assert_eq!(action["settings"]["auto_start"], false);
+    assert_eq!(action["auth"]["type"], "oauth2");
+    assert_eq!(action["auth"]["grant"], "authorization_code");
+    assert_eq!(action["auth"]["client_id"], "A0123");
+    assert_eq!(action["auth"]["client_secret"], "[REDACTED]");
+    assert_eq!(action["auth"]["token_endpoint"], "/api/oauth.access");
+    assert_eq!(action["auth"]["scopes"], serde_json::json!(["channels:read", "chat:write:bot", "chat:write:user"]));
+    assert_eq!(action["request"]["method"], "POST");
+    assert_eq!(action["request"]["url"], "https://slack.com/api/chat.postMessage");
+    assert_eq!(action["request"]["headers"]["Content-Type"], "application/json");
+    assert_eq!(action["request"]["payload"], PAYLOAD);
+    assert_eq!(action["request"]["execution_mode"], "fire_and_forget");
+    let fields: Value = get("/custom-fields").await.expect("fields").json().await.expect("json");
+    for (name, field_type) in [("Slack Channel", "text"), ("Slack Message", "textarea")] {
+        let field = fields.as_array().and_then(|all| all.iter().find(|f| f["name"] == name)).expect("field");
+        assert_eq!(field["type"], field_type);
+        assert_eq!(field["restrict_to"], serde_json::json!(["Post to a channel"]));
+        assert_eq!(field["transient"], true);
+        assert_eq!(field["required"], true);
+    }
+    let stored = server.engine.integrations().await.expect("stored");
+    let stored_secret = match &stored[0].integration.actions[0].auth {
+        cutover_integrations_core::model::AuthSettings::Oauth2(oauth) => oauth.client_secret.expose().to_owned(),
+        other => panic!("not OAuth: {other:?}"),
+    };
+    assert_eq!(stored_secret, CLIENT_SECRET, "the secret kept through the second save");
+    browser.quit().await;
+}

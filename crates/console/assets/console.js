@@ -22,7 +22,8 @@ function setUpDialogs() {
   for (const dialog of document.querySelectorAll("dialog[data-modal]")) {
     if (dialog.open) {
       // Rendered open by the server (a refused form, or an action opened by its link): make it modal.
-      dialog.close();
+      // Removing the attribute (unlike close()) fires no close event, which would leave the page.
+      dialog.removeAttribute("open");
       dialog.showModal();
     }
     dialog.addEventListener("keydown", (event) => trapFocus(dialog, event));

@@ -89,7 +89,7 @@ impl Engine {
     /// Adds an action, given as the JSON of an action definition, to an integration.
     pub async fn add_action(&self, integration: IntegrationId, action: &Value) -> Result<ActionRecord, EngineError> {
         let record = self.integration(integration).await?;
-        let action = validate_action(&record, action)?;
+        let action = validate_action(&record, &self.custom_fields().await?, action)?;
         let reference = ActionRef { integration: record.integration.name.clone(), action: action.name.clone() };
         if self.inner.store.find_action(&reference).await?.is_some() {
             return Err(StoreError::Duplicate { what: "action", name: reference.to_string() }.into());
@@ -111,7 +111,7 @@ impl Engine {
         let record = self.integration(existing.integration_id).await?;
         let mut document = serde_json::to_value(&existing.action).map_err(EngineError::corrupt("action"))?;
         merge_patch(&mut document, patch);
-        let mut action = validate_action(&record, &document)?;
+        let mut action = validate_action(&record, &self.custom_fields().await?, &document)?;
         keep_redacted_secrets(&existing.action.auth, &mut action.auth);
         let renamed_onto_another = record
             .integration
@@ -289,12 +289,18 @@ fn validate_runbook_file(
 }
 
 /// Validates an action (JSON) as the only action of its integration, with the integration's custom fields.
-fn validate_action(record: &IntegrationRecord, action: &Value) -> Result<Action, EngineError> {
+/// Validates one action of `record`; its templates may read the integration's custom fields and the custom fields
+/// created on their own (`stored_fields`, as `POST /custom-fields` and the console create them).
+fn validate_action(
+    record: &IntegrationRecord,
+    stored_fields: &[CustomField],
+    action: &Value,
+) -> Result<Action, EngineError> {
     // The stored fields may be restricted to the integration's other actions, which are not in the carrier.
-    let fields: Vec<CustomField> = record
-        .integration
-        .custom_fields
+    let own = &record.integration.custom_fields;
+    let fields: Vec<CustomField> = own
         .iter()
+        .chain(stored_fields.iter().filter(|field| !own.iter().any(|mine| mine.name == field.name)))
         .cloned()
         .map(|mut field| {
             field.restrict_to.clear();

@@ -214,36 +214,54 @@ impl Browser {
         false
     }
 
+    /// Where a person can act: inside the open modal dialog if there is one, else the whole page.
+    async fn scope(&self) -> &'static str {
+        if self.find_all("//dialog[@open]").await.is_empty() { "" } else { "//dialog[@open]" }
+    }
+
     /// The input, select or textarea labelled `label` (a `<label for>` or a wrapping `<label>`).
     pub async fn field(&self, label: &str) -> Element {
         let q = quote(label);
+        let scope = self.scope().await;
         let xpath = format!(
-            "//*[@id=//label[normalize-space()={q}]/@for] | //label[normalize-space()={q}]//*[self::input or self::select or self::textarea]"
+            "{scope}//*[@id=//label[normalize-space()={q}]/@for] | {scope}//label[normalize-space()={q}]//*[self::input or self::select or self::textarea]"
         );
         self.find(&xpath, &format!("field `{label}`")).await
     }
 
-    fn button_xpath(name: &str) -> String {
+    fn button_xpath(scope: &str, name: &str) -> String {
         let q = quote(name);
         format!(
-            "//*[(self::button or @role='button' or (self::input and @type='submit')) and (normalize-space()={q} or @aria-label={q} or @value={q})]"
+            "{scope}//*[(self::button or @role='button' or (self::input and @type='submit')) and (normalize-space()={q} or @aria-label={q} or @value={q})]"
         )
+    }
+
+    /// Picks the option shown as `option` in the select labelled `label`.
+    pub async fn choose(&self, label: &str, option: &str) {
+        let select = self.field(label).await;
+        let id = self.attribute(&select, "id").await.unwrap_or_default();
+        let xpath = format!("//select[@id={}]/option[normalize-space()={}]", quote(&id), quote(option));
+        let found = self.find_all(&xpath).await;
+        let option_element = found.first().unwrap_or_else(|| panic!("no option `{option}` in `{label}`"));
+        self.click(option_element).await;
     }
 
     /// The button named `name`.
     pub async fn button(&self, name: &str) -> Element {
-        self.find(&Self::button_xpath(name), &format!("button `{name}`")).await
+        let scope = self.scope().await;
+        self.find(&Self::button_xpath(scope, name), &format!("button `{name}`")).await
     }
 
     /// Whether a button named `name` is offered.
     pub async fn has_button(&self, name: &str) -> bool {
-        self.present(&Self::button_xpath(name)).await
+        self.present(&Self::button_xpath("", name)).await
     }
 
     /// The link named `name`.
     pub async fn link(&self, name: &str) -> Element {
         let q = quote(name);
-        self.find(&format!("//a[normalize-space()={q} or @aria-label={q}]"), &format!("link `{name}`")).await
+        let scope = self.scope().await;
+        self.find(&format!("{scope}//a[normalize-space()={q} or @aria-label={q}]"), &format!("link `{name}`")).await
     }
 
     /// The tab named `name`.
