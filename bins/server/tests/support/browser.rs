@@ -292,8 +292,10 @@ impl Browser {
         self.find(&format!("//*[self::h1 or self::h2][normalize-space()={q}]"), &format!("heading `{text}`")).await
     }
 
-    /// Clicks an element.
+    /// Clicks an element, scrolled to the middle of its view first (as a person scrolls to what they want).
     pub async fn click(&self, element: &Element) {
+        let reference = json!({ELEMENT: element.0});
+        self.execute("arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});", vec![reference]).await;
         self.must("POST", &format!("/element/{}/click", element.0), None).await;
     }
 
