@@ -21,6 +21,7 @@ mod user;
 mod validate;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use cutover_integrations_core::LogFilter;
 use std::process::ExitCode;
 
 /// Validate, render and run runbook custom integrations, and drive a `cutover-server`.
@@ -106,6 +107,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = init_logging() {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Render(args) => render::run(&args),
@@ -121,6 +126,20 @@ fn main() -> ExitCode {
         Command::User(command) => client::call(&cli.server, |client| user::run(client, &command)),
         Command::CustomField(command) => client::call(&cli.server, |client| custom_field::run(client, &command)),
     }
+}
+
+/// With `RUST_LOG` set, logs to stderr through the shared [`LogFilter`] (third-party crates capped, as on the
+/// server); without it, logs nothing.
+fn init_logging() -> anyhow::Result<()> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    if std::env::var_os("RUST_LOG").is_none_or(|value| value.is_empty()) {
+        return Ok(());
+    }
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false);
+    tracing_subscriber::registry().with(layer.with_filter(LogFilter::from_env()?)).try_init()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -158,6 +158,21 @@ fn a_successful_run_fires_every_integration_task_and_exits_0() {
     assert_no_secret(&output);
 }
 
+/// At `RUST_LOG=trace` the engine logs to stderr, and third-party crates that print the data they handle (handlebars'
+/// helper parameters, hyper's headers) are capped: the token is in no line.
+#[test]
+fn a_run_logged_at_trace_shows_no_secret() {
+    let mut server = mockito::Server::new();
+    let hooks = server.mock("POST", "/hook").with_status(200).with_body(r#"{"ok":true}"#).expect(2).create();
+    let files = files(&server.url(), RUNBOOK);
+    let output = command(&files, &[]).env("RUST_LOG", "trace").output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{}", text(&output.stderr));
+    hooks.assert();
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("running a fire step"), "the engine logs at trace:\n{stderr}");
+    assert_no_secret(&output);
+}
+
 #[test]
 fn a_failing_task_exits_1_with_its_reason_in_the_table() {
     let mut server = mockito::Server::new();

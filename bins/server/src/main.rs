@@ -10,7 +10,7 @@ mod startup;
 use anyhow::Context as _;
 use clap::Parser;
 use cutover_integrations_console::ConsoleSettings;
-use cutover_integrations_core::{Engine, EngineSettings};
+use cutover_integrations_core::{Engine, EngineSettings, LogFilter};
 use cutover_server::{AppState, app};
 use ipnet::IpNet;
 use secrecy::SecretString;
@@ -44,7 +44,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging(args.json_logs);
+    init_logging(args.json_logs)?;
     // Secrets come from the environment only, never from flags (which other users can see in the process list).
     let secret_key = env_secret("CUTOVER_SECRET_KEY");
     let bootstrap_token = env_secret("CUTOVER_BOOTSTRAP_TOKEN");
@@ -131,14 +131,16 @@ fn env_secret(name: &str) -> Option<SecretString> {
         .map(|value| SecretString::from(value.trim().to_owned()))
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+/// Logs to stdout through the shared [`LogFilter`]: `RUST_LOG` for our crates, third-party crates capped (they log
+/// the data they handle at their verbose levels).
+fn init_logging(json: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = LogFilter::from_env()?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout).with_ansi(ansi);
-    if json {
-        builder.json().with_current_span(false).init();
-    } else {
-        builder.init();
-    }
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_ansi(ansi);
+    let layer = if json { layer.json().with_current_span(false).boxed() } else { layer.boxed() };
+    tracing_subscriber::registry().with(layer.with_filter(filter)).try_init()?;
+    Ok(())
 }

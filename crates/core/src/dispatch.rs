@@ -213,6 +213,7 @@ impl Engine {
             return;
         }
         let engine = self.clone();
+        tracing::debug!(fire = id.0, "running a fire step");
         tokio::spawn(async move {
             if let Err(error) = engine.run_fire(fire, origin).await {
                 tracing::warn!(%error, fire = id.0, "a fire step could not be recorded; it is retried after its lease");

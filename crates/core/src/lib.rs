@@ -74,6 +74,7 @@ mod editing;
 mod engine;
 mod error;
 mod events;
+mod log_filter;
 mod oauth;
 mod render;
 mod secret_key_file;
@@ -88,6 +89,7 @@ pub use editing::{AppliedRunbook, ExistingRunbook, IntegrationEdit, REDACTED};
 pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
 pub use error::{EngineError, InputProblem};
 pub use events::EngineEvent;
+pub use log_filter::{DEFAULT_DIRECTIVES, InvalidDirectives, LogFilter, THIRD_PARTY_CAP};
 pub use oauth::OAuthTarget;
 pub use secret_key_file::{SECRET_KEY_FILE, secret_key_beside_database, secret_key_path};
 
