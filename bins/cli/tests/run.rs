@@ -343,6 +343,12 @@ fn a_given_database_keeps_its_key_beside_it() {
     let second = run(&files, &["--database", &url, "--no-actions-log"]);
     assert_eq!(second.status.code(), Some(0), "stderr:\n{}", text(&second.stderr));
     assert!(text(&second.stdout).contains("runbook 2: complete"), "{}", text(&second.stdout));
+
+    // Another key beside it: refused before anything runs, the problem named.
+    std::fs::write(&key, "T1RIRVJPVEhFUk9USEVST1RIRVJPVEhFUk9USEVST1Q=\n").expect("another key");
+    let refused = run(&files, &["--database", &url, "--no-actions-log"]);
+    assert_eq!(refused.status.code(), Some(1), "stdout:\n{}", text(&refused.stdout));
+    assert!(text(&refused.stderr).contains("the secret key does not match this database"), "{}", text(&refused.stderr));
 }
 
 #[test]

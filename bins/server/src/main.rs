@@ -8,9 +8,12 @@
 mod startup;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use cutover_integrations_console::ConsoleSettings;
-use cutover_integrations_core::{Engine, EngineSettings, LogFilter};
+use cutover_integrations_core::{
+    Engine, EngineSettings, LogFilter, read_secret_key_file, replace_secret_key_file, rotate_secret_key,
+    secret_key_path,
+};
 use cutover_server::{AppState, app};
 use ipnet::IpNet;
 use secrecy::SecretString;
@@ -40,7 +43,40 @@ struct Args {
     /// Log JSON lines instead of text.
     #[arg(long, env = "CUTOVER_JSON_LOGS")]
     json_logs: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Seal every secret of the database again with a new key, in one transaction, so the old key can be retired.
+    #[command(after_help = ROTATE_KEY_HELP)]
+    RotateKey {
+        /// A file (mode 0600) holding the new key: base64 of 32 random bytes, as `openssl rand -base64 32` prints.
+        /// Without it, the current key of CUTOVER_SECRET_KEY seals everything (a ring `2:NEW,1:OLD`).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
+    },
+}
+
+const ROTATE_KEY_HELP: &str = "\
+Stop every server on the database first; the current key comes from CUTOVER_SECRET_KEY, or from the key file beside
+a SQLite database. The current key must be the one the secrets were sealed with: any other is refused and nothing
+changes.
+
+With a key file beside the SQLite database:
+  openssl rand -base64 32 > new.key && chmod 600 new.key
+  cutover-server rotate-key --new-key-file new.key     # the key file is replaced with the new key
+
+With CUTOVER_SECRET_KEY (PostgreSQL):
+  CUTOVER_SECRET_KEY=OLD cutover-server --database postgres://… rotate-key --new-key-file new.key
+  then start the servers with CUTOVER_SECRET_KEY=NEW
+
+Or in steps through a key ring: run the servers with CUTOVER_SECRET_KEY=2:NEW,1:OLD (new values are sealed with
+key 2, old ones still open with key 1), stop them, run `cutover-server rotate-key`, then configure
+CUTOVER_SECRET_KEY=2:NEW alone.
+
+Callback tokens of fires waiting for a callback are derived from the current key: rotate when none is waiting.";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -49,6 +85,9 @@ fn main() -> anyhow::Result<()> {
     let secret_key = env_secret("CUTOVER_SECRET_KEY");
     let bootstrap_token = env_secret("CUTOVER_BOOTSTRAP_TOKEN");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Some(Command::RotateKey { new_key_file }) = &args.command {
+        return runtime.block_on(rotate_key(&args, secret_key, new_key_file.as_deref()));
+    }
     let result = runtime.block_on(serve(args, secret_key, bootstrap_token));
     if let Err(error) = &result {
         tracing::error!(error = format!("{error:#}"), "cutover-server stopped");
@@ -102,6 +141,48 @@ async fn serve(
     running.shutdown().await;
     tracing::info!("stopped");
     served.context("serving failed")
+}
+
+/// `rotate-key`: the database's secrets sealed again with the new key; a key file beside SQLite is replaced after.
+async fn rotate_key(
+    args: &Args,
+    configured: Option<SecretString>,
+    new_key_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret as _;
+    let database = startup::Database::resolve(args.database.as_deref(), &args.data_dir)?;
+    let new_key = new_key_file.map(read_secret_key_file).transpose()?;
+    let (current, key_file) = match configured {
+        Some(key) => (key, None),
+        None => {
+            let Some(path) = secret_key_path(&database.url) else {
+                anyhow::bail!("CUTOVER_SECRET_KEY is required with PostgreSQL: the key the secrets are sealed with");
+            };
+            if !path.exists() {
+                anyhow::bail!("no key file at {}: give the current key in CUTOVER_SECRET_KEY", path.display());
+            }
+            (read_secret_key_file(&path)?, Some(path))
+        }
+    };
+    let new = new_key.as_ref().map(|key| key.expose_secret());
+    let rotation = rotate_secret_key(&database.url, current.expose_secret(), new)
+        .await
+        .context("key rotation failed; nothing was changed")?;
+    println!("re-sealed {} secrets with key id {}", rotation.values, rotation.key_id);
+    match (key_file, new_key) {
+        (Some(path), Some(new_key)) => {
+            replace_secret_key_file(&path, &new_key)?;
+            println!("{} now holds the new key; the old key is retired", path.display());
+        }
+        (None, Some(_)) => {
+            println!("start the servers with CUTOVER_SECRET_KEY set to the new key; the old key is retired")
+        }
+        (_, None) => println!(
+            "only key id {} opens the secrets now: configure that key alone (`{}:KEY`)",
+            rotation.key_id, rotation.key_id
+        ),
+    }
+    Ok(())
 }
 
 async fn stop_signal() {

@@ -79,6 +79,11 @@ struct Server {
 
 impl Server {
     fn start(directory: &std::path::Path, backend: &Backend, port: u16, json_logs: bool, log_level: &str) -> Self {
+        Self::spawn(Self::command(directory, backend, port, json_logs, log_level))
+    }
+
+    /// The server's command line and environment, not started.
+    fn command(directory: &std::path::Path, backend: &Backend, port: u16, json_logs: bool, log_level: &str) -> Command {
         let base = format!("http://127.0.0.1:{port}");
         let mut command = Command::new(env!("CARGO_BIN_EXE_cutover-server"));
         command
@@ -100,6 +105,10 @@ impl Server {
         if let Backend::Postgres(url) = backend {
             command.env("CUTOVER_DATABASE_URL", url).env("CUTOVER_SECRET_KEY", SECRET_KEY);
         }
+        command
+    }
+
+    fn spawn(mut command: Command) -> Self {
         let mut child = command.spawn().expect("the server starts");
         let output = Arc::new(Mutex::new(String::new()));
         let mut readers = Vec::new();
@@ -580,4 +589,88 @@ async fn wait_until_ready(client: &reqwest::Client, port: u16, server: &mut Serv
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the server did not start:\n{}", server.output());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_is_refused_and_rotation_retires_the_old_key_on_the_embedded_default() {
+    wrong_key_and_rotation(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_is_refused_and_rotation_retires_the_old_key_on_postgres() {
+    let Some(url) = fresh_postgres_url("server_key_rotation").await else { return };
+    wrong_key_and_rotation(Backend::Postgres(url)).await;
+}
+
+const OTHER_KEY: &str = "T1RIRVJPVEhFUk9USEVST1RIRVJPVEhFUk9USEVST1Q=";
+
+/// A server started with a key that did not seal its database refuses to start and names the problem; `rotate-key`
+/// moves the secrets to a new key, after which the old key is refused and the new one serves them.
+async fn wrong_key_and_rotation(backend: Backend) {
+    let directory = tempfile::tempdir().expect("a working directory");
+    let client = reqwest::Client::new();
+    let start = |key: Option<&str>| {
+        let port = free_port();
+        let mut command = Server::command(directory.path(), &backend, port, false, "info");
+        if let Some(key) = key {
+            command.env("CUTOVER_SECRET_KEY", key);
+        }
+        (port, command)
+    };
+    let (port, command) = start(None);
+    let mut server = Server::spawn(command);
+    wait_until_ready(&client, port, &mut server).await;
+    let mut api = Api { client: client.clone(), base: format!("http://127.0.0.1:{port}/api/v1"), answers: Vec::new() };
+    let parameter = json!({"name": "api_token", "value": "rotated-secret-1234", "secret": true});
+    api.post("/system-parameters", BOOTSTRAP_TOKEN, Some(Body::Json(parameter))).await;
+    server.stop();
+    let key_file = directory.path().join("data").join("secret.key");
+    let old_key = match backend {
+        Backend::Embedded => std::fs::read_to_string(&key_file).expect("the key file").trim().to_owned(),
+        Backend::Postgres(_) => SECRET_KEY.to_owned(),
+    };
+
+    // Another key: refused at start, with the problem named, on both the server and the rotation.
+    let refused = start(Some(OTHER_KEY)).1.output().expect("the server runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&refused.stdout), String::from_utf8_lossy(&refused.stderr));
+    assert!(!refused.status.success(), "{text}");
+    assert!(text.contains("the secret key does not match this database"), "{text}");
+    let new_key_file = directory.path().join("new.key");
+    std::fs::write(&new_key_file, format!("{OTHER_KEY}\n")).expect("the new key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&new_key_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let rotate = |key: Option<&str>| {
+        let mut command = start(key).1;
+        command.arg("rotate-key").arg("--new-key-file").arg(&new_key_file);
+        command.output().expect("rotate-key runs")
+    };
+    let wrong_rotation = rotate(Some(OTHER_KEY));
+    let text = String::from_utf8_lossy(&wrong_rotation.stderr).into_owned();
+    assert!(!wrong_rotation.status.success() && text.contains("nothing was changed"), "{text}");
+
+    // The rotation: with the key file (embedded) or the old CUTOVER_SECRET_KEY (PostgreSQL).
+    let rotated = rotate(matches!(backend, Backend::Postgres(_)).then_some(old_key.as_str()));
+    let text = String::from_utf8_lossy(&rotated.stdout).into_owned();
+    assert!(rotated.status.success(), "{text}{}", String::from_utf8_lossy(&rotated.stderr));
+    assert!(text.contains("re-sealed 1 secrets with key id 1"), "{text}");
+    if matches!(backend, Backend::Embedded) {
+        assert_eq!(std::fs::read_to_string(&key_file).expect("the key file").trim(), OTHER_KEY);
+    }
+
+    let refused = start(Some(&old_key)).1.output().expect("the server runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&refused.stdout), String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        !refused.status.success() && text.contains("does not match this database"),
+        "the old key is retired: {text}"
+    );
+    let (port, command) = start(matches!(backend, Backend::Postgres(_)).then_some(OTHER_KEY));
+    let mut server = Server::spawn(command);
+    wait_until_ready(&client, port, &mut server).await;
+    api.base = format!("http://127.0.0.1:{port}/api/v1");
+    let parameters = api.get("/system-parameters", BOOTSTRAP_TOKEN).await;
+    assert_eq!(parameters[0]["name"], "api_token", "{parameters}");
+    server.stop();
 }

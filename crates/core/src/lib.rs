@@ -74,6 +74,7 @@ mod editing;
 mod engine;
 mod error;
 mod events;
+mod key_rotation;
 mod log_filter;
 mod oauth;
 mod render;
@@ -89,9 +90,12 @@ pub use editing::{AppliedRunbook, ExistingRunbook, IntegrationEdit, REDACTED};
 pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
 pub use error::{EngineError, InputProblem};
 pub use events::EngineEvent;
+pub use key_rotation::{KeyRotation, rotate_secret_key};
 pub use log_filter::{DEFAULT_DIRECTIVES, InvalidDirectives, LogFilter, THIRD_PARTY_CAP};
 pub use oauth::OAuthTarget;
-pub use secret_key_file::{SECRET_KEY_FILE, secret_key_beside_database, secret_key_path};
+pub use secret_key_file::{
+    SECRET_KEY_FILE, read_secret_key_file, replace_secret_key_file, secret_key_beside_database, secret_key_path,
+};
 
 pub use cutover_integrations_auth as auth;
 pub use cutover_integrations_http as http;

@@ -56,6 +56,30 @@ pub fn secret_key_beside_database(database_url: &str) -> Result<SecretString, En
     }
 }
 
+/// Reads a key file: mode 0600 (refused when others may read it), the key as its only content (base64 of 32 bytes,
+/// or a ring `ID:BASE64,…`).
+pub fn read_secret_key_file(path: &Path) -> Result<SecretString, EngineError> {
+    read_private(path)
+}
+
+/// Replaces the key in the key file at `path` (written beside it with mode 0600, synced, then renamed over it, so the
+/// file holds the old key or the new one, never a part).
+pub fn replace_secret_key_file(path: &Path, key: &SecretString) -> Result<(), EngineError> {
+    let mut staged = path.as_os_str().to_owned();
+    staged.push(".new");
+    let staged = PathBuf::from(staged);
+    match std::fs::remove_file(&staged) {
+        Err(error) if error.kind() != ErrorKind::NotFound => return Err(file_error(&staged, "cannot remove", &error)),
+        _ => {}
+    }
+    let mut file = create_private(&staged).map_err(|error| file_error(&staged, "cannot create", &error))?;
+    file.write_all(key.expose_secret().as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .map_err(|error| file_error(&staged, "cannot write", &error))?;
+    std::fs::rename(&staged, path).map_err(|error| file_error(path, "cannot replace", &error))
+}
+
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

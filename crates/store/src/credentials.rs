@@ -11,14 +11,19 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 fn credential_owner(key: &CredentialKey) -> String {
-    format!("credential:{}", key.storage_key())
+    credential_owner_of(&key.storage_key())
+}
+
+/// The owner of the credential stored under `storage_key`.
+pub(crate) fn credential_owner_of(storage_key: &str) -> String {
+    format!("credential:{storage_key}")
 }
 
 fn state_hash(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
 }
 
-fn state_owner(hash: &str) -> String {
+pub(crate) fn state_owner(hash: &str) -> String {
     format!("oauth-state:{hash}")
 }
 

@@ -78,6 +78,25 @@ pub enum StoreError {
         #[source]
         source: crate::SealError,
     },
+    /// The key of this id does not open the database's key check: its secrets were sealed with another key.
+    #[error(
+        "the secret key does not match this database: its secrets were sealed with another key (key id {key_id}); \
+         start with the key they were sealed with (CUTOVER_SECRET_KEY, or the key file beside a SQLite database), \
+         and change keys with key rotation"
+    )]
+    WrongSecretKey {
+        /// The id of the key that does not match.
+        key_id: u32,
+    },
+    /// The database holds secrets sealed with a key id the configured keys lack.
+    #[error(
+        "this database holds secrets sealed with key id {key_id}, which the configured secret keys do not include; \
+         configure that key (as a retired key `NEW_ID:NEW_KEY,{key_id}:OLD_KEY` during a rotation)"
+    )]
+    MissingSecretKey {
+        /// The id of the missing key.
+        key_id: u32,
+    },
 }
 
 impl StoreError {

@@ -31,6 +31,7 @@
 mod commit;
 mod credentials;
 mod error;
+mod key_check;
 mod migrate;
 mod records;
 mod sealer;
@@ -38,12 +39,13 @@ mod sql;
 mod writer;
 
 pub use error::StoreError;
+pub use key_check::Resealed;
 pub use records::{
     ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireRecord,
     FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser,
     RebuildCommit, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TimerId, TimerRecord, User, UserId,
 };
-pub use sealer::{SealError, Sealer};
+pub use sealer::{SealError, SealFailure, Sealer};
 pub use sql::{Backend, SqlStore, SqlStoreOptions};
 
 use async_trait::async_trait;

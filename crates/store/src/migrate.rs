@@ -30,6 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite_003_drop_fires_task.sql"),
         postgres: include_str!("migrations/postgres_003_drop_fires_task.sql"),
     },
+    Migration {
+        version: 4,
+        sqlite: include_str!("migrations/sqlite_004_key_checks.sql"),
+        postgres: include_str!("migrations/postgres_004_key_checks.sql"),
+    },
 ];
 
 /// Applies every migration the database lacks. Several engines starting at once on PostgreSQL serialize on an

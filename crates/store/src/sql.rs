@@ -172,7 +172,9 @@ impl SqlStore {
         if backend == Backend::Sqlite {
             checkpoint_in_background(pool.clone(), Arc::downgrade(&alive));
         }
-        Ok(Self { pool, writer, backend, sealer, catalog_changes: Arc::default(), _alive: alive })
+        let store = Self { pool, writer, backend, sealer, catalog_changes: Arc::default(), _alive: alive };
+        store.check_key().await?;
+        Ok(store)
     }
 
     /// The backend in use.
@@ -184,6 +186,10 @@ impl SqlStore {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+    }
+
+    pub(crate) fn sealer(&self) -> &dyn Sealer {
+        self.sealer.as_ref()
     }
 
     pub(crate) fn seal(&self, owner: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -774,11 +780,11 @@ async fn upsert_custom_field(tx: &mut WriteTx, field: &CustomField, now: Millis)
     Ok(())
 }
 
-fn auth_owner(integration: IntegrationId, action: &str) -> String {
+pub(crate) fn auth_owner(integration: IntegrationId, action: &str) -> String {
     format!("action-auth:{integration}:{action}")
 }
 
-fn parameter_owner(name: &str) -> String {
+pub(crate) fn parameter_owner(name: &str) -> String {
     format!("system-parameter:{name}")
 }
 

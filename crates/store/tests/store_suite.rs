@@ -76,6 +76,8 @@ suite!(
     concurrent_runbook_commits_all_land,
     a_cancelled_commit_leaves_all_or_nothing,
     large_commits_are_written_whole_or_not_at_all,
+    a_database_refuses_keys_that_did_not_seal_it,
+    resealing_moves_every_secret_to_the_new_key,
 );
 
 const SECRET: &str = "xoxb-secret-token-4242";
@@ -787,4 +789,118 @@ async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
     };
     store.commit(commit).await.expect("commit");
     assert_eq!(store.fire(ids[5]).await.expect("read").expect("fire").state, "{}");
+}
+
+fn ring_cipher(ring: &str) -> Arc<dyn Sealer> {
+    Arc::new(Cipher::new(KeyRing::parse(ring).expect("ring")))
+}
+
+const KEY_7: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="; // [7u8; 32], the suite's key
+const KEY_8: &str = "CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg=";
+const KEY_9: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+
+async fn reopen(db: &Db, ring: &str) -> Result<SqlStore, StoreError> {
+    SqlStore::connect(SqlStoreOptions::new(&db.url), ring_cipher(ring)).await
+}
+
+/// A secret of every sealed kind: action auth, a system parameter, a credential, an OAuth state.
+async fn secrets_of_every_kind(store: &Arc<SqlStore>) -> String {
+    store.apply_integration(&slack(), 1).await.expect("apply");
+    let parameter = SystemParameter { name: "api_token".into(), value: SecretValue::new("s3cr3t-param"), secret: true };
+    store.put_system_parameter(&parameter, 1).await.expect("put");
+    let key = CredentialKey::FunctionalUser { action: "1".into() };
+    store.save_credential(&key, &token("access-token-777")).await.expect("save");
+    let redirect = url::Url::parse("https://cutover.example/api/v1/oauth/callback").expect("url");
+    let authenticator = Authenticator::new(
+        store.clone(),
+        reqwest::Client::new(),
+        Arc::new(SystemClock),
+        AuthenticatorSettings::new(redirect),
+    );
+    let settings = AuthSettings::Oauth2(cutover_integrations_model::OAuth2Settings {
+        grant: cutover_integrations_model::OAuth2Grant::AuthorizationCode,
+        client_id: "client".into(),
+        client_secret: SecretValue::new("client-secret-555"),
+        provider_host: "https://slack.com".into(),
+        authorization_endpoint: Some("/oauth/authorize".into()),
+        token_endpoint: "/api/oauth.access".into(),
+        scopes: vec![],
+        authenticate_as: Default::default(),
+    });
+    let config = AuthConfig::resolve(&settings, |value| {
+        Ok::<_, std::convert::Infallible>(SecretString::from(value.expose().to_owned()))
+    })
+    .expect("config");
+    let AuthConfig::OAuth2(config) = config else { panic!("an OAuth2 config") };
+    let started = authenticator.begin_authorization(&config, key).await.expect("begin");
+    started.url.query_pairs().find(|(name, _)| name == "state").map(|(_, value)| value.into_owned()).expect("state")
+}
+
+/// Every secret of [`secrets_of_every_kind`] reads back through `store`.
+async fn every_secret_opens(store: &Arc<SqlStore>, state: &str) {
+    let records = store.integrations().await.expect("action auth opens");
+    assert_eq!(records[0].integration, slack());
+    let parameters = store.system_parameters().await.expect("parameters open");
+    assert_eq!(parameters[0].value.expose(), "s3cr3t-param");
+    let key = CredentialKey::FunctionalUser { action: "1".into() };
+    assert_eq!(
+        access_token(store.load_credential(&key).await.expect("credential opens")).as_deref(),
+        Some("access-token-777")
+    );
+    let redemption = store.take_pending_authorization(state).await.expect("the state opens");
+    assert!(matches!(redemption, cutover_integrations_auth::StateRedemption::Pending(_)), "{redemption:?}");
+}
+
+async fn a_database_refuses_keys_that_did_not_seal_it(db: Db) {
+    let store = Arc::new(db.store.clone());
+    secrets_of_every_kind(&store).await;
+    let cases = [
+        (KEY_7.to_owned(), None),
+        (KEY_8.to_owned(), Some("WrongSecretKey { key_id: 1 }")),
+        (format!("2:{KEY_8},1:{KEY_7}"), None),
+        (format!("2:{KEY_8},1:{KEY_9}"), Some("WrongSecretKey { key_id: 1 }")),
+        (format!("3:{KEY_8}"), Some("MissingSecretKey { key_id: 1 }")),
+    ];
+    for (ring, expected) in cases {
+        let outcome = reopen(&db, &ring).await.map(|_| ()).map_err(|error| format!("{error:?}"));
+        match expected {
+            None => assert!(outcome.is_ok(), "{ring}: {outcome:?}"),
+            Some(expected) => assert_eq!(outcome.unwrap_err(), expected),
+        }
+    }
+    // Once key 2 sealed something, its check is there too: a ring without key 2 is refused by id.
+    assert_eq!(
+        reopen(&db, KEY_7).await.map(|_| ()).map_err(|error| error.to_string()).unwrap_err(),
+        "this database holds secrets sealed with key id 2, which the configured secret keys do not include; \
+         configure that key (as a retired key `NEW_ID:NEW_KEY,2:OLD_KEY` during a rotation)"
+    );
+}
+
+async fn resealing_moves_every_secret_to_the_new_key(db: Db) {
+    let store = Arc::new(db.store.clone());
+    let state = secrets_of_every_kind(&store).await;
+    // A database from before the key check: no check row, and a wrong key is still refused (by a sealed value).
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect");
+    sqlx::query("DELETE FROM key_checks").execute(&pool).await.expect("drop the checks");
+    assert!(matches!(reopen(&db, KEY_8).await, Err(StoreError::WrongSecretKey { key_id: 1 })));
+
+    let resealed = store.reseal(ring_cipher(KEY_8).as_ref()).await.expect("reseal");
+    assert_eq!(resealed, Resealed { values: 4, key_id: 1 });
+    assert!(
+        matches!(reopen(&db, KEY_7).await, Err(StoreError::WrongSecretKey { key_id: 1 })),
+        "the old key is retired"
+    );
+    let moved = Arc::new(reopen(&db, KEY_8).await.expect("the new key opens the database"));
+    // A rotation through the ring: key 2 added as current, everything re-sealed with it, key 1 retired.
+    let both = Arc::new(reopen(&db, &format!("2:{KEY_9},1:{KEY_8}")).await.expect("old and new keys"));
+    let resealed = both.reseal(ring_cipher(&format!("2:{KEY_9},1:{KEY_8}")).as_ref()).await.expect("reseal");
+    assert_eq!(resealed, Resealed { values: 4, key_id: 2 });
+    drop(moved);
+    let retired = Arc::new(reopen(&db, &format!("2:{KEY_9}")).await.expect("key 1 retired"));
+    every_secret_opens(&retired, &state).await;
+    let bytes = database_bytes(&db).await;
+    for secret in [SECRET, "s3cr3t-param", "access-token-777"] {
+        assert!(!contains(&bytes, secret), "{secret} is sealed at rest");
+    }
 }
