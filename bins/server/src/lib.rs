@@ -15,6 +15,7 @@ mod error;
 mod handlers;
 mod metrics;
 mod openapi;
+mod process_stats;
 mod request_log;
 mod routes;
 mod views;
@@ -32,6 +33,7 @@ pub use routes::{API_PREFIX, Body, ROUTES, Route, router};
 /// ([`cutover_integrations_console::router`]); unknown paths get the API's JSON 404.
 pub fn app(state: AppState, console: cutover_integrations_console::ConsoleSettings) -> axum::Router {
     let console = cutover_integrations_console::router(state.engine.clone(), console)
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track_requests))
         .layer(axum::middleware::from_fn(log_requests));
     router(state).merge(console)
 }

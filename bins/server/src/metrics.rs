@@ -4,10 +4,21 @@
 //! - `cutover_fire_attempt_duration_seconds`: a histogram of request attempt durations, read from the actions log of
 //!   each fire when it ends;
 //! - `cutover_fires_queued`: fires due or being sent (integration status `pending`), the dispatcher's queue;
-//! - `cutover_fires_waiting`: fires waiting for a poll condition or a callback.
+//! - `cutover_fires_waiting`: fires waiting for a poll condition or a callback;
+//! - `cutover_fires_by_integration_total{integration,outcome}`: the same ends per integration (admin-defined names:
+//!   as many series as integrations, never per runbook or task);
+//! - `cutover_http_requests_total{method,route,status}`, `cutover_http_request_duration_seconds{method,route}` and
+//!   `cutover_http_requests_in_flight`: every request of the API and the console, by route template (`/api/v1/runbooks/{id}`,
+//!   never the concrete path, so the label set stays bounded; `unmatched` for paths no route knows);
+//! - `cutover_build_info{version}` and the `process_*` family (CPU seconds, resident and virtual memory, open file
+//!   descriptors, start time), read from `/proc/self` where there is one.
 //!
 //! The gauges start from a scan of every runbook and follow the events; a listener that falls behind scans again.
+//! Durations are in seconds with microsecond resolution.
 
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use cutover_integrations_core::http::LogEntry;
 use cutover_integrations_core::model::IntegrationStatus;
 use cutover_integrations_core::runbook::Event;
@@ -15,7 +26,9 @@ use cutover_integrations_core::store::RunbookId;
 use cutover_integrations_core::{Engine, EngineEvent};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 use tokio::sync::{broadcast, watch};
 
 /// Upper bounds (seconds) of the attempt duration histogram's buckets.
@@ -25,15 +38,98 @@ const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     inner: Mutex<Inner>,
+    http: Mutex<HttpInner>,
+    in_flight: AtomicI64,
+}
+
+/// Request counts and latency histograms by (method, route template).
+#[derive(Debug, Default)]
+struct HttpInner {
+    requests: BTreeMap<(&'static str, String, u16), u64>,
+    durations: BTreeMap<(&'static str, String), Histogram>,
+}
+
+/// A histogram over [`BUCKETS`].
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    /// Per bucket, then `+Inf`: observations at or under the bound (not cumulative here).
+    buckets: [u64; BUCKETS.len() + 1],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        let bucket = BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(BUCKETS.len());
+        self.buckets[bucket] += 1;
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    fn render(&self, text: &mut String, name: &str, labels: &str) {
+        let separator = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (bound, count) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += count;
+            let _ = writeln!(text, "{name}_bucket{{{labels}{separator}le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.buckets[BUCKETS.len()];
+        let _ = writeln!(text, "{name}_bucket{{{labels}{separator}le=\"+Inf\"}} {cumulative}");
+        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(text, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(text, "{name}_count{braces} {}", self.count);
+    }
+}
+
+/// Counts a request and its latency by route template; mounted on the API and the console.
+pub(crate) async fn track_requests(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let method = method_label(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    // Decremented when the request ends, however it ends (a dropped connection drops this future).
+    let _in_flight = InFlight(&metrics.in_flight);
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    let mut http = metrics.http.lock().unwrap_or_else(PoisonError::into_inner);
+    *http.requests.entry((method, route.clone(), status)).or_default() += 1;
+    http.durations.entry((method, route)).or_default().observe(seconds);
+    response
+}
+
+struct InFlight<'a>(&'a AtomicI64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The method as a label: the standard ones by name, anything else as `other` (a client cannot mint label values).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     fires: BTreeMap<&'static str, u64>,
-    /// Per bucket of [`BUCKETS`], then `+Inf`: attempts at or under the bound (not cumulative here).
-    buckets: [u64; BUCKETS.len() + 1],
-    attempt_count: u64,
-    attempt_seconds: f64,
+    /// Ended fires by (integration, outcome).
+    fires_by_integration: BTreeMap<(String, &'static str), u64>,
+    attempts: Histogram,
     /// Tasks with a fire under way, by their integration status.
     active: HashMap<(RunbookId, String), IntegrationStatus>,
 }
@@ -98,26 +194,33 @@ impl Metrics {
             }
             outcome
         };
-        if outcome.is_none() || *status == IntegrationStatus::NotSent {
+        let Some(outcome) = outcome else { return };
+        let integration = match engine.runbook(event.runbook).await {
+            Ok(view) => view
+                .state
+                .task(task)
+                .and_then(|task| task.plan.action.as_ref().map(|action| action.reference.integration.clone())),
+            Err(_) => None,
+        };
+        if let Some(integration) = integration {
+            *self.lock().fires_by_integration.entry((integration, outcome)).or_default() += 1;
+        }
+        if *status == IntegrationStatus::NotSent {
             return;
         }
         let Ok(fires) = engine.task_actions_log(event.runbook, task).await else { return };
-        let durations: Vec<u64> = fires
+        let durations: Vec<f64> = fires
             .iter()
             .filter(|logged| logged.number == fire.0)
             .flat_map(|logged| &logged.entries)
             .filter_map(|entry| match entry {
-                LogEntry::Attempt(attempt) => Some(attempt.duration_ms),
+                LogEntry::Attempt(attempt) => Some(attempt.duration_seconds()),
                 LogEntry::Note(_) => None,
             })
             .collect();
         let mut inner = self.lock();
-        for duration in durations {
-            let seconds = duration as f64 / 1000.0;
-            let bucket = BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(BUCKETS.len());
-            inner.buckets[bucket] += 1;
-            inner.attempt_count += 1;
-            inner.attempt_seconds += seconds;
+        for seconds in durations {
+            inner.attempts.observe(seconds);
         }
     }
 
@@ -131,17 +234,19 @@ impl Metrics {
             let count = inner.fires.get(outcome).copied().unwrap_or_default();
             let _ = writeln!(text, "cutover_fires_total{{outcome=\"{outcome}\"}} {count}");
         }
+        let _ =
+            writeln!(text, "# HELP cutover_fires_by_integration_total Fires that ended, by integration and outcome.");
+        let _ = writeln!(text, "# TYPE cutover_fires_by_integration_total counter");
+        for ((integration, outcome), count) in &inner.fires_by_integration {
+            let integration = label_value(integration);
+            let _ = writeln!(
+                text,
+                "cutover_fires_by_integration_total{{integration=\"{integration}\",outcome=\"{outcome}\"}} {count}"
+            );
+        }
         let _ = writeln!(text, "# HELP cutover_fire_attempt_duration_seconds Duration of request attempts of fires.");
         let _ = writeln!(text, "# TYPE cutover_fire_attempt_duration_seconds histogram");
-        let mut cumulative = 0;
-        for (bound, count) in BUCKETS.iter().zip(&inner.buckets) {
-            cumulative += count;
-            let _ = writeln!(text, "cutover_fire_attempt_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        cumulative += inner.buckets[BUCKETS.len()];
-        let _ = writeln!(text, "cutover_fire_attempt_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(text, "cutover_fire_attempt_duration_seconds_sum {}", inner.attempt_seconds);
-        let _ = writeln!(text, "cutover_fire_attempt_duration_seconds_count {}", inner.attempt_count);
+        inner.attempts.render(&mut text, "cutover_fire_attempt_duration_seconds", "");
         let count = |wanted: IntegrationStatus| inner.active.values().filter(|status| **status == wanted).count();
         let _ = writeln!(text, "# HELP cutover_fires_queued Fires due or being sent (integration status pending).");
         let _ = writeln!(text, "# TYPE cutover_fires_queued gauge");
@@ -149,7 +254,38 @@ impl Metrics {
         let _ = writeln!(text, "# HELP cutover_fires_waiting Fires waiting for a poll condition or a callback.");
         let _ = writeln!(text, "# TYPE cutover_fires_waiting gauge");
         let _ = writeln!(text, "cutover_fires_waiting {}", count(IntegrationStatus::Waiting));
+        drop(inner);
+        self.render_http(&mut text);
+        render_build_and_process(&mut text);
         text
+    }
+
+    fn render_http(&self, text: &mut String) {
+        let http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = writeln!(
+            text,
+            "# HELP cutover_http_requests_total HTTP requests answered, by method, route template and status."
+        );
+        let _ = writeln!(text, "# TYPE cutover_http_requests_total counter");
+        for ((method, route, status), count) in &http.requests {
+            let route = label_value(route);
+            let _ = writeln!(
+                text,
+                "cutover_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            text,
+            "# HELP cutover_http_request_duration_seconds Time to answer HTTP requests, by method and route template."
+        );
+        let _ = writeln!(text, "# TYPE cutover_http_request_duration_seconds histogram");
+        for ((method, route), histogram) in &http.durations {
+            let labels = format!("method=\"{method}\",route=\"{}\"", label_value(route));
+            histogram.render(text, "cutover_http_request_duration_seconds", &labels);
+        }
+        let _ = writeln!(text, "# HELP cutover_http_requests_in_flight HTTP requests being answered.");
+        let _ = writeln!(text, "# TYPE cutover_http_requests_in_flight gauge");
+        let _ = writeln!(text, "cutover_http_requests_in_flight {}", self.in_flight.load(Ordering::Relaxed));
     }
 }
 
@@ -167,5 +303,40 @@ fn outcome_name(status: IntegrationStatus) -> Option<&'static str> {
         | IntegrationStatus::Pending
         | IntegrationStatus::Running
         | IntegrationStatus::Waiting => None,
+    }
+}
+
+/// A label value in the text format: backslash, double quote and newline escaped.
+fn label_value(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// `cutover_build_info` and the standard `process_*` metrics, from `/proc/self` on Linux (absent elsewhere).
+fn render_build_and_process(text: &mut String) {
+    let _ = writeln!(text, "# HELP cutover_build_info The running build; always 1.");
+    let _ = writeln!(text, "# TYPE cutover_build_info gauge");
+    let _ = writeln!(text, "cutover_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+    let Some(process) = crate::process_stats::read() else { return };
+    let metrics: [(&str, &str, &str, f64); 5] = [
+        (
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            process.cpu_seconds,
+        ),
+        ("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", process.resident_bytes),
+        ("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", process.virtual_bytes),
+        ("process_open_fds", "gauge", "Number of open file descriptors.", process.open_fds),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since the Unix epoch in seconds.",
+            process.start_time_seconds,
+        ),
+    ];
+    for (name, kind, help, value) in metrics {
+        let _ = writeln!(text, "# HELP {name} {help}");
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        let _ = writeln!(text, "{name} {value}");
     }
 }

@@ -549,6 +549,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track_requests))
         .layer(middleware::from_fn(crate::log_requests))
         .with_state(state)
 }

@@ -1125,6 +1125,9 @@ async fn health_metrics_and_openapi_are_public() {
     let health = app.send("GET", "/api/v1/healthz", None, None).await;
     expect(&health, StatusCode::OK, None);
     assert_eq!(health.body, json!({"status": "ok"}));
+    app.call("GET", "/api/v1/runbooks/4711", Role::Viewer, None).await;
+    app.call("GET", "/api/v1/runbooks/4712", Role::Viewer, None).await;
+    app.send("GET", "/api/v1/no/such/route", None, None).await;
     let metrics = app.send("GET", "/api/v1/metrics", None, None).await;
     expect(&metrics, StatusCode::OK, None);
     assert!(metrics.content_type.as_deref().is_some_and(|kind| kind.starts_with("text/plain")));
@@ -1133,8 +1136,18 @@ async fn health_metrics_and_openapi_are_public() {
         "cutover_fires_total{outcome=\"succeeded\"} 0",
         "cutover_fire_attempt_duration_seconds_count 0",
         "cutover_fires_queued 0",
+        // By route template, never by concrete path: two runbook ids, one series.
+        "cutover_http_requests_total{method=\"GET\",route=\"/api/v1/runbooks/{id}\",status=\"404\"} 2",
+        "cutover_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
+        "cutover_http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/runbooks/{id}\"} 2",
+        "cutover_http_requests_in_flight 1",
+        "cutover_build_info{version=\"0.1.0\"} 1",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+    assert!(!text.contains("4711"), "concrete paths are not labels: {text}");
+    if std::path::Path::new("/proc/self/stat").exists() {
+        assert!(text.lines().any(|l| l.starts_with("process_resident_memory_bytes ")), "{text}");
     }
     let openapi = app.send("GET", "/api/v1/openapi.json", None, None).await;
     expect(&openapi, StatusCode::OK, None);

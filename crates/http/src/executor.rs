@@ -245,6 +245,7 @@ impl HttpExecutor {
                 attempt: attempt.number,
                 started_at,
                 duration_ms: 0,
+                duration_us: None,
                 request: None,
                 response: None,
                 error: None,
@@ -279,7 +280,9 @@ impl HttpExecutor {
             is_secret_header: &is_secret_header,
         };
         let result = self.transport.send(&wire, timeout, &rules).await;
-        exchange.record.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed = clock.elapsed();
+        exchange.record.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        exchange.record.duration_us = Some(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
         match result {
             Ok(response) => {
                 exchange.record.response = Some(self.response_record(&response, &redaction));
@@ -685,6 +688,7 @@ impl Executor for HttpExecutor {
             attempt: 1,
             started_at: self.now(),
             duration_ms: 0,
+            duration_us: None,
             request: None,
             response: None,
             error: None,

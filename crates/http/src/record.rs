@@ -70,6 +70,9 @@ pub struct AttemptRecord {
     pub started_at: Timestamp,
     /// How long the attempt took, body included, in milliseconds.
     pub duration_ms: u64,
+    /// The same in microseconds, for metrics (absent in records written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_us: Option<u64>,
     /// What was sent (absent when rendering failed before there was a request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestRecord>,
@@ -82,6 +85,16 @@ pub struct AttemptRecord {
     /// When the next attempt is due, if this one is retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<Timestamp>,
+}
+
+impl AttemptRecord {
+    /// How long the attempt took, in seconds: to the microsecond when recorded so, else to the millisecond.
+    pub fn duration_seconds(&self) -> f64 {
+        match self.duration_us {
+            Some(micros) => micros as f64 / 1_000_000.0,
+            None => self.duration_ms as f64 / 1000.0,
+        }
+    }
 }
 
 /// Which request of a fire an attempt sends.
