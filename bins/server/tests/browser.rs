@@ -329,11 +329,19 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
 
     // Authenticate against the mock provider.
     browser.click(&browser.tab("Authorization").await).await;
+    let status = browser.text(&browser.find("//*[@class='oauth-status']", "the OAuth status").await).await;
+    assert_eq!(status, "Not authenticated yet.");
     browser.click(&browser.button("Authenticate").await).await;
     browser.wait_for("return document.body.innerText.includes('authorized');", "the OAuth callback").await;
-    assert!(
-        browser.page_text().await.contains("\"authorized\":true") || browser.page_text().await.contains("authorized")
-    );
+    assert!(browser.page_text().await.contains("\"authorized\":true"), "{}", browser.page_text().await);
+    browser.goto(&format!("{}/settings/integrations", server.base)).await;
+    browser.click(&browser.link("Slack").await).await;
+    browser.click(&browser.button("Edit action Post to a channel").await).await;
+    browser.click(&browser.tab("Authorization").await).await;
+    let status = browser.text(&browser.find("//*[@class='oauth-status']", "the OAuth status").await).await;
+    assert!(status.starts_with("Authenticated: token obtained "), "{status}");
+    browser.execute("document.querySelector('.oauth-status').scrollIntoView({block: 'center'});", vec![]).await;
+    browser.screenshot("12-authenticated").await;
 
     // The REST API returns the definition.
     let http = reqwest::Client::new();
@@ -372,5 +380,63 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
         other => panic!("not OAuth: {other:?}"),
     };
     assert_eq!(stored_secret, CLIENT_SECRET, "the secret kept through the second save");
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn users_and_system_parameters_keep_secrets_and_writes_need_the_csrf_token() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(browser) = browser_or_skip("users_and_system_parameters").await else { return };
+    let server = server().await;
+    sign_in(&browser, &server, BOOTSTRAP).await;
+
+    browser.click(&browser.link("System Parameters").await).await;
+    browser.heading("System Parameters").await;
+    browser.fill(&browser.field("Name").await, "slack_client_secret").await;
+    browser.fill(&browser.field("Value").await, "very-secret-parameter").await;
+    assert_eq!(browser.property(&browser.field("Secret").await, "checked").await, Value::Bool(true));
+    browser.click(&browser.button("Save parameter").await).await;
+    browser.find("//td[normalize-space()='slack_client_secret']", "the parameter").await;
+    assert!(!browser.page_text().await.contains("very-secret-parameter"));
+    let html = browser.execute("return document.documentElement.outerHTML;", vec![]).await;
+    assert!(!html.as_str().unwrap_or_default().contains("very-secret-parameter"), "no secret in the page");
+    browser.screenshot("13-system-parameters").await;
+    check_layouts(&browser, "13-system-parameters").await;
+
+    browser.click(&browser.link("Users").await).await;
+    browser.heading("Users").await;
+    browser.fill(&browser.field("Name").await, "Olga Operator").await;
+    browser.fill(&browser.field("Email").await, "olga@example.com").await;
+    browser.click(&browser.field("Operator").await).await;
+    browser.click(&browser.button("Create user").await).await;
+    let token = browser.property(&browser.field("New API token").await, "value").await;
+    let token = token.as_str().unwrap_or_default().to_owned();
+    let user = server.engine.authenticate(&token).await.expect("authenticate").expect("the shown token works");
+    assert_eq!(user.email, "olga@example.com");
+    browser.click(&browser.button("Copy").await).await;
+    browser.screenshot("14-users-token-once").await;
+    browser.click(&browser.link("Users").await).await;
+    browser.heading("Users").await;
+    assert!(!browser.page_text().await.contains(&token), "the token is shown once");
+    browser.screenshot("15-users").await;
+
+    // A write from this session without the CSRF token is refused; with it, accepted.
+    let post = "const body = new URLSearchParams(arguments[0]);
+        const xhr = new XMLHttpRequest();
+        xhr.open('POST', '/settings/system-parameters', false);
+        xhr.send(body);
+        return xhr.status;";
+    let without = browser.execute(post, vec![serde_json::json!({"name": "forged", "value": "x"})]).await;
+    assert_eq!(without, Value::from(403));
+    let csrf = browser.execute("return document.querySelector('meta[name=\"csrf-token\"]').content;", vec![]).await;
+    let with = browser.execute(post, vec![serde_json::json!({"name": "allowed", "value": "x", "csrf": csrf})]).await;
+    assert_eq!(with, Value::from(200), "a redirect to the list, followed");
+    let names: Vec<String> =
+        server.engine.system_parameters().await.expect("parameters").into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["allowed", "slack_client_secret"]);
+    browser.click(&browser.link("Runbooks").await).await;
+    browser.heading("Runbooks").await;
+    browser.screenshot("16-runbooks").await;
+    assert_no_csp_violation(&browser).await;
     browser.quit().await;
 }

@@ -92,7 +92,7 @@ pub use error::{EngineError, InputProblem};
 pub use events::EngineEvent;
 pub use key_rotation::{KeyRotation, rotate_secret_key};
 pub use log_filter::{DEFAULT_DIRECTIVES, InvalidDirectives, LogFilter, THIRD_PARTY_CAP};
-pub use oauth::OAuthTarget;
+pub use oauth::{OAuthStatus, OAuthTarget};
 pub use secret_key_file::{
     SECRET_KEY_FILE, read_secret_key_file, replace_secret_key_file, secret_key_beside_database, secret_key_path,
 };

@@ -9,11 +9,32 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::render::{AuthResolutionError, resolve_auth};
 use cutover_integrations_auth::{
-    AuthConfig, AuthError, AuthorizationCallback, AuthorizationRedirect, CredentialKey, OAuth2Config,
+    AuthConfig, AuthError, AuthorizationCallback, AuthorizationRedirect, CredentialKey, OAuth2Config, StoredCredential,
 };
 use cutover_integrations_model::{AuthSettings, AuthenticateAs, OAuth2Grant, Role};
 use cutover_integrations_store::{ActionId, ActionRecord, RunbookId, User};
 use serde_json::{Map, Value};
+
+/// Where an action's functional-user OAuth token stands, for people (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthStatus {
+    /// Nobody has authorized the action yet (or its token was forgotten).
+    NotAuthorized,
+    /// A token is stored.
+    Authorized {
+        /// When the token was obtained (by the authorization, or by its last refresh).
+        obtained_at: jiff::Timestamp,
+        /// When the access token expires, if the provider said.
+        expires_at: Option<jiff::Timestamp>,
+    },
+    /// The token could not be refreshed: someone must authorize again.
+    NeedsReauthentication {
+        /// Why.
+        reason: String,
+        /// Since when.
+        since: jiff::Timestamp,
+    },
+}
 
 /// What an authorization is for: an action, and for actions that authenticate as the task user, the task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +119,20 @@ impl Engine {
         let record = self.action_record(action_id_of(pending.credential())?).await?;
         let config = self.oauth_config(&record).await?;
         Ok(self.inner.authenticator.complete_authorization(pending, &config, callback).await?)
+    }
+
+    /// Where the functional-user token of an action stands.
+    pub async fn oauth_status(&self, action: ActionId) -> Result<OAuthStatus, EngineError> {
+        let key = CredentialKey::FunctionalUser { action: action.to_string() };
+        Ok(match self.inner.store.load_credential(&key).await? {
+            None => OAuthStatus::NotAuthorized,
+            Some(StoredCredential::Active(token)) => {
+                OAuthStatus::Authorized { obtained_at: token.obtained_at, expires_at: token.expires_at }
+            }
+            Some(StoredCredential::NeedsReauthentication { reason, since }) => {
+                OAuthStatus::NeedsReauthentication { reason, since }
+            }
+        })
     }
 
     /// One stored action, or [`EngineError::NotFound`].

@@ -1,7 +1,7 @@
 //! Editing one piece at a time: an action added to an integration may read the custom fields created on their own
 //! (as the REST API and the console create them), and still no undeclared one.
 
-use cutover_integrations_core::{Engine, EngineError};
+use cutover_integrations_core::{Engine, EngineError, OAuthStatus};
 use serde_json::json;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -29,6 +29,7 @@ async fn actions_may_read_custom_fields_created_on_their_own() {
     assert!(matches!(undeclared, Err(EngineError::InvalidInput { .. })), "{undeclared:?}");
     let added = engine.add_action(integration, &action("Slack Message")).await.expect("added");
     assert_eq!(added.action.name, "Post");
+    assert_eq!(engine.oauth_status(added.id).await.expect("status"), OAuthStatus::NotAuthorized);
     let patched = engine.patch_action(added.id, &json!({"request": {"url": "https://slack.com/api/x"}})).await;
     assert_eq!(patched.expect("patched").action.request.url, "https://slack.com/api/x");
 }

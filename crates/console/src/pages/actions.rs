@@ -22,7 +22,7 @@ use cutover_integrations_core::model::{
 };
 use cutover_integrations_core::store::{ActionId, IntegrationRecord};
 use cutover_integrations_core::template::Checker;
-use cutover_integrations_core::{OAuthTarget, REDACTED};
+use cutover_integrations_core::{OAuthStatus, OAuthTarget, REDACTED};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -481,6 +481,7 @@ fn dialog(
     form: &ActionForm,
     lines: &[String],
     redirect_uri: &str,
+    oauth: Option<&OAuthStatus>,
 ) -> Markup {
     let base = format!("/settings/integrations/{}", record.id);
     let action_url = match action {
@@ -564,6 +565,9 @@ fn dialog(
                         label for="action-redirect-uri" { "Redirect URI" }
                         input id="action-redirect-uri" value=(redirect_uri) readonly;
                         p class="hint" { "Register this URI with the provider." }
+                        @if let Some(status) = oauth {
+                            p class="oauth-status" role="status" { (oauth_status(status)) }
+                        }
                         @if let Some(id) = action {
                             @if form.stored_auth == Some("oauth2") && form.get("grant") == "authorization_code" && form.get("authenticate_as") == "functional_user" && can_edit {
                                 p { a class="button" role="button" href=(format!("{base}/actions/{id}/authenticate")) { "Authenticate" } }
@@ -633,6 +637,33 @@ fn dialog(
     }
 }
 
+fn when(timestamp: jiff::Timestamp) -> String {
+    timestamp.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn oauth_status(status: &OAuthStatus) -> String {
+    match status {
+        OAuthStatus::NotAuthorized => "Not authenticated yet.".to_owned(),
+        OAuthStatus::Authorized { obtained_at, expires_at } => {
+            let expiry = expires_at.map(|at| format!("; the access token expires {}", when(at))).unwrap_or_default();
+            format!("Authenticated: token obtained {}{expiry}.", when(*obtained_at))
+        }
+        OAuthStatus::NeedsReauthentication { reason, since } => {
+            format!("Needs authenticating again since {}: {reason}", when(*since))
+        }
+    }
+}
+
+/// The functional-user OAuth status of a stored action that authenticates with OAuth, if it does.
+async fn status_of(console: &Console, id: ActionId, action: &Action) -> Result<Option<OAuthStatus>, ConsoleError> {
+    match &action.auth {
+        AuthSettings::Oauth2(oauth) if oauth.authenticate_as == AuthenticateAs::FunctionalUser => {
+            Ok(Some(console.engine.oauth_status(id).await?))
+        }
+        _ => Ok(None),
+    }
+}
+
 fn redirect_uri(console: &Console) -> String {
     console.engine.settings().public_url.join("api/v1/oauth/callback").map(|url| url.to_string()).unwrap_or_default()
 }
@@ -659,7 +690,7 @@ pub(crate) async fn new(
 ) -> Result<Response, ConsoleError> {
     signed.require(INTEGRATIONS, "adding an action")?;
     let record = console.engine.integration(integration_id(&id)?).await?;
-    let dialog = dialog(&signed, &record, None, &ActionForm::fresh(), &[], &redirect_uri(&console));
+    let dialog = dialog(&signed, &record, None, &ActionForm::fresh(), &[], &redirect_uri(&console), None);
     Ok(layout::respond(StatusCode::OK, edit_page(&signed, &record, &[], Some(dialog))))
 }
 
@@ -672,8 +703,10 @@ pub(crate) async fn edit(
     signed.require(READ, "reading actions")?;
     let record = console.engine.integration(integration_id(&id)?).await?;
     let action = action_id(&action)?;
-    let form = ActionForm::from_action(stored_action(&record, action)?);
-    let dialog = dialog(&signed, &record, Some(action), &form, &[], &redirect_uri(&console));
+    let stored = stored_action(&record, action)?;
+    let form = ActionForm::from_action(stored);
+    let status = status_of(&console, action, stored).await?;
+    let dialog = dialog(&signed, &record, Some(action), &form, &[], &redirect_uri(&console), status.as_ref());
     Ok(layout::respond(StatusCode::OK, edit_page(&signed, &record, &[], Some(dialog))))
 }
 
@@ -696,7 +729,7 @@ pub(crate) async fn create(
         Err(error) => refused(error, &mut lines)?,
     }
     let record = console.engine.integration(id).await?;
-    let dialog = dialog(&signed, &record, None, &form, &lines, &redirect_uri(&console));
+    let dialog = dialog(&signed, &record, None, &form, &lines, &redirect_uri(&console), None);
     Ok(layout::respond(StatusCode::UNPROCESSABLE_ENTITY, edit_page(&signed, &record, &[], Some(dialog))))
 }
 
@@ -722,7 +755,8 @@ pub(crate) async fn save(
         Ok(_) => return Ok(Redirect::to(&format!("/settings/integrations/{id}/actions/{action}")).into_response()),
         Err(error) => refused(error, &mut lines)?,
     }
-    let dialog = dialog(&signed, &record, Some(action), &form, &lines, &redirect_uri(&console));
+    let status = status_of(&console, action, stored).await?;
+    let dialog = dialog(&signed, &record, Some(action), &form, &lines, &redirect_uri(&console), status.as_ref());
     Ok(layout::respond(StatusCode::UNPROCESSABLE_ENTITY, edit_page(&signed, &record, &[], Some(dialog))))
 }
 
