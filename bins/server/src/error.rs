@@ -151,6 +151,11 @@ impl From<EngineError> for ApiError {
             }
             EngineError::FireNotWaiting { .. } => Self::new(StatusCode::CONFLICT, "fire_not_waiting", message),
             EngineError::RunbookExists { .. } => Self::new(StatusCode::CONFLICT, "runbook_exists", message),
+            EngineError::NotPlanning { .. } => Self::new(StatusCode::CONFLICT, "not_planning", message),
+            EngineError::TaskInUse { .. } => Self::new(StatusCode::CONFLICT, "task_in_use", message),
+            EngineError::Store(StoreError::VersionConflict { .. }) => {
+                Self::new(StatusCode::CONFLICT, "runbook_changed", message)
+            }
             EngineError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
             EngineError::Template { .. } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_template", message),
             EngineError::Store(StoreError::Duplicate { .. }) => {

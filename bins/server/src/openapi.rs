@@ -192,6 +192,21 @@ fn schemas() -> Value {
         ),
         ("Integrations", json!({"type": "array", "items": {"$ref": "#/components/schemas/Integration"}})),
         (
+            "TaskDefinition",
+            json!({"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"},
+                "action": {"type": "string", "description": "INTEGRATION/ACTION; a manual task when absent"},
+                "predecessors": {"type": "array", "items": {"type": "string"}},
+                "custom_fields": field_values.clone(), "auto_start": {"type": "boolean"},
+                "fixed_start": {"type": "string", "format": "date-time"}, "duration_seconds": {"type": "integer"},
+                "assignee": {"type": "string"},
+            }}),
+        ),
+        (
+            "TaskDefinitionPatch",
+            json!({"type": "object", "description": "JSON merge patch (RFC 7396) of a TaskDefinition; null removes a member"}),
+        ),
+        (
             "IntegrationPatch",
             json!({"type": "object", "additionalProperties": false,
             "properties": {"image_url": {"type": "string"}, "archived": {"type": "boolean"}}}),

@@ -1199,3 +1199,82 @@ async fn bodies_are_bounded_and_unknown_routes_answer_json() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_are_added_changed_and_removed_while_planning() {
+    let app = app().await;
+    let runbook = setup(&app, "http://127.0.0.1:9").await;
+    let tasks = format!("/api/v1/runbooks/{runbook}/tasks");
+    let task = json!({"name": "Post the news", "action": "Hooks/Post", "predecessors": ["deploy"],
+        "custom_fields": {"Message": "shipped"}});
+    let added = app.call("POST", &tasks, Role::RunbookAdmin, Some(task)).await;
+    expect(&added, StatusCode::CREATED, None);
+    assert_eq!(
+        (added.body["id"].as_str(), added.body["stage"].as_str()),
+        (Some("post-the-news"), Some("not_startable"))
+    );
+    let edited = app
+        .call("PATCH", &format!("{tasks}/post-the-news/definition"), Role::RunbookAdmin, Some(json!({"name": "Post"})))
+        .await;
+    expect(&edited, StatusCode::OK, None);
+    assert_eq!(edited.body["name"], "Post");
+
+    // (method, path, body, status, code, detail paths)
+    let refusals: Vec<(&str, String, Option<Value>, StatusCode, &str, Vec<&str>)> = vec![
+        (
+            "POST",
+            tasks.clone(),
+            Some(json!({"name": "X", "predecessors": ["ghost"]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            vec!["predecessors[0]"],
+        ),
+        (
+            "POST",
+            tasks.clone(),
+            Some(json!({"name": "X", "custom_fields": {"Env": "dev"}})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            vec!["custom_fields.Env"],
+        ),
+        (
+            "PATCH",
+            format!("{tasks}/announce/definition"),
+            Some(json!({"predecessors": ["post-the-news"]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            vec![],
+        ),
+        ("DELETE", format!("{tasks}/deploy"), None, StatusCode::CONFLICT, "task_in_use", vec![]),
+        ("DELETE", format!("{tasks}/ghost"), None, StatusCode::NOT_FOUND, "task_not_found", vec![]),
+    ];
+    for (method, path, body, status, code, paths) in refusals {
+        let answer = app.call(method, &path, Role::RunbookAdmin, body).await;
+        expect(&answer, status, Some(code));
+        if !paths.is_empty() {
+            assert_eq!(detail_paths(&answer), paths, "{method} {path}");
+        }
+    }
+    let in_use = app.call("DELETE", &format!("{tasks}/deploy"), Role::RunbookAdmin, None).await;
+    let message = in_use.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("`deploy` is a predecessor of `approve`, `post-the-news`"), "{message}");
+
+    let removed = app.call("DELETE", &format!("{tasks}/post-the-news"), Role::RunbookAdmin, None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let listed = app.call("GET", &tasks, Role::Viewer, None).await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(5));
+    expect(
+        &app.call(
+            "POST",
+            &format!("/api/v1/runbooks/{runbook}/start"),
+            Role::RunbookAdmin,
+            Some(json!({"mode": "rehearsal"})),
+        )
+        .await,
+        StatusCode::OK,
+        None,
+    );
+    let late = app.call("POST", &tasks, Role::RunbookAdmin, Some(json!({"name": "Late"}))).await;
+    expect(&late, StatusCode::CONFLICT, Some("not_planning"));
+    app.stop().await;
+}

@@ -46,7 +46,11 @@ pub(crate) fn engine_status(error: &EngineError) -> StatusCode {
         }
         EngineError::Immutable { .. } | EngineError::Store(StoreError::Duplicate { .. }) => StatusCode::CONFLICT,
         EngineError::Forbidden { .. } => StatusCode::FORBIDDEN,
-        EngineError::Refused(_) => StatusCode::CONFLICT,
+        EngineError::Refused(_)
+        | EngineError::NotPlanning { .. }
+        | EngineError::TaskInUse { .. }
+        | EngineError::RunbookExists { .. }
+        | EngineError::Store(StoreError::VersionConflict { .. }) => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

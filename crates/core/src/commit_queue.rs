@@ -211,7 +211,7 @@ impl Engine {
         }
         let mut rebuilt: Option<(Loaded, Landed)> = None;
         let mut unreadable: Option<EngineError> = None;
-        let definition = (loaded.definition.clone(), loaded.plan.clone());
+        let definition = loaded.cached_definition();
         let mut rebuild = |record: &RunbookRecord| -> Option<Commit> {
             let mut fresh = match Loaded::from_record(record, Some(definition.clone())) {
                 Ok(fresh) => fresh,
@@ -365,9 +365,7 @@ impl Engine {
         let loaded = match cached.as_ref() {
             Some(known) => match self.inner.store.runbook_if_changed(id, known.version).await? {
                 None => return Ok(known.clone()),
-                Some(record) => {
-                    Arc::new(Loaded::from_record(&record, Some((known.definition.clone(), known.plan.clone())))?)
-                }
+                Some(record) => Arc::new(Loaded::from_record(&record, Some(known.cached_definition()))?),
             },
             None => Arc::new(self.read(id).await?),
         };

@@ -237,7 +237,7 @@ impl Engine {
 
     /// The stored integrations (without their custom fields) and every stored custom field, as JSON definition files
     /// for validating a runbook against them.
-    async fn stored_definitions(&self) -> Result<Vec<(String, String)>, EngineError> {
+    pub(crate) async fn stored_definitions(&self) -> Result<Vec<(String, String)>, EngineError> {
         let mut files = Vec::new();
         for record in self.integrations().await? {
             let mut integration = record.integration;
@@ -265,7 +265,7 @@ impl Engine {
 }
 
 /// Validates a runbook file together with the stored definitions; only the file's own problems are reported.
-fn validate_runbook_file(
+pub(crate) fn validate_runbook_file(
     name: &str,
     text: &str,
     stored: &[(String, String)],

@@ -56,6 +56,22 @@ pub enum EngineError {
         /// Its name.
         name: String,
     },
+    /// Tasks can be added, changed and removed only while their runbook is in planning.
+    #[error("runbook {runbook} is {stage}: tasks can be added, changed or removed only while it is in planning")]
+    NotPlanning {
+        /// The runbook's id.
+        runbook: i64,
+        /// Its stage (`active`, …).
+        stage: String,
+    },
+    /// A task others depend on cannot be removed.
+    #[error("task `{task}` is a predecessor of {}: remove it from their predecessors first", successors.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))]
+    TaskInUse {
+        /// The task to remove.
+        task: String,
+        /// The tasks that list it as a predecessor.
+        successors: Vec<String>,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] cutover_integrations_store::StoreError),

@@ -77,6 +77,7 @@ mod events;
 mod key_rotation;
 mod log_filter;
 mod oauth;
+mod planning;
 mod render;
 mod secret_key_file;
 mod stored_runbook;

@@ -26,6 +26,31 @@ pub(crate) struct Loaded {
     pub(crate) definition: Arc<Runbook>,
     /// The plan's serialisation, cut out of every state written.
     pub(crate) plan: Arc<str>,
+    /// How many times the definition was replaced while planning (0 for one never edited); a cached definition is
+    /// reused only for a stored one of the same edition.
+    pub(crate) edition: u64,
+}
+
+/// A definition already read: its runbook, plan text and edition.
+#[derive(Clone)]
+pub(crate) struct CachedDefinition {
+    pub(crate) definition: Arc<Runbook>,
+    pub(crate) plan: Arc<str>,
+    pub(crate) edition: u64,
+}
+
+const EDITION_PREFIX: &str = "{\"edition\":";
+
+/// The edition a stored definition document starts with (`{"edition":N,…`), 0 when it has none.
+fn edition_of(document: &str) -> u64 {
+    document
+        .strip_prefix(EDITION_PREFIX)
+        .map(|rest| {
+            rest.bytes()
+                .take_while(u8::is_ascii_digit)
+                .fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
+        })
+        .unwrap_or(0)
 }
 
 /// The `definition` document: the runbook as defined, and the plan built from it at creation.
@@ -39,13 +64,21 @@ impl Loaded {
     /// A new runbook's cached form.
     pub(crate) fn new(definition: Runbook, state: RunbookState) -> Result<Self, EngineError> {
         let plan = serde_json::to_string(state.plan()).map_err(EngineError::corrupt("runbook plan"))?;
-        Ok(Self { state, version: 1, definition: Arc::new(definition), plan: plan.into() })
+        Ok(Self { state, version: 1, definition: Arc::new(definition), plan: plan.into(), edition: 0 })
+    }
+
+    /// This runbook's definition, to reuse when reading it again.
+    pub(crate) fn cached_definition(&self) -> CachedDefinition {
+        CachedDefinition { definition: self.definition.clone(), plan: self.plan.clone(), edition: self.edition }
     }
 
     /// The `definition` document to store.
     pub(crate) fn definition_document(&self) -> Result<String, EngineError> {
         let runbook = serde_json::to_string(&*self.definition).map_err(EngineError::corrupt("runbook definition"))?;
-        Ok(format!("{{\"runbook\":{runbook},\"plan\":{}}}", self.plan))
+        if self.edition == 0 {
+            return Ok(format!("{{\"runbook\":{runbook},\"plan\":{}}}", self.plan));
+        }
+        Ok(format!("{EDITION_PREFIX}{},\"runbook\":{runbook},\"plan\":{}}}", self.edition, self.plan))
     }
 
     /// The `state` document to store: the state without its plan (whole, should its text have another shape).
@@ -62,13 +95,12 @@ impl Loaded {
         Ok(text)
     }
 
-    /// A stored runbook. A definition already cached is reused: it never changes.
-    pub(crate) fn from_record(
-        record: &RunbookRecord,
-        cached: Option<(Arc<Runbook>, Arc<str>)>,
-    ) -> Result<Self, EngineError> {
-        let (definition, stored_plan) = match cached {
-            Some((definition, plan)) => (definition, Some(plan)),
+    /// A stored runbook. A definition already cached is reused when the stored one has its edition (it changes only
+    /// while the runbook is planned).
+    pub(crate) fn from_record(record: &RunbookRecord, cached: Option<CachedDefinition>) -> Result<Self, EngineError> {
+        let edition = edition_of(&record.definition);
+        let (definition, stored_plan) = match cached.filter(|cached| cached.edition == edition) {
+            Some(CachedDefinition { definition, plan, .. }) => (definition, Some(plan)),
             None => match serde_json::from_str::<DefinitionDocument>(&record.definition) {
                 Ok(document) => {
                     let plan = serde_json::to_string(&document.plan).map_err(EngineError::corrupt("runbook plan"))?;
@@ -92,7 +124,7 @@ impl Loaded {
             Some(plan) => plan,
             None => serde_json::to_string(state.plan()).map_err(EngineError::corrupt("runbook plan"))?.into(),
         };
-        Ok(Self { state, version: record.version, definition, plan })
+        Ok(Self { state, version: record.version, definition, plan, edition })
     }
 }
 
@@ -157,8 +189,7 @@ mod tests {
         assert_eq!(back.state, loaded.state);
         assert_eq!(back.definition, loaded.definition);
         assert_eq!(back.plan, loaded.plan);
-        let cached =
-            Loaded::from_record(&record(&loaded, stored), Some((loaded.definition.clone(), loaded.plan.clone())));
+        let cached = Loaded::from_record(&record(&loaded, stored), Some(loaded.cached_definition()));
         assert_eq!(cached.expect("read back").state, loaded.state);
     }
 

@@ -7,7 +7,7 @@ use cutover_integrations_core::runbook::{Actor, Command, Event};
 use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_core::store::{ClaimRequest, FireStatus, RunbookId};
 use cutover_integrations_core::{
-    DriveOptions, Engine, EngineError, EngineEvent, EngineSettings, ManualTasks, RunningEngine,
+    DriveOptions, Engine, EngineError, EngineEvent, EngineSettings, ManualTasks, RunbookView, RunningEngine,
 };
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -84,6 +84,7 @@ on_both!(
     a_dead_engines_fires_are_taken_over,
     drive_runs_live_and_rehearsal,
     a_literal_private_token_endpoint_is_refused,
+    tasks_are_edited_while_planning,
 );
 
 fn integration(base: &str) -> String {
@@ -527,5 +528,116 @@ tasks:
     assert!(reason.starts_with("Connection failed: token endpoint http://10.1.2.3/oauth/token"), "{reason}");
     if let Some(running) = harness.running {
         running.shutdown().await;
+    }
+}
+
+/// What a refused planning change must be.
+#[derive(Debug)]
+enum Refusal {
+    /// Invalid input with a problem at this path.
+    InputAt(&'static str),
+    /// A task others depend on.
+    InUse(&'static [&'static str]),
+    /// No such task.
+    NoTask,
+}
+
+async fn tasks_are_edited_while_planning(harness: Harness) {
+    let server = mockito::Server::new_async().await;
+    let runbook = apply(&harness, &server.url(), RUNBOOK).await;
+    // A second engine on the same database caches the runbook before the edits.
+    let other = engine_on(&harness.url, "engine-b", Duration::from_secs(30)).await;
+    assert_eq!(other.runbook(runbook).await.expect("runbook").definition.tasks.len(), 3);
+
+    let added = harness
+        .engine
+        .add_task(runbook, &serde_json::json!({"name": "Verify release", "predecessors": ["deploy"]}))
+        .await
+        .expect("task added");
+    let ids: Vec<&str> = added.definition.tasks.iter().map(|task| task.id.as_str()).collect();
+    assert_eq!(ids, ["announce", "deploy", "done", "verify-release"]);
+    assert_eq!(added.state.task("verify-release").map(|task| task.state.stage()), Some(TaskStage::NotStartable));
+    let posted = serde_json::json!({"id": "post2", "name": "Post again", "action": "Hooks/Post",
+        "custom_fields": {"Message": "again"}});
+    harness.engine.add_task(runbook, &posted).await.expect("integration task added");
+    harness
+        .engine
+        .edit_task(runbook, "deploy", &serde_json::json!({"name": "Deploy app", "description": "the app"}))
+        .await
+        .expect("task edited");
+
+    let refusals: Vec<(&str, Result<RunbookView, EngineError>, Refusal)> = vec![
+        (
+            "unknown predecessor",
+            harness.engine.add_task(runbook, &serde_json::json!({"name": "X", "predecessors": ["nope"]})).await,
+            Refusal::InputAt("predecessors[0]"),
+        ),
+        (
+            "duplicate id",
+            harness.engine.add_task(runbook, &serde_json::json!({"id": "deploy", "name": "Again"})).await,
+            Refusal::InputAt("id"),
+        ),
+        (
+            "unknown action",
+            harness.engine.add_task(runbook, &serde_json::json!({"name": "Y", "action": "Hooks/Nope"})).await,
+            Refusal::InputAt("action"),
+        ),
+        (
+            "undeclared custom field",
+            harness
+                .engine
+                .add_task(runbook, &serde_json::json!({"name": "Z", "custom_fields": {"Colour": "red"}}))
+                .await,
+            Refusal::InputAt("custom_fields"),
+        ),
+        (
+            "a cycle",
+            harness.engine.edit_task(runbook, "announce", &serde_json::json!({"predecessors": ["done"]})).await,
+            // The cycle is reported where the validator closes it, with every task on it named.
+            Refusal::InputAt("tasks[1].predecessors[0]"),
+        ),
+        (
+            "id change",
+            harness.engine.edit_task(runbook, "deploy", &serde_json::json!({"id": "other"})).await,
+            Refusal::InputAt("id"),
+        ),
+        (
+            "removing a predecessor",
+            harness.engine.remove_task(runbook, "deploy").await,
+            Refusal::InUse(&["done", "verify-release"]),
+        ),
+        ("removing nothing", harness.engine.remove_task(runbook, "ghost").await, Refusal::NoTask),
+    ];
+    let before = harness.engine.runbook(runbook).await.expect("runbook");
+    for (case, outcome, expected) in refusals {
+        check_refusal(case, outcome, &expected);
+    }
+    let after = harness.engine.runbook(runbook).await.expect("runbook");
+    assert_eq!(before.definition, after.definition, "refusals change nothing");
+
+    harness.engine.remove_task(runbook, "verify-release").await.expect("a task nobody depends on is removed");
+    let seen = other.runbook(runbook).await.expect("the other engine reads the edits");
+    let names: Vec<&str> = seen.definition.tasks.iter().map(|task| task.name.as_str()).collect();
+    assert_eq!(names, ["Announce", "Deploy app", "Announce the end", "Post again"]);
+    assert_eq!(seen.state.tasks().len(), 4);
+
+    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Rehearsal }).await;
+    let late = harness.engine.add_task(runbook, &serde_json::json!({"name": "Late"})).await;
+    assert!(matches!(&late, Err(EngineError::NotPlanning { stage, .. }) if stage == "active"), "{late:?}");
+    if let Some(running) = harness.running {
+        running.shutdown().await;
+    }
+}
+
+fn check_refusal(case: &str, outcome: Result<RunbookView, EngineError>, expected: &Refusal) {
+    match (outcome, expected) {
+        (Err(EngineError::InvalidInput { problems }), Refusal::InputAt(path)) => {
+            assert!(problems.iter().any(|problem| problem.path.starts_with(path)), "{case}: {problems:?}");
+        }
+        (Err(EngineError::TaskInUse { successors, .. }), Refusal::InUse(expected)) => {
+            assert_eq!(successors, *expected, "{case}");
+        }
+        (Err(EngineError::NotFound { what: "task", .. }), Refusal::NoTask) => {}
+        (other, expected) => panic!("{case}: expected {expected:?}, got {other:?}"),
     }
 }

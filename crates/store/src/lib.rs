@@ -43,7 +43,8 @@ pub use key_check::Resealed;
 pub use records::{
     ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireRecord,
     FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser,
-    RebuildCommit, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TimerId, TimerRecord, User, UserId,
+    RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TimerId, TimerRecord, User,
+    UserId,
 };
 pub use sealer::{SealError, SealFailure, Sealer};
 pub use sql::{Backend, SqlStore, SqlStoreOptions};
@@ -108,6 +109,16 @@ pub trait Store: CredentialStore + Send + Sync + 'static {
         state: &str,
         now: Millis,
     ) -> Result<RunbookId, StoreError>;
+
+    /// Replaces a runbook's name, definition and state (editing a runbook being planned), if its version is still
+    /// `expected_version` ([`StoreError::VersionConflict`] otherwise); returns the new version.
+    async fn replace_runbook(
+        &self,
+        id: RunbookId,
+        expected_version: i64,
+        runbook: &ReplacedRunbook<'_>,
+        now: Millis,
+    ) -> Result<i64, StoreError>;
 
     /// One runbook with its definition, state and version.
     async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError>;

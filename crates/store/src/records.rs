@@ -127,6 +127,17 @@ pub struct RunbookRecord {
     pub version: i64,
 }
 
+/// A runbook's new name, definition (JSON) and state (JSON), for [`Store::replace_runbook`](crate::Store::replace_runbook).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplacedRunbook<'a> {
+    /// The name.
+    pub name: &'a str,
+    /// The definition, as JSON.
+    pub definition: &'a str,
+    /// The state, as JSON.
+    pub state: &'a str,
+}
+
 /// A runbook in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunbookSummary {

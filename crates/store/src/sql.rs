@@ -530,6 +530,34 @@ impl Store for SqlStore {
         Ok(RunbookId(id))
     }
 
+    async fn replace_runbook(
+        &self,
+        id: RunbookId,
+        expected_version: i64,
+        runbook: &ReplacedRunbook<'_>,
+        now: Millis,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let result = sqlx::query(
+            "UPDATE runbooks SET name = $1, definition = $2, state = $3, version = version + 1, updated_at = $4 \
+             WHERE id = $5 AND version = $6",
+        )
+        .bind(runbook.name)
+        .bind(runbook.definition)
+        .bind(runbook.state)
+        .bind(now)
+        .bind(id.0)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("replacing a runbook"))?;
+        if result.rows_affected() != 1 {
+            return Err(StoreError::VersionConflict { runbook: id, expected: expected_version });
+        }
+        tx.commit().await.map_err(StoreError::db("committing a replaced runbook"))?;
+        Ok(expected_version + 1)
+    }
+
     async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError> {
         let row = sqlx::query("SELECT id, name, definition, state, version FROM runbooks WHERE id = $1")
             .bind(id.0)

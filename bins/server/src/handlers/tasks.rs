@@ -1,5 +1,6 @@
 //! Tasks of a runbook: list, read, set custom field values, the task actions (`start`, `finish`, `skip`, `cancel`,
-//! `refire`) and the actions log. A task is named by its definition id.
+//! `refire`), the actions log, and planning: tasks added, changed and removed while the runbook is in planning. A task
+//! is named by its definition id.
 
 use super::runbooks::{FieldsBody, actor, runbook_id};
 use crate::AppState;
@@ -9,6 +10,7 @@ use crate::error::ApiError;
 use crate::views;
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use cutover_integrations_core::EngineError;
 use cutover_integrations_core::RunbookView;
 use cutover_integrations_core::runbook::{Command, FieldTarget};
@@ -134,4 +136,36 @@ async fn task_command(
     let id = runbook_id(id)?;
     state.engine.command(id, command, &actor(user)).await?;
     Ok(Json(task_view(&state.engine.runbook(id).await?, task)?))
+}
+
+/// Adds a task (a task definition) to a runbook in planning: 201 with the task.
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = runbook_id(&id)?;
+    let before = state.engine.runbook(id).await?.definition.tasks.len();
+    let view = state.engine.add_task(id, &body).await?;
+    let task = view.definition.tasks.get(before).map(|task| task.id.clone()).unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(task_view(&view, &task)?)))
+}
+
+/// Changes a task of a runbook in planning with a JSON merge patch of its definition.
+pub(crate) async fn edit(
+    State(state): State<AppState>,
+    Path((id, task)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let view = state.engine.edit_task(runbook_id(&id)?, &task, &body).await?;
+    Ok(Json(task_view(&view, &task)?))
+}
+
+/// Removes a task nobody depends on from a runbook in planning: 204.
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Path((id, task)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.engine.remove_task(runbook_id(&id)?, &task).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
