@@ -1220,7 +1220,8 @@ async fn tasks_are_added_changed_and_removed_while_planning() {
     assert_eq!(edited.body["name"], "Post");
 
     // (method, path, body, status, code, detail paths)
-    let refusals: Vec<(&str, String, Option<Value>, StatusCode, &str, Vec<&str>)> = vec![
+    type Refusal<'a> = (&'a str, String, Option<Value>, StatusCode, &'a str, Vec<&'a str>);
+    let refusals: Vec<Refusal<'_>> = vec![
         (
             "POST",
             tasks.clone(),
