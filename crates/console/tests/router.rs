@@ -195,6 +195,17 @@ async fn writes_without_the_csrf_token_are_refused() {
     let names: Vec<String> =
         app.engine.integrations().await.expect("list").into_iter().map(|r| r.integration.name).collect();
     assert_eq!(names, ["Conn right"], "only the write with the token happened");
+    let csrf = client.csrf.clone();
+    app.send(
+        &mut client,
+        "POST",
+        "/settings/integrations",
+        Some(&[("csrf", &csrf), ("kind", "custom"), ("name", "A new one")]),
+    )
+    .await;
+    let list = app.send(&mut client, "GET", "/settings/integrations", None).await;
+    let (first, last) = (list.body.find(">Conn right<"), list.body.find(">A new one<"));
+    assert!(first.is_some() && first < last, "a new connection appears at the bottom of the list");
     // The header works for fetch, and the sign-in form needs its own pre-session token.
     let request = Request::post("/settings/check-template")
         .header("cookie", format!("cutover_session={}", client.cookies["cutover_session"]))

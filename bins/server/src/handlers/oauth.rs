@@ -45,7 +45,12 @@ pub(crate) async fn authorize(
 }
 
 /// The provider's redirect back: `?state=…&code=…` (or `&error=…`). The one-time state authenticates it.
-pub(crate) async fn callback(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
+/// A browser (which asks for HTML) gets a short page with a way back to the console instead of JSON.
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let mut params = query_params(&uri);
     let Some(state_param) = params.remove("state") else {
         return Err(ApiError::malformed("the OAuth callback has no `state`"));
@@ -57,6 +62,23 @@ pub(crate) async fn callback(State(state): State<AppState>, uri: Uri) -> Result<
         error_description: params.remove("error_description"),
     };
     let credential = state.engine.complete_oauth(&callback).await?;
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        let page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorized</title></head>\
+            <body><h1>Authorized</h1><p>The token is stored; the action can now authenticate its requests.</p>\
+            <p><a href=\"/settings/integrations\">Back to the console</a></p></body></html>";
+        let headers = [
+            (CACHE_CONTROL, "no-store"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        ];
+        return Ok((headers, axum::response::Html(page)).into_response());
+    }
     let body = json!({"authorized": true, "credential": credential.to_string()});
     Ok(([(CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }

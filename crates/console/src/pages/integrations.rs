@@ -24,6 +24,12 @@ pub(crate) fn icon(url: Option<&str>) -> String {
     url.map(str::to_owned).unwrap_or_else(|| assets::url("integration", "svg"))
 }
 
+/// Connections oldest first, so that a new one appears at the bottom of the list.
+fn in_creation_order(mut records: Vec<IntegrationRecord>) -> Vec<IntegrationRecord> {
+    records.sort_by_key(|record| record.id.0);
+    records
+}
+
 /// What the new-connection dialog shows again after a refused create.
 #[derive(Debug, Default)]
 struct Draft {
@@ -103,7 +109,7 @@ fn new_dialog(signed: &Signed, draft: Option<&Draft>) -> Markup {
 /// `GET /settings/integrations`.
 pub(crate) async fn list(State(console): State<Console>, signed: Signed) -> Result<Response, ConsoleError> {
     signed.require(READ, "reading integrations")?;
-    let records = console.engine.integrations().await?;
+    let records = in_creation_order(console.engine.integrations().await?);
     Ok(layout::respond(StatusCode::OK, list_page(&signed, &records, None)))
 }
 
@@ -114,7 +120,7 @@ pub(crate) async fn create(
     form: Form,
 ) -> Result<Response, ConsoleError> {
     signed.require(INTEGRATIONS, "creating an integration")?;
-    let records = console.engine.integrations().await?;
+    let records = in_creation_order(console.engine.integrations().await?);
     let name = form.text("name");
     let image_url = form.optional("image_url");
     let mut draft =
