@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -73,7 +74,9 @@ fn quote(text: &str) -> String {
 impl Browser {
     async fn start(chromium: &Path, driver: &Path) -> Self {
         let port = free_port();
+        // Its own process group, which Chromium's processes join: ending the group ends them all.
         let child = Command::new(driver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
@@ -387,17 +390,17 @@ impl Browser {
             == Value::Bool(true)
     }
 
-    /// Ends the session and the driver.
-    pub async fn quit(mut self) {
+    /// Ends the session, then the driver and whatever of the browser is left.
+    pub async fn quit(self) {
         let _ = self.command("DELETE", "", None).await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        // The driver's process group holds the browser's processes too (a failed test never reaches `quit`).
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.driver.wait();
     }
 }
