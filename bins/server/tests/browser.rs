@@ -247,6 +247,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser.click(&browser.field("Cancelable").await).await;
     browser.click(&browser.field("Finish task on success").await).await;
     browser.screenshot("07-action-general").await;
+    check_layouts(&browser, "07-action-general").await;
     // Tabs are real tabs: arrow keys move between them.
     browser.click(&browser.tab("General").await).await;
     browser.press("\u{E014}").await;
@@ -291,6 +292,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
         browser.click(&browser.field("Required").await).await;
         if name == "Slack Message" {
             browser.screenshot("09-new-custom-field").await;
+            check_layouts(&browser, "09-new-custom-field").await;
         }
         browser.click(&browser.button("Create").await).await;
         browser.find(&format!("//td[normalize-space()='{name}']"), name).await;
