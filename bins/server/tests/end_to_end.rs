@@ -315,6 +315,7 @@ async fn run(backend: Backend, log_level: &str) {
             .mock("POST", "/api/chat.postMessage")
             .match_header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str())
             .match_header("content-type", "application/json")
+            .match_header("x-check", CLIENT_SECRET.to_uppercase().as_str())
             .match_header("idempotency-key", mockito::Matcher::Regex("^cutover-".into()))
             .match_body(mockito::Matcher::Exact(format!(r##"{{"channel":"#release","text":"{text}"}}"##)))
             .with_status(200)
@@ -350,7 +351,12 @@ async fn run(backend: Backend, log_level: &str) {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slack.yaml")).expect("example");
     let example = example
         .replace("https://slack.com/api/chat.postMessage", &format!("{}/api/chat.postMessage", slack.url()))
-        .replace("provider_host: https://slack.com", &format!("provider_host: {}", provider.url()));
+        .replace("provider_host: https://slack.com", &format!("provider_host: {}", provider.url()))
+        // A value computed from the secret parameter is a secret too.
+        .replace(
+            "headers: {Content-Type: application/json}",
+            "headers: {Content-Type: application/json, X-Check: \"{{SystemParameter['slack_client_secret'] | upcase}}\"}",
+        );
     let applied = api.post("/definitions", &integrations_admin, Some(Body::Yaml(example))).await;
     assert_eq!(applied["integrations"][0]["actions_created"], json!(["Post to a channel"]));
     let integrations = api.get("/integrations", &integrations_admin).await;
@@ -421,6 +427,7 @@ async fn run(backend: Backend, log_level: &str) {
             .map(|h| h["value"].clone())
     };
     assert_eq!(header("authorization"), Some(json!("[REDACTED]")));
+    assert_eq!(header("x-check"), Some(json!("[REDACTED]")), "derived from a secret parameter");
     assert!(header("idempotency-key").is_some());
     assert!(
         request["curl"].as_str().is_some_and(|curl| curl.contains("[REDACTED]") && curl.contains("chat.postMessage"))
@@ -466,6 +473,7 @@ async fn run(backend: Backend, log_level: &str) {
         .collect();
     secrets.extend(tokens.values().cloned());
     secrets.push(basic);
+    secrets.push(CLIENT_SECRET.to_uppercase());
     let (database, key) = match &backend {
         Backend::Embedded => {
             let data = directory.path().join("data");

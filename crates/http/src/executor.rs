@@ -255,8 +255,9 @@ impl HttpExecutor {
             failure: None,
             applied: None,
             earlier: Vec::new(),
+            redaction: Redaction::default(),
         };
-        let prepared = match self.build_request(action, fire, state, attempt) {
+        let prepared = match self.build_request(action, fire, state, attempt, &mut redaction) {
             Ok(wire) => self.authenticate(fire, wire, &mut redaction).await,
             Err(failure) => Err(failure),
         };
@@ -290,6 +291,7 @@ impl HttpExecutor {
             }
             Err(failure) => exchange.fail_with(redact_failure(failure, &redaction)),
         }
+        exchange.redaction = redaction;
         exchange
     }
 
@@ -325,12 +327,19 @@ impl HttpExecutor {
         fire: &FireContext,
         state: &FireState,
         attempt: &AttemptSpec<'_>,
+        redaction: &mut Redaction,
     ) -> Result<WireRequest, TransportFailure> {
         let context = template_context(fire, attempt.response);
-        let rendered = action
+        let mut known = fire.secrets.clone();
+        known.extend(fire.callback.as_ref().map(|ticket| ticket.token.clone()));
+        let (rendered, secrets) = action
             .renderer
-            .render(attempt.purpose, context)
+            .render_with_secrets(attempt.purpose, context, &known)
             .map_err(|reason| TransportFailure::new(ErrorKind::Render, format!("Rendering failed: {reason}")))?;
+        // Values the templates computed from secrets (a secret through `upcase`, `split`, …) are secrets too.
+        for secret in &secrets {
+            redaction.add_secret(secret.expose_secret());
+        }
         let OutgoingRequest { method, url, mut headers, mut body } = rendered;
         let url = Url::parse(&url).map_err(|error| {
             TransportFailure::new(ErrorKind::InvalidRequest, format!("Invalid URL `{url}`: {error}"))
@@ -463,11 +472,14 @@ impl HttpExecutor {
             ExecutionMode::Sync => judge_response(&action.response, &response, false),
             ExecutionMode::Polling | ExecutionMode::Callback => judge_response(&action.response, &response, true),
         };
-        let (body, fields) = match judged {
+        let (mut body, mut fields) = match judged {
             Ok(accepted) => accepted,
             Err(error) => return exchange.fail(error),
         };
+        let notes = redact_fields(&mut fields, &exchange.redaction);
+        exchange.redaction.json(&mut body);
         let mut entries = exchange.into_entries();
+        entries.extend(notes.into_iter().map(|note| self.note(note)));
         match action.mode {
             ExecutionMode::FireAndForget | ExecutionMode::Sync => {
                 Step { outcome: StepOutcome::Done(FireResult::success(fields)), entries }
@@ -551,10 +563,13 @@ impl HttpExecutor {
         }
         match rules.complete_when.iter().find(|condition| !condition.holds(&body)) {
             None => match map_fields(&rules.map, &body) {
-                Ok(mapped) => {
+                Ok(mut mapped) => {
+                    let notes = redact_fields(&mut mapped, &exchange.redaction);
                     let mut fields = std::mem::take(&mut state.fields);
                     fields.extend(mapped);
-                    Step { outcome: StepOutcome::Done(FireResult::success(fields)), entries: exchange.into_entries() }
+                    let mut entries = exchange.into_entries();
+                    entries.extend(notes.into_iter().map(|note| self.note(note)));
+                    Step { outcome: StepOutcome::Done(FireResult::success(fields)), entries }
                 }
                 Err(error) => exchange.fail(error),
             },
@@ -630,12 +645,13 @@ impl Executor for HttpExecutor {
         let said = message.as_deref().map(|message| format!(": {message}")).unwrap_or_default();
         let step = match report.status {
             CallbackStatus::Success => {
+                let mut reported = report.custom_fields;
+                let notes = redact_fields(&mut reported, &redaction);
                 let mut fields = std::mem::take(&mut state.fields);
-                fields.extend(report.custom_fields);
-                Step {
-                    outcome: StepOutcome::Done(FireResult::success(fields)),
-                    entries: vec![self.note(format!("Callback reported success{said}"))],
-                }
+                fields.extend(reported);
+                let mut entries = vec![self.note(format!("Callback reported success{said}"))];
+                entries.extend(notes.into_iter().map(|note| self.note(note)));
+                Step { outcome: StepOutcome::Done(FireResult::success(fields)), entries }
             }
             CallbackStatus::Failure => {
                 let reason = message.unwrap_or_else(|| "The third party reported failure".to_owned());
@@ -680,7 +696,7 @@ impl Executor for HttpExecutor {
     }
 
     fn preview(&self, action: &PreparedAction, fire: &FireContext, state: &FireState) -> AttemptRecord {
-        let redaction = redaction_for(fire);
+        let mut redaction = redaction_for(fire);
         let spec = AttemptSpec { purpose: RequestPurpose::Initial, poll: None, number: 1, response: None };
         let mut record = AttemptRecord {
             purpose: RequestPurpose::Initial,
@@ -694,7 +710,7 @@ impl Executor for HttpExecutor {
             error: None,
             retry_at: None,
         };
-        match self.build_request(action, fire, state, &spec) {
+        match self.build_request(action, fire, state, &spec, &mut redaction) {
             Ok(wire) => record.request = Some(self.request_record(&wire, &redaction)),
             Err(failure) => {
                 let failure = redact_failure(failure, &redaction);
@@ -739,6 +755,8 @@ struct Exchange {
     applied: Option<AppliedCredentials>,
     /// A send answered 401 before credentials were refreshed and the request sent again.
     earlier: Vec<AttemptRecord>,
+    /// The secrets of the attempt: the fire's, the values derived from them while rendering, the credentials.
+    redaction: Redaction,
 }
 
 impl Exchange {
@@ -756,6 +774,8 @@ impl Exchange {
 
     /// Ends the fire with `error`, recorded on the attempt too.
     fn fail(mut self, error: AttemptError) -> Step {
+        // A condition's reason quotes the response, which may echo a secret.
+        let error = AttemptError { reason: self.redaction.text(&error.reason), ..error };
         self.record.error = Some(error.clone());
         Step {
             outcome: StepOutcome::Done(FireResult { succeeded: false, failure: Some(error), fields: BTreeMap::new() }),
@@ -832,6 +852,32 @@ fn map_fields(
         fields.insert(mapping.field.clone(), value);
     }
     Ok(fields)
+}
+
+/// Hides the fire's secrets in values about to be copied into custom fields (a third party that echoes a credential
+/// or a secret parameter, raw or in the forms it was sent in); one note per field changed, for the actions log.
+fn redact_fields(fields: &mut BTreeMap<String, FieldValue>, redaction: &Redaction) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (name, value) in fields.iter_mut() {
+        let texts: Vec<&mut String> = match value {
+            FieldValue::Text(text) => vec![text],
+            FieldValue::List(items) => items.iter_mut().collect(),
+        };
+        let mut changed = false;
+        for text in texts {
+            if redaction.holds_secret(text) {
+                *text = redaction.text(text);
+                changed = true;
+            }
+        }
+        if changed {
+            notes.push(format!(
+                "Mapping `{name}`: the value holds a secret of this fire (a credential or secret parameter the response \
+                 echoed); it was redacted before being copied into the field"
+            ));
+        }
+    }
+    notes
 }
 
 fn json_body(response: &WireResponse) -> Result<Value, AttemptError> {

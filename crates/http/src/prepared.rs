@@ -9,6 +9,7 @@ use cutover_integrations_model::{
     Action, ActionSettings, Condition, ExecutionMode, HostPattern, HttpMethod, NotifyWebhook, RedirectPolicy,
 };
 use cutover_integrations_template::{RequestParts, RequestTemplate, TemplateContext, TemplateError};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,6 +37,19 @@ pub struct OutgoingRequest {
 pub trait RequestRenderer: Send + Sync {
     /// Renders the request for `purpose`; the error is a sentence saying what failed and where.
     fn render(&self, purpose: RequestPurpose, context: Value) -> Result<OutgoingRequest, String>;
+
+    /// Renders with the fire's `secrets` known, returning the request and its secrets: those given, and every value
+    /// the rendering computed from them (a secret passed through a filter is a secret). The executor redacts them all.
+    ///
+    /// The default renders with [`RequestRenderer::render`] and reports the given secrets only.
+    fn render_with_secrets(
+        &self,
+        purpose: RequestPurpose,
+        context: Value,
+        secrets: &[SecretString],
+    ) -> Result<(OutgoingRequest, Vec<SecretString>), String> {
+        self.render(purpose, context).map(|request| (request, secrets.to_vec()))
+    }
 }
 
 /// The action's templates compiled by the template crate: the request, the polling request, the cancel webhook.
@@ -48,23 +62,41 @@ struct ActionTemplates {
     cancel: Option<RequestTemplate>,
 }
 
-impl RequestRenderer for ActionTemplates {
-    fn render(&self, purpose: RequestPurpose, context: Value) -> Result<OutgoingRequest, String> {
+impl ActionTemplates {
+    fn template(&self, purpose: RequestPurpose) -> Result<&RequestTemplate, String> {
         let template = match purpose {
             RequestPurpose::Initial => Some(&self.request),
             RequestPurpose::Poll => self.polling.as_ref(),
             RequestPurpose::CancelNotice => self.cancel.as_ref(),
         };
-        let Some(template) = template else {
-            return Err(format!("the action has no template for its {purpose:?} request"));
-        };
-        let rendered = template.render(&TemplateContext::new(context)).map_err(|error| error.to_string())?;
-        Ok(OutgoingRequest {
+        template.ok_or_else(|| format!("the action has no template for its {purpose:?} request"))
+    }
+}
+
+impl RequestRenderer for ActionTemplates {
+    fn render(&self, purpose: RequestPurpose, context: Value) -> Result<OutgoingRequest, String> {
+        self.render_with_secrets(purpose, context, &[]).map(|(request, _)| request)
+    }
+
+    fn render_with_secrets(
+        &self,
+        purpose: RequestPurpose,
+        context: Value,
+        secrets: &[SecretString],
+    ) -> Result<(OutgoingRequest, Vec<SecretString>), String> {
+        let template = self.template(purpose)?;
+        let mut context = TemplateContext::new(context);
+        for secret in secrets {
+            context.add_secret(secret.expose_secret());
+        }
+        let rendered = template.render(&context).map_err(|error| error.to_string())?;
+        let request = OutgoingRequest {
             method: rendered.method,
             url: rendered.url,
             headers: rendered.headers,
             body: rendered.body,
-        })
+        };
+        Ok((request, rendered.secrets))
     }
 }
 

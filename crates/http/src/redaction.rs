@@ -128,6 +128,13 @@ impl Redaction {
         self.values.redact(text).into_owned()
     }
 
+    /// Replaces every secret value in the strings of a JSON value (not its keys), in place.
+    pub fn json(&self, value: &mut serde_json::Value) {
+        if !self.values.is_empty() {
+            self.values.redact_json(value);
+        }
+    }
+
     /// A header value as the log shows it: fully hidden for secret headers, secret values replaced otherwise.
     pub fn header_value(&self, name: &str, value: &str) -> String {
         if self.is_secret_header(name) { REDACTED.to_owned() } else { self.text(value) }

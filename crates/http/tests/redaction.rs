@@ -148,3 +148,63 @@ async fn no_secret_reaches_the_log_or_the_curl_line() {
     assert!(response.body.contains("\"echo\":\"[REDACTED]\""), "{}", response.body);
     assert!(response.headers.iter().any(|header| header.name == "set-cookie" && header.value == "[REDACTED]"));
 }
+
+/// A value computed from a secret is a secret: a secret parameter through `upcase`, `replace` and `split`/`join` is
+/// hidden in the log and the curl line; a response that echoes a secret (raw, derived, or the Basic credentials'
+/// base64) does not carry it into a custom field.
+#[tokio::test]
+async fn derived_secrets_and_echoed_secrets_are_hidden() {
+    use base64::Engine as _;
+    use cutover_integrations_model::FieldValue;
+    const KEY: &str = "alpha-Beta-gamma-42";
+    let upper = KEY.to_uppercase();
+    let replaced = KEY.replace('-', "_");
+    let joined = KEY.split('-').collect::<Vec<_>>().join("+");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("user:{PASSWORD}"));
+    let mut server = mockito::Server::new_async().await;
+    let echo = json!({"echo": upper, "basic": basic, "list": [joined, "plain"], "id": "T-1"});
+    let mock = server
+        .mock("POST", "/hook")
+        .match_header("x-sig", upper.as_str())
+        .match_body(Matcher::PartialJson(json!({"replaced": replaced, "joined": joined})))
+        .with_body(echo.to_string())
+        .expect(1)
+        .create_async()
+        .await;
+    let definition = action(json!({
+        "request": {
+            "method": "POST",
+            "url": format!("{}/hook", server.url()),
+            "headers": {"X-Sig": "{{SystemParameter.key | upcase}}"},
+            "payload": r#"{"replaced": "{{SystemParameter.key | replace: '-', '_'}}", "joined": "{{SystemParameter.key | split: '-' | join: '+'}}"}"#,
+            "execution_mode": "sync",
+        },
+        "response": {"map": {"Echo": "echo", "Basic": "basic", "List": "list", "Id": "id"}},
+    }));
+    let prepared = cutover_integrations_http::PreparedAction::compile(&definition).expect("valid templates");
+    let provider: Arc<dyn AuthProvider> = Arc::new(BasicAuth::new("user", SecretString::from(PASSWORD)));
+    let fire = FireContext::new("fire-1", "rb-1", "task-1", json!({"SystemParameter": {"key": KEY}}))
+        .with_secret(KEY)
+        .with_auth(provider, subject());
+
+    let log = executor().0.run_to_completion(&prepared, &fire, None).await;
+
+    mock.assert_async().await;
+    let result = log.result.as_ref().expect("a result");
+    assert!(result.succeeded, "{log:?}");
+    let text = |value: &str| FieldValue::Text(value.to_owned());
+    assert_eq!(result.fields["Echo"], text("[REDACTED]"));
+    assert_eq!(result.fields["Basic"], text("[REDACTED]"));
+    assert_eq!(result.fields["List"], FieldValue::List(vec!["[REDACTED]".to_owned(), "plain".to_owned()]));
+    assert_eq!(result.fields["Id"], text("T-1"), "values without a secret are copied as they are");
+    let serialized = serde_json::to_string(&log).expect("JSON");
+    assert_hidden(&serialized, &[KEY, &upper, &replaced, &joined, &basic, PASSWORD], "the log");
+    let request = log.attempts().next().and_then(|attempt| attempt.request.as_ref()).expect("the request");
+    assert_hidden(&request.curl, &[KEY, &upper, &replaced, &joined], "the curl line");
+    for field in ["Echo", "Basic", "List"] {
+        assert!(
+            serialized.contains(&format!("Mapping `{field}`: the value holds a secret of this fire")),
+            "{serialized}"
+        );
+    }
+}

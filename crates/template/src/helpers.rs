@@ -165,15 +165,17 @@ impl HelperDef for FilterHelper {
         }
         if self.0 == FilterKind::Default {
             let present = (!input.is_value_missing()).then(|| input.value());
-            return Ok(ScopedJson::Derived(apply_default(present, args[0])));
+            let result = apply_default(present, args[0]);
+            crate::taint::flow(present.into_iter().chain(args.iter().copied()), &result);
+            return Ok(ScopedJson::Derived(result));
         }
         if input.is_value_missing() {
             return Ok(ScopedJson::Missing);
         }
-        self.0
-            .apply(input.value(), &args)
-            .map(ScopedJson::Derived)
-            .map_err(|message| failure(site, FailureKind::Filter(message)))
+        let result =
+            self.0.apply(input.value(), &args).map_err(|message| failure(site, FailureKind::Filter(message)))?;
+        crate::taint::flow(std::iter::once(input.value()).chain(args.iter().copied()), &result);
+        Ok(ScopedJson::Derived(result))
     }
 }
 

@@ -66,6 +66,7 @@ mod place;
 mod redact;
 mod request;
 mod sample;
+mod taint;
 mod template;
 
 pub use check::Checker;
@@ -74,6 +75,7 @@ pub use cutover_integrations_model::{TemplateChecker, TemplatePlace};
 pub use error::{Location, TemplateError};
 pub use redact::{MIN_SUBSTRING_SECRET_LEN, REDACTED, Redactor};
 pub use request::{RenderedRequest, RequestParts, RequestTemplate};
+pub use taint::SecretSet;
 pub use template::{Reference, Template};
 
 /// The filters of the dialect, with how each is written and what it does.

@@ -3,7 +3,7 @@
 //! Action requests, polling requests and notify-webhook requests share one shape, [`RequestParts`].
 
 use crate::escape::{URL_COMPONENT, value_text};
-use crate::{Redactor, Template, TemplateContext, TemplateError};
+use crate::{Redactor, SecretSet, Template, TemplateContext, TemplateError};
 use base64::Engine as _;
 use cutover_integrations_model::{
     ApiKeyLocation, AuthSettings, HttpMethod, NotifyWebhook, PollingSpec, RequestSpec, TemplatePlace,
@@ -248,15 +248,29 @@ impl RequestTemplate {
     }
 
     /// Renders every template against `context`.
+    ///
+    /// The secrets of the result are the context's secrets, the values of the system parameters secret-bearing auth
+    /// fields read, the rendered credentials, and every value a filter computed from any of them (see [`SecretSet`]).
     pub fn render(&self, context: &TemplateContext) -> Result<RenderedRequest, TemplateError> {
-        let raw_url = self.url.render(context).map_err(|e| e.in_field("url"))?;
+        let mut secrets = SecretSet::new(context.secrets().iter().cloned());
+        for path in &self.secret_paths {
+            let value = path.iter().try_fold(context.data(), |value, key| match value {
+                Value::Object(map) => map.get(key),
+                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            });
+            if let Some(value) = value {
+                secrets.add(SecretString::from(value_text(value).into_owned()));
+            }
+        }
+        let raw_url = self.url.render_tracked(context, &mut secrets).map_err(|e| e.in_field("url"))?;
         let mut url = url::Url::parse(&raw_url).map_err(|e| {
             TemplateError::InvalidResult { message: format!("the rendered URL is not a valid absolute URL: {e}") }
                 .in_field("url")
         })?;
         let mut query_pairs = Vec::new();
         if let Some(params) = &self.params {
-            let rendered = params.render(context).map_err(|e| e.in_field("params"))?;
+            let rendered = params.render_tracked(context, &mut secrets).map_err(|e| e.in_field("params"))?;
             let Ok(Value::Object(object)) = serde_json::from_str::<Value>(&rendered) else {
                 return Err(TemplateError::InvalidResult {
                     message: "params must render to a JSON object of query parameters".to_owned(),
@@ -267,21 +281,16 @@ impl RequestTemplate {
         }
         let mut headers = Vec::with_capacity(self.headers.len() + 1);
         for (name, template) in &self.headers {
-            headers.push((name.clone(), template.render(context).map_err(|e| e.in_field(format!("headers.{name}")))?));
+            let value =
+                template.render_tracked(context, &mut secrets).map_err(|e| e.in_field(format!("headers.{name}")))?;
+            headers.push((name.clone(), value));
         }
-        let body = self.payload.as_ref().map(|t| t.render(context).map_err(|e| e.in_field("payload"))).transpose()?;
+        let body = self
+            .payload
+            .as_ref()
+            .map(|t| t.render_tracked(context, &mut secrets).map_err(|e| e.in_field("payload")))
+            .transpose()?;
 
-        let mut secrets: Vec<SecretString> = context.secrets().to_vec();
-        for path in &self.secret_paths {
-            let value = path.iter().try_fold(context.data(), |value, key| match value {
-                Value::Object(map) => map.get(key),
-                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            });
-            if let Some(value) = value {
-                secrets.push(SecretString::from(value_text(value).into_owned()));
-            }
-        }
         let mut credential_header = |name: &str, value: String| {
             headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
             headers.push((name.to_owned(), value));
@@ -289,27 +298,29 @@ impl RequestTemplate {
         match &self.auth {
             AuthTemplate::None => {}
             AuthTemplate::Token { token_type, token } => {
-                let token = token.render(context).map_err(|e| e.in_field("auth.token"))?;
-                secrets.push(SecretString::from(token.clone()));
+                let token = token.render_tracked(context, &mut secrets).map_err(|e| e.in_field("auth.token"))?;
+                secrets.add(SecretString::from(token.clone()));
                 credential_header("Authorization", format!("{token_type} {token}"));
             }
             AuthTemplate::Basic { username, password } => {
-                let username = username.render(context).map_err(|e| e.in_field("auth.username"))?;
-                let password = password.render(context).map_err(|e| e.in_field("auth.password"))?;
+                let username =
+                    username.render_tracked(context, &mut secrets).map_err(|e| e.in_field("auth.username"))?;
+                let password =
+                    password.render_tracked(context, &mut secrets).map_err(|e| e.in_field("auth.password"))?;
                 let credential = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-                secrets.push(SecretString::from(password));
-                secrets.push(SecretString::from(credential.clone()));
+                secrets.add(SecretString::from(password));
+                secrets.add(SecretString::from(credential.clone()));
                 credential_header("Authorization", format!("Basic {credential}"));
             }
             AuthTemplate::ApiKey { location, name, value } => {
-                let value = value.render(context).map_err(|e| e.in_field("auth.value"))?;
+                let value = value.render_tracked(context, &mut secrets).map_err(|e| e.in_field("auth.value"))?;
                 match location {
                     ApiKeyLocation::Header => {
-                        secrets.push(SecretString::from(value.clone()));
+                        secrets.add(SecretString::from(value.clone()));
                         credential_header(name, value);
                     }
                     ApiKeyLocation::Query => {
-                        secrets.push(SecretString::from(value.clone()));
+                        secrets.add(SecretString::from(value.clone()));
                         query_pairs.push((name.clone(), value));
                     }
                 }
@@ -330,7 +341,7 @@ impl RequestTemplate {
             };
             url.set_query(Some(&query));
         }
-        Ok(RenderedRequest { method: self.method, url: url.into(), headers, body, secrets })
+        Ok(RenderedRequest { method: self.method, url: url.into(), headers, body, secrets: secrets.into_vec() })
     }
 }
 

@@ -8,6 +8,7 @@ use crate::helpers::{FailureKind, HelperFailure, REGISTRY};
 use crate::parse::{Node, PathExpr, parse, visit_paths};
 use crate::place::{OutputKind, analyze};
 use crate::sample::sample_context;
+use crate::taint::SecretSet;
 use cutover_integrations_model::TemplatePlace;
 use handlebars::{RenderContext, RenderError, RenderErrorReason, Renderable};
 use std::collections::HashMap;
@@ -113,9 +114,16 @@ impl Template {
         Ok(Self { inner: Arc::new(compiled) })
     }
 
-    /// Renders against `context`.
+    /// Renders against `context`. Values computed from the context's secrets are not reported: use
+    /// [`Template::render_tracked`] to redact the result.
     pub fn render(&self, context: &TemplateContext) -> Result<String, TemplateError> {
         self.inner.render(context)
+    }
+
+    /// Renders against `context` with `secrets` known: every value a filter computes from one of them is added to
+    /// `secrets` (see [`SecretSet`]), so that a redactor of the set hides them in the result too.
+    pub fn render_tracked(&self, context: &TemplateContext, secrets: &mut SecretSet) -> Result<String, TemplateError> {
+        secrets.track(|| self.inner.render(context))
     }
 
     /// The template source.
