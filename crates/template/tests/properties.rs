@@ -1,7 +1,7 @@
 //! Properties of the engine under arbitrary templates and values: JSON places render valid JSON or fail, values
 //! round-trip through every escaper, header values never carry line breaks, redaction leaves no secret behind.
 
-use cutover_integrations_template::{Redactor, Template, TemplateContext, TemplatePlace};
+use cutover_integrations_template::{Redactor, SecretSet, Template, TemplateContext, TemplatePlace};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -247,6 +247,42 @@ proptest! {
             prop_assert!(!redacted.contains(secret.as_str()), "{source}: {redacted}");
             let escaped = serde_json::to_string(&secret).unwrap();
             prop_assert!(!redacted.contains(&escaped[1..escaped.len() - 1]), "{source}: {redacted}");
+        }
+    }
+
+    /// A secret passed through any chain of filters is gone after redaction by the render's [`SecretSet`], in every
+    /// place: neither the secret nor what the filters made of it remains.
+    #[test]
+    fn derived_secrets_leave_nothing_behind(
+        secret in "[a-zA-Z0-9]{4,8}-[a-zA-Z0-9]{4,8}-[a-zA-Z0-9]{4,8}",
+        chain in proptest::collection::vec(0usize..8, 1..4),
+    ) {
+        const FILTERS: [&str; 8] = [
+            "upcase", "downcase", "capitalize", "replace: '-', '_'", "split: '-' | join: '+'", "url_encode",
+            "append: '!'", "prepend: 'x'",
+        ];
+        let filters: Vec<&str> = chain.iter().map(|&index| FILTERS[index]).collect();
+        let expression = format!("SystemParameter.key | {}", filters.join(" | "));
+        let context = TemplateContext::builder().secret_system_parameter("key", secret.clone()).build();
+        // What the chain makes of the secret, without taint: the forms that must not remain.
+        let plain = TemplateContext::builder().system_parameter("key", secret.clone()).build();
+        let derived = Template::compile(&format!("{{{{{expression}}}}}"), TemplatePlace::Text)
+            .unwrap()
+            .render(&plain)
+            .unwrap();
+        let cases = [
+            (format!(r#"{{"k":"{{{{{expression}}}}}"}}"#), TemplatePlace::JsonPayload),
+            (format!("https://h.test/{{{{{expression}}}}}?q={{{{{expression}}}}}"), TemplatePlace::Url),
+            (format!("v={{{{{expression}}}}};"), TemplatePlace::HeaderValue),
+        ];
+        for (source, place) in cases {
+            let template = Template::compile(&source, place).unwrap();
+            let mut secrets = SecretSet::new(context.secrets().iter().cloned());
+            let output = template.render_tracked(&context, &mut secrets).unwrap();
+            let redacted = secrets.redactor().redact(&output).into_owned();
+            prop_assert!(!redacted.contains(secret.as_str()), "{source}: {redacted}");
+            prop_assert!(!redacted.contains(derived.as_str()), "{source}: {redacted} still holds {derived}");
+            prop_assert!(redacted.contains("[REDACTED]"), "{source}: {redacted}");
         }
     }
 }
