@@ -11,6 +11,7 @@ use cutover_integrations_core::model::{Role, SecretValue, SystemParameter};
 use cutover_integrations_core::store::NewUser;
 use cutover_integrations_core::store::test_databases::fresh_sqlite_url;
 use secrecy::ExposeSecret as _;
+use serde_json::json;
 use std::collections::BTreeMap;
 use tower::ServiceExt as _;
 
@@ -308,6 +309,18 @@ async fn a_viewer_is_offered_no_edit_control_and_its_writes_are_refused() {
     for control in [">Archive<", ">New<", ">Save<"] {
         assert!(!edit.body.contains(control), "a viewer is not offered {control}");
     }
+    let action =
+        json!({"name": "Post", "request": {"method": "POST", "url": "https://slack.com/api/chat.postMessage"}});
+    let added = app.engine.add_action(id, &action).await.expect("action");
+    let dialog = app.send(&mut viewer, "GET", &format!("/settings/integrations/{id}/actions/{}", added.id), None).await;
+    assert_eq!(dialog.status, StatusCode::OK);
+    assert!(dialog.body.contains("<fieldset class=\"plain\" disabled>"), "a viewer's action dialog is read-only");
+    assert!(!dialog.body.contains(">Save<") && !dialog.body.contains(">Authenticate<"));
+    let csrf = viewer.csrf.clone();
+    let path = format!("/settings/integrations/{id}/actions/{}", added.id);
+    let answer = app.send(&mut viewer, "POST", &path, Some(&[("csrf", &csrf), ("name", "Renamed")])).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.engine.action_record(added.id).await.expect("action").action.name, "Post");
     let fields = app.send(&mut viewer, "GET", "/settings/custom-fields", None).await;
     assert!(!fields.body.contains("New Custom Field"));
     let csrf = viewer.csrf.clone();

@@ -509,6 +509,8 @@ fn dialog(
                             tabindex=(if index == 0 { "0" } else { "-1" }) { (tab) }
                     }
                 }
+                // A role that may not edit sees the values, with every control disabled.
+                fieldset class="plain" disabled[!can_edit] {
                 div role="tabpanel" id="panel-general" aria-labelledby="tab-general" {
                     (text("name", "action-name", "Name", form))
                     (select("trigger", "action-trigger", "Trigger", form.get("trigger"),
@@ -627,6 +629,7 @@ fn dialog(
                     textarea id="action-fail-when" name="fail_when" rows="3" class="code" { (form.get("fail_when")) }
                     label for="action-polling-map" { "Polling response map" }
                     textarea id="action-polling-map" name="polling_map" rows="3" class="code" { (form.get("polling_map")) }
+                }
                 }
                 div class="buttons" {
                     a class="button" href=(base) role="button" { "Discard" }
