@@ -10,6 +10,15 @@ use std::collections::HashMap;
 /// Aliases may expand to at most this many nodes in total, which stops "billion laughs" documents.
 const ALIAS_EXPANSION_LIMIT: usize = 10_000;
 
+/// Lists and mappings nest at most this many levels deep (block and flow styles alike, aliases expanded), so that
+/// every recursive walk over the tree has a bounded depth.
+pub(crate) const MAX_NESTING: usize = 64;
+
+/// The message of a document nested deeper than [`MAX_NESTING`].
+fn too_deep() -> String {
+    format!("lists and mappings nest more than {MAX_NESTING} levels deep")
+}
+
 /// A node of the tree.
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
@@ -126,19 +135,24 @@ impl<'input> TreeBuilder<'input> {
                 Event::DocumentStart(_) if root.is_some() => {
                     return Err(LoadError::at(span.start, "a definition file holds one document; found a second"));
                 }
-                Event::DocumentStart(_) => root = Some(self.node()?),
+                Event::DocumentStart(_) => root = Some(self.node(0)?),
                 _ => return Err(LoadError::at(span.start, "unexpected content outside the document")),
             }
         }
         root.ok_or_else(|| LoadError { line: 1, column: 1, message: "the file holds no document".to_owned() })
     }
 
-    fn node(&mut self) -> Result<Node, LoadError> {
+    /// Reads the next node, which sits inside `depth` collections.
+    fn node(&mut self, depth: usize) -> Result<Node, LoadError> {
         let (event, span) = self.next()?;
-        self.node_from(event, span)
+        self.node_from(event, span, depth)
     }
 
-    fn node_from(&mut self, event: Event<'input>, span: Span) -> Result<Node, LoadError> {
+    /// Reads the node that starts with `event`, inside `depth` collections.
+    fn node_from(&mut self, event: Event<'input>, span: Span, depth: usize) -> Result<Node, LoadError> {
+        if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..)) && depth >= MAX_NESTING {
+            return Err(LoadError::at(span.start, too_deep()));
+        }
         let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let kind =
@@ -153,7 +167,7 @@ impl<'input> TreeBuilder<'input> {
                     if matches!(event, Event::SequenceEnd) {
                         break item_span.end;
                     }
-                    items.push(self.node_from(event, item_span)?);
+                    items.push(self.node_from(event, item_span, depth + 1)?);
                 };
                 (Node { span: Span::new(span.start, end), value: NodeValue::Sequence(items) }, anchor)
             }
@@ -165,8 +179,8 @@ impl<'input> TreeBuilder<'input> {
                     if matches!(event, Event::MappingEnd) {
                         break key_span.end;
                     }
-                    let key = self.node_from(event, key_span)?;
-                    let value = self.node()?;
+                    let key = self.node_from(event, key_span, depth + 1)?;
+                    let value = self.node(depth + 1)?;
                     entries.push((key, value));
                 };
                 (Node { span: Span::new(span.start, end), value: NodeValue::Mapping(entries) }, anchor)
@@ -177,6 +191,9 @@ impl<'input> TreeBuilder<'input> {
                 self.expanded += count_nodes(target);
                 if self.expanded > ALIAS_EXPANSION_LIMIT {
                     return Err(LoadError::at(span.start, "aliases expand to too many nodes"));
+                }
+                if depth + height(target) > MAX_NESTING {
+                    return Err(LoadError::at(span.start, too_deep()));
                 }
                 let mut copy = target.clone();
                 copy.span = span;
@@ -197,6 +214,17 @@ fn count_nodes(node: &Node) -> usize {
         NodeValue::Sequence(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
         NodeValue::Mapping(entries) => {
             1 + entries.iter().map(|(key, value)| count_nodes(key) + count_nodes(value)).sum::<usize>()
+        }
+    }
+}
+
+/// How many collections deep `node` goes (0 for a scalar); bounded by [`MAX_NESTING`] since the tree is.
+fn height(node: &Node) -> usize {
+    match &node.value {
+        NodeValue::Scalar(_) => 0,
+        NodeValue::Sequence(items) => 1 + items.iter().map(height).max().unwrap_or(0),
+        NodeValue::Mapping(entries) => {
+            1 + entries.iter().map(|(key, value)| height(key).max(height(value))).max().unwrap_or(0)
         }
     }
 }
@@ -345,6 +373,51 @@ mod tests {
             let error = load(text).unwrap_err();
             assert_eq!(format!("{}:{}", error.line, error.column), expected, "{text:?}: {}", error.message);
         }
+    }
+
+    /// `levels` collections inside each other, in the style `style` names, around the scalar `x`.
+    fn nested(style: &str, levels: usize) -> String {
+        match style {
+            "block sequences" => format!("{}x\n", "- ".repeat(levels)),
+            "block mappings" => {
+                (0..levels).map(|level| format!("{}k{level}:\n", "  ".repeat(level))).collect::<String>()
+                    + &format!("{}x\n", "  ".repeat(levels))
+            }
+            "flow" => format!("{}x{}\n", "[".repeat(levels), "]".repeat(levels)),
+            _ => unreachable!("{style}"),
+        }
+    }
+
+    #[test]
+    fn nesting_is_limited_with_a_position() {
+        for style in ["block sequences", "block mappings", "flow"] {
+            assert!(load(&nested(style, MAX_NESTING)).is_ok(), "{style} at the limit");
+            for levels in [MAX_NESTING + 1, 300, 1_500] {
+                let error = load(&nested(style, levels)).unwrap_err();
+                if style == "flow" && error.message == "recursion limit exceeded" {
+                    // saphyr's scanner reads ahead and has its own limit for flow collections.
+                    continue;
+                }
+                assert_eq!(error.message, "lists and mappings nest more than 64 levels deep", "{style} {levels}");
+                let expected = match style {
+                    "block sequences" => (1, 2 * MAX_NESTING as u32 + 1),
+                    "block mappings" => (MAX_NESTING as u32 + 1, 2 * MAX_NESTING as u32 + 1),
+                    _ => (1, MAX_NESTING as u32 + 1),
+                };
+                assert_eq!((error.line, error.column), expected, "{style} {levels}");
+            }
+        }
+    }
+
+    #[test]
+    fn aliases_count_towards_the_nesting_limit() {
+        let deep = format!("a: &deep {}x{}\n", "[".repeat(40), "]".repeat(40));
+        assert!(load(&format!("{deep}b: *deep\n")).is_ok());
+        let error = load(&format!("{deep}b: {}*deep{}\n", "[".repeat(30), "]".repeat(30))).unwrap_err();
+        assert_eq!(
+            (error.line, error.column, error.message.as_str()),
+            (2, 34, "lists and mappings nest more than 64 levels deep")
+        );
     }
 
     #[test]
