@@ -160,6 +160,20 @@ mod tests {
     }
 
     #[test]
+    fn the_deepest_blocks_allowed_check_and_render_on_a_small_stack() {
+        let levels = crate::MAX_BLOCK_NESTING;
+        let payload =
+            format!("{{\"a\": [{}{{{{this}}}}{}]}}", "{{#each Task.list}}".repeat(levels), "{{/each}}".repeat(levels));
+        let checked = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || Checker.check(&payload, TemplatePlace::JsonPayload))
+            .unwrap()
+            .join()
+            .expect("checking does not overflow a 1 MiB stack");
+        assert_eq!(checked.problems, []);
+    }
+
+    #[test]
     fn reports_custom_fields_even_in_broken_templates() {
         let names = |template: &str| -> Vec<String> {
             Checker.check(template, TemplatePlace::Text).custom_fields.into_iter().map(|r| r.name).collect()

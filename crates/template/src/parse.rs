@@ -154,9 +154,13 @@ pub(crate) struct ElseBranch {
     pub(crate) body: Vec<Node>,
 }
 
+/// Blocks nest at most this many levels deep, so that every recursive walk over a template (ours and handlebars'
+/// rendering) has a bounded depth.
+pub const MAX_BLOCK_NESTING: usize = 32;
+
 /// Parses a whole template.
 pub(crate) fn parse(source: &str) -> Result<Vec<Node>, TemplateError> {
-    let mut parser = Parser { source, pos: 0, scopes: 0 };
+    let mut parser = Parser { source, pos: 0, scopes: 0, depth: 0 };
     let (nodes, end) = parser.nodes()?;
     match end {
         End::Eof => Ok(nodes),
@@ -181,6 +185,8 @@ struct Parser<'s> {
     pos: usize,
     /// How many enclosing blocks change the current value (`#each`, `#with`).
     scopes: usize,
+    /// How many blocks enclose the current position.
+    depth: usize,
 }
 
 impl<'s> Parser<'s> {
@@ -275,7 +281,13 @@ impl<'s> Parser<'s> {
                 cursor.expect_separator(&name)?;
                 let arg = cursor.expression()?;
                 cursor.finish()?;
-                self.block(kind, tag_span, trim, arg, nodes).map(|()| None)
+                if self.depth >= MAX_BLOCK_NESTING {
+                    return Err(self.error(open, format!("blocks nest more than {MAX_BLOCK_NESTING} levels deep")));
+                }
+                self.depth += 1;
+                let block = self.block(kind, tag_span, trim, arg, nodes);
+                self.depth -= 1;
+                block.map(|()| None)
             }
             Some('/') => {
                 cursor.pos += 1;
@@ -777,6 +789,22 @@ mod tests {
         let names: Vec<_> = p.expr.filters.iter().map(|f| f.kind.name()).collect();
         assert_eq!(names, ["downcase", "replace", "plus"]);
         assert_eq!(p.expr.filters[1].args.len(), 2);
+    }
+
+    /// `levels` blocks inside each other around a placeholder, on one line.
+    fn nested_ifs(levels: usize) -> String {
+        format!("{}{{{{Task.name}}}}{}", "{{#if Task.name}}".repeat(levels), "{{/if}}".repeat(levels))
+    }
+
+    #[test]
+    fn block_nesting_is_limited_with_a_position() {
+        assert!(parse(&nested_ifs(MAX_BLOCK_NESTING)).is_ok());
+        for levels in [MAX_BLOCK_NESTING + 1, 200, 20_000] {
+            let error = parse(&nested_ifs(levels)).unwrap_err();
+            let column = MAX_BLOCK_NESTING as u32 * "{{#if Task.name}}".len() as u32 + 1;
+            assert_eq!(error.location().map(|at| (at.line, at.column)), Some((1, column)), "{levels}");
+            assert_eq!(error.message(), "blocks nest more than 32 levels deep");
+        }
     }
 
     #[test]
