@@ -1,5 +1,6 @@
 //! [`Checker`]: the template engine behind `cutover validate`, as a [`TemplateChecker`].
 
+use crate::error::Locator;
 use crate::parse::{Anchor, parse, visit_paths};
 use crate::{Template, TemplateError};
 use cutover_integrations_model::{
@@ -31,17 +32,15 @@ impl TemplateChecker for Checker {
         let mut report = TemplateReport::default();
         match parse(template) {
             Ok(nodes) => {
+                // Paths come in source order, so the locator counts lines and columns once over the template.
+                let mut locator = Locator::new(template);
                 visit_paths(&nodes, &mut |path| {
                     if path.anchor == Anchor::Root
                         && path.segments.first().is_some_and(|root| root == "CustomField")
                         && let Some(name) = path.segments.get(1)
                     {
-                        let at = crate::Location::in_source(template, path.span.start);
-                        report.custom_fields.push(FieldReference {
-                            name: name.clone(),
-                            line: at.line,
-                            column: at.column,
-                        });
+                        let (line, column, _) = locator.line_column(path.span.start);
+                        report.custom_fields.push(FieldReference { name: name.clone(), line, column });
                     }
                 });
             }

@@ -22,18 +22,10 @@ const SNIPPET_WIDTH: usize = 100;
 
 impl Location {
     /// The location of byte `offset` in `source` (clamped to the source; moved back to a character boundary).
+    ///
+    /// Costs a scan of the source up to `offset`; to locate many offsets of one source, use a [`Locator`].
     pub fn in_source(source: &str, offset: usize) -> Self {
-        let mut offset = offset.min(source.len());
-        while !source.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
-        let line_text = source[line_start..line_end].strip_suffix('\r').unwrap_or(&source[line_start..line_end]);
-        let line = source[..line_start].matches('\n').count() as u32 + 1;
-        let column = source[line_start..offset].chars().count() as u32 + 1;
-        let (source_line, caret_column) = window(line_text, column as usize);
-        Self { line, column, offset, source_line, caret_column: caret_column as u32 }
+        Locator::new(source).locate(offset)
     }
 
     /// The source line followed by a line with a caret under the column, for example:
@@ -59,23 +51,96 @@ impl fmt::Display for Location {
     }
 }
 
-/// Cuts a long line to a window around `column`, marking cut ends with `…`; returns the text and the caret column in it.
-fn window(line: &str, column: usize) -> (String, usize) {
-    let chars: Vec<char> = line.chars().collect();
-    if chars.len() <= SNIPPET_WIDTH {
-        return (line.to_owned(), column);
+/// Locates many offsets of one source in time linear in the source when they come in increasing order (as a
+/// template's placeholders do): lines and columns are counted from the previous offset, not from the start.
+pub(crate) struct Locator<'s> {
+    source: &'s str,
+    /// The last offset located, and its line and column.
+    offset: usize,
+    line: u32,
+    column: u32,
+}
+
+impl<'s> Locator<'s> {
+    pub(crate) fn new(source: &'s str) -> Self {
+        Self { source, offset: 0, line: 1, column: 1 }
     }
-    let half = SNIPPET_WIDTH / 2;
-    let start = column.saturating_sub(1).saturating_sub(half).min(chars.len().saturating_sub(SNIPPET_WIDTH));
-    let end = (start + SNIPPET_WIDTH).min(chars.len());
+
+    /// The line and column of byte `offset` (clamped, moved back to a character boundary), and that offset.
+    pub(crate) fn line_column(&mut self, offset: usize) -> (u32, u32, usize) {
+        let source = self.source;
+        let mut offset = offset.min(source.len());
+        while !source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        if offset < self.offset {
+            (self.offset, self.line, self.column) = (0, 1, 1);
+        }
+        for c in source[self.offset..offset].chars() {
+            if c == '\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        self.offset = offset;
+        (self.line, self.column, offset)
+    }
+
+    /// The full location of byte `offset`, with a window of its line (costs at most [`SNIPPET_WIDTH`] characters on
+    /// either side, whatever the line's length).
+    pub(crate) fn locate(&mut self, offset: usize) -> Location {
+        let (line, column, offset) = self.line_column(offset);
+        let (source_line, caret_column) = window(self.source, offset);
+        Location { line, column, offset, source_line, caret_column: caret_column as u32 }
+    }
+}
+
+/// The line around byte `offset`, cut to a window of [`SNIPPET_WIDTH`] characters around it when longer (cut ends
+/// marked `…`), and the caret column in it. Looks at no more than `SNIPPET_WIDTH + 1` characters on either side.
+fn window(source: &str, offset: usize) -> (String, usize) {
+    const CAP: usize = SNIPPET_WIDTH + 1;
+    let in_line = |&(_, c): &(usize, char)| c != '\n';
+    // The characters before the caret, nearest first, and from the caret on (byte offsets relative to `offset`).
+    let mut before: Vec<(usize, char)> =
+        source[..offset].char_indices().rev().take_while(in_line).take(CAP + 1).collect();
+    let mut after: Vec<(usize, char)> = source[offset..].char_indices().take_while(in_line).take(CAP).collect();
+    // A line ending with CRLF is shown without its CR, even when the caret is past the CR.
+    let mut end_override = None;
+    let mut past_cr = 0;
+    if after.len() < CAP && after.last().is_some_and(|&(_, c)| c == '\r') {
+        after.pop();
+    } else if after.is_empty() && before.first().is_some_and(|&(_, c)| c == '\r') {
+        end_override = Some(before.remove(0).0);
+        past_cr = 1;
+    }
+    before.truncate(CAP);
+    let (b, a) = (before.len(), after.len());
+    let (shown_before, shown_after) = if b < CAP && a < CAP && b + a <= SNIPPET_WIDTH {
+        (b, a)
+    } else {
+        let half = SNIPPET_WIDTH / 2;
+        let shown_before = if b <= half {
+            b
+        } else if a < half {
+            SNIPPET_WIDTH - a
+        } else {
+            half
+        };
+        (shown_before, (SNIPPET_WIDTH - shown_before).min(a))
+    };
+    let start = before.get(shown_before.wrapping_sub(1)).map_or(offset, |&(i, _)| i);
+    let end = after.get(shown_after.wrapping_sub(1)).map_or(offset, |&(i, c)| offset + i + c.len_utf8());
+    let end = end_override.unwrap_or(end);
     let mut text = String::new();
-    let mut caret = column - start;
-    if start > 0 {
+    let mut caret = shown_before + 1 + past_cr;
+    if shown_before < b {
         text.push('…');
         caret += 1;
     }
-    text.extend(&chars[start..end]);
-    if end < chars.len() {
+    text.push_str(&source[start..end]);
+    if shown_after < a {
         text.push('…');
     }
     (text, caret)
@@ -248,6 +313,58 @@ mod tests {
         assert_eq!(caret_char, Some('X'));
         assert!(at.source_line.starts_with('…') && at.source_line.ends_with('…'));
         assert!(at.source_line.chars().count() <= SNIPPET_WIDTH + 2);
+    }
+
+    /// The window as the whole line computes it, to compare with the bounded scan.
+    fn naive_window(source: &str, offset: usize) -> (String, usize) {
+        let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
+        let line = source[line_start..line_end].strip_suffix('\r').unwrap_or(&source[line_start..line_end]);
+        let column = source[line_start..offset].chars().count() + 1;
+        let chars: Vec<char> = line.chars().collect();
+        if chars.len() <= SNIPPET_WIDTH {
+            return (line.to_owned(), column);
+        }
+        let start = (column - 1).saturating_sub(SNIPPET_WIDTH / 2).min(chars.len() - SNIPPET_WIDTH);
+        let end = (start + SNIPPET_WIDTH).min(chars.len());
+        let mut text = String::new();
+        let mut caret = column - start;
+        if start > 0 {
+            text.push('…');
+            caret += 1;
+        }
+        text.extend(&chars[start..end]);
+        if end < chars.len() {
+            text.push('…');
+        }
+        (text, caret)
+    }
+
+    #[test]
+    fn windows_match_the_whole_line_computation() {
+        let sizes = [(0, 0), (3, 4), (49, 51), (50, 50), (51, 49), (60, 60), (10, 200), (200, 10), (300, 300)];
+        for (before, after) in sizes {
+            for ending in ["", "\n", "\r\n", "\rz\n"] {
+                let source = format!("x\n{}{}{ending}y", "a\u{e9}".repeat(before / 2 + 1), "b".repeat(after));
+                for offset in (0..=source.len()).filter(|&o| source.is_char_boundary(o)) {
+                    let expected = naive_window(&source, offset);
+                    assert_eq!(window(&source, offset), expected, "{before} {after} {ending:?} {offset}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_locator_agrees_with_one_shot_locations_in_any_order() {
+        let source = "ab\ncd{{x}}\n\n\u{e9}f{{y}}";
+        let mut locator = Locator::new(source);
+        for offset in [0, 3, 5, 11, 4, 14, 2, 30] {
+            let expected = Location::in_source(source, offset);
+            assert_eq!(locator.locate(offset), expected, "{offset}");
+            let line_start = source[..expected.offset].rfind('\n').map_or(0, |i| i + 1);
+            assert_eq!(expected.line as usize, source[..line_start].matches('\n').count() + 1);
+            assert_eq!(expected.column as usize, source[line_start..expected.offset].chars().count() + 1);
+        }
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub use check::Checker;
 pub use context::{ContextBuilder, TemplateContext};
 pub use cutover_integrations_model::{TemplateChecker, TemplatePlace};
 pub use error::{Location, TemplateError};
-pub use parse::MAX_BLOCK_NESTING;
+pub use parse::{MAX_BLOCK_NESTING, MAX_BLOCKS};
 pub use redact::{MIN_SUBSTRING_SECRET_LEN, REDACTED, Redactor};
 pub use request::{RenderedRequest, RequestParts, RequestTemplate};
 pub use taint::SecretSet;

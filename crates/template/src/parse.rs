@@ -141,6 +141,8 @@ pub(crate) struct Block {
     pub(crate) body: Vec<Node>,
     /// `{{else}}` and `{{else if …}}` branches in order.
     pub(crate) branches: Vec<ElseBranch>,
+    /// The closing tag.
+    pub(crate) close: Span,
     /// Whitespace control of the closing tag.
     pub(crate) close_trim: Trim,
 }
@@ -158,9 +160,13 @@ pub(crate) struct ElseBranch {
 /// rendering) has a bounded depth.
 pub const MAX_BLOCK_NESTING: usize = 32;
 
+/// A template holds at most this many blocks, which bounds the work of translating it to handlebars (see
+/// `generate.rs`: runs of blocks separated only by whitespace are compiled by handlebars in one piece).
+pub const MAX_BLOCKS: usize = 1_000;
+
 /// Parses a whole template.
 pub(crate) fn parse(source: &str) -> Result<Vec<Node>, TemplateError> {
-    let mut parser = Parser { source, pos: 0, scopes: 0, depth: 0 };
+    let mut parser = Parser { source, pos: 0, scopes: 0, depth: 0, blocks: 0 };
     let (nodes, end) = parser.nodes()?;
     match end {
         End::Eof => Ok(nodes),
@@ -187,6 +193,8 @@ struct Parser<'s> {
     scopes: usize,
     /// How many blocks enclose the current position.
     depth: usize,
+    /// How many blocks have been opened so far.
+    blocks: usize,
 }
 
 impl<'s> Parser<'s> {
@@ -284,6 +292,10 @@ impl<'s> Parser<'s> {
                 if self.depth >= MAX_BLOCK_NESTING {
                     return Err(self.error(open, format!("blocks nest more than {MAX_BLOCK_NESTING} levels deep")));
                 }
+                if self.blocks >= MAX_BLOCKS {
+                    return Err(self.error(open, format!("a template holds at most {MAX_BLOCKS} blocks")));
+                }
+                self.blocks += 1;
                 self.depth += 1;
                 let block = self.block(kind, tag_span, trim, arg, nodes);
                 self.depth -= 1;
@@ -357,7 +369,16 @@ impl<'s> Parser<'s> {
                             format!("`{{{{/{name}}}}}` closes the `{{{{#{}}}}}` opened at {opened}", kind.name()),
                         ));
                     }
-                    nodes.push(Node::Block(Block { kind, open, open_trim, arg, body, branches, close_trim: trim }));
+                    nodes.push(Node::Block(Block {
+                        kind,
+                        open,
+                        open_trim,
+                        arg,
+                        body,
+                        branches,
+                        close: span,
+                        close_trim: trim,
+                    }));
                     return Ok(());
                 }
                 End::Else { span, trim, chained } => {
@@ -805,6 +826,16 @@ mod tests {
             assert_eq!(error.location().map(|at| (at.line, at.column)), Some((1, column)), "{levels}");
             assert_eq!(error.message(), "blocks nest more than 32 levels deep");
         }
+    }
+
+    #[test]
+    fn blocks_are_counted() {
+        let blocks = |count: usize| "{{#if Task.name}}x{{/if}}".repeat(count);
+        assert!(parse(&blocks(MAX_BLOCKS)).is_ok());
+        let error = parse(&blocks(MAX_BLOCKS + 1)).unwrap_err();
+        let column = MAX_BLOCKS as u32 * "{{#if Task.name}}x{{/if}}".len() as u32 + 1;
+        assert_eq!(error.location().map(|at| (at.line, at.column)), Some((1, column)));
+        assert_eq!(error.message(), "a template holds at most 1000 blocks");
     }
 
     #[test]

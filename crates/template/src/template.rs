@@ -2,7 +2,7 @@
 
 use crate::TemplateError;
 use crate::context::TemplateContext;
-use crate::error::Location;
+use crate::error::{Location, Locator};
 use crate::generate::{Generator, MARK_CLOSE, MARK_OPEN, MarkerTarget, Site, SiteKind};
 use crate::helpers::{FailureKind, HelperFailure, REGISTRY};
 use crate::parse::{Node, PathExpr, parse, visit_paths};
@@ -38,9 +38,8 @@ struct Compiled {
     nodes: Vec<Node>,
     kinds: HashMap<usize, OutputKind>,
     compiled: handlebars::Template,
+    /// Where each site is in the source; the positions of the compiled template's elements are `site + 1`.
     sites: Vec<Site>,
-    hbs_source: String,
-    tag_offsets: Vec<(usize, usize)>,
     json_check: JsonCheck,
     trace: OnceLock<Option<Trace>>,
 }
@@ -88,18 +87,21 @@ impl Template {
     pub fn compile(source: &str, place: TemplatePlace) -> Result<Self, TemplateError> {
         let nodes = parse(source)?;
         let analysis = analyze(source, &nodes, place)?;
-        let generated = Generator::new(source, &analysis.kinds, false).generate(&nodes);
-        let compiled = compile_handlebars(source, &generated.source)?;
+        let generated =
+            Generator::new(source, &analysis.kinds, false).generate(&nodes).map_err(|e| TemplateError::Syntax {
+                at: Location::in_source(source, 0),
+                message: format!(
+                    "the template could not be translated to handlebars ({e}); please report this as a bug"
+                ),
+            })?;
         let is_json = matches!(place, TemplatePlace::JsonPayload | TemplatePlace::JsonParams);
         let mut compiled = Compiled {
             source: source.to_owned(),
             place,
             nodes,
             kinds: analysis.kinds,
-            compiled,
+            compiled: generated.template,
             sites: generated.sites,
-            hbs_source: generated.source,
-            tag_offsets: generated.tag_offsets,
             json_check: if is_json { JsonCheck::EveryRender } else { JsonCheck::NotJson },
             trace: OnceLock::new(),
         };
@@ -144,12 +146,13 @@ impl Template {
     /// Every path the template reads from the context root, with its position, in source order.
     pub fn references(&self) -> Vec<Reference> {
         let mut references = Vec::new();
+        let mut locator = Locator::new(&self.inner.source);
         visit_paths(&self.inner.nodes, &mut |path: &PathExpr| {
             if path.anchor == crate::parse::Anchor::Root {
                 references.push(Reference {
                     segments: path.segments.clone(),
                     text: path.text.clone(),
-                    at: Location::in_source(&self.inner.source, path.span.start),
+                    at: locator.locate(path.span.start),
                 });
             }
         });
@@ -237,7 +240,8 @@ impl Compiled {
         {
             return self.failure_error(failure);
         }
-        let site = error.line_no.zip(error.column_no).and_then(|(line, column)| self.site_at_handlebars(line, column));
+        // The generator labels every element with its site + 1 in place of a line number.
+        let site = error.line_no.and_then(|line| line.checked_sub(1));
         let Some(site) = site.and_then(|s| self.sites.get(s)) else {
             return TemplateError::Block { at: self.at(0), path: None, message: error.reason().to_string() };
         };
@@ -253,14 +257,6 @@ impl Compiled {
             (_, reason) => (reason.to_string(), None),
         };
         TemplateError::Block { at: self.at(site.span.start), path, message }
-    }
-
-    /// The site of the handlebars tag at or before 1-based `line`:`column` of the handlebars source.
-    fn site_at_handlebars(&self, line: usize, column: usize) -> Option<usize> {
-        let line_start: usize = self.hbs_source.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-        let offset = line_start + column.saturating_sub(1);
-        let index = self.tag_offsets.partition_point(|&(o, _)| o <= offset).checked_sub(1)?;
-        Some(self.tag_offsets[index].1)
     }
 
     fn failure_error(&self, failure: &HelperFailure) -> TemplateError {
@@ -315,9 +311,8 @@ impl Compiled {
     fn trace(&self) -> Option<&Trace> {
         self.trace
             .get_or_init(|| {
-                let generated = Generator::new(&self.source, &self.kinds, true).generate(&self.nodes);
-                let compiled = handlebars::Template::compile(&generated.source).ok()?;
-                Some(Trace { compiled, targets: generated.marker_targets })
+                let generated = Generator::new(&self.source, &self.kinds, true).generate(&self.nodes).ok()?;
+                Some(Trace { compiled: generated.template, targets: generated.marker_targets })
             })
             .as_ref()
     }
@@ -356,13 +351,6 @@ pub struct Reference {
     pub text: String,
     /// Where it is written.
     pub at: Location,
-}
-
-fn compile_handlebars(source: &str, generated: &str) -> Result<handlebars::Template, TemplateError> {
-    handlebars::Template::compile(generated).map_err(|e| TemplateError::Syntax {
-        at: Location::in_source(source, 0),
-        message: format!("the template could not be translated to handlebars ({e}); please report this as a bug"),
-    })
 }
 
 /// The parser's message without serde_json's " at line L column C" suffix.
