@@ -25,6 +25,9 @@ pub struct EngineSettings {
     pub poll_interval: Duration,
     /// Fires run at once by this engine.
     pub max_concurrent_fires: usize,
+    /// Definition files validated at once (on blocking threads, off the async workers); the number of cores by
+    /// default.
+    pub max_concurrent_validations: usize,
 }
 
 impl Default for EngineSettings {
@@ -35,6 +38,7 @@ impl Default for EngineSettings {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(250),
             max_concurrent_fires: 64,
+            max_concurrent_validations: crate::validation::cores(),
         }
     }
 }

@@ -89,7 +89,11 @@ impl Engine {
     /// Adds an action, given as the JSON of an action definition, to an integration.
     pub async fn add_action(&self, integration: IntegrationId, action: &Value) -> Result<ActionRecord, EngineError> {
         let record = self.integration(integration).await?;
-        let action = validate_action(&record, &self.custom_fields().await?, action)?;
+        let stored_fields = self.custom_fields().await?;
+        let action = {
+            let (record, action) = (record.clone(), action.clone());
+            self.validate_blocking(move || validate_action(&record, &stored_fields, &action)).await??
+        };
         let reference = ActionRef { integration: record.integration.name.clone(), action: action.name.clone() };
         if self.inner.store.find_action(&reference).await?.is_some() {
             return Err(StoreError::Duplicate { what: "action", name: reference.to_string() }.into());
@@ -111,7 +115,11 @@ impl Engine {
         let record = self.integration(existing.integration_id).await?;
         let mut document = serde_json::to_value(&existing.action).map_err(EngineError::corrupt("action"))?;
         merge_patch(&mut document, patch);
-        let mut action = validate_action(&record, &self.custom_fields().await?, &document)?;
+        let stored_fields = self.custom_fields().await?;
+        let mut action = {
+            let record = record.clone();
+            self.validate_blocking(move || validate_action(&record, &stored_fields, &document)).await??
+        };
         keep_redacted_secrets(&existing.action.auth, &mut action.auth);
         let renamed_onto_another = record
             .integration
@@ -181,8 +189,10 @@ impl Engine {
         existing: ExistingRunbook,
     ) -> Result<AppliedRunbook, EngineError> {
         let stored = self.stored_definitions().await?;
-        // The validator borrows a checker without `Sync`, so it stays out of the awaits.
-        let definition = validate_runbook_file(name, text, &stored)?;
+        let definition = {
+            let (name, text) = (name.to_owned(), text.to_owned());
+            self.validate_blocking(move || validate_runbook_file(&name, &text, &stored)).await??
+        };
         match definition {
             Some(Definition::Runbook(runbook)) => {
                 if existing == ExistingRunbook::Reuse {

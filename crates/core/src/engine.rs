@@ -10,10 +10,11 @@ use crate::dispatch::LocalFire;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
 use crate::stored_runbook::Loaded;
+use crate::validation::ValidationPool;
 use cutover_integrations_auth::{Authenticator, AuthenticatorSettings, Clock};
 use cutover_integrations_http::{CallbackAuthority, ExecutorConfig, HttpExecutor, Timer};
 use cutover_integrations_model::{
-    Action, CustomField, Definition, Integration, Runbook, SourceFile, SystemParameter, Validator,
+    Action, CustomField, Definition, Integration, ParsedDefinition, Runbook, SourceFile, SystemParameter, Validator,
 };
 use cutover_integrations_runbook::{Actor, Command, Event, RunbookPlan, RunbookState};
 use cutover_integrations_store::{
@@ -57,6 +58,8 @@ pub(crate) struct Inner {
     pub(crate) in_flight: std::sync::Mutex<HashSet<FireId>>,
     /// Slots for fire steps running at once ([`EngineSettings::max_concurrent_fires`]).
     pub(crate) permits: Arc<Semaphore>,
+    /// Where definition files are validated ([`EngineSettings::max_concurrent_validations`]).
+    pub(crate) validations: ValidationPool,
     /// Wakes the dispatcher when work is due.
     pub(crate) wake: Notify,
     /// Fires this engine leased when it created them, handed straight to the dispatcher.
@@ -130,6 +133,7 @@ impl Engine {
         let (events, _) = broadcast::channel(4096);
         let settings_poll_interval = settings.poll_interval;
         let settings_max_concurrent_fires = settings.max_concurrent_fires.max(1);
+        let validations = ValidationPool::new(settings.max_concurrent_validations);
         let (local_fires, receiver) = mpsc::unbounded_channel();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -145,6 +149,7 @@ impl Engine {
                 running: AtomicBool::new(false),
                 in_flight: std::sync::Mutex::new(HashSet::new()),
                 permits: Arc::new(Semaphore::new(settings_max_concurrent_fires)),
+                validations,
                 wake: Notify::new(),
                 local_fires,
                 local_fires_receiver: std::sync::Mutex::new(Some(receiver)),
@@ -182,15 +187,16 @@ impl Engine {
     /// the integrations already stored) and applies them: integrations are created or updated, runbooks created.
     /// Nothing is applied unless every file validates.
     pub async fn apply_definitions(&self, files: &[(&str, &str)]) -> Result<AppliedDefinitions, EngineError> {
-        // The validator borrows a checker without `Sync`: it is dropped before the first await, so that this future
-        // is `Send` (servers spawn it).
-        let parsed = {
-            let checker = Checker;
-            let sources: Vec<SourceFile<'_>> = files.iter().map(|(name, text)| SourceFile::new(name, text)).collect();
-            Validator::with_checker(&checker)
-                .validate(&sources)
-                .map_err(|diagnostics| EngineError::Invalid { diagnostics })?
-        };
+        let files: Vec<(String, String)> =
+            files.iter().map(|(name, text)| ((*name).to_owned(), (*text).to_owned())).collect();
+        let parsed = self
+            .validate_blocking(move || {
+                let sources: Vec<SourceFile<'_>> =
+                    files.iter().map(|(name, text)| SourceFile::new(name, text)).collect();
+                Validator::with_checker(&Checker).validate(&sources)
+            })
+            .await?
+            .map_err(|diagnostics| EngineError::Invalid { diagnostics })?;
         let now = self.now().as_millisecond();
         let mut applied = AppliedDefinitions { integrations: Vec::new(), runbooks: Vec::new() };
         for definition in parsed.definitions() {
@@ -205,6 +211,23 @@ impl Engine {
             }
         }
         Ok(applied)
+    }
+
+    /// Reads one definition file and checks the rules that need no other file (templates included), off the async
+    /// workers: what a server calls to see what a file is before deciding who may apply it.
+    pub async fn check_definition(&self, name: &str, text: &str) -> Result<ParsedDefinition, EngineError> {
+        let (name, text) = (name.to_owned(), text.to_owned());
+        self.validate_blocking(move || Validator::with_checker(&Checker).parse(&SourceFile::new(&name, &text)))
+            .await?
+            .map_err(|diagnostics| EngineError::Invalid { diagnostics })
+    }
+
+    /// Runs validation `work` on a blocking thread, at most [`EngineSettings::max_concurrent_validations`] at once.
+    pub(crate) async fn validate_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        self.inner.validations.run(work).await
     }
 
     async fn check_immutable(&self, integration: &Integration) -> Result<(), EngineError> {

@@ -81,6 +81,7 @@ mod planning;
 mod render;
 mod secret_key_file;
 mod stored_runbook;
+mod validation;
 
 pub use actions_log::FireLogView;
 pub use api_token::{MintedToken, hash_token, mint_token};
