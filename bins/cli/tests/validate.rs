@@ -152,3 +152,31 @@ fn json_format_gives_one_object_per_problem() {
     assert_eq!((document["valid"].as_bool(), document["problems"].as_array().map(Vec::len)), (Some(true), Some(0)));
     assert_eq!(document["definitions"].as_u64(), Some(examples().len() as u64));
 }
+
+#[test]
+fn deep_nesting_is_a_positioned_error_not_a_crash() {
+    // 1,500 nested block sequences used to overflow the stack (exit 134).
+    let (_directory, path) = write("deep.yaml", &format!("{}x\n", "- ".repeat(1_500)));
+    let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let file = path.display().to_string();
+    assert_eq!(stderr_lines(&output), [format!("{file}:1:129: $: lists and mappings nest more than 64 levels deep")]);
+
+    // So did 200 nested `{{#if}}` blocks in a payload.
+    let slack = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/slack.yaml"))
+        .expect("the slack example");
+    let payload_line = slack.lines().find(|line| line.trim_start().starts_with("payload:")).expect("a payload");
+    let ifs = format!("{}{{\"a\": 1}}{}", "{{#if Task.name}}".repeat(200), "{{/if}}".repeat(200));
+    let definition = slack.replace(payload_line, &format!("      payload: '{ifs}'"));
+    let (_directory, path) = write("deep-template.yaml", &definition);
+    let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let offset = definition.match_indices("{{#if").nth(32).expect("a 33rd block").0;
+    let line = definition[..offset].matches('\n').count() + 1;
+    let column = offset - definition[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+    let file = path.display().to_string();
+    assert_eq!(
+        stderr_lines(&output),
+        [format!("{file}:{line}:{column}: actions[0].request.payload: blocks nest more than 32 levels deep")]
+    );
+}

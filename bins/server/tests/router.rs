@@ -340,6 +340,63 @@ async fn definitions_apply_or_say_where_they_are_wrong() {
     app.stop().await;
 }
 
+/// The slack example with its payload replaced by `payload` (written in a single-quoted YAML scalar).
+fn slack_with_payload(payload: &str) -> String {
+    let slack =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slack.yaml")).expect("example");
+    let line = slack.lines().find(|line| line.trim_start().starts_with("payload:")).expect("a payload line");
+    let indent = &line[..line.len() - line.trim_start().len()];
+    slack.replace(line, &format!("{indent}payload: '{}'", payload.replace('\'', "''")))
+}
+
+/// The line and column (1-based) of the `nth` occurrence of `needle` in `text` (ASCII text).
+fn position_of(text: &str, needle: &str, nth: usize) -> (u64, u64) {
+    let offset = text.match_indices(needle).nth(nth).expect("occurrence").0;
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    (text[..offset].matches('\n').count() as u64 + 1, (offset - line_start) as u64 + 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_definitions_get_a_positioned_error_and_the_server_keeps_answering() {
+    let app = app().await;
+    // 300 nested block sequences (602 bytes) used to overflow the stack and abort the process.
+    let sequences = format!("{}x\n", "- ".repeat(300));
+    let deep_yaml = app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &sequences).await;
+    expect(&deep_yaml, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_definition"));
+    let detail = &deep_yaml.body["error"]["details"][0];
+    assert_eq!((&detail["line"], &detail["column"]), (&json!(1), &json!(129)), "{deep_yaml:?}");
+    assert_eq!(detail["message"], "lists and mappings nest more than 64 levels deep");
+
+    // 200 nested `{{#if}}` blocks in a payload (a 5 KB file) did the same through the template checker.
+    let ifs = format!("{}{{\"a\": 1}}{}", "{{#if Task.name}}".repeat(200), "{{/if}}".repeat(200));
+    let definition = slack_with_payload(&ifs);
+    let deep_template = app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &definition).await;
+    expect(&deep_template, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_definition"));
+    let detail = &deep_template.body["error"]["details"][0];
+    let (line, column) = position_of(&definition, "{{#if", 32);
+    assert_eq!((&detail["line"], &detail["column"]), (&json!(line), &json!(column)), "{deep_template:?}");
+    assert_eq!(detail["path"], "actions[0].request.payload");
+    assert_eq!(detail["message"], "blocks nest more than 32 levels deep");
+
+    // Deep JSON stops at serde_json's own limit, with its position.
+    let arrays = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let token = Some(app.tokens[&Role::IntegrationsAdmin].as_str());
+    let deep_json =
+        app.send("POST", "/api/v1/definitions?file=deep.json", token, Some(("application/json", arrays))).await;
+    expect(&deep_json, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_definition"));
+    let detail = &deep_json.body["error"]["details"][0];
+    assert_eq!((&detail["line"], &detail["message"]), (&json!(1), &json!("recursion limit exceeded")), "{deep_json:?}");
+    assert!(detail["column"].as_u64().is_some_and(|column| column > 64), "{deep_json:?}");
+
+    let health = app.send("GET", "/api/v1/healthz", None, None).await;
+    expect(&health, StatusCode::OK, None);
+    // The same limits let a valid definition through.
+    let shallow =
+        slack_with_payload(&format!("{}{{\"a\": 1}}{}", "{{#if Task.name}}".repeat(32), "{{/if}}".repeat(32)));
+    expect(&app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &shallow).await, StatusCode::OK, None);
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn integrations_and_actions_are_edited_with_secrets_masked() {
     let app = app().await;

@@ -6,9 +6,8 @@ use crate::body::DefinitionBody;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::State;
-use cutover_integrations_core::model::{Definition, Role, SourceFile, Validator};
-use cutover_integrations_core::template::Checker;
-use cutover_integrations_core::{AppliedDefinitions, EngineError};
+use cutover_integrations_core::AppliedDefinitions;
+use cutover_integrations_core::model::{Definition, Role};
 
 /// Applies a definition file: an integration (created or updated with its actions and custom fields, needs
 /// `integrations_admin`) or a runbook (created, needs `runbook_admin`). Answers with what changed.
@@ -17,14 +16,9 @@ pub(crate) async fn apply(
     user: CurrentUser,
     body: DefinitionBody,
 ) -> Result<Json<AppliedDefinitions>, ApiError> {
-    let is_integration = {
-        // The validator borrows a checker without `Sync`, so it stays out of the awaits.
-        let checker = Checker;
-        let parsed = Validator::with_checker(&checker)
-            .parse(&SourceFile::new(&body.name, &body.text))
-            .map_err(|diagnostics| EngineError::Invalid { diagnostics })?;
-        matches!(parsed.definition(), Definition::Integration(_))
-    };
+    // Validation runs off the async workers (see `Engine::check_definition`).
+    let parsed = state.engine.check_definition(&body.name, &body.text).await?;
+    let is_integration = matches!(parsed.definition(), Definition::Integration(_));
     match is_integration {
         true => {
             if !user.holds(Role::IntegrationsAdmin) {
