@@ -191,6 +191,31 @@ async fn sync_maps_nested_values_and_arrays_to_custom_fields() {
 }
 
 #[tokio::test]
+async fn deeply_nested_answers_fail_cleanly_or_map_within_the_json_limit() {
+    let mut server = mockito::Server::new_async().await;
+    // A third party answering 100,000 levels deep gets a clean failure, not a stack overflow.
+    let abyss = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    server.mock("GET", "/abyss").with_body(abyss).create_async().await;
+    // 100 levels, within serde_json's limit of 128: read, tested and mapped by bounded walks.
+    let deep = format!("{{\"state\": \"ok\", \"deep\": {}1{}}}", "[".repeat(100), "]".repeat(100));
+    server.mock("GET", "/deep").with_body(deep).create_async().await;
+    let action = sync_action(json!({"success_when": [{"path": "state", "equals": "ok"}], "map": {"Deep": "deep"}}));
+    let (executor, _) = executor();
+
+    let prepared = prepare_fixed(&action, request(HttpMethod::Get, format!("{}/abyss", server.url())));
+    let log = executor.run_to_completion(&prepared, &fire(), None).await;
+    assert_eq!(failure_kind(&log), Some(ErrorKind::InvalidResponse), "{log:?}");
+    assert!(failure_reason(&log).starts_with("The response body is not JSON: recursion limit exceeded"), "{log:?}");
+
+    let prepared = prepare_fixed(&action, request(HttpMethod::Get, format!("{}/deep", server.url())));
+    let log = executor.run_to_completion(&prepared, &fire(), None).await;
+    let result = log.result.as_ref().unwrap();
+    assert!(result.succeeded, "{log:?}");
+    let expected = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    assert_eq!(result.fields.get("Deep"), Some(&text(&expected)));
+}
+
+#[tokio::test]
 async fn sync_fails_by_status_by_condition_and_by_mapping() {
     let mut server = mockito::Server::new_async().await;
     server.mock("GET", "/change").with_body(CHANGE).create_async().await;
