@@ -205,7 +205,7 @@ async fn deeply_nested_answers_fail_cleanly_or_map_within_the_json_limit() {
     let prepared = prepare_fixed(&action, request(HttpMethod::Get, format!("{}/abyss", server.url())));
     let log = executor.run_to_completion(&prepared, &fire(), None).await;
     assert_eq!(failure_kind(&log), Some(ErrorKind::InvalidResponse), "{log:?}");
-    assert!(failure_reason(&log).starts_with("The response body is not JSON: recursion limit exceeded"), "{log:?}");
+    assert_eq!(failure_reason(&log), "The response body is not JSON: recursion limit exceeded at line 1 column 128");
 
     let prepared = prepare_fixed(&action, request(HttpMethod::Get, format!("{}/deep", server.url())));
     let log = executor.run_to_completion(&prepared, &fire(), None).await;
