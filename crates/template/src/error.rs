@@ -23,7 +23,7 @@ const SNIPPET_WIDTH: usize = 100;
 impl Location {
     /// The location of byte `offset` in `source` (clamped to the source; moved back to a character boundary).
     ///
-    /// Costs a scan of the source up to `offset`; to locate many offsets of one source, use a [`Locator`].
+    /// Costs a scan of the source up to `offset` (the crate locates the many offsets of one template in one pass).
     pub fn in_source(source: &str, offset: usize) -> Self {
         Locator::new(source).locate(offset)
     }
