@@ -32,7 +32,7 @@ pub use routes::{API_PREFIX, Body, ROUTES, Route, router};
 /// The whole server: the REST API under [`API_PREFIX`] and the web console at `/`
 /// ([`cutover_integrations_console::router`]); unknown paths get the API's JSON 404.
 pub fn app(state: AppState, console: cutover_integrations_console::ConsoleSettings) -> axum::Router {
-    let console = cutover_integrations_console::router(state.engine.clone(), console)
+    let console = cutover_integrations_console::router_until(state.engine.clone(), console, state.shutdown.clone())
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track_requests))
         .layer(axum::middleware::from_fn(log_requests));
     router(state).merge(console)

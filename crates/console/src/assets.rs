@@ -29,6 +29,18 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../assets/console.js"),
     },
     Asset {
+        stem: "runbook",
+        extension: "css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/runbook.css"),
+    },
+    Asset {
+        stem: "runbook",
+        extension: "js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/runbook.js"),
+    },
+    Asset {
         stem: "integration",
         extension: "svg",
         content_type: "image/svg+xml",

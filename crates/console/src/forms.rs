@@ -33,6 +33,11 @@ impl Form {
         self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect()
     }
 
+    /// Every pair, in order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
     /// Whether a checkbox named `name` was checked.
     pub(crate) fn checked(&self, name: &str) -> bool {
         self.0.iter().any(|(key, _)| key == name)

@@ -78,23 +78,43 @@ pub(crate) struct Console {
     pub(crate) engine: Engine,
     pub(crate) sessions: Arc<session::Sessions>,
     pub(crate) settings: Arc<ConsoleSettings>,
+    /// Becomes `true` when the server shuts down: event streams end.
+    pub(crate) shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// The largest form the console accepts: 256 KiB.
 pub const FORM_LIMIT: usize = 256 * 1024;
 
-/// The console's routes, to mount at `/`.
+/// The console's routes, to mount at `/`. Its event streams end only with their clients; see [`router_until`].
 pub fn router(engine: Engine, settings: ConsoleSettings) -> Router {
+    build(engine, settings, None)
+}
+
+/// The console's routes, to mount at `/`, with event streams that end when `shutdown` becomes `true` (so that a
+/// graceful shutdown does not wait for open pages).
+pub fn router_until(engine: Engine, settings: ConsoleSettings, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
+    build(engine, settings, Some(shutdown))
+}
+
+fn build(engine: Engine, settings: ConsoleSettings, shutdown: Option<tokio::sync::watch::Receiver<bool>>) -> Router {
     let console = Console {
         engine,
         sessions: Arc::new(session::Sessions::new(settings.sessions.clone())),
         settings: Arc::new(settings),
+        shutdown,
     };
     Router::new()
         .route("/", get(pages::home))
         .route("/sign-in", get(pages::sign_in::page).post(pages::sign_in::submit))
         .route("/sign-out", post(pages::sign_in::sign_out))
-        .route("/runbooks", get(pages::runbooks))
+        .route("/runbooks", get(pages::runbooks::list).post(pages::runbooks::create))
+        .route("/runbooks/{id}", get(pages::runbook::page))
+        .route("/runbooks/{id}/duplicate", post(pages::runbooks::duplicate))
+        .route("/runbooks/{id}/events", get(pages::runbook::events))
+        .route("/runbooks/{id}/tasks", post(pages::runbook::add_task))
+        .route("/runbooks/{id}/tasks/{task}/panel", get(pages::runbook::panel))
+        .route("/runbooks/{id}/tasks/{task}/{action}", post(pages::runbook::task_action))
+        .route("/runbooks/{id}/{action}", post(pages::runbook::lifecycle))
         .route("/settings", get(pages::settings))
         .route("/settings/integrations", get(pages::integrations::list).post(pages::integrations::create))
         .route("/settings/integrations/{id}", get(pages::integrations::edit).post(pages::integrations::save))

@@ -235,9 +235,14 @@ async fn every_page_has_the_security_headers_and_no_inline_script_or_style() {
     )
     .await;
     let id = app.engine.integrations().await.expect("list")[0].id;
+    let release =
+        "kind: runbook\nname: Release\ntasks:\n  - {id: a, name: A}\n  - {id: b, name: B, predecessors: [a]}\n";
+    let runbook = app.engine.apply_definitions(&[("release.yaml", release)]).await.expect("runbook").runbooks[0];
     let pages = [
         "/sign-in".to_owned(),
         "/runbooks".to_owned(),
+        format!("/runbooks/{runbook}"),
+        format!("/runbooks/{runbook}?task=b&graph=1"),
         "/settings/integrations".to_owned(),
         format!("/settings/integrations/{id}"),
         "/settings/custom-fields".to_owned(),
@@ -276,7 +281,7 @@ async fn every_page_has_the_security_headers_and_no_inline_script_or_style() {
     }
     assets.sort();
     assets.dedup();
-    assert_eq!(assets.len(), 3, "{assets:?}");
+    assert_eq!(assets.len(), 5, "{assets:?}");
     for asset in &assets {
         let answer = app.send(&mut client, "GET", asset, None).await;
         assert_eq!(answer.status, StatusCode::OK, "{asset}");

@@ -2,17 +2,19 @@
 
 pub(crate) mod actions;
 pub(crate) mod custom_fields;
+pub(crate) mod graph;
 pub(crate) mod integrations;
 pub(crate) mod layout;
 pub(crate) mod parameters;
+pub(crate) mod runbook;
+pub(crate) mod runbooks;
 pub(crate) mod sign_in;
+pub(crate) mod task;
 pub(crate) mod users;
 
 use crate::guard::Signed;
 use axum::response::{IntoResponse, Redirect, Response};
 use cutover_integrations_core::model::Role;
-use layout::Section;
-use maud::html;
 
 /// `GET /`: the Settings for a signed-in user, else the sign-in page.
 pub(crate) async fn home(signed: Option<Signed>) -> Response {
@@ -25,17 +27,6 @@ pub(crate) async fn home(signed: Option<Signed>) -> Response {
 /// `GET /settings`: its first page.
 pub(crate) async fn settings(_signed: Signed) -> Redirect {
     Redirect::to("/settings/integrations")
-}
-
-/// `GET /runbooks`: a placeholder until the runbook half of the console lands.
-pub(crate) async fn runbooks(signed: Signed) -> Response {
-    let body = html! {
-        div class="narrow" {
-            h1 { "Runbooks" }
-            p { "Runbooks are not in the console yet: use the REST API (" code { "/api/v1/runbooks" } ") or the " code { "cutover" } " command." }
-        }
-    };
-    layout::respond(axum::http::StatusCode::OK, layout::page("Runbooks", Some(&signed), Section::Runbooks, body))
 }
 
 /// A role's name as the API spells it (`integrations_admin`).
