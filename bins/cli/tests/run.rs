@@ -474,3 +474,78 @@ fn a_closed_pipe_ends_the_run_quietly() {
         assert!(!stderr.contains("panicked"), "{extra:?}: {stderr}");
     }
 }
+
+/// The attack of issue 12: the runbook (which operators edit) puts a host into a custom field that a URL's host reads,
+/// with basic auth on the action. The attacker's port on loopback must see no connection at all.
+#[test]
+fn an_operator_value_cannot_send_credentials_to_another_host() {
+    let attacker = std::net::TcpListener::bind("127.0.0.1:0").expect("binding the attacker");
+    attacker.set_nonblocking(true).expect("non-blocking");
+    let attacker_port = attacker.local_addr().expect("address").port();
+    let mut server = mockito::Server::new();
+    let legit_port = server.socket_address().port();
+    let legit = server.mock("GET", "/api").match_header("authorization", "Basic Ym90OnMzY3JldA==").expect(1).create();
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let integration = directory.path().join("snow.yaml");
+    std::fs::write(
+        &integration,
+        format!(
+            "kind: integration\nname: Snow\ncustom_fields:\n  - {{name: Instance, type: text}}\nactions:\n  - name: \
+             Get\n    settings: {{finish_task_on_success: true}}\n    allowed_hosts: [\"127.0.0.1:{legit_port}\"]\n    \
+             auth: {{type: basic, username: bot, password: \"{{{{SystemParameter['snow_password']}}}}\"}}\n    \
+             request: {{method: GET, url: \"http://{{{{CustomField['Instance']}}}}:{legit_port}/api\"}}\n  - name: \
+             Base\n    settings: {{finish_task_on_success: true}}\n    allowed_hosts: [\"127.0.0.1:{legit_port}\"]\n    \
+             auth: {{type: basic, username: bot, password: \"{{{{SystemParameter['snow_password']}}}}\"}}\n    \
+             request: {{method: GET, url: \"{{{{CustomField['Instance']}}}}/api\"}}\n"
+        ),
+    )
+    .expect("writing the integration");
+    let runbook = directory.path().join("attack.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "kind: runbook\nname: Attack\ntasks:\n  - {{id: host, name: In the host, action: Snow/Get, custom_fields: \
+             {{Instance: \"127.0.0.1:{attacker_port}/steal#\"}}}}\n  - {{id: base, name: As a base, action: Snow/Base, \
+             custom_fields: {{Instance: \"http://127.0.0.1:{attacker_port}/steal#\"}}}}\n  - {{id: fine, name: Legit, \
+             action: Snow/Get, custom_fields: {{Instance: 127.0.0.1}}}}\n"
+        ),
+    )
+    .expect("writing the runbook");
+
+    let output = Command::new(assert_cmd::cargo::cargo_bin!("cutover"))
+        .arg("run")
+        .arg(&runbook)
+        .arg("--integrations")
+        .arg(&integration)
+        .args(["--allow-network", "127.0.0.1/32", "--param", "snow_password=s3cret"])
+        .env_remove("CUTOVER_SECRET_KEY")
+        .output()
+        .expect("running cutover");
+
+    assert_eq!(output.status.code(), Some(1), "stderr:\n{}", text(&output.stderr));
+    let connection = attacker.accept();
+    assert!(
+        connection.as_ref().is_err_and(|error| error.kind() == std::io::ErrorKind::WouldBlock),
+        "the attacker was reached: {connection:?}"
+    );
+    legit.assert();
+    let host = row(&output, "host");
+    assert_eq!(host[3], "failed", "{host:?}");
+    assert!(
+        host[5].contains(
+            "the value of `CustomField['Instance']` contains `:` which is not allowed in a URL's host (only a host \
+             name or an IP address)"
+        ),
+        "{host:?}"
+    );
+    let base = row(&output, "base");
+    assert_eq!(base[3], "failed", "{base:?}");
+    assert_eq!(
+        base[5],
+        format!("Connection failed: Blocked: host `127.0.0.1:{attacker_port}` is not in the action's allowed hosts")
+    );
+    assert_eq!(row(&output, "fine")[2..4], ["complete", "succeeded"]);
+    for stream in [&output.stdout, &output.stderr] {
+        assert!(!text(stream).contains("s3cret") && !text(stream).contains("Ym90OnMzY3JldA"), "{}", text(stream));
+    }
+}

@@ -180,3 +180,44 @@ fn deep_nesting_is_a_positioned_error_not_a_crash() {
         [format!("{file}:{line}:{column}: actions[0].request.payload: blocks nest more than 32 levels deep")]
     );
 }
+
+#[test]
+fn json_with_surrogate_pair_escapes_is_valid() {
+    // As Python's `json.dumps` writes "Party 🎉".
+    let (_directory, path) = write(
+        "party.json",
+        r#"{"kind": "integration", "name": "Party \ud83c\udf89", "actions": [{"name": "Ping", "request": {"method": "POST", "url": "https://x.test/", "payload": "{\"t\": \"\ud83c\udf89 {{Task.nope | default: 1}}\"}"}}]}"#,
+    );
+    let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn hostile_urls_are_refused_at_their_position() {
+    let text = "kind: integration\nname: Snow\ncustom_fields:\n  - {name: Instance, type: text}\nactions:\n  - name: Create\n    auth: {type: basic, username: bot, password: pw}\n    request: {method: POST, url: \"https://{{CustomField['Instance']}}.service-now.com/api\"}\n  - name: Read\n    request: {method: GET, url: \"file:///etc/passwd\"}\n  - name: Nul\n    request: {method: GET, url: \"https://x.test/\\0\"}\n";
+    let (_directory, path) = write("snow.yaml", text);
+    let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(1));
+    let file = path.display().to_string();
+    assert_eq!(
+        stderr_lines(&output),
+        vec![
+            format!(
+                "{file}:8:45: actions[0].request.url: the URL's host reads `CustomField['Instance']`, which operators can \
+             change: list the hosts it may take in the action's `allowed_hosts` (host names or `*.suffix`)"
+            ),
+            format!(
+                "{file}:10:34: actions[1].request.url: only `http` and `https` URLs can be sent; this one is `file`"
+            ),
+            format!(
+                "{file}:12:33: actions[2].request.url: a NUL character (`\\0`, `\\u0000`) is not allowed: names and values \
+             are stored as text"
+            ),
+        ]
+    );
+    let listed = text.replace("  - name: Create\n", "  - name: Create\n    allowed_hosts: [\"*.service-now.com\"]\n");
+    let listed = listed.split("  - name: Read").next().unwrap_or_default().to_owned();
+    let (_directory, path) = write("snow.yaml", &listed);
+    let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+}

@@ -405,6 +405,13 @@ fn keep_redacted_secrets(old: &AuthSettings, new: &mut AuthSettings) {
 /// options.
 pub(crate) fn field_value_problems(fields: &[CustomField], name: &str, value: &FieldValue) -> Vec<InputProblem> {
     let path = format!("custom_fields{}", key_segment(name));
+    let unstorable = match value {
+        FieldValue::Text(text) => cutover_integrations_model::storable_text(text).err(),
+        FieldValue::List(items) => items.iter().find_map(|item| cutover_integrations_model::storable_text(item).err()),
+    };
+    if let Some(message) = unstorable {
+        return vec![InputProblem::new(path, message)];
+    }
     let Some(field) = fields.iter().find(|field| field.name == name) else {
         return vec![InputProblem::new(path, format!("unknown custom field `{name}`"))];
     };

@@ -286,6 +286,7 @@ impl Engine {
 
     /// Creates or replaces a system parameter; its value is encrypted at rest.
     pub async fn put_system_parameter(&self, parameter: &SystemParameter) -> Result<(), EngineError> {
+        storable([("name", parameter.name.as_str()), ("value", parameter.value.expose())])?;
         Ok(self.inner.store.put_system_parameter(parameter, self.now().as_millisecond()).await?)
     }
 
@@ -293,6 +294,7 @@ impl Engine {
 
     /// Creates a user with a new API token, returned once.
     pub async fn create_user(&self, user: &NewUser) -> Result<CreatedUser, EngineError> {
+        storable([("name", user.name.as_str()), ("email", user.email.as_str())])?;
         let MintedToken { token, hash } = mint_token();
         let user = self.inner.store.create_user(user, &hash, self.now().as_millisecond()).await?;
         Ok(CreatedUser { user, token })
@@ -421,4 +423,15 @@ fn immutable_fields(existing: &Action, new: &Action) -> Result<(), EngineError> 
         return Err(EngineError::Immutable { action: new.name.clone(), field: "visibility" });
     }
     Ok(())
+}
+
+/// Refuses names and values no backend can store (see [`cutover_integrations_model::storable_text`]), each at its path.
+fn storable<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), EngineError> {
+    let problems: Vec<crate::InputProblem> = values
+        .into_iter()
+        .filter_map(|(path, text)| {
+            cutover_integrations_model::storable_text(text).err().map(|message| crate::InputProblem::new(path, message))
+        })
+        .collect();
+    if problems.is_empty() { Ok(()) } else { Err(EngineError::InvalidInput { problems }) }
 }

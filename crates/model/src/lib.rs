@@ -43,6 +43,7 @@ mod runbook;
 mod secret;
 mod status;
 mod template_hook;
+mod text;
 mod validate;
 
 pub use action::{
@@ -61,4 +62,5 @@ pub use status::{IntegrationStatus, Role, RunMode, RunbookStage, TaskStage};
 pub use template_hook::{
     FieldReference, ReferenceScanner, TemplateChecker, TemplatePlace, TemplateProblem, TemplateReport,
 };
+pub use text::{NUL_MESSAGE, storable_text};
 pub use validate::{DefinitionSet, ParsedDefinition, SourceFile, Validator};

@@ -59,6 +59,48 @@ const SLACK: (&str, &str) = (
 
 const CASES: &[Case] = &[
     Case {
+        name: "NUL characters, in YAML and JSON, in keys and values",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: "A\0"
+            custom_fields:
+              - {name: "F\0x", type: text}
+            actions:
+              - name: X
+                request: {method: GET, url: "https://x.test/", headers: {"X-\0": v}}
+            "##,
+        )],
+        expected: &[
+            "2:7: name: a NUL character (`\\0`, `\\u0000`) is not allowed: names and values are stored as text",
+            "4:12: custom_fields[0].name: a NUL character (`\\0`, `\\u0000`) is not allowed: names and values are stored as text",
+            "7:62: actions[0].request.headers['X-\u{0}']: a NUL character (`\\0`, `\\u0000`) is not allowed: names and values are stored as text",
+        ],
+    },
+    Case {
+        name: "NUL in JSON",
+        files: &[("a.json", r##"{"kind": "runbook", "name": "R\u0000", "tasks": [{"id": "a", "name": "A"}]}"##)],
+        expected: &[
+            "1:29: name: a NUL character (`\\0`, `\\u0000`) is not allowed: names and values are stored as text",
+        ],
+    },
+    Case {
+        name: "surrogate pairs in JSON are characters, and positions after them hold",
+        files: &[(
+            "a.json",
+            r##"{"kind": "runbook", "name": "R \ud83c\udf89 \uD83D\uDE00", "tasks": [{"id": "a", "name": "\ud83c\udf89"}]}"##,
+        )],
+        expected: &[],
+    },
+    Case {
+        name: "an error after a surrogate pair is where the file has it",
+        files: &[("a.json", r##"{"kind": "runbook", "name": "\ud83c\udf89", "colour": 1, "tasks": []}"##)],
+        expected: &[
+            "1:45: colour: unknown key `colour`; expected one of `kind`, `name`, `workspace`, `description`, `custom_fields`, `tasks`",
+        ],
+    },
+    Case {
         name: "allowed hosts and redirects",
         files: &[(
             "a.yaml",

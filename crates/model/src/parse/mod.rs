@@ -1,12 +1,14 @@
 //! From text to typed definitions: a positioned YAML tree, then a walker that reads it while collecting every error.
 //!
 //! JSON files are checked by `serde_json` first, so that they are strictly JSON, then read through the same YAML tree
-//! (JSON is YAML 1.2 flow syntax), so that both formats share one walker and one set of positions.
+//! (JSON is YAML 1.2 flow syntax), so that both formats share one walker and one set of positions. Surrogate-pair
+//! escapes, which YAML refuses, and NUL characters, which no definition may hold, are handled in `scalars`.
 
 pub(crate) mod integration;
 pub(crate) mod path;
 pub(crate) mod reader;
 pub(crate) mod runbook;
+pub(crate) mod scalars;
 pub(crate) mod tree;
 
 use crate::{Definition, DefinitionFormat, Position};
@@ -34,13 +36,23 @@ pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>,
         walker.error(position, &root_path, json_message(&error));
         return (None, walker);
     }
-    let root = match tree::load(text) {
+    // JSON's surrogate-pair escapes go through saphyr as same-length stand-ins (see `scalars`).
+    let astral = match format {
+        DefinitionFormat::Json => scalars::substitute_surrogate_pairs(text),
+        _ => None,
+    };
+    let loaded = match &astral {
+        Some((substituted, _)) => tree::load(substituted),
+        None => tree::load(text),
+    };
+    let mut root = match loaded {
         Ok(root) => root,
         Err(error) => {
             walker.error(Position { line: error.line, column: error.column }, &root_path, error.message);
             return (None, walker);
         }
     };
+    scalars::finish_scalars(&mut root, astral.as_ref().map(|(_, astral)| astral), &mut walker);
     walker.record(&root_path, None, &root);
     let Some(mut object) = ObjectReader::open(&mut walker, &root, &root_path) else {
         return (None, walker);

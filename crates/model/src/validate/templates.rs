@@ -237,6 +237,7 @@ fn raw_offset(raw: &[char], style: ScalarStyle, line: u32, column: u32) -> Optio
                 let escape = *raw.get(offset + 1)?;
                 let width = match escape {
                     'x' => 4,
+                    'u' if is_surrogate_pair(raw.get(offset..offset + 12)) => 12,
                     'u' => 6,
                     'U' => 10,
                     _ => 2,
@@ -255,6 +256,19 @@ fn raw_offset(raw: &[char], style: ScalarStyle, line: u32, column: u32) -> Optio
     }
 }
 
+/// Whether `escapes` is `\uD8xx\uDCxx`: JSON's two escapes of one character.
+fn is_surrogate_pair(escapes: Option<&[char]>) -> bool {
+    let Some(escapes) = escapes else { return false };
+    let code = |from: usize| -> Option<u32> {
+        let digits: String = escapes.get(from..from + 4)?.iter().collect();
+        u32::from_str_radix(&digits, 16).ok()
+    };
+    escapes.len() == 12
+        && escapes[6..8] == ['\\', 'u']
+        && code(2).is_some_and(|high| (0xD800..=0xDBFF).contains(&high))
+        && code(8).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +284,7 @@ mod tests {
         assert_eq!(offset(r#""\"a\" {{x}}""#, ScalarStyle::DoubleQuoted, 1, 5), Some(7));
         assert_eq!(offset(r#""\u00e9{{x}}""#, ScalarStyle::DoubleQuoted, 1, 2), Some(7));
         assert_eq!(offset(r#""a\n{{x}}""#, ScalarStyle::DoubleQuoted, 2, 1), Some(4));
+        assert_eq!(offset(r#""\ud83c\udf89{{x}}""#, ScalarStyle::DoubleQuoted, 1, 2), Some(13));
         assert_eq!(offset("'ab'", ScalarStyle::SingleQuoted, 1, 9), None);
     }
 
