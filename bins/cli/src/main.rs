@@ -12,6 +12,7 @@ mod progress;
 mod render;
 mod run;
 mod runbook;
+mod schema;
 mod sink;
 mod system_parameter;
 mod table;
@@ -63,6 +64,9 @@ enum Command {
     /// Answer HTTP requests on a loopback address with 200 and print them: a local third party to try runbooks on.
     #[command(after_help = sink::EXAMPLES)]
     Sink(sink::SinkArgs),
+    /// Print the JSON Schema of definition files, for editors and CI.
+    #[command(after_help = schema::EXAMPLES)]
+    Schema(schema::SchemaArgs),
     /// Print a shell completion script.
     #[command(after_help = completions::EXAMPLES)]
     Completions(completions::CompletionsArgs),
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(args),
         Command::Sink(args) => sink::run(&args),
+        Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args, &mut Cli::command()),
         Command::Apply(args) => client::call(&cli.server, |client| apply::run(client, &args)),
         Command::Runbook(command) => client::call(&cli.server, |client| runbook::run(client, &command)),

@@ -221,3 +221,11 @@ fn hostile_urls_are_refused_at_their_position() {
     let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
     assert_eq!(output.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn schema_prints_the_json_schema_of_definition_files() {
+    let output = cargo_bin_cmd!("cutover").arg("schema").output().expect("running cutover");
+    assert_eq!(output.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(printed, cutover_integrations_model::definition_schema());
+}

@@ -569,6 +569,18 @@ pub static ROUTES: &[Route] = &[
         errors: &[],
         handler: || get(system::openapi),
     },
+    Route {
+        method: Method::GET,
+        path: "/schema/definition.json",
+        access: Access::Public,
+        operation: "definitionSchema",
+        summary: "The JSON Schema of definition files (integrations and runbooks), for editors",
+        body: Body::None,
+        success: 200,
+        response: None,
+        errors: &[],
+        handler: || get(system::definition_schema),
+    },
 ];
 
 /// The application: every route of [`ROUTES`] under [`API_PREFIX`], each behind its access check, with bounded

@@ -1206,6 +1206,14 @@ async fn health_metrics_and_openapi_are_public() {
     if std::path::Path::new("/proc/self/stat").exists() {
         assert!(text.lines().any(|l| l.starts_with("process_resident_memory_bytes ")), "{text}");
     }
+    let schema = app.send("GET", "/api/v1/schema/definition.json", None, None).await;
+    expect(&schema, StatusCode::OK, None);
+    assert_eq!(schema.content_type.as_deref(), Some("application/schema+json"));
+    assert_eq!(
+        schema.body,
+        cutover_integrations_core::model::definition_schema(),
+        "the same schema as `cutover schema`"
+    );
     let openapi = app.send("GET", "/api/v1/openapi.json", None, None).await;
     expect(&openapi, StatusCode::OK, None);
     let document = openapi.body;

@@ -1,11 +1,12 @@
 //! Integration actions: general settings, auth, request, response handling, polling and callback.
 
 use crate::{HostPattern, RedirectPolicy, SecretValue};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One configured automation of an integration; each action is a task type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     /// Name, unique within its integration.
@@ -43,7 +44,7 @@ pub struct Action {
 }
 
 /// When an action fires.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// When a task of this type starts.
@@ -54,7 +55,7 @@ pub enum Trigger {
 }
 
 /// Which workspaces see an action.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Every workspace.
@@ -69,7 +70,7 @@ pub enum Visibility {
 }
 
 /// The general settings of an action.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActionSettings {
     /// Tasks of this type start by themselves once startable.
@@ -89,7 +90,7 @@ pub struct ActionSettings {
 }
 
 /// The webhook told about a cancelled fire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyWebhook {
     /// URL template.
@@ -103,7 +104,7 @@ pub struct NotifyWebhook {
 }
 
 /// How an action's requests authenticate.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthSettings {
     /// No credentials.
@@ -143,7 +144,7 @@ fn default_token_type() -> String {
 }
 
 /// Where an API key goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiKeyLocation {
     /// A request header.
@@ -153,7 +154,7 @@ pub enum ApiKeyLocation {
 }
 
 /// OAuth 2 settings of an action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2Settings {
     /// The grant used to obtain tokens.
@@ -178,7 +179,7 @@ pub struct OAuth2Settings {
 }
 
 /// An OAuth 2 grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OAuth2Grant {
     /// A user authorizes in a browser; PKCE protects the exchange.
@@ -188,7 +189,7 @@ pub enum OAuth2Grant {
 }
 
 /// Whose OAuth token a fire uses.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthenticateAs {
     /// One functional user authorizes once for the action.
@@ -199,7 +200,7 @@ pub enum AuthenticateAs {
 }
 
 /// The request an action sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     /// HTTP method.
@@ -224,7 +225,7 @@ pub struct RequestSpec {
 }
 
 /// An HTTP method an action may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     /// GET (takes `params`).
@@ -258,7 +259,7 @@ impl HttpMethod {
 }
 
 /// How a fire completes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionMode {
     /// Success if and only if the status is 2xx; nothing else is read.
@@ -273,7 +274,7 @@ pub enum ExecutionMode {
 }
 
 /// How a `sync` response is judged and mapped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResponseSpec {
     /// Statuses that count as success; any 2xx when empty.
@@ -291,7 +292,7 @@ pub struct ResponseSpec {
 }
 
 /// A condition on a JSON response body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Condition {
     /// JSONPath (RFC 9535) or Cutover's dotted form.
     pub path: String,
@@ -301,7 +302,7 @@ pub struct Condition {
 }
 
 /// The test of a [`Condition`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConditionTest {
     /// The value equals this JSON value.
@@ -313,7 +314,7 @@ pub enum ConditionTest {
 }
 
 /// How a `polling` fire polls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PollingSpec {
     /// GET or POST.
@@ -358,7 +359,7 @@ fn default_max_attempts() -> u32 {
 }
 
 /// How a `callback` fire waits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackSpec {
     /// The fire fails if no callback arrives within this many seconds.

@@ -1,11 +1,12 @@
 //! A definition file's document: an integration or a runbook, and the formats it is written in.
 
 use crate::{Integration, ModelError, Runbook};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The document of one definition file, told apart by its `kind` key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Definition {
     /// `kind: integration`.

@@ -1,5 +1,6 @@
 //! The hosts an action may reach: [`HostPattern`] (an entry of `allowed_hosts`) and [`RedirectPolicy`] (`redirects`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -19,7 +20,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// assert!(HostPattern::parse("127.0.0.1:8080").unwrap().matches("127.0.0.1", 8080));
 /// assert!(HostPattern::parse("https://x.test").is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct HostPattern {
     /// The pattern as it is written back: lower-case, without a final dot.
@@ -158,7 +159,7 @@ impl fmt::Display for HostPattern {
 /// Which redirects an action's requests follow (`redirects`), and what goes with them.
 ///
 /// Every hop is checked by the outbound guard whatever the policy.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RedirectPolicy {
     /// Redirects within the request's origin (scheme, host and port) are followed with everything. A redirect to

@@ -1,12 +1,13 @@
 //! Integrations (connections), custom fields and system parameters.
 
 use crate::{Action, SecretValue};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// An integration connection: a named container of actions and the custom fields they use.
 ///
 /// In a definition file it is the document with `kind: integration`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Integration {
     /// Unique name, also the first half of an `INTEGRATION/ACTION` reference; it may not contain `/`.
@@ -29,7 +30,7 @@ pub struct Integration {
 }
 
 /// Whether an integration was built here or comes predefined.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationKind {
     /// Built to the user's own requirements, with any authorization.
@@ -40,7 +41,7 @@ pub enum IntegrationKind {
 }
 
 /// A custom field: a named value on a task or runbook that templates read and response mappings write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomField {
     /// Unique name, as used in `{{CustomField['Name']}}`.
@@ -66,7 +67,7 @@ pub struct CustomField {
 }
 
 /// The input type of a custom field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CustomFieldType {
     /// One line of text.
@@ -98,7 +99,7 @@ impl CustomFieldType {
 }
 
 /// Where a custom field sits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppliesTo {
     /// On each task.
@@ -109,7 +110,7 @@ pub enum AppliesTo {
 }
 
 /// A system parameter: a named value shared by every integration, usable as `{{SystemParameter['name']}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SystemParameter {
     /// Unique name.

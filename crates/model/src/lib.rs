@@ -40,6 +40,7 @@ mod host;
 mod integration;
 mod parse;
 mod runbook;
+mod schema;
 mod secret;
 mod status;
 mod template_hook;
@@ -57,6 +58,7 @@ pub use error::ModelError;
 pub use host::{HostPattern, RedirectPolicy};
 pub use integration::{AppliesTo, CustomField, CustomFieldType, Integration, IntegrationKind, SystemParameter};
 pub use runbook::{ActionRef, FieldValue, Runbook, Task};
+pub use schema::{SCHEMA_ID, SCHEMA_PATH, definition_schema};
 pub use secret::SecretValue;
 pub use status::{IntegrationStatus, Role, RunMode, RunbookStage, TaskStage};
 pub use template_hook::{

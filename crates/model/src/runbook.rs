@@ -1,5 +1,6 @@
 //! Runbooks and their tasks, as declared in definition files.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,7 +8,7 @@ use std::fmt;
 /// A runbook: a DAG of tasks with runbook-level custom field values.
 ///
 /// In a definition file it is the document with `kind: runbook`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Runbook {
     /// Name.
@@ -26,7 +27,7 @@ pub struct Runbook {
 }
 
 /// A task of a runbook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
     /// Id, unique within the runbook; predecessors and the API refer to it.
@@ -91,6 +92,24 @@ impl Serialize for ActionRef {
     }
 }
 
+impl JsonSchema for ActionRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ActionRef".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[^/]*\\S[^/]*/.*\\S.*$",
+            "description": "An action, written `INTEGRATION/ACTION`"
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ActionRef {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -100,7 +119,7 @@ impl<'de> Deserialize<'de> for ActionRef {
 }
 
 /// A custom field value: one string, or a list of strings for multi-select types.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum FieldValue {
     /// One value.

@@ -66,6 +66,23 @@ impl<'de> Deserialize<'de> for SecretValue {
     }
 }
 
+impl schemars::JsonSchema for SecretValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretValue".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A secret: a literal (sealed at rest) or a `{{SystemParameter['name']}}` reference"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! `GET /healthz`, `GET /metrics` (Prometheus text) and `GET /openapi.json`, all unauthenticated.
+//! `GET /healthz`, `GET /metrics` (Prometheus text), `GET /openapi.json` and `GET /schema/definition.json` (the JSON
+//! Schema of definition files), all unauthenticated.
 
 use crate::AppState;
 use axum::Json;
@@ -27,4 +28,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
 /// The OpenAPI 3.1 document of every route, generated from the route table.
 pub(crate) async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
+}
+
+/// The JSON Schema of definition files, generated from the model's types (`cutover schema` prints the same).
+pub(crate) async fn definition_schema() -> Response {
+    let schema = cutover_integrations_core::model::definition_schema();
+    ([(CONTENT_TYPE, "application/schema+json")], schema.to_string()).into_response()
 }
