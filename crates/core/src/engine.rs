@@ -248,6 +248,12 @@ impl Engine {
         Ok(self.inner.store.integrations().await?)
     }
 
+    /// Every integration with its actions as lists show them: secret-bearing auth values read `[REDACTED]`, and no
+    /// secret is opened to answer.
+    pub async fn integrations_redacted(&self) -> Result<Vec<IntegrationRecord>, EngineError> {
+        Ok(self.inner.store.integrations_redacted().await?)
+    }
+
     /// Archives (or restores) an integration.
     pub async fn archive_integration(&self, id: IntegrationId, archived: bool) -> Result<(), EngineError> {
         Ok(self.inner.store.set_integration_archived(id, archived, self.now().as_millisecond()).await?)

@@ -139,6 +139,22 @@ pub enum AuthSettings {
     Oauth2(OAuth2Settings),
 }
 
+impl AuthSettings {
+    /// The same settings with every secret-bearing value (token, password, API key value, OAuth 2 client secret)
+    /// replaced by `placeholder`: what lists show, and what can be stored beside the sealed settings in clear.
+    pub fn with_secrets_replaced(&self, placeholder: &str) -> Self {
+        let mut shown = self.clone();
+        match &mut shown {
+            Self::None => {}
+            Self::Token { token: secret, .. }
+            | Self::Basic { password: secret, .. }
+            | Self::ApiKey { value: secret, .. } => *secret = SecretValue::new(placeholder),
+            Self::Oauth2(settings) => settings.client_secret = SecretValue::new(placeholder),
+        }
+        shown
+    }
+}
+
 fn default_token_type() -> String {
     "Bearer".to_owned()
 }

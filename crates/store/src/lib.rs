@@ -65,6 +65,10 @@ pub trait Store: CredentialStore + Send + Sync + 'static {
     /// Every integration with its actions and custom fields, archived ones included, ordered by name.
     async fn integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError>;
 
+    /// [`Store::integrations`] as lists show them, without opening a secret: every secret-bearing auth value reads
+    /// `[REDACTED]`. A database whose key is unavailable still answers it.
+    async fn integrations_redacted(&self) -> Result<Vec<IntegrationRecord>, StoreError>;
+
     /// One integration by id.
     async fn integration(&self, id: IntegrationId) -> Result<Option<IntegrationRecord>, StoreError>;
 

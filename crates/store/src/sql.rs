@@ -228,6 +228,14 @@ impl SqlStore {
     }
 
     async fn integration_records(&self, filter: Option<IntegrationId>) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.integration_records_as(filter, AuthReading::Open).await
+    }
+
+    async fn integration_records_as(
+        &self,
+        filter: Option<IntegrationId>,
+        reading: AuthReading,
+    ) -> Result<Vec<IntegrationRecord>, StoreError> {
         let rows =
             sqlx::query("SELECT id, name, body, archived FROM integrations WHERE ($1 < 0 OR id = $1) ORDER BY name")
                 .bind(filter.map_or(-1, |id| id.0))
@@ -250,9 +258,24 @@ impl SqlStore {
             integration.archived = get::<i64>(&row, "archived")? != 0;
             let mut action_ids = Vec::new();
             for action_row in actions.iter().filter(|a| get::<i64>(a, "integration_id").ok() == Some(id.0)) {
-                let record = self.action_from_row(action_row)?;
-                action_ids.push(record.id);
-                integration.actions.push(record.action);
+                let public: Action = parse_json("action", &get::<String>(action_row, "body")?)?;
+                // Bodies written before they kept the redacted auth say `none`: those are opened (and redacted).
+                let (action_id, action) = match reading {
+                    AuthReading::Redacted if public.auth != AuthSettings::None => {
+                        (ActionId(get(action_row, "id")?), public)
+                    }
+                    AuthReading::Redacted => {
+                        let mut record = self.action_from_row(action_row)?;
+                        record.action.auth = record.action.auth.with_secrets_replaced(REDACTED_AUTH);
+                        (record.id, record.action)
+                    }
+                    AuthReading::Open => {
+                        let record = self.action_from_row(action_row)?;
+                        (record.id, record.action)
+                    }
+                };
+                action_ids.push(action_id);
+                integration.actions.push(action);
             }
             records.push(IntegrationRecord { id, integration, action_ids });
         }
@@ -347,6 +370,10 @@ impl Store for SqlStore {
 
     async fn integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
         self.integration_records(None).await
+    }
+
+    async fn integrations_redacted(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.integration_records_as(None, AuthReading::Redacted).await
     }
 
     async fn integration(&self, id: IntegrationId) -> Result<Option<IntegrationRecord>, StoreError> {
@@ -787,7 +814,8 @@ impl SqlStore {
     /// Splits an action into its public body (auth reduced to its type) and its sealed auth settings.
     fn split_action(&self, integration: IntegrationId, action: &Action) -> Result<(String, Vec<u8>), StoreError> {
         let mut public = action.clone();
-        public.auth = AuthSettings::None;
+        // The auth in clear with its secrets replaced, so that lists need not open the sealed settings.
+        public.auth = action.auth.with_secrets_replaced(REDACTED_AUTH);
         let auth = serde_json::to_vec(&action.auth)
             .map_err(|error| StoreError::Corrupt { what: "action auth", reason: error.to_string() })?;
         Ok((to_json(&public), self.seal(&auth_owner(integration, &action.name), &auth)?))
@@ -806,6 +834,18 @@ async fn upsert_custom_field(tx: &mut WriteTx, field: &CustomField, now: Millis)
     .await
     .map_err(StoreError::db("writing a custom field"))?;
     Ok(())
+}
+
+/// What secret-bearing auth values read as in the public body of an action.
+const REDACTED_AUTH: &str = "[REDACTED]";
+
+/// Whether reading actions opens their sealed auth settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthReading {
+    /// Opened: the settings the action fires with.
+    Open,
+    /// From the public body, secrets `[REDACTED]`, nothing opened.
+    Redacted,
 }
 
 pub(crate) fn auth_owner(integration: IntegrationId, action: &str) -> String {

@@ -78,6 +78,7 @@ suite!(
     large_commits_are_written_whole_or_not_at_all,
     a_database_refuses_keys_that_did_not_seal_it,
     resealing_moves_every_secret_to_the_new_key,
+    listing_integrations_opens_no_secret,
 );
 
 const SECRET: &str = "xoxb-secret-token-4242";
@@ -903,4 +904,20 @@ async fn resealing_moves_every_secret_to_the_new_key(db: Db) {
     for secret in [SECRET, "s3cr3t-param", "access-token-777"] {
         assert!(!contains(&bytes, secret), "{secret} is sealed at rest");
     }
+}
+
+async fn listing_integrations_opens_no_secret(db: Db) {
+    let store = &db.store;
+    store.apply_integration(&slack(), 1).await.expect("apply");
+    let mut expected = slack();
+    expected.actions[0].auth =
+        AuthSettings::Token { token_type: "Bearer".into(), token: SecretValue::new("[REDACTED]") };
+    assert_eq!(store.integrations_redacted().await.expect("list")[0].integration, expected);
+    // Sealed settings that cannot be opened: the full read fails, the list does not need them.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect");
+    sqlx::query("UPDATE actions SET auth = $1").bind(vec![0u8; 64]).execute(&pool).await.expect("spoil the seal");
+    assert!(store.integrations().await.is_err(), "opening the auth fails");
+    assert_eq!(store.integrations_redacted().await.expect("list without opening")[0].integration, expected);
+    assert!(!contains(&database_bytes(&db).await, SECRET), "the public body holds no secret");
 }

@@ -34,7 +34,7 @@ fn action_id(text: &str) -> Result<ActionId, ApiError> {
 
 /// Every integration with its actions, archived ones included.
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let integrations = state.engine.integrations().await?;
+    let integrations = state.engine.integrations_redacted().await?;
     Ok(Json(Value::Array(integrations.iter().map(views::integration).collect())))
 }
 
