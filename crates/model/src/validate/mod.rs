@@ -100,7 +100,7 @@ impl<'c> Validator<'c> {
 
     fn analyse(&self, file: &SourceFile<'_>) -> Analysis {
         let (definition, walker) = crate::parse::walk(file.text, file.format);
-        let mut context = FileContext { walker, text: file.text, chars: None };
+        let mut context = FileContext { walker, text: file.text, chars: None, cursor: None };
         match &definition {
             Some(Definition::Integration(integration)) => {
                 integration_rules::check(&mut context, integration);
@@ -210,6 +210,9 @@ pub(crate) struct FileContext<'t> {
     pub(crate) walker: Walker,
     text: &'t str,
     chars: Option<Vec<char>>,
+    /// Where the last template position was found, so that the positions of one template, which come in order, are
+    /// mapped in one pass over the scalar.
+    cursor: Option<(FieldPath, templates::RawCursor)>,
 }
 
 impl FileContext<'_> {
@@ -231,6 +234,12 @@ impl FileContext<'_> {
             return self.walker.source_map.position(path);
         };
         let chars = self.chars.get_or_insert_with(|| self.text.chars().collect());
-        templates::map_position(chars, site, template, line, column)
+        let cursor = match self.cursor.take() {
+            Some((cursor_path, cursor)) if cursor_path == *path => Some(cursor),
+            _ => None,
+        };
+        let (position, cursor) = templates::map_position(chars, site, template, line, column, cursor);
+        self.cursor = cursor.map(|cursor| (path.clone(), cursor));
+        position
     }
 }

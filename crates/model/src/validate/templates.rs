@@ -193,10 +193,18 @@ pub(crate) fn payload_place(headers: &BTreeMap<String, String>) -> TemplatePlace
 /// Maps a 1-based position inside a scalar's decoded text to its position in the file.
 ///
 /// Exact for single-line plain and quoted scalars (escapes included) and for literal blocks; the scalar's own position
-/// for folded blocks and multi-line flow scalars, whose line breaks the decoding changes.
-pub(crate) fn map_position(source: &[char], site: &Site, decoded: &str, line: u32, column: u32) -> Position {
+/// for folded blocks and multi-line flow scalars, whose line breaks the decoding changes. `cursor`, from the previous
+/// call on the same scalar, lets positions that come in order be mapped in one pass; the cursor to pass next comes back.
+pub(crate) fn map_position(
+    source: &[char],
+    site: &Site,
+    decoded: &str,
+    line: u32,
+    column: u32,
+    cursor: Option<RawCursor>,
+) -> (Position, Option<RawCursor>) {
     let Some((span, style)) = site.scalar else {
-        return site.value;
+        return (site.value, None);
     };
     let (line, column) = (line.max(1), column.max(1));
     let start = crate::parse::reader::position_of(span.start);
@@ -204,28 +212,44 @@ pub(crate) fn map_position(source: &[char], site: &Site, decoded: &str, line: u3
         ScalarStyle::Literal => {
             let leading_blank_lines = decoded.chars().take_while(|c| *c == '\n').count() as u32;
             let first_line = start.line.saturating_sub(leading_blank_lines);
-            Position { line: first_line + line - 1, column: start.column + column - 1 }
+            (Position { line: first_line + line - 1, column: start.column + column - 1 }, None)
         }
         ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted
             if span.start.line() == span.end.line() =>
         {
             let raw = source.get(span.start.index()..span.end.index()).unwrap_or_default();
-            match raw_offset(raw, style, line, column) {
-                Some(offset) => Position { line: start.line, column: start.column + offset as u32 },
-                None => start,
+            let from =
+                cursor.filter(|c| (c.line, c.column) <= (line, column)).unwrap_or_else(|| RawCursor::start(style));
+            match raw_offset(raw, style, from, line, column) {
+                Some(found) => (Position { line: start.line, column: start.column + found.offset as u32 }, Some(found)),
+                None => (start, None),
             }
         }
-        _ => start,
+        _ => (start, None),
     }
 }
 
-/// The offset in `raw` (the scalar as written, quotes included) of the decoded character at `line`:`column`.
-fn raw_offset(raw: &[char], style: ScalarStyle, line: u32, column: u32) -> Option<usize> {
-    let mut offset = usize::from(style != ScalarStyle::Plain);
-    let (mut current_line, mut current_column) = (1, 1);
+/// A decoded position (`line`:`column`) and the offset in the raw scalar where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawCursor {
+    offset: usize,
+    line: u32,
+    column: u32,
+}
+
+impl RawCursor {
+    /// The first decoded character: after the opening quote of a quoted scalar.
+    fn start(style: ScalarStyle) -> Self {
+        Self { offset: usize::from(style != ScalarStyle::Plain), line: 1, column: 1 }
+    }
+}
+
+/// Moves from `from` to the decoded character at `line`:`column` of `raw` (the scalar as written, quotes included).
+fn raw_offset(raw: &[char], style: ScalarStyle, from: RawCursor, line: u32, column: u32) -> Option<RawCursor> {
+    let RawCursor { mut offset, line: mut current_line, column: mut current_column } = from;
     loop {
         if (current_line, current_column) == (line, column) {
-            return Some(offset);
+            return Some(RawCursor { offset, line, column });
         }
         let c = *raw.get(offset)?;
         let (decoded, width) = match (style, c) {
@@ -274,7 +298,17 @@ mod tests {
     use super::*;
 
     fn offset(raw: &str, style: ScalarStyle, line: u32, column: u32) -> Option<usize> {
-        raw_offset(&raw.chars().collect::<Vec<_>>(), style, line, column)
+        raw_offset(&raw.chars().collect::<Vec<_>>(), style, RawCursor::start(style), line, column).map(|c| c.offset)
+    }
+
+    #[test]
+    fn a_cursor_resumes_where_the_last_position_was_found() {
+        let raw: Vec<char> = r#""a\"b{{x}} \u00e9{{y}}""#.chars().collect();
+        let style = ScalarStyle::DoubleQuoted;
+        let first = raw_offset(&raw, style, RawCursor::start(style), 1, 4).unwrap();
+        let second = raw_offset(&raw, style, first, 1, 11).unwrap();
+        assert_eq!(second, raw_offset(&raw, style, RawCursor::start(style), 1, 11).unwrap());
+        assert_eq!((first.offset, second.offset), (5, 17));
     }
 
     #[test]
