@@ -113,6 +113,7 @@ fn build(engine: Engine, settings: ConsoleSettings, shutdown: Option<tokio::sync
         .route("/runbooks/{id}/events", get(pages::runbook::events))
         .route("/runbooks/{id}/tasks", post(pages::runbook::add_task))
         .route("/runbooks/{id}/tasks/{task}/panel", get(pages::runbook::panel))
+        .route("/runbooks/{id}/tasks/{task}/authenticate", get(pages::runbook::authenticate))
         .route("/runbooks/{id}/tasks/{task}/{action}", post(pages::runbook::task_action))
         .route("/runbooks/{id}/{action}", post(pages::runbook::lifecycle))
         .route("/settings", get(pages::settings))

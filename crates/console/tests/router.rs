@@ -392,3 +392,72 @@ async fn secrets_are_never_rendered_and_tokens_are_shown_once() {
         assert!(!list.body.contains(other.as_str()));
     }
 }
+
+#[tokio::test]
+async fn runbook_pages_follow_the_role_rules_and_authenticate_task_users() {
+    let app = app().await;
+    let integration = r#"
+kind: integration
+name: Chat
+actions:
+  - name: As the task user
+    auth:
+      type: oauth2
+      grant: authorization_code
+      client_id: chat-client
+      client_secret: literal-client-secret
+      provider_host: https://provider.example.com
+      authorization_endpoint: /authorize
+      token_endpoint: /token
+      authenticate_as: task_user
+    request: {method: POST, url: https://provider.example.com/post}
+"#;
+    let runbook = r#"
+kind: runbook
+name: Release
+tasks:
+  - {id: post, name: Post, action: Chat/As the task user, assignee: admin@example.com}
+  - {id: after, name: After, predecessors: [post]}
+"#;
+    let applied =
+        app.engine.apply_definitions(&[("chat.yaml", integration), ("r.yaml", runbook)]).await.expect("apply");
+    let id = applied.runbooks[0];
+
+    let mut admin = app.sign_in(Role::Admin).await;
+    let page = app.send(&mut admin, "GET", &format!("/runbooks/{id}?task=post"), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for control in ["Add task", "Start live", "Start rehearsal", "Task Details", "Remove task"] {
+        assert!(page.body.contains(control), "an admin is offered {control}");
+    }
+    let link = format!("/runbooks/{id}/tasks/post/authenticate");
+    assert!(page.body.contains(&link), "Authenticate is offered for a task-user OAuth action");
+    let redirect = app.send(&mut admin, "GET", &link, None).await;
+    assert_eq!(redirect.status, StatusCode::SEE_OTHER, "{}", redirect.body);
+    assert!(
+        redirect.header("location").starts_with("https://provider.example.com/authorize?"),
+        "{}",
+        redirect.header("location")
+    );
+
+    // Removing a task another depends on is refused with the engine's message; the task stays.
+    let csrf = admin.csrf.clone();
+    let refused =
+        app.send(&mut admin, "POST", &format!("/runbooks/{id}/tasks/post/remove"), Some(&[("csrf", &csrf)])).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("is a predecessor of"), "{}", refused.body);
+    assert_eq!(app.engine.runbook(id).await.expect("runbook").definition.tasks.len(), 2);
+
+    // A viewer sees the runbook but no control, and its writes are refused.
+    let mut viewer = app.sign_in(Role::Viewer).await;
+    let page = app.send(&mut viewer, "GET", &format!("/runbooks/{id}?task=post"), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for control in ["Add task", "Start live", "Remove task", "Start task"] {
+        assert!(!page.body.contains(&format!(">{control}<")), "a viewer is not offered {control}");
+    }
+    let csrf = viewer.csrf.clone();
+    for path in [format!("/runbooks/{id}/start-live"), format!("/runbooks/{id}/tasks")] {
+        let answer = app.send(&mut viewer, "POST", &path, Some(&[("csrf", &csrf), ("name", "X")])).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(app.engine.runbook(id).await.expect("runbook").definition.tasks.len(), 2);
+}

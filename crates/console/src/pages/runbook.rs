@@ -15,13 +15,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use cutover_integrations_core::access::{READ, RUNBOOKS, TASKS};
+use cutover_integrations_core::access::{OAUTH, READ, RUNBOOKS, TASKS};
 use cutover_integrations_core::model::{
-    AppliesTo, CustomField, CustomFieldType, FieldValue, RunMode, RunbookStage, Trigger,
+    AppliesTo, AuthSettings, AuthenticateAs, CustomField, CustomFieldType, FieldValue, RunMode, RunbookStage, Trigger,
 };
 use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
 use cutover_integrations_core::store::RunbookId;
-use cutover_integrations_core::{EngineError, RunbookView};
+use cutover_integrations_core::{EngineError, OAuthTarget, RunbookView};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -58,8 +58,10 @@ struct TaskType {
 }
 
 /// What the task dialog needs besides the runbook.
-struct Catalog {
+pub(crate) struct Catalog {
     types: Vec<TaskType>,
+    /// `INTEGRATION/ACTION` of the actions whose OAuth token each task's user authorizes.
+    pub(crate) task_user_oauth: Vec<String>,
     fields: Vec<CustomField>,
     images: Vec<(String, String)>,
 }
@@ -67,6 +69,7 @@ struct Catalog {
 async fn catalog(console: &Console) -> Result<Catalog, ConsoleError> {
     let mut types = Vec::new();
     let mut images = Vec::new();
+    let mut task_user_oauth = Vec::new();
     for record in console.engine.integrations().await? {
         let integration = record.integration;
         let image = integration.image_url.clone().unwrap_or_else(|| crate::assets::url("integration", "svg"));
@@ -75,6 +78,10 @@ async fn catalog(console: &Console) -> Result<Catalog, ConsoleError> {
             continue;
         }
         for action in &integration.actions {
+            if matches!(&action.auth, AuthSettings::Oauth2(oauth) if oauth.authenticate_as == AuthenticateAs::TaskUser)
+            {
+                task_user_oauth.push(format!("{}/{}", integration.name, action.name));
+            }
             if action.trigger == Trigger::TaskStart {
                 types.push(TaskType {
                     reference: format!("{}/{}", integration.name, action.name),
@@ -86,7 +93,7 @@ async fn catalog(console: &Console) -> Result<Catalog, ConsoleError> {
     }
     let fields =
         console.engine.custom_fields().await?.into_iter().filter(|f| f.applies_to == AppliesTo::Task).collect();
-    Ok(Catalog { types, fields, images })
+    Ok(Catalog { types, task_user_oauth, fields, images })
 }
 
 fn actor(signed: &Signed) -> Actor {
@@ -328,7 +335,7 @@ async fn render(
                                     tr {
                                         th scope="col" { "ID" } th scope="col" { "Name" } th scope="col" { "Type" }
                                         th scope="col" { "Stage" } th scope="col" { "Integration" } th scope="col" { "Assignee" }
-                                        th scope="col" { "Start" } th scope="col" { "End" } th scope="col" { "Duration" }
+                                        th scope="col" { "Start (UTC)" } th scope="col" { "End (UTC)" } th scope="col" { "Duration" }
                                     }
                                 }
                                 tbody {
@@ -344,7 +351,7 @@ async fn render(
                     }
                 }
                 @if let Some(task) = &chosen {
-                    (task::panel(signed, &view, task, &fires))
+                    (task::panel(signed, &view, task, &fires, &catalog))
                 }
             }
             link rel="stylesheet" href=(crate::assets::url("runbook", "css"));
@@ -379,7 +386,36 @@ pub(crate) async fn panel(
         view.state.task(&task).ok_or_else(|| ConsoleError::NotFound(format!("task `{task}` does not exist")))?;
     let fires =
         if chosen.plan.action.is_some() { console.engine.task_actions_log(id, &task).await? } else { Vec::new() };
-    Ok(Html(task::panel(&signed, &view, &chosen, &fires).into_string()).into_response())
+    let catalog = catalog(&console).await?;
+    Ok(Html(task::panel(&signed, &view, &chosen, &fires, &catalog).into_string()).into_response())
+}
+
+/// `GET /runbooks/{id}/tasks/{task}/authenticate`: the OAuth authorization of a task-user action, for this task's
+/// assignee (the engine refuses anyone else but an admin).
+pub(crate) async fn authenticate(
+    State(console): State<Console>,
+    signed: Signed,
+    Path((id, task)): Path<(String, String)>,
+) -> Result<Response, ConsoleError> {
+    signed.require(OAUTH, "authorizing a task's action")?;
+    let id = runbook_id(&id)?;
+    let view = console.engine.runbook(id).await?;
+    let reference = view
+        .state
+        .task(&task)
+        .and_then(|task| task.plan.action.as_ref().map(|action| action.reference.clone()))
+        .ok_or_else(|| ConsoleError::NotFound(format!("task `{task}` has no action")))?;
+    let action = console
+        .engine
+        .store()
+        .find_action(&reference)
+        .await
+        .map_err(EngineError::from)?
+        .ok_or_else(|| ConsoleError::NotFound(format!("action `{reference}` does not exist")))?;
+    let target = OAuthTarget { action: action.id, task: Some((id, task)) };
+    let credential = console.engine.oauth_credential(&target, &signed.0.user).await?;
+    let redirect = console.engine.begin_oauth(credential).await?;
+    Ok(Redirect::to(redirect.url.as_str()).into_response())
 }
 
 /// `POST /runbooks/{id}/{start-rehearsal|start-live|pause|resume|cancel}`.

@@ -6,7 +6,7 @@
 use super::layout::csrf;
 use super::runbooks::time_label;
 use crate::guard::Signed;
-use cutover_integrations_core::access::{RUNBOOKS, TASKS};
+use cutover_integrations_core::access::{OAUTH, RUNBOOKS, TASKS};
 use cutover_integrations_core::http::{AttemptRecord, HeaderRecord, LogEntry};
 use cutover_integrations_core::model::{IntegrationStatus, RunbookStage, TaskStage};
 use cutover_integrations_core::runbook::TaskView;
@@ -58,6 +58,11 @@ pub(crate) fn status_words(task: &TaskView<'_>) -> (String, &'static str) {
     }
 }
 
+/// A time of day in a row, `23:05:09` (UTC); the panel and the list of runbooks give the date too.
+fn clock_label(at: Option<jiff::Timestamp>) -> String {
+    at.map(|at| at.strftime("%H:%M:%S").to_string()).unwrap_or_default()
+}
+
 /// `1h 02m 03s`, `2m 05s`, `4s`.
 fn duration_label(seconds: i64) -> String {
     let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
@@ -85,8 +90,8 @@ pub(crate) fn row_data(view: &RunbookView, task: &TaskView<'_>) -> Value {
         "stage_class": stage_class(state.stage()),
         "status": status,
         "status_class": status_class,
-        "started": time_label(state.started_at()),
-        "ended": time_label(state.ended_at()),
+        "started": clock_label(state.started_at()),
+        "ended": clock_label(state.ended_at()),
         "duration": duration,
         "done": view.state.done_count(),
         "runbook_stage": super::runbooks::stage_label(view.state.stage()),
@@ -145,7 +150,15 @@ pub(crate) fn encode(text: &str) -> String {
 }
 
 /// The `Task Details` panel.
-pub(crate) fn panel(signed: &Signed, view: &RunbookView, task: &TaskView<'_>, fires: &[FireLogView]) -> Markup {
+pub(crate) fn panel(
+    signed: &Signed,
+    view: &RunbookView,
+    task: &TaskView<'_>,
+    fires: &[FireLogView],
+    catalog: &super::runbook::Catalog,
+) -> Markup {
+    let task_user_oauth =
+        task.plan.action.as_ref().is_some_and(|action| catalog.task_user_oauth.contains(&action.reference.to_string()));
     let id = &task.plan.id;
     let base = format!("/runbooks/{}/tasks/{}", view.id, encode(id));
     let defined = view.definition.tasks.iter().find(|defined| defined.id == *id);
@@ -180,6 +193,9 @@ pub(crate) fn panel(signed: &Signed, view: &RunbookView, task: &TaskView<'_>, fi
                 }
             }
             p { "Stage: " span data-panel-stage { (stage_label(state.stage())) } }
+            @if let Some(started) = state.started_at() {
+                p { "Started " (time_label(Some(started))) @if let Some(ended) = state.ended_at() { ", ended " (time_label(Some(ended))) } }
+            }
             div class="buttons task-buttons" {
                 @if running && may_tasks && state.stage() == TaskStage::Startable { (form_button("start", "Start task")) }
                 @if running && may_tasks && state.stage() == TaskStage::InProgress { (form_button("finish", "Finish task")) }
@@ -192,7 +208,8 @@ pub(crate) fn panel(signed: &Signed, view: &RunbookView, task: &TaskView<'_>, fi
                         summary role="button" aria-label="More actions" { "⋮" }
                         div class="menu-items" {
                             @if failed_or_cancelled && running { (form_button("refire", "Refire Integration")) }
-                            @else { p class="hint" { "Nothing to do now." } }
+                            @if task_user_oauth && signed.may(OAUTH) { a href=(format!("{base}/authenticate")) { "Authenticate" } }
+                            @if !(failed_or_cancelled && running) && !task_user_oauth { p class="hint" { "Nothing to do now." } }
                         }
                     }
                 }
