@@ -170,6 +170,7 @@ pub(crate) fn panel(
     let may_runbooks = signed.may(RUNBOOKS);
     let failed_or_cancelled =
         matches!(state.integration_status(), IntegrationStatus::Failed | IntegrationStatus::Cancelled);
+    let may_refire = failed_or_cancelled && running;
     let cancelable = task.plan.action.as_ref().is_some_and(|action| action.cancelable) && state.has_active_fire();
     let form_button = |action: &str, label: &str| {
         html! {
@@ -207,9 +208,9 @@ pub(crate) fn panel(
                     details class="menu" {
                         summary role="button" aria-label="More actions" { "⋮" }
                         div class="menu-items" {
-                            @if failed_or_cancelled && running { (form_button("refire", "Refire Integration")) }
+                            @if may_refire { (form_button("refire", "Refire Integration")) }
                             @if task_user_oauth && signed.may(OAUTH) { a href=(format!("{base}/authenticate")) { "Authenticate" } }
-                            @if !(failed_or_cancelled && running) && !task_user_oauth { p class="hint" { "Nothing to do now." } }
+                            @if !may_refire && !task_user_oauth { p class="hint" { "Nothing to do now." } }
                         }
                     }
                 }
