@@ -144,10 +144,20 @@ fn secret() -> BoxedStrategy<SecretValue> {
         .boxed()
 }
 
+/// An absolute `http(s)` URL, as OAuth provider hosts must be.
+fn http_url() -> BoxedStrategy<String> {
+    "(http|https|HTTPS)://[a-z0-9][a-z0-9.-]{0,15}(:[0-9]{1,5})?(/[a-zA-Z0-9_./%-]{0,12})?".boxed()
+}
+
+/// An OAuth endpoint: a path under the provider host, or an absolute `http(s)` URL.
+fn endpoint() -> BoxedStrategy<String> {
+    prop_oneof!["/?[a-zA-Z0-9_./%-]{0,16}", http_url()].boxed()
+}
+
 fn auth() -> BoxedStrategy<AuthSettings> {
     let oauth2 = (
         select(&[OAuth2Grant::AuthorizationCode, OAuth2Grant::ClientCredentials][..]),
-        (text(), secret(), text(), text(), text()),
+        (text(), secret(), http_url(), endpoint(), endpoint()),
         vec(text(), 0..3),
         any::<bool>(),
     )

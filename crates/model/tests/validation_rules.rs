@@ -59,6 +59,32 @@ const SLACK: (&str, &str) = (
 
 const CASES: &[Case] = &[
     Case {
+        name: "OAuth URLs are http(s)",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: Good
+                auth: {type: oauth2, grant: client_credentials, client_id: c, client_secret: s, provider_host: "https://idp.test/t", token_endpoint: /token}
+                request: {method: GET, url: "https://api.test/"}
+              - name: Bad
+                auth: {type: oauth2, grant: client_credentials, client_id: c, client_secret: s, provider_host: "idp.test", token_endpoint: "file:///etc/passwd"}
+                request: {method: GET, url: "https://api.test/"}
+              - name: Worse
+                auth: {type: oauth2, grant: client_credentials, client_id: c, client_secret: s, provider_host: "gopher://idp.test", token_endpoint: "https:///token"}
+                request: {method: GET, url: "https://api.test/"}
+            "##,
+        )],
+        expected: &[
+            "8:100: actions[1].auth.provider_host: `idp.test` is not an absolute `http(s)` URL",
+            "8:128: actions[1].auth.token_endpoint: only `http` and `https` URLs can be used; this one is `file`",
+            "11:100: actions[2].auth.provider_host: only `http` and `https` URLs can be used; this one is `gopher`",
+            "11:137: actions[2].auth.token_endpoint: `https:///token` is not an absolute URL with a host",
+        ],
+    },
+    Case {
         name: "NUL characters, in YAML and JSON, in keys and values",
         files: &[(
             "a.yaml",

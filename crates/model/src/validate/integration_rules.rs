@@ -4,7 +4,7 @@ use super::FileContext;
 use super::templates::declared_fields;
 use crate::parse::path::FieldPath;
 use crate::parse::reader::quoted_list;
-use crate::{Condition, Integration};
+use crate::{AuthSettings, Condition, Integration};
 use std::collections::{BTreeMap, HashMap};
 
 /// Checks one integration.
@@ -55,6 +55,22 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
         if settings.auto_start && settings.fixed_start_time && context.walker.is_clean(&fixed_path) {
             context.error_at_key(&fixed_path, "`fixed_start_time` cannot be combined with `auto_start`");
         }
+        if let AuthSettings::Oauth2(oauth) = &action.auth {
+            let auth_path = action_path.key("auth");
+            let endpoints = [
+                ("provider_host", Some(&oauth.provider_host), true),
+                ("token_endpoint", Some(&oauth.token_endpoint), false),
+                ("authorization_endpoint", oauth.authorization_endpoint.as_ref(), false),
+            ];
+            for (key, value, absolute) in endpoints {
+                let path = auth_path.key(key);
+                if let Some(message) = value.and_then(|value| oauth_url_problem(value, absolute))
+                    && context.walker.is_clean(&path)
+                {
+                    context.error(&path, message);
+                }
+            }
+        }
         let request_path = action_path.key("request");
         header_names(context, &request_path, &action.request.headers);
         if let Some(webhook) = &settings.notify_webhook_on_cancel {
@@ -79,6 +95,29 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
             conditions(context, &polling_path.key("fail_when"), &polling.fail_when);
             mapped_fields(context, &polling_path.key("map"), &polling.map, &field_names);
         }
+    }
+}
+
+/// What is wrong with an OAuth URL: the provider host must be an absolute `http(s)` URL; an endpoint is a path under
+/// it or an absolute `http(s)` URL. (The auth crate resolves them when tokens are requested; this catches `file:` and
+/// the like when the file is saved.)
+fn oauth_url_problem(value: &str, absolute: bool) -> Option<String> {
+    let scheme = value.split_once(':').map(|(scheme, _)| scheme).filter(|scheme| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    });
+    let rest = scheme.map(|scheme| &value[scheme.len() + 1..]);
+    match (scheme, rest) {
+        (Some(scheme), Some(rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
+            let host = rest.strip_prefix("//").map(|after| after.split(['/', '?', '#']).next().unwrap_or(""));
+            match host {
+                Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => None,
+                _ => Some(format!("`{value}` is not an absolute URL with a host")),
+            }
+        }
+        (Some(scheme), _) => Some(format!("only `http` and `https` URLs can be used; this one is `{scheme}`")),
+        (None, _) if absolute => Some(format!("`{value}` is not an absolute `http(s)` URL")),
+        (None, _) => None,
     }
 }
 
