@@ -52,26 +52,6 @@ async fn server() -> Server {
     Server { base, engine, _stop: stop, _dir: dir }
 }
 
-async fn sign_in(browser: &Browser, server: &Server, token: &str) {
-    browser.goto(&format!("{}/", server.base)).await;
-    browser.heading("Sign in").await;
-    let field = browser.field("API token").await;
-    browser.fill(&field, token).await;
-    browser.click(&browser.button("Sign in").await).await;
-    browser.heading("Integration Connections").await;
-}
-
-/// No CSP violation was reported, neither in the browser console nor to our module's listener.
-async fn assert_no_csp_violation(browser: &Browser) {
-    let log = browser.console_log().await;
-    let violations: Vec<&String> = log.iter().filter(|line| line.contains("Content Security Policy")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
-    let recorded = browser.execute("return document.documentElement.dataset.cspViolations ?? '0';", vec![]).await;
-    assert_eq!(recorded, Value::from("0"));
-    let ready = browser.execute("return document.documentElement.dataset.consoleReady ?? 'no';", vec![]).await;
-    assert_eq!(ready, Value::from("true"), "our module ran");
-}
-
 /// The layout holds at 1920×1080 and at 200% zoom of 1280×800; the last is saved as `NAME-zoom200.png`.
 async fn check_layouts(browser: &Browser, name: &str) {
     browser.viewport(1920, 1080, 1.0).await;
@@ -98,14 +78,14 @@ async fn sign_in_create_a_connection_and_sign_out() {
     browser.click(&browser.button("Sign in").await).await;
     browser.find("//*[@role='alert'][contains(., 'not valid')]", "the refusal").await;
 
-    sign_in(&browser, &server, BOOTSTRAP).await;
+    browser.sign_in(&server.base, BOOTSTRAP).await;
     for name in ["Runbooks", "Settings", "Integrations", "Custom Fields", "System Parameters", "Users", "Learn more"] {
         browser.link(name).await;
     }
     assert!(browser.has_button("Sign out").await);
     browser.screenshot("02-integrations-empty").await;
     check_layouts(&browser, "02-integrations-empty").await;
-    assert_no_csp_violation(&browser).await;
+    browser.assert_no_csp_violation("consoleReady").await;
 
     // The dialog opens, traps focus, closes with Escape, and creates the connection.
     browser.click(&browser.button("Create Integration").await).await;
@@ -136,7 +116,7 @@ async fn sign_in_create_a_connection_and_sign_out() {
     check_layouts(&browser, "05-edit-connection").await;
     browser.click(&browser.link("Integration Connections").await).await;
     browser.link("Slack").await;
-    assert_no_csp_violation(&browser).await;
+    browser.assert_no_csp_violation("consoleReady").await;
 
     browser.click(&browser.button("Sign out").await).await;
     browser.heading("Sign in").await;
@@ -154,7 +134,7 @@ async fn a_viewer_is_offered_no_edit_control() {
     server.engine.apply_definitions(&[("slack.json", document)]).await.expect("integration");
     let viewer = NewUser { name: "Vera Viewer".into(), email: "vera@example.com".into(), roles: vec![Role::Viewer] };
     let token = server.engine.create_user(&viewer).await.expect("viewer").token;
-    sign_in(&browser, &server, token.expose_secret()).await;
+    browser.sign_in(&server.base, token.expose_secret()).await;
     assert!(!browser.has_button("Create Integration").await);
     browser.click(&browser.link("Slack").await).await;
     browser.heading("Edit Custom Integration").await;
@@ -179,7 +159,7 @@ async fn a_viewer_is_offered_no_edit_control() {
         .await;
     assert_eq!(status, Value::from(403));
     assert_eq!(server.engine.integrations().await.expect("list").len(), 1);
-    assert_no_csp_violation(&browser).await;
+    browser.assert_no_csp_violation("consoleReady").await;
     let csp = reqwest::get(format!("{}/sign-in", server.base)).await.expect("sign-in page");
     assert_eq!(csp.headers()["content-security-policy"], CONTENT_SECURITY_POLICY);
     browser.quit().await;
@@ -226,7 +206,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     };
     let server = server().await;
     let provider = mock_provider().await;
-    sign_in(&browser, &server, BOOTSTRAP).await;
+    browser.sign_in(&server.base, BOOTSTRAP).await;
 
     // The connection.
     browser.click(&browser.button("Create Integration").await).await;
@@ -273,7 +253,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser.click(&browser.button("Save").await).await;
     browser.dialog("Edit action Post to a channel").await;
     assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
-    assert_no_csp_violation(&browser).await;
+    browser.assert_no_csp_violation("consoleReady").await;
     browser.click(&browser.button("Discard").await).await;
     browser.heading("Integration Actions").await;
     browser.button("Edit action Post to a channel").await;
@@ -390,7 +370,7 @@ async fn users_and_system_parameters_keep_secrets_and_writes_need_the_csrf_token
     let _one = ONE_BROWSER.lock().await;
     let Some(browser) = browser_or_skip("users_and_system_parameters").await else { return };
     let server = server().await;
-    sign_in(&browser, &server, BOOTSTRAP).await;
+    browser.sign_in(&server.base, BOOTSTRAP).await;
 
     browser.click(&browser.link("System Parameters").await).await;
     browser.heading("System Parameters").await;
@@ -439,6 +419,6 @@ async fn users_and_system_parameters_keep_secrets_and_writes_need_the_csrf_token
     browser.click(&browser.link("Runbooks").await).await;
     browser.heading("Runbooks").await;
     browser.screenshot("16-runbooks").await;
-    assert_no_csp_violation(&browser).await;
+    browser.assert_no_csp_violation("consoleReady").await;
     browser.quit().await;
 }

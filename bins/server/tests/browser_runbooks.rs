@@ -127,24 +127,6 @@ async fn server() -> Server {
     Server { base, engine, _running: running, _stop: stop, _dir: dir }
 }
 
-async fn sign_in(browser: &Browser, server: &Server) {
-    browser.goto(&format!("{}/", server.base)).await;
-    browser.heading("Sign in").await;
-    browser.fill(&browser.field("API token").await, BOOTSTRAP).await;
-    browser.click(&browser.button("Sign in").await).await;
-    browser.heading("Integration Connections").await;
-}
-
-async fn no_csp_violation(browser: &Browser) {
-    let log = browser.console_log().await;
-    let violations: Vec<&String> = log.iter().filter(|line| line.contains("Content Security Policy")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
-    let recorded = browser.execute("return document.documentElement.dataset.cspViolations ?? '0';", vec![]).await;
-    assert_eq!(recorded, Value::from("0"));
-    let ready = browser.execute("return document.documentElement.dataset.runbookReady ?? 'no';", vec![]).await;
-    assert_eq!(ready, Value::from("true"), "the runbook module ran");
-}
-
 /// The text of a task row's integration status cell.
 fn status_cell(task: &str) -> String {
     format!("(document.querySelector('tr[data-task=\"{task}\"] [data-cell=status]')?.textContent ?? '')")
@@ -171,7 +153,7 @@ async fn use_and_debug_a_slack_integration_by_clicking() {
     let server = server().await;
     let (slack, mock) = mock_slack().await;
     setup_slack(&server, &slack).await;
-    sign_in(&browser, &server).await;
+    browser.sign_in(&server.base, BOOTSTRAP).await;
 
     // Runbooks → New Runbook.
     browser.click(&browser.link("Runbooks").await).await;
@@ -209,7 +191,7 @@ async fn use_and_debug_a_slack_integration_by_clicking() {
     server.engine.add_task(runbook, &announce).await.expect("second Slack task");
     browser.goto(&format!("{}/runbooks/1", server.base)).await;
     browser.screenshot("r03-runbook-planning").await;
-    no_csp_violation(&browser).await;
+    browser.assert_no_csp_violation("runbookReady").await;
 
     // Start live, open the task, Start task: the row shows Succeeded without a reload.
     browser.click(&browser.button("Start live").await).await;
@@ -289,7 +271,7 @@ async fn use_and_debug_a_slack_integration_by_clicking() {
     browser.wait_for(&format!("return {} === 'Succeeded';", status_cell("announce")), "the refire succeeded").await;
     browser.screenshot("r08-refired").await;
     assert_eq!(mock.requests.lock().expect("requests").len(), 3);
-    no_csp_violation(&browser).await;
+    browser.assert_no_csp_violation("runbookReady").await;
 
     // The graph view.
     browser.click(&browser.tab("Graph").await).await;
@@ -307,7 +289,7 @@ async fn a_rehearsal_shows_the_request_it_did_not_send() {
     setup_slack(&server, &slack).await;
     let runbook = "kind: runbook\nname: Rehearsal\ntasks:\n  - {id: post, name: Post, action: Slack/Post Message, custom_fields: {Slack Channel: '#dry', Slack Message: 'practice'}}\n";
     let id = server.engine.apply_definitions(&[("r.yaml", runbook)]).await.expect("runbook").runbooks[0];
-    sign_in(&browser, &server).await;
+    browser.sign_in(&server.base, BOOTSTRAP).await;
     browser.goto(&format!("{}/runbooks/{id}", server.base)).await;
     browser.click(&browser.button("Start rehearsal").await).await;
     browser.click(&browser.link("Post").await).await;
@@ -318,7 +300,7 @@ async fn a_rehearsal_shows_the_request_it_did_not_send() {
     browser.find("//dialog[@open]//*[contains(., 'would have been sent')]", "the rehearsal note").await;
     browser.screenshot("r10-rehearsal-debug").await;
     assert!(mock.requests.lock().expect("requests").is_empty(), "nothing was sent");
-    no_csp_violation(&browser).await;
+    browser.assert_no_csp_violation("runbookReady").await;
     browser.quit().await;
 }
 
@@ -336,7 +318,7 @@ async fn a_two_thousand_task_runbook_is_usable() {
         text.push_str(&format!("  - {{id: t{i}, name: Task {i}{predecessors}}}\n"));
     }
     let id = server.engine.apply_definitions(&[("big.yaml", &text)]).await.expect("runbook").runbooks[0];
-    sign_in(&browser, &server).await;
+    browser.sign_in(&server.base, BOOTSTRAP).await;
     let started = std::time::Instant::now();
     browser.goto(&format!("{}/runbooks/{id}", server.base)).await;
     browser.wait_for("return document.documentElement.dataset.runbookReady === 'true';", "the page's module").await;

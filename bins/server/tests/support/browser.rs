@@ -149,6 +149,27 @@ impl Browser {
         self.command(method, path, body).await.unwrap_or_else(|error| panic!("{method} {path}: {error}"))
     }
 
+    /// Signs in at `base` with an API token and waits for the first page after it.
+    pub async fn sign_in(&self, base: &str, token: &str) {
+        self.goto(&format!("{base}/")).await;
+        self.heading("Sign in").await;
+        self.fill(&self.field("API token").await, token).await;
+        self.click(&self.button("Sign in").await).await;
+        self.heading("Integration Connections").await;
+    }
+
+    /// No CSP violation was reported, neither in the browser console nor to our modules' listener, and the page's
+    /// module ran: it sets `data-READY` on the document element (`consoleReady`, `runbookReady`).
+    pub async fn assert_no_csp_violation(&self, ready: &str) {
+        let log = self.console_log().await;
+        let violations: Vec<&String> = log.iter().filter(|line| line.contains("Content Security Policy")).collect();
+        assert!(violations.is_empty(), "CSP violations: {violations:?}");
+        let recorded = self.execute("return document.documentElement.dataset.cspViolations ?? '0';", vec![]).await;
+        assert_eq!(recorded, Value::from("0"));
+        let script = format!("return document.documentElement.dataset.{ready} ?? 'no';");
+        assert_eq!(self.execute(&script, vec![]).await, Value::from("true"), "the page's module ran ({ready})");
+    }
+
     /// Sets the layout viewport in CSS pixels and the zoom (device scale) through the DevTools protocol.
     pub async fn viewport(&self, width: u32, height: u32, scale: f64) {
         let params = json!({"width": width, "height": height, "deviceScaleFactor": scale, "mobile": false});
