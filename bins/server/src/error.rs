@@ -153,6 +153,9 @@ impl From<EngineError> for ApiError {
             EngineError::RunbookExists { .. } => Self::new(StatusCode::CONFLICT, "runbook_exists", message),
             EngineError::NotPlanning { .. } => Self::new(StatusCode::CONFLICT, "not_planning", message),
             EngineError::TaskInUse { .. } => Self::new(StatusCode::CONFLICT, "task_in_use", message),
+            EngineError::Store(StoreError::Stale { .. }) => {
+                Self::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", message)
+            }
             EngineError::Store(StoreError::VersionConflict { .. }) => {
                 Self::new(StatusCode::CONFLICT, "runbook_changed", message)
             }

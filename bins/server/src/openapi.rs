@@ -119,6 +119,7 @@ fn reason(status: u16) -> &'static str {
         403 => "the caller lacks a role",
         404 => "no such resource",
         409 => "not allowed in this state",
+        412 => "`If-Match` names a version the resource is no longer at: nothing changed",
         422 => "invalid input (every error with its path)",
         502 => "the OAuth provider failed",
         503 => "the database does not answer",

@@ -59,9 +59,11 @@ impl Route {
 }
 
 const E_READ: &[u16] = &[404];
-const E_WRITE: &[u16] = &[400, 404, 422];
 const E_COMMAND: &[u16] = &[400, 404, 409, 422];
 const E_CREATE: &[u16] = &[400, 409, 422];
+/// A conditional write (`If-Match`): 412 when the resource moved on.
+const E_WRITE_IF: &[u16] = &[400, 404, 412, 422];
+const E_COMMAND_IF: &[u16] = &[400, 404, 409, 412, 422];
 
 /// Every route of the API.
 pub static ROUTES: &[Route] = &[
@@ -134,7 +136,7 @@ pub static ROUTES: &[Route] = &[
         body: Body::Json("IntegrationPatch"),
         success: 200,
         response: Some("Integration"),
-        errors: E_WRITE,
+        errors: E_WRITE_IF,
         handler: || patch(integrations::patch),
     },
     Route {
@@ -146,7 +148,7 @@ pub static ROUTES: &[Route] = &[
         body: Body::None,
         success: 200,
         response: Some("Integration"),
-        errors: E_READ,
+        errors: &[404, 412],
         handler: || delete(integrations::archive),
     },
     Route {
@@ -182,7 +184,7 @@ pub static ROUTES: &[Route] = &[
         body: Body::Json("Action"),
         success: 200,
         response: Some("Action"),
-        errors: &[400, 404, 409, 422],
+        errors: &[400, 404, 409, 412, 422],
         handler: || patch(integrations::patch_action),
     },
     Route {
@@ -278,7 +280,7 @@ pub static ROUTES: &[Route] = &[
         body: Body::Json("CustomFieldValues"),
         success: 200,
         response: Some("Runbook"),
-        errors: E_COMMAND,
+        errors: E_COMMAND_IF,
         handler: || patch(runbooks::set_fields),
     },
     Route {
@@ -374,7 +376,7 @@ pub static ROUTES: &[Route] = &[
         body: Body::Json("TaskDefinitionPatch"),
         success: 200,
         response: Some("Task"),
-        errors: E_COMMAND,
+        errors: E_COMMAND_IF,
         handler: || patch(tasks::edit),
     },
     Route {
@@ -386,7 +388,7 @@ pub static ROUTES: &[Route] = &[
         body: Body::None,
         success: 204,
         response: None,
-        errors: E_COMMAND,
+        errors: E_COMMAND_IF,
         handler: || delete(tasks::remove),
     },
     Route {
@@ -410,7 +412,7 @@ pub static ROUTES: &[Route] = &[
         body: Body::Json("CustomFieldValues"),
         success: 200,
         response: Some("Task"),
-        errors: E_COMMAND,
+        errors: E_COMMAND_IF,
         handler: || patch(tasks::set_fields),
     },
     Route {

@@ -25,7 +25,7 @@ use crate::stored_runbook::Loaded;
 use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookError};
 use cutover_integrations_store::{
     Commit, FireId, FireRecord, FireStatus, FireUpdate, LogRecord, NewFire, NewTimer, RunbookId, RunbookRecord,
-    RunbookWrite, TimerId,
+    RunbookWrite, StoreError, TimerId,
 };
 use jiff::Timestamp;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,17 +51,20 @@ pub(crate) struct Change {
     /// wants (cancelled, refired) is kept in the fire's record. Otherwise a refusal writes nothing and is returned.
     pub(crate) keep_writes_if_refused: bool,
     pub(crate) extra: Vec<ExtraWrite>,
+    /// Apply only to the runbook at this version (an `If-Match`), as the first change of its commit; otherwise the
+    /// change is refused as stale.
+    pub(crate) expected_version: Option<i64>,
 }
 
 impl Change {
     /// A command from `actor`.
     pub(crate) fn command(command: Command, actor: &Actor) -> Self {
-        Self { command, actor: actor.clone(), keep_writes_if_refused: false, extra: Vec::new() }
+        Self { command, actor: actor.clone(), keep_writes_if_refused: false, extra: Vec::new(), expected_version: None }
     }
 
     /// A report about a fire (its outcome or progress) with the fire's own writes.
     pub(crate) fn fire_report(command: Command, extra: Vec<ExtraWrite>) -> Self {
-        Self { command, actor: Actor::engine(), keep_writes_if_refused: true, extra }
+        Self { command, actor: Actor::engine(), keep_writes_if_refused: true, extra, expected_version: None }
     }
 }
 
@@ -113,8 +116,15 @@ pub(crate) struct RunbookSlot {
 
 /// How one change of a batch came out.
 enum Outcome {
-    Applied { events: Vec<Event> },
+    Applied {
+        events: Vec<Event>,
+    },
     Refused(RunbookError),
+    /// The change expected another version of the runbook.
+    Stale {
+        runbook: RunbookId,
+        expected: i64,
+    },
 }
 
 /// A batch applied to a state, ready to commit.
@@ -297,6 +307,12 @@ impl Engine {
         });
         let mut changed = false;
         for change in changes {
+            if let Some(expected) = change.expected_version
+                && (changed || expected != loaded.version)
+            {
+                outcomes.push(Outcome::Stale { runbook: id, expected });
+                continue;
+            }
             match loaded.state.apply(change.command.clone(), &change.actor, now) {
                 Ok(effects) => {
                     changed = true;
@@ -450,6 +466,9 @@ fn answer(replies: Vec<oneshot::Sender<Result<Vec<Event>, EngineError>>>, outcom
         let _ = reply.send(match outcome {
             Outcome::Applied { events } => Ok(events),
             Outcome::Refused(refusal) => Err(refusal.into()),
+            Outcome::Stale { runbook, expected } => {
+                Err(StoreError::Stale { what: "runbook", id: runbook.0, expected }.into())
+            }
         });
     }
 }

@@ -6,7 +6,8 @@
 //! handed to the [`Validator`], and the problems that concern the piece come back as [`InputProblem`]s with paths
 //! relative to it (`request.url`, not `actions[0].request.url`).
 
-use crate::engine::Engine;
+use crate::commit_queue::Change;
+use crate::engine::{Engine, immutable_fields};
 use crate::error::{EngineError, InputProblem};
 use cutover_integrations_model::{
     Action, ActionRef, AuthSettings, CustomField, Definition, DefinitionFormat, Diagnostic, FieldValue, SecretValue,
@@ -65,12 +66,25 @@ impl Engine {
         id: IntegrationId,
         edit: &IntegrationEdit,
     ) -> Result<IntegrationRecord, EngineError> {
+        self.edit_integration_if(id, edit, None).await
+    }
+
+    /// [`Engine::edit_integration`] if the integration is still at `expected_version` (its
+    /// [`IntegrationRecord::version`]; any version when `None`): otherwise [`StoreError::Stale`], nothing changed.
+    /// The version is compared in the statement that writes.
+    pub async fn edit_integration_if(
+        &self,
+        id: IntegrationId,
+        edit: &IntegrationEdit,
+        expected_version: Option<i64>,
+    ) -> Result<IntegrationRecord, EngineError> {
         let record = self.integration(id).await?;
-        let now = self.now().as_millisecond();
+        if let Some(expected) = expected_version.filter(|expected| *expected != record.version) {
+            return Err(StoreError::Stale { what: "integration", id: id.0, expected }.into());
+        }
+        let mut integration = record.integration.clone();
         if let Some(image_url) = &edit.image_url {
-            let mut integration = record.integration.clone();
             integration.image_url = Some(image_url.clone()).filter(|url| !url.trim().is_empty());
-            integration.archived = edit.archived.unwrap_or(record.integration.archived);
             let document = json!({
                 "kind": "integration",
                 "name": integration.name,
@@ -78,10 +92,11 @@ impl Engine {
                 "actions": [],
             });
             validate_piece(&document, "image_url")?;
-            integration.actions.clear();
-            self.inner.store.apply_integration(&integration, now).await?;
-        } else if let Some(archived) = edit.archived {
-            self.inner.store.set_integration_archived(id, archived, now).await?;
+        }
+        integration.archived = edit.archived.unwrap_or(record.integration.archived);
+        if edit.image_url.is_some() || edit.archived.is_some() {
+            let now = self.now().as_millisecond();
+            self.inner.store.update_integration_settings(id, &integration, expected_version, now).await?;
         }
         self.integration(id).await
     }
@@ -111,7 +126,22 @@ impl Engine {
     /// Applies a JSON merge patch (RFC 7396) to an action: `null` removes a key, objects merge, anything else
     /// replaces. A secret sent back as `[REDACTED]` keeps the stored secret. Trigger and visibility cannot change.
     pub async fn patch_action(&self, id: ActionId, patch: &Value) -> Result<ActionRecord, EngineError> {
+        self.patch_action_if(id, patch, None).await
+    }
+
+    /// [`Engine::patch_action`] if the action's integration is still at `expected_version` (the action's
+    /// [`ActionRecord::integration_version`]; any version when `None`): otherwise [`StoreError::Stale`], nothing
+    /// changed. The version is compared in the statement that writes.
+    pub async fn patch_action_if(
+        &self,
+        id: ActionId,
+        patch: &Value,
+        expected_version: Option<i64>,
+    ) -> Result<ActionRecord, EngineError> {
         let existing = self.action_record(id).await?;
+        if let Some(expected) = expected_version.filter(|expected| *expected != existing.integration_version) {
+            return Err(StoreError::Stale { what: "action", id: id.0, expected }.into());
+        }
         let record = self.integration(existing.integration_id).await?;
         let mut document = serde_json::to_value(&existing.action).map_err(EngineError::corrupt("action"))?;
         merge_patch(&mut document, patch);
@@ -131,7 +161,8 @@ impl Engine {
             let name = format!("{}/{}", record.integration.name, action.name);
             return Err(StoreError::Duplicate { what: "action", name }.into());
         }
-        self.update_action(id, &action).await?;
+        immutable_fields(&existing.action, &action)?;
+        self.inner.store.update_action_if(id, &action, expected_version, self.now().as_millisecond()).await?;
         self.action_record(id).await
     }
 
@@ -236,13 +267,28 @@ impl Engine {
         values: BTreeMap<String, FieldValue>,
         actor: &Actor,
     ) -> Result<Vec<Event>, EngineError> {
+        self.set_custom_fields_if(runbook, target, values, actor, None).await
+    }
+
+    /// [`Engine::set_custom_fields`] if the runbook is still at `expected_version` ([`crate::RunbookView::version`];
+    /// any version when `None`) when the change is committed: otherwise [`StoreError::Stale`], nothing changed.
+    pub async fn set_custom_fields_if(
+        &self,
+        runbook: RunbookId,
+        target: FieldTarget,
+        values: BTreeMap<String, FieldValue>,
+        actor: &Actor,
+        expected_version: Option<i64>,
+    ) -> Result<Vec<Event>, EngineError> {
         let fields = self.custom_fields().await?;
         let problems: Vec<InputProblem> =
             values.iter().flat_map(|(name, value)| field_value_problems(&fields, name, value)).collect();
         if !problems.is_empty() {
             return Err(EngineError::InvalidInput { problems });
         }
-        self.command(runbook, Command::SetCustomFields { target, values }, actor).await
+        let mut change = Change::command(Command::SetCustomFields { target, values }, actor);
+        change.expected_version = expected_version;
+        self.apply(runbook, change).await
     }
 
     /// The stored integrations (without their custom fields) and every stored custom field, as JSON definition files

@@ -76,6 +76,9 @@ pub struct RunbookView {
     pub definition: Runbook,
     /// The state machine's state: stage, mode, every task.
     pub state: RunbookState,
+    /// The stored version this view was read at: every change of the runbook or of one of its tasks increases it.
+    /// What an `ETag` of the runbook or of one of its tasks encodes.
+    pub version: i64,
 }
 
 /// A user created with its API token, which is shown this once.
@@ -366,7 +369,12 @@ impl Engine {
     /// A runbook with its current state (as stored: changes made through other engines included).
     pub async fn runbook(&self, id: RunbookId) -> Result<RunbookView, EngineError> {
         let loaded = self.load_fresh(id).await?;
-        Ok(RunbookView { id, definition: (*loaded.definition).clone(), state: loaded.state.clone() })
+        Ok(RunbookView {
+            id,
+            definition: (*loaded.definition).clone(),
+            state: loaded.state.clone(),
+            version: loaded.version,
+        })
     }
 
     /// A copy of a runbook in `planning`, without transient custom field values (and never task-user tokens, which
@@ -421,7 +429,7 @@ impl Engine {
     }
 }
 
-fn immutable_fields(existing: &Action, new: &Action) -> Result<(), EngineError> {
+pub(crate) fn immutable_fields(existing: &Action, new: &Action) -> Result<(), EngineError> {
     if existing.trigger != new.trigger {
         return Err(EngineError::Immutable { action: new.name.clone(), field: "trigger" });
     }

@@ -11,7 +11,7 @@ use crate::error::{EngineError, InputProblem};
 use crate::stored_runbook::Loaded;
 use cutover_integrations_model::{Definition, Runbook, RunbookStage};
 use cutover_integrations_runbook::{RunbookPlan, RunbookState};
-use cutover_integrations_store::{ReplacedRunbook, RunbookId};
+use cutover_integrations_store::{ReplacedRunbook, RunbookId, StoreError};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -33,22 +33,54 @@ impl Engine {
     /// Problems of the task come back with paths relative to it (`predecessors[0]`, `custom_fields['Slack
     /// Channel']`); problems the task causes elsewhere (a cycle) with the runbook's own paths.
     pub async fn add_task(&self, runbook: RunbookId, task: &Value) -> Result<RunbookView, EngineError> {
-        self.replan(runbook, TaskChange::Add(task)).await
+        self.replan(runbook, TaskChange::Add(task), None).await
     }
 
     /// Applies a JSON merge patch (RFC 7396) to a task of a runbook in planning. The id cannot change.
     pub async fn edit_task(&self, runbook: RunbookId, task: &str, patch: &Value) -> Result<RunbookView, EngineError> {
-        self.replan(runbook, TaskChange::Edit { task, patch }).await
+        self.replan(runbook, TaskChange::Edit { task, patch }, None).await
+    }
+
+    /// [`Engine::edit_task`] if the runbook is still at `expected_version` (any version when `None`); a runbook
+    /// that moved is refused with [`StoreError::Stale`], nothing changed.
+    pub async fn edit_task_if(
+        &self,
+        runbook: RunbookId,
+        task: &str,
+        patch: &Value,
+        expected_version: Option<i64>,
+    ) -> Result<RunbookView, EngineError> {
+        self.replan(runbook, TaskChange::Edit { task, patch }, expected_version).await
     }
 
     /// Removes a task from a runbook in planning; refused with [`EngineError::TaskInUse`] while other tasks list it
     /// as a predecessor.
     pub async fn remove_task(&self, runbook: RunbookId, task: &str) -> Result<RunbookView, EngineError> {
-        self.replan(runbook, TaskChange::Remove(task)).await
+        self.replan(runbook, TaskChange::Remove(task), None).await
     }
 
-    async fn replan(&self, id: RunbookId, change: TaskChange<'_>) -> Result<RunbookView, EngineError> {
+    /// [`Engine::remove_task`] if the runbook is still at `expected_version` (any version when `None`); a runbook
+    /// that moved is refused with [`StoreError::Stale`], nothing changed.
+    pub async fn remove_task_if(
+        &self,
+        runbook: RunbookId,
+        task: &str,
+        expected_version: Option<i64>,
+    ) -> Result<RunbookView, EngineError> {
+        self.replan(runbook, TaskChange::Remove(task), expected_version).await
+    }
+
+    async fn replan(
+        &self,
+        id: RunbookId,
+        change: TaskChange<'_>,
+        expected_version: Option<i64>,
+    ) -> Result<RunbookView, EngineError> {
         let loaded = self.load_fresh(id).await?;
+        let stale = |expected| EngineError::Store(StoreError::Stale { what: "runbook", id: id.0, expected });
+        if let Some(expected) = expected_version.filter(|expected| *expected != loaded.version) {
+            return Err(stale(expected));
+        }
         if loaded.state.stage() != RunbookStage::Planning {
             return Err(EngineError::NotPlanning { runbook: id.0, stage: stage_name(loaded.state.stage()) });
         }
@@ -88,9 +120,18 @@ impl Engine {
             definition: &next.definition_document()?,
             state: &next.state_document()?,
         };
+        let now = self.now().as_millisecond();
         next.version =
-            self.inner.store.replace_runbook(id, loaded.version, &replaced, self.now().as_millisecond()).await?;
-        let view = RunbookView { id, definition: (*next.definition).clone(), state: next.state.clone() };
+            match (self.inner.store.replace_runbook(id, loaded.version, &replaced, now).await, expected_version) {
+                (Err(StoreError::VersionConflict { .. }), Some(expected)) => return Err(stale(expected)),
+                (replaced, _) => replaced?,
+            };
+        let view = RunbookView {
+            id,
+            definition: (*next.definition).clone(),
+            state: next.state.clone(),
+            version: next.version,
+        };
         *cached = Some(Arc::new(next));
         Ok(view)
     }

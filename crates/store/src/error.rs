@@ -37,6 +37,16 @@ pub enum StoreError {
         /// The version the writer read.
         expected: i64,
     },
+    /// A precondition did not hold: the record is no longer at the version the writer was given (an `If-Match`).
+    #[error("{what} {id} changed: it is no longer at version {expected}")]
+    Stale {
+        /// The kind of record.
+        what: &'static str,
+        /// Its id.
+        id: i64,
+        /// The version the writer expected.
+        expected: i64,
+    },
     /// A fire update's guard did not hold (the lease was lost, or the fire moved on).
     #[error("fire {fire} was not updated: {reason}")]
     FireGuardFailed {

@@ -31,6 +31,7 @@
 mod commit;
 mod credentials;
 mod error;
+mod guarded;
 mod key_check;
 mod migrate;
 mod records;
@@ -74,6 +75,27 @@ pub trait Store: CredentialStore + Send + Sync + 'static {
 
     /// Archives or unarchives an integration.
     async fn set_integration_archived(&self, id: IntegrationId, archived: bool, now: Millis) -> Result<(), StoreError>;
+
+    /// Replaces an integration's own settings (its body without actions, with the image URL, and the archived flag)
+    /// if its version is still `expected_version` (any version when `None`); [`StoreError::Stale`] otherwise, with
+    /// nothing written.
+    async fn update_integration_settings(
+        &self,
+        id: IntegrationId,
+        integration: &Integration,
+        expected_version: Option<i64>,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// [`Store::update_action`] if the version of the action's integration is still `expected_version` (any version
+    /// when `None`); [`StoreError::Stale`] otherwise, with nothing written.
+    async fn update_action_if(
+        &self,
+        id: ActionId,
+        action: &Action,
+        expected_version: Option<i64>,
+        now: Millis,
+    ) -> Result<(), StoreError>;
 
     /// One action by id.
     async fn action(&self, id: ActionId) -> Result<Option<ActionRecord>, StoreError>;

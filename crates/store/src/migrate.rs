@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite_004_key_checks.sql"),
         postgres: include_str!("migrations/postgres_004_key_checks.sql"),
     },
+    Migration {
+        version: 6,
+        sqlite: include_str!("migrations/sqlite_006_versions_and_events.sql"),
+        postgres: include_str!("migrations/postgres_006_versions_and_events.sql"),
+    },
 ];
 
 /// Applies every migration the database lacks. Several engines starting at once on PostgreSQL serialize on an

@@ -56,6 +56,9 @@ pub struct IntegrationRecord {
     pub integration: Integration,
     /// Action ids in the order of `integration.actions`.
     pub action_ids: Vec<ActionId>,
+    /// Its version: every change of the integration or of one of its actions increases it (the store's triggers
+    /// keep it). Never newer than the rest of the record, which may be read a moment later.
+    pub version: i64,
 }
 
 /// A stored action.
@@ -71,6 +74,8 @@ pub struct ActionRecord {
     pub archived: bool,
     /// The definition, secrets opened.
     pub action: Action,
+    /// The version of its integration (see [`IntegrationRecord::version`]), which every change of the action moves.
+    pub integration_version: i64,
 }
 
 /// What applying an integration definition changed.

@@ -224,6 +224,7 @@ impl SqlStore {
             integration_name: get(row, "integration_name")?,
             archived: get::<i64>(row, "archived")? != 0,
             action,
+            integration_version: get(row, "integration_version")?,
         })
     }
 
@@ -236,15 +237,16 @@ impl SqlStore {
         filter: Option<IntegrationId>,
         reading: AuthReading,
     ) -> Result<Vec<IntegrationRecord>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, name, body, archived FROM integrations WHERE ($1 < 0 OR id = $1) ORDER BY name")
-                .bind(filter.map_or(-1, |id| id.0))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::db("reading integrations"))?;
+        let rows = sqlx::query(
+            "SELECT id, name, body, archived, version FROM integrations WHERE ($1 < 0 OR id = $1) ORDER BY name",
+        )
+        .bind(filter.map_or(-1, |id| id.0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading integrations"))?;
         let actions = sqlx::query(
-            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived \
-             FROM actions a JOIN integrations i ON i.id = a.integration_id \
+            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived, \
+             i.version AS integration_version FROM actions a JOIN integrations i ON i.id = a.integration_id \
              WHERE ($1 < 0 OR a.integration_id = $1) ORDER BY a.id",
         )
         .bind(filter.map_or(-1, |id| id.0))
@@ -277,7 +279,7 @@ impl SqlStore {
                 action_ids.push(action_id);
                 integration.actions.push(action);
             }
-            records.push(IntegrationRecord { id, integration, action_ids });
+            records.push(IntegrationRecord { id, integration, action_ids, version: get(&row, "version")? });
         }
         Ok(records)
     }
@@ -397,8 +399,8 @@ impl Store for SqlStore {
 
     async fn action(&self, id: ActionId) -> Result<Option<ActionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived \
-             FROM actions a JOIN integrations i ON i.id = a.integration_id WHERE a.id = $1",
+            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived, \
+             i.version AS integration_version FROM actions a JOIN integrations i ON i.id = a.integration_id WHERE a.id = $1",
         )
         .bind(id.0)
         .fetch_optional(&self.pool)
@@ -409,8 +411,8 @@ impl Store for SqlStore {
 
     async fn find_action(&self, reference: &ActionRef) -> Result<Option<ActionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived \
-             FROM actions a JOIN integrations i ON i.id = a.integration_id WHERE i.name = $1 AND a.name = $2",
+            "SELECT a.id, a.integration_id, a.name, a.body, a.auth, i.name AS integration_name, i.archived, \
+             i.version AS integration_version FROM actions a JOIN integrations i ON i.id = a.integration_id WHERE i.name = $1 AND a.name = $2",
         )
         .bind(&reference.integration)
         .bind(&reference.action)
@@ -418,6 +420,26 @@ impl Store for SqlStore {
         .await
         .map_err(StoreError::db("finding an action"))?;
         row.map(|row| self.action_from_row(&row)).transpose()
+    }
+
+    async fn update_integration_settings(
+        &self,
+        id: IntegrationId,
+        integration: &Integration,
+        expected_version: Option<i64>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        self.guarded_integration_settings(id, integration, expected_version, now).await
+    }
+
+    async fn update_action_if(
+        &self,
+        id: ActionId,
+        action: &Action,
+        expected_version: Option<i64>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        self.guarded_action_update(id, action, expected_version, now).await
     }
 
     async fn update_action(&self, id: ActionId, action: &Action, now: Millis) -> Result<(), StoreError> {
@@ -771,7 +793,11 @@ impl SqlStore {
     /// Commits a change of definitions or parameters and tells caches (see [`Store::catalog_revision`] and
     /// [`Store::catalog_changes_here`]). The local count rises after the commit, so that a cache reloading on seeing
     /// it reads the change.
-    async fn commit_catalog_change(&self, mut tx: WriteTx, operation: &'static str) -> Result<(), StoreError> {
+    pub(crate) async fn commit_catalog_change(
+        &self,
+        mut tx: WriteTx,
+        operation: &'static str,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE catalog_revision SET revision = revision + 1 WHERE id = 1")
             .execute(&mut *tx)
             .await
@@ -812,7 +838,11 @@ impl SqlStore {
     }
 
     /// Splits an action into its public body (auth reduced to its type) and its sealed auth settings.
-    fn split_action(&self, integration: IntegrationId, action: &Action) -> Result<(String, Vec<u8>), StoreError> {
+    pub(crate) fn split_action(
+        &self,
+        integration: IntegrationId,
+        action: &Action,
+    ) -> Result<(String, Vec<u8>), StoreError> {
         let mut public = action.clone();
         // The auth in clear with its secrets replaced, so that lists need not open the sealed settings.
         public.auth = action.auth.with_secrets_replaced(REDACTED_AUTH);
@@ -890,7 +920,7 @@ where
     row.try_get(column).map_err(StoreError::db(column))
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Serializing our own model types to a string cannot fail: they hold no maps with non-string keys.
     serde_json::to_string(value).unwrap_or_default()
 }

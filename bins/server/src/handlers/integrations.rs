@@ -5,10 +5,12 @@ use super::parse_id;
 use crate::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::preconditions::{IfMatch, tagged};
 use crate::views;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use cutover_integrations_core::IntegrationEdit;
 use cutover_integrations_core::store::{ActionId, IntegrationId};
 use serde::Deserialize;
@@ -38,28 +40,38 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
     Ok(Json(Value::Array(integrations.iter().map(views::integration).collect())))
 }
 
-/// One integration.
-pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// One integration, with its `ETag`.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let record = state.engine.integration(integration_id(&id)?).await?;
-    Ok(Json(views::integration(&record)))
+    Ok(tagged(&headers, StatusCode::OK, record.version, views::integration(&record)))
 }
 
-/// Changes an integration's icon or archived flag.
+/// Changes an integration's icon or archived flag (if it is still at the `If-Match` version).
 pub(crate) async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
     JsonBody(patch): JsonBody<IntegrationPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let edit = IntegrationEdit { image_url: patch.image_url, archived: patch.archived };
-    let record = state.engine.edit_integration(integration_id(&id)?, &edit).await?;
-    Ok(Json(views::integration(&record)))
+    let record = state.engine.edit_integration_if(integration_id(&id)?, &edit, expected).await?;
+    Ok(tagged(&HeaderMap::new(), StatusCode::OK, record.version, views::integration(&record)))
 }
 
-/// Archives an integration: its history stays, its actions no longer fire.
-pub(crate) async fn archive(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// Archives an integration (if it is still at the `If-Match` version): its history stays, its actions no longer
+/// fire.
+pub(crate) async fn archive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+) -> Result<Response, ApiError> {
     let edit = IntegrationEdit { image_url: None, archived: Some(true) };
-    let record = state.engine.edit_integration(integration_id(&id)?, &edit).await?;
-    Ok(Json(views::integration(&record)))
+    let record = state.engine.edit_integration_if(integration_id(&id)?, &edit, expected).await?;
+    Ok(tagged(&HeaderMap::new(), StatusCode::OK, record.version, views::integration(&record)))
 }
 
 /// Adds an action (an action definition as JSON) to an integration.
@@ -67,23 +79,29 @@ pub(crate) async fn add_action(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(action): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let record = state.engine.add_action(integration_id(&id)?, &action).await?;
-    Ok((StatusCode::CREATED, Json(views::action(&record))))
+    Ok(tagged(&HeaderMap::new(), StatusCode::CREATED, record.integration_version, views::action(&record)))
 }
 
-/// One action.
-pub(crate) async fn get_action(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// One action, with its `ETag` (its integration's version).
+pub(crate) async fn get_action(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let record = state.engine.action_record(action_id(&id)?).await?;
-    Ok(Json(views::action(&record)))
+    Ok(tagged(&headers, StatusCode::OK, record.integration_version, views::action(&record)))
 }
 
-/// Edits an action with a JSON merge patch; `[REDACTED]` secrets keep their stored value.
+/// Edits an action with a JSON merge patch (if it is still at the `If-Match` version); `[REDACTED]` secrets keep
+/// their stored value.
 pub(crate) async fn patch_action(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
     JsonBody(patch): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let record = state.engine.patch_action(action_id(&id)?, &patch).await?;
-    Ok(Json(views::action(&record)))
+) -> Result<Response, ApiError> {
+    let record = state.engine.patch_action_if(action_id(&id)?, &patch, expected).await?;
+    Ok(tagged(&HeaderMap::new(), StatusCode::OK, record.integration_version, views::action(&record)))
 }

@@ -6,15 +6,16 @@ use crate::AppState;
 use crate::access::CurrentUser;
 use crate::body::{DefinitionBody, JsonBody};
 use crate::error::ApiError;
+use crate::preconditions::{IfMatch, tagged};
 use crate::views;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::http::Uri;
-use cutover_integrations_core::ExistingRunbook;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use cutover_integrations_core::model::{FieldValue, RunMode};
 use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
 use cutover_integrations_core::store::RunbookId;
+use cutover_integrations_core::{ExistingRunbook, RunbookView};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -48,7 +49,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     uri: Uri,
     body: DefinitionBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let existing = match query_params(&uri).get("existing").map(String::as_str) {
         None | Some("new") => ExistingRunbook::CreateAnother,
         Some("reuse") => ExistingRunbook::Reuse,
@@ -57,7 +58,7 @@ pub(crate) async fn create(
     let applied = state.engine.apply_runbook_file(&body.name, &body.text, existing).await?;
     let view = state.engine.runbook(applied.id).await?;
     let status = if applied.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(views::runbook(&view))))
+    Ok(answer(status, &view))
 }
 
 /// Every runbook with its stage and mode.
@@ -69,22 +70,32 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
     Ok(Json(Value::Array(runbooks)))
 }
 
-/// One runbook with its tasks.
-pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let view = state.engine.runbook(runbook_id(&id)?).await?;
-    Ok(Json(views::runbook(&view)))
+/// A runbook answer with its `ETag`.
+fn answer(status: StatusCode, view: &RunbookView) -> Response {
+    tagged(&HeaderMap::new(), status, view.version, views::runbook(view))
 }
 
-/// Sets runbook-level custom field values.
+/// One runbook with its tasks, with its `ETag`.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let view = state.engine.runbook(runbook_id(&id)?).await?;
+    Ok(tagged(&headers, StatusCode::OK, view.version, views::runbook(&view)))
+}
+
+/// Sets runbook-level custom field values (if the runbook is still at the `If-Match` version).
 pub(crate) async fn set_fields(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
     JsonBody(body): JsonBody<FieldsBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = runbook_id(&id)?;
-    state.engine.set_custom_fields(id, FieldTarget::Runbook, body.custom_fields, &actor(&user)).await?;
-    Ok(Json(views::runbook(&state.engine.runbook(id).await?)))
+    state.engine.set_custom_fields_if(id, FieldTarget::Runbook, body.custom_fields, &actor(&user), expected).await?;
+    Ok(answer(StatusCode::OK, &state.engine.runbook(id).await?))
 }
 
 /// Starts a run in `rehearsal` or `live` mode.
@@ -93,7 +104,7 @@ pub(crate) async fn start(
     user: CurrentUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StartBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     lifecycle(&state, &user, &id, Command::StartRunbook { mode: body.mode }).await
 }
 
@@ -102,7 +113,7 @@ pub(crate) async fn pause(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     lifecycle(&state, &user, &id, Command::PauseRunbook).await
 }
 
@@ -111,7 +122,7 @@ pub(crate) async fn resume(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     lifecycle(&state, &user, &id, Command::ResumeRunbook).await
 }
 
@@ -120,21 +131,18 @@ pub(crate) async fn cancel(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     lifecycle(&state, &user, &id, Command::CancelRunbook).await
 }
 
 /// Copies a runbook into a new one in planning (transient custom field values are not copied).
-pub(crate) async fn duplicate(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub(crate) async fn duplicate(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let copy = state.engine.duplicate_runbook(runbook_id(&id)?).await?;
-    Ok((StatusCode::CREATED, Json(views::runbook(&state.engine.runbook(copy).await?))))
+    Ok(answer(StatusCode::CREATED, &state.engine.runbook(copy).await?))
 }
 
-async fn lifecycle(state: &AppState, user: &CurrentUser, id: &str, command: Command) -> Result<Json<Value>, ApiError> {
+async fn lifecycle(state: &AppState, user: &CurrentUser, id: &str, command: Command) -> Result<Response, ApiError> {
     let id = runbook_id(id)?;
     state.engine.command(id, command, &actor(user)).await?;
-    Ok(Json(views::runbook(&state.engine.runbook(id).await?)))
+    Ok(answer(StatusCode::OK, &state.engine.runbook(id).await?))
 }

@@ -7,10 +7,12 @@ use crate::AppState;
 use crate::access::CurrentUser;
 use crate::body::{JsonBody, OptionalJson};
 use crate::error::ApiError;
+use crate::preconditions::{IfMatch, tagged};
 use crate::views;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use cutover_integrations_core::EngineError;
 use cutover_integrations_core::RunbookView;
 use cutover_integrations_core::runbook::{Command, FieldTarget};
@@ -40,31 +42,39 @@ fn task_view(view: &RunbookView, task: &str) -> Result<Value, ApiError> {
     Ok(views::task(view, found))
 }
 
+/// A task answer with its `ETag` (its runbook's version), or 304 for a GET whose `If-None-Match` names it.
+fn task_answer(request: &HeaderMap, status: StatusCode, view: &RunbookView, task: &str) -> Result<Response, ApiError> {
+    Ok(tagged(request, status, view.version, task_view(view, task)?))
+}
+
 /// Every task of a runbook, in definition order.
 pub(crate) async fn list(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let view = state.engine.runbook(runbook_id(&id)?).await?;
     Ok(Json(Value::Array(view.state.tasks().map(|task| views::task(&view, task)).collect())))
 }
 
-/// One task.
+/// One task, with its `ETag` (its runbook's version).
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path((id, task)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let view = state.engine.runbook(runbook_id(&id)?).await?;
-    Ok(Json(task_view(&view, &task)?))
+    task_answer(&headers, StatusCode::OK, &view, &task)
 }
 
-/// Sets the task's custom field values.
+/// Sets the task's custom field values (if its runbook is still at the `If-Match` version).
 pub(crate) async fn set_fields(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
+    IfMatch(expected): IfMatch,
     JsonBody(body): JsonBody<FieldsBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = runbook_id(&id)?;
-    state.engine.set_custom_fields(id, FieldTarget::Task(task.clone()), body.custom_fields, &actor(&user)).await?;
-    Ok(Json(task_view(&state.engine.runbook(id).await?, &task)?))
+    let target = FieldTarget::Task(task.clone());
+    state.engine.set_custom_fields_if(id, target, body.custom_fields, &actor(&user), expected).await?;
+    task_answer(&HeaderMap::new(), StatusCode::OK, &state.engine.runbook(id).await?, &task)
 }
 
 /// Starts a startable task (firing its action); `force` starts before a fixed start time (runbook admins).
@@ -73,7 +83,7 @@ pub(crate) async fn start(
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<StartBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let command = Command::StartTask { task: task.clone(), force: body.force };
     task_command(&state, &user, &id, &task, command).await
 }
@@ -83,7 +93,7 @@ pub(crate) async fn finish(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     task_command(&state, &user, &id, &task, Command::FinishTask { task: task.clone() }).await
 }
 
@@ -93,7 +103,7 @@ pub(crate) async fn skip(
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
     JsonBody(body): JsonBody<SkipBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let command = Command::SkipTask { task: task.clone(), comment: body.comment };
     task_command(&state, &user, &id, &task, command).await
 }
@@ -103,7 +113,7 @@ pub(crate) async fn cancel(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     task_command(&state, &user, &id, &task, Command::CancelTask { task: task.clone() }).await
 }
 
@@ -112,7 +122,7 @@ pub(crate) async fn refire(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     task_command(&state, &user, &id, &task, Command::RefireTask { task: task.clone() }).await
 }
 
@@ -132,10 +142,10 @@ async fn task_command(
     id: &str,
     task: &str,
     command: Command,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = runbook_id(id)?;
     state.engine.command(id, command, &actor(user)).await?;
-    Ok(Json(task_view(&state.engine.runbook(id).await?, task)?))
+    task_answer(&HeaderMap::new(), StatusCode::OK, &state.engine.runbook(id).await?, task)
 }
 
 /// Adds a task (a task definition) to a runbook in planning: 201 with the task.
@@ -143,29 +153,33 @@ pub(crate) async fn add(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let id = runbook_id(&id)?;
     let before = state.engine.runbook(id).await?.definition.tasks.len();
     let view = state.engine.add_task(id, &body).await?;
     let task = view.definition.tasks.get(before).map(|task| task.id.clone()).unwrap_or_default();
-    Ok((StatusCode::CREATED, Json(task_view(&view, &task)?)))
+    task_answer(&HeaderMap::new(), StatusCode::CREATED, &view, &task)
 }
 
-/// Changes a task of a runbook in planning with a JSON merge patch of its definition.
+/// Changes a task of a runbook in planning with a JSON merge patch of its definition (if the runbook is still at
+/// the `If-Match` version).
 pub(crate) async fn edit(
     State(state): State<AppState>,
     Path((id, task)): Path<(String, String)>,
+    IfMatch(expected): IfMatch,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let view = state.engine.edit_task(runbook_id(&id)?, &task, &body).await?;
-    Ok(Json(task_view(&view, &task)?))
+) -> Result<Response, ApiError> {
+    let view = state.engine.edit_task_if(runbook_id(&id)?, &task, &body, expected).await?;
+    task_answer(&HeaderMap::new(), StatusCode::OK, &view, &task)
 }
 
-/// Removes a task nobody depends on from a runbook in planning: 204.
+/// Removes a task nobody depends on from a runbook in planning (if the runbook is still at the `If-Match`
+/// version): 204.
 pub(crate) async fn remove(
     State(state): State<AppState>,
     Path((id, task)): Path<(String, String)>,
+    IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    state.engine.remove_task(runbook_id(&id)?, &task).await?;
+    state.engine.remove_task_if(runbook_id(&id)?, &task, expected).await?;
     Ok(StatusCode::NO_CONTENT)
 }
