@@ -68,9 +68,11 @@ fn render(args: &RenderArgs) -> Result<String, Vec<String>> {
         .map_err(|error| vec![format!("{context_file}: {}", error.message())])?;
 
     let field_error = |error: TemplateError| vec![format!("{file}: {}", located(index, &error))];
-    let request = RequestTemplate::compile(&action.request)
-        .and_then(|request| request.with_auth(&action.auth))
-        .map_err(field_error)?;
+    let spec = action.request.as_ref().ok_or_else(|| {
+        vec![format!("{file}: actions[{index}]: action `{}` is a draft: it has no request to render", action.name)]
+    })?;
+    let request =
+        RequestTemplate::compile(spec).and_then(|request| request.with_auth(&action.auth)).map_err(field_error)?;
     let rendered = request.render(&context).map_err(field_error)?;
     let shown = if args.show_secrets { rendered } else { rendered.redacted() };
     let mut json = shown.to_json();

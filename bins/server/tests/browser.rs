@@ -215,7 +215,8 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser.click(&browser.button("Create").await).await;
     browser.heading("Edit Custom Integration").await;
 
-    // The action: General, Authorization (OAuth), and the request's URL; the payload comes once the fields exist.
+    // The action, as the guide orders it: General saved alone (a draft), then its custom fields, then its
+    // Authorization and Request.
     browser.click(&browser.button("New").await).await;
     browser.dialog("New Integration Action").await;
     for tab in ["General", "Authorization", "Request", "Response", "Polling"] {
@@ -233,30 +234,19 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser.press("\u{E014}").await;
     let selected = browser.attribute(&browser.tab("Authorization").await, "aria-selected").await;
     assert_eq!(selected.as_deref(), Some("true"), "ArrowRight selects the next tab");
-    browser.choose("Authorization Type", "OAuth").await;
-    browser.choose("Authorization Flow", "Authorization Code").await;
-    browser.fill(&browser.field("Client ID").await, "A0123").await;
-    browser.fill(&browser.field("Client Secret").await, CLIENT_SECRET).await;
-    browser.fill(&browser.field("OAuth2 provider host").await, &provider).await;
-    browser.fill(&browser.field("Authorization Endpoint").await, "/oauth/authorize").await;
-    browser.fill(&browser.field("Token Endpoint").await, "/api/oauth.access").await;
-    browser.fill(&browser.field("Scopes").await, "channels:read chat:write:bot chat:write:user").await;
-    browser.choose("Authenticate as", "Functional user").await;
-    let redirect = browser.property(&browser.field("Redirect URI").await, "value").await;
-    assert_eq!(redirect, Value::from(format!("{}/api/v1/oauth/callback", server.base)));
-    browser.screenshot("08-action-authorization").await;
-    browser.click(&browser.tab("Request").await).await;
-    browser.choose("Request type", "POST").await;
-    browser.fill(&browser.field("URL").await, "https://slack.com/api/chat.postMessage").await;
-    browser.fill(&browser.field("Request headers").await, r#"{"Content-Type":"application/json"}"#).await;
-    browser.choose("Execution mode", "Fire and forget").await;
     browser.click(&browser.button("Save").await).await;
     browser.dialog("Edit action Post to a channel").await;
     assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
+    let note = browser.text(&browser.find("//*[@class='draft-note']", "the draft note").await).await;
+    assert!(note.starts_with("Draft No task can use this action until its request is complete"), "{note}");
+    browser.screenshot("07b-action-draft").await;
     browser.assert_no_csp_violation("consoleReady").await;
     browser.click(&browser.button("Discard").await).await;
     browser.heading("Integration Actions").await;
     browser.button("Edit action Post to a channel").await;
+    let row = browser.text(&browser.find("//table[@class='actions']//tbody/tr", "the action's row").await).await;
+    assert!(row.contains("Draft"), "the list says the action is a draft: {row}");
+    browser.screenshot("07c-connection-with-draft").await;
 
     // The two custom fields, restricted to the action, Transient and Required.
     browser.click(&browser.link("Custom Fields").await).await;
@@ -279,12 +269,30 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     }
     browser.screenshot("10-custom-fields").await;
 
-    // Back to the action: the broken seed payload is flagged as typed, then fixed and saved.
+    // Back to the action: Authorization (OAuth), then the Request; the broken seed payload is flagged as typed, then
+    // fixed and saved.
     browser.click(&browser.link("Integrations").await).await;
     browser.click(&browser.link("Slack").await).await;
     browser.click(&browser.button("Edit action Post to a channel").await).await;
     browser.dialog("Edit action Post to a channel").await;
+    browser.click(&browser.tab("Authorization").await).await;
+    browser.choose("Authorization Type", "OAuth").await;
+    browser.choose("Authorization Flow", "Authorization Code").await;
+    browser.fill(&browser.field("Client ID").await, "A0123").await;
+    browser.fill(&browser.field("Client Secret").await, CLIENT_SECRET).await;
+    browser.fill(&browser.field("OAuth2 provider host").await, &provider).await;
+    browser.fill(&browser.field("Authorization Endpoint").await, "/oauth/authorize").await;
+    browser.fill(&browser.field("Token Endpoint").await, "/api/oauth.access").await;
+    browser.fill(&browser.field("Scopes").await, "channels:read chat:write:bot chat:write:user").await;
+    browser.choose("Authenticate as", "Functional user").await;
+    let redirect = browser.property(&browser.field("Redirect URI").await, "value").await;
+    assert_eq!(redirect, Value::from(format!("{}/api/v1/oauth/callback", server.base)));
+    browser.screenshot("08-action-authorization").await;
     browser.click(&browser.tab("Request").await).await;
+    browser.choose("Request type", "POST").await;
+    browser.fill(&browser.field("URL").await, "https://slack.com/api/chat.postMessage").await;
+    browser.fill(&browser.field("Request headers").await, r#"{"Content-Type":"application/json"}"#).await;
+    browser.choose("Execution mode", "Fire and forget").await;
     let payload = browser.field("Outbound payload").await;
     browser.fill(&payload, BROKEN_PAYLOAD).await;
     browser
@@ -300,6 +308,11 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser
         .wait_for("return document.getElementById('action-payload-error').textContent === '';", "the error to clear")
         .await;
+    browser.click(&browser.button("Save").await).await;
+    browser.dialog("Edit action Post to a channel").await;
+    assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
+    assert!(!browser.present("//*[@class='draft-note']").await, "no longer a draft");
+    // A second save leaves the secret blank: the stored one is kept.
     browser.click(&browser.tab("Authorization").await).await;
     let secret = browser.field("Client Secret").await;
     assert_eq!(browser.property(&secret, "value").await, Value::from(""), "the secret is not rendered back");

@@ -60,6 +60,16 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound { what: "integration", id: id.to_string() })
     }
 
+    /// One stored integration as pages show it: secret-bearing auth values read `[REDACTED]`, and no secret is opened
+    /// to answer. [`EngineError::NotFound`] when there is none.
+    pub async fn integration_redacted(&self, id: IntegrationId) -> Result<IntegrationRecord, EngineError> {
+        self.integrations_redacted()
+            .await?
+            .into_iter()
+            .find(|record| record.id == id)
+            .ok_or_else(|| EngineError::NotFound { what: "integration", id: id.to_string() })
+    }
+
     /// Changes an integration's icon or archived flag; returns the integration as stored afterwards.
     pub async fn edit_integration(
         &self,
@@ -180,7 +190,7 @@ impl Engine {
             .map_err(|error| EngineError::invalid_input("$", error.to_string()))?;
         field.restrict_to.dedup();
         let actions: Vec<String> = self
-            .integrations()
+            .integrations_redacted()
             .await?
             .into_iter()
             .flat_map(|record| record.integration.actions.into_iter().map(|action| action.name))

@@ -31,5 +31,49 @@ async fn actions_may_read_custom_fields_created_on_their_own() {
     assert_eq!(added.action.name, "Post");
     assert_eq!(engine.oauth_status(added.id).await.expect("status"), OAuthStatus::NotAuthorized);
     let patched = engine.patch_action(added.id, &json!({"request": {"url": "https://slack.com/api/x"}})).await;
-    assert_eq!(patched.expect("patched").action.request.url, "https://slack.com/api/x");
+    assert_eq!(patched.expect("patched").action.request.expect("a request").url, "https://slack.com/api/x");
+}
+
+/// The guide's order: an action saved from its general settings alone is a draft; its custom fields are created
+/// restricted to it; no task may name it (a file, a task added in planning) until its request is filled in.
+#[tokio::test]
+async fn a_draft_action_takes_fields_but_no_task_until_its_request_is_complete() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", directory.path().join("drafts.db").display());
+    let engine = Engine::builder().database_url(url).secret_key_base64(KEY).build().await.expect("engine");
+    let document = r#"{"kind":"integration","name":"Slack","actions":[]}"#;
+    let applied = engine.apply_definitions(&[("slack.json", document)]).await.expect("integration");
+    let integration = applied.integrations[0].integration_id;
+    let draft = engine
+        .add_action(integration, &json!({"name": "Post", "settings": {"cancelable": true}}))
+        .await
+        .expect("a draft is saved");
+    assert!(draft.action.is_draft());
+    let field = json!({"name": "Slack Channel", "type": "text", "restrict_to": ["Post"], "transient": true});
+    engine.create_custom_field(&field).await.expect("a field restricted to the draft");
+
+    let file = "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A, action: Slack/Post}\n";
+    let refused = engine.create_runbook_from_file("r.yaml", file).await;
+    let Err(EngineError::Invalid { diagnostics }) = refused else { panic!("refused: {refused:?}") };
+    assert_eq!(
+        diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["r.yaml:4:30: tasks[0].action: `Slack/Post` is a draft: it has no request yet, so no task can use it"]
+    );
+    let runbook = engine
+        .create_runbook_from_file("r.yaml", "kind: runbook\nname: R\ntasks:\n  - {id: m, name: Manual}\n")
+        .await
+        .expect("a runbook");
+    let task = json!({"name": "Notify", "action": "Slack/Post"});
+    let refused = engine.add_task(runbook, &task).await;
+    let Err(EngineError::InvalidInput { problems }) = refused else { panic!("refused: {refused:?}") };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "action");
+    assert_eq!(problems[0].message, "`Slack/Post` is a draft: it has no request yet, so no task can use it");
+
+    let request = json!({"request": {"method": "POST", "url": "https://slack.com/api/chat.postMessage",
+        "payload": "{\"channel\": \"{{CustomField['Slack Channel']}}\"}"}});
+    let complete = engine.patch_action(draft.id, &request).await.expect("the request filled in");
+    assert!(!complete.action.is_draft());
+    let view = engine.add_task(runbook, &task).await.expect("a task may use it now");
+    assert_eq!(view.definition.tasks.len(), 2);
 }

@@ -44,6 +44,12 @@ pub enum HttpError {
         /// The missing section.
         section: &'static str,
     },
+    /// The action is a draft: it has no request yet, so it cannot fire.
+    #[error("action `{action}` is a draft: it has no request yet, so it cannot fire")]
+    Draft {
+        /// The action name.
+        action: String,
+    },
     /// A call that does not fit the fire's state, such as completing a fire that does not wait for a callback.
     #[error("fire {fire_id}: {reason}")]
     InvalidState {

@@ -7,6 +7,7 @@ use crate::record::RequestPurpose;
 use crate::response_path::{FieldMapping, ResponseCondition, ResponsePath};
 use cutover_integrations_model::{
     Action, ActionSettings, Condition, ExecutionMode, HostPattern, HttpMethod, NotifyWebhook, RedirectPolicy,
+    RequestSpec,
 };
 use cutover_integrations_template::{RequestParts, RequestTemplate, TemplateContext, TemplateError};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -100,6 +101,11 @@ impl RequestRenderer for ActionTemplates {
     }
 }
 
+/// The action's request; a draft (no request yet) cannot be prepared.
+fn draft_request(action: &Action) -> Result<&RequestSpec, HttpError> {
+    action.request.as_ref().ok_or_else(|| HttpError::Draft { action: action.name.clone() })
+}
+
 /// A ready-to-fire action.
 #[derive(Clone)]
 pub struct PreparedAction {
@@ -132,7 +138,8 @@ impl PreparedAction {
             place: place.to_owned(),
             reason: error.to_string(),
         };
-        let request = RequestTemplate::compile(&action.request).map_err(|error| template_error("request", error))?;
+        let spec = draft_request(action)?;
+        let request = RequestTemplate::compile(spec).map_err(|error| template_error("request", error))?;
         let polling = action
             .polling
             .as_ref()
@@ -153,7 +160,8 @@ impl PreparedAction {
     ///
     /// Fails when a response path does not parse, or when `polling` mode has no `polling` section.
     pub fn with_renderer(action: &Action, renderer: Arc<dyn RequestRenderer>) -> Result<Self, HttpError> {
-        let mode = action.request.execution_mode;
+        let spec = draft_request(action)?;
+        let mode = spec.execution_mode;
         let response = match &action.response {
             Some(spec) => ResponseRules {
                 success_statuses: spec.success_statuses.clone(),
@@ -187,7 +195,7 @@ impl PreparedAction {
             name: action.name.clone(),
             mode,
             settings: action.settings.clone(),
-            timeout_seconds: action.request.timeout_seconds,
+            timeout_seconds: spec.timeout_seconds,
             response,
             polling,
             callback_timeout,

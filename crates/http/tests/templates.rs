@@ -155,13 +155,17 @@ fn compile_errors_name_the_template_or_path() {
             json!({"request": {"method": "GET", "url": "https://x", "execution_mode": "polling"}}),
             "action `Test action` uses execution mode `polling` but has no `polling` section",
         ),
+        (json!({"settings": {"cancelable": true}}), "action `Test action` is a draft: it has no request yet"),
     ];
     for (definition, expected) in cases {
         let error = PreparedAction::compile(&action(definition.clone())).unwrap_err();
         assert!(
             matches!(
                 error,
-                HttpError::Template { .. } | HttpError::InvalidPath { .. } | HttpError::MissingSection { .. }
+                HttpError::Template { .. }
+                    | HttpError::InvalidPath { .. }
+                    | HttpError::MissingSection { .. }
+                    | HttpError::Draft { .. }
             ),
             "{error:?}"
         );

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 pub struct Action {
     /// Name, unique within its integration.
     pub name: String,
+    /// Icon of the action's task type; the integration's icon is used when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
     /// When the action fires; fixed at creation.
     #[serde(default)]
     pub trigger: Trigger,
@@ -23,8 +26,10 @@ pub struct Action {
     /// How requests authenticate.
     #[serde(default)]
     pub auth: AuthSettings,
-    /// The request sent when the action fires.
-    pub request: RequestSpec,
+    /// The request sent when the action fires. Without one the action is a draft (saved from its general settings
+    /// alone, as the console allows): no task may use it and it never fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestSpec>,
     /// How a `sync` response is judged and mapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<ResponseSpec>,
@@ -43,6 +48,13 @@ pub struct Action {
     pub redirects: RedirectPolicy,
 }
 
+impl Action {
+    /// Whether the action is a draft: it has no request yet, so no task may use it.
+    pub fn is_draft(&self) -> bool {
+        self.request.is_none()
+    }
+}
+
 /// When an action fires.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -54,7 +66,7 @@ pub enum Trigger {
     RunbookUpdate,
 }
 
-/// Which workspaces see an action.
+/// Which workspaces see an action or a custom field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
@@ -67,6 +79,13 @@ pub enum Visibility {
         /// The workspace name.
         workspace: String,
     },
+}
+
+impl Visibility {
+    /// Whether every workspace sees it (the default, which definition files may leave out).
+    pub fn is_global(&self) -> bool {
+        *self == Self::Global
+    }
 }
 
 /// The general settings of an action.

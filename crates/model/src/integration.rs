@@ -1,6 +1,6 @@
 //! Integrations (connections), custom fields and system parameters.
 
-use crate::{Action, SecretValue};
+use crate::{Action, SecretValue, Visibility};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,9 @@ pub struct CustomField {
     /// Names of the actions whose tasks show the field; empty means every action.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restrict_to: Vec<String>,
+    /// Which workspaces see the field.
+    #[serde(default, skip_serializing_if = "Visibility::is_global")]
+    pub visibility: Visibility,
 }
 
 /// The input type of a custom field.

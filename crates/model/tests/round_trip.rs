@@ -280,8 +280,8 @@ fn action(name: String, fields: Vec<String>) -> BoxedStrategy<Action> {
         select(&[Trigger::TaskStart, Trigger::RunbookUpdate][..]),
         visibility,
         settings(),
-        auth(),
-        request(),
+        (auth(), option::of(http_url())),
+        option::of(request()),
         option::of(response(fields.clone())),
         polling(fields),
         option::of(positive()),
@@ -293,7 +293,7 @@ fn action(name: String, fields: Vec<String>) -> BoxedStrategy<Action> {
                 trigger,
                 visibility,
                 settings,
-                auth,
+                (auth, image_url),
                 request,
                 response,
                 polling,
@@ -301,17 +301,19 @@ fn action(name: String, fields: Vec<String>) -> BoxedStrategy<Action> {
                 allowed_hosts,
                 redirects,
             )| {
-                let mode = request.execution_mode;
+                // A draft (no request) has no mode, so none of the mode's sections.
+                let mode = request.as_ref().map(|request: &RequestSpec| request.execution_mode);
                 Action {
                     name: name.clone(),
+                    image_url,
                     trigger,
                     visibility,
                     settings,
                     auth,
-                    response: response.filter(|_| mode != ExecutionMode::FireAndForget),
-                    polling: (mode == ExecutionMode::Polling).then_some(polling),
+                    response: response.filter(|_| mode.is_some_and(|mode| mode != ExecutionMode::FireAndForget)),
+                    polling: (mode == Some(ExecutionMode::Polling)).then_some(polling),
                     callback: callback
-                        .filter(|_| mode == ExecutionMode::Callback)
+                        .filter(|_| mode == Some(ExecutionMode::Callback))
                         .map(|timeout_seconds| CallbackSpec { timeout_seconds }),
                     request,
                     allowed_hosts,
@@ -357,8 +359,9 @@ fn custom_field(name: String, actions: Vec<String>) -> BoxedStrategy<CustomField
         ][..],
     );
     let count = actions.len();
-    (field_type, btree_set(text(), 1..4), any::<[bool; 3]>(), subsequence(actions, 0..=count))
-        .prop_map(move |(field_type, options, flags, restrict_to)| CustomField {
+    let visibility = prop_oneof![Just(Visibility::Global), name_strategy_workspace()];
+    (field_type, btree_set(text(), 1..4), any::<[bool; 3]>(), subsequence(actions, 0..=count), visibility)
+        .prop_map(move |(field_type, options, flags, restrict_to, visibility)| CustomField {
             name: name.clone(),
             field_type,
             options: if field_type.has_options() { options.into_iter().collect() } else { Vec::new() },
@@ -366,6 +369,7 @@ fn custom_field(name: String, actions: Vec<String>) -> BoxedStrategy<CustomField
             transient: flags[1],
             applies_to: if flags[2] { AppliesTo::Runbook } else { AppliesTo::Task },
             restrict_to,
+            visibility,
         })
         .boxed()
 }
@@ -381,7 +385,7 @@ fn integration() -> BoxedStrategy<Integration> {
             (
                 integration_name(),
                 select(&[IntegrationKind::Custom, IntegrationKind::Predefined][..]),
-                option::of(text()),
+                option::of(http_url()),
                 any::<bool>(),
                 fields,
                 actions,

@@ -89,7 +89,12 @@ const CORPUS: &[(&str, &str, bool)] = &[
         "kind: integration\nname: H\nactions:\n  - name: P\n    auth: {type: token}\n    request: {method: GET, url: 'https://x.test'}\n",
         false,
     ),
-    ("an action without a request", "kind: integration\nname: H\nactions:\n  - name: P\n", false),
+    ("a draft action (no request yet)", "kind: integration\nname: H\nactions:\n  - name: P\n", true),
+    (
+        "a request without its url",
+        "kind: integration\nname: H\nactions:\n  - name: P\n    request: {method: GET}\n",
+        false,
+    ),
     (
         "a settings flag of the wrong type",
         "kind: integration\nname: H\nactions:\n  - name: P\n    settings: {auto_start: maybe}\n    request: {method: GET, url: 'https://x.test'}\n",

@@ -668,6 +668,37 @@ const CASES: &[Case] = &[
     },
     // Across files.
     Case {
+        name: "draft actions: saved without a request, refused for tasks, no mode sections yet",
+        files: &[
+            (
+                "draft.yaml",
+                r##"
+                kind: integration
+                name: Jira
+                image_url: https://jira.test/icon.svg
+                actions:
+                  - {name: Create, image_url: "https://jira.test/create.svg"}
+                  - {name: Poll, response: {success_statuses: [200]}}
+                  - {name: Icon, image_url: "file:///etc/passwd", request: {method: GET, url: "https://x"}}
+                "##,
+            ),
+            (
+                "r.yaml",
+                r##"
+                kind: runbook
+                name: R
+                tasks:
+                  - {id: a, name: A, action: Jira/Create}
+                "##,
+            ),
+        ],
+        expected: &[
+            "draft.yaml:6:18: actions[1].response: `response` is not allowed in a draft (an action without `request`)",
+            "draft.yaml:7:29: actions[2].image_url: only `http` and `https` URLs can be used; this one is `file`",
+            "r.yaml:4:30: tasks[0].action: `Jira/Create` is a draft: it has no request yet, so no task can use it",
+        ],
+    },
+    Case {
         name: "a runbook against its integrations",
         files: &[
             SLACK,

@@ -97,6 +97,7 @@ fn slack() -> Integration {
             transient: true,
             applies_to: Default::default(),
             restrict_to: vec!["Post".into()],
+            visibility: Visibility::Global,
         }],
         actions: vec![action("Post", SECRET)],
     }
@@ -105,11 +106,12 @@ fn slack() -> Integration {
 fn action(name: &str, token: &str) -> Action {
     Action {
         name: name.into(),
+        image_url: None,
         trigger: Trigger::TaskStart,
         visibility: Visibility::Global,
         settings: ActionSettings { finish_task_on_success: true, ..Default::default() },
         auth: AuthSettings::Token { token_type: "Bearer".into(), token: SecretValue::new(token) },
-        request: RequestSpec {
+        request: Some(RequestSpec {
             method: HttpMethod::Post,
             url: "https://slack.com/api/chat.postMessage".into(),
             headers: Default::default(),
@@ -117,7 +119,7 @@ fn action(name: &str, token: &str) -> Action {
             params: None,
             execution_mode: ExecutionMode::FireAndForget,
             timeout_seconds: Some(30),
-        },
+        }),
         response: None,
         polling: None,
         callback: None,

@@ -92,6 +92,7 @@ impl ActionForm {
     fn from_action(action: &Action) -> Self {
         let mut form = Self::fresh();
         form.set("name", &action.name);
+        form.set("image_url", action.image_url.clone().unwrap_or_default());
         form.set("trigger", if action.trigger == Trigger::RunbookUpdate { "runbook_update" } else { "task_start" });
         match &action.visibility {
             Visibility::Workspace { workspace } => {
@@ -150,13 +151,14 @@ impl ActionForm {
         };
         form.set("auth_type", auth_type);
         form.stored_auth = Some(auth_type);
-        let request = &action.request;
-        form.set("method", request.method.as_str());
-        form.set("url", &request.url);
-        form.set("headers", header_lines(&request.headers));
-        form.set("payload", request.payload.clone().or_else(|| request.params.clone()).unwrap_or_default());
-        form.set("execution_mode", enum_name(&request.execution_mode));
-        form.set("timeout_seconds", request.timeout_seconds.map(|t| t.to_string()).unwrap_or_default());
+        if let Some(request) = &action.request {
+            form.set("method", request.method.as_str());
+            form.set("url", &request.url);
+            form.set("headers", header_lines(&request.headers));
+            form.set("payload", request.payload.clone().or_else(|| request.params.clone()).unwrap_or_default());
+            form.set("execution_mode", enum_name(&request.execution_mode));
+            form.set("timeout_seconds", request.timeout_seconds.map(|t| t.to_string()).unwrap_or_default());
+        }
         if let Some(response) = &action.response {
             let statuses: Vec<String> = response.success_statuses.iter().map(u16::to_string).collect();
             form.set("success_statuses", statuses.join(", "));
@@ -185,6 +187,7 @@ impl ActionForm {
         let mut form = Self::fresh();
         for name in [
             "name",
+            "image_url",
             "trigger",
             "visibility",
             "workspace",
@@ -292,6 +295,21 @@ impl ActionForm {
             }
             _ => json!({"type": "none"}),
         };
+        let mut action = json!({
+            "name": self.get("name").trim(),
+            "trigger": self.get("trigger"),
+            "visibility": visibility,
+            "settings": settings,
+            "auth": auth,
+        });
+        let image_url = self.get("image_url").trim();
+        if !image_url.is_empty() {
+            action["image_url"] = json!(image_url);
+        }
+        if self.is_draft() {
+            // Saved from its general settings alone: a draft, its request to come.
+            return action;
+        }
         let method = self.get("method");
         let mut request = json!({
             "method": method,
@@ -307,14 +325,7 @@ impl ActionForm {
         if let Some(timeout) = number(self.get("timeout_seconds")) {
             request["timeout_seconds"] = json!(timeout);
         }
-        let mut action = json!({
-            "name": self.get("name").trim(),
-            "trigger": self.get("trigger"),
-            "visibility": visibility,
-            "settings": settings,
-            "auth": auth,
-            "request": request,
-        });
+        action["request"] = request;
         match self.get("execution_mode") {
             "sync" => {
                 let statuses: Vec<Value> = self
@@ -358,6 +369,13 @@ impl ActionForm {
             _ => {}
         }
         action
+    }
+}
+
+impl ActionForm {
+    /// Whether the Request tab is untouched (no URL, headers, payload or timeout): the action is saved as a draft.
+    fn is_draft(&self) -> bool {
+        ["url", "headers", "payload", "timeout_seconds"].iter().all(|name| self.get(name).trim().is_empty())
     }
 }
 
@@ -500,6 +518,9 @@ fn dialog(
             form method="post" action=(action_url) {
                 (csrf(signed))
                 h2 id="action-title" { (title) }
+                @if existing && form.is_draft() {
+                    p class="draft-note" { span class="badge draft" { "Draft" } " No task can use this action until its request is complete: fill in the Request tab and save." }
+                }
                 (problems(lines))
                 div role="tablist" aria-label="Action settings" {
                     @for (index, tab) in tabs.iter().enumerate() {
@@ -513,6 +534,8 @@ fn dialog(
                 fieldset class="plain" disabled[!can_edit] {
                 div role="tabpanel" id="panel-general" aria-labelledby="tab-general" {
                     (text("name", "action-name", "Name", form))
+                    label for="action-image" { "Image URL" }
+                    input id="action-image" name="image_url" type="url" value=(form.get("image_url")) placeholder="https://… (blank: the integration's image)";
                     (select("trigger", "action-trigger", "Trigger", form.get("trigger"),
                         &[("task_start", "On Task Start"), ("runbook_update", "On Runbook Update")], existing))
                     (select("visibility", "action-visibility", "Visibility", form.get("visibility"),
@@ -692,7 +715,7 @@ pub(crate) async fn new(
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     signed.require(INTEGRATIONS, "adding an action")?;
-    let record = console.engine.integration(integration_id(&id)?).await?;
+    let record = console.engine.integration_redacted(integration_id(&id)?).await?;
     let dialog = dialog(&signed, &record, None, &ActionForm::fresh(), &[], &redirect_uri(&console), None);
     Ok(layout::respond(StatusCode::OK, edit_page(&signed, &record, &[], Some(dialog))))
 }
@@ -704,7 +727,7 @@ pub(crate) async fn edit(
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
     signed.require(READ, "reading actions")?;
-    let record = console.engine.integration(integration_id(&id)?).await?;
+    let record = console.engine.integration_redacted(integration_id(&id)?).await?;
     let action = action_id(&action)?;
     let stored = stored_action(&record, action)?;
     let form = ActionForm::from_action(stored);
@@ -731,7 +754,7 @@ pub(crate) async fn create(
         }
         Err(error) => refused(error, &mut lines)?,
     }
-    let record = console.engine.integration(id).await?;
+    let record = console.engine.integration_redacted(id).await?;
     let dialog = dialog(&signed, &record, None, &form, &lines, &redirect_uri(&console), None);
     Ok(layout::respond(StatusCode::UNPROCESSABLE_ENTITY, edit_page(&signed, &record, &[], Some(dialog))))
 }
@@ -747,7 +770,7 @@ pub(crate) async fn save(
     signed.require(INTEGRATIONS, "editing an action")?;
     let id = integration_id(&id)?;
     let action = action_id(&action)?;
-    let record = console.engine.integration(id).await?;
+    let record = console.engine.integration_redacted(id).await?;
     let stored = stored_action(&record, action)?;
     let form = ActionForm::from_submission(&submitted, Some(stored));
     let document = form.to_action(&submitted);

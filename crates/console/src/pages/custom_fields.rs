@@ -110,7 +110,7 @@ fn list_page(signed: &Signed, fields: &[CustomField], actions: &[String], failed
 async fn action_names(console: &Console) -> Result<Vec<String>, ConsoleError> {
     let mut names: Vec<String> = console
         .engine
-        .integrations()
+        .integrations_redacted()
         .await?
         .into_iter()
         .filter(|record| !record.integration.archived)

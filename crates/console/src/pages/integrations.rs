@@ -109,7 +109,7 @@ fn new_dialog(signed: &Signed, draft: Option<&Draft>) -> Markup {
 /// `GET /settings/integrations`.
 pub(crate) async fn list(State(console): State<Console>, signed: Signed) -> Result<Response, ConsoleError> {
     signed.require(READ, "reading integrations")?;
-    let records = in_creation_order(console.engine.integrations().await?);
+    let records = in_creation_order(console.engine.integrations_redacted().await?);
     Ok(layout::respond(StatusCode::OK, list_page(&signed, &records, None)))
 }
 
@@ -120,7 +120,7 @@ pub(crate) async fn create(
     form: Form,
 ) -> Result<Response, ConsoleError> {
     signed.require(INTEGRATIONS, "creating an integration")?;
-    let records = in_creation_order(console.engine.integrations().await?);
+    let records = in_creation_order(console.engine.integrations_redacted().await?);
     let name = form.text("name");
     let image_url = form.optional("image_url");
     let mut draft =
@@ -217,9 +217,17 @@ pub(crate) fn edit_page(
                     tbody {
                         @for (action, id) in integration.actions.iter().zip(&record.action_ids) {
                             tr {
-                                td { (action.name) }
+                                td class="action-name" {
+                                    img src=(icon(action.image_url.as_deref().or(integration.image_url.as_deref()))) alt="" width="20" height="20";
+                                    " " (action.name)
+                                }
                                 td { (super::actions::trigger_label(action.trigger)) }
-                                td { code { (format!("{:?}", action.request.method).to_uppercase()) " " (action.request.url) } }
+                                td {
+                                    @match &action.request {
+                                        Some(request) => { code { (request.method.as_str()) " " (request.url) } }
+                                        None => { span class="badge draft" { "Draft" } " " span class="hint" { "no request yet: no task can use it" } }
+                                    }
+                                }
                                 td class="cog" {
                                     a class="icon-button" role="button" href=(format!("{base}/actions/{id}")) aria-label=(format!("Edit action {}", action.name)) title=(format!("Edit action {}", action.name)) { "⚙" }
                                 }
@@ -241,7 +249,7 @@ pub(crate) async fn edit(
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     signed.require(READ, "reading integrations")?;
-    let record = console.engine.integration(integration_id(&id)?).await?;
+    let record = console.engine.integration_redacted(integration_id(&id)?).await?;
     Ok(layout::respond(StatusCode::OK, edit_page(&signed, &record, &[], None)))
 }
 
@@ -260,7 +268,7 @@ pub(crate) async fn save(
         Err(error) => {
             let mut lines = Vec::new();
             refused(error, &mut lines)?;
-            let record = console.engine.integration(id).await?;
+            let record = console.engine.integration_redacted(id).await?;
             Ok(layout::respond(StatusCode::UNPROCESSABLE_ENTITY, edit_page(&signed, &record, &lines, None)))
         }
     }

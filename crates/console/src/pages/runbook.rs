@@ -70,7 +70,7 @@ async fn catalog(console: &Console) -> Result<Catalog, ConsoleError> {
     let mut types = Vec::new();
     let mut images = Vec::new();
     let mut task_user_oauth = Vec::new();
-    for record in console.engine.integrations().await? {
+    for record in console.engine.integrations_redacted().await? {
         let integration = record.integration;
         let image = integration.image_url.clone().unwrap_or_else(|| crate::assets::url("integration", "svg"));
         images.push((integration.name.clone(), image.clone()));
@@ -82,11 +82,12 @@ async fn catalog(console: &Console) -> Result<Catalog, ConsoleError> {
             {
                 task_user_oauth.push(format!("{}/{}", integration.name, action.name));
             }
-            if action.trigger == Trigger::TaskStart {
+            // A draft is no task type yet: the engine refuses tasks that name it.
+            if action.trigger == Trigger::TaskStart && !action.is_draft() {
                 types.push(TaskType {
                     reference: format!("{}/{}", integration.name, action.name),
                     action: action.name.clone(),
-                    image: image.clone(),
+                    image: action.image_url.clone().unwrap_or_else(|| image.clone()),
                 });
             }
         }

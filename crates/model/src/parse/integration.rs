@@ -115,6 +115,7 @@ impl FromNode for CustomField {
             transient: object.or_default(walker, "transient"),
             applies_to: object.or_default(walker, "applies_to"),
             restrict_to: object.or_default(walker, "restrict_to"),
+            visibility: object.or_default(walker, "visibility"),
         };
         object.finish(walker);
         field
@@ -127,61 +128,36 @@ impl FromNode for Action {
             return placeholder_action();
         };
         let name = object.required(walker, "name").unwrap_or_default();
+        let image_url = object.optional(walker, "image_url");
         let trigger = object.or_default(walker, "trigger");
         let visibility = object.or_default(walker, "visibility");
         let settings = object.or_default(walker, "settings");
         let auth = object.or_default(walker, "auth");
-        let request: RequestSpec = object.required(walker, "request").unwrap_or_else(placeholder_request);
+        let request: Option<RequestSpec> = object.optional(walker, "request");
         let allowed_hosts: Vec<HostPattern> = object.or_default(walker, "allowed_hosts");
         let redirects = object.or_default(walker, "redirects");
         let mode_path = path.key("request").key("execution_mode");
-        if !walker.is_clean(&mode_path) {
-            // The mode is wrong: read the mode-specific sections as they are rather than judge them by a fallback.
-            let response = object.optional(walker, "response");
-            let polling = object.optional(walker, "polling");
-            let callback = object.optional(walker, "callback");
-            object.finish(walker);
-            return Action {
-                name,
-                trigger,
-                visibility,
-                settings,
-                auth,
-                request,
-                response,
-                polling,
-                callback,
-                allowed_hosts,
-                redirects,
-            };
-        }
-        let mode = request.execution_mode;
-        let mode_word = word_of(mode);
-        let response = if mode == ExecutionMode::FireAndForget {
-            object.forbid(walker, "response", "in `fire_and_forget` mode, which reads nothing but the status");
-            None
-        } else {
-            object.optional(walker, "response")
-        };
-        let polling = if mode == ExecutionMode::Polling {
-            let polling = object.optional(walker, "polling");
-            if polling.is_none() {
-                object.missing(walker, "polling", " for `polling` execution mode");
+        let (response, polling, callback) = match &request {
+            None => {
+                // A draft: what its request's mode would govern waits for the request.
+                let why = "in a draft (an action without `request`)";
+                for key in ["response", "polling", "callback"] {
+                    object.forbid(walker, key, why);
+                }
+                (None, None, None)
             }
-            polling
-        } else {
-            object.forbid(walker, "polling", &format!("in `{mode_word}` mode (only in `polling` mode)"));
-            None
-        };
-        let callback = if mode == ExecutionMode::Callback {
-            object.optional(walker, "callback")
-        } else {
-            object.forbid(walker, "callback", &format!("in `{mode_word}` mode (only in `callback` mode)"));
-            None
+            // The mode is wrong: read the mode-specific sections as they are rather than judge them by a fallback.
+            Some(_) if !walker.is_clean(&mode_path) => (
+                object.optional(walker, "response"),
+                object.optional(walker, "polling"),
+                object.optional(walker, "callback"),
+            ),
+            Some(request) => mode_sections(walker, &mut object, request.execution_mode),
         };
         object.finish(walker);
         Action {
             name,
+            image_url,
             trigger,
             visibility,
             settings,
@@ -194,6 +170,38 @@ impl FromNode for Action {
             redirects,
         }
     }
+}
+
+/// The sections an execution mode allows (`response`, `polling`, `callback`), the others refused.
+fn mode_sections(
+    walker: &mut Walker,
+    object: &mut ObjectReader<'_>,
+    mode: ExecutionMode,
+) -> (Option<ResponseSpec>, Option<PollingSpec>, Option<CallbackSpec>) {
+    let mode_word = word_of(mode);
+    let response = if mode == ExecutionMode::FireAndForget {
+        object.forbid(walker, "response", "in `fire_and_forget` mode, which reads nothing but the status");
+        None
+    } else {
+        object.optional(walker, "response")
+    };
+    let polling = if mode == ExecutionMode::Polling {
+        let polling = object.optional(walker, "polling");
+        if polling.is_none() {
+            object.missing(walker, "polling", " for `polling` execution mode");
+        }
+        polling
+    } else {
+        object.forbid(walker, "polling", &format!("in `{mode_word}` mode (only in `polling` mode)"));
+        None
+    };
+    let callback = if mode == ExecutionMode::Callback {
+        object.optional(walker, "callback")
+    } else {
+        object.forbid(walker, "callback", &format!("in `{mode_word}` mode (only in `callback` mode)"));
+        None
+    };
+    (response, polling, callback)
 }
 
 impl FromNode for HostPattern {
@@ -514,6 +522,7 @@ fn placeholder_custom_field() -> CustomField {
         transient: false,
         applies_to: AppliesTo::Task,
         restrict_to: Vec::new(),
+        visibility: Visibility::Global,
     }
 }
 
@@ -548,11 +557,12 @@ fn placeholder_polling() -> PollingSpec {
 fn placeholder_action() -> Action {
     Action {
         name: String::new(),
+        image_url: None,
         trigger: Trigger::TaskStart,
         visibility: Visibility::Global,
         settings: ActionSettings::default(),
         auth: AuthSettings::None,
-        request: placeholder_request(),
+        request: None,
         response: None,
         polling: None,
         callback: None,

@@ -18,6 +18,7 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
             context.error(&name_path, "an integration name may not contain `/`, which separates `INTEGRATION/ACTION`");
         }
     }
+    image_url(context, &root.key("image_url"), integration.image_url.as_deref());
     let action_names: Vec<&str> = integration.actions.iter().map(|action| action.name.as_str()).collect();
     let field_names: Vec<&str> = integration.custom_fields.iter().map(|field| field.name.as_str()).collect();
 
@@ -50,6 +51,7 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
     unique_values(context, &actions_path, "name", &action_names, "action name");
     for (index, action) in integration.actions.iter().enumerate() {
         let action_path = actions_path.index(index);
+        image_url(context, &action_path.key("image_url"), action.image_url.as_deref());
         let settings = &action.settings;
         let fixed_path = action_path.key("settings").key("fixed_start_time");
         if settings.auto_start && settings.fixed_start_time && context.walker.is_clean(&fixed_path) {
@@ -71,8 +73,9 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
                 }
             }
         }
-        let request_path = action_path.key("request");
-        header_names(context, &request_path, &action.request.headers);
+        if let Some(request) = &action.request {
+            header_names(context, &action_path.key("request"), &request.headers);
+        }
         if let Some(webhook) = &settings.notify_webhook_on_cancel {
             header_names(context, &action_path.key("settings").key("notify_webhook_on_cancel"), &webhook.headers);
         }
@@ -95,6 +98,15 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
             conditions(context, &polling_path.key("fail_when"), &polling.fail_when);
             mapped_fields(context, &polling_path.key("map"), &polling.map, &field_names);
         }
+    }
+}
+
+/// An icon URL, when given, is an absolute `http(s)` URL: pages show it as an image.
+fn image_url(context: &mut FileContext<'_>, path: &FieldPath, value: Option<&str>) {
+    if let Some(message) = value.and_then(|value| oauth_url_problem(value, true))
+        && context.walker.is_clean(path)
+    {
+        context.error(path, message);
     }
 }
 

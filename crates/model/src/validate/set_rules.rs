@@ -62,6 +62,10 @@ pub(crate) fn check(analyses: &mut [Analysis]) {
             if integration.archived {
                 problems.push((action_path.clone(), false, format!("integration `{}` is archived", integration.name)));
             }
+            if action.is_draft() {
+                let message = format!("`{reference}` is a draft: it has no request yet, so no task can use it");
+                problems.push((action_path.clone(), false, message));
+            }
             if action.trigger == Trigger::RunbookUpdate {
                 let message = format!("`{reference}` is triggered by `runbook_update`, so it is not a task type");
                 problems.push((action_path.clone(), false, message));

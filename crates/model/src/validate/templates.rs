@@ -96,18 +96,18 @@ fn action_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, action: &'d crate::Action
             hosts_listed: false,
         });
     }
-    let request = &action.request;
-    let request_path = action_path.key("request");
-    request_sites(
-        sites,
-        &request_path,
-        RequestTemplates {
-            url: &request.url,
-            headers: &request.headers,
-            payload: request.payload.as_deref(),
-            params: request.params.as_deref(),
-        },
-    );
+    if let Some(request) = &action.request {
+        request_sites(
+            sites,
+            &action_path.key("request"),
+            RequestTemplates {
+                url: &request.url,
+                headers: &request.headers,
+                payload: request.payload.as_deref(),
+                params: request.params.as_deref(),
+            },
+        );
+    }
     if let Some(polling) = &action.polling {
         request_sites(
             sites,
