@@ -44,6 +44,29 @@ pub(crate) struct Output {
     pub(crate) json: bool,
 }
 
+/// The paging flags of a list command.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct Paging {
+    /// At most N items (the server's page is 100 when not given, 1000 at most).
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
+    /// Resume where a previous page ended: the `next_cursor` it gave.
+    #[arg(long, value_name = "CURSOR", conflicts_with = "all")]
+    pub(crate) cursor: Option<String>,
+    /// Follow every page to the end of the list.
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+/// The flags of a list command: paging and output.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub(crate) paging: Paging,
+    #[command(flatten)]
+    pub(crate) output: Output,
+}
+
 /// A client of one server.
 #[derive(Clone)]
 pub(crate) struct Client {
@@ -129,6 +152,43 @@ impl Client {
     pub(crate) async fn get(&self, segments: &[&str]) -> Result<Value, ClientError> {
         let url = self.url(segments)?;
         self.send(self.http.get(url.clone()), url).await
+    }
+
+    /// A list route, `{"items": [...], "next_cursor": …}`: one page as `paging` asks, or with `--all` every page
+    /// (followed with the largest page size unless `--limit` says otherwise) gathered into one. Without `--all`, a
+    /// page with more after it says so on stderr (not with `--json`, whose `next_cursor` says it).
+    pub(crate) async fn list(&self, segments: &[&str], paging: &Paging, output: Output) -> Result<Value, ClientError> {
+        let mut items = Vec::new();
+        let mut cursor = paging.cursor.clone();
+        let limit = paging.limit.or(paging.all.then_some(1000));
+        loop {
+            let mut url = self.url(segments)?;
+            if let Some(limit) = limit {
+                url.query_pairs_mut().append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = &cursor {
+                url.query_pairs_mut().append_pair("cursor", cursor);
+            }
+            let page = self.send(self.http.get(url.clone()), url).await?;
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            let next = page["next_cursor"].as_str().map(str::to_owned);
+            match next {
+                Some(next) if paging.all => cursor = Some(next),
+                Some(next) => {
+                    if !output.json {
+                        complain!("more follow: add --cursor {next} for the next page, or --all for every page");
+                    }
+                    return Ok(serde_json::json!({"items": items, "next_cursor": next}));
+                }
+                None => return Ok(serde_json::json!({"items": items, "next_cursor": null})),
+            }
+        }
+    }
+
+    /// Every item of a list route, following its pages.
+    pub(crate) async fn list_all(&self, segments: &[&str]) -> Result<Value, ClientError> {
+        let paging = Paging { all: true, ..Paging::default() };
+        self.list(segments, &paging, Output { json: true }).await
     }
 
     /// `POST /api/v1/{segments…}` with a JSON body.

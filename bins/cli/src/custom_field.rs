@@ -1,7 +1,7 @@
 //! `cutover custom-field list|create`: the named values tasks and runbooks carry, which templates read and response
 //! mappings write.
 
-use crate::client::{Client, ClientError, Output, field, items, print_json};
+use crate::client::{Client, ClientError, ListArgs, Output, field, items, print_json};
 use crate::table;
 use crate::terminal::say;
 use clap::{Args, Subcommand, ValueEnum};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 pub(crate) enum CustomFieldCommand {
     /// List every custom field: name, type, where it applies, flags, the actions it is restricted to.
     #[command(after_help = "Examples:\n  cutover custom-field list\n  cutover custom-field list --json")]
-    List(Output),
+    List(ListArgs),
     /// Create a custom field; its name must be new.
     #[command(after_help = "Examples:\n  \
         cutover custom-field create 'Slack Channel' --type text --required --transient --restrict-to 'Post to a channel'\n  \
@@ -68,8 +68,9 @@ enum AppliesToArg {
 /// Runs a custom field command.
 pub(crate) async fn run(client: Client, command: &CustomFieldCommand) -> Result<(), ClientError> {
     match command {
-        CustomFieldCommand::List(output) => {
-            let fields = client.get(&["custom-fields"]).await?;
+        CustomFieldCommand::List(args) => {
+            let output = &args.output;
+            let fields = client.list(&["custom-fields"], &args.paging, args.output).await?;
             if output.json {
                 print_json(&fields);
                 return Ok(());

@@ -1,6 +1,6 @@
 //! `cutover runbook list|show|start|pause|resume|cancel|duplicate`: runbooks on a server.
 
-use crate::client::{Client, ClientError, Output, field, items, print_json};
+use crate::client::{Client, ClientError, ListArgs, Output, field, items, print_json};
 use crate::table;
 use crate::terminal::say;
 use clap::{Args, Subcommand, ValueEnum};
@@ -11,7 +11,7 @@ use serde_json::json;
 pub(crate) enum RunbookCommand {
     /// List every runbook: id, name, stage, run mode.
     #[command(after_help = "Examples:\n  cutover runbook list\n  cutover runbook list --json | jq '.[].id'")]
-    List(Output),
+    List(ListArgs),
     /// Show a runbook and its tasks.
     #[command(after_help = "Examples:\n  cutover runbook show 3\n  cutover runbook show 3 --json")]
     Show(RunbookArgs),
@@ -64,8 +64,9 @@ enum Mode {
 /// Runs a runbook command.
 pub(crate) async fn run(client: Client, command: &RunbookCommand) -> Result<(), ClientError> {
     match command {
-        RunbookCommand::List(output) => {
-            let runbooks = client.get(&["runbooks"]).await?;
+        RunbookCommand::List(args) => {
+            let output = &args.output;
+            let runbooks = client.list(&["runbooks"], &args.paging, args.output).await?;
             if output.json {
                 print_json(&runbooks);
                 return Ok(());
@@ -75,7 +76,7 @@ pub(crate) async fn run(client: Client, command: &RunbookCommand) -> Result<(), 
         }
         RunbookCommand::Show(args) => {
             let runbook = client.get(&["runbooks", &args.runbook]).await?;
-            let tasks = client.get(&["runbooks", &args.runbook, "tasks"]).await?;
+            let tasks = serde_json::Value::Array(items(&client.list_all(&["runbooks", &args.runbook, "tasks"]).await?));
             if args.output.json {
                 print_json(&json!({"runbook": runbook, "tasks": tasks}));
                 return Ok(());

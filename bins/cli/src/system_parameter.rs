@@ -1,7 +1,7 @@
 //! `cutover system-parameter list|set`: an admin's values that templates read as `{{SystemParameter.name}}`. A secret
 //! value is read from standard input (so it is not in the shell history or the process list) and never shown back.
 
-use crate::client::{Client, ClientError, Output, field, items, print_json};
+use crate::client::{Client, ClientError, ListArgs, Output, field, items, print_json};
 use crate::table;
 use crate::terminal::say;
 use clap::{Args, Subcommand};
@@ -13,7 +13,7 @@ use std::io::BufRead;
 pub(crate) enum SystemParameterCommand {
     /// List every system parameter: name, whether it is secret, and the value of those that are not.
     #[command(after_help = "Examples:\n  cutover system-parameter list\n  cutover system-parameter list --json")]
-    List(Output),
+    List(ListArgs),
     /// Create or replace a system parameter.
     #[command(after_help = "Examples:\n  cutover system-parameter set region eu-west\n  \
         printf '%s' \"$SLACK_TOKEN\" | cutover system-parameter set slack_token --secret\n\n\
@@ -40,8 +40,9 @@ pub(crate) struct SetArgs {
 /// Runs a system parameter command.
 pub(crate) async fn run(client: Client, command: &SystemParameterCommand) -> Result<(), ClientError> {
     match command {
-        SystemParameterCommand::List(output) => {
-            let parameters = client.get(&["system-parameters"]).await?;
+        SystemParameterCommand::List(args) => {
+            let output = &args.output;
+            let parameters = client.list(&["system-parameters"], &args.paging, args.output).await?;
             if output.json {
                 print_json(&parameters);
                 return Ok(());

@@ -1,7 +1,7 @@
 //! `cutover task list|show|start|finish|skip|cancel|refire|log`: tasks of a runbook on a server.
 
 use crate::actions_log_text::{self, FireDocument};
-use crate::client::{Client, ClientError, Output, field, items, print_json};
+use crate::client::{Client, ClientError, ListArgs, Output, field, items, print_json};
 use crate::table;
 use crate::terminal::say;
 use clap::{Args, Subcommand};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 pub(crate) enum TaskCommand {
     /// List the tasks of a runbook: id, name, stage, integration status, why it waits or failed.
     #[command(after_help = "Examples:\n  cutover task list 3\n  cutover task list 3 --json")]
-    List(RunbookArgs),
+    List(TaskListArgs),
     /// Show one task.
     #[command(after_help = "Examples:\n  cutover task show 3 announce --json")]
     Show(TaskArgs),
@@ -45,6 +45,16 @@ pub(crate) struct RunbookArgs {
     runbook: String,
     #[command(flatten)]
     output: Output,
+}
+
+/// A runbook id and the paging of its task list.
+#[derive(Debug, Args)]
+pub(crate) struct TaskListArgs {
+    /// The runbook id (see `cutover runbook list`).
+    #[arg(value_name = "RUNBOOK")]
+    runbook: String,
+    #[command(flatten)]
+    list: ListArgs,
 }
 
 /// A task of a runbook.
@@ -84,8 +94,8 @@ pub(crate) struct SkipArgs {
 pub(crate) async fn run(client: Client, command: &TaskCommand) -> Result<(), ClientError> {
     match command {
         TaskCommand::List(args) => {
-            let tasks = client.get(&["runbooks", &args.runbook, "tasks"]).await?;
-            if args.output.json {
+            let tasks = client.list(&["runbooks", &args.runbook, "tasks"], &args.list.paging, args.list.output).await?;
+            if args.list.output.json {
                 print_json(&tasks);
             } else {
                 crate::terminal::out(&tasks_table(&tasks));

@@ -1,6 +1,6 @@
 //! `cutover user list|create`: the server's users and their roles; a new user's API token is printed once.
 
-use crate::client::{Client, ClientError, Output, field, items, print_json};
+use crate::client::{Client, ClientError, ListArgs, Output, field, items, print_json};
 use crate::table;
 use crate::terminal::say;
 use clap::{Args, Subcommand, ValueEnum};
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 pub(crate) enum UserCommand {
     /// List every user: id, name, email, roles.
     #[command(after_help = "Examples:\n  cutover user list\n  cutover user list --json")]
-    List(Output),
+    List(ListArgs),
     /// Create a user; its API token is printed once and cannot be read again.
     #[command(
         after_help = "Examples:\n  cutover user create --name 'Ada Lovelace' --email ada@example.com --role operator\n  \
@@ -63,8 +63,9 @@ impl RoleArg {
 /// Runs a user command.
 pub(crate) async fn run(client: Client, command: &UserCommand) -> Result<(), ClientError> {
     match command {
-        UserCommand::List(output) => {
-            let users = client.get(&["users"]).await?;
+        UserCommand::List(args) => {
+            let output = &args.output;
+            let users = client.list(&["users"], &args.paging, args.output).await?;
             if output.json {
                 print_json(&users);
                 return Ok(());

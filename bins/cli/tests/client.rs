@@ -285,9 +285,19 @@ fn skip_cancel_and_json_output() {
     let lines = refused(&server.cutover(&["apply", &changed_path]));
     assert!(lines[0].contains("already exists in this workspace with a different definition"), "{lines:?}");
     let listed = server.json(&["runbook", "list", "--json"]);
-    assert_eq!(listed.as_array().map(Vec::len), Some(2), "nothing created by the refusal: {listed}");
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(2), "nothing created by the refusal: {listed}");
+    // Paging: one runbook a page, the next page by its cursor, or every page with --all.
+    let first = server.json(&["runbook", "list", "--json", "--limit", "1"]);
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(1), "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+    let second = server.json(&["runbook", "list", "--json", "--limit", "1", "--cursor", &cursor]);
+    assert_eq!((second["items"][0]["id"].as_i64(), &second["next_cursor"]), (Some(2), &Value::Null), "{second}");
+    let all = server.json(&["runbook", "list", "--json", "--limit", "1", "--all"]);
+    assert_eq!(all["items"], listed["items"], "{all}");
+    let bad = refused(&server.cutover(&["runbook", "list", "--cursor", "nonsense"]));
+    assert!(bad.iter().any(|line| line.starts_with("cursor: not a cursor of this list")), "{bad:?}");
 
-    assert_eq!(listed[0]["name"], "Release");
+    assert_eq!(listed["items"][0]["name"], "Release");
     server.ok(&["runbook", "start", "1", "--mode", "rehearsal"]);
     let skipped = server.json(&["task", "skip", "1", "announce", "--comment", "announced by hand", "--json"]);
     assert_eq!(skipped["stage"], "skipped");
@@ -298,8 +308,8 @@ fn skip_cancel_and_json_output() {
     let lines = refused(&server.cutover(&["task", "cancel", "1", "deploy"]));
     assert!(lines[0].starts_with("error: "), "{lines:?}");
     let tasks = server.json(&["task", "list", "1", "--json"]);
-    assert_eq!(tasks.as_array().map(Vec::len), Some(3));
-    assert_eq!(tasks[1]["stage"], "in_progress");
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(tasks["items"][1]["stage"], "in_progress");
 
     // `cutover runbook list | head -1`: a reader that went away ends the command quietly.
     for args in [&["runbook", "list"][..], &["runbook", "list", "--json"][..], &["task", "list", "1"][..]] {
@@ -366,7 +376,10 @@ fn the_server_and_token_may_come_from_the_environment() {
         .output()
         .expect("running cutover");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(serde_json::from_slice::<Value>(&output.stdout).expect("JSON"), Value::Array(Vec::new()));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).expect("JSON"),
+        serde_json::json!({"items": [], "next_cursor": null})
+    );
 }
 
 #[test]

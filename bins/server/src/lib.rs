@@ -15,6 +15,7 @@ mod error;
 mod handlers;
 mod metrics;
 mod openapi;
+mod paging;
 mod preconditions;
 mod process_stats;
 mod request_log;

@@ -8,6 +8,18 @@ use crate::access::{Access, role_name};
 use crate::routes::{API_PREFIX, Body, ROUTES};
 use serde_json::{Map, Value, json};
 
+/// A page of a list: `{"items": [...], "next_cursor": "…" | null}` (see `src/paging.rs`).
+fn page_of(item: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
+            "next_cursor": {"type": ["string", "null"], "description": "Pass as `?cursor=` for the next page"},
+        },
+    })
+}
+
 /// The document.
 pub(crate) fn document() -> Value {
     let mut paths = Map::new();
@@ -160,7 +172,7 @@ fn schemas() -> Value {
             "User",
             json!({"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"}, "roles": roles}}),
         ),
-        ("Users", json!({"type": "array", "items": {"$ref": "#/components/schemas/User"}})),
+        ("Users", page_of("User")),
         (
             "NewUser",
             json!({"type": "object", "required": ["name", "email", "roles"], "additionalProperties": false,
@@ -191,7 +203,7 @@ fn schemas() -> Value {
                 "actions": {"type": "array", "items": {"$ref": "#/components/schemas/Action"}},
             }}),
         ),
-        ("Integrations", json!({"type": "array", "items": {"$ref": "#/components/schemas/Integration"}})),
+        ("Integrations", page_of("Integration")),
         (
             "TaskDefinition",
             json!({"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
@@ -229,13 +241,13 @@ fn schemas() -> Value {
                 "restrict_to": {"type": "array", "items": {"type": "string"}},
             }}),
         ),
-        ("CustomFields", json!({"type": "array", "items": {"$ref": "#/components/schemas/CustomField"}})),
+        ("CustomFields", page_of("CustomField")),
         (
             "SystemParameter",
             json!({"type": "object", "properties": {"name": {"type": "string"}, "secret": {"type": "boolean"},
             "value": {"type": ["string", "null"], "description": "null for secret parameters"}}}),
         ),
-        ("SystemParameters", json!({"type": "array", "items": {"$ref": "#/components/schemas/SystemParameter"}})),
+        ("SystemParameters", page_of("SystemParameter")),
         (
             "NewSystemParameter",
             json!({"type": "object", "required": ["name", "value"], "additionalProperties": false,
@@ -248,7 +260,7 @@ fn schemas() -> Value {
             "stage": {"type": "string", "enum": ["planning", "active", "paused", "cancelled", "complete"]},
             "mode": {"type": ["string", "null"], "enum": ["rehearsal", "live", null]}}}),
         ),
-        ("RunbookSummaries", json!({"type": "array", "items": {"$ref": "#/components/schemas/RunbookSummary"}})),
+        ("RunbookSummaries", page_of("RunbookSummary")),
         (
             "Runbook",
             json!({"allOf": [{"$ref": "#/components/schemas/RunbookSummary"}, {"type": "object", "properties": {
@@ -267,7 +279,7 @@ fn schemas() -> Value {
                 "custom_fields": field_values, "missing_fields": {"type": "array", "items": {"type": "string"}},
             }}),
         ),
-        ("Tasks", json!({"type": "array", "items": {"$ref": "#/components/schemas/Task"}})),
+        ("Tasks", page_of("Task")),
         (
             "CustomFieldValues",
             json!({"type": "object", "required": ["custom_fields"], "additionalProperties": false,

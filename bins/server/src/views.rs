@@ -5,7 +5,7 @@ use cutover_integrations_core::REDACTED;
 use cutover_integrations_core::RunbookView;
 use cutover_integrations_core::model::{Action, SystemParameter};
 use cutover_integrations_core::runbook::TaskView;
-use cutover_integrations_core::store::{ActionId, ActionRecord, IntegrationRecord, User};
+use cutover_integrations_core::store::{ActionId, ActionRecord, IntegrationRecord, RunbookListing, User};
 use serde_json::{Value, json};
 
 /// A user, without any token.
@@ -63,14 +63,14 @@ pub(crate) fn system_parameter(parameter: &SystemParameter) -> Value {
     json!({"name": parameter.name, "secret": parameter.secret, "value": value})
 }
 
-/// A runbook in a list: id, name, stage, mode.
-pub(crate) fn runbook_summary(view: &RunbookView) -> Value {
+/// A runbook in a list: id, name, workspace, stage, mode.
+pub(crate) fn runbook_listing(listing: &RunbookListing) -> Value {
     json!({
-        "id": view.id,
-        "name": view.definition.name,
-        "workspace": view.definition.workspace,
-        "stage": view.state.stage(),
-        "mode": view.state.mode(),
+        "id": listing.id,
+        "name": listing.name,
+        "workspace": listing.workspace,
+        "stage": listing.stage,
+        "mode": listing.mode,
     })
 }
 

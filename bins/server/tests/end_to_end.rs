@@ -360,8 +360,8 @@ async fn run(backend: Backend, log_level: &str) {
     let applied = api.post("/definitions", &integrations_admin, Some(Body::Yaml(example))).await;
     assert_eq!(applied["integrations"][0]["actions_created"], json!(["Post to a channel"]));
     let integrations = api.get("/integrations", &integrations_admin).await;
-    let action = integrations[0]["actions"][0]["id"].as_i64().expect("action id");
-    assert_eq!(integrations[0]["actions"][0]["auth"]["client_secret"], "[REDACTED]");
+    let action = integrations["items"][0]["actions"][0]["id"].as_i64().expect("action id");
+    assert_eq!(integrations["items"][0]["actions"][0]["auth"]["client_secret"], "[REDACTED]");
 
     // OAuth: the server redirects to the provider with PKCE and state; the browser comes back with a code.
     let (status, location) =
@@ -679,6 +679,6 @@ async fn wrong_key_and_rotation(backend: Backend) {
     wait_until_ready(&client, port, &mut server).await;
     api.base = format!("http://127.0.0.1:{port}/api/v1");
     let parameters = api.get("/system-parameters", BOOTSTRAP_TOKEN).await;
-    assert_eq!(parameters[0]["name"], "api_token", "{parameters}");
+    assert_eq!(parameters["items"][0]["name"], "api_token", "{parameters}");
     server.stop();
 }

@@ -249,7 +249,7 @@ async fn users_are_created_with_a_token_shown_once() {
     let listed = app.call("GET", "/api/v1/users", Role::Admin, None).await;
     expect(&listed, StatusCode::OK, None);
     assert!(!listed.body.to_string().contains(&token), "tokens are shown once");
-    assert_eq!(listed.body.as_array().map(Vec::len), Some(ROLES.len() + 1));
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(ROLES.len() + 1));
     // The new token works, with the new user's roles.
     let runbooks = app.send("GET", "/api/v1/runbooks", Some(&token), None).await;
     expect(&runbooks, StatusCode::OK, None);
@@ -403,7 +403,7 @@ async fn integrations_and_actions_are_edited_with_secrets_masked() {
     setup(&app, "http://127.0.0.1:9").await;
     let listed = app.call("GET", "/api/v1/integrations", Role::Viewer, None).await;
     expect(&listed, StatusCode::OK, None);
-    let integration = listed.body[0].clone();
+    let integration = listed.body["items"][0].clone();
     let id = integration["id"].as_i64().expect("id");
     assert_eq!(integration["actions"][0]["auth"]["token"], "[REDACTED]");
     let read = app.call("GET", &format!("/api/v1/integrations/{id}"), Role::Viewer, None).await;
@@ -554,7 +554,7 @@ async fn custom_fields_and_system_parameters_never_show_secrets() {
     assert_eq!(detail_paths(&restricted), ["restrict_to[0]"]);
     let listed = app.call("GET", "/api/v1/custom-fields", Role::Viewer, None).await;
     expect(&listed, StatusCode::OK, None);
-    assert_eq!(listed.body[0]["name"], "Change Number");
+    assert_eq!(listed.body["items"][0]["name"], "Change Number");
 
     let secret = json!({"name": "api_key", "value": "s3cr3t-value-1", "secret": true});
     let created = app.call("POST", "/api/v1/system-parameters", Role::IntegrationsAdmin, Some(secret)).await;
@@ -571,7 +571,7 @@ async fn custom_fields_and_system_parameters_never_show_secrets() {
     let listed = app.call("GET", "/api/v1/system-parameters", Role::Viewer, None).await;
     expect(&listed, StatusCode::OK, None);
     assert_eq!(
-        listed.body,
+        listed.body["items"],
         json!([{"name": "api_key", "secret": true, "value": null}, {"name": "region", "secret": false, "value": "eu-west-1"}])
     );
     let nameless = app
@@ -601,7 +601,8 @@ async fn runbooks_go_through_their_lifecycle() {
     expect(&listed, StatusCode::OK, None);
     assert_eq!(
         listed.body,
-        json!([{"id": runbook, "name": "Release", "workspace": null, "stage": "planning", "mode": null}])
+        json!({"items": [{"id": runbook, "name": "Release", "workspace": null, "stage": "planning", "mode": null}],
+               "next_cursor": null})
     );
     let read = app.call("GET", &base, Role::Viewer, None).await;
     expect(&read, StatusCode::OK, None);
@@ -697,7 +698,8 @@ async fn tasks_start_finish_skip_cancel_refire_and_show_their_log() {
     let task = |id: &str| format!("/api/v1/runbooks/{runbook}/tasks/{id}");
     let listed = app.call("GET", &format!("/api/v1/runbooks/{runbook}/tasks"), Role::Viewer, None).await;
     expect(&listed, StatusCode::OK, None);
-    let ids: Vec<&str> = listed.body.as_array().expect("tasks").iter().filter_map(|t| t["id"].as_str()).collect();
+    let ids: Vec<&str> =
+        listed.body["items"].as_array().expect("tasks").iter().filter_map(|t| t["id"].as_str()).collect();
     assert_eq!(ids, ["announce", "deploy", "approve", "empty", "plain"]);
     expect(&app.call("GET", &task("nope"), Role::Viewer, None).await, StatusCode::NOT_FOUND, Some("task_not_found"));
     expect(
@@ -1035,7 +1037,7 @@ async fn oauth_authorize_redirects_with_pkce_and_the_callback_stores_the_token()
     );
     let integrations = app.call("GET", "/api/v1/integrations", Role::Viewer, None).await.body;
     let action_id = |integration: &str, action: &str| {
-        integrations
+        integrations["items"]
             .as_array()
             .and_then(|all| all.iter().find(|i| i["name"] == integration))
             .and_then(|i| i["actions"].as_array()?.iter().find(|a| a["name"] == action)?["id"].as_i64())
@@ -1328,7 +1330,7 @@ async fn tasks_are_added_changed_and_removed_while_planning() {
     let removed = app.call("DELETE", &format!("{tasks}/post-the-news"), Role::RunbookAdmin, None).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     let listed = app.call("GET", &tasks, Role::Viewer, None).await;
-    assert_eq!(listed.body.as_array().map(Vec::len), Some(5));
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(5));
     expect(
         &app.call(
             "POST",

@@ -366,6 +366,14 @@ impl Engine {
         Ok(self.inner.store.runbooks().await?)
     }
 
+    /// One page of runbooks as lists show them (see [`cutover_integrations_store::RunbookQuery`]), in one query.
+    pub async fn runbook_page(
+        &self,
+        query: &cutover_integrations_store::RunbookQuery,
+    ) -> Result<cutover_integrations_store::RunbookPage, EngineError> {
+        Ok(self.inner.store.runbook_page(query).await?)
+    }
+
     /// A runbook with its current state (as stored: changes made through other engines included).
     pub async fn runbook(&self, id: RunbookId) -> Result<RunbookView, EngineError> {
         let loaded = self.load_fresh(id).await?;

@@ -34,6 +34,7 @@ mod error;
 mod guarded;
 mod key_check;
 mod migrate;
+mod pages;
 mod records;
 mod sealer;
 mod sql;
@@ -41,6 +42,7 @@ mod writer;
 
 pub use error::StoreError;
 pub use key_check::Resealed;
+pub use pages::{RunbookListing, RunbookPage, RunbookQuery};
 pub use records::{
     ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireRecord,
     FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser,
@@ -151,6 +153,9 @@ pub trait Store: CredentialStore + Send + Sync + 'static {
 
     /// Every runbook, without state, ordered by id.
     async fn runbooks(&self) -> Result<Vec<RunbookSummary>, StoreError>;
+
+    /// One page of runbooks as lists show them, in id order, filtered, in one query.
+    async fn runbook_page(&self, query: &RunbookQuery) -> Result<RunbookPage, StoreError>;
 
     /// Writes a [`Commit`] in one transaction: all of it or, on any error, none of it. A runbook write whose expected
     /// version is stale fails with [`StoreError::VersionConflict`]; a fire update whose guard does not hold fails

@@ -616,6 +616,10 @@ impl Store for SqlStore {
         row.as_ref().map(runbook_from_row).transpose()
     }
 
+    async fn runbook_page(&self, query: &crate::RunbookQuery) -> Result<crate::RunbookPage, StoreError> {
+        self.select_runbook_page(query).await
+    }
+
     async fn runbooks(&self) -> Result<Vec<RunbookSummary>, StoreError> {
         let rows = sqlx::query("SELECT id, name, version FROM runbooks ORDER BY id")
             .fetch_all(&self.pool)

@@ -5,11 +5,12 @@ use super::parse_id;
 use crate::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::paging::ListQuery;
 use crate::preconditions::{IfMatch, tagged};
 use crate::views;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use cutover_integrations_core::IntegrationEdit;
 use cutover_integrations_core::store::{ActionId, IntegrationId};
@@ -34,10 +35,11 @@ fn action_id(text: &str) -> Result<ActionId, ApiError> {
     parse_id(text, "action").map(ActionId)
 }
 
-/// Every integration with its actions, archived ones included.
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// A page of integrations with their actions, archived ones included, in name order.
+pub(crate) async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(&uri, "integrations", &[])?;
     let integrations = state.engine.integrations_redacted().await?;
-    Ok(Json(Value::Array(integrations.iter().map(views::integration).collect())))
+    query.page_of(integrations, |record| record.integration.name.clone(), views::integration)
 }
 
 /// One integration, with its `ETag`.

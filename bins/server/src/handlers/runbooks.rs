@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::access::CurrentUser;
 use crate::body::{DefinitionBody, JsonBody};
 use crate::error::ApiError;
+use crate::paging::ListQuery;
 use crate::preconditions::{IfMatch, tagged};
 use crate::views;
 use axum::Json;
@@ -14,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use cutover_integrations_core::model::{FieldValue, RunMode};
 use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
-use cutover_integrations_core::store::RunbookId;
+use cutover_integrations_core::store::{RunbookId, RunbookQuery};
 use cutover_integrations_core::{ExistingRunbook, RunbookView};
 use serde::Deserialize;
 use serde_json::Value;
@@ -61,13 +62,26 @@ pub(crate) async fn create(
     Ok(answer(status, &view))
 }
 
-/// Every runbook with its stage and mode.
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let mut runbooks = Vec::new();
-    for summary in state.engine.runbooks().await? {
-        runbooks.push(views::runbook_summary(&state.engine.runbook(summary.id).await?));
-    }
-    Ok(Json(Value::Array(runbooks)))
+/// The names of the runbook stages, for errors.
+const STAGES: &[&str] = &["planning", "active", "paused", "cancelled", "complete"];
+/// The names of the run modes, for errors.
+const MODES: &[&str] = &["rehearsal", "live"];
+
+/// A page of runbooks with their stage and mode, in id order; `?stage=`, `?mode=`, `?workspace=` (exact) and
+/// `?name=` (contained, ignoring ASCII case) filter them.
+pub(crate) async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(&uri, "runbooks", &["stage", "mode", "workspace", "name"])?;
+    let store_query = RunbookQuery {
+        after: query.after::<i64>()?.map(RunbookId),
+        limit: query.limit,
+        stage: query.status("stage", STAGES)?,
+        mode: query.status("mode", MODES)?,
+        workspace: query.text("workspace"),
+        name_contains: query.text("name"),
+    };
+    let page = state.engine.runbook_page(&store_query).await?;
+    let items = page.runbooks.iter().map(views::runbook_listing).collect();
+    Ok(query.answer(items, page.runbooks.last().map(|runbook| runbook.id.0.to_string()), page.more))
 }
 
 /// A runbook answer with its `ETag`.

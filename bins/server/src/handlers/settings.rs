@@ -4,10 +4,11 @@
 use crate::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::paging::ListQuery;
 use crate::views;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use cutover_integrations_core::model::{SecretValue, SystemParameter};
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,10 +29,11 @@ impl std::fmt::Debug for ParameterBody {
     }
 }
 
-/// Every custom field.
-pub(crate) async fn list_custom_fields(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// A page of custom fields in name order.
+pub(crate) async fn list_custom_fields(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(&uri, "custom-fields", &[])?;
     let fields = state.engine.custom_fields().await?;
-    Ok(Json(serde_json::to_value(fields).unwrap_or_default()))
+    query.page_of(fields, |field| field.name.clone(), |field| serde_json::to_value(field).unwrap_or_default())
 }
 
 /// Creates a custom field (a custom field definition as JSON); its name must be new.
@@ -43,10 +45,11 @@ pub(crate) async fn create_custom_field(
     Ok((StatusCode::CREATED, Json(serde_json::to_value(field).unwrap_or_default())))
 }
 
-/// Every system parameter; secret ones without their value.
-pub(crate) async fn list_system_parameters(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// A page of system parameters in name order; secret ones without their value.
+pub(crate) async fn list_system_parameters(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(&uri, "system-parameters", &[])?;
     let parameters = state.engine.system_parameters().await?;
-    Ok(Json(Value::Array(parameters.iter().map(views::system_parameter).collect())))
+    query.page_of(parameters, |parameter| parameter.name.clone(), views::system_parameter)
 }
 
 /// Creates (201) or replaces (200) a system parameter; its value is encrypted at rest.

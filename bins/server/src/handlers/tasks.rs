@@ -7,14 +7,16 @@ use crate::AppState;
 use crate::access::CurrentUser;
 use crate::body::{JsonBody, OptionalJson};
 use crate::error::ApiError;
+use crate::paging::ListQuery;
 use crate::preconditions::{IfMatch, tagged};
 use crate::views;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use cutover_integrations_core::EngineError;
 use cutover_integrations_core::RunbookView;
+use cutover_integrations_core::model::{IntegrationStatus, TaskStage};
 use cutover_integrations_core::runbook::{Command, FieldTarget};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -47,11 +49,28 @@ fn task_answer(request: &HeaderMap, status: StatusCode, view: &RunbookView, task
     Ok(tagged(request, status, view.version, task_view(view, task)?))
 }
 
-/// Every task of a runbook, in definition order.
-pub(crate) async fn list(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// A page of a runbook's tasks in definition order; `?stage=` and `?integration_status=` filter them.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(&uri, "tasks", &["stage", "integration_status"])?;
+    let stage: Option<TaskStage> = query.status("stage", TASK_STAGES)?;
+    let status: Option<IntegrationStatus> = query.status("integration_status", INTEGRATION_STATUSES)?;
     let view = state.engine.runbook(runbook_id(&id)?).await?;
-    Ok(Json(Value::Array(view.state.tasks().map(|task| views::task(&view, task)).collect())))
+    let tasks = view.state.tasks().enumerate().filter(|(_, task)| {
+        stage.is_none_or(|stage| task.state.stage() == stage)
+            && status.is_none_or(|status| task.state.integration_status() == status)
+    });
+    query.page_of(tasks, |(index, _)| *index, |(_, task)| views::task(&view, *task))
 }
+
+/// The names of the task stages, for errors.
+const TASK_STAGES: &[&str] = &["not_startable", "startable", "in_progress", "complete", "skipped"];
+/// The names of the integration statuses, for errors.
+const INTEGRATION_STATUSES: &[&str] =
+    &["none", "pending", "running", "waiting", "succeeded", "failed", "cancelled", "not_sent"];
 
 /// One task, with its `ETag` (its runbook's version).
 pub(crate) async fn get(

@@ -3,10 +3,11 @@
 use crate::AppState;
 use crate::body::JsonBody;
 use crate::error::{ApiError, Detail};
+use crate::paging::ListQuery;
 use crate::views;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::NewUser;
 use secrecy::ExposeSecret;
@@ -52,8 +53,8 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// Every user, without tokens.
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let users = state.engine.users().await?;
-    Ok(Json(Value::Array(users.iter().map(views::user).collect())))
+/// A page of users in id order, without tokens.
+pub(crate) async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(&uri, "users", &[])?;
+    query.page_of(state.engine.users().await?, |user| user.id.0, views::user)
 }

@@ -1,6 +1,10 @@
-//! Conditional requests on the real router over a real engine (SQLite in a temporary directory): every single
-//! resource answers with an `ETag`, `If-None-Match` answers 304 while it holds, and a PATCH or DELETE whose `If-Match`
-//! is stale is refused with 412 `precondition_failed` with nothing changed, as two admins editing at once would be.
+//! What clients rely on, on the real router over a real engine (SQLite in a temporary directory):
+//!
+//! - conditional requests: every single resource answers with an `ETag`, `If-None-Match` answers 304 while it holds,
+//!   and a PATCH or DELETE whose `If-Match` is stale is refused with 412 `precondition_failed` with nothing changed,
+//!   as two admins editing at once would be;
+//! - paged lists: `{"items", "next_cursor"}`, every item once whatever the page size, filters, and 422 naming the
+//!   parameter for anything unknown or out of range.
 
 use axum::Router;
 use axum::body::Body;
@@ -109,8 +113,9 @@ async fn a_stale_if_match_is_refused_with_412_and_nothing_changes() {
     let applied =
         app.send("POST", "/api/v1/definitions", &[], Some(("application/yaml", INTEGRATION.to_owned()))).await;
     assert_eq!(applied.status, StatusCode::OK, "{applied:?}");
-    let integration = app.json("GET", "/api/v1/integrations", &[], None).await.body[0]["id"].as_i64().expect("id");
-    let action = app.json("GET", "/api/v1/integrations", &[], None).await.body[0]["actions"][0]["id"]
+    let integration =
+        app.json("GET", "/api/v1/integrations", &[], None).await.body["items"][0]["id"].as_i64().expect("id");
+    let action = app.json("GET", "/api/v1/integrations", &[], None).await.body["items"][0]["actions"][0]["id"]
         .as_i64()
         .expect("action id");
     let created = app.send("POST", "/api/v1/runbooks", &[], Some(("application/yaml", RUNBOOK.to_owned()))).await;
@@ -200,4 +205,110 @@ async fn check(app: &App, case: &Case) {
     let (method, path, body) = &case.second;
     let with_current = app.json(method, path, &[("if-match", &current)], body.as_ref()).await;
     assert!(with_current.status.is_success(), "{name}: the current tag is accepted: {with_current:?}");
+}
+
+/// Follows every page of `path` (which has a query) with `limit`; returns the items' `key`s.
+async fn every_page(app: &App, path: &str, limit: u32, key: &str) -> Vec<Value> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut next = format!("{path}{separator}limit={limit}");
+    let mut seen = Vec::new();
+    loop {
+        let page = app.json("GET", &next, &[], None).await;
+        assert_eq!(page.status, StatusCode::OK, "{next}: {page:?}");
+        let items = page.body["items"].as_array().unwrap_or_else(|| panic!("{next}: {page:?}"));
+        assert!(items.len() <= limit as usize, "{next}");
+        seen.extend(items.iter().map(|item| item[key].clone()));
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => next = format!("{path}{separator}limit={limit}&cursor={cursor}"),
+            None => return seen,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_are_paged_filtered_and_refuse_unknown_parameters() {
+    let app = app().await;
+    let runbooks = [
+        ("Release 1", None),
+        ("Release 2", Some("ops")),
+        ("Failover", Some("dba")),
+        ("release 4", Some("ops")),
+        ("Other", None),
+    ];
+    for (name, workspace) in runbooks {
+        let workspace = workspace.map(|workspace| format!("workspace: {workspace}\n")).unwrap_or_default();
+        let text = format!(
+            "kind: runbook\nname: {name}\n{workspace}tasks:\n  - {{id: a, name: A}}\n  - {{id: b, name: B, predecessors: [a]}}\n"
+        );
+        let created = app.send("POST", "/api/v1/runbooks", &[], Some(("application/yaml", text))).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    }
+    for (id, mode) in [(2, "live"), (3, "rehearsal"), (4, "live")] {
+        let started =
+            app.json("POST", &format!("/api/v1/runbooks/{id}/start"), &[], Some(&json!({"mode": mode}))).await;
+        assert_eq!(started.status, StatusCode::OK, "{started:?}");
+    }
+    let paused = app.json("POST", "/api/v1/runbooks/4/pause", &[], None).await;
+    assert_eq!(paused.status, StatusCode::OK, "{paused:?}");
+    let finished = app.json("POST", "/api/v1/runbooks/2/tasks/a/start", &[], None).await;
+    assert_eq!(finished.status, StatusCode::OK, "{finished:?}");
+
+    let cases: [(&str, Vec<i64>); 9] = [
+        ("/api/v1/runbooks", vec![1, 2, 3, 4, 5]),
+        ("/api/v1/runbooks?stage=active", vec![2, 3]),
+        ("/api/v1/runbooks?stage=paused", vec![4]),
+        ("/api/v1/runbooks?mode=live", vec![2, 4]),
+        ("/api/v1/runbooks?workspace=ops", vec![2, 4]),
+        ("/api/v1/runbooks?name=RELEASE", vec![1, 2, 4]),
+        ("/api/v1/runbooks?name=release&workspace=ops&mode=live&stage=active", vec![2]),
+        ("/api/v1/runbooks?stage=complete", vec![]),
+        ("/api/v1/runbooks?name=%25", vec![]),
+    ];
+    for (path, expected) in cases {
+        for limit in [1, 2, 100] {
+            let ids: Vec<i64> = every_page(&app, path, limit, "id").await.iter().filter_map(Value::as_i64).collect();
+            assert_eq!(ids, expected, "{path}, {limit} a page");
+        }
+    }
+    let task_cases: [(&str, Vec<&str>); 5] = [
+        ("/api/v1/runbooks/2/tasks", vec!["a", "b"]),
+        ("/api/v1/runbooks/2/tasks?stage=in_progress", vec!["a"]),
+        ("/api/v1/runbooks/2/tasks?stage=not_startable", vec!["b"]),
+        ("/api/v1/runbooks/2/tasks?integration_status=none", vec!["a", "b"]),
+        ("/api/v1/runbooks/2/tasks?integration_status=failed", vec![]),
+    ];
+    for (path, expected) in task_cases {
+        for limit in [1, 5] {
+            let ids = every_page(&app, path, limit, "id").await;
+            assert_eq!(ids, expected.iter().map(|id| json!(id)).collect::<Vec<_>>(), "{path}, {limit} a page");
+        }
+    }
+    let foreign = app.json("GET", "/api/v1/runbooks?limit=1", &[], None).await.body["next_cursor"].clone();
+    let foreign = foreign.as_str().expect("a cursor");
+    let refusals = [
+        ("/api/v1/runbooks?limit=0".to_owned(), "limit"),
+        ("/api/v1/runbooks?limit=1001".to_owned(), "limit"),
+        ("/api/v1/runbooks?limit=x".to_owned(), "limit"),
+        ("/api/v1/runbooks?cursor=bm9wZQ".to_owned(), "cursor"),
+        ("/api/v1/runbooks?stage=running".to_owned(), "stage"),
+        ("/api/v1/runbooks?mode=dry".to_owned(), "mode"),
+        ("/api/v1/runbooks?sort=name".to_owned(), "sort"),
+        (format!("/api/v1/runbooks/2/tasks?cursor={foreign}"), "cursor"),
+        ("/api/v1/runbooks/2/tasks?integration_status=done".to_owned(), "integration_status"),
+        ("/api/v1/runbooks/2/tasks?workspace=ops".to_owned(), "workspace"),
+        ("/api/v1/integrations?name=x".to_owned(), "name"),
+        ("/api/v1/custom-fields?limit=0".to_owned(), "limit"),
+        ("/api/v1/system-parameters?page=2".to_owned(), "page"),
+        ("/api/v1/users?offset=5".to_owned(), "offset"),
+    ];
+    for (path, parameter) in refusals {
+        let answer = app.json("GET", &path, &[], None).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {answer:?}");
+        assert_eq!(answer.body["error"]["details"][0]["path"], parameter, "{path}: {answer:?}");
+    }
+    for list in ["/api/v1/integrations", "/api/v1/custom-fields", "/api/v1/system-parameters", "/api/v1/users"] {
+        let page = app.json("GET", list, &[], None).await;
+        assert_eq!(page.status, StatusCode::OK, "{list}");
+        assert!(page.body["items"].is_array() && page.body["next_cursor"].is_null(), "{list}: {page:?}");
+    }
 }
