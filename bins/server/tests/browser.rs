@@ -342,7 +342,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{}/api/v1{path}", server.base)).bearer_auth(BOOTSTRAP).send();
     let integrations: Value = get("/integrations").await.expect("integrations").json().await.expect("json");
-    let slack = &integrations[0];
+    let slack = &integrations["items"][0];
     assert_eq!(slack["name"], "Slack");
     let action = &slack["actions"][0];
     assert_eq!(action["name"], "Post to a channel");
@@ -363,7 +363,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     assert_eq!(action["request"]["execution_mode"], "fire_and_forget");
     let fields: Value = get("/custom-fields").await.expect("fields").json().await.expect("json");
     for (name, field_type) in [("Slack Channel", "text"), ("Slack Message", "textarea")] {
-        let field = fields.as_array().and_then(|all| all.iter().find(|f| f["name"] == name)).expect("field");
+        let field = fields["items"].as_array().and_then(|all| all.iter().find(|f| f["name"] == name)).expect("field");
         assert_eq!(field["type"], field_type);
         assert_eq!(field["restrict_to"], serde_json::json!(["Post to a channel"]));
         assert_eq!(field["transient"], true);
