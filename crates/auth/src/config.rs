@@ -6,7 +6,7 @@ use cutover_integrations_model::{
     ApiKeyLocation, AuthSettings, AuthenticateAs, OAuth2Grant, OAuth2Settings, SecretValue,
 };
 use http::HeaderName;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use std::fmt;
 use url::Url;
 
@@ -41,6 +41,11 @@ pub enum AuthConfig {
     },
     /// OAuth 2.
     OAuth2(Box<OAuth2Config>),
+    /// A Standard Webhooks signature on every request.
+    StandardWebhooks {
+        /// The key the `whsec_` secret decodes to.
+        key: SecretSlice<u8>,
+    },
 }
 
 /// Resolved OAuth 2 settings of an action.
@@ -106,10 +111,17 @@ impl AuthConfig {
             AuthSettings::Oauth2(oauth) => {
                 Self::OAuth2(Box::new(OAuth2Config::resolve(oauth, secret("client_secret", &oauth.client_secret)?)?))
             }
+            AuthSettings::StandardWebhooks { secret: value } => {
+                let value = secret("secret", value)?;
+                let key = cutover_integrations_model::decode_webhook_secret(value.expose_secret())
+                    .map_err(|message| AuthError::InvalidConfig { field: "secret", message: message.to_owned() })?;
+                Self::StandardWebhooks { key }
+            }
         })
     }
 
-    /// The auth type's name as in definition files (`none`, `token`, `basic`, `api_key`, `oauth2`).
+    /// The auth type's name as in definition files (`none`, `token`, `basic`, `api_key`, `oauth2`,
+    /// `standard_webhooks`).
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::None => "none",
@@ -117,6 +129,7 @@ impl AuthConfig {
             Self::Basic { .. } => "basic",
             Self::ApiKey { .. } => "api_key",
             Self::OAuth2(_) => "oauth2",
+            Self::StandardWebhooks { .. } => "standard_webhooks",
         }
     }
 }
@@ -220,6 +233,7 @@ impl fmt::Debug for AuthConfig {
                 .field("value", &Redacted)
                 .finish(),
             Self::OAuth2(config) => f.debug_tuple("OAuth2").field(config).finish(),
+            Self::StandardWebhooks { key: _ } => f.debug_struct("StandardWebhooks").field("key", &Redacted).finish(),
         }
     }
 }

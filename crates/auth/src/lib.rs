@@ -14,7 +14,10 @@
 //!    appear in, for redaction. On a 401 it calls [`AuthProvider::on_unauthorized`]; on
 //!    [`UnauthorizedOutcome::Retry`] it applies again and retries once.
 //! 3. `none`, `token` (`Authorization: <token_type> <token>`), `basic` and `api_key` (header or query) are static.
-//!    `oauth2` fetches tokens from the [`CredentialStore`].
+//!    `standard_webhooks` ([`StandardWebhooksAuth`]) signs each attempt: `webhook-id` is the request's
+//!    `Idempotency-Key` (one per fire, the same on every retry), `webhook-timestamp` the attempt's time, and
+//!    `webhook-signature` is `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the key of the
+//!    `whsec_` secret. `oauth2` fetches tokens from the [`CredentialStore`].
 //!
 //! # OAuth 2
 //!
@@ -61,6 +64,7 @@ mod error;
 mod oauth;
 mod provider;
 mod request;
+mod standard_webhooks;
 mod store;
 mod token_http;
 mod token_response;
@@ -72,6 +76,7 @@ pub use error::{AuthError, BoxError};
 pub use oauth::{Authenticator, AuthenticatorSettings, AuthorizationCallback, AuthorizationRedirect, OAuth2Auth};
 pub use provider::{ApiKeyAuth, AuthProvider, BasicAuth, NoAuth, TokenAuth};
 pub use request::{AppliedCredentials, FireSubject, OutgoingRequest, UnauthorizedOutcome};
+pub use standard_webhooks::{StandardWebhooksAuth, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 pub use store::{
     CredentialKey, CredentialStore, InMemoryCredentialStore, OAuthToken, PendingAuthorization, StateRedemption,
     StoredCredential,

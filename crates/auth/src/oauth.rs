@@ -8,7 +8,7 @@ use crate::token_http::TokenHttpClient;
 use crate::token_response::{ProviderErrorResponse, ProviderTokenResponse, TokenProblem};
 use crate::{
     ApiKeyAuth, AppliedCredentials, AuthConfig, AuthError, AuthProvider, BasicAuth, Clock, CredentialStore,
-    FireSubject, NoAuth, OAuth2Config, OutgoingRequest, TokenAuth, UnauthorizedOutcome,
+    FireSubject, NoAuth, OAuth2Config, OutgoingRequest, StandardWebhooksAuth, TokenAuth, UnauthorizedOutcome,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -129,6 +129,9 @@ impl Authenticator {
             AuthConfig::Basic { username, password } => Arc::new(BasicAuth::new(username, password)),
             AuthConfig::ApiKey { location, name, value } => Arc::new(ApiKeyAuth::new(location, name, value)),
             AuthConfig::OAuth2(config) => Arc::new(OAuth2Auth { shared: Arc::clone(&self.shared), config: *config }),
+            AuthConfig::StandardWebhooks { key } => {
+                Arc::new(StandardWebhooksAuth::new(key, Arc::clone(&self.shared.clock)))
+            }
         }
     }
 

@@ -187,7 +187,7 @@ pub(crate) fn set_authorization(
     Ok(())
 }
 
-fn sensitive_header(value: &str, field: &'static str) -> Result<HeaderValue, AuthError> {
+pub(crate) fn sensitive_header(value: &str, field: &'static str) -> Result<HeaderValue, AuthError> {
     let mut value = HeaderValue::from_str(value).map_err(|_| AuthError::InvalidCredentialValue { field })?;
     value.set_sensitive(true);
     Ok(value)

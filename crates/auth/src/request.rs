@@ -11,7 +11,8 @@ use url::Url;
 ///
 /// Providers add headers (marked sensitive, so `HeaderMap`'s `Debug` hides them) or query parameters. Since a query
 /// parameter may hold a key, `Debug` shows query parameter names with every value as `[REDACTED]`; log the request
-/// through [`AppliedCredentials::redact`] to keep the other values. The body is not here: no auth type touches it.
+/// through [`AppliedCredentials::redact`] to keep the other values. The body is there to be signed (auth type
+/// `standard_webhooks`); no provider changes it, and `Debug` shows only its length.
 #[derive(Clone)]
 pub struct OutgoingRequest {
     /// The HTTP method.
@@ -20,12 +21,14 @@ pub struct OutgoingRequest {
     pub url: Url,
     /// The request headers.
     pub headers: HeaderMap,
+    /// The body exactly as it will be sent, if any.
+    pub body: Option<String>,
 }
 
 impl OutgoingRequest {
-    /// A request without headers.
+    /// A request without headers or body.
     pub fn new(method: Method, url: Url) -> Self {
-        Self { method, url, headers: HeaderMap::new() }
+        Self { method, url, headers: HeaderMap::new(), body: None }
     }
 }
 
@@ -44,6 +47,7 @@ impl fmt::Debug for OutgoingRequest {
             .field("method", &self.method)
             .field("url", &url.as_str())
             .field("headers", &self.headers)
+            .field("body_bytes", &self.body.as_ref().map(String::len))
             .finish()
     }
 }

@@ -453,6 +453,9 @@ fn keep_redacted_secrets(old: &AuthSettings, new: &mut AuthSettings) {
         (AuthSettings::Basic { password: old, .. }, AuthSettings::Basic { password: new, .. }) => keep(old, new),
         (AuthSettings::ApiKey { value: old, .. }, AuthSettings::ApiKey { value: new, .. }) => keep(old, new),
         (AuthSettings::Oauth2(old), AuthSettings::Oauth2(new)) => keep(&old.client_secret, &mut new.client_secret),
+        (AuthSettings::StandardWebhooks { secret: old }, AuthSettings::StandardWebhooks { secret: new }) => {
+            keep(old, new)
+        }
         _ => {}
     }
 }

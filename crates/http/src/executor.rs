@@ -306,6 +306,7 @@ impl HttpExecutor {
         let WireRequest { method, url, headers, body } = wire;
         let mut request = AuthRequest::new(reqwest_method(method), url);
         request.headers = headers;
+        request.body = body;
         let applied = auth.provider.apply(&auth.subject, &mut request).await.map_err(|error| {
             let retryable = matches!(error, AuthError::TokenEndpointUnavailable { .. });
             TransportFailure { kind: ErrorKind::Auth, reason: format!("Credentials unavailable: {error}"), retryable }
@@ -317,7 +318,7 @@ impl HttpExecutor {
             redaction.add_query_parameter(name);
         }
         redaction.add_credentials(applied.secrets().iter().map(|secret| secret.expose_secret()));
-        Ok((WireRequest { method, url: request.url, headers: request.headers, body }, Some(applied)))
+        Ok((WireRequest { method, url: request.url, headers: request.headers, body: request.body }, Some(applied)))
     }
 
     /// Renders the request and adds what every request carries: context, `Idempotency-Key`, a content type.

@@ -156,18 +156,26 @@ pub enum AuthSettings {
     },
     /// OAuth 2.
     Oauth2(OAuth2Settings),
+    /// A signature per the Standard Webhooks specification: `webhook-id` (the fire's idempotency key),
+    /// `webhook-timestamp` (per attempt) and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
+    StandardWebhooks {
+        /// The signing secret, `whsec_` followed by the base64 of 24 to 64 bytes.
+        secret: SecretValue,
+    },
 }
 
 impl AuthSettings {
-    /// The same settings with every secret-bearing value (token, password, API key value, OAuth 2 client secret)
-    /// replaced by `placeholder`: what lists show, and what can be stored beside the sealed settings in clear.
+    /// The same settings with every secret-bearing value (token, password, API key value, OAuth 2 client secret,
+    /// Standard Webhooks secret) replaced by `placeholder`: what lists show, and what can be stored beside the sealed
+    /// settings in clear.
     pub fn with_secrets_replaced(&self, placeholder: &str) -> Self {
         let mut shown = self.clone();
         match &mut shown {
             Self::None => {}
             Self::Token { token: secret, .. }
             | Self::Basic { password: secret, .. }
-            | Self::ApiKey { value: secret, .. } => *secret = SecretValue::new(placeholder),
+            | Self::ApiKey { value: secret, .. }
+            | Self::StandardWebhooks { secret } => *secret = SecretValue::new(placeholder),
             Self::Oauth2(settings) => settings.client_secret = SecretValue::new(placeholder),
         }
         shown

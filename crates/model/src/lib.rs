@@ -29,8 +29,8 @@
 //! reports inside a template are mapped back into the file. Writing uses the serde derives ([`Definition::to_yaml`],
 //! [`Definition::to_json`]); a property test keeps the two directions in agreement.
 //!
-//! Secret-bearing values (`client_secret`, `token`, `password`, API key `value`, secret system parameters) are held in
-//! [`SecretValue`], whose `Debug` prints `[REDACTED]`.
+//! Secret-bearing values (`client_secret`, `token`, `password`, API key `value`, the Standard Webhooks `secret`,
+//! secret system parameters) are held in [`SecretValue`], whose `Debug` prints `[REDACTED]`.
 
 mod action;
 mod definition;
@@ -46,6 +46,7 @@ mod status;
 mod template_hook;
 mod text;
 mod validate;
+mod webhook_secret;
 
 pub use action::{
     Action, ActionSettings, ApiKeyLocation, AuthSettings, AuthenticateAs, CallbackSpec, Condition, ConditionTest,
@@ -66,3 +67,6 @@ pub use template_hook::{
 };
 pub use text::{NUL_MESSAGE, storable_text};
 pub use validate::{DefinitionSet, ParsedDefinition, SourceFile, Validator};
+pub use webhook_secret::{
+    WEBHOOK_SECRET_MAX_BYTES, WEBHOOK_SECRET_MIN_BYTES, WEBHOOK_SECRET_PREFIX, decode_webhook_secret,
+};

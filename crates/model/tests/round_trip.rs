@@ -144,6 +144,16 @@ fn secret() -> BoxedStrategy<SecretValue> {
         .boxed()
 }
 
+/// A Standard Webhooks secret: a literal `whsec_` secret of 24 to 64 bytes, or a system parameter reference.
+fn webhook_secret() -> BoxedStrategy<SecretValue> {
+    use base64::Engine as _;
+    let literal = vec(any::<u8>(), 24..=64)
+        .prop_map(|key| format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key)));
+    prop_oneof![literal, name().prop_map(|name| format!("{{{{SystemParameter['{name}']}}}}"))]
+        .prop_map(SecretValue::new)
+        .boxed()
+}
+
 /// An absolute `http(s)` URL, as OAuth provider hosts must be.
 fn http_url() -> BoxedStrategy<String> {
     "(http|https|HTTPS)://[a-z0-9][a-z0-9.-]{0,15}(:[0-9]{1,5})?(/[a-zA-Z0-9_./%-]{0,12})?".boxed()
@@ -187,6 +197,7 @@ fn auth() -> BoxedStrategy<AuthSettings> {
         (select(&[ApiKeyLocation::Header, ApiKeyLocation::Query][..]), text(), secret())
             .prop_map(|(location, name, value)| AuthSettings::ApiKey { location, name, value }),
         oauth2,
+        webhook_secret().prop_map(|secret| AuthSettings::StandardWebhooks { secret }),
     ]
     .boxed()
 }

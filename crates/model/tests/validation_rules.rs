@@ -156,6 +156,41 @@ const CASES: &[Case] = &[
             "14:5: actions[2].redirect: unknown key `redirect`; did you mean `redirects`?",
         ],
     },
+    Case {
+        name: "standard webhooks auth",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            actions:
+              - name: Literal
+                auth: {type: standard_webhooks, secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}
+                request: {method: POST, url: "https://hooks.test/"}
+              - name: Parameter
+                auth: {type: standard_webhooks, secret: "{{SystemParameter['hook_secret']}}"}
+                request: {method: POST, url: "https://hooks.test/"}
+              - name: No prefix
+                auth: {type: standard_webhooks, secret: MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}
+                request: {method: POST, url: "https://hooks.test/"}
+              - name: Short
+                auth: {type: standard_webhooks, secret: whsec_c2hvcnQ=}
+                request: {method: POST, url: "https://hooks.test/"}
+              - name: Missing
+                auth: {type: standard_webhooks, secrte: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}
+                request: {method: POST, url: "https://hooks.test/"}
+              - name: Typo
+                auth: {type: standard_webhook, secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}
+                request: {method: POST, url: "https://hooks.test/"}
+            "##,
+        )],
+        expected: &[
+            "11:51: actions[2].auth.secret: a Standard Webhooks secret starts with `whsec_` (then the base64 of 24 to 64 bytes)",
+            "14:51: actions[3].auth.secret: a Standard Webhooks secret holds 24 to 64 bytes (32 to 88 base64 characters after `whsec_`)",
+            "17:43: actions[4].auth.secrte: unknown key `secrte`; did you mean `secret`?",
+            "20:21: actions[5].auth.type: unknown value `standard_webhook`; did you mean `standard_webhooks`?",
+        ],
+    },
     // Syntax.
     Case { name: "minimal integration", files: &[("a.yaml", "kind: integration\nname: A\n")], expected: &[] },
     Case {

@@ -171,10 +171,12 @@ impl RequestTemplate {
     }
 
     /// Adds the static credentials of `auth`: a token, basic or API key auth renders into a header or a query
-    /// parameter whose value is a secret. OAuth 2 adds nothing: its token is obtained when the action fires.
+    /// parameter whose value is a secret. OAuth 2 and Standard Webhooks add nothing: the token is obtained, and the
+    /// signature computed over the exact body, when the action fires.
     ///
     /// Secrets of the rendered request: the rendered credential values, and the value of every system parameter a
-    /// secret-bearing field (`token`, `password`, API key `value`, OAuth 2 `client_secret`) reads, wherever it appears.
+    /// secret-bearing field (`token`, `password`, API key `value`, OAuth 2 `client_secret`, Standard Webhooks `secret`)
+    /// reads, wherever it appears.
     pub fn with_auth(mut self, auth: &AuthSettings) -> Result<Self, TemplateError> {
         let compile = |template: &str, place, field: &str| {
             Template::compile(template, place).map_err(|e| e.in_field(format!("auth.{field}")))
@@ -183,6 +185,11 @@ impl RequestTemplate {
             AuthSettings::None => AuthTemplate::None,
             AuthSettings::Oauth2(settings) => {
                 let secret = compile(settings.client_secret.expose(), TemplatePlace::Text, "client_secret")?;
+                self.secret_paths.extend(parameter_paths(&secret));
+                AuthTemplate::None
+            }
+            AuthSettings::StandardWebhooks { secret } => {
+                let secret = compile(secret.expose(), TemplatePlace::Text, "secret")?;
                 self.secret_paths.extend(parameter_paths(&secret));
                 AuthTemplate::None
             }

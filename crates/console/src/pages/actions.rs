@@ -46,8 +46,13 @@ const SETTINGS: [(&str, &str); 6] = [
 ];
 
 /// The secret fields of the Authorization tab: form name and label.
-const SECRETS: [(&str, &str); 4] =
-    [("token", "Token"), ("password", "Password"), ("api_key_value", "API key"), ("client_secret", "Client Secret")];
+const SECRETS: [(&str, &str); 5] = [
+    ("token", "Token"),
+    ("password", "Password"),
+    ("api_key_value", "API key"),
+    ("client_secret", "Client Secret"),
+    ("signing_secret", "Signing secret (whsec_…)"),
+];
 
 /// The dialog's values, as strings keyed by form name (secrets never among them).
 #[derive(Debug, Default)]
@@ -148,6 +153,7 @@ impl ActionForm {
                 );
                 "oauth2"
             }
+            AuthSettings::StandardWebhooks { .. } => "standard_webhooks",
         };
         form.set("auth_type", auth_type);
         form.stored_auth = Some(auth_type);
@@ -292,6 +298,9 @@ impl ActionForm {
                     oauth["authorization_endpoint"] = json!(endpoint);
                 }
                 oauth
+            }
+            "standard_webhooks" => {
+                json!({"type": "standard_webhooks", "secret": secret("signing_secret", "standard_webhooks")})
             }
             _ => json!({"type": "none"}),
         };
@@ -562,7 +571,7 @@ fn dialog(
                 }
                 div role="tabpanel" id="panel-authorization" aria-labelledby="tab-authorization" hidden {
                     (select("auth_type", "action-auth-type", "Authorization Type", form.get("auth_type"),
-                        &[("none", "None"), ("token", "Token"), ("basic", "Basic"), ("api_key", "API Key"), ("oauth2", "OAuth")], false))
+                        &[("none", "None"), ("token", "Token"), ("basic", "Basic"), ("api_key", "API Key"), ("oauth2", "OAuth"), ("standard_webhooks", "Standard Webhooks signature")], false))
                     div data-shown-when="auth_type=token" hidden {
                         (text("token_type", "action-token-type", "Token type", form))
                         (secret_field("token", SECRETS[0].1, form, "token"))
@@ -575,6 +584,9 @@ fn dialog(
                         (select("api_key_in", "action-api-key-in", "Send the key in", form.get("api_key_in"), &[("header", "A header"), ("query", "The query string")], false))
                         (text("api_key_name", "action-api-key-name", "Header or parameter name", form))
                         (secret_field("api_key_value", SECRETS[2].1, form, "api_key"))
+                    }
+                    div data-shown-when="auth_type=standard_webhooks" hidden {
+                        (secret_field("signing_secret", SECRETS[4].1, form, "standard_webhooks"))
                     }
                     div data-shown-when="auth_type=oauth2" hidden {
                         (select("grant", "action-grant", "Authorization Flow", form.get("grant"),

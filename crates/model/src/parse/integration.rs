@@ -55,6 +55,7 @@ enum AuthType {
     Basic,
     ApiKey,
     Oauth2,
+    StandardWebhooks,
 }
 
 choices!(AuthType {
@@ -63,6 +64,7 @@ choices!(AuthType {
     "basic" => AuthType::Basic,
     "api_key" => AuthType::ApiKey,
     "oauth2" => AuthType::Oauth2,
+    "standard_webhooks" => AuthType::StandardWebhooks,
 });
 
 /// Reads the rest of an integration document once `kind` has been read.
@@ -311,6 +313,17 @@ impl FromNode for AuthSettings {
                     name: required(walker, &mut object, "name").unwrap_or_default(),
                     value: SecretValue::new(required(walker, &mut object, "value").unwrap_or_default()),
                 }
+            }
+            AuthType::StandardWebhooks => {
+                let secret = required(walker, &mut object, "secret").unwrap_or_default();
+                // A literal is checked here; a `{{SystemParameter[...]}}` reference when it is resolved.
+                if !secret.contains("{{")
+                    && walker.is_clean(&object.path().key("secret"))
+                    && let Err(message) = crate::decode_webhook_secret(&secret)
+                {
+                    object.report(walker, "secret", message);
+                }
+                AuthSettings::StandardWebhooks { secret: SecretValue::new(secret) }
             }
             AuthType::Oauth2 => {
                 let grant = if object.has_key("grant") {

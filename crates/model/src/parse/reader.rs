@@ -342,8 +342,12 @@ pub(crate) fn read_choice<T: Choice>(walker: &mut Walker, node: &Node, path: &Fi
     if let Some((_, value)) = T::CHOICES.iter().find(|(word, _)| *word == scalar.text) {
         return *value;
     }
-    let words = quoted_list(T::CHOICES.iter().map(|(word, _)| *word));
-    walker.error_at(node, path, format!("unknown value `{}`; expected one of {words}", scalar.text));
+    let words: Vec<&str> = T::CHOICES.iter().map(|(word, _)| *word).collect();
+    let message = match closest(&scalar.text, &words) {
+        Some(suggestion) => format!("unknown value `{}`; did you mean `{suggestion}`?", scalar.text),
+        None => format!("unknown value `{}`; expected one of {}", scalar.text, quoted_list(words)),
+    };
+    walker.error_at(node, path, message);
     fallback
 }
 

@@ -87,6 +87,7 @@ fn action_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, action: &'d crate::Action
         AuthSettings::Basic { password, .. } => Some(("password", password)),
         AuthSettings::ApiKey { value, .. } => Some(("value", value)),
         AuthSettings::Oauth2(settings) => Some(("client_secret", &settings.client_secret)),
+        AuthSettings::StandardWebhooks { secret } => Some(("secret", secret)),
     };
     if let Some((key, secret)) = secret.filter(|(_, secret)| secret.is_template()) {
         sites.push(TemplateSite {
