@@ -437,6 +437,8 @@ impl HttpExecutor {
             ),
             (None, None) => unreachable!("an exchange has a response or a failure"),
         };
+        // A status error quotes the response, which may echo a secret.
+        let error = AttemptError { reason: exchange.redaction.text(&error.reason), ..error };
         exchange.record.error.get_or_insert_with(|| error.clone());
         let next = retryable.then(|| self.retry_at(failed_attempt, retry_after)).flatten();
         match next {
@@ -559,7 +561,12 @@ impl HttpExecutor {
             Value::Null
         };
         if let Some(condition) = rules.fail_when.iter().find(|condition| condition.holds(&body)) {
-            let reason = format!("Fail condition met on poll {}: {}", poll.poll, condition.describe());
+            let reason = format!(
+                "Fail condition met on poll {}: {} ({})",
+                poll.poll,
+                condition.describe(),
+                condition.found(&body)
+            );
             return exchange.fail(AttemptError { kind: ErrorKind::Condition, reason });
         }
         match rules.complete_when.iter().find(|condition| !condition.holds(&body)) {
@@ -689,7 +696,8 @@ impl Executor for HttpExecutor {
             self.retry_or_fail(&mut exchange, attempt).ok()
         } else {
             if let Some(response) = exchange.response.as_ref().filter(|_| !delivered) {
-                exchange.record.error = Some(status_error(response));
+                let error = status_error(response);
+                exchange.record.error = Some(AttemptError { reason: exchange.redaction.text(&error.reason), ..error });
             }
             None
         };
@@ -821,7 +829,7 @@ fn judge_response(
     if let Some(condition) = rules.failure_when.iter().find(|condition| condition.holds(&body)) {
         return Err(AttemptError {
             kind: ErrorKind::Condition,
-            reason: format!("Failure condition met: {}", condition.describe()),
+            reason: format!("Failure condition met: {} ({})", condition.describe(), condition.found(&body)),
         });
     }
     if let Some(condition) = rules.success_when.iter().find(|condition| !condition.holds(&body)) {
@@ -901,13 +909,38 @@ fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
+/// `HTTP 404 Not Found`, then the start of the body when there is one: a third party's own words on what went wrong
+/// (`HTTP 400 Bad Request: {"errorMessages":["Issue does not exist"]}`). Callers redact it, since a body may echo a
+/// secret.
 fn status_error(response: &WireResponse) -> AttemptError {
-    let reason = reqwest::StatusCode::from_u16(response.status)
+    let status = reqwest::StatusCode::from_u16(response.status)
         .ok()
         .and_then(|status| status.canonical_reason())
         .map(|reason| format!("HTTP {} {reason}", response.status))
         .unwrap_or_else(|| format!("HTTP {}", response.status));
+    let reason = match body_excerpt(&response.body) {
+        Some(excerpt) => format!("{status}: {excerpt}"),
+        None => status,
+    };
     AttemptError { kind: ErrorKind::Status, reason }
+}
+
+/// The characters of a body quoted in a failure reason, at most.
+const EXCERPT_CHARS: usize = 300;
+
+/// The body on one line (control characters and runs of white space become one space), cut at
+/// [`EXCERPT_CHARS`] characters; `None` when blank.
+fn body_excerpt(body: &[u8]) -> Option<String> {
+    let text: String = String::from_utf8_lossy(body).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return None;
+    }
+    let line = words.join(" ");
+    Some(match line.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    })
 }
 
 fn has_header(headers: &[(String, String)], name: &str) -> bool {

@@ -220,12 +220,26 @@ async fn sync_fails_by_status_by_condition_and_by_mapping() {
     let mut server = mockito::Server::new_async().await;
     server.mock("GET", "/change").with_body(CHANGE).create_async().await;
     server.mock("GET", "/missing").with_status(404).create_async().await;
+    server
+        .mock("GET", "/refused")
+        .with_status(400)
+        .with_body("{\"errorMessages\": [\"Issue does not exist\"],\n\t \"errors\": {}}")
+        .create_async()
+        .await;
     server.mock("GET", "/accepted").with_status(202).with_body("{}").create_async().await;
     server.mock("GET", "/html").with_body("<html>").create_async().await;
+    // A status error quotes the body, the third party's own words.
+    let unexpected_200 = format!("HTTP 200 OK: {CHANGE}");
     // (path, response rules, expected kind, expected reason)
     let cases = [
         ("/missing", json!({}), ErrorKind::Status, "HTTP 404 Not Found"),
-        ("/change", json!({"success_statuses": [202]}), ErrorKind::Status, "HTTP 200 OK"),
+        ("/change", json!({"success_statuses": [202]}), ErrorKind::Status, unexpected_200.as_str()),
+        (
+            "/refused",
+            json!({}),
+            ErrorKind::Status,
+            "HTTP 400 Bad Request: {\"errorMessages\": [\"Issue does not exist\"], \"errors\": {}}",
+        ),
         (
             "/change",
             json!({"success_when": [{"path": "result.state", "equals": "done"}]}),
@@ -236,7 +250,7 @@ async fn sync_fails_by_status_by_condition_and_by_mapping() {
             "/change",
             json!({"failure_when": [{"path": "$.result.meta.k", "in": [1, 3]}]}),
             ErrorKind::Condition,
-            "Failure condition met: `$.result.meta.k` is one of [1,3]",
+            "Failure condition met: `$.result.meta.k` is one of [1,3] (`$.result.meta.k` is 1)",
         ),
         (
             "/change",
@@ -352,7 +366,10 @@ async fn polling_fails_on_a_fail_condition() {
     let log = executor().0.run_to_completion(&prepared, &fire(), None).await;
 
     assert_eq!(failure_kind(&log), Some(ErrorKind::Condition));
-    assert_eq!(failure_reason(&log), r#"Fail condition met on poll 2: `state` is one of ["failed","cancelled"]"#);
+    assert_eq!(
+        failure_reason(&log),
+        r#"Fail condition met on poll 2: `state` is one of ["failed","cancelled"] (`state` is "failed")"#
+    );
 }
 
 #[tokio::test]
