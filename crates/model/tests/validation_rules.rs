@@ -185,10 +185,10 @@ const CASES: &[Case] = &[
             "##,
         )],
         expected: &[
-            "11:51: actions[2].auth.secret: a Standard Webhooks secret starts with `whsec_` (then the base64 of 24 to 64 bytes)",
-            "14:51: actions[3].auth.secret: a Standard Webhooks secret holds 24 to 64 bytes (32 to 88 base64 characters after `whsec_`)",
-            "17:43: actions[4].auth.secrte: unknown key `secrte`; did you mean `secret`?",
-            "20:21: actions[5].auth.type: unknown value `standard_webhook`; did you mean `standard_webhooks`?",
+            "11:45: actions[2].auth.secret: a Standard Webhooks secret starts with `whsec_` (then the base64 of 24 to 64 bytes)",
+            "14:45: actions[3].auth.secret: a Standard Webhooks secret holds 24 to 64 bytes (32 to 88 base64 characters after `whsec_`)",
+            "17:37: actions[4].auth.secrte: unknown key `secrte`; did you mean `secret`?",
+            "20:18: actions[5].auth.type: unknown value `standard_webhook`; did you mean `standard_webhooks`?",
         ],
     },
     // Syntax.
