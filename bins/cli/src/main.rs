@@ -5,6 +5,7 @@
 
 mod actions_log_text;
 mod apply;
+mod catalog;
 mod client;
 mod completions;
 mod custom_field;
@@ -64,6 +65,9 @@ enum Command {
     /// Answer HTTP requests on a loopback address with 200 and print them: a local third party to try runbooks on.
     #[command(after_help = sink::EXAMPLES)]
     Sink(sink::SinkArgs),
+    /// The catalog of predefined integrations: list, show, and write one as a definition file with your settings.
+    #[command(subcommand, after_help = catalog::EXAMPLES)]
+    Catalog(catalog::CatalogCommand),
     /// Print the JSON Schema of definition files, for editors and CI.
     #[command(after_help = schema::EXAMPLES)]
     Schema(schema::SchemaArgs),
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(args),
         Command::Sink(args) => sink::run(&args),
+        Command::Catalog(command) => catalog::run(&command),
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args, &mut Cli::command()),
         Command::Apply(args) => client::call(&cli.server, |client| apply::run(client, &args)),
