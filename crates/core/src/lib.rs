@@ -78,6 +78,7 @@ mod key_rotation;
 mod log_filter;
 mod oauth;
 mod planning;
+mod predefined;
 mod render;
 mod secret_key_file;
 mod stored_runbook;
@@ -95,11 +96,13 @@ pub use events::EngineEvent;
 pub use key_rotation::{KeyRotation, rotate_secret_key};
 pub use log_filter::{DEFAULT_DIRECTIVES, InvalidDirectives, LogFilter, THIRD_PARTY_CAP};
 pub use oauth::{OAuthStatus, OAuthTarget};
+pub use predefined::InstalledEntry;
 pub use secret_key_file::{
     SECRET_KEY_FILE, read_secret_key_file, replace_secret_key_file, secret_key_beside_database, secret_key_path,
 };
 
 pub use cutover_integrations_auth as auth;
+pub use cutover_integrations_catalog as integration_catalog;
 pub use cutover_integrations_http as http;
 pub use cutover_integrations_model as model;
 pub use cutover_integrations_runbook as runbook;
