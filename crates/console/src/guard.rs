@@ -55,7 +55,13 @@ pub(crate) fn same_token(sent: &str, expected: &str) -> bool {
 
 /// The gate (see the module docs).
 pub(crate) async fn guard(State(console): State<Console>, mut request: Request, next: Next) -> Response {
-    let session = cookie(request.headers(), SESSION_COOKIE).and_then(|id| console.sessions.get(id));
+    let session = match cookie(request.headers(), SESSION_COOKIE) {
+        Some(id) => match console.engine.session(id, &console.settings.sessions).await {
+            Ok(found) => found.map(|live| Session { user: live.user, csrf: live.csrf, id_hash: live.id_hash }),
+            Err(error) => return secure(ConsoleError::from(error).into_response()),
+        },
+        None => None,
+    };
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
     if !safe {
         let expected = if request.uri().path() == "/sign-in" {

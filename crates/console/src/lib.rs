@@ -7,9 +7,10 @@
 //!
 //! Security, in one place (`src/guard.rs`):
 //!
-//! - Sign-in exchanges an API token ([`Engine::authenticate`]) for a session cookie: an opaque random id, kept
-//!   server-side only as its SHA-256 hash, `HttpOnly`, `SameSite=Strict`, `Secure` when the public URL is https, and
-//!   expiring ([`SessionSettings`]).
+//! - Sign-in exchanges an API token ([`Engine::authenticate`]) for a session cookie: an opaque random id, kept in
+//!   the store only as its SHA-256 hash (so sessions survive a restart), `HttpOnly`, `SameSite=Strict`, `Secure` when
+//!   the public URL is https, and expiring ([`SessionSettings`]: idle and absolute deadlines, checked by the store's
+//!   lookup).
 //! - Every state-changing request carries the session's CSRF token (a hidden form field, or the `X-CSRF-Token` header
 //!   for `fetch`), compared in constant time; the sign-in form carries a pre-session token of its own.
 //! - Every answer has a strict Content-Security-Policy (no inline script or style anywhere), `nosniff` and
@@ -30,31 +31,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use cutover_integrations_core::Engine;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use error::ConsoleError;
 pub use guard::CONTENT_SECURITY_POLICY;
 
-/// How long console sessions live, and how many are kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionSettings {
-    /// A session unused for this long ends (sliding expiry).
-    pub idle_timeout: Duration,
-    /// A session ends this long after sign-in, used or not (fixed expiry; the cookie's `Max-Age`).
-    pub lifetime: Duration,
-    /// At most this many sessions are kept; past it, the one closest to expiry ends first.
-    pub max_sessions: usize,
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        Self {
-            idle_timeout: Duration::from_secs(2 * 3600),
-            lifetime: Duration::from_secs(12 * 3600),
-            max_sessions: 10_000,
-        }
-    }
-}
+/// How long console sessions live and how many one user keeps: the engine's
+/// [`SessionPolicy`](cutover_integrations_core::SessionPolicy).
+pub use cutover_integrations_core::SessionPolicy as SessionSettings;
 
 /// The console's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +59,6 @@ impl ConsoleSettings {
 #[derive(Debug, Clone)]
 pub(crate) struct Console {
     pub(crate) engine: Engine,
-    pub(crate) sessions: Arc<session::Sessions>,
     pub(crate) settings: Arc<ConsoleSettings>,
     /// Becomes `true` when the server shuts down: event streams end.
     pub(crate) shutdown: Option<tokio::sync::watch::Receiver<bool>>,
@@ -97,12 +79,7 @@ pub fn router_until(engine: Engine, settings: ConsoleSettings, shutdown: tokio::
 }
 
 fn build(engine: Engine, settings: ConsoleSettings, shutdown: Option<tokio::sync::watch::Receiver<bool>>) -> Router {
-    let console = Console {
-        engine,
-        sessions: Arc::new(session::Sessions::new(settings.sessions.clone())),
-        settings: Arc::new(settings),
-        shutdown,
-    };
+    let console = Console { engine, settings: Arc::new(settings), shutdown };
     Router::new()
         .route("/", get(pages::home))
         .route("/sign-in", get(pages::sign_in::page).post(pages::sign_in::submit))

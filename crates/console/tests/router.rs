@@ -21,7 +21,9 @@ struct App {
     router: Router,
     engine: Engine,
     tokens: BTreeMap<Role, String>,
-    _dir: tempfile::TempDir,
+    url: String,
+    settings: ConsoleSettings,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// An answer: status, headers, body text.
@@ -50,12 +52,8 @@ struct Client {
 
 async fn app_with(settings: ConsoleSettings) -> App {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let engine = Engine::builder()
-        .database_url(fresh_sqlite_url(dir.path()))
-        .secret_key_base64(KEY)
-        .build()
-        .await
-        .expect("engine");
+    let url = fresh_sqlite_url(dir.path());
+    let engine = Engine::builder().database_url(url.clone()).secret_key_base64(KEY).build().await.expect("engine");
     let mut tokens = BTreeMap::new();
     for role in [Role::Viewer, Role::CustomFieldsAdmin, Role::IntegrationsAdmin, Role::Admin] {
         let name = format!("{role:?}");
@@ -63,7 +61,7 @@ async fn app_with(settings: ConsoleSettings) -> App {
             NewUser { name: name.clone(), email: format!("{}@example.com", name.to_lowercase()), roles: vec![role] };
         tokens.insert(role, engine.create_user(&user).await.expect("user").token.expose_secret().to_owned());
     }
-    App { router: router(engine.clone(), settings), engine, tokens, _dir: dir }
+    App { router: router(engine.clone(), settings.clone()), engine, tokens, url, settings, _dir: dir.into() }
 }
 
 async fn app() -> App {
@@ -115,6 +113,20 @@ impl App {
         answer
     }
 
+    /// The same database under a new engine and console: a restarted server.
+    async fn restarted(&self) -> App {
+        let engine =
+            Engine::builder().database_url(self.url.clone()).secret_key_base64(KEY).build().await.expect("engine");
+        App {
+            router: router(engine.clone(), self.settings.clone()),
+            engine,
+            tokens: self.tokens.clone(),
+            url: self.url.clone(),
+            settings: self.settings.clone(),
+            _dir: self._dir.clone(),
+        }
+    }
+
     async fn sign_in(&self, role: Role) -> Client {
         let mut client = Client::default();
         self.send(&mut client, "GET", "/sign-in", None).await;
@@ -125,6 +137,24 @@ impl App {
         self.send(&mut client, "GET", "/settings/integrations", None).await;
         client
     }
+}
+
+#[tokio::test]
+async fn a_session_outlives_a_restart_until_sign_out() {
+    let app = app().await;
+    let mut client = app.sign_in(Role::Admin).await;
+    let restarted = app.restarted().await;
+    let page = restarted.send(&mut client, "GET", "/settings/integrations", None).await;
+    assert_eq!(page.status, StatusCode::OK, "the session is known after the restart");
+    assert!(page.body.contains("Integration Connections"));
+    let mut kept = client.clone();
+    let csrf = client.csrf.clone();
+    let out = restarted.send(&mut client, "POST", "/sign-out", Some(&[("csrf", &csrf)])).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(kept.cookies.contains_key("cutover_session"));
+    let after = app.send(&mut kept, "GET", "/settings/integrations", None).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "signed out on one server is signed out on every server");
+    assert_eq!(after.header("location"), "/sign-in");
 }
 
 #[tokio::test]

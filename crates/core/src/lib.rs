@@ -81,6 +81,7 @@ mod planning;
 mod predefined;
 mod render;
 mod secret_key_file;
+mod sessions;
 mod stored_runbook;
 mod validation;
 
@@ -100,6 +101,7 @@ pub use predefined::InstalledEntry;
 pub use secret_key_file::{
     SECRET_KEY_FILE, read_secret_key_file, replace_secret_key_file, secret_key_beside_database, secret_key_path,
 };
+pub use sessions::{LiveSession, SessionPolicy, StartedSession};
 
 pub use cutover_integrations_auth as auth;
 pub use cutover_integrations_catalog as integration_catalog;

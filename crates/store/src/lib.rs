@@ -23,6 +23,9 @@
 //! One code path serves both backends through sqlx's `Any` driver; what differs (schema types, the claim query, the
 //! transaction start) is chosen by [`Backend`]. The same test suite runs against both.
 //!
+//! Web console sessions are kept through [`SessionStore`] (`sessions.rs`): SHA-256 hashes of their ids, with idle and
+//! absolute deadlines that every lookup checks.
+//!
 //! OAuth tokens and one-time authorization states are kept through the auth crate's
 //! [`CredentialStore`], which every [`Store`] implements: records are
 //! sealed with the owner's storage key as associated data; states are looked up by their SHA-256, and a redeemed
@@ -37,6 +40,7 @@ mod migrate;
 mod pages;
 mod records;
 mod sealer;
+mod sessions;
 mod sql;
 mod writer;
 
@@ -50,6 +54,7 @@ pub use records::{
     UserId,
 };
 pub use sealer::{SealError, SealFailure, Sealer};
+pub use sessions::{NewSession, SessionRecord, SessionStore};
 pub use sql::{Backend, SqlStore, SqlStoreOptions};
 
 use async_trait::async_trait;
@@ -60,7 +65,7 @@ use cutover_integrations_model::{Action, ActionRef, CustomField, Integration, Sy
 ///
 /// Times are unix milliseconds passed in by the caller, so the engine's clock (real or simulated) decides them.
 #[async_trait]
-pub trait Store: CredentialStore + Send + Sync + 'static {
+pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
     /// Creates or updates an integration by name, its actions by name and its custom fields by name, in one
     /// transaction. Secret-bearing auth settings are sealed. Returns what changed.
     async fn apply_integration(&self, integration: &Integration, now: Millis) -> Result<AppliedDefinition, StoreError>;

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("migrations/postgres_004_key_checks.sql"),
     },
     Migration {
+        version: 5,
+        sqlite: include_str!("migrations/sqlite_005_console_sessions.sql"),
+        postgres: include_str!("migrations/postgres_005_console_sessions.sql"),
+    },
+    Migration {
         version: 6,
         sqlite: include_str!("migrations/sqlite_006_versions_and_events.sql"),
         postgres: include_str!("migrations/postgres_006_versions_and_events.sql"),

@@ -890,7 +890,7 @@ pub(crate) fn parameter_owner(name: &str) -> String {
     format!("system-parameter:{name}")
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     Ok(User {
         id: UserId(get(row, "id")?),
         name: get(row, "name")?,

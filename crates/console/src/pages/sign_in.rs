@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use maud::html;
+use secrecy::ExposeSecret as _;
 
 /// How long the sign-in form's token lasts: an hour.
 const SIGN_IN_SECONDS: u64 = 3600;
@@ -55,11 +56,14 @@ pub(crate) async fn submit(State(console): State<Console>, form: Form) -> Respon
         Ok(None) => return sign_in_page(&console, StatusCode::UNAUTHORIZED, Some("That API token is not valid.")),
         Err(error) => return crate::ConsoleError::from(error).into_response(),
     };
-    let id = console.sessions.create(user);
+    let started = match console.engine.start_session(&user, &console.settings.sessions).await {
+        Ok(started) => started,
+        Err(error) => return crate::ConsoleError::from(error).into_response(),
+    };
     let secure = console.settings.secure_cookies;
     let max_age = console.settings.sessions.lifetime.as_secs();
     let cookies = [
-        (SET_COOKIE, set_cookie(SESSION_COOKIE, &id, max_age, secure)),
+        (SET_COOKIE, set_cookie(SESSION_COOKIE, started.id.expose_secret(), max_age, secure)),
         (SET_COOKIE, set_cookie(SIGN_IN_COOKIE, "", 0, secure)),
     ];
     (AppendHeaders(cookies), Redirect::to("/settings/integrations")).into_response()
@@ -67,8 +71,10 @@ pub(crate) async fn submit(State(console): State<Console>, form: Form) -> Respon
 
 /// `POST /sign-out`: ends the session and clears the cookie.
 pub(crate) async fn sign_out(State(console): State<Console>, signed: Option<Signed>) -> Response {
-    if let Some(signed) = signed {
-        console.sessions.end(&signed.0.key);
+    if let Some(signed) = signed
+        && let Err(error) = console.engine.end_session(&signed.0.id_hash).await
+    {
+        return crate::ConsoleError::from(error).into_response();
     }
     let cookie = set_cookie(SESSION_COOKIE, "", 0, console.settings.secure_cookies);
     (AppendHeaders([(SET_COOKIE, cookie)]), Redirect::to("/sign-in")).into_response()
