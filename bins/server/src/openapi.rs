@@ -222,14 +222,17 @@ fn schemas() -> Value {
         (
             "IntegrationPatch",
             json!({"type": "object", "additionalProperties": false,
-            "properties": {"image_url": {"type": "string"}, "archived": {"type": "boolean"}}}),
+            "properties": {"name": {"type": "string", "description": "refused (422 at `name`) while a runbook's task names the integration"},
+                "image_url": {"type": "string"}, "archived": {"type": "boolean"}}}),
         ),
         (
             "Action",
             json!({"type": "object", "description": "An action definition as in definition files (contract section 2); auth secrets read back as [REDACTED]",
-            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "trigger": {"type": "string"},
-                "visibility": {}, "settings": {"type": "object"}, "auth": {"type": "object"}, "request": {"type": "object"},
-                "response": {"type": "object"}, "polling": {"type": "object"}, "callback": {"type": "object"}}}),
+            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "image_url": {"type": "string"},
+                "trigger": {"type": "string"}, "visibility": {}, "settings": {"type": "object"}, "auth": {"type": "object"},
+                "request": {"type": "object", "description": "absent: a draft, which no task may use"},
+                "response": {"type": "object"}, "polling": {"type": "object"}, "callback": {"type": "object"},
+                "oauth": {"type": "object", "description": "GET /actions/{id} of an OAuth functional-user action: status, obtained_at, expires_at, authenticated_by, authenticated_at"}}}),
         ),
         (
             "CustomField",

@@ -132,7 +132,7 @@ pub static ROUTES: &[Route] = &[
         path: "/integrations/{id}",
         access: access::INTEGRATIONS,
         operation: "editIntegration",
-        summary: "Change an integration's image URL or archived flag",
+        summary: "Rename an integration (while no runbook uses it), change its image URL or archived flag",
         body: Body::Json("IntegrationPatch"),
         success: 200,
         response: Some("Integration"),

@@ -2,10 +2,10 @@
 //! parameters have `"value": null`, API tokens are shown once, at user creation.
 
 use cutover_integrations_core::REDACTED;
-use cutover_integrations_core::RunbookView;
 use cutover_integrations_core::model::{Action, SystemParameter};
 use cutover_integrations_core::runbook::TaskView;
 use cutover_integrations_core::store::{ActionId, ActionRecord, IntegrationRecord, RunbookListing, User};
+use cutover_integrations_core::{OAuthStatus, RunbookView};
 use serde_json::{Value, json};
 
 /// A user, without any token.
@@ -38,6 +38,24 @@ pub(crate) fn action(record: &ActionRecord) -> Value {
         object.insert("archived".to_owned(), json!(record.archived));
     }
     body
+}
+
+/// Where an OAuth action's functional-user token stands (never the token): `status` (`not_authorized`,
+/// `authorized`, `needs_reauthentication`), and for a token who authenticated it and when.
+pub(crate) fn oauth_status(status: &OAuthStatus) -> Value {
+    match status {
+        OAuthStatus::NotAuthorized => json!({"status": "not_authorized"}),
+        OAuthStatus::Authorized { obtained_at, expires_at, authorized } => json!({
+            "status": "authorized",
+            "obtained_at": obtained_at.to_string(),
+            "expires_at": expires_at.map(|at| at.to_string()),
+            "authenticated_by": authorized.as_ref().map(|authorizer| authorizer.user.clone()),
+            "authenticated_at": authorized.as_ref().map(|authorizer| authorizer.at.to_string()),
+        }),
+        OAuthStatus::NeedsReauthentication { reason, since } => {
+            json!({"status": "needs_reauthentication", "reason": reason, "since": since.to_string()})
+        }
+    }
 }
 
 /// An action's definition with its id first and every auth secret replaced by `[REDACTED]`.

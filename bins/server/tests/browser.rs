@@ -114,8 +114,21 @@ async fn sign_in_create_a_connection_and_sign_out() {
     assert!(browser.has_button("New").await);
     browser.screenshot("05-edit-connection").await;
     check_layouts(&browser, "05-edit-connection").await;
+    // Renamed while no runbook uses it; a blank name is refused at the field.
+    let name = browser.field("Name").await;
+    browser.fill(&name, " ").await;
+    browser.click(&browser.button("Save").await).await;
+    let alert = browser.text(&browser.find("//*[@role='alert']", "the refusal").await).await;
+    assert!(alert.contains("name: must not be empty"), "{alert}");
+    browser.fill(&browser.field("Name").await, "Slack Chat").await;
+    browser.click(&browser.button("Save").await).await;
+    browser.heading("Edit Custom Integration").await;
+    assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
+    let renamed = browser.property(&browser.field("Name").await, "value").await;
+    assert_eq!(renamed, Value::from("Slack Chat"));
+    browser.screenshot("05b-connection-renamed").await;
     browser.click(&browser.link("Integration Connections").await).await;
-    browser.link("Slack").await;
+    browser.link("Slack Chat").await;
     browser.assert_no_csp_violation("consoleReady").await;
 
     browser.click(&browser.button("Sign out").await).await;
@@ -334,7 +347,8 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser.click(&browser.button("Edit action Post to a channel").await).await;
     browser.click(&browser.tab("Authorization").await).await;
     let status = browser.text(&browser.find("//*[@class='oauth-status']", "the OAuth status").await).await;
-    assert!(status.starts_with("Authenticated: token obtained "), "{status}");
+    assert!(status.starts_with("Authenticated by bootstrap@localhost at "), "{status}");
+    assert!(status.contains(": token obtained "), "{status}");
     browser.execute("document.querySelector('.oauth-status').scrollIntoView({block: 'center'});", vec![]).await;
     browser.screenshot("12-authenticated").await;
 

@@ -1044,6 +1044,8 @@ async fn oauth_authorize_redirects_with_pkce_and_the_callback_stores_the_token()
             .expect("action")
     };
     let post = action_id("Chat", "Post");
+    let status = || async { app.call("GET", &format!("/api/v1/actions/{post}"), Role::Viewer, None).await.body };
+    assert_eq!(status().await["oauth"], json!({"status": "not_authorized"}));
 
     let authorize = format!("/api/v1/oauth/authorize?action={post}");
     expect(&app.call("GET", &authorize, Role::Operator, None).await, StatusCode::FORBIDDEN, Some("forbidden"));
@@ -1062,6 +1064,12 @@ async fn oauth_authorize_redirects_with_pkce_and_the_callback_stores_the_token()
     let completed = app.send("GET", &callback, None, None).await;
     expect(&completed, StatusCode::OK, None);
     assert_eq!(completed.body["credential"], format!("functional_user/{post}"));
+    // Who authenticated, and when, is kept with the token and shown (never the token).
+    let oauth = status().await["oauth"].clone();
+    assert_eq!(oauth["status"], "authorized", "{oauth}");
+    assert_eq!(oauth["authenticated_by"], "integrationsadmin@example.com", "{oauth}");
+    assert_eq!(oauth["authenticated_at"], oauth["obtained_at"], "{oauth}");
+    assert!(!oauth.to_string().contains("at-oauth-secret"), "{oauth}");
     expect(&app.send("GET", &callback, None, None).await, StatusCode::CONFLICT, Some("oauth_state_already_used"));
     expect(
         &app.send("GET", "/api/v1/oauth/callback?state=forged&code=x", None, None).await,

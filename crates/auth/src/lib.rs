@@ -78,6 +78,6 @@ pub use provider::{ApiKeyAuth, AuthProvider, BasicAuth, NoAuth, TokenAuth};
 pub use request::{AppliedCredentials, FireSubject, OutgoingRequest, UnauthorizedOutcome};
 pub use standard_webhooks::{StandardWebhooksAuth, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 pub use store::{
-    CredentialKey, CredentialStore, InMemoryCredentialStore, OAuthToken, PendingAuthorization, StateRedemption,
-    StoredCredential,
+    Authorizer, CredentialKey, CredentialStore, InMemoryCredentialStore, OAuthToken, PendingAuthorization,
+    StateRedemption, StoredCredential,
 };

@@ -3,7 +3,7 @@
 
 use crate::config::{Redacted, authenticate_as_name, grant_name};
 use crate::provider::set_authorization;
-use crate::store::{CredentialKey, OAuthToken, PendingAuthorization, StateRedemption, StoredCredential};
+use crate::store::{Authorizer, CredentialKey, OAuthToken, PendingAuthorization, StateRedemption, StoredCredential};
 use crate::token_http::TokenHttpClient;
 use crate::token_response::{ProviderErrorResponse, ProviderTokenResponse, TokenProblem};
 use crate::{
@@ -142,6 +142,17 @@ impl Authenticator {
         config: &OAuth2Config,
         credential: CredentialKey,
     ) -> Result<AuthorizationRedirect, AuthError> {
+        self.begin_authorization_by(config, credential, None).await
+    }
+
+    /// [`Authenticator::begin_authorization`] for a signed-in user (`requested_by`, an email address): the token the
+    /// flow brings records who authorized it and when ([`OAuthToken::authorized`]).
+    pub async fn begin_authorization_by(
+        &self,
+        config: &OAuth2Config,
+        credential: CredentialKey,
+        requested_by: Option<String>,
+    ) -> Result<AuthorizationRedirect, AuthError> {
         require_authorization_code(config)?;
         require_credential_kind(config, &credential)?;
         let shared = &self.shared;
@@ -167,6 +178,7 @@ impl Authenticator {
             token_url: config.token_url.clone(),
             created_at: now,
             expires_at,
+            requested_by,
         };
         shared.store.put_pending_authorization(&pending).await?;
         tracing::info!(credential = %credential, %expires_at, "OAuth authorization started");
@@ -230,8 +242,10 @@ impl Authenticator {
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.expose_secret().to_owned()))
             .request_async(&http)
             .await;
-        let token = accept(answer, &http, config, shared.clock.now(), None)
-            .map_err(|failure| failure.into_error(&config.token_url))?;
+        let now = shared.clock.now();
+        let mut token =
+            accept(answer, &http, config, now, None).map_err(|failure| failure.into_error(&config.token_url))?;
+        token.authorized = pending.requested_by.clone().map(|user| Authorizer { user, at: now });
         shared.store.save_credential(&pending.credential, &StoredCredential::Active(token.clone())).await?;
         tracing::info!(credential = %pending.credential, expires_at = ?token.expires_at, "OAuth authorization completed");
         Ok(pending.credential)
@@ -346,7 +360,9 @@ impl Shared {
                     return self.fetch_client_credentials(config, credential).await;
                 }
                 match &token.refresh_token {
-                    Some(refresh_token) => self.refresh(config, credential, refresh_token).await,
+                    Some(refresh_token) => {
+                        self.refresh(config, credential, refresh_token, token.authorized.clone()).await
+                    }
                     None => {
                         self.mark_for_reauthentication(
                             credential,
@@ -389,13 +405,16 @@ impl Shared {
         config: &OAuth2Config,
         credential: &CredentialKey,
         refresh_token: &SecretString,
+        authorized: Option<Authorizer>,
     ) -> Result<OAuthToken, AuthError> {
         let client = provider_client(config, None)?;
         let http = TokenHttpClient::new(self.http.clone());
         let refresh = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
         let answer = client.exchange_refresh_token(&refresh).request_async(&http).await;
         match accept(answer, &http, config, self.clock.now(), Some(refresh_token)) {
-            Ok(token) => {
+            Ok(mut token) => {
+                // A refresh renews the token, not the authorization: who authorized it stays.
+                token.authorized = authorized;
                 self.store.save_credential(credential, &StoredCredential::Active(token.clone())).await?;
                 tracing::info!(credential = %credential, expires_at = ?token.expires_at, "OAuth token refreshed");
                 Ok(token)
@@ -552,6 +571,7 @@ fn accept(
             .map(|scopes| scopes.iter().map(|scope| scope.to_string()).collect())
             .unwrap_or_else(|| config.scopes.clone()),
         obtained_at: now,
+        authorized: None,
     })
 }
 

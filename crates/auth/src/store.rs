@@ -117,6 +117,17 @@ pub struct OAuthToken {
     pub scopes: Vec<String>,
     /// When the token was obtained.
     pub obtained_at: Timestamp,
+    /// Who authorized it in a browser, and when (kept through refreshes); `None` for client credentials.
+    pub authorized: Option<Authorizer>,
+}
+
+/// The signed-in user who ran an authorization-code flow, and when it completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authorizer {
+    /// The user (the email address the engine knows them by).
+    pub user: String,
+    /// When the authorization completed.
+    pub at: Timestamp,
 }
 
 impl OAuthToken {
@@ -141,6 +152,7 @@ impl fmt::Debug for OAuthToken {
             .field("expires_at", &self.expires_at)
             .field("scopes", &self.scopes)
             .field("obtained_at", &self.obtained_at)
+            .field("authorized", &self.authorized)
             .finish()
     }
 }
@@ -180,6 +192,7 @@ impl StoredCredential {
                 expires_at: token.expires_at,
                 scopes: &token.scopes,
                 obtained_at: token.obtained_at,
+                authorized: token.authorized.as_ref(),
             },
             Self::NeedsReauthentication { reason, since } => {
                 CredentialRecord::NeedsReauthentication { reason, since: *since }
@@ -199,6 +212,7 @@ impl StoredCredential {
                 expires_at,
                 scopes,
                 obtained_at,
+                authorized,
             } => Self::Active(OAuthToken {
                 access_token: SecretString::from(access_token),
                 token_type,
@@ -206,6 +220,7 @@ impl StoredCredential {
                 expires_at,
                 scopes,
                 obtained_at,
+                authorized,
             }),
             OwnedCredentialRecord::NeedsReauthentication { reason, since } => {
                 Self::NeedsReauthentication { reason, since }
@@ -228,6 +243,8 @@ pub struct PendingAuthorization {
     pub(crate) token_url: Url,
     pub(crate) created_at: Timestamp,
     pub(crate) expires_at: Timestamp,
+    /// The signed-in user who started the flow, recorded with the token it brings.
+    pub(crate) requested_by: Option<String>,
 }
 
 impl PendingAuthorization {
@@ -271,6 +288,7 @@ impl PendingAuthorization {
             token_url: self.token_url.to_string(),
             created_at: self.created_at,
             expires_at: self.expires_at,
+            requested_by: self.requested_by.clone(),
         };
         encode_json(&record, "authorization state")
     }
@@ -289,6 +307,7 @@ impl PendingAuthorization {
             token_url: Url::parse(&record.token_url).map_err(|_| corrupt("the token URL is unreadable"))?,
             created_at: record.created_at,
             expires_at: record.expires_at,
+            requested_by: record.requested_by,
         })
     }
 }
@@ -304,6 +323,7 @@ impl fmt::Debug for PendingAuthorization {
             .field("token_url", &self.token_url.as_str())
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
+            .field("requested_by", &self.requested_by)
             .finish()
     }
 }
@@ -449,6 +469,8 @@ enum CredentialRecord<'a> {
         expires_at: Option<Timestamp>,
         scopes: &'a [String],
         obtained_at: Timestamp,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        authorized: Option<&'a Authorizer>,
     },
     NeedsReauthentication {
         reason: &'a str,
@@ -466,6 +488,8 @@ enum OwnedCredentialRecord {
         expires_at: Option<Timestamp>,
         scopes: Vec<String>,
         obtained_at: Timestamp,
+        #[serde(default)]
+        authorized: Option<Authorizer>,
     },
     NeedsReauthentication {
         reason: String,
@@ -482,6 +506,8 @@ struct PendingRecord<'a> {
     token_url: String,
     created_at: Timestamp,
     expires_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    requested_by: Option<String>,
 }
 
 fn state_associated_data(state: &str) -> Vec<u8> {

@@ -185,6 +185,7 @@ fn a_sealed_credential_is_bound_to_its_key_and_hides_its_tokens() {
         expires_at: None,
         scopes: vec!["chat:write".to_owned()],
         obtained_at: now,
+        authorized: None,
     });
     let owner = CredentialKey::TaskUser { action: "a".into(), runbook: "r".into(), task: "t".into(), user: "u".into() };
     let other = CredentialKey::TaskUser { action: "a".into(), runbook: "r".into(), task: "t".into(), user: "v".into() };

@@ -44,6 +44,9 @@ pub struct AppliedRunbook {
 /// A change of an integration's own settings (its actions are edited one by one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IntegrationEdit {
+    /// A new name (trimmed). Refused while a runbook names the integration in a task's action, since the reference
+    /// `INTEGRATION/ACTION` is by name.
+    pub name: Option<String>,
     /// A new icon URL; an empty string restores the default icon.
     pub image_url: Option<String>,
     /// Archive (`true`) or restore (`false`).
@@ -104,11 +107,54 @@ impl Engine {
             validate_piece(&document, "image_url")?;
         }
         integration.archived = edit.archived.unwrap_or(record.integration.archived);
-        if edit.image_url.is_some() || edit.archived.is_some() {
+        let renamed = match edit.name.as_deref().map(str::trim) {
+            Some(name) if name != record.integration.name => {
+                let document = json!({"kind": "integration", "name": name, "actions": []});
+                validate_piece(&document, "name").map_err(|error| match error {
+                    // The piece is the name itself: say so rather than `$`.
+                    EngineError::InvalidInput { problems } => EngineError::InvalidInput {
+                        problems: problems
+                            .into_iter()
+                            .map(|problem| InputProblem::new("name", problem.message))
+                            .collect(),
+                    },
+                    other => other,
+                })?;
+                self.refuse_rename_in_use(&record.integration.name).await?;
+                integration.name = name.to_owned();
+                true
+            }
+            _ => false,
+        };
+        if renamed || edit.image_url.is_some() || edit.archived.is_some() {
             let now = self.now().as_millisecond();
             self.inner.store.update_integration_settings(id, &integration, expected_version, now).await?;
         }
         self.integration(id).await
+    }
+
+    /// Refuses renaming the integration `name` while a runbook's task names one of its actions.
+    async fn refuse_rename_in_use(&self, name: &str) -> Result<(), EngineError> {
+        let mut users = Vec::new();
+        for summary in self.runbooks().await? {
+            let view = self.runbook(summary.id).await?;
+            let uses = view
+                .definition
+                .tasks
+                .iter()
+                .any(|task| task.action.as_ref().is_some_and(|reference| reference.integration == name));
+            if uses {
+                users.push(format!("`{}` ({})", summary.name, summary.id));
+            }
+        }
+        if users.is_empty() {
+            return Ok(());
+        }
+        let message = format!(
+            "runbooks name `{name}/…` in their tasks: {}; a renamed integration would leave them pointing at nothing",
+            users.join(", ")
+        );
+        Err(EngineError::invalid_input("name", message))
     }
 
     /// Adds an action, given as the JSON of an action definition, to an integration.

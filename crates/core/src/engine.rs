@@ -301,8 +301,10 @@ impl Engine {
 
     // Users ----------------------------------------------------------------------------------------------------------
 
-    /// Creates a user with a new API token, returned once.
+    /// Creates a user with a new API token, returned once; the user is checked and normalised first
+    /// ([`crate::checked_new_user`]).
     pub async fn create_user(&self, user: &NewUser) -> Result<CreatedUser, EngineError> {
+        let user = &crate::users::checked_new_user(user)?;
         storable([("name", user.name.as_str()), ("email", user.email.as_str())])?;
         let MintedToken { token, hash } = mint_token();
         let user = self.inner.store.create_user(user, &hash, self.now().as_millisecond()).await?;

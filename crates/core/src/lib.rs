@@ -83,6 +83,7 @@ mod render;
 mod secret_key_file;
 mod sessions;
 mod stored_runbook;
+mod users;
 mod validation;
 
 pub use actions_log::FireLogView;
@@ -102,6 +103,7 @@ pub use secret_key_file::{
     SECRET_KEY_FILE, read_secret_key_file, replace_secret_key_file, secret_key_beside_database, secret_key_path,
 };
 pub use sessions::{LiveSession, SessionPolicy, StartedSession};
+pub use users::{MAX_USER_TEXT, checked_new_user};
 
 pub use cutover_integrations_auth as auth;
 pub use cutover_integrations_catalog as integration_catalog;

@@ -9,7 +9,8 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::render::{AuthResolutionError, resolve_auth};
 use cutover_integrations_auth::{
-    AuthConfig, AuthError, AuthorizationCallback, AuthorizationRedirect, CredentialKey, OAuth2Config, StoredCredential,
+    AuthConfig, AuthError, AuthorizationCallback, AuthorizationRedirect, Authorizer, CredentialKey, OAuth2Config,
+    StoredCredential,
 };
 use cutover_integrations_model::{AuthSettings, AuthenticateAs, OAuth2Grant, Role};
 use cutover_integrations_store::{ActionId, ActionRecord, RunbookId, User};
@@ -26,6 +27,8 @@ pub enum OAuthStatus {
         obtained_at: jiff::Timestamp,
         /// When the access token expires, if the provider said.
         expires_at: Option<jiff::Timestamp>,
+        /// Who ran the authorization in a browser, and when (unknown for tokens stored before this was recorded).
+        authorized: Option<Authorizer>,
     },
     /// The token could not be refreshed: someone must authorize again.
     NeedsReauthentication {
@@ -105,11 +108,18 @@ impl Engine {
 
     /// Starts an authorization-code flow for `credential` (from [`Engine::oauth_credential`]): stores a one-time
     /// state with a PKCE verifier and returns the provider URL to send the user to.
-    pub async fn begin_oauth(&self, credential: CredentialKey) -> Result<AuthorizationRedirect, EngineError> {
+    ///
+    /// The token the flow brings records `requester` (by email) as the user who authorized it, with the time.
+    pub async fn begin_oauth(
+        &self,
+        credential: CredentialKey,
+        requester: &User,
+    ) -> Result<AuthorizationRedirect, EngineError> {
         let id = action_id_of(&credential)?;
         let record = self.action_record(id).await?;
         let config = self.oauth_config(&record).await?;
-        Ok(self.inner.authenticator.begin_authorization(&config, credential).await?)
+        let requested_by = Some(requester.email.clone());
+        Ok(self.inner.authenticator.begin_authorization_by(&config, credential, requested_by).await?)
     }
 
     /// Completes an authorization when the provider redirects back: redeems the `state` once, exchanges the code
@@ -126,9 +136,11 @@ impl Engine {
         let key = CredentialKey::FunctionalUser { action: action.to_string() };
         Ok(match self.inner.store.load_credential(&key).await? {
             None => OAuthStatus::NotAuthorized,
-            Some(StoredCredential::Active(token)) => {
-                OAuthStatus::Authorized { obtained_at: token.obtained_at, expires_at: token.expires_at }
-            }
+            Some(StoredCredential::Active(token)) => OAuthStatus::Authorized {
+                obtained_at: token.obtained_at,
+                expires_at: token.expires_at,
+                authorized: token.authorized,
+            },
             Some(StoredCredential::NeedsReauthentication { reason, since }) => {
                 OAuthStatus::NeedsReauthentication { reason, since }
             }

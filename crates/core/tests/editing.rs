@@ -77,3 +77,50 @@ async fn a_draft_action_takes_fields_but_no_task_until_its_request_is_complete()
     let view = engine.add_task(runbook, &task).await.expect("a task may use it now");
     assert_eq!(view.definition.tasks.len(), 2);
 }
+
+/// A connection is renamed like any setting, checked like a file's name, and refused while a runbook names it.
+#[tokio::test]
+async fn a_connection_is_renamed_while_no_runbook_uses_it() {
+    use cutover_integrations_core::IntegrationEdit;
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", directory.path().join("rename.db").display());
+    let engine = Engine::builder().database_url(url).secret_key_base64(KEY).build().await.expect("engine");
+    let documents = [
+        (
+            "a.json",
+            r#"{"kind":"integration","name":"Slack","actions":[{"name":"Post","request":{"method":"POST","url":"https://x.test"}}]}"#,
+        ),
+        ("b.json", r#"{"kind":"integration","name":"Jira","actions":[]}"#),
+    ];
+    let applied = engine.apply_definitions(&documents).await.expect("integrations");
+    let slack = applied.integrations[0].integration_id;
+    let rename = |name: &str| IntegrationEdit { name: Some(name.to_owned()), ..IntegrationEdit::default() };
+    let problems = |result: Result<_, EngineError>| match result {
+        Err(EngineError::InvalidInput { problems }) => problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        other => vec![format!("{other:?}")],
+    };
+    assert_eq!(
+        problems(engine.edit_integration(slack, &rename("Sl/ack")).await),
+        ["name: an integration name may not contain `/`, which separates `INTEGRATION/ACTION`"]
+    );
+    assert!(matches!(
+        engine.edit_integration(slack, &rename("Jira")).await,
+        Err(EngineError::Store(cutover_integrations_core::store::StoreError::Duplicate { .. }))
+    ));
+    let renamed = engine.edit_integration(slack, &rename(" Slack Chat ")).await.expect("renamed");
+    assert_eq!(renamed.integration.name, "Slack Chat");
+    assert_eq!(renamed.integration.actions[0].name, "Post", "its actions stay");
+    let found = engine.integration(slack).await.expect("read back");
+    assert_eq!(found.integration.name, "Slack Chat");
+
+    let runbook = "kind: runbook\nname: Release\ntasks:\n  - {id: a, name: A, action: Slack Chat/Post}\n";
+    let id = engine.create_runbook_from_file("r.yaml", runbook).await.expect("a runbook using it");
+    assert_eq!(
+        problems(engine.edit_integration(slack, &rename("Slack")).await),
+        [format!(
+            "name: runbooks name `Slack Chat/…` in their tasks: `Release` ({id}); a renamed integration would leave \
+             them pointing at nothing"
+        )]
+    );
+    assert_eq!(engine.integration(slack).await.expect("read").integration.name, "Slack Chat", "nothing changed");
+}

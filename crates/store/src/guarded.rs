@@ -20,7 +20,7 @@ impl SqlStore {
         body.actions.clear();
         let mut tx = self.begin().await?;
         let result = sqlx::query(
-            "UPDATE integrations SET body = $1, archived = $2, updated_at = $3 \
+            "UPDATE integrations SET body = $1, archived = $2, updated_at = $3, name = $6 \
              WHERE id = $4 AND ($5 < 0 OR version = $5)",
         )
         .bind(to_json(&body))
@@ -28,9 +28,10 @@ impl SqlStore {
         .bind(now)
         .bind(id.0)
         .bind(expected_version.unwrap_or(-1))
+        .bind(&integration.name)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::db("updating an integration"))?;
+        .map_err(|source| unique_violation(source, "integration", &integration.name, "updating an integration"))?;
         if result.rows_affected() == 0 {
             return Err(missing_or_stale(&mut tx, id, expected_version, "integration", id.0).await);
         }

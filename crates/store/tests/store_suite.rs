@@ -443,6 +443,7 @@ fn token(access: &str) -> StoredCredential {
         expires_at: None,
         scopes: vec!["chat:write".into()],
         obtained_at: jiff::Timestamp::UNIX_EPOCH,
+        authorized: None,
     })
 }
 

@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use cutover_integrations_core::IntegrationEdit;
+use cutover_integrations_core::model::{AuthSettings, AuthenticateAs};
 use cutover_integrations_core::store::{ActionId, IntegrationId};
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,6 +22,8 @@ use serde_json::Value;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IntegrationPatch {
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     image_url: Option<String>,
     #[serde(default)]
@@ -59,7 +62,7 @@ pub(crate) async fn patch(
     IfMatch(expected): IfMatch,
     JsonBody(patch): JsonBody<IntegrationPatch>,
 ) -> Result<Response, ApiError> {
-    let edit = IntegrationEdit { image_url: patch.image_url, archived: patch.archived };
+    let edit = IntegrationEdit { name: patch.name, image_url: patch.image_url, archived: patch.archived };
     let record = state.engine.edit_integration_if(integration_id(&id)?, &edit, expected).await?;
     Ok(tagged(&HeaderMap::new(), StatusCode::OK, record.version, views::integration(&record)))
 }
@@ -71,7 +74,7 @@ pub(crate) async fn archive(
     Path(id): Path<String>,
     IfMatch(expected): IfMatch,
 ) -> Result<Response, ApiError> {
-    let edit = IntegrationEdit { image_url: None, archived: Some(true) };
+    let edit = IntegrationEdit { archived: Some(true), ..IntegrationEdit::default() };
     let record = state.engine.edit_integration_if(integration_id(&id)?, &edit, expected).await?;
     Ok(tagged(&HeaderMap::new(), StatusCode::OK, record.version, views::integration(&record)))
 }
@@ -93,7 +96,13 @@ pub(crate) async fn get_action(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = state.engine.action_record(action_id(&id)?).await?;
-    Ok(tagged(&headers, StatusCode::OK, record.integration_version, views::action(&record)))
+    let mut body = views::action(&record);
+    if let AuthSettings::Oauth2(oauth) = &record.action.auth
+        && oauth.authenticate_as == AuthenticateAs::FunctionalUser
+    {
+        body["oauth"] = views::oauth_status(&state.engine.oauth_status(record.id).await?);
+    }
+    Ok(tagged(&headers, StatusCode::OK, record.integration_version, body))
 }
 
 /// Edits an action with a JSON merge patch (if it is still at the `If-Match` version); `[REDACTED]` secrets keep

@@ -39,7 +39,7 @@ pub(crate) async fn authorize(
     if matches!(credential, CredentialKey::FunctionalUser { .. }) && !user.holds(Role::IntegrationsAdmin) {
         return Err(ApiError::forbidden("authorizing an action's functional user needs the integrations_admin role"));
     }
-    let redirect = state.engine.begin_oauth(credential).await?;
+    let redirect = state.engine.begin_oauth(credential, &user.0).await?;
     Ok((StatusCode::FOUND, [(LOCATION, redirect.url.to_string()), (CACHE_CONTROL, "no-store".to_owned())])
         .into_response())
 }

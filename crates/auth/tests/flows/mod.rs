@@ -135,6 +135,7 @@ impl Fixture {
             expires_at: Some(now.checked_add(SignedDuration::from_secs(lifetime)).expect("time")),
             scopes: SCOPES.map(str::to_owned).to_vec(),
             obtained_at: now,
+            authorized: None,
         };
         t.debug(&token);
         self.store.save_credential(key, &StoredCredential::Active(token)).await.expect("save");

@@ -682,9 +682,13 @@ fn when(timestamp: jiff::Timestamp) -> String {
 fn oauth_status(status: &OAuthStatus) -> String {
     match status {
         OAuthStatus::NotAuthorized => "Not authenticated yet.".to_owned(),
-        OAuthStatus::Authorized { obtained_at, expires_at } => {
+        OAuthStatus::Authorized { obtained_at, expires_at, authorized } => {
             let expiry = expires_at.map(|at| format!("; the access token expires {}", when(at))).unwrap_or_default();
-            format!("Authenticated: token obtained {}{expiry}.", when(*obtained_at))
+            let by = match authorized {
+                Some(authorizer) => format!("Authenticated by {} at {}", authorizer.user, when(authorizer.at)),
+                None => "Authenticated".to_owned(),
+            };
+            format!("{by}: token obtained {}{expiry}.", when(*obtained_at))
         }
         OAuthStatus::NeedsReauthentication { reason, since } => {
             format!("Needs authenticating again since {}: {reason}", when(*since))
@@ -808,7 +812,7 @@ pub(crate) async fn authenticate(
     signed.require(INTEGRATIONS, "authenticating an action")?;
     let target = OAuthTarget { action: action_id(&action)?, task: None };
     let credential = console.engine.oauth_credential(&target, &signed.0.user).await?;
-    let redirect = console.engine.begin_oauth(credential).await?;
+    let redirect = console.engine.begin_oauth(credential, &signed.0.user).await?;
     Ok(Redirect::to(redirect.url.as_str()).into_response())
 }
 

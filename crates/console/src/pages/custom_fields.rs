@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cutover_integrations_core::access::{CUSTOM_FIELDS, READ};
-use cutover_integrations_core::model::{AppliesTo, CustomField, CustomFieldType};
+use cutover_integrations_core::model::{AppliesTo, CustomField, CustomFieldType, Visibility};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ fn list_page(signed: &Signed, fields: &[CustomField], actions: &[String], failed
             table {
                 thead {
                     tr {
-                        th scope="col" { "Name" } th scope="col" { "Field type" } th scope="col" { "Displays on" }
+                        th scope="col" { "Name" } th scope="col" { "Visibility" } th scope="col" { "Field type" } th scope="col" { "Displays on" }
                         th scope="col" { "Restricted to" } th scope="col" { "Transient" } th scope="col" { "Required" }
                     }
                 }
@@ -55,6 +55,12 @@ fn list_page(signed: &Signed, fields: &[CustomField], actions: &[String], failed
                     @for field in fields {
                         tr {
                             td { (field.name) }
+                            td {
+                                @match &field.visibility {
+                                    Visibility::Global => { "Global" }
+                                    Visibility::Workspace { workspace } => { "Workspace " (workspace) }
+                                }
+                            }
                             td { (type_label(field.field_type)) }
                             td { @if field.applies_to == AppliesTo::Runbook { "Runbook edit" } @else { "Task edit" } }
                             td { @if field.restrict_to.is_empty() { "Every action" } @else { (field.restrict_to.join(", ")) } }
@@ -74,7 +80,14 @@ fn list_page(signed: &Signed, fields: &[CustomField], actions: &[String], failed
                     label for="field-name" { "Name" }
                     input id="field-name" name="name" required maxlength="200";
                     label for="field-visibility" { "Visibility" }
-                    select id="field-visibility" name="visibility" { option value="global" { "Global" } }
+                    select id="field-visibility" name="visibility" {
+                        option value="global" { "Global" }
+                        option value="workspace" { "Workspace" }
+                    }
+                    div data-shown-when="visibility=workspace" hidden {
+                        label for="field-workspace" { "Workspace" }
+                        input id="field-workspace" name="workspace" maxlength="200";
+                    }
                     label for="field-type" { "Field type" }
                     select id="field-type" name="type" {
                         @for (value, label) in TYPES { option value=(value) { (label) } }
@@ -146,6 +159,9 @@ pub(crate) async fn create(
         "transient": form.checked("transient"),
         "restrict_to": form.all("restrict_to"),
     });
+    if form.text("visibility") == "workspace" {
+        field["visibility"] = json!({"workspace": form.text("workspace")});
+    }
     if !options.is_empty() {
         field["options"] = Value::from(options);
     }

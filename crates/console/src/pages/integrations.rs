@@ -183,8 +183,8 @@ pub(crate) fn edit_page(
             form method="post" action=(base) class="fields" {
                 (csrf(signed))
                 label for="edit-name" { "Name" }
-                input id="edit-name" name="name" value=(integration.name) readonly aria-describedby="edit-name-hint";
-                p id="edit-name-hint" class="hint" { "Actions are referenced as " code { (integration.name) "/ACTION" } "; the name is fixed once created." }
+                input id="edit-name" name="name" value=(integration.name) readonly[!can_edit] maxlength="200" aria-describedby="edit-name-hint";
+                p id="edit-name-hint" class="hint" { "Runbook tasks name its actions " code { (integration.name) "/ACTION" } ": it can be renamed while no runbook uses it." }
                 label for="edit-image" { "Image URL" }
                 input id="edit-image" name="image_url" type="url" value=[integration.image_url.as_deref()] readonly[!can_edit] placeholder="https://… (blank: the default image)";
                 @if can_edit {
@@ -262,7 +262,8 @@ pub(crate) async fn save(
 ) -> Result<Response, ConsoleError> {
     signed.require(INTEGRATIONS, "editing an integration")?;
     let id = integration_id(&id)?;
-    let edit = IntegrationEdit { image_url: Some(form.text("image_url")), archived: None };
+    let edit =
+        IntegrationEdit { name: Some(form.text("name")), image_url: Some(form.text("image_url")), archived: None };
     match console.engine.edit_integration(id, &edit).await {
         Ok(_) => Ok(Redirect::to(&format!("/settings/integrations/{id}")).into_response()),
         Err(error) => {
@@ -283,7 +284,7 @@ pub(crate) async fn archive(
 ) -> Result<Response, ConsoleError> {
     signed.require(INTEGRATIONS, "archiving an integration")?;
     let id = integration_id(&id)?;
-    let edit = IntegrationEdit { image_url: None, archived: Some(form.text("archived") != "false") };
+    let edit = IntegrationEdit { archived: Some(form.text("archived") != "false"), ..IntegrationEdit::default() };
     console.engine.edit_integration(id, &edit).await?;
     Ok(Redirect::to(&format!("/settings/integrations/{id}")).into_response())
 }

@@ -415,7 +415,7 @@ pub(crate) async fn authenticate(
         .ok_or_else(|| ConsoleError::NotFound(format!("action `{reference}` does not exist")))?;
     let target = OAuthTarget { action: action.id, task: Some((id, task)) };
     let credential = console.engine.oauth_credential(&target, &signed.0.user).await?;
-    let redirect = console.engine.begin_oauth(credential).await?;
+    let redirect = console.engine.begin_oauth(credential, &signed.0.user).await?;
     Ok(Redirect::to(redirect.url.as_str()).into_response())
 }
 
