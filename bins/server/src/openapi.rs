@@ -252,6 +252,37 @@ fn schemas() -> Value {
         ),
         ("SystemParameters", page_of("SystemParameter")),
         (
+            "CatalogEntry",
+            json!({"type": "object", "required": ["name", "title", "summary", "file", "actions", "custom_fields", "settings"],
+            "properties": {
+                "name": {"type": "string"}, "title": {"type": "string"}, "summary": {"type": "string"}, "file": {"type": "string"},
+                "actions": {"type": "array", "items": {"type": "string"}},
+                "custom_fields": {"type": "array", "items": {"type": "string"}},
+                "settings": {"type": "array", "items": {"type": "object", "properties": {
+                    "key": {"type": "string"}, "label": {"type": "string"}, "description": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["url", "text", "secret", "secret_url", "webhook_secret"]},
+                    "secret": {"type": "boolean"}, "required": {"type": "boolean"}, "default": {"type": ["string", "null"]},
+                    "system_parameter": {"type": ["string", "null"], "description": "The secret system parameter a secret setting is stored in"},
+                }}},
+            }}),
+        ),
+        ("CatalogEntries", page_of("CatalogEntry")),
+        (
+            "CatalogInstall",
+            json!({"type": "object", "additionalProperties": false, "properties": {
+                "name": {"type": "string", "description": "The integration's name; the entry's own by default"},
+                "settings": {"type": "object", "additionalProperties": {"type": "string"}},
+            }}),
+        ),
+        (
+            "CatalogInstalled",
+            json!({"type": "object", "required": ["integration_id", "name", "parameters_set", "parameters_unset"], "properties": {
+                "integration_id": {"type": "integer"}, "name": {"type": "string"},
+                "parameters_set": {"type": "array", "items": {"type": "string"}},
+                "parameters_unset": {"type": "array", "items": {"type": "string"}},
+            }}),
+        ),
+        (
             "NewSystemParameter",
             json!({"type": "object", "required": ["name", "value"], "additionalProperties": false,
             "properties": {"name": {"type": "string"}, "value": {"type": "string"}, "secret": {"type": "boolean"}}}),

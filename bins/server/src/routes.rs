@@ -3,7 +3,9 @@
 
 use crate::access::{self, Access, Guard, READ};
 use crate::error::ApiError;
-use crate::handlers::{callbacks, definitions, events, integrations, oauth, runbooks, settings, system, tasks, users};
+use crate::handlers::{
+    callbacks, catalog, definitions, events, integrations, oauth, runbooks, settings, system, tasks, users,
+};
 use crate::{AppState, BODY_LIMIT};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -210,6 +212,30 @@ pub static ROUTES: &[Route] = &[
         response: Some("CustomField"),
         errors: E_CREATE,
         handler: || post(settings::create_custom_field),
+    },
+    Route {
+        method: Method::GET,
+        path: "/catalog",
+        access: READ,
+        operation: "listCatalogEntries",
+        summary: "List the catalog of predefined integrations: each entry's actions, custom fields and settings",
+        body: Body::None,
+        success: 200,
+        response: Some("CatalogEntries"),
+        errors: &[],
+        handler: || get(catalog::list_entries),
+    },
+    Route {
+        method: Method::POST,
+        path: "/catalog/{name}/install",
+        access: access::ADMIN,
+        operation: "installCatalogEntry",
+        summary: "Install a catalog entry with its settings: a predefined integration, secret settings as secret system parameters",
+        body: Body::Json("CatalogInstall"),
+        success: 201,
+        response: Some("CatalogInstalled"),
+        errors: &[400, 404, 422],
+        handler: || post(catalog::install_entry),
     },
     Route {
         method: Method::GET,

@@ -2,6 +2,7 @@
 //! [`crate::views`]; none holds domain rules.
 
 pub(crate) mod callbacks;
+pub(crate) mod catalog;
 pub(crate) mod definitions;
 pub(crate) mod events;
 pub(crate) mod integrations;
