@@ -491,3 +491,52 @@ tasks:
     }
     assert_eq!(app.engine.runbook(id).await.expect("runbook").definition.tasks.len(), 2);
 }
+
+#[tokio::test]
+async fn the_predefined_picker_installs_a_catalog_entry_for_an_admin_only() {
+    let app = app().await;
+    let mut admin = app.sign_in(Role::Admin).await;
+    let page = app.send(&mut admin, "GET", "/settings/integrations", None).await;
+    for expected in [
+        "<option value=\"jira-cloud\">Jira Cloud</option>",
+        "<label for=\"setting-jira-cloud-api_token\">API token *</label>",
+        "name=\"setting.jira-cloud.api_token\" type=\"password\"",
+        "name=\"setting.jira-cloud.site_url\" type=\"url\"",
+    ] {
+        assert!(page.body.contains(expected), "`{expected}` in the dialog");
+    }
+    let install = |csrf: String, token: &'static str| {
+        vec![
+            ("csrf".to_owned(), csrf),
+            ("kind".to_owned(), "predefined".to_owned()),
+            ("catalog".to_owned(), "jira-cloud".to_owned()),
+            ("predefined_name".to_owned(), String::new()),
+            ("setting.jira-cloud.site_url".to_owned(), "https://acme.atlassian.net".to_owned()),
+            ("setting.jira-cloud.email".to_owned(), "ops@acme.test".to_owned()),
+            ("setting.jira-cloud.api_token".to_owned(), token.to_owned()),
+        ]
+    };
+    let form = install(admin.csrf.clone(), "");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let missing = app.send(&mut admin, "POST", "/settings/integrations", Some(&pairs)).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing.body.contains("needs the setting `api_token`"), "{}", missing.body);
+
+    let form = install(admin.csrf.clone(), "atl-console-secret");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let created = app.send(&mut admin, "POST", "/settings/integrations", Some(&pairs)).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let location = created.header("location").to_owned();
+    let panel = app.send(&mut admin, "GET", &location, None).await;
+    assert!(panel.body.contains("Jira Cloud") && panel.body.contains("Create an issue"), "{}", panel.body);
+    assert!(!panel.body.contains("atl-console-secret"));
+    let parameters = app.engine.system_parameters().await.expect("parameters");
+    assert!(parameters.iter().any(|parameter| parameter.name == "jira_cloud_api_token" && parameter.secret));
+
+    let mut integrations_admin = app.sign_in(Role::IntegrationsAdmin).await;
+    let form = install(integrations_admin.csrf.clone(), "atl-console-secret");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let refused = app.send(&mut integrations_admin, "POST", "/settings/integrations", Some(&pairs)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("only an admin installs predefined integrations"), "{}", refused.body);
+}

@@ -9,11 +9,13 @@ use crate::{Console, assets};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use cutover_integrations_core::access::{INTEGRATIONS, READ};
+use cutover_integrations_core::access::{ADMIN, INTEGRATIONS, READ};
+use cutover_integrations_core::integration_catalog::entries;
 use cutover_integrations_core::store::{IntegrationId, IntegrationRecord};
 use cutover_integrations_core::{EngineError, IntegrationEdit};
 use maud::{Markup, html};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// Where `Learn more` leads: the README's section on integrations.
 pub(crate) const LEARN_MORE: &str =
@@ -92,16 +94,79 @@ fn new_dialog(signed: &Signed, draft: Option<&Draft>) -> Markup {
                     input id="integration-image" name="image_url" type="url" value=(shown.image_url) placeholder="https://… (blank: the default image)";
                 }
                 div data-shown-when="kind=predefined" hidden {
-                    label for="integration-catalog" { "Integration" }
-                    select id="integration-catalog" name="catalog" {
-                        option value="" { "No predefined integrations are available yet" }
-                    }
+                    (predefined_picker())
                 }
                 div class="buttons" {
                     button type="button" data-dialog-close { "Cancel" }
                     button type="submit" class="primary" { "Create" }
                 }
             }
+        }
+    }
+}
+
+/// The `Predefined integration` picker: the catalog's entries, and the settings of the one chosen (secrets as password
+/// inputs, never filled in again).
+fn predefined_picker() -> Markup {
+    html! {
+        label for="integration-catalog" { "Integration" }
+        select id="integration-catalog" name="catalog" {
+            @for entry in entries() {
+                option value=(entry.name) { (entry.title) }
+            }
+        }
+        label for="predefined-name" { "Name" }
+        input id="predefined-name" name="predefined_name" maxlength="200" placeholder="blank: the integration's own name";
+        @for entry in entries() {
+            div data-shown-when=(format!("catalog={}", entry.name)) hidden[entry.name != entries()[0].name] {
+                p class="hint" { (entry.summary) }
+                @for setting in entry.settings {
+                    @let id = format!("setting-{}-{}", entry.name, setting.key);
+                    @let name = format!("setting.{}.{}", entry.name, setting.key);
+                    @let required = setting.default.is_none() && !setting.optional;
+                    label for=(id) { (setting.label) @if required { " *" } }
+                    @if setting.kind.is_secret() {
+                        input id=(id) name=(name) type="password" autocomplete="new-password" aria-describedby=(format!("{id}-hint"));
+                    } @else {
+                        input id=(id) name=(name) type=(if setting.kind.is_url() { "url" } else { "text" })
+                            placeholder=(setting.default.unwrap_or(setting.placeholder)) aria-describedby=(format!("{id}-hint"));
+                    }
+                    p id=(format!("{id}-hint")) class="hint" { (setting.description) }
+                }
+            }
+        }
+    }
+}
+
+/// Installs the catalog entry the form picked, with the settings typed for it; problems go to the draft.
+async fn install_predefined(
+    console: &Console,
+    signed: &Signed,
+    form: &Form,
+    draft: &mut Draft,
+) -> Result<Option<String>, ConsoleError> {
+    if !signed.may(ADMIN) {
+        draft.problems.push("Integration: only an admin installs predefined integrations".to_owned());
+        return Ok(None);
+    }
+    let chosen = form.text("catalog");
+    let Some(entry) = entries().iter().find(|entry| entry.name == chosen) else {
+        draft.problems.push("Integration: choose a predefined integration".to_owned());
+        return Ok(None);
+    };
+    let mut settings = BTreeMap::new();
+    for setting in entry.settings {
+        let value = form.raw(&format!("setting.{}.{}", entry.name, setting.key));
+        if !value.trim().is_empty() {
+            settings.insert(setting.key.to_owned(), value.to_owned());
+        }
+    }
+    let name = form.optional("predefined_name");
+    match console.engine.install_catalog_entry(entry.name, name.as_deref(), &settings).await {
+        Ok(installed) => Ok(Some(installed.applied.integration_id.to_string())),
+        Err(error) => {
+            refused(error, &mut draft.problems)?;
+            Ok(None)
         }
     }
 }
@@ -126,13 +191,15 @@ pub(crate) async fn create(
     let mut draft =
         Draft { name: name.clone(), image_url: image_url.clone().unwrap_or_default(), problems: Vec::new() };
     if form.text("kind") == "predefined" {
-        draft.problems.push("Integration: no predefined integrations are available yet".to_owned());
+        if let Some(id) = install_predefined(&console, &signed, &form, &mut draft).await? {
+            return Ok(Redirect::to(&format!("/settings/integrations/{id}")).into_response());
+        }
     } else if name.is_empty() {
         draft.problems.push("Name: give the connection a name".to_owned());
     } else if records.iter().any(|record| record.integration.name == name) {
         draft.problems.push(format!("Name: an integration named `{name}` exists already"));
     }
-    if draft.problems.is_empty() {
+    if draft.problems.is_empty() && form.text("kind") != "predefined" {
         let document = json!({"kind": "integration", "name": name, "image_url": image_url, "actions": []});
         match console.engine.apply_definitions(&[("console.json", &document.to_string())]).await {
             Ok(applied) => {
