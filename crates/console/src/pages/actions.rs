@@ -608,6 +608,8 @@ fn dialog(
                         @if let Some(id) = action {
                             @if form.stored_auth == Some("oauth2") && form.get("grant") == "authorization_code" && form.get("authenticate_as") == "functional_user" && can_edit {
                                 p { a class="button" role="button" href=(format!("{base}/actions/{id}/authenticate")) { "Authenticate" } }
+                            } @else if can_edit && form.stored_auth != Some("oauth2") {
+                                p class="hint" { "Save these settings, then authenticate." }
                             }
                         } @else {
                             p class="hint" { "Save the action, then authenticate it." }
