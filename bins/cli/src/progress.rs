@@ -211,7 +211,7 @@ impl State {
                 })
             }
             Event::TaskWaiting { task, reason } => Some(format!("{task}: {reason}")),
-            Event::TaskReady { .. } | Event::CustomFieldsChanged { .. } => None,
+            Event::RunbookCreated | Event::TaskReady { .. } | Event::CustomFieldsChanged { .. } => None,
         }
     }
 }

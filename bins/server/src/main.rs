@@ -43,6 +43,9 @@ struct Args {
     /// Log JSON lines instead of text.
     #[arg(long, env = "CUTOVER_JSON_LOGS")]
     json_logs: bool,
+    /// Hours runbook and task events are kept for clients resuming their event stream with `Last-Event-ID`.
+    #[arg(long, env = "CUTOVER_EVENT_RETENTION_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    event_retention_hours: u32,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -110,7 +113,11 @@ async fn serve(
         Some(url) => url,
         None => Url::parse(&format!("http://{address}"))?,
     };
-    let settings = EngineSettings { public_url: public_url.clone(), ..EngineSettings::default() };
+    let settings = EngineSettings {
+        public_url: public_url.clone(),
+        event_retention: std::time::Duration::from_secs(u64::from(args.event_retention_hours) * 60 * 60),
+        ..EngineSettings::default()
+    };
     let mut builder = Engine::builder()
         .database_url(&database.url)
         .secret_key_base64(secrecy::ExposeSecret::expose_secret(&key))

@@ -682,3 +682,94 @@ async fn wrong_key_and_rotation(backend: Backend) {
     assert_eq!(parameters["items"][0]["name"], "api_token", "{parameters}");
     server.stop();
 }
+
+/// One server-sent event: (id, event name, JSON data).
+type Logged = (i64, String, Value);
+
+/// Reads the event stream from `last_event_id` (or from now) until `until` holds for the events read, on the
+/// server at `base`; returns them.
+async fn events_until(
+    client: &reqwest::Client,
+    base: &str,
+    last_event_id: Option<i64>,
+    until: impl Fn(&[Logged]) -> bool,
+) -> Vec<Logged> {
+    let mut request = client.get(format!("{base}/events")).bearer_auth(BOOTSTRAP_TOKEN);
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id.to_string());
+    }
+    let mut response = request.send().await.expect("an event stream");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut events = Vec::new();
+    let mut buffer = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        while !until(&events) {
+            let chunk = response.chunk().await.expect("the stream reads").expect("the stream stays open");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                let field = |name: &str| frame.lines().find_map(|line| line.strip_prefix(name)).map(str::to_owned);
+                if let (Some(event), Some(id), Some(data)) = (field("event: "), field("id: "), field("data: ")) {
+                    let data = serde_json::from_str(&data).expect("JSON data");
+                    events.push((id.parse().expect("a numeric id"), event, data));
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "events so far: {events:?}");
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_resuming_after_a_server_restart_sees_every_event_once_in_order() {
+    let directory = tempfile::tempdir().expect("a working directory");
+    let client = reqwest::Client::new();
+    let runbook =
+        "kind: runbook\nname: Resume\ntasks:\n  - {id: a, name: A}\n  - {id: b, name: B, predecessors: [a]}\n";
+
+    let port = free_port();
+    let mut server = Server::start(directory.path(), &Backend::Embedded, port, false, "info");
+    let mut api = Api { client: client.clone(), base: format!("http://127.0.0.1:{port}/api/v1"), answers: Vec::new() };
+    wait_until_ready(&client, port, &mut server).await;
+    let first_base = api.base.clone();
+    let listener = tokio::spawn(async move {
+        let started = |events: &[Logged]| events.iter().any(|(_, event, _)| event == "runbook_stage_changed");
+        // From the start of the log, so that no event is missed however late the stream opens.
+        events_until(&client, &first_base, Some(0), started).await
+    });
+    let id =
+        api.post("/runbooks", BOOTSTRAP_TOKEN, Some(Body::Yaml(runbook.to_owned()))).await["id"].as_i64().expect("id");
+    api.post(&format!("/runbooks/{id}/start"), BOOTSTRAP_TOKEN, Some(Body::Json(json!({"mode": "live"})))).await;
+    let before = listener.await.expect("the listener");
+    assert_eq!(before[0].1, "runbook_created", "{before:?}");
+    let last_seen = before.last().expect("events").0;
+
+    // Killed (SIGKILL) between two events; the next events happen while the client is away.
+    drop(server);
+    let port = free_port();
+    let mut server = Server::start(directory.path(), &Backend::Embedded, port, false, "info");
+    api.base = format!("http://127.0.0.1:{port}/api/v1");
+    let client = reqwest::Client::new();
+    wait_until_ready(&client, port, &mut server).await;
+    api.post(&format!("/runbooks/{id}/tasks/a/start"), BOOTSTRAP_TOKEN, None).await;
+    api.post(&format!("/runbooks/{id}/tasks/a/finish"), BOOTSTRAP_TOKEN, None).await;
+
+    let b_startable = |events: &[Logged]| {
+        events
+            .iter()
+            .any(|(_, event, data)| event == "task_stage_changed" && data["task"] == "b" && data["to"] == "startable")
+    };
+    let after = events_until(&client, &api.base, Some(last_seen), b_startable).await;
+    let everything = events_until(&client, &api.base, Some(0), b_startable).await;
+    let resumed: Vec<Logged> = before.iter().chain(&after).cloned().collect();
+    assert_eq!(resumed, everything, "the events before and after the restart are the whole log, each once, in order");
+    let ids: Vec<i64> = resumed.iter().map(|(id, _, _)| *id).collect();
+    assert!(ids.windows(2).all(|pair| pair[1] == pair[0] + 1), "ids follow each other: {ids:?}");
+    assert!(after.iter().any(|(_, event, data)| event == "task_stage_changed" && data["task"] == "a"), "{after:?}");
+
+    // A client naming an id this server never gave is told to refetch.
+    let refetch = events_until(&client, &api.base, Some(10_000), |events| !events.is_empty()).await;
+    assert_eq!((refetch[0].1.as_str(), refetch[0].2["last_event_id"].as_i64()), ("refetch", Some(10_000)));
+    server.stop();
+}

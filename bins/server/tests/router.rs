@@ -1176,9 +1176,9 @@ async fn events_stream_runbook_and_task_changes() {
             tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an event").expect("open");
         text.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
     }
-    assert!(text.starts_with("event: runbook_stage_changed\ndata: "), "{text}");
+    assert!(text.starts_with("event: runbook_stage_changed\nid: "), "{text}");
     let data: Value =
-        serde_json::from_str(text.lines().nth(1).and_then(|l| l.strip_prefix("data: ")).expect("data")).expect("JSON");
+        serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).expect("data")).expect("JSON");
     assert_eq!(
         data,
         json!({"runbook": runbook, "event": "runbook_stage_changed", "from": "planning", "to": "active", "mode": "live"})

@@ -339,13 +339,13 @@ impl Engine {
 
     /// Tells listeners, and hands the fires leased to this engine to its dispatcher.
     fn after_commit(&self, id: RunbookId, landed: &Landed, fire_ids: &[FireId], runbook: &Arc<Loaded>) {
+        let mut published = Vec::new();
         for outcome in &landed.outcomes {
             if let Outcome::Applied { events } = outcome {
-                for event in events {
-                    let _ = self.inner.events.send(EngineEvent { runbook: id, event: event.clone() });
-                }
+                published.extend(events.iter().map(|event| EngineEvent { runbook: id, event: event.clone() }));
             }
         }
+        self.publish(published);
         for (fire, id_of_fire) in landed.local_fires.iter().zip(fire_ids) {
             let record = FireRecord {
                 id: *id_of_fire,

@@ -28,6 +28,9 @@ pub struct EngineSettings {
     /// Definition files validated at once (on blocking threads, off the async workers); the number of cores by
     /// default.
     pub max_concurrent_validations: usize,
+    /// How long runbook and task events are kept in the durable log, for listeners resuming with `Last-Event-ID`
+    /// (a day by default).
+    pub event_retention: Duration,
 }
 
 impl Default for EngineSettings {
@@ -39,6 +42,7 @@ impl Default for EngineSettings {
             poll_interval: Duration::from_millis(250),
             max_concurrent_fires: 64,
             max_concurrent_validations: crate::validation::cores(),
+            event_retention: Duration::from_secs(24 * 60 * 60),
         }
     }
 }

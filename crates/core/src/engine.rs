@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) timer: Arc<dyn Timer>,
     pub(crate) settings: EngineSettings,
     pub(crate) events: broadcast::Sender<EngineEvent>,
+    /// The durable event log's appender (see `event_log.rs`).
+    pub(crate) event_log: crate::event_log::EventLog,
     /// Per runbook, the cached state and the queue of changes to commit (see `commit_queue.rs`).
     pub(crate) runbooks: std::sync::Mutex<HashMap<RunbookId, Arc<RunbookSlot>>>,
     /// Compiled actions and system parameters, so that fire steps do not read them from the store.
@@ -138,6 +140,10 @@ impl Engine {
         let settings_max_concurrent_fires = settings.max_concurrent_fires.max(1);
         let validations = ValidationPool::new(settings.max_concurrent_validations);
         let (local_fires, receiver) = mpsc::unbounded_channel();
+        let clock = timer.clone();
+        let event_log = crate::event_log::EventLog::start(store.clone(), settings.event_retention, move || {
+            clock.now().as_millisecond()
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -147,6 +153,7 @@ impl Engine {
                 timer,
                 settings,
                 events,
+                event_log,
                 runbooks: std::sync::Mutex::new(HashMap::new()),
                 catalog: Catalog::new(settings_poll_interval),
                 running: AtomicBool::new(false),
@@ -360,6 +367,7 @@ impl Engine {
             )
             .await?;
         *self.slot(id).cached.lock().await = Some(Arc::new(loaded));
+        self.publish(vec![EngineEvent { runbook: id, event: Event::RunbookCreated }]);
         Ok(id)
     }
 

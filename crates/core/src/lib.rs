@@ -73,6 +73,7 @@ mod drive_report;
 mod editing;
 mod engine;
 mod error;
+mod event_log;
 mod events;
 mod key_rotation;
 mod log_filter;

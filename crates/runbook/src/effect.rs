@@ -79,6 +79,8 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// The runbook was created (in planning).
+    RunbookCreated,
     /// The runbook moved to another stage.
     RunbookStageChanged {
         /// The stage before.

@@ -34,6 +34,7 @@
 mod commit;
 mod credentials;
 mod error;
+mod event_log;
 mod guarded;
 mod key_check;
 mod migrate;
@@ -45,6 +46,7 @@ mod sql;
 mod writer;
 
 pub use error::StoreError;
+pub use event_log::{EventBounds, StoredEvent};
 pub use key_check::Resealed;
 pub use pages::{RunbookListing, RunbookPage, RunbookQuery};
 pub use records::{
@@ -158,6 +160,24 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
 
     /// Every runbook, without state, ordered by id.
     async fn runbooks(&self) -> Result<Vec<RunbookSummary>, StoreError>;
+
+    /// Appends events (runbook, JSON body) to the durable log in one transaction; returns their ids, which follow
+    /// every id given before.
+    async fn append_events(&self, events: &[(RunbookId, String)], now: Millis) -> Result<Vec<i64>, StoreError>;
+
+    /// Up to `limit` events with an id above `after`, of one runbook or all, in id order.
+    async fn events_after(
+        &self,
+        after: i64,
+        runbook: Option<RunbookId>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The oldest event kept and the last id given.
+    async fn event_bounds(&self) -> Result<EventBounds, StoreError>;
+
+    /// Removes the events appended before `before`; returns how many.
+    async fn prune_events(&self, before: Millis) -> Result<u64, StoreError>;
 
     /// One page of runbooks as lists show them, in id order, filtered, in one query.
     async fn runbook_page(&self, query: &RunbookQuery) -> Result<RunbookPage, StoreError>;

@@ -616,6 +616,27 @@ impl Store for SqlStore {
         row.as_ref().map(runbook_from_row).transpose()
     }
 
+    async fn append_events(&self, events: &[(RunbookId, String)], now: Millis) -> Result<Vec<i64>, StoreError> {
+        self.insert_events(events, now).await
+    }
+
+    async fn events_after(
+        &self,
+        after: i64,
+        runbook: Option<RunbookId>,
+        limit: u32,
+    ) -> Result<Vec<crate::StoredEvent>, StoreError> {
+        self.select_events_after(after, runbook, limit).await
+    }
+
+    async fn event_bounds(&self) -> Result<crate::EventBounds, StoreError> {
+        self.select_event_bounds().await
+    }
+
+    async fn prune_events(&self, before: Millis) -> Result<u64, StoreError> {
+        self.delete_events_before(before).await
+    }
+
     async fn runbook_page(&self, query: &crate::RunbookQuery) -> Result<crate::RunbookPage, StoreError> {
         self.select_runbook_page(query).await
     }
