@@ -449,3 +449,32 @@ async fn users_and_system_parameters_keep_secrets_and_writes_need_the_csrf_token
     browser.assert_no_csp_violation("consoleReady").await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_predefined_integration_is_installed_from_the_picker() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(browser) = browser_or_skip("a_predefined_integration_is_installed_from_the_picker").await else { return };
+    let server = server().await;
+    browser.sign_in(&server.base, BOOTSTRAP).await;
+    browser.click(&browser.button("Create Integration").await).await;
+    browser.dialog("New Integration Connection").await;
+    browser.click(&browser.field("Predefined integration").await).await;
+    browser.choose("Integration", "Jira Cloud").await;
+    browser.fill(&browser.field("Site URL *").await, "https://acme.atlassian.net").await;
+    browser.fill(&browser.field("Account email *").await, "ops@acme.test").await;
+    let token = browser.field("API token *").await;
+    assert_eq!(browser.attribute(&token, "type").await.as_deref(), Some("password"));
+    browser.fill(&token, "atl-browser-secret").await;
+    browser.screenshot("06-predefined-jira").await;
+    check_layouts(&browser, "06-predefined-jira").await;
+    browser.click(&browser.button("Create").await).await;
+    browser.heading("Edit Custom Integration").await;
+    let text = browser.page_text().await;
+    assert!(text.contains("Create an issue") && text.contains("Transition an issue"), "{text}");
+    assert!(!text.contains("atl-browser-secret"));
+    browser.screenshot("07-predefined-installed").await;
+    let parameters = server.engine.system_parameters().await.expect("parameters");
+    assert!(parameters.iter().any(|parameter| parameter.name == "jira_cloud_api_token" && parameter.secret));
+    browser.assert_no_csp_violation("consoleReady").await;
+    browser.quit().await;
+}

@@ -115,7 +115,7 @@ fn predefined_picker() -> Markup {
                 option value=(entry.name) { (entry.title) }
             }
         }
-        label for="predefined-name" { "Name" }
+        label for="predefined-name" { "Connection name" }
         input id="predefined-name" name="predefined_name" maxlength="200" placeholder="blank: the integration's own name";
         @for entry in entries() {
             div data-shown-when=(format!("catalog={}", entry.name)) hidden[entry.name != entries()[0].name] {
