@@ -93,7 +93,7 @@ fn the_quick_start_fires_against_the_local_sink() {
     let requests: Vec<&str> = received.lines().filter(|line| line.starts_with("POST ")).collect();
     assert_eq!(requests, ["POST /messages", "POST /tickets", "POST /messages"], "{received}");
     assert!(received.contains("authorization: Bearer [REDACTED]"), "the sink hides credentials: {received}");
-    assert!(received.contains(r#""text": "The quick start begins""#), "{received}");
+    assert!(received.contains(r#""text":"The quick start begins""#), "{received}");
     assert!(!received.contains(SECRET), "{received}");
 }
 

@@ -79,6 +79,62 @@ async fn polling_templates_read_the_first_response() {
 }
 
 #[tokio::test]
+async fn structured_payloads_and_params_go_out_as_json_and_queries() {
+    let mut server = mockito::Server::new_async().await;
+    let create = server
+        .mock("POST", "/changes")
+        .match_header("content-type", "application/json")
+        .match_body(Matcher::Json(json!({
+            "number": "CHG 42",
+            "task": "Deploy \"web\"",
+            "note": "line one\nline \"two\" 😀",
+            "hosts": ["a", "b"],
+            "count": 2,
+            "fixed": {"enabled": true, "ratio": 0.5, "none": null},
+        })))
+        .with_body(r#"{"result": {"sys_id": "abc/1"}}"#)
+        .create_async()
+        .await;
+    let poll = server
+        .mock("GET", "/changes/abc%2F1")
+        // Repeated keys for a list, in the structure's order.
+        .match_query(Matcher::Exact("fields=state&task=Deploy%20%22web%22&host=a&host=b&limit=3".into()))
+        .with_body(r#"{"result": {"state": "closed"}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let definition = action(json!({
+        "request": {
+            "method": "POST",
+            "url": "{{SystemParameter.base}}/changes",
+            "payload": {
+                "number": "{{CustomField['Change Number']}}",
+                "task": "{{Task.name}}",
+                "note": "line one\nline \"two\" 😀",
+                "hosts": "{{CustomField.Hosts | json}}",
+                "count": "{{CustomField.Hosts | size}}",
+                "fixed": {"enabled": true, "ratio": 0.5, "none": null},
+            },
+            "execution_mode": "polling",
+        },
+        "polling": {
+            "method": "GET",
+            "url": "{{SystemParameter.base}}/changes/{{Response.result.sys_id}}",
+            "params": {"fields": "state", "task": "{{Task.name}}", "host": "{{CustomField.Hosts | json}}", "limit": "{{CustomField.Hosts | size | plus: 1}}"},
+            "interval_seconds": 10,
+            "complete_when": [{"path": "$.result.state", "equals": "closed"}],
+        },
+    }));
+    let prepared = PreparedAction::compile(&definition).unwrap();
+
+    let log = executor().0.run_to_completion(&prepared, &fire_at(&server.url()), None).await;
+
+    create.assert_async().await;
+    poll.assert_async().await;
+    assert!(log.result.unwrap().succeeded);
+}
+
+#[tokio::test]
 async fn callback_templates_carry_the_url_and_token() {
     let mut server = mockito::Server::new_async().await;
     let authority = CallbackAuthority::new([5; 32], "https://cutover.example");

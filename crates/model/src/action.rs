@@ -119,7 +119,7 @@ pub struct NotifyWebhook {
     pub headers: BTreeMap<String, String>,
     /// Payload template; a JSON message describing the cancellation when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<String>,
+    pub payload: Option<BodyTemplate>,
 }
 
 /// How an action's requests authenticate.
@@ -255,16 +255,93 @@ pub struct RequestSpec {
     pub headers: BTreeMap<String, String>,
     /// Body template (POST, PUT, PATCH).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<String>,
-    /// Query parameters as a JSON object template (GET, DELETE).
+    pub payload: Option<BodyTemplate>,
+    /// Query parameters as a JSON object template, or a mapping whose string leaves are templates (GET, DELETE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub params: Option<String>,
+    #[schemars(with = "Option<ParamsTemplate>")]
+    pub params: Option<BodyTemplate>,
     /// How the fire completes.
     #[serde(default)]
     pub execution_mode: ExecutionMode,
     /// Total timeout of one attempt; the executor's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
+}
+
+/// How deep lists and mappings of a structured body may nest (the parser's limit on any document).
+pub const MAX_STRUCTURE_DEPTH: usize = 64;
+
+/// A request body (`payload`) or query parameters (`params`): one template of the whole text, or a structure.
+///
+/// The structured form is a mapping or a list (YAML or JSON) whose string leaves are templates: each renders into a
+/// JSON string (escaped by construction), except a leaf that is one placeholder ending in a typed filter (`plus`,
+/// `minus`, `times`, `divided_by`, `size`, `split`, `json`, `parse_json`), which renders as the JSON value it computes.
+/// Numbers, booleans and null are sent as they are; keys are literal. The body is sent as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BodyTemplate {
+    /// One template of the whole text: JSON text, or any text when the `Content-Type` is not JSON.
+    Text(String),
+    /// A JSON object whose string leaves are templates.
+    Object(serde_json::Map<String, serde_json::Value>),
+    /// A JSON list whose string leaves are templates.
+    List(Vec<serde_json::Value>),
+}
+
+impl BodyTemplate {
+    /// The text of the text form; `None` for a structure.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(text) => Some(text),
+            Self::Object(_) | Self::List(_) => None,
+        }
+    }
+
+    /// Whether this is the structured form.
+    pub fn is_structured(&self) -> bool {
+        !matches!(self, Self::Text(_))
+    }
+
+    /// The structure as a JSON value; `None` for the text form.
+    pub fn structure(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Text(_) => None,
+            Self::Object(map) => Some(serde_json::Value::Object(map.clone())),
+            Self::List(items) => Some(serde_json::Value::Array(items.clone())),
+        }
+    }
+
+    /// The text form, or the structure as indented JSON (what a text box shows).
+    pub fn display_text(&self) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            Self::Object(_) | Self::List(_) => serde_json::to_string_pretty(self).unwrap_or_default(),
+        }
+    }
+}
+
+/// The shape `params` may take in a definition file: a [`BodyTemplate`] that is text or a mapping, never a list (the
+/// schema's view; the model holds params as a [`BodyTemplate`]).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ParamsTemplate {
+    /// One template of a JSON object.
+    Text(String),
+    /// A mapping of query parameter names to values whose string leaves are templates.
+    Object(serde_json::Map<String, serde_json::Value>),
+}
+
+impl From<&str> for BodyTemplate {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
+
+impl From<String> for BodyTemplate {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
 }
 
 /// An HTTP method an action may use.
@@ -369,10 +446,11 @@ pub struct PollingSpec {
     pub headers: BTreeMap<String, String>,
     /// Body template (POST).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<String>,
-    /// Query parameters template (GET).
+    pub payload: Option<BodyTemplate>,
+    /// Query parameters template, or a mapping whose string leaves are templates (GET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub params: Option<String>,
+    #[schemars(with = "Option<ParamsTemplate>")]
+    pub params: Option<BodyTemplate>,
     /// Seconds between polls.
     #[serde(default = "default_interval")]
     pub interval_seconds: u32,

@@ -49,9 +49,9 @@ mod validate;
 mod webhook_secret;
 
 pub use action::{
-    Action, ActionSettings, ApiKeyLocation, AuthSettings, AuthenticateAs, CallbackSpec, Condition, ConditionTest,
-    ExecutionMode, HttpMethod, NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RequestSpec, ResponseSpec,
-    Trigger, Visibility,
+    Action, ActionSettings, ApiKeyLocation, AuthSettings, AuthenticateAs, BodyTemplate, CallbackSpec, Condition,
+    ConditionTest, ExecutionMode, HttpMethod, MAX_STRUCTURE_DEPTH, NotifyWebhook, OAuth2Grant, OAuth2Settings,
+    PollingSpec, RequestSpec, ResponseSpec, Trigger, Visibility,
 };
 pub use definition::{Definition, DefinitionFormat};
 pub use diagnostic::{Diagnostic, Position};

@@ -17,6 +17,10 @@ pub enum TemplatePlace {
     HeaderValue,
     /// Plain text: values are inserted as they are.
     Text,
+    /// A string leaf of a structured body (`payload: {text: "…"}`): the rendered text becomes one JSON string, escaped
+    /// by construction; a leaf that is one placeholder ending in a typed filter (`| plus: 0`, `| json`) becomes the
+    /// JSON value the filter computes.
+    StructuredLeaf,
 }
 
 /// A problem found in one template; positions are 1-based and relative to the template text.

@@ -1,10 +1,11 @@
 //! Any valid definition serialises to YAML and to JSON and parses back, through our own parser, to the same value.
 
 use cutover_integrations_model::{
-    Action, ActionRef, ActionSettings, ApiKeyLocation, AppliesTo, AuthSettings, AuthenticateAs, CallbackSpec,
-    Condition, ConditionTest, CustomField, CustomFieldType, Definition, DefinitionFormat, ExecutionMode, FieldValue,
-    HostPattern, HttpMethod, Integration, IntegrationKind, NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec,
-    RedirectPolicy, RequestSpec, ResponseSpec, Runbook, SecretValue, SourceFile, Task, Trigger, Visibility,
+    Action, ActionRef, ActionSettings, ApiKeyLocation, AppliesTo, AuthSettings, AuthenticateAs, BodyTemplate,
+    CallbackSpec, Condition, ConditionTest, CustomField, CustomFieldType, Definition, DefinitionFormat, ExecutionMode,
+    FieldValue, HostPattern, HttpMethod, Integration, IntegrationKind, NotifyWebhook, OAuth2Grant, OAuth2Settings,
+    PollingSpec, RedirectPolicy, RequestSpec, ResponseSpec, Runbook, SecretValue, SourceFile, Task, Trigger,
+    Visibility,
 };
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::option;
@@ -133,9 +134,60 @@ fn method() -> BoxedStrategy<HttpMethod> {
     select(&[HttpMethod::Get, HttpMethod::Post, HttpMethod::Put, HttpMethod::Patch, HttpMethod::Delete][..]).boxed()
 }
 
+/// Whether no key in `value` holds `{{`: keys of a structured body are not templates, and may not look like one.
+fn keys_are_literal(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map.iter().all(|(key, item)| !key.contains("{{") && keys_are_literal(item)),
+        serde_json::Value::Array(items) => items.iter().all(keys_are_literal),
+        _ => true,
+    }
+}
+
+/// A value of a structured body: JSON whose string leaves are (random) templates.
+fn structure_value() -> BoxedStrategy<serde_json::Value> {
+    json_value().prop_filter("keys are not templates", keys_are_literal).boxed()
+}
+
+/// A structured body's object.
+fn structure_object() -> BoxedStrategy<serde_json::Map<String, serde_json::Value>> {
+    btree_map(text(), structure_value(), 0..4)
+        .prop_filter("keys are not templates", |map| map.keys().all(|key| !key.contains("{{")))
+        .prop_map(|map| map.into_iter().collect())
+        .boxed()
+}
+
+/// A payload in either form: text, or a structured object or list.
+fn payload() -> BoxedStrategy<BodyTemplate> {
+    prop_oneof![
+        2 => text().prop_map(BodyTemplate::Text),
+        1 => structure_object().prop_map(BodyTemplate::Object),
+        1 => vec(structure_value(), 0..4).prop_map(BodyTemplate::List),
+    ]
+    .boxed()
+}
+
+/// Params in either form: text, or a structured object.
+fn params() -> BoxedStrategy<BodyTemplate> {
+    prop_oneof![2 => text().prop_map(BodyTemplate::Text), 1 => structure_object().prop_map(BodyTemplate::Object)]
+        .boxed()
+}
+
+/// Headers without a `Content-Type` that is not JSON, which a structured payload may not have.
+fn body_headers() -> BoxedStrategy<BTreeMap<String, String>> {
+    headers()
+        .prop_filter("a structured payload is JSON", |headers| {
+            !headers.keys().any(|name| name.eq_ignore_ascii_case("content-type"))
+        })
+        .boxed()
+}
+
 /// `payload` or `params`, whichever the method takes.
-fn body(method: HttpMethod) -> BoxedStrategy<(Option<String>, Option<String>)> {
-    option::of(text()).prop_map(move |body| if method.takes_params() { (None, body) } else { (body, None) }).boxed()
+fn body(method: HttpMethod) -> BoxedStrategy<(Option<BodyTemplate>, Option<BodyTemplate>)> {
+    if method.takes_params() {
+        option::of(params()).prop_map(|params| (None, params)).boxed()
+    } else {
+        option::of(payload()).prop_map(|payload| (payload, None)).boxed()
+    }
 }
 
 fn secret() -> BoxedStrategy<SecretValue> {
@@ -203,7 +255,7 @@ fn auth() -> BoxedStrategy<AuthSettings> {
 }
 
 fn settings() -> BoxedStrategy<ActionSettings> {
-    let webhook = (text(), headers(), option::of(text())).prop_map(|(url, headers, payload)| NotifyWebhook {
+    let webhook = (text(), body_headers(), option::of(payload())).prop_map(|(url, headers, payload)| NotifyWebhook {
         url,
         headers,
         payload,
@@ -228,7 +280,7 @@ fn request() -> BoxedStrategy<RequestSpec> {
     );
     (method(), mode)
         .prop_flat_map(|(method, execution_mode)| {
-            (text(), headers(), body(method), option::of(positive())).prop_map(
+            (text(), body_headers(), body(method), option::of(positive())).prop_map(
                 move |(url, headers, (payload, params), timeout_seconds)| RequestSpec {
                     method,
                     url,
@@ -247,7 +299,7 @@ fn polling(fields: Vec<String>) -> BoxedStrategy<PollingSpec> {
     select(&[HttpMethod::Get, HttpMethod::Post][..])
         .prop_flat_map(move |method| {
             (
-                (text(), headers(), body(method)),
+                (text(), body_headers(), body(method)),
                 (positive(), positive(), option::of(positive())),
                 (vec(condition(), 0..3), vec(condition(), 0..3), response_map(fields.clone())),
             )

@@ -60,6 +60,16 @@ const CORPUS: &[(&str, &str, bool)] = &[
         "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A, action: Hooks/Post, custom_fields: {Env: prod}}\n  - {id: b, name: B, predecessors: [a], auto_start: true}\n",
         true,
     ),
+    (
+        "structured payloads and params",
+        "kind: integration\nname: S\nactions:\n  - name: P\n    request:\n      method: POST\n      url: 'https://x.test'\n      payload: {text: '{{Task.name}}', n: 1, blocks: [{type: section}]}\n  - name: L\n    settings: {notify_webhook_on_cancel: {url: 'https://x.test', payload: [a, 1]}}\n    request: {method: PUT, url: 'https://x.test', payload: ['{{Task.name}}']}\n  - name: G\n    request: {method: GET, url: 'https://x.test', params: {q: '{{Task.name}}', tag: [a, b]}}\n",
+        true,
+    ),
+    (
+        "params as a list",
+        "kind: integration\nname: S\nactions:\n  - name: G\n    request: {method: GET, url: 'https://x.test', params: [a, b]}\n",
+        false,
+    ),
     ("unknown kind", "kind: integrationz\nname: Hooks\n", false),
     ("missing kind", "name: Hooks\n", false),
     ("unknown top-level key", "kind: integration\nname: Hooks\nactionz: []\n", false),

@@ -62,6 +62,15 @@ actions:
   - name: Params
     auth: {type: api_key, in: header, name: X-Key, value: "{{SystemParameter['key']}}"}
     request: {method: DELETE, url: delete-url, params: delete-params}
+  - name: Structured
+    settings:
+      notify_webhook_on_cancel: {url: s-cancel-url, payload: [s-cancel-leaf, 1]}
+    request:
+      method: POST
+      url: s-url
+      payload: {a: s-leaf-a, n: 5, list: [true, null, {b: s-leaf-b}]}
+      execution_mode: polling
+    polling: {method: GET, url: s-polling-url, params: {q: s-param-leaf}}
 "#;
 
 #[test]
@@ -86,6 +95,13 @@ fn every_template_goes_to_the_checker_with_its_place() {
         ("{{SystemParameter['key']}}", TemplatePlace::Text),
         ("delete-url", TemplatePlace::Url),
         ("delete-params", TemplatePlace::JsonParams),
+        ("s-cancel-url", TemplatePlace::Url),
+        ("s-cancel-leaf", TemplatePlace::StructuredLeaf),
+        ("s-url", TemplatePlace::Url),
+        ("s-leaf-a", TemplatePlace::StructuredLeaf),
+        ("s-leaf-b", TemplatePlace::StructuredLeaf),
+        ("s-polling-url", TemplatePlace::Url),
+        ("s-param-leaf", TemplatePlace::StructuredLeaf),
     ];
     let expected: Vec<(String, TemplatePlace)> =
         expected.iter().map(|(template, place)| ((*template).to_owned(), *place)).collect();
@@ -118,6 +134,15 @@ fn template_problems_get_file_positions() {
             "folded and multi-line flow scalars give the scalar's position",
             "kind: integration\nname: A\nactions:\n  - name: P\n    request:\n      method: POST\n      url: https://x\n      payload: >\n        {\"a\":\n        \"!\"}\n  - name: Q\n    request:\n      method: POST\n      url: \"https://x\n        /!\"\n",
             &["9:9: actions[0].request.payload: bang", "14:12: actions[1].request.url: bang"],
+        ),
+        (
+            "leaves of structured bodies are exact, in YAML block and flow collections",
+            "kind: integration\nname: A\nactions:\n  - name: P\n    request:\n      method: POST\n      url: https://x\n      payload:\n        text: \"say \\\"hi\\\" !\"\n        blocks:\n          - {type: section, text: 'it''s !'}\n  - name: Q\n    request: {method: GET, url: https://x, params: {q: \"a!\"}}\n",
+            &[
+                "9:27: actions[0].request.payload.text: bang",
+                "11:42: actions[0].request.payload.blocks[0].text: bang",
+                "13:58: actions[1].request.params.q: bang",
+            ],
         ),
         (
             "JSON strings are exact",

@@ -454,6 +454,55 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "structured payloads and params: mappings or lists of values whose strings are templates",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            custom_fields: [{name: Channel, type: text}]
+            actions:
+              - name: P
+                request:
+                  method: POST
+                  url: "https://x"
+                  payload: {channel: "{{CustomField['Channel']}}", n: 1, ok: true, none: null, list: [1, "{{Task.name}}"]}
+              - {name: G, request: {method: GET, url: "https://x", params: {q: "{{Task.name}}", tag: [a, b]}}}
+              - {name: L, request: {method: PUT, url: "https://x", payload: ["{{Task.name}}", {a: 1}]}}
+              - name: C
+                settings: {cancelable: true, notify_webhook_on_cancel: {url: "https://x", payload: {task: "{{Task.name}}"}}}
+                request: {method: POST, url: "https://x", headers: {Content-Type: application/vnd.api+json}, payload: {}}
+            "##,
+        )],
+        expected: &[],
+    },
+    Case {
+        name: "structured bodies: keys are not templates, params are a mapping, the payload is JSON, fields are declared",
+        files: &[(
+            "a.yaml",
+            r##"
+            kind: integration
+            name: A
+            custom_fields: [{name: Channel, type: text}]
+            actions:
+              - {name: K, request: {method: POST, url: "https://x", payload: {"{{Task.name}}": 1}}}
+              - {name: G, request: {method: GET, url: "https://x", params: [a, b]}}
+              - {name: T, request: {method: POST, url: "https://x", headers: {content-type: text/plain}, payload: {a: 1}}}
+              - name: W
+                settings: {notify_webhook_on_cancel: {url: "https://x", headers: {Content-Type: text/csv}, payload: [a]}}
+                request: {method: POST, url: "https://x", payload: {a: [{b: "{{CustomField['Chanel']}}"}], c: 2, c: 3}}
+            "##,
+        )],
+        expected: &[
+            "5:67: actions[0].request.payload['{{Task.name}}']: keys of a structured body are sent as written, not rendered: write the body as one text template to compute a key",
+            "6:64: actions[1].request.params: params must be a mapping of query parameter names to values",
+            "7:81: actions[2].request.headers['content-type']: a structured `payload` is sent as JSON, but `Content-Type` is `text/plain`: write the payload as one text template to send another format",
+            "9:85: actions[3].settings.notify_webhook_on_cancel.headers['Content-Type']: a structured `payload` is sent as JSON, but `Content-Type` is `text/csv`: write the payload as one text template to send another format",
+            "10:68: actions[3].request.payload.a[0].b: unknown custom field `Chanel`; the integration declares `Channel`",
+            "10:102: actions[3].request.payload.c: duplicate key `c` (first at 10:96)",
+        ],
+    },
+    Case {
         name: "conditions take exactly one test",
         files: &[(
             "a.yaml",

@@ -88,6 +88,22 @@ impl FilterKind {
         ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// Whether the filter computes a value that is not text (a number, a list, any JSON value), which a structured
+    /// body's leaf made of one placeholder ending in it inserts as that value.
+    pub(crate) fn is_typed(self) -> bool {
+        matches!(
+            self,
+            Self::Plus
+                | Self::Minus
+                | Self::Times
+                | Self::DividedBy
+                | Self::Size
+                | Self::Split
+                | Self::Json
+                | Self::ParseJson
+        )
+    }
+
     /// The handlebars helper that implements the filter.
     pub(crate) fn helper_name(self) -> String {
         format!("__f_{}", self.name())

@@ -66,6 +66,7 @@ mod place;
 mod redact;
 mod request;
 mod sample;
+mod structured;
 mod taint;
 mod template;
 

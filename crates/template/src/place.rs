@@ -143,8 +143,39 @@ pub(crate) fn analyze(source: &str, nodes: &[Node], place: TemplatePlace) -> Res
                 Ok(())
             })?;
         }
+        TemplatePlace::StructuredLeaf => {
+            let kind = if typed_leaf(nodes).is_some() { OutputKind::JsonValue } else { OutputKind::Text };
+            for_each_node(nodes, &mut |node| {
+                if let Node::Placeholder(p) = node {
+                    analysis.kinds.insert(p.span.start, kind);
+                }
+                Ok(())
+            })?;
+        }
     }
     Ok(analysis)
+}
+
+/// What a typed leaf of a structured body computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TypedLeaf {
+    /// The JSON value of the placeholder.
+    Value,
+    /// The placeholder ends in `json`: the value whose JSON text the filter wrote.
+    JsonText,
+}
+
+/// Whether a structured body's leaf is typed: exactly one placeholder whose last filter computes a typed value.
+pub(crate) fn typed_leaf(nodes: &[Node]) -> Option<TypedLeaf> {
+    let [Node::Placeholder(placeholder)] = nodes else {
+        return None;
+    };
+    let last = placeholder.expr.filters.last()?;
+    match last.kind {
+        FilterKind::Json => Some(TypedLeaf::JsonText),
+        kind if kind.is_typed() => Some(TypedLeaf::Value),
+        _ => None,
+    }
 }
 
 fn has_blocks(nodes: &[Node]) -> bool {

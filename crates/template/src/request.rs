@@ -3,10 +3,11 @@
 //! Action requests, polling requests and notify-webhook requests share one shape, [`RequestParts`].
 
 use crate::escape::{URL_COMPONENT, value_text};
+use crate::structured::BodyTemplateCompiled;
 use crate::{Redactor, SecretSet, Template, TemplateContext, TemplateError};
 use base64::Engine as _;
 use cutover_integrations_model::{
-    ApiKeyLocation, AuthSettings, HttpMethod, NotifyWebhook, PollingSpec, RequestSpec, TemplatePlace,
+    ApiKeyLocation, AuthSettings, BodyTemplate, HttpMethod, NotifyWebhook, PollingSpec, RequestSpec, TemplatePlace,
 };
 use secrecy::SecretString;
 use serde_json::{Map, Value};
@@ -23,9 +24,9 @@ pub struct RequestParts<'a> {
     /// Header value templates by name.
     pub headers: &'a BTreeMap<String, String>,
     /// The body template.
-    pub payload: Option<&'a str>,
+    pub payload: Option<&'a BodyTemplate>,
     /// The query parameters template (a JSON object).
-    pub params: Option<&'a str>,
+    pub params: Option<&'a BodyTemplate>,
 }
 
 impl<'a> From<&'a RequestSpec> for RequestParts<'a> {
@@ -34,8 +35,8 @@ impl<'a> From<&'a RequestSpec> for RequestParts<'a> {
             method: spec.method,
             url: &spec.url,
             headers: &spec.headers,
-            payload: spec.payload.as_deref(),
-            params: spec.params.as_deref(),
+            payload: spec.payload.as_ref(),
+            params: spec.params.as_ref(),
         }
     }
 }
@@ -46,8 +47,8 @@ impl<'a> From<&'a PollingSpec> for RequestParts<'a> {
             method: spec.method,
             url: &spec.url,
             headers: &spec.headers,
-            payload: spec.payload.as_deref(),
-            params: spec.params.as_deref(),
+            payload: spec.payload.as_ref(),
+            params: spec.params.as_ref(),
         }
     }
 }
@@ -59,7 +60,7 @@ impl<'a> From<&'a NotifyWebhook> for RequestParts<'a> {
             method: HttpMethod::Post,
             url: &webhook.url,
             headers: &webhook.headers,
-            payload: webhook.payload.as_deref(),
+            payload: webhook.payload.as_ref(),
             params: None,
         }
     }
@@ -68,24 +69,29 @@ impl<'a> From<&'a NotifyWebhook> for RequestParts<'a> {
 /// A compiled request: URL (place [`TemplatePlace::Url`]), header values ([`TemplatePlace::HeaderValue`]), payload
 /// ([`TemplatePlace::JsonPayload`] when the `Content-Type` header mentions JSON or is absent and the payload starts
 /// with `{` or `[`, else [`TemplatePlace::Text`]) and params ([`TemplatePlace::JsonParams`]: the rendered JSON object
-/// is appended to the URL's query string).
+/// is appended to the URL's query string). A structured payload or params renders leaf by leaf
+/// ([`TemplatePlace::StructuredLeaf`]) into a JSON value, written as compact JSON.
 ///
 /// Compile errors and render errors name the field: `url`, `headers.NAME`, `payload`, `params`, `auth.token`, ….
 ///
 /// ```
 /// use cutover_integrations_template::{RequestParts, RequestTemplate, TemplateContext};
-/// use cutover_integrations_model::HttpMethod;
+/// use cutover_integrations_model::{BodyTemplate, HttpMethod};
 /// let headers = [("Content-Type".to_owned(), "application/json".to_owned())].into();
-/// let request = RequestTemplate::from_parts(RequestParts {
-///     method: HttpMethod::Post,
-///     url: "https://slack.test/api/chat.postMessage",
-///     headers: &headers,
-///     payload: Some(r#"{"text":"{{CustomField['Slack Message']}}"}"#),
-///     params: None,
-/// })?;
+/// let text = BodyTemplate::from(r#"{"text":"{{CustomField['Slack Message']}}"}"#);
+/// let structured: BodyTemplate = serde_json::from_str(r#"{"text":"{{CustomField['Slack Message']}}"}"#).unwrap();
 /// let context = TemplateContext::builder().custom_field("Slack Message", "say \"hi\"").build();
-/// let rendered = request.render(&context)?;
-/// assert_eq!(rendered.body.as_deref(), Some(r#"{"text":"say \"hi\""}"#));
+/// for payload in [&text, &structured] {
+///     let request = RequestTemplate::from_parts(RequestParts {
+///         method: HttpMethod::Post,
+///         url: "https://slack.test/api/chat.postMessage",
+///         headers: &headers,
+///         payload: Some(payload),
+///         params: None,
+///     })?;
+///     let rendered = request.render(&context)?;
+///     assert_eq!(rendered.body.as_deref(), Some(r#"{"text":"say \"hi\""}"#));
+/// }
 /// # Ok::<(), cutover_integrations_template::TemplateError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -93,8 +99,8 @@ pub struct RequestTemplate {
     method: HttpMethod,
     url: Template,
     headers: Vec<(String, Template)>,
-    payload: Option<Template>,
-    params: Option<Template>,
+    payload: Option<BodyTemplateCompiled>,
+    params: Option<BodyTemplateCompiled>,
     auth: AuthTemplate,
     /// Paths (`SystemParameter`, name, …) that secret-bearing auth fields read: their values are secrets.
     secret_paths: Vec<Vec<String>>,
@@ -151,13 +157,16 @@ impl RequestTemplate {
         let payload = parts
             .payload
             .map(|payload| {
-                let place = payload_place(parts.headers, payload);
-                Template::compile(payload, place).map_err(|e| e.in_field("payload"))
+                let place =
+                    payload.as_text().map_or(TemplatePlace::JsonPayload, |text| payload_place(parts.headers, text));
+                BodyTemplateCompiled::compile(payload, place).map_err(|e| in_body_field("payload", e))
             })
             .transpose()?;
         let params = parts
             .params
-            .map(|params| Template::compile(params, TemplatePlace::JsonParams).map_err(|e| e.in_field("params")))
+            .map(|params| {
+                BodyTemplateCompiled::compile(params, TemplatePlace::JsonParams).map_err(|e| in_body_field("params", e))
+            })
             .transpose()?;
         Ok(Self {
             method: parts.method,
@@ -231,17 +240,23 @@ impl RequestTemplate {
         self.method
     }
 
-    /// The place the payload was compiled for, when there is a payload.
+    /// The place the payload was compiled for, when there is a payload; a structured payload is JSON.
     pub fn payload_place(&self) -> Option<TemplatePlace> {
-        self.payload.as_ref().map(Template::place)
+        self.payload.as_ref().map(|payload| match payload {
+            BodyTemplateCompiled::Text(template) => template.place(),
+            BodyTemplateCompiled::Structured(_) => TemplatePlace::JsonPayload,
+        })
     }
 
     /// Every template with its field name (`url`, `headers.NAME`, `payload`, `params`, `auth.…`).
     pub fn templates(&self) -> Vec<(String, &Template)> {
         let mut all = vec![("url".to_owned(), &self.url)];
         all.extend(self.headers.iter().map(|(name, t)| (format!("headers.{name}"), t)));
-        all.extend(self.payload.iter().map(|t| ("payload".to_owned(), t)));
-        all.extend(self.params.iter().map(|t| ("params".to_owned(), t)));
+        for (field, body) in [("payload", &self.payload), ("params", &self.params)] {
+            for (path, template) in body.iter().flat_map(BodyTemplateCompiled::templates) {
+                all.push((body_field(field, &path), template));
+            }
+        }
         match &self.auth {
             AuthTemplate::None => {}
             AuthTemplate::Token { token, .. } => all.push(("auth.token".to_owned(), token)),
@@ -277,8 +292,11 @@ impl RequestTemplate {
         })?;
         let mut query_pairs = Vec::new();
         if let Some(params) = &self.params {
-            let rendered = params.render_tracked(context, &mut secrets).map_err(|e| e.in_field("params"))?;
-            let Ok(Value::Object(object)) = serde_json::from_str::<Value>(&rendered) else {
+            let rendered = match render_body(params, context, &mut secrets, "params")? {
+                RenderedBody::Text(text) => serde_json::from_str::<Value>(&text).ok(),
+                RenderedBody::Structured(value) => Some(value),
+            };
+            let Some(Value::Object(object)) = rendered else {
                 return Err(TemplateError::InvalidResult {
                     message: "params must render to a JSON object of query parameters".to_owned(),
                 }
@@ -292,11 +310,13 @@ impl RequestTemplate {
                 template.render_tracked(context, &mut secrets).map_err(|e| e.in_field(format!("headers.{name}")))?;
             headers.push((name.clone(), value));
         }
-        let body = self
-            .payload
-            .as_ref()
-            .map(|t| t.render_tracked(context, &mut secrets).map_err(|e| e.in_field("payload")))
-            .transpose()?;
+        let body = match &self.payload {
+            None => None,
+            Some(payload) => Some(match render_body(payload, context, &mut secrets, "payload")? {
+                RenderedBody::Text(text) => text,
+                RenderedBody::Structured(value) => value.to_string(),
+            }),
+        };
 
         let mut credential_header = |name: &str, value: String| {
             headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
@@ -349,6 +369,44 @@ impl RequestTemplate {
             url.set_query(Some(&query));
         }
         Ok(RenderedRequest { method: self.method, url: url.into(), headers, body, secrets: secrets.into_vec() })
+    }
+}
+
+/// A rendered body: the text of the text form, or the value of the structured form.
+enum RenderedBody {
+    Text(String),
+    Structured(Value),
+}
+
+fn render_body(
+    body: &BodyTemplateCompiled,
+    context: &TemplateContext,
+    secrets: &mut SecretSet,
+    field: &str,
+) -> Result<RenderedBody, TemplateError> {
+    match body {
+        BodyTemplateCompiled::Text(template) => {
+            template.render_tracked(context, secrets).map(RenderedBody::Text).map_err(|e| e.in_field(field))
+        }
+        BodyTemplateCompiled::Structured(part) => {
+            let mut path = String::new();
+            part.render(context, secrets, &mut path).map(RenderedBody::Structured).map_err(|e| in_body_field(field, e))
+        }
+    }
+}
+
+/// `payload`, `payload.text`, `payload[0]`: the field of a body template at `path` below it.
+fn body_field(field: &str, path: &str) -> String {
+    if path.is_empty() || path.starts_with('[') { format!("{field}{path}") } else { format!("{field}.{path}") }
+}
+
+/// Names the body field in an error from below it: `payload: …` for the text form, `payload.text: …` for a leaf.
+fn in_body_field(field: &str, error: TemplateError) -> TemplateError {
+    match error {
+        TemplateError::InField { field: path, error } => {
+            TemplateError::InField { field: body_field(field, &path), error }
+        }
+        other => other.in_field(field),
     }
 }
 
@@ -459,7 +517,7 @@ mod tests {
             url: "https://api.test/v1/items/{{CustomField['Id']}}?fixed=1".to_owned(),
             headers: headers(&[("Accept", "application/json")]),
             payload: None,
-            params: Some(r#"{"q":"{{CustomField['Query']}}","n":{{Task.n}},"skip":null,"tag":["a","b c"]}"#.to_owned()),
+            params: Some(r#"{"q":"{{CustomField['Query']}}","n":{{Task.n}},"skip":null,"tag":["a","b c"]}"#.into()),
             execution_mode: Default::default(),
             timeout_seconds: None,
         };
@@ -494,7 +552,7 @@ mod tests {
             url,
             headers: Box::leak(Box::new(BTreeMap::new())),
             payload: None,
-            params,
+            params: params.map(|p| &*Box::leak(Box::new(BodyTemplate::from(p)))),
         };
         let context = TemplateContext::builder().task(json!({"name": "a b"})).build();
         let cases = [
@@ -511,13 +569,132 @@ mod tests {
         assert!(compile_error.to_string().starts_with("url: 1:16: unclosed `{{`"), "{compile_error}");
     }
 
+    fn structured(value: serde_json::Value) -> BodyTemplate {
+        serde_json::from_value(value).expect("a structured body")
+    }
+
+    #[test]
+    fn structured_payloads_render_valid_json_whatever_the_values() {
+        let hostile = [
+            "say \"hi\"",
+            "line one\nline two\r\n\ttabbed",
+            "emoji 😀🚀 and é✓",
+            "\\ back\\slash and \u{0} NUL and \u{7f}",
+            "}}\"]},{\"injected\":true",
+            "{{Task.name}}",
+            "'single' `tick` </script>",
+        ];
+        let payload = structured(json!({
+            "text": "{{CustomField['Value']}}",
+            "blocks": [{"type": "section", "text": "Task {{Task.name}}: {{CustomField['Value'] | upcase}}"}],
+            "count": "{{Task.n | plus: 0}}",
+            "fixed": [1, 2.5, true, null],
+        }));
+        let spec = RequestSpec {
+            method: HttpMethod::Post,
+            url: "https://api.test/x".to_owned(),
+            headers: BTreeMap::new(),
+            payload: Some(payload),
+            params: None,
+            execution_mode: Default::default(),
+            timeout_seconds: None,
+        };
+        let request = RequestTemplate::compile(&spec).unwrap();
+        for value in hostile {
+            let context =
+                TemplateContext::builder().custom_field("Value", value).task(json!({"name": value, "n": "7"})).build();
+            let body = request.render(&context).unwrap().body.unwrap();
+            let parsed: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{value:?}: {e}: {body}"));
+            let expected = json!({
+                "text": value,
+                "blocks": [{"type": "section", "text": format!("Task {value}: {}", value.to_uppercase())}],
+                "count": 7,
+                "fixed": [1, 2.5, true, null],
+            });
+            assert_eq!(parsed, expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn structured_params_become_query_pairs() {
+        let spec = RequestSpec {
+            method: HttpMethod::Get,
+            url: "https://api.test/search?fixed=1".to_owned(),
+            headers: BTreeMap::new(),
+            payload: None,
+            params: Some(structured(json!({
+                "q": "{{Task.name}}",
+                "limit": "{{Task.n | plus: 5}}",
+                "tag": ["a", "{{Task.name | downcase}}"],
+                "skip": null,
+                "flag": true,
+            }))),
+            execution_mode: Default::default(),
+            timeout_seconds: None,
+        };
+        let request = RequestTemplate::compile(&spec).unwrap();
+        let context = TemplateContext::builder().task(json!({"name": "A&B=\"c\" 😀", "n": 5})).build();
+        let rendered = request.render(&context).unwrap();
+        assert_eq!(
+            rendered.url,
+            "https://api.test/search?fixed=1&q=A%26B%3D%22c%22%20%F0%9F%98%80&limit=10&tag=a&tag=a%26b%3D%22c%22%20%F0%9F%98%80&flag=true"
+        );
+    }
+
+    #[test]
+    fn secrets_in_structured_payloads_are_redacted() {
+        let spec = RequestSpec {
+            method: HttpMethod::Post,
+            url: "https://api.test/x".to_owned(),
+            headers: BTreeMap::new(),
+            payload: Some(structured(json!({
+                "echo": "{{SystemParameter['part']}}",
+                "loud": "{{SystemParameter['part'] | upcase}}",
+                "quoted": "\"{{SystemParameter['part']}}\"",
+            }))),
+            params: None,
+            execution_mode: Default::default(),
+            timeout_seconds: None,
+        };
+        let auth = AuthSettings::Token {
+            token_type: "token".to_owned(),
+            token: SecretValue::new("{{SystemParameter['part']}}"),
+        };
+        let request = RequestTemplate::compile(&spec).unwrap().with_auth(&auth).unwrap();
+        let context = TemplateContext::builder().system_parameter("part", "al\"pha1").build();
+        let rendered = request.render(&context).unwrap();
+        let body = rendered.redacted().body.unwrap();
+        assert_eq!(body, r#"{"echo":"[REDACTED]","loud":"[REDACTED]","quoted":"\"[REDACTED]\""}"#);
+        assert!(!format!("{rendered:?}").contains("pha1") && !format!("{rendered:?}").contains("PHA1"));
+    }
+
+    #[test]
+    fn structured_leaf_errors_name_the_leaf() {
+        let spec = |payload| RequestSpec {
+            method: HttpMethod::Post,
+            url: "https://api.test/x".to_owned(),
+            headers: BTreeMap::new(),
+            payload: Some(structured(payload)),
+            params: None,
+            execution_mode: Default::default(),
+            timeout_seconds: None,
+        };
+        let error = RequestTemplate::compile(&spec(json!({"blocks": [{"text": "{{Task.name"}]}))).unwrap_err();
+        assert!(error.to_string().starts_with("payload.blocks[0].text: 1:1: unclosed `{{`"), "{error}");
+        let error = RequestTemplate::compile(&spec(json!([{"n": "{{Task.nope}}"}])))
+            .unwrap()
+            .render(&TemplateContext::builder().build())
+            .unwrap_err();
+        assert!(error.to_string().starts_with("payload[0].n: 1:3: `Task.nope` is missing"), "{error}");
+    }
+
     #[test]
     fn parameters_read_by_secret_fields_are_secrets() {
         let spec = RequestSpec {
             method: HttpMethod::Post,
             url: "https://api.test/x".to_owned(),
             headers: BTreeMap::new(),
-            payload: Some(r#"{"echo":"{{SystemParameter['part']}}"}"#.to_owned()),
+            payload: Some(r#"{"echo":"{{SystemParameter['part']}}"}"#.into()),
             params: None,
             execution_mode: Default::default(),
             timeout_seconds: None,
@@ -540,7 +717,7 @@ mod tests {
             method: HttpMethod::Post,
             url: "https://api.test/x".to_owned(),
             headers: headers(&[("authorization", "to be replaced")]),
-            payload: Some("plain {{Task.name}}".to_owned()),
+            payload: Some("plain {{Task.name}}".into()),
             params: None,
             execution_mode: Default::default(),
             timeout_seconds: None,

@@ -6,7 +6,7 @@ use crate::error::{Location, Locator};
 use crate::generate::{Generator, MARK_CLOSE, MARK_OPEN, MarkerTarget, Site, SiteKind};
 use crate::helpers::{FailureKind, HelperFailure, REGISTRY};
 use crate::parse::{Node, PathExpr, parse, visit_paths};
-use crate::place::{OutputKind, analyze};
+use crate::place::{OutputKind, TypedLeaf, analyze, typed_leaf};
 use crate::sample::sample_context;
 use crate::taint::SecretSet;
 use cutover_integrations_model::TemplatePlace;
@@ -41,6 +41,8 @@ struct Compiled {
     /// Where each site is in the source; the positions of the compiled template's elements are `site + 1`.
     sites: Vec<Site>,
     json_check: JsonCheck,
+    /// A structured body's leaf that renders a typed value; `None` for text leaves and other places.
+    typed_leaf: Option<TypedLeaf>,
     trace: OnceLock<Option<Trace>>,
 }
 
@@ -95,6 +97,7 @@ impl Template {
                 ),
             })?;
         let is_json = matches!(place, TemplatePlace::JsonPayload | TemplatePlace::JsonParams);
+        let typed_leaf = if place == TemplatePlace::StructuredLeaf { typed_leaf(&nodes) } else { None };
         let mut compiled = Compiled {
             source: source.to_owned(),
             place,
@@ -103,6 +106,7 @@ impl Template {
             compiled: generated.template,
             sites: generated.sites,
             json_check: if is_json { JsonCheck::EveryRender } else { JsonCheck::NotJson },
+            typed_leaf,
             trace: OnceLock::new(),
         };
         if is_json && analysis.proof_candidate {
@@ -126,6 +130,42 @@ impl Template {
     /// `secrets` (see [`SecretSet`]), so that a redactor of the set hides them in the result too.
     pub fn render_tracked(&self, context: &TemplateContext, secrets: &mut SecretSet) -> Result<String, TemplateError> {
         secrets.track(|| self.inner.render(context))
+    }
+
+    /// Renders a leaf of a structured body to the JSON value it stands for, with `secrets` known as in
+    /// [`Template::render_tracked`]: the rendered text as a JSON string, or for a typed leaf (one placeholder ending in
+    /// a typed filter, see [`TemplatePlace::StructuredLeaf`]) the value the filter computed. A template compiled for
+    /// another place renders to a JSON string of its text.
+    ///
+    /// ```
+    /// use cutover_integrations_template::{Template, TemplateContext, TemplatePlace};
+    /// use serde_json::json;
+    /// let context = TemplateContext::builder().custom_field("Count", "41").custom_field("Tags", "a,b").build();
+    /// let mut secrets = Default::default();
+    /// let leaf = |source: &str| Template::compile(source, TemplatePlace::StructuredLeaf).unwrap();
+    /// let count = leaf("{{ CustomField['Count'] | plus: 1 }}").render_value_tracked(&context, &mut secrets)?;
+    /// let tags = leaf("{{ CustomField['Tags'] | split: ',' | json }}").render_value_tracked(&context, &mut secrets)?;
+    /// let text = leaf("n = {{ CustomField['Count'] | plus: 1 }}").render_value_tracked(&context, &mut secrets)?;
+    /// assert_eq!((count, tags, text), (json!(42), json!(["a", "b"]), json!("n = 42")));
+    /// # Ok::<(), cutover_integrations_template::TemplateError>(())
+    /// ```
+    pub fn render_value_tracked(
+        &self,
+        context: &TemplateContext,
+        secrets: &mut SecretSet,
+    ) -> Result<serde_json::Value, TemplateError> {
+        let rendered = self.render_tracked(context, secrets)?;
+        let Some(typed) = self.inner.typed_leaf else {
+            return Ok(serde_json::Value::String(rendered));
+        };
+        let invalid = |error: serde_json::Error| TemplateError::InvalidResult {
+            message: format!("the value is not JSON ({error}); please report this as a bug"),
+        };
+        let value: serde_json::Value = serde_json::from_str(&rendered).map_err(invalid)?;
+        match (typed, value) {
+            (TypedLeaf::JsonText, serde_json::Value::String(text)) => serde_json::from_str(&text).map_err(invalid),
+            (_, value) => Ok(value),
+        }
     }
 
     /// The template source.

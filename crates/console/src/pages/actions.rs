@@ -17,8 +17,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cutover_integrations_core::access::{INTEGRATIONS, READ};
 use cutover_integrations_core::model::{
-    Action, ApiKeyLocation, AuthSettings, AuthenticateAs, OAuth2Grant, TemplateChecker as _, TemplatePlace, Trigger,
-    Visibility,
+    Action, ApiKeyLocation, AuthSettings, AuthenticateAs, BodyTemplate, OAuth2Grant, TemplateChecker as _,
+    TemplatePlace, Trigger, Visibility,
 };
 use cutover_integrations_core::store::{ActionId, IntegrationRecord};
 use cutover_integrations_core::template::Checker;
@@ -161,7 +161,15 @@ impl ActionForm {
             form.set("method", request.method.as_str());
             form.set("url", &request.url);
             form.set("headers", header_lines(&request.headers));
-            form.set("payload", request.payload.clone().or_else(|| request.params.clone()).unwrap_or_default());
+            form.set(
+                "payload",
+                request
+                    .payload
+                    .as_ref()
+                    .or(request.params.as_ref())
+                    .map(BodyTemplate::display_text)
+                    .unwrap_or_default(),
+            );
             form.set("execution_mode", enum_name(&request.execution_mode));
             form.set("timeout_seconds", request.timeout_seconds.map(|t| t.to_string()).unwrap_or_default());
         }
@@ -329,7 +337,9 @@ impl ActionForm {
         let body = self.get("payload");
         if !body.trim().is_empty() {
             let key = if matches!(method, "GET" | "DELETE") { "params" } else { "payload" };
-            request[key] = json!(body);
+            // A JSON object or list is kept structured (each string a template); any other text is one template.
+            let structured = serde_json::from_str::<Value>(body).ok().filter(|v| v.is_object() || v.is_array());
+            request[key] = structured.unwrap_or_else(|| json!(body));
         }
         if let Some(timeout) = number(self.get("timeout_seconds")) {
             request["timeout_seconds"] = json!(timeout);

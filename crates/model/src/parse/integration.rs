@@ -1,14 +1,15 @@
 //! Reading integration definitions: the integration, its custom fields and its actions.
 
 use super::path::FieldPath;
-use super::reader::{FromNode, ObjectReader, Walker, choices};
+use super::reader::{FromNode, ObjectReader, Walker, choices, mapping_entries};
 use super::tree::{Node, NodeValue};
 use crate::{
-    Action, ActionSettings, ApiKeyLocation, AppliesTo, AuthSettings, AuthenticateAs, CallbackSpec, Condition,
-    ConditionTest, CustomField, CustomFieldType, ExecutionMode, HostPattern, HttpMethod, Integration, IntegrationKind,
-    NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RedirectPolicy, RequestSpec, ResponseSpec, SecretValue,
-    Trigger, Visibility,
+    Action, ActionSettings, ApiKeyLocation, AppliesTo, AuthSettings, AuthenticateAs, BodyTemplate, CallbackSpec,
+    Condition, ConditionTest, CustomField, CustomFieldType, ExecutionMode, HostPattern, HttpMethod, Integration,
+    IntegrationKind, NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RedirectPolicy, RequestSpec,
+    ResponseSpec, SecretValue, Trigger, Visibility,
 };
+use std::collections::BTreeMap;
 
 choices!(IntegrationKind { "custom" => IntegrationKind::Custom, "predefined" => IntegrationKind::Predefined });
 choices!(CustomFieldType {
@@ -267,11 +268,13 @@ impl FromNode for NotifyWebhook {
         let Some(mut object) = ObjectReader::open(walker, node, path) else {
             return NotifyWebhook { url: String::new(), headers: Default::default(), payload: None };
         };
-        let webhook = NotifyWebhook {
-            url: object.required(walker, "url").unwrap_or_default(),
-            headers: object.or_default(walker, "headers"),
-            payload: object.optional(walker, "payload"),
-        };
+        let url = object.required(walker, "url").unwrap_or_default();
+        let headers = object.or_default(walker, "headers");
+        let payload: Option<BodyTemplate> = object.optional(walker, "payload");
+        if payload.as_ref().is_some_and(BodyTemplate::is_structured) {
+            check_structured_content_type(walker, &object, &headers);
+        }
+        let webhook = NotifyWebhook { url, headers, payload };
         object.finish(walker);
         webhook
     }
@@ -373,21 +376,98 @@ impl FromNode for AuthSettings {
 }
 
 /// Reads `payload` or `params`, whichever `method` takes, and forbids the other; reads both when the method is unknown.
+/// Structured params must be a mapping, and a structured payload is JSON, so a `Content-Type` must say JSON.
 fn read_body(
     walker: &mut Walker,
     object: &mut ObjectReader<'_>,
     method: Option<HttpMethod>,
-) -> (Option<String>, Option<String>) {
-    let Some(method) = method else {
-        return (object.optional(walker, "payload"), object.optional(walker, "params"));
+    headers: &BTreeMap<String, String>,
+) -> (Option<BodyTemplate>, Option<BodyTemplate>) {
+    let (payload, params) = match method {
+        None => (object.optional(walker, "payload"), object.optional(walker, "params")),
+        Some(method) if method.takes_params() => {
+            let word = method.as_str();
+            object.forbid(walker, "payload", &format!("with `{word}`, which sends no body; use `params`"));
+            (None, object.optional(walker, "params"))
+        }
+        Some(method) => {
+            let word = method.as_str();
+            object.forbid(walker, "params", &format!("with `{word}`; send data in `payload`"));
+            (object.optional(walker, "payload"), None)
+        }
     };
-    let word = method.as_str();
-    if method.takes_params() {
-        object.forbid(walker, "payload", &format!("with `{word}`, which sends no body; use `params`"));
-        (None, object.optional(walker, "params"))
-    } else {
-        object.forbid(walker, "params", &format!("with `{word}`; send data in `payload`"));
-        (object.optional(walker, "payload"), None)
+    if let Some(BodyTemplate::List(_)) = params {
+        object.report(walker, "params", "params must be a mapping of query parameter names to values");
+    }
+    if payload.as_ref().is_some_and(BodyTemplate::is_structured) {
+        check_structured_content_type(walker, object, headers);
+    }
+    (payload, params)
+}
+
+/// Reports a `Content-Type` header that does not say JSON beside a structured payload, which is sent as JSON.
+fn check_structured_content_type(walker: &mut Walker, object: &ObjectReader<'_>, headers: &BTreeMap<String, String>) {
+    let content_type = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    if let Some((name, value)) = content_type.filter(|(_, value)| !value.to_ascii_lowercase().contains("json")) {
+        let path = object.path().key("headers").key(name);
+        let position = walker.source_map.position(&path);
+        let message = format!(
+            "a structured `payload` is sent as JSON, but `Content-Type` is `{value}`: write the payload as one text \
+             template to send another format"
+        );
+        walker.error(position, &path, message);
+    }
+}
+
+impl FromNode for BodyTemplate {
+    /// A string is the text form; a mapping or a list is the structured form, every value of which is recorded so that
+    /// problems in a leaf point into it.
+    fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
+        match &node.value {
+            NodeValue::Scalar(_) => BodyTemplate::Text(String::read(walker, node, path)),
+            NodeValue::Mapping(_) => match read_structure(walker, node, path) {
+                serde_json::Value::Object(map) => BodyTemplate::Object(map),
+                _ => BodyTemplate::Object(Default::default()),
+            },
+            NodeValue::Sequence(_) => match read_structure(walker, node, path) {
+                serde_json::Value::Array(items) => BodyTemplate::List(items),
+                _ => BodyTemplate::List(Vec::new()),
+            },
+        }
+    }
+}
+
+/// Reads a structured body, recording where every value sits; keys are literal, so a key holding `{{` is refused.
+fn read_structure(walker: &mut Walker, node: &Node, path: &FieldPath) -> serde_json::Value {
+    use serde_json::Value;
+    match &node.value {
+        NodeValue::Scalar(_) => Value::read(walker, node, path),
+        NodeValue::Sequence(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    let item_path = path.index(index);
+                    walker.record(&item_path, None, item);
+                    read_structure(walker, item, &item_path)
+                })
+                .collect(),
+        ),
+        NodeValue::Mapping(_) => {
+            let mut map = serde_json::Map::new();
+            for (key, key_node, value) in mapping_entries(walker, node, path).unwrap_or_default() {
+                let value_path = path.key(&key);
+                if key.contains("{{") {
+                    let message = "keys of a structured body are sent as written, not rendered: write the body as \
+                                   one text template to compute a key";
+                    walker.error_at(key_node, &value_path, message);
+                }
+                walker.record(&value_path, Some(key_node), value);
+                let value = read_structure(walker, value, &value_path);
+                map.insert(key, value);
+            }
+            Value::Object(map)
+        }
     }
 }
 
@@ -412,7 +492,7 @@ impl FromNode for RequestSpec {
         let method = object.required_checked(walker, "method");
         let url = object.required(walker, "url").unwrap_or_default();
         let headers = object.or_default(walker, "headers");
-        let (payload, params) = read_body(walker, &mut object, method);
+        let (payload, params) = read_body(walker, &mut object, method, &headers);
         let request = RequestSpec {
             method: method.unwrap_or(HttpMethod::Post),
             url,
@@ -488,7 +568,7 @@ impl FromNode for PollingSpec {
         }
         let url = object.required(walker, "url").unwrap_or_default();
         let headers = object.or_default(walker, "headers");
-        let (payload, params) = read_body(walker, &mut object, method);
+        let (payload, params) = read_body(walker, &mut object, method, &headers);
         let polling = PollingSpec {
             method: method.unwrap_or(HttpMethod::Get),
             url,

@@ -280,7 +280,7 @@ impl FromNode for serde_json::Value {
 }
 
 /// The entries of a mapping with string keys, reporting non-string and duplicate keys (the first one wins).
-fn mapping_entries<'n>(
+pub(crate) fn mapping_entries<'n>(
     walker: &mut Walker,
     node: &'n Node,
     path: &FieldPath,

@@ -4,7 +4,10 @@
 use super::FileContext;
 use crate::parse::path::FieldPath;
 use crate::parse::reader::Site;
-use crate::{AuthSettings, Integration, NotifyWebhook, Position, TemplateChecker, TemplatePlace};
+use crate::{
+    AuthSettings, BodyTemplate, Integration, MAX_STRUCTURE_DEPTH, NotifyWebhook, Position, TemplateChecker,
+    TemplatePlace,
+};
 use saphyr_parser::ScalarStyle;
 use std::collections::BTreeMap;
 
@@ -104,8 +107,8 @@ fn action_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, action: &'d crate::Action
             RequestTemplates {
                 url: &request.url,
                 headers: &request.headers,
-                payload: request.payload.as_deref(),
-                params: request.params.as_deref(),
+                payload: request.payload.as_ref(),
+                params: request.params.as_ref(),
             },
         );
     }
@@ -116,8 +119,8 @@ fn action_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, action: &'d crate::Action
             RequestTemplates {
                 url: &polling.url,
                 headers: &polling.headers,
-                payload: polling.payload.as_deref(),
-                params: polling.params.as_deref(),
+                payload: polling.payload.as_ref(),
+                params: polling.params.as_ref(),
             },
         );
     }
@@ -127,8 +130,8 @@ fn action_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, action: &'d crate::Action
 struct RequestTemplates<'d> {
     url: &'d str,
     headers: &'d BTreeMap<String, String>,
-    payload: Option<&'d str>,
-    params: Option<&'d str>,
+    payload: Option<&'d BodyTemplate>,
+    params: Option<&'d BodyTemplate>,
 }
 
 fn request_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, request: RequestTemplates<'d>) {
@@ -140,20 +143,52 @@ fn request_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, reques
     });
     header_sites(sites, path, request.headers);
     if let Some(payload) = request.payload {
-        sites.push(TemplateSite {
-            path: path.key("payload"),
-            template: payload,
-            place: payload_place(request.headers),
-            hosts_listed: false,
-        });
+        body_sites(sites, path.key("payload"), payload, payload_place(request.headers));
     }
     if let Some(params) = request.params {
-        sites.push(TemplateSite {
-            path: path.key("params"),
-            template: params,
-            place: TemplatePlace::JsonParams,
-            hosts_listed: false,
-        });
+        body_sites(sites, path.key("params"), params, TemplatePlace::JsonParams);
+    }
+}
+
+/// The templates of a body: the text form is one template in `place`; every string leaf of a structure is one in
+/// [`TemplatePlace::StructuredLeaf`].
+fn body_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: FieldPath, body: &'d BodyTemplate, place: TemplatePlace) {
+    match body {
+        BodyTemplate::Text(template) => sites.push(TemplateSite { path, template, place, hosts_listed: false }),
+        BodyTemplate::Object(map) => {
+            for (key, value) in map {
+                leaf_sites(sites, path.key(key), value, 1);
+            }
+        }
+        BodyTemplate::List(items) => {
+            for (index, value) in items.iter().enumerate() {
+                leaf_sites(sites, path.index(index), value, 1);
+            }
+        }
+    }
+}
+
+/// The string leaves under `value`. The parser bounds the nesting of what it reads; `depth` bounds values built in
+/// code as well.
+fn leaf_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: FieldPath, value: &'d serde_json::Value, depth: usize) {
+    if depth > MAX_STRUCTURE_DEPTH {
+        return;
+    }
+    match value {
+        serde_json::Value::String(template) => {
+            sites.push(TemplateSite { path, template, place: TemplatePlace::StructuredLeaf, hosts_listed: false })
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                leaf_sites(sites, path.index(index), item, depth + 1);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                leaf_sites(sites, path.key(key), item, depth + 1);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -166,12 +201,7 @@ fn webhook_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, path: &FieldPath, webhoo
     });
     header_sites(sites, path, &webhook.headers);
     if let Some(payload) = &webhook.payload {
-        sites.push(TemplateSite {
-            path: path.key("payload"),
-            template: payload,
-            place: payload_place(&webhook.headers),
-            hosts_listed: false,
-        });
+        body_sites(sites, path.key("payload"), payload, payload_place(&webhook.headers));
     }
 }
 
