@@ -162,12 +162,12 @@ fn deep_nesting_is_a_positioned_error_not_a_crash() {
     let file = path.display().to_string();
     assert_eq!(stderr_lines(&output), [format!("{file}:1:129: $: lists and mappings nest more than 64 levels deep")]);
 
-    // So did 200 nested `{{#if}}` blocks in a payload.
+    // So did 200 nested `{{#if}}` blocks in a payload (here a leaf of the structured payload).
     let slack = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/slack.yaml"))
         .expect("the slack example");
-    let payload_line = slack.lines().find(|line| line.trim_start().starts_with("payload:")).expect("a payload");
+    let leaf_line = slack.lines().find(|line| line.trim_start().starts_with("text: ")).expect("a payload leaf");
     let ifs = format!("{}{{\"a\": 1}}{}", "{{#if Task.name}}".repeat(200), "{{/if}}".repeat(200));
-    let definition = slack.replace(payload_line, &format!("      payload: '{ifs}'"));
+    let definition = slack.replace(leaf_line, &format!("        text: '{ifs}'"));
     let (_directory, path) = write("deep-template.yaml", &definition);
     let output = cargo_bin_cmd!("cutover").arg("validate").arg(&path).output().expect("running cutover");
     assert_eq!(output.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&output.stderr));
@@ -177,7 +177,7 @@ fn deep_nesting_is_a_positioned_error_not_a_crash() {
     let file = path.display().to_string();
     assert_eq!(
         stderr_lines(&output),
-        [format!("{file}:{line}:{column}: actions[0].request.payload: blocks nest more than 32 levels deep")]
+        [format!("{file}:{line}:{column}: actions[0].request.payload.text: blocks nest more than 32 levels deep")]
     );
 }
 

@@ -341,12 +341,29 @@ async fn definitions_apply_or_say_where_they_are_wrong() {
 }
 
 /// The slack example with its payload replaced by `payload` (written in a single-quoted YAML scalar).
+/// The Slack example with its (structured) payload replaced by the text form `payload`.
 fn slack_with_payload(payload: &str) -> String {
     let slack =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slack.yaml")).expect("example");
-    let line = slack.lines().find(|line| line.trim_start().starts_with("payload:")).expect("a payload line");
-    let indent = &line[..line.len() - line.trim_start().len()];
-    slack.replace(line, &format!("{indent}payload: '{}'", payload.replace('\'', "''")))
+    let indent_of = |line: &str| line.len() - line.trim_start().len();
+    let mut lines = slack.lines();
+    let mut out = Vec::new();
+    while let Some(line) = lines.next() {
+        if !line.trim_start().starts_with("payload:") {
+            out.push(line.to_owned());
+            continue;
+        }
+        let indent = indent_of(line);
+        out.push(format!("{}payload: '{}'", &line[..indent], payload.replace('\'', "''")));
+        // The structure's lines are indented deeper than its key.
+        for next in lines.by_ref() {
+            if indent_of(next) <= indent {
+                out.push(next.to_owned());
+                break;
+            }
+        }
+    }
+    out.join("\n") + "\n"
 }
 
 /// The line and column (1-based) of the `nth` occurrence of `needle` in `text` (ASCII text).
