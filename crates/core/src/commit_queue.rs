@@ -221,9 +221,11 @@ impl Engine {
         }
         let mut rebuilt: Option<(Loaded, Landed)> = None;
         let mut unreadable: Option<EngineError> = None;
-        let definition = loaded.cached_definition();
+        let mine = &loaded;
         let mut rebuild = |record: &RunbookRecord| -> Option<Commit> {
-            let mut fresh = match Loaded::from_record(record, Some(definition.clone())) {
+            // `record` holds every part that differs between the stored runbook and this engine's copy: the parts
+            // written since the copy's version, and those this batch changed.
+            let mut fresh = match mine.with_changes(record) {
                 Ok(fresh) => fresh,
                 Err(error) => {
                     unreadable = Some(error);
@@ -306,6 +308,8 @@ impl Engine {
             (self.inner.settings.name.clone(), now.as_millisecond() + self.inner.settings.lease.as_millis() as i64)
         });
         let mut changed = false;
+        // Whatever a failed batch left recorded is not this batch's.
+        loaded.state.take_changed_tasks();
         for change in changes {
             if let Some(expected) = change.expected_version
                 && (changed || expected != loaded.version)
@@ -330,8 +334,10 @@ impl Engine {
             }
         }
         if changed {
-            let state = loaded.state_document()?;
-            commit.runbook = Some(RunbookWrite { id, expected_version: loaded.version, state });
+            let positions = loaded.state.take_changed_tasks();
+            let tasks = loaded.task_rows(&positions)?;
+            let state = loaded.header_document()?;
+            commit.runbook = Some(RunbookWrite { id, expected_version: loaded.version, state, tasks });
         }
         let local_fires = if lease.is_some() { commit.new_fires.clone() } else { Vec::new() };
         Ok(Plan { commit, landed: Landed { outcomes, local_fires } })
@@ -381,7 +387,9 @@ impl Engine {
         let loaded = match cached.as_ref() {
             Some(known) => match self.inner.store.runbook_if_changed(id, known.version).await? {
                 None => return Ok(known.clone()),
-                Some(record) => Arc::new(Loaded::from_record(&record, Some(known.cached_definition()))?),
+                Some(changes) if changes.version > known.version => Arc::new(known.with_changes(&changes)?),
+                // Older than known (a database restored from a backup): read whole.
+                Some(record) => Arc::new(Loaded::from_record(&record, None)?),
             },
             None => Arc::new(self.read(id).await?),
         };

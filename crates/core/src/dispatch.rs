@@ -9,7 +9,7 @@ use crate::catalog::{ActionLookup, CachedAction};
 use crate::commit_queue::{Change, ExtraWrite};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::render::{AuthResolutionError, fire_values, resolve_auth};
+use crate::render::{AuthResolutionError, defined_task, fire_values, resolve_auth};
 use crate::stored_runbook::Loaded;
 use cutover_integrations_auth::FireSubject;
 use cutover_integrations_http::{
@@ -695,7 +695,7 @@ impl Engine {
             action: record.id.0.to_string(),
             runbook: fire.runbook_id.0.to_string(),
             task: fire.task_id.clone(),
-            user: loaded.definition.tasks.iter().find(|t| t.id == fire.task_id).and_then(|t| t.assignee.clone()),
+            user: defined_task(&loaded.definition, &loaded.state, &fire.task_id).and_then(|t| t.assignee.clone()),
         };
         context = context.with_auth(provider, subject);
         Ok(Prepared { action, context })

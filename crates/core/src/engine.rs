@@ -18,7 +18,7 @@ use cutover_integrations_model::{
 };
 use cutover_integrations_runbook::{Actor, Command, Event, RunbookPlan, RunbookState};
 use cutover_integrations_store::{
-    FireId, IntegrationId, IntegrationRecord, NewUser, RunbookId, RunbookSummary, Store, User,
+    FireId, IntegrationId, IntegrationRecord, NewRunbook, NewUser, RunbookId, RunbookSummary, Store, User,
 };
 use cutover_integrations_template::Checker;
 use jiff::Timestamp;
@@ -355,17 +355,15 @@ impl Engine {
     }
 
     async fn insert_runbook(&self, runbook: Runbook, state: RunbookState) -> Result<RunbookId, EngineError> {
-        let loaded = Loaded::new(runbook, state)?;
-        let id = self
-            .inner
-            .store
-            .create_runbook(
-                &loaded.definition.name,
-                &loaded.definition_document()?,
-                &loaded.state_document()?,
-                self.now().as_millisecond(),
-            )
-            .await?;
+        let loaded = Loaded::new(runbook, state);
+        let tasks = loaded.task_documents()?;
+        let new = NewRunbook {
+            name: &loaded.definition.name,
+            definition: &loaded.definition_document()?,
+            state: &loaded.header_document()?,
+            tasks: &tasks,
+        };
+        let id = self.inner.store.create_runbook(&new, self.now().as_millisecond()).await?;
         *self.slot(id).cached.lock().await = Some(Arc::new(loaded));
         self.publish(vec![EngineEvent { runbook: id, event: Event::RunbookCreated }]);
         Ok(id)

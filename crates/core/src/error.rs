@@ -154,7 +154,7 @@ impl EngineError {
         Self::InvalidInput { problems: vec![InputProblem::new(path, message)] }
     }
 
-    pub(crate) fn corrupt(what: &'static str) -> impl FnOnce(serde_json::Error) -> Self {
+    pub(crate) fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Self {
         move |error| Self::Corrupt { what, reason: error.to_string() }
     }
 }

@@ -111,14 +111,16 @@ impl Engine {
             self.inner.store.integrations().await?.into_iter().map(|record| record.integration).collect();
         let fields = self.inner.store.custom_fields().await?;
         let plan = RunbookPlan::build(&definition, &integrations, &fields)?;
-        let mut next = Loaded::new(definition, RunbookState::new(plan))?;
+        let mut next = Loaded::new(definition, RunbookState::new(plan));
         next.edition = loaded.edition + 1;
         let slot = self.slot(id);
         let mut cached = slot.cached.lock().await;
+        let tasks = next.task_documents()?;
         let replaced = ReplacedRunbook {
             name: &next.definition.name,
             definition: &next.definition_document()?,
-            state: &next.state_document()?,
+            state: &next.header_document()?,
+            tasks: &tasks,
         };
         let now = self.now().as_millisecond();
         next.version =

@@ -69,4 +69,4 @@ pub use command::{Actor, Command, FailureKind, FailureReason, FieldTarget, Opera
 pub use effect::{Delivery, Effect, Event, FireNumber, WaitReason};
 pub use error::{ErrorCategory, RunbookError};
 pub use plan::{ActionCatalog, ActionPlan, RunbookPlan, TaskPlan};
-pub use state::{RunbookState, STATE_VERSION, TaskState, TaskView};
+pub use state::{RunbookState, STATE_VERSION, StateHeader, TaskState, TaskView};

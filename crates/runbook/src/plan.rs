@@ -194,7 +194,8 @@ impl RunbookPlan {
         plan
     }
 
-    pub(crate) fn index_of(&self, id: &str) -> Option<u32> {
+    /// The position of a task in the plan (the definition's order), found in O(1).
+    pub fn index_of(&self, id: &str) -> Option<u32> {
         self.graph.index.get(id).copied()
     }
 

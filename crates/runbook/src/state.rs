@@ -5,6 +5,7 @@ use cutover_integrations_model::{FieldValue, IntegrationStatus, RunMode, Runbook
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The version of the serialised state this build reads and writes.
 pub const STATE_VERSION: u32 = 1;
@@ -14,19 +15,29 @@ pub const STATE_VERSION: u32 = 1;
 /// Serialises to one self-contained document with a `version` field. Counters and indexes derived from the tasks
 /// (pending predecessors, done count, waiting sets, timers) are not stored: loading rebuilds them and checks the
 /// whole state for consistency.
+///
+/// A store may also keep it in parts, so that a step writes only what it changed: the run-level [`StateHeader`], one
+/// [`TaskState`] per task, and the plan (which never changes) once. [`RunbookState::take_changed_tasks`] says which
+/// tasks changed since it was last asked, and [`RunbookState::from_parts`] puts the parts together again. The plan is
+/// shared (`Arc`), so a copy of a state does not copy it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StateRecord")]
 pub struct RunbookState {
     pub(crate) version: u32,
-    pub(crate) plan: RunbookPlan,
+    #[serde(serialize_with = "serialize_plan")]
+    pub(crate) plan: Arc<RunbookPlan>,
     pub(crate) stage: RunbookStage,
     pub(crate) mode: Option<RunMode>,
     pub(crate) custom_fields: BTreeMap<String, FieldValue>,
-    pub(crate) tasks: Vec<TaskState>,
+    pub(crate) tasks: Tasks,
     pub(crate) started_at: Option<Timestamp>,
     pub(crate) ended_at: Option<Timestamp>,
     #[serde(skip)]
     pub(crate) derived: Derived,
+}
+
+fn serialize_plan<S: serde::Serializer>(plan: &Arc<RunbookPlan>, serializer: S) -> Result<S::Ok, S::Error> {
+    plan.as_ref().serialize(serializer)
 }
 
 /// Indexes derived from the tasks, maintained incrementally by the machine and rebuilt on load.
@@ -40,6 +51,94 @@ pub(crate) struct Derived {
     pub(crate) waiting_for_fields: BTreeSet<u32>,
     /// Startable tasks waiting for their fixed start time, by time.
     pub(crate) timers: BTreeSet<(Timestamp, u32)>,
+}
+
+/// The task states, in plan order, with the positions changed since [`RunbookState::take_changed_tasks`] last ran:
+/// every mutable access (`tasks[i].stage = …`) records its position, so the machine needs no bookkeeping of its own.
+/// Compares and serialises as the list of states alone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tasks {
+    states: Vec<TaskState>,
+    changed: Vec<u32>,
+}
+
+impl Tasks {
+    fn new(states: Vec<TaskState>) -> Self {
+        Self { states, changed: Vec::new() }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, TaskState> {
+        self.states.iter()
+    }
+}
+
+impl std::ops::Index<usize> for Tasks {
+    type Output = TaskState;
+
+    fn index(&self, index: usize) -> &TaskState {
+        &self.states[index]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Tasks {
+    fn index_mut(&mut self, index: usize) -> &mut TaskState {
+        if self.changed.last() != Some(&(index as u32)) {
+            self.changed.push(index as u32);
+        }
+        &mut self.states[index]
+    }
+}
+
+impl<'a> IntoIterator for &'a Tasks {
+    type Item = &'a TaskState;
+    type IntoIter = std::slice::Iter<'a, TaskState>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.states.iter()
+    }
+}
+
+impl PartialEq for Tasks {
+    fn eq(&self, other: &Self) -> bool {
+        self.states == other.states
+    }
+}
+
+impl Serialize for Tasks {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.states.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tasks {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::deserialize(deserializer).map(Self::new)
+    }
+}
+
+/// The run-level part of a [`RunbookState`]: everything but the plan and the tasks. Small; a store rewrites it with
+/// every step, beside the tasks that changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateHeader {
+    /// The version of the state format ([`STATE_VERSION`]).
+    pub version: u32,
+    /// The runbook's stage.
+    pub stage: RunbookStage,
+    /// The run mode, once a run started.
+    pub mode: Option<RunMode>,
+    /// The runbook's own custom field values.
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, FieldValue>,
+    /// When the run started.
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    /// When the run completed or was cancelled.
+    #[serde(default)]
+    pub ended_at: Option<Timestamp>,
 }
 
 /// The state of one task.
@@ -166,10 +265,10 @@ impl RunbookState {
         let mut state = Self {
             version: STATE_VERSION,
             custom_fields: plan.custom_fields().clone(),
-            plan,
+            plan: Arc::new(plan),
             stage: RunbookStage::Planning,
             mode: None,
-            tasks,
+            tasks: Tasks::new(tasks),
             started_at: None,
             ended_at: None,
             derived: Derived::default(),
@@ -186,6 +285,99 @@ impl RunbookState {
     /// The plan.
     pub fn plan(&self) -> &RunbookPlan {
         &self.plan
+    }
+
+    /// The plan, shared: a state put together from parts ([`RunbookState::from_parts`]) can reuse it.
+    pub fn shared_plan(&self) -> &Arc<RunbookPlan> {
+        &self.plan
+    }
+
+    /// The run-level part of the state (see [`StateHeader`]).
+    pub fn header(&self) -> StateHeader {
+        StateHeader {
+            version: self.version,
+            stage: self.stage,
+            mode: self.mode,
+            custom_fields: self.custom_fields.clone(),
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+        }
+    }
+
+    /// Every task's state, in plan order.
+    pub fn task_states(&self) -> &[TaskState] {
+        &self.tasks.states
+    }
+
+    /// The positions (in plan order) of the tasks whose state may have changed since the last call, ascending and
+    /// without repeats; the record starts empty. A step's changes are these tasks and the [`StateHeader`].
+    pub fn take_changed_tasks(&mut self) -> Vec<u32> {
+        let mut changed = std::mem::take(&mut self.tasks.changed);
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+    }
+
+    /// A state from its parts: the plan, the run-level header and every task's state in plan order. Rebuilds the
+    /// derived indexes and checks consistency, as loading a whole document does.
+    ///
+    /// # Errors
+    ///
+    /// [`RunbookError::UnsupportedVersion`] or [`RunbookError::Inconsistent`] (also when the number of tasks is not
+    /// the plan's).
+    pub fn from_parts(
+        plan: Arc<RunbookPlan>,
+        header: StateHeader,
+        tasks: Vec<TaskState>,
+    ) -> Result<Self, RunbookError> {
+        Self::assemble(plan, header, tasks)
+    }
+
+    /// This state with some parts replaced by newer ones (the header, and the tasks at the given positions), as
+    /// another writer left them. Rebuilds the derived indexes and checks consistency.
+    ///
+    /// # Errors
+    ///
+    /// As [`RunbookState::from_parts`], and [`RunbookError::Inconsistent`] for a position outside the plan.
+    pub fn with_parts_replaced(
+        &self,
+        header: StateHeader,
+        tasks: impl IntoIterator<Item = (u32, TaskState)>,
+    ) -> Result<Self, RunbookError> {
+        let mut states = self.tasks.states.clone();
+        for (position, task) in tasks {
+            let Some(slot) = states.get_mut(position as usize) else {
+                return Err(RunbookError::Inconsistent {
+                    reason: format!("task position {position} of {} tasks", states.len()),
+                });
+            };
+            *slot = task;
+        }
+        Self::assemble(self.plan.clone(), header, states)
+    }
+
+    fn assemble(plan: Arc<RunbookPlan>, header: StateHeader, tasks: Vec<TaskState>) -> Result<Self, RunbookError> {
+        if header.version != STATE_VERSION {
+            return Err(RunbookError::UnsupportedVersion { found: header.version, supported: STATE_VERSION });
+        }
+        if tasks.len() != plan.tasks().len() {
+            let reason = format!("{} task states for {} planned tasks", tasks.len(), plan.tasks().len());
+            return Err(RunbookError::Inconsistent { reason });
+        }
+        let mut state = Self {
+            version: header.version,
+            plan,
+            stage: header.stage,
+            mode: header.mode,
+            custom_fields: header.custom_fields,
+            tasks: Tasks::new(tasks),
+            started_at: header.started_at,
+            ended_at: header.ended_at,
+            derived: Derived::default(),
+        };
+        state.derived = state.derive();
+        state.check_consistency()?;
+        Ok(state)
     }
 
     /// The runbook's stage.
@@ -461,26 +653,14 @@ impl TryFrom<StateRecord> for RunbookState {
     type Error = RunbookError;
 
     fn try_from(record: StateRecord) -> Result<Self, RunbookError> {
-        if record.version != STATE_VERSION {
-            return Err(RunbookError::UnsupportedVersion { found: record.version, supported: STATE_VERSION });
-        }
-        if record.tasks.len() != record.plan.tasks().len() {
-            let reason = format!("{} task states for {} planned tasks", record.tasks.len(), record.plan.tasks().len());
-            return Err(RunbookError::Inconsistent { reason });
-        }
-        let mut state = Self {
+        let header = StateHeader {
             version: record.version,
-            plan: record.plan,
             stage: record.stage,
             mode: record.mode,
             custom_fields: record.custom_fields,
-            tasks: record.tasks,
             started_at: record.started_at,
             ended_at: record.ended_at,
-            derived: Derived::default(),
         };
-        state.derived = state.derive();
-        state.check_consistency()?;
-        Ok(state)
+        Self::assemble(Arc::new(record.plan), header, record.tasks)
     }
 }

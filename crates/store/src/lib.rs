@@ -51,9 +51,9 @@ pub use key_check::Resealed;
 pub use pages::{RunbookListing, RunbookPage, RunbookQuery};
 pub use records::{
     ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireRecord,
-    FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewTimer, NewUser,
-    RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TimerId, TimerRecord, User,
-    UserId,
+    FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewRunbook, NewTimer,
+    NewUser, RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TaskRow, TimerId,
+    TimerRecord, User, UserId,
 };
 pub use sealer::{SealError, SealFailure, Sealer};
 pub use sessions::{NewSession, SessionRecord, SessionStore};
@@ -136,17 +136,13 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
     /// The user holding the API token with this hash.
     async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StoreError>;
 
-    /// Creates a runbook from its definition (JSON) and initial state (JSON), at version 1.
-    async fn create_runbook(
-        &self,
-        name: &str,
-        definition: &str,
-        state: &str,
-        now: Millis,
-    ) -> Result<RunbookId, StoreError>;
+    /// Creates a runbook at version 1 from its definition document (JSON), its run-level state (JSON) and every task's
+    /// state (a row each, inserted together in one statement).
+    async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<RunbookId, StoreError>;
 
-    /// Replaces a runbook's name, definition and state (editing a runbook being planned), if its version is still
-    /// `expected_version` ([`StoreError::VersionConflict`] otherwise); returns the new version.
+    /// Replaces a runbook's name, definition, run-level state and every task's state (editing a runbook being
+    /// planned), if its version is still `expected_version` ([`StoreError::VersionConflict`] otherwise); returns the
+    /// new version.
     async fn replace_runbook(
         &self,
         id: RunbookId,
@@ -155,7 +151,7 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
         now: Millis,
     ) -> Result<i64, StoreError>;
 
-    /// One runbook with its definition, state and version.
+    /// One runbook with its definition, run-level state, every task's state and version, read in one statement.
     async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError>;
 
     /// Every runbook, without state, ordered by id.
@@ -189,18 +185,22 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
 
     /// Writes a [`Commit`] that changes a runbook (`commit.runbook` is required) in one transaction, without ever
     /// failing on a version conflict: when the runbook moved past `expected_version` (another engine wrote it), the
-    /// store reads it again inside the transaction, holding its lock so that nobody moves it meanwhile, and writes the
-    /// commit `rebuild` makes from it instead. `Ok(None)` when `rebuild` declined (nothing was written).
+    /// store reads what changed since (see [`RebuildCommit`]) inside the transaction, holding its lock so that nobody
+    /// moves it meanwhile, and writes the commit `rebuild` makes from it instead. `Ok(None)` when `rebuild` declined
+    /// (nothing was written).
     ///
     /// This is how several engines share a runbook: each writes against its cached state, and only the writer that
-    /// lost a race pays for reading the state again.
+    /// lost a race pays for reading what changed.
     async fn commit_runbook(
         &self,
         commit: Commit,
         rebuild: &mut RebuildCommit<'_>,
     ) -> Result<Option<Committed>, StoreError>;
 
-    /// The runbook if its version is not `known_version` (someone changed it since), `None` if it is.
+    /// What changed in a runbook since `known_version` (someone changed it since), `None` if it is still at that
+    /// version: the run-level state, the definition if it was written after `known_version`, and the tasks written
+    /// after it. A reader holding the runbook at `known_version` puts these parts over its own to have it as stored.
+    /// (A version below `known_version`, which only a database restored from a backup can show, comes whole.)
     async fn runbook_if_changed(&self, id: RunbookId, known_version: i64) -> Result<Option<RunbookRecord>, StoreError>;
 
     /// A number that every change of definitions (integrations, actions, custom fields) and system parameters

@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite_006_versions_and_events.sql"),
         postgres: include_str!("migrations/postgres_006_versions_and_events.sql"),
     },
+    Migration {
+        version: 8,
+        sqlite: include_str!("migrations/sqlite_008_runbook_tasks.sql"),
+        postgres: include_str!("migrations/postgres_008_runbook_tasks.sql"),
+    },
 ];
 
 /// Applies every migration the database lacks. Several engines starting at once on PostgreSQL serialize on an

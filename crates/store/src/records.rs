@@ -117,31 +117,52 @@ pub struct User {
     pub roles: Vec<Role>,
 }
 
-/// A stored runbook.
+/// A stored runbook, or what changed in it since a version its reader knows.
+///
+/// The state is kept in parts (see [`Store::create_runbook`](crate::Store::create_runbook)): the run-level `state`
+/// and one row per task, so that a step writes only the tasks it changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunbookRecord {
     /// Its id.
     pub id: RunbookId,
     /// Its name.
     pub name: String,
-    /// The definition, as JSON.
-    pub definition: String,
-    /// The state machine's state, as JSON.
+    /// The definition document, as JSON; `None` in a record of changes when the definition did not change.
+    pub definition: Option<String>,
+    /// The run-level state, as JSON.
     pub state: String,
+    /// Task states by position: every task, or in a record of changes the tasks written since the known version.
+    /// Ascending by position.
+    pub tasks: Vec<TaskRow>,
     /// Incremented by every write; writers say which version they read.
     pub version: i64,
 }
 
-/// A runbook's new name, definition (JSON) and state (JSON), for [`Store::replace_runbook`](crate::Store::replace_runbook).
+/// One task's state in a runbook, by its position in the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// The task's position in the plan (0 for the first).
+    pub position: u32,
+    /// The task's state, as JSON.
+    pub state: String,
+}
+
+/// A runbook to create, for [`Store::create_runbook`](crate::Store::create_runbook).
 #[derive(Debug, Clone, Copy)]
-pub struct ReplacedRunbook<'a> {
+pub struct NewRunbook<'a> {
     /// The name.
     pub name: &'a str,
-    /// The definition, as JSON.
+    /// The definition document, as JSON.
     pub definition: &'a str,
-    /// The state, as JSON.
+    /// The run-level state, as JSON.
     pub state: &'a str,
+    /// Every task's state (JSON objects), in plan order.
+    pub tasks: &'a [String],
 }
+
+/// A runbook's new name, definition, run-level state and task states (editing a runbook being planned), for
+/// [`Store::replace_runbook`](crate::Store::replace_runbook).
+pub type ReplacedRunbook<'a> = NewRunbook<'a>;
 
 /// A runbook in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,15 +282,17 @@ pub struct FireUpdate {
     pub lease: Option<(String, Millis)>,
 }
 
-/// A new version of a runbook's state inside a [`Commit`].
+/// A new version of a runbook's state inside a [`Commit`]: the run-level state and the tasks that changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunbookWrite {
     /// The runbook.
     pub id: RunbookId,
     /// The version the writer read; the write fails if it changed.
     pub expected_version: i64,
-    /// The new state, as JSON.
+    /// The new run-level state, as JSON.
     pub state: String,
+    /// The tasks whose state changed, with their new state (each a JSON object).
+    pub tasks: Vec<TaskRow>,
 }
 
 /// A durable timer to create: a wake-up for a runbook (fixed start times and the like).
@@ -341,8 +364,10 @@ pub struct Committed {
     pub runbook_version: Option<i64>,
 }
 
-/// Builds the commit to write instead when a runbook changed since its writer read it: given the runbook as it is
-/// now (read, and locked, inside the committing transaction), returns the commit to write, or `None` to write nothing.
+/// Builds the commit to write instead when a runbook changed since its writer read it: given what changed in the
+/// runbook since the commit's expected version (read, and locked, inside the committing transaction: the run-level
+/// state, the definition if it changed, and the tasks written since that version or written by the commit), returns
+/// the commit to write, or `None` to write nothing.
 pub type RebuildCommit<'a> = dyn FnMut(&RunbookRecord) -> Option<Commit> + Send + 'a;
 
 /// A claim of due work by one engine.

@@ -1,6 +1,6 @@
 //! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
 
-use crate::commit::{COMMIT_CHECKS_TABLE, runbook_from_row};
+use crate::commit::{COMMIT_CHECKS_TABLE, lock_runbook, task_row};
 use crate::error::StoreError;
 use crate::records::*;
 use crate::sealer::Sealer;
@@ -556,25 +556,20 @@ impl Store for SqlStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn create_runbook(
-        &self,
-        name: &str,
-        definition: &str,
-        state: &str,
-        now: Millis,
-    ) -> Result<RunbookId, StoreError> {
+    async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<RunbookId, StoreError> {
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runbooks (name, definition, state, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, 1, $4, $4) RETURNING id",
+            "INSERT INTO runbooks (name, definition, state, version, definition_version, created_at, updated_at) \
+             VALUES ($1, $2, $3, 1, 1, $4, $4) RETURNING id",
         )
-        .bind(name)
-        .bind(definition)
-        .bind(state)
+        .bind(runbook.name)
+        .bind(runbook.definition)
+        .bind(runbook.state)
         .bind(now)
         .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::db("creating a runbook"))?;
+        self.insert_tasks(&mut tx, RunbookId(id), runbook.tasks, 1).await?;
         tx.commit().await.map_err(StoreError::db("committing a runbook"))?;
         Ok(RunbookId(id))
     }
@@ -588,8 +583,8 @@ impl Store for SqlStore {
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let result = sqlx::query(
-            "UPDATE runbooks SET name = $1, definition = $2, state = $3, version = version + 1, updated_at = $4 \
-             WHERE id = $5 AND version = $6",
+            "UPDATE runbooks SET name = $1, definition = $2, state = $3, version = version + 1, \
+             definition_version = version + 1, updated_at = $4 WHERE id = $5 AND version = $6",
         )
         .bind(runbook.name)
         .bind(runbook.definition)
@@ -603,17 +598,27 @@ impl Store for SqlStore {
         if result.rows_affected() != 1 {
             return Err(StoreError::VersionConflict { runbook: id, expected: expected_version });
         }
+        sqlx::query("DELETE FROM runbook_tasks WHERE runbook_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("replacing task states"))?;
+        self.insert_tasks(&mut tx, id, runbook.tasks, expected_version + 1).await?;
         tx.commit().await.map_err(StoreError::db("committing a replaced runbook"))?;
         Ok(expected_version + 1)
     }
 
     async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, name, definition, state, version FROM runbooks WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("reading a runbook"))?;
-        row.as_ref().map(runbook_from_row).transpose()
+        let rows = sqlx::query(
+            "SELECT -1 AS position, name, definition, state, version FROM runbooks WHERE id = $1 \
+             UNION ALL SELECT position, NULL, NULL, state, NULL FROM runbook_tasks WHERE runbook_id = $1 \
+             ORDER BY position",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading a runbook"))?;
+        runbook_from_rows(id, &rows)
     }
 
     async fn append_events(&self, events: &[(RunbookId, String)], now: Millis) -> Result<Vec<i64>, StoreError> {
@@ -695,7 +700,12 @@ impl Store for SqlStore {
         // Another writer moved the runbook: read it again under its lock and write what `rebuild` makes of it. Nobody
         // can move it before this transaction ends, so this second write cannot conflict.
         let mut tx = self.begin().await?;
-        let record = self.lock_runbook(&mut tx, id).await?;
+        let (since, positions) = commit
+            .runbook
+            .as_ref()
+            .map(|write| (write.expected_version, write.tasks.iter().map(|task| task.position).collect::<Vec<_>>()))
+            .unwrap_or_default();
+        let record = lock_runbook(&mut tx, self.backend(), id, since, &positions).await?;
         let Some(commit) = rebuild(&record) else {
             tx.rollback().await.map_err(StoreError::db("rolling back a declined commit"))?;
             return Ok(None);
@@ -706,14 +716,23 @@ impl Store for SqlStore {
     }
 
     async fn runbook_if_changed(&self, id: RunbookId, known_version: i64) -> Result<Option<RunbookRecord>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, name, definition, state, version FROM runbooks WHERE id = $1 AND version <> $2")
-                .bind(id.0)
-                .bind(known_version)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db("reading a runbook"))?;
-        row.as_ref().map(runbook_from_row).transpose()
+        // One statement, so the run-level state and the task rows come from one snapshot.
+        let rows = sqlx::query(
+            "SELECT -1 AS position, name, CASE WHEN definition_version > $2 THEN definition END AS definition, \
+             state, version FROM runbooks WHERE id = $1 AND version <> $2 \
+             UNION ALL SELECT t.position, NULL, NULL, t.state, NULL FROM runbook_tasks t \
+             WHERE t.runbook_id = $1 AND t.version > $2 \
+             AND EXISTS (SELECT 1 FROM runbooks r WHERE r.id = $1 AND r.version > $2) ORDER BY position",
+        )
+        .bind(id.0)
+        .bind(known_version)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading a runbook's changes"))?;
+        match runbook_from_rows(id, &rows)? {
+            Some(record) if record.version < known_version => self.runbook(id).await,
+            changed => Ok(changed),
+        }
     }
 
     fn catalog_changes_here(&self) -> u64 {
@@ -815,6 +834,52 @@ impl Store for SqlStore {
 }
 
 impl SqlStore {
+    /// Inserts every task's state of a runbook in one statement: the states travel as one JSON array.
+    async fn insert_tasks(
+        &self,
+        tx: &mut WriteTx,
+        id: RunbookId,
+        tasks: &[String],
+        version: i64,
+    ) -> Result<(), StoreError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut array = String::with_capacity(tasks.iter().map(|task| task.len() + 1).sum::<usize>() + 2);
+        array.push('[');
+        for (n, task) in tasks.iter().enumerate() {
+            if n > 0 {
+                array.push(',');
+            }
+            array.push_str(task);
+        }
+        array.push(']');
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "INSERT INTO runbook_tasks (runbook_id, position, state, version) \
+                 SELECT $1, key, value, $2 FROM json_each($3)"
+            }
+            Backend::Postgres => {
+                "INSERT INTO runbook_tasks (runbook_id, position, state, version) \
+                 SELECT $1, t.n - 1, t.v::text, $2 FROM json_array_elements($3::json) WITH ORDINALITY AS t(v, n)"
+            }
+        };
+        let result = sqlx::query(sql)
+            .bind(id.0)
+            .bind(version)
+            .bind(array)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::db("writing task states"))?;
+        if result.rows_affected() != tasks.len() as u64 {
+            return Err(StoreError::Corrupt {
+                what: "runbook",
+                reason: format!("{} task states written of {}", result.rows_affected(), tasks.len()),
+            });
+        }
+        Ok(())
+    }
+
     /// Commits a change of definitions or parameters and tells caches (see [`Store::catalog_revision`] and
     /// [`Store::catalog_changes_here`]). The local count rises after the commit, so that a cache reloading on seeing
     /// it reads the change.
@@ -909,6 +974,22 @@ pub(crate) fn auth_owner(integration: IntegrationId, action: &str) -> String {
 
 pub(crate) fn parameter_owner(name: &str) -> String {
     format!("system-parameter:{name}")
+}
+
+/// A runbook from the rows of a read: first its own (position -1), then its tasks by position; `None` without rows.
+fn runbook_from_rows(id: RunbookId, rows: &[AnyRow]) -> Result<Option<RunbookRecord>, StoreError> {
+    let Some((first, tasks)) = rows.split_first() else { return Ok(None) };
+    if get::<i64>(first, "position")? != -1 {
+        return Err(StoreError::Corrupt { what: "runbook", reason: format!("task rows of runbook {id} without it") });
+    }
+    Ok(Some(RunbookRecord {
+        id,
+        name: get(first, "name")?,
+        definition: get(first, "definition")?,
+        state: get(first, "state")?,
+        tasks: tasks.iter().map(task_row).collect::<Result<_, _>>()?,
+        version: get(first, "version")?,
+    }))
 }
 
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {

@@ -79,6 +79,7 @@ suite!(
     a_database_refuses_keys_that_did_not_seal_it,
     resealing_moves_every_secret_to_the_new_key,
     listing_integrations_opens_no_secret,
+    task_rows_are_written_and_read_as_they_change,
 );
 
 const SECRET: &str = "xoxb-secret-token-4242";
@@ -247,13 +248,17 @@ fn new_fire(task: &str, number: i64, due_at: Millis) -> NewFire {
 }
 
 async fn runbook(store: &SqlStore) -> RunbookId {
-    store.create_runbook("Release 42", r#"{"name":"Release 42"}"#, r#"{"v":1}"#, 1).await.expect("runbook")
+    let tasks = [r#"{"t":0}"#, r#"{"t":1}"#, r#"{"t":2}"#].map(String::from);
+    let new =
+        NewRunbook { name: "Release 42", definition: r#"{"name":"Release 42"}"#, state: r#"{"v":1}"#, tasks: &tasks };
+    store.create_runbook(&new, 1).await.expect("runbook")
 }
 
 async fn commit_is_all_or_nothing(db: Db) {
     let store = &db.store;
     let id = runbook(store).await;
-    let write = |version, state: &str| RunbookWrite { id, expected_version: version, state: state.into() };
+    let write =
+        |version, state: &str| RunbookWrite { id, expected_version: version, state: state.into(), tasks: Vec::new() };
     let commit = Commit {
         runbook: Some(write(1, r#"{"v":2}"#)),
         new_fires: vec![new_fire("announce", 1, 10)],
@@ -538,7 +543,8 @@ async fn concurrent_claims_never_overlap(db: Db) {
 async fn a_stale_runbook_commit_is_rebuilt_under_lock(db: Db) {
     let store = &db.store;
     let id = runbook(store).await;
-    let write = |version, state: &str| RunbookWrite { id, expected_version: version, state: state.into() };
+    let write =
+        |version, state: &str| RunbookWrite { id, expected_version: version, state: state.into(), tasks: Vec::new() };
     let first = Commit { runbook: Some(write(1, r#"{"v":2}"#)), now: 2, ..Default::default() };
     let mut never = |_: &RunbookRecord| -> Option<Commit> { panic!("a current commit is not rebuilt") };
     let committed = store.commit_runbook(first, &mut never).await.expect("commit").expect("written");
@@ -580,12 +586,77 @@ async fn a_stale_runbook_commit_is_rebuilt_under_lock(db: Db) {
     assert_eq!(store.runbook_if_changed(id, 2).await.expect("read").map(|record| record.version), Some(3));
 }
 
+fn task(position: u32, state: &str) -> TaskRow {
+    TaskRow { position, state: state.into() }
+}
+
+fn positions(record: &RunbookRecord) -> Vec<(u32, &str)> {
+    record.tasks.iter().map(|task| (task.position, task.state.as_str())).collect()
+}
+
+/// A step writes only the task rows it changed; a reader that knows a version reads only what changed after it; a
+/// rebuilt commit sees the rows changed since its version and the rows it writes; replacing a runbook replaces them all.
+async fn task_rows_are_written_and_read_as_they_change(db: Db) {
+    let store = &db.store;
+    let id = runbook(store).await;
+    let write = |version, tasks: Vec<TaskRow>| RunbookWrite {
+        id,
+        expected_version: version,
+        state: format!("{{\"v\":{}}}", version + 1),
+        tasks,
+    };
+    let commit = |write| Commit { runbook: Some(write), now: 2, ..Default::default() };
+    store.commit(commit(write(1, vec![task(1, r#"{"t":"one"}"#)]))).await.expect("commit");
+
+    let whole = store.runbook(id).await.expect("read").expect("exists");
+    assert_eq!(positions(&whole), [(0, r#"{"t":0}"#), (1, r#"{"t":"one"}"#), (2, r#"{"t":2}"#)]);
+    assert_eq!(whole.definition.as_deref(), Some(r#"{"name":"Release 42"}"#));
+    let changes = store.runbook_if_changed(id, 1).await.expect("read").expect("changed");
+    assert_eq!(
+        (changes.version, changes.definition.as_deref(), positions(&changes)),
+        (2, None, vec![(1, r#"{"t":"one"}"#)])
+    );
+    assert_eq!(changes.state, r#"{"v":2}"#);
+    assert_eq!(store.runbook_if_changed(id, 2).await.expect("read"), None);
+
+    // A row that does not exist stops the commit: nothing of it is written.
+    let missing = store.commit(commit(write(2, vec![task(0, r#"{"t":"zero"}"#), task(7, "{}")]))).await;
+    assert!(missing.is_err(), "{missing:?}");
+    assert_eq!(store.runbook(id).await.expect("read").expect("exists"), whole);
+
+    // Written against version 1: the rebuild sees row 1 (changed since) and row 2 (the commit writes it).
+    let mut seen = Vec::new();
+    let mut rebuild = |record: &RunbookRecord| {
+        seen.push((
+            record.version,
+            record.definition.clone(),
+            positions(record).into_iter().map(|(p, s)| (p, s.to_owned())).collect::<Vec<_>>(),
+        ));
+        Some(commit(write(record.version, vec![task(2, r#"{"t":"two"}"#)])))
+    };
+    let stale = commit(write(1, vec![task(2, r#"{"t":"stale"}"#)]));
+    store.commit_runbook(stale, &mut rebuild).await.expect("commit").expect("written");
+    assert_eq!(seen, vec![(2, None, vec![(1, r#"{"t":"one"}"#.to_owned()), (2, r#"{"t":2}"#.to_owned())])]);
+    let changes = store.runbook_if_changed(id, 1).await.expect("read").expect("changed");
+    assert_eq!(positions(&changes), [(1, r#"{"t":"one"}"#), (2, r#"{"t":"two"}"#)]);
+
+    // Replacing the runbook replaces its definition and every row; a reader of an older version reads them all.
+    let tasks = [r#"{"r":0}"#, r#"{"r":1}"#].map(String::from);
+    let replaced =
+        ReplacedRunbook { name: "Release 43", definition: r#"{"name":"Release 43"}"#, state: "{}", tasks: &tasks };
+    assert_eq!(store.replace_runbook(id, 3, &replaced, 4).await.expect("replace"), 4);
+    let changes = store.runbook_if_changed(id, 3).await.expect("read").expect("changed");
+    assert_eq!(changes.definition.as_deref(), Some(r#"{"name":"Release 43"}"#));
+    assert_eq!(positions(&changes), [(0, r#"{"r":0}"#), (1, r#"{"r":1}"#)]);
+    assert_eq!(store.runbook(id).await.expect("read").expect("exists").tasks.len(), 2);
+}
+
 async fn log_records_may_name_new_fires(db: Db) {
     let store = &db.store;
     let id = runbook(store).await;
     let log = |fire: i64, text: &str| LogRecord { fire_id: FireId(fire), record: text.into(), created_at: 9 };
     let commit = Commit {
-        runbook: Some(RunbookWrite { id, expected_version: 1, state: "{}".into() }),
+        runbook: Some(RunbookWrite { id, expected_version: 1, state: "{}".into(), tasks: Vec::new() }),
         new_fires: vec![new_fire("a", 1, 0), new_fire("b", 1, 0)],
         log_records: vec![log(-2, "about b"), log(-1, "about a")],
         now: 9,
@@ -620,7 +691,7 @@ async fn catalog_changes_raise_the_revision(db: Db) {
     let id = runbook(store).await;
     store
         .commit(Commit {
-            runbook: Some(RunbookWrite { id, expected_version: 1, state: "{}".into() }),
+            runbook: Some(RunbookWrite { id, expected_version: 1, state: "{}".into(), tasks: Vec::new() }),
             now: 6,
             ..Default::default()
         })
@@ -643,6 +714,12 @@ async fn concurrent_runbook_commits_all_land(db: Db) {
                         id,
                         expected_version: version,
                         state: format!("{{\"v\":{}}}", version + 1),
+                        // Writers 0 to 2 each own one of the three task rows.
+                        tasks: if writer < 3 {
+                            vec![TaskRow { position: writer, state: format!("{{\"w\":{n}}}") }]
+                        } else {
+                            Vec::new()
+                        },
                     }),
                     new_fires: vec![new_fire(&format!("w{writer}-{n}"), 1, 0)],
                     now: 1,
@@ -658,6 +735,9 @@ async fn concurrent_runbook_commits_all_land(db: Db) {
     }
     let record = store.runbook(id).await.expect("read").expect("exists");
     assert_eq!((record.version, record.state), (41, r#"{"v":41}"#.to_owned()));
+    // Every writer's last write of its task row landed (writers 0 to 2 own the three tasks).
+    let states: Vec<String> = record.tasks.iter().map(|task| task.state.clone()).collect();
+    assert_eq!(states, vec![r#"{"w":4}"#.to_owned(); 3]);
     for writer in 0..8 {
         for n in 0..5 {
             assert_eq!(store.task_fires(id, &format!("w{writer}-{n}")).await.expect("fires").len(), 1);
@@ -715,7 +795,7 @@ async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
         logs.push(LogRecord { fire_id: FireId(-(n as i64) - 1), record: format!("second of {n}"), created_at: 6 });
     }
     let commit = Commit {
-        runbook: Some(RunbookWrite { id, expected_version: 1, state: "{\"big\":true}".into() }),
+        runbook: Some(RunbookWrite { id, expected_version: 1, state: "{\"big\":true}".into(), tasks: Vec::new() }),
         new_fires: fires.clone(),
         log_records: logs,
         now: 5,
@@ -743,7 +823,7 @@ async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
         lease: None,
     };
     let commit = Commit {
-        runbook: Some(RunbookWrite { id, expected_version: 2, state: "{\"big\":2}".into() }),
+        runbook: Some(RunbookWrite { id, expected_version: 2, state: "{\"big\":2}".into(), tasks: Vec::new() }),
         fire_updates: ids.iter().map(|fire| update(*fire, "engine-a", format!("{{\"waiting\":{}}}", fire.0))).collect(),
         log_records: ids
             .iter()
@@ -766,7 +846,7 @@ async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
         .collect();
     updates[5].guard = FireGuard::Status(FireStatus::Due);
     let commit = Commit {
-        runbook: Some(RunbookWrite { id, expected_version: 3, state: "{\"spoiled\":true}".into() }),
+        runbook: Some(RunbookWrite { id, expected_version: 3, state: "{\"spoiled\":true}".into(), tasks: Vec::new() }),
         fire_updates: updates.clone(),
         log_records: ids
             .iter()
@@ -786,7 +866,7 @@ async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
     // The same updates under guards that hold (waiting, no live lease) go through.
     updates[5].guard = FireGuard::Status(FireStatus::Waiting);
     let commit = Commit {
-        runbook: Some(RunbookWrite { id, expected_version: 3, state: "{\"big\":4}".into() }),
+        runbook: Some(RunbookWrite { id, expected_version: 3, state: "{\"big\":4}".into(), tasks: Vec::new() }),
         fire_updates: updates,
         now: 8,
         ..Default::default()

@@ -1,0 +1,20 @@
+-- A runbook's state in parts, so that a step writes only what it changed: the run-level state stays in
+-- `runbooks.state`, each task's state gets a row of its own, and the plan is kept once in `runbooks.definition`
+-- (`{"runbook": …, "plan": …}`). A task row's `version` is the runbook version that last wrote it, and
+-- `runbooks.definition_version` the one that last wrote the definition, so a reader that knows version N reads only
+-- what changed after N.
+CREATE TABLE runbook_tasks (
+    runbook_id INTEGER NOT NULL REFERENCES runbooks(id),
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (runbook_id, position)
+) WITHOUT ROWID;
+CREATE INDEX runbook_tasks_version ON runbook_tasks (runbook_id, version);
+ALTER TABLE runbooks ADD COLUMN definition_version INTEGER NOT NULL DEFAULT 1;
+-- Definitions stored alone carried their plan in the state: it moves beside the definition.
+UPDATE runbooks SET definition = json_object('runbook', json(definition), 'plan', json(json_extract(state, '$.plan')))
+    WHERE json_type(definition, '$.runbook') IS NULL;
+INSERT INTO runbook_tasks (runbook_id, position, state, version)
+    SELECT r.id, t.key, t.value, r.version FROM runbooks r, json_each(r.state, '$.tasks') AS t;
+UPDATE runbooks SET state = json_remove(state, '$.tasks', '$.plan'), definition_version = version;
