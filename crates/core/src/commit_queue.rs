@@ -17,7 +17,7 @@
 //! HTTP client that went away) never interrupts a commit that carries other changes; should a committing task be
 //! dropped anyway, the queue is handed to a new task.
 
-use crate::dispatch::{FireDoc, LocalFire};
+use crate::dispatch::{FireDoc, LocalFire, TaskInputs};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
@@ -366,7 +366,11 @@ impl Engine {
                 lease_until: fire.lease.as_ref().map(|(_, until)| *until),
                 callback_token_hash: None,
             };
-            self.run_local_fire(LocalFire { record, runbook: runbook.clone() });
+            match TaskInputs::of(runbook, &record) {
+                Ok(inputs) => self.run_local_fire(LocalFire { record, inputs }),
+                // Not in the runbook it was created in: left to its lease, claimed again, and failed there.
+                Err(error) => tracing::warn!(%error, fire = record.id.0, "a new fire's task is missing"),
+            }
         }
         if fire_ids.len() > landed.local_fires.len() {
             // Fires for any engine to claim: this engine's dispatcher (if any) looks now rather than at its next tick.

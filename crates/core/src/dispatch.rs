@@ -9,14 +9,14 @@ use crate::catalog::{ActionLookup, CachedAction};
 use crate::commit_queue::{Change, ExtraWrite};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::render::{AuthResolutionError, defined_task, fire_values, resolve_auth};
+use crate::render::{AuthResolutionError, defined_task, fire_values, resolve_auth, with_parameters};
 use crate::stored_runbook::Loaded;
 use cutover_integrations_auth::FireSubject;
 use cutover_integrations_http::{
     AttemptError, CallbackReport, CallbackStatus, ErrorKind, Executor, FireContext, FirePhase, FireState, LogEntry,
     Step, StepOutcome,
 };
-use cutover_integrations_model::IntegrationStatus;
+use cutover_integrations_model::{ActionRef, IntegrationStatus};
 use cutover_integrations_runbook::Event;
 use cutover_integrations_runbook::{Actor, Command, Delivery, FailureKind, FailureReason, FireNumber, ProgressStatus};
 use cutover_integrations_store::{
@@ -152,7 +152,7 @@ impl Engine {
                 biased;
                 _ = stopped.changed() => break,
                 Some(fire) = local.recv() => {
-                    self.spawn_fire(fire.record, Origin::Local(fire.runbook), &permits).await;
+                    self.spawn_fire(fire.record, Origin::Local(fire.inputs), &permits).await;
                     continue;
                 }
                 () = self.inner.wake.notified() => {}
@@ -198,7 +198,7 @@ impl Engine {
     /// Runs a fire this engine just created, at once if a slot is free; otherwise the dispatcher runs it when one is.
     pub(crate) fn run_local_fire(&self, fire: LocalFire) {
         match self.inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => self.launch(fire.record, Origin::Local(fire.runbook), permit),
+            Ok(permit) => self.launch(fire.record, Origin::Local(fire.inputs), permit),
             Err(_) => {
                 let _ = self.inner.local_fires.send(fire);
             }
@@ -263,26 +263,19 @@ impl Engine {
         delivery: Delivery,
         origin: Origin,
     ) -> Result<(), EngineError> {
-        // A fire this engine created runs against the runbook as its creating commit left it (handed over with it, so
-        // the step does not wait for commits in flight). A claimed fire may come from another engine's commit: the
-        // cache is checked against the store first.
-        let (mut loaded, local) = match origin {
-            Origin::Local(runbook) => (runbook, true),
-            Origin::Claimed => (self.load_fresh(fire.runbook_id).await?, false),
+        // A fire this engine created runs with what its task was when its creating commit landed (taken then, so the
+        // step neither waits for commits in flight nor keeps the runbook from being changed in place). A claimed fire
+        // may come from another engine's commit: the cache is checked against the store first.
+        let inputs = match origin {
+            Origin::Local(inputs) => inputs,
+            Origin::Claimed => TaskInputs::of(&*self.load_fresh(fire.runbook_id).await?, &fire)?,
         };
-        if local && !is_current(&loaded, &fire)? {
-            // Changed since (here or by another engine): look before calling the fire off.
-            loaded = self.load_fresh(fire.runbook_id).await?;
-        }
-        if !is_current(&loaded, &fire)? {
+        if !inputs.current {
             // Cancelled, refired or ended meanwhile: the fire stops here, unsent.
             doc.outcome = Some("cancelled".to_owned());
             return self.close_without_runbook(&fire, &doc, "the fire was cancelled before this step").await;
         }
-        let prepared = self.prepare(&fire, &loaded).await;
-        // Let go of the runbook before the request: a commit changes it in place only when nobody else holds it.
-        drop(loaded);
-        let prepared = match prepared {
+        let prepared = match self.prepare(&fire, &inputs).await {
             Ok(prepared) => prepared,
             Err(failure) => {
                 doc.outcome = Some("failed".to_owned());
@@ -471,14 +464,14 @@ impl Engine {
                 id: format!("{}/{}#{of}", fire.runbook_id, fire.task_id),
             })?;
         let original_doc = FireDoc::parse(&original.state)?;
-        let loaded = self.load_fresh(fire.runbook_id).await?;
+        let inputs = TaskInputs::of(&*self.load_fresh(fire.runbook_id).await?, &original)?;
         let Some(state) = original_doc.executor else {
             doc.outcome = Some("undelivered".to_owned());
             return self
                 .close_without_runbook(&fire, &doc, "the cancelled fire was never sent: no cancel message")
                 .await;
         };
-        let prepared = match self.prepare(&original, &loaded).await {
+        let prepared = match self.prepare(&original, &inputs).await {
             Ok(prepared) => prepared,
             Err(failure) => {
                 doc.outcome = Some("undelivered".to_owned());
@@ -593,7 +586,8 @@ impl Engine {
             return Err(EngineError::FireNotWaiting { fire: fire_id.0, state: "not sent yet".to_owned() });
         };
         let loaded = self.load_fresh(fire.runbook_id).await?;
-        if !is_current(&loaded, &fire)? {
+        let inputs = TaskInputs::of(&loaded, &fire)?;
+        if !inputs.current {
             // Cancelled (or skipped, or refired) while it waited: it ends here, and so does every later callback.
             let state = match self.close_cancelled(&fire, FireGuard::Status(FireStatus::Waiting)).await {
                 Ok(()) => "cancelled",
@@ -603,8 +597,9 @@ impl Engine {
             return Err(EngineError::FireNotWaiting { fire: fire_id.0, state: state.to_owned() });
         }
         self.check_callback_fields(&fire, &loaded, &report).await?;
+        drop(loaded);
         let prepared = self
-            .prepare(&fire, &loaded)
+            .prepare(&fire, &inputs)
             .await
             .map_err(|failure| EngineError::FireNotWaiting { fire: fire_id.0, state: failure.reason })?;
         let step =
@@ -650,16 +645,10 @@ impl Engine {
     }
 
     /// Loads the action of a fire and builds what the executor needs: the prepared action and the fire context.
-    async fn prepare(&self, fire: &FireRecord, loaded: &Loaded) -> Result<Prepared, PrepareFailure> {
-        let task = loaded
-            .state
-            .task(&fire.task_id)
-            .ok_or_else(|| PrepareFailure::request(format!("task `{}` is not in the runbook", fire.task_id)))?;
-        let reference = task
-            .plan
+    async fn prepare(&self, fire: &FireRecord, inputs: &TaskInputs) -> Result<Prepared, PrepareFailure> {
+        let reference = inputs
             .action
-            .as_ref()
-            .map(|action| action.reference.clone())
+            .clone()
             .ok_or_else(|| PrepareFailure::request(format!("task `{}` has no action", fire.task_id)))?;
         let action = self.cached_action(&reference).await.map_err(|lookup| match lookup {
             ActionLookup::Store(error) => PrepareFailure::request(error.to_string()),
@@ -671,7 +660,7 @@ impl Engine {
             return Err(PrepareFailure::request(format!("integration `{}` is archived", reference.integration)));
         }
         let parameters = self.cached_parameters().await.map_err(|error| PrepareFailure::request(error.to_string()))?;
-        let values = fire_values(fire.runbook_id.0, &loaded.state, &task, &loaded.definition, &parameters);
+        let values = with_parameters(inputs.values.clone(), &parameters);
         let mut context = FireContext::new(
             fire.id.0.to_string(),
             fire.runbook_id.0.to_string(),
@@ -695,34 +684,52 @@ impl Engine {
             action: record.id.0.to_string(),
             runbook: fire.runbook_id.0.to_string(),
             task: fire.task_id.clone(),
-            user: defined_task(&loaded.definition, &loaded.state, &fire.task_id).and_then(|t| t.assignee.clone()),
+            user: inputs.assignee.clone(),
         };
         context = context.with_auth(provider, subject);
         Ok(Prepared { action, context })
     }
 }
 
-/// Whether `fire` is the fire its task runs now (not cancelled, refired or ended meanwhile).
-fn is_current(loaded: &Loaded, fire: &FireRecord) -> Result<bool, EngineError> {
-    let task = loaded
-        .state
-        .task(&fire.task_id)
-        .ok_or_else(|| EngineError::NotFound { what: "task", id: fire.task_id.clone() })?;
-    Ok(i64::from(task.state.fire().0) == fire.fire_number && task.state.has_active_fire())
+/// What a fire step needs of its runbook, taken from it at one moment: whether the fire is still the one its task
+/// runs, the task's action, the template values from the runbook, the task's assignee. Small, so that a fire waiting
+/// for a free slot holds this rather than the runbook (which a commit then would have to copy to change).
+pub(crate) struct TaskInputs {
+    current: bool,
+    action: Option<ActionRef>,
+    values: Value,
+    assignee: Option<String>,
+}
+
+impl TaskInputs {
+    /// The inputs of `fire` from `loaded`.
+    pub(crate) fn of(loaded: &Loaded, fire: &FireRecord) -> Result<Self, EngineError> {
+        let task = loaded
+            .state
+            .task(&fire.task_id)
+            .ok_or_else(|| EngineError::NotFound { what: "task", id: fire.task_id.clone() })?;
+        Ok(Self {
+            current: i64::from(task.state.fire().0) == fire.fire_number && task.state.has_active_fire(),
+            action: task.plan.action.as_ref().map(|action| action.reference.clone()),
+            values: fire_values(fire.runbook_id.0, &loaded.state, &task, &loaded.definition),
+            assignee: defined_task(&loaded.definition, &loaded.state, &fire.task_id)
+                .and_then(|task| task.assignee.clone()),
+        })
+    }
 }
 
 /// How a fire reached this engine's dispatcher.
 enum Origin {
-    /// Created by this engine's own commit and handed over in memory, with the runbook as that commit left it.
-    Local(Arc<Loaded>),
+    /// Created by this engine's own commit and handed over in memory, with its task's inputs as that commit left them.
+    Local(TaskInputs),
     /// Claimed from the store: due again, or left by another engine.
     Claimed,
 }
 
-/// A fire this engine's commit created and leased to it, with the runbook as that commit left it.
+/// A fire this engine's commit created and leased to it, with its task's inputs as that commit left them.
 pub(crate) struct LocalFire {
     pub(crate) record: FireRecord,
-    pub(crate) runbook: Arc<Loaded>,
+    pub(crate) inputs: TaskInputs,
 }
 
 /// What the executor needs for a step.

@@ -7,15 +7,9 @@ use cutover_integrations_runbook::{RunbookState, TaskView};
 use cutover_integrations_template::{Template, TemplateContext, TemplatePlace};
 use serde_json::{Map, Value, json};
 
-/// The template roots of a fire of `task`: `CustomField` (the task's values over the runbook's), `Task`, `Runbook`
-/// and `SystemParameter`.
-pub(crate) fn fire_values(
-    runbook_id: i64,
-    state: &RunbookState,
-    task: &TaskView<'_>,
-    definition: &Runbook,
-    parameters: &[SystemParameter],
-) -> Value {
+/// The template roots of a fire of `task` that come from its runbook: `CustomField` (the task's values over the
+/// runbook's), `Task` and `Runbook`. ([`with_parameters`] adds `SystemParameter` when the fire steps.)
+pub(crate) fn fire_values(runbook_id: i64, state: &RunbookState, task: &TaskView<'_>, definition: &Runbook) -> Value {
     let defined = defined_task(definition, state, &task.plan.id);
     let mut fields = Map::new();
     if let Some(effective) = state.effective_custom_fields(&task.plan.id) {
@@ -23,8 +17,6 @@ pub(crate) fn fire_values(
             fields.insert(name.to_owned(), serde_json::to_value(value).unwrap_or(Value::Null));
         }
     }
-    let parameters: Map<String, Value> =
-        parameters.iter().map(|p| (p.name.clone(), Value::String(p.value.expose().to_owned()))).collect();
     json!({
         "CustomField": fields,
         "Task": {
@@ -43,8 +35,17 @@ pub(crate) fn fire_values(
             "mode": state.mode(),
             "workspace": definition.workspace,
         },
-        "SystemParameter": parameters,
     })
+}
+
+/// `values` (from [`fire_values`]) with the `SystemParameter` root.
+pub(crate) fn with_parameters(mut values: Value, parameters: &[SystemParameter]) -> Value {
+    let parameters: Map<String, Value> =
+        parameters.iter().map(|p| (p.name.clone(), Value::String(p.value.expose().to_owned()))).collect();
+    if let Value::Object(roots) = &mut values {
+        roots.insert("SystemParameter".to_owned(), Value::Object(parameters));
+    }
+    values
 }
 
 /// A task as defined, found by its position in the plan (the definition's order) rather than by a scan, so that a fire
