@@ -57,15 +57,20 @@ impl StepKind {
                 "UPDATE runbooks SET state = {}, version = version + 1, updated_at = {} WHERE id = {} AND version = {}",
                 p[0], p[1], p[2], p[3]
             ),
+            // An upsert, so that each row is found by its key (an `UPDATE … FROM` would walk every task of the
+            // runbook); positions beyond the runbook's tasks are left out, which the row count check then reports.
             (Self::WriteTasks, Backend::Sqlite) => format!(
-                "UPDATE runbook_tasks SET state = u.value -> 's', version = {2} FROM json_each({0}) AS u \
-                 WHERE runbook_tasks.runbook_id = {1} AND runbook_tasks.position = u.value ->> 'p'",
+                "INSERT INTO runbook_tasks (runbook_id, position, state, version) \
+                 SELECT {1}, value ->> 'p', value -> 's', {2} FROM json_each({0}) \
+                 WHERE value ->> 'p' < (SELECT task_count FROM runbooks WHERE id = {1}) \
+                 ON CONFLICT (runbook_id, position) DO UPDATE SET state = excluded.state, version = excluded.version",
                 p[0], p[1], p[2]
             ),
             (Self::WriteTasks, Backend::Postgres) => format!(
-                "UPDATE runbook_tasks SET state = (u.v -> 's')::text, version = {2} \
-                 FROM json_array_elements({0}::json) AS u(v) \
-                 WHERE runbook_tasks.runbook_id = {1} AND runbook_tasks.position = (u.v ->> 'p')::bigint",
+                "INSERT INTO runbook_tasks (runbook_id, position, state, version) \
+                 SELECT {1}, (u.v ->> 'p')::bigint, (u.v -> 's')::text, {2} FROM json_array_elements({0}::json) AS u(v) \
+                 WHERE (u.v ->> 'p')::bigint < (SELECT task_count FROM runbooks WHERE id = {1}) \
+                 ON CONFLICT (runbook_id, position) DO UPDATE SET state = EXCLUDED.state, version = EXCLUDED.version",
                 p[0], p[1], p[2]
             ),
             (Self::InsertFires, Backend::Sqlite) => format!(

@@ -559,12 +559,13 @@ impl Store for SqlStore {
     async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<RunbookId, StoreError> {
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runbooks (name, definition, state, version, definition_version, created_at, updated_at) \
-             VALUES ($1, $2, $3, 1, 1, $4, $4) RETURNING id",
+            "INSERT INTO runbooks (name, definition, state, version, definition_version, task_count, created_at, \
+             updated_at) VALUES ($1, $2, $3, 1, 1, $4, $5, $5) RETURNING id",
         )
         .bind(runbook.name)
         .bind(runbook.definition)
         .bind(runbook.state)
+        .bind(runbook.tasks.len() as i64)
         .bind(now)
         .fetch_one(&mut *tx)
         .await
@@ -584,7 +585,7 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         let result = sqlx::query(
             "UPDATE runbooks SET name = $1, definition = $2, state = $3, version = version + 1, \
-             definition_version = version + 1, updated_at = $4 WHERE id = $5 AND version = $6",
+             definition_version = version + 1, task_count = $7, updated_at = $4 WHERE id = $5 AND version = $6",
         )
         .bind(runbook.name)
         .bind(runbook.definition)
@@ -592,6 +593,7 @@ impl Store for SqlStore {
         .bind(now)
         .bind(id.0)
         .bind(expected_version)
+        .bind(runbook.tasks.len() as i64)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db("replacing a runbook"))?;
@@ -716,14 +718,19 @@ impl Store for SqlStore {
     }
 
     async fn runbook_if_changed(&self, id: RunbookId, known_version: i64) -> Result<Option<RunbookRecord>, StoreError> {
-        // One statement, so the run-level state and the task rows come from one snapshot.
-        let rows = sqlx::query(
+        // One statement, so the run-level state and the task rows come from one snapshot; the task rows are found
+        // by their version, not by walking every task of the runbook.
+        let tasks_by_version = match self.backend {
+            Backend::Sqlite => "runbook_tasks AS t INDEXED BY runbook_tasks_version",
+            Backend::Postgres => "runbook_tasks AS t",
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT -1 AS position, name, CASE WHEN definition_version > $2 THEN definition END AS definition, \
              state, version FROM runbooks WHERE id = $1 AND version <> $2 \
-             UNION ALL SELECT t.position, NULL, NULL, t.state, NULL FROM runbook_tasks t \
+             UNION ALL SELECT t.position, NULL, NULL, t.state, NULL FROM {tasks_by_version} \
              WHERE t.runbook_id = $1 AND t.version > $2 \
-             AND EXISTS (SELECT 1 FROM runbooks r WHERE r.id = $1 AND r.version > $2) ORDER BY position",
-        )
+             AND EXISTS (SELECT 1 FROM runbooks r WHERE r.id = $1 AND r.version > $2) ORDER BY position"
+        )))
         .bind(id.0)
         .bind(known_version)
         .fetch_all(&self.pool)

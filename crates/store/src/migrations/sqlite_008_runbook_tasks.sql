@@ -2,7 +2,7 @@
 -- `runbooks.state`, each task's state gets a row of its own, and the plan is kept once in `runbooks.definition`
 -- (`{"runbook": …, "plan": …}`). A task row's `version` is the runbook version that last wrote it, and
 -- `runbooks.definition_version` the one that last wrote the definition, so a reader that knows version N reads only
--- what changed after N.
+-- what changed after N. `runbooks.task_count` bounds the positions a step may write.
 CREATE TABLE runbook_tasks (
     runbook_id INTEGER NOT NULL REFERENCES runbooks(id),
     position INTEGER NOT NULL,
@@ -12,9 +12,11 @@ CREATE TABLE runbook_tasks (
 ) WITHOUT ROWID;
 CREATE INDEX runbook_tasks_version ON runbook_tasks (runbook_id, version);
 ALTER TABLE runbooks ADD COLUMN definition_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runbooks ADD COLUMN task_count INTEGER NOT NULL DEFAULT 0;
 -- Definitions stored alone carried their plan in the state: it moves beside the definition.
 UPDATE runbooks SET definition = json_object('runbook', json(definition), 'plan', json(json_extract(state, '$.plan')))
     WHERE json_type(definition, '$.runbook') IS NULL;
 INSERT INTO runbook_tasks (runbook_id, position, state, version)
     SELECT r.id, t.key, t.value, r.version FROM runbooks r, json_each(r.state, '$.tasks') AS t;
-UPDATE runbooks SET state = json_remove(state, '$.tasks', '$.plan'), definition_version = version;
+UPDATE runbooks SET state = json_remove(state, '$.tasks', '$.plan'), definition_version = version,
+    task_count = (SELECT count(*) FROM runbook_tasks t WHERE t.runbook_id = runbooks.id);
