@@ -4,7 +4,7 @@
 use cutover_integrations_auth::{Cipher, Key, KeyId, KeyRing};
 use cutover_integrations_model::{RunMode, RunbookStage};
 use cutover_integrations_store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
-use cutover_integrations_store::{RunbookId, RunbookQuery, Sealer, SqlStore, SqlStoreOptions, Store};
+use cutover_integrations_store::{NewRunbook, RunbookId, RunbookQuery, Sealer, SqlStore, SqlStoreOptions, Store};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -45,8 +45,9 @@ async fn filters_and_pages_agree_on_both_backends() {
                 runbook["workspace"] = json!(workspace);
             }
             let definition = json!({"runbook": runbook, "plan": {"tasks": []}}).to_string();
-            let state = json!({"version": 1, "stage": stage, "mode": mode, "tasks": []}).to_string();
-            store.create_runbook(name, &definition, &state, 1).await.expect("runbook");
+            let state = json!({"version": 1, "stage": stage, "mode": mode}).to_string();
+            let new = NewRunbook { name, definition: &definition, state: &state, tasks: &[] };
+            store.create_runbook(&new, 1).await.expect("runbook");
         }
         let cases: Vec<(&str, RunbookQuery, Vec<i64>)> = vec![
             ("everything", query(100), (1..=8).collect()),
