@@ -8,7 +8,7 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use cutover_integrations_auth::{Cipher, Key, KeyId, KeyRing};
 use cutover_integrations_core::model::RunbookStage;
-use cutover_integrations_core::store::{RunbookId, RunbookQuery, Sealer, SqlStore, SqlStoreOptions, Store};
+use cutover_integrations_core::store::{NewRunbook, RunbookId, RunbookQuery, Sealer, SqlStore, SqlStoreOptions, Store};
 use serde_json::json;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -22,15 +22,17 @@ async fn store_with(count: usize, dir: &std::path::Path) -> SqlStore {
     let url = format!("sqlite://{}", dir.join(format!("pages-{count}.db")).display());
     let store = SqlStore::connect(SqlStoreOptions::new(&url), cipher).await.expect("store");
     let tasks: Vec<_> = (0..5).map(|n| json!({"id": format!("t{n}"), "name": format!("Task {n}")})).collect();
-    let task_states: Vec<_> = (0..5).map(|_| json!({"stage": "startable", "status": "none"})).collect();
+    let task_states: Vec<String> =
+        (0..5).map(|_| json!({"stage": "startable", "status": "none"}).to_string()).collect();
     for n in 0..count {
         let name = format!("Release {n}");
         let definition =
             json!({"runbook": {"name": name, "workspace": "ops", "tasks": tasks}, "plan": {"tasks": tasks}})
                 .to_string();
         let stage = if n % 10 == 0 { "active" } else { "planning" };
-        let state = json!({"version": 1, "stage": stage, "mode": null, "tasks": task_states}).to_string();
-        store.create_runbook(&name, &definition, &state, 1).await.expect("runbook");
+        let state = json!({"version": 1, "stage": stage, "mode": null}).to_string();
+        let new = NewRunbook { name: &name, definition: &definition, state: &state, tasks: &task_states };
+        store.create_runbook(&new, 1).await.expect("runbook");
     }
     store
 }
