@@ -1,10 +1,11 @@
-//! Three engines on one PostgreSQL database share 1,000 fires: every fire is sent exactly once and every task
-//! completes.
+//! Three engines on one PostgreSQL database share the fires of several runbooks: every fire is sent exactly once and
+//! every task completes.
 //!
-//! Four runbooks of 250 tasks (125 independent auto-start tasks, each followed by one more) are started before any
-//! dispatcher runs, so their first 500 fires are left for whichever engine claims them (`FOR UPDATE SKIP LOCKED`); the
-//! other 500 become due as outcomes are recorded, by all three engines writing the same runbooks (each runbook write
-//! is checked against the version the engine cached, and rebuilt under the row lock when another engine wrote first).
+//! Runbooks of pairs of tasks (an independent auto-start task, followed by one more) are started before any dispatcher
+//! runs, so the first fire of every pair is left for whichever engine claims it (`FOR UPDATE SKIP LOCKED`); the other
+//! half become due as outcomes are recorded, by all three engines writing the same runbooks (each runbook write is
+//! checked against the version the engine cached, and rebuilt under the row lock from what changed when another engine
+//! wrote first). Two shapes: four runbooks of 250 tasks, and one runbook of 10,000 tasks.
 
 #[allow(dead_code, reason = "each test binary uses part of the sink")]
 mod sink;
@@ -20,9 +21,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const RUNBOOKS: usize = 4;
-const PAIRS: usize = 125;
-const FIRES: usize = RUNBOOKS * PAIRS * 2;
+
+/// How many runbooks, of how many pairs of tasks each.
+#[derive(Clone, Copy)]
+struct Shape {
+    runbooks: usize,
+    pairs: usize,
+}
+
+impl Shape {
+    fn fires(self) -> usize {
+        self.runbooks * self.pairs * 2
+    }
+}
 
 fn integration(base: &str) -> String {
     format!(
@@ -41,8 +52,8 @@ actions:
     )
 }
 
-/// `PAIRS` roots, each followed by one task.
-fn runbook(n: usize) -> Runbook {
+/// `pairs` roots, each followed by one task.
+fn runbook(n: usize, pairs: usize) -> Runbook {
     let task = |id: String, predecessors: Vec<String>| Task {
         name: id.clone(),
         id,
@@ -55,7 +66,7 @@ fn runbook(n: usize) -> Runbook {
         duration_seconds: None,
         assignee: None,
     };
-    let tasks = (0..PAIRS)
+    let tasks = (0..pairs)
         .flat_map(|pair| {
             [task(format!("root-{pair}"), Vec::new()), task(format!("next-{pair}"), vec![format!("root-{pair}")])]
         })
@@ -95,7 +106,17 @@ async fn all_complete(engine: &Engine, runbooks: &[RunbookId]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_engines_send_each_of_1000_fires_exactly_once() {
-    let Some(url) = fresh_postgres_url("three_engines_send_each_of_1000_fires_exactly_once").await else { return };
+    check("three_engines_send_each_of_1000_fires_exactly_once", Shape { runbooks: 4, pairs: 125 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_engines_share_a_runbook_of_10000_tasks() {
+    check("three_engines_share_a_runbook_of_10000_tasks", Shape { runbooks: 1, pairs: 5_000 }).await;
+}
+
+async fn check(test: &str, shape: Shape) {
+    let Some(url) = fresh_postgres_url(test).await else { return };
+    let fires = shape.fires();
     let sink = Sink::start().await;
     let names = ["engine-a", "engine-b", "engine-c"];
     let mut engines = Vec::new();
@@ -104,8 +125,8 @@ async fn three_engines_send_each_of_1000_fires_exactly_once() {
     }
     engines[0].apply_definitions(&[("sink.yaml", &integration(&sink.url))]).await.expect("definitions");
     let mut runbooks = Vec::new();
-    for n in 0..RUNBOOKS {
-        let id = engines[n % 3].create_runbook(runbook(n)).await.expect("runbook");
+    for n in 0..shape.runbooks {
+        let id = engines[n % 3].create_runbook(runbook(n, shape.pairs)).await.expect("runbook");
         let start = Command::StartRunbook { mode: RunMode::Live };
         engines[(n + 1) % 3].command(id, start, &Actor::engine()).await.expect("started");
         runbooks.push(id);
@@ -113,9 +134,9 @@ async fn three_engines_send_each_of_1000_fires_exactly_once() {
     let running: Vec<_> = engines.iter().map(Engine::start).collect();
 
     // Wait for the state the test is about, polling the store; the deadline only guards against a hang.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !(sink.count() >= FIRES && all_complete(&engines[0], &runbooks).await) {
-        assert!(Instant::now() < deadline, "timed out: {} of {FIRES} requests", sink.count());
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !(sink.count() >= fires && all_complete(&engines[0], &runbooks).await) {
+        assert!(Instant::now() < deadline, "timed out: {} of {fires} requests", sink.count());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for running in running {
@@ -129,9 +150,9 @@ async fn three_engines_send_each_of_1000_fires_exactly_once() {
     }
     let repeated: Vec<_> = per_key.iter().filter(|(_, count)| **count != 1).collect();
     assert!(repeated.is_empty(), "keys sent more than once: {repeated:?}");
-    assert_eq!(received.len(), FIRES, "one request per fire");
+    assert_eq!(received.len(), fires, "one request per fire");
     let tasks: HashSet<(&str, &str)> = received.iter().map(|r| (r.runbook.as_str(), r.task.as_str())).collect();
-    assert_eq!(tasks.len(), FIRES, "one request per task");
+    assert_eq!(tasks.len(), fires, "one request per task");
     let senders: HashSet<&str> = received.iter().map(|request| request.agent.as_str()).collect();
     assert_eq!(senders, HashSet::from(names), "all three engines sent fires");
 
