@@ -21,14 +21,19 @@ pub(crate) const EXAMPLES: &str = "Examples:
 #[derive(Debug, Subcommand)]
 pub(crate) enum CatalogCommand {
     /// List the entries.
+    #[command(after_help = "Examples:\n  cutover catalog list")]
     List,
     /// Show an entry: its actions, custom fields and settings.
+    #[command(after_help = "Examples:\n  cutover catalog show jira-cloud\n  cutover catalog show slack")]
     Show {
         /// The entry's name (`cutover catalog list`).
         #[arg(value_name = "NAME")]
         name: String,
     },
     /// Write a definition file from an entry with your settings; secret settings are set as system parameters.
+    #[command(
+        after_help = "Examples:\n  cutover catalog add jira-cloud --set site_url=https://acme.atlassian.net \\\n    --set email=ops@acme.example\n  cutover catalog add pagerduty --output - > pagerduty.yaml"
+    )]
     Add(AddArgs),
 }
 
