@@ -53,6 +53,22 @@ impl Action {
     pub fn is_draft(&self) -> bool {
         self.request.is_none()
     }
+
+    /// The custom fields the action's templates read (URL, headers, payload and params of the request, of polling and
+    /// of the cancel webhook), by name: what an action on [`Trigger::RunbookUpdate`] watches.
+    ///
+    /// ```
+    /// use cutover_integrations_model::{SourceFile, Validator, Definition};
+    /// let text = "kind: integration\nname: I\ncustom_fields: [{name: Change, type: text, applies_to: runbook}]\n\
+    ///             actions:\n  - name: A\n    trigger: runbook_update\n    request:\n      method: POST\n      \
+    ///             url: https://x.test/{{CustomField['Change']}}\n      payload: {text: \"{{Runbook.name}}\"}\n";
+    /// let parsed = Validator::new().parse(&SourceFile::new("i.yaml", text)).unwrap();
+    /// let Definition::Integration(integration) = parsed.into_definition() else { unreachable!() };
+    /// assert_eq!(integration.actions[0].custom_fields_read().into_iter().collect::<Vec<_>>(), ["Change"]);
+    /// ```
+    pub fn custom_fields_read(&self) -> std::collections::BTreeSet<String> {
+        crate::validate::custom_fields_read(self)
+    }
 }
 
 /// When an action fires.

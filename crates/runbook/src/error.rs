@@ -121,8 +121,8 @@ pub enum RunbookError {
         /// The task.
         task: String,
     },
-    /// The operation needs an action that fires on task start, and the task has none.
-    #[error("cannot {operation} task `{task}`: it has no action that fires on task start")]
+    /// The operation needs an action, and the task has none.
+    #[error("cannot {operation} task `{task}`: it has no action")]
     NoAction {
         /// The task.
         task: String,

@@ -50,8 +50,16 @@
 //! - Refusals name the task and the reason (``task `deploy` is not startable: waiting for `announce` ``); each has a
 //!   stable [`code`](RunbookError::code) and an [`ErrorCategory`] (not found, forbidden, conflict, invalid) that
 //!   surfaces map to HTTP 404, 403, 409 and 422.
-//! - Tasks whose action fires on `runbook_update` do not fire when they start (runbook-level integrations are run by
-//!   the engine, outside this machine).
+//! - `runbook_update` actions ("On Runbook Update") fire on runbook updates, not when their task starts. An update is
+//!   the run starting or resuming (a stage change into `active`), or a user's change of runbook-level custom field
+//!   values that differ from the current ones. Values mapped from a fire's response never count, so no action fires
+//!   on its own (or another's) writes. A field change concerns an action when the action watches a changed field: the
+//!   runbook-level fields its templates read, or every runbook-level field when they read none
+//!   ([`WatchedFields`]). Every task of a concerned action fires (a new fire, with its own number and key, logged in
+//!   the actions log like any fire), whatever the task's stage, except skipped tasks, and only while the runbook is
+//!   `active`: updates made in planning, paused or after the end fire nothing (a resume is an update itself). One
+//!   update is one fire per task; updates that arrive while the task's fire is under way are sent as one more fire
+//!   when it ends; cancelling the fire drops them.
 //!
 //! # Persistence
 //!
@@ -68,5 +76,5 @@ mod state;
 pub use command::{Actor, Command, FailureKind, FailureReason, FieldTarget, Operation, ProgressStatus};
 pub use effect::{Delivery, Effect, Event, FireNumber, WaitReason};
 pub use error::{ErrorCategory, RunbookError};
-pub use plan::{ActionCatalog, ActionPlan, RunbookPlan, TaskPlan};
+pub use plan::{ActionCatalog, ActionPlan, RunbookPlan, TaskPlan, WatchedFields};
 pub use state::{RunbookState, STATE_VERSION, StateHeader, TaskState, TaskView};

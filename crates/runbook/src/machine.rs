@@ -93,6 +93,7 @@ impl RunbookState {
                 self.settle(index, now, out);
             }
         }
+        self.runbook_updated(None, out);
         Ok(())
     }
 
@@ -104,6 +105,7 @@ impl RunbookState {
                 self.settle(index, now, out);
             }
         }
+        self.runbook_updated(None, out);
         Ok(())
     }
 
@@ -240,9 +242,17 @@ impl RunbookState {
         let fields: Vec<String> = values.keys().cloned().collect();
         match task {
             None => {
+                let changed: Vec<String> = values
+                    .iter()
+                    .filter(|(name, value)| self.custom_fields.get(*name) != Some(*value))
+                    .map(|(name, _)| name.clone())
+                    .collect();
                 self.custom_fields.extend(values);
                 out.push(Effect::Event(Event::CustomFieldsChanged { task: None, fields }));
                 self.resettle_waiting_for_fields(now, out);
+                if !changed.is_empty() {
+                    self.runbook_updated(Some(&changed), out);
+                }
             }
             Some(index) => {
                 self.tasks[index as usize].custom_fields.extend(values);
@@ -305,10 +315,7 @@ impl RunbookState {
 
     fn firing_action(&self, index: u32, operation: Operation) -> Result<&crate::ActionPlan, RunbookError> {
         let plan = self.plan.task_at(index);
-        match &plan.action {
-            Some(action) if action.fires_on_start() => Ok(action),
-            _ => Err(RunbookError::NoAction { task: plan.id.clone(), operation }),
-        }
+        plan.action.as_ref().ok_or_else(|| RunbookError::NoAction { task: plan.id.clone(), operation })
     }
 
     /// The fixed start time of a task when it applies (live runs) and has not arrived.
@@ -468,7 +475,30 @@ impl RunbookState {
         self.set_status(index, IntegrationStatus::Pending, None, out);
     }
 
+    /// Fires the `runbook_update` actions an update concerns: a stage change (`fields` is `None`: the run started or
+    /// resumed) concerns them all, a change of runbook-level field values those that watch one of `fields`. Only while
+    /// the runbook is active, and not on skipped tasks. A task whose fire is under way fires once more when it ends.
+    fn runbook_updated(&mut self, fields: Option<&[String]>, out: &mut Vec<Effect>) {
+        if self.stage != RunbookStage::Active {
+            return;
+        }
+        for index in 0..self.plan.len() {
+            let concerned =
+                self.plan.task_at(index).action.as_ref().is_some_and(|action| action.fires_on_update(fields));
+            let state = &mut self.tasks[index as usize];
+            if !concerned || state.stage == TaskStage::Skipped {
+                continue;
+            }
+            if state.has_active_fire() {
+                state.update_pending = true;
+            } else {
+                self.fire(index, out);
+            }
+        }
+    }
+
     fn cancel_fire(&mut self, index: u32, out: &mut Vec<Effect>) {
+        self.tasks[index as usize].update_pending = false;
         let state = &self.tasks[index as usize];
         let notifies = self.plan.task_at(index).action.as_ref().is_some_and(|action| action.notify_on_cancel);
         let effect = Effect::CancelFire {
@@ -494,6 +524,13 @@ impl RunbookState {
         let succeeded = matches!(status, IntegrationStatus::Succeeded | IntegrationStatus::NotSent);
         if finishes && succeeded && self.tasks[index as usize].stage == TaskStage::InProgress {
             self.mark_done(index, TaskStage::Complete, now, out);
+        }
+        // An update that arrived during the fire is sent now (a resume fires every update action anyway).
+        if std::mem::take(&mut self.tasks[index as usize].update_pending)
+            && self.stage == RunbookStage::Active
+            && self.tasks[index as usize].stage != TaskStage::Skipped
+        {
+            self.fire(index, out);
         }
     }
 

@@ -95,6 +95,9 @@ pub struct ActionPlan {
     pub finish_task_on_success: bool,
     /// Fires are sent in rehearsals too.
     pub execute_in_rehearsal: bool,
+    /// The runbook-level custom fields whose change fires a `runbook_update` action.
+    #[serde(default)]
+    pub watched_fields: WatchedFields,
 }
 
 impl ActionPlan {
@@ -102,6 +105,27 @@ impl ActionPlan {
     pub fn fires_on_start(&self) -> bool {
         self.trigger == Trigger::TaskStart
     }
+
+    /// Whether a runbook update that changed `fields` (runbook-level custom fields; none for a stage change) fires the
+    /// action: it fires on runbook update, and the change is a stage change or touches a field it watches.
+    pub fn fires_on_update(&self, fields: Option<&[String]>) -> bool {
+        self.trigger == Trigger::RunbookUpdate
+            && match (fields, &self.watched_fields) {
+                (None, _) | (Some(_), WatchedFields::All) => true,
+                (Some(fields), WatchedFields::Only(watched)) => fields.iter().any(|field| watched.contains(field)),
+            }
+    }
+}
+
+/// Which runbook-level custom fields a `runbook_update` action watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchedFields {
+    /// Every runbook-level field: the action's templates read none of them.
+    #[default]
+    All,
+    /// The runbook-level fields the action's templates read.
+    Only(BTreeSet<String>),
 }
 
 /// Dense-index adjacency, rebuilt from the task list when a plan is built or loaded.
@@ -128,8 +152,16 @@ impl RunbookPlan {
         catalog: &(impl ActionCatalog + ?Sized),
         custom_fields: &[CustomField],
     ) -> Result<Self, RunbookError> {
-        let tasks =
-            runbook.tasks.iter().map(|task| plan_task(task, catalog, custom_fields)).collect::<Result<Vec<_>, _>>()?;
+        let runbook_level: BTreeSet<&str> = custom_fields
+            .iter()
+            .filter(|field| field.applies_to == AppliesTo::Runbook)
+            .map(|field| field.name.as_str())
+            .collect();
+        let tasks = runbook
+            .tasks
+            .iter()
+            .map(|task| plan_task(task, catalog, custom_fields, &runbook_level))
+            .collect::<Result<Vec<_>, _>>()?;
         let record = PlanRecord {
             name: runbook.name.clone(),
             tasks,
@@ -221,6 +253,7 @@ fn plan_task(
     task: &Task,
     catalog: &(impl ActionCatalog + ?Sized),
     custom_fields: &[CustomField],
+    runbook_level: &BTreeSet<&str>,
 ) -> Result<TaskPlan, RunbookError> {
     let action = match &task.action {
         None => None,
@@ -272,12 +305,23 @@ fn plan_task(
             notify_on_cancel: action.settings.notify_webhook_on_cancel.is_some(),
             finish_task_on_success: action.settings.finish_task_on_success,
             execute_in_rehearsal: action.settings.execute_in_rehearsal,
+            watched_fields: watched_fields(action, runbook_level),
         }),
         auto_start: task.auto_start || action_auto_start,
         fixed_start,
         required_fields,
         custom_fields: task.custom_fields.clone(),
     })
+}
+
+/// The runbook-level fields `action` reads, or all of them when it reads none (see [`WatchedFields`]).
+fn watched_fields(action: &Action, runbook_level: &BTreeSet<&str>) -> WatchedFields {
+    if action.trigger != Trigger::RunbookUpdate {
+        return WatchedFields::All;
+    }
+    let read: BTreeSet<String> =
+        action.custom_fields_read().into_iter().filter(|field| runbook_level.contains(field.as_str())).collect();
+    if read.is_empty() { WatchedFields::All } else { WatchedFields::Only(read) }
 }
 
 /// The serialised form of a plan; loading it checks what [`RunbookPlan::build`] checks.

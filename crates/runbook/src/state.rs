@@ -162,6 +162,9 @@ pub struct TaskState {
     pub(crate) started_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) ended_at: Option<Timestamp>,
+    /// A runbook update arrived while the task's `runbook_update` fire was under way: fire once more when it ends.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) update_pending: bool,
 }
 
 impl TaskState {
@@ -260,6 +263,7 @@ impl RunbookState {
                 skip_comment: None,
                 started_at: None,
                 ended_at: None,
+                update_pending: false,
             })
             .collect();
         let mut state = Self {
@@ -555,11 +559,17 @@ impl RunbookState {
         {
             return problem("fire number, integration status and delivery disagree");
         }
-        if state.fire != FireNumber::NONE && !fires_on_start {
-            return problem("fired without an action that fires on task start");
+        if state.fire != FireNumber::NONE && plan.action.is_none() {
+            return problem("fired without an action");
         }
-        if state.fire != FireNumber::NONE && matches!(state.stage, TaskStage::NotStartable | TaskStage::Startable) {
+        if state.fire != FireNumber::NONE
+            && fires_on_start
+            && matches!(state.stage, TaskStage::NotStartable | TaskStage::Startable)
+        {
             return problem("fired before it started");
+        }
+        if state.update_pending && (fires_on_start || !state.has_active_fire()) {
+            return problem("an update waits without a runbook_update fire under way");
         }
         if state.failure.is_some() != (state.status == IntegrationStatus::Failed) {
             return problem("a failure reason without a failed status, or the reverse");

@@ -198,6 +198,23 @@ impl FireLedger {
             let count = self.fires.entry(task.clone()).or_default();
             *count += 1;
             prop_assert_eq!(fire.0, *count, "fire numbers of `{}` go up by one", task);
+            let on_update =
+                state.task(task).unwrap().plan.action.as_ref().is_some_and(|action| !action.fires_on_start());
+            if on_update {
+                // A runbook update fires: the run starting or resuming, a user's runbook field change, or the end of
+                // the task's fire while an update waited.
+                let update = match command {
+                    Command::StartRunbook { .. } | Command::ResumeRunbook | Command::RefireTask { .. } => true,
+                    Command::SetCustomFields { target, .. } => *target == FieldTarget::Runbook,
+                    Command::FireSucceeded { task: ended, .. }
+                    | Command::FireFailed { task: ended, .. }
+                    | Command::FireNotSent { task: ended, .. } => ended == task,
+                    _ => false,
+                };
+                prop_assert!(update, "`{}` fired on runbook update after {:?}", task, command);
+                prop_assert_eq!(state.task(task).unwrap().state.fire(), *fire);
+                continue;
+            }
             let refires = self.refires.get(task).copied().unwrap_or_default();
             prop_assert!(*count <= 1 + refires, "task `{}` fired {} times with {} refires", task, count, refires);
             let is_refire = matches!(command, Command::RefireTask { task: refired } if refired == task);

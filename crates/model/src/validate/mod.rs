@@ -8,6 +8,8 @@ mod runbook_rules;
 mod set_rules;
 mod templates;
 
+pub(crate) use templates::custom_fields_read;
+
 use crate::parse::path::FieldPath;
 use crate::parse::reader::{SourceMap, Walker};
 use crate::{

@@ -4,7 +4,7 @@
 use super::Analysis;
 use crate::parse::path::FieldPath;
 use crate::parse::reader::quoted_list;
-use crate::{CustomField, Definition, FieldValue, Integration, Position, Trigger};
+use crate::{CustomField, Definition, FieldValue, Integration, Position};
 use std::collections::BTreeMap;
 
 /// Where something was first declared: the file and the position.
@@ -64,10 +64,6 @@ pub(crate) fn check(analyses: &mut [Analysis]) {
             }
             if action.is_draft() {
                 let message = format!("`{reference}` is a draft: it has no request yet, so no task can use it");
-                problems.push((action_path.clone(), false, message));
-            }
-            if action.trigger == Trigger::RunbookUpdate {
-                let message = format!("`{reference}` is triggered by `runbook_update`, so it is not a task type");
                 problems.push((action_path.clone(), false, message));
             }
             if action.settings.auto_start && task.fixed_start.is_some() {

@@ -78,6 +78,17 @@ pub(crate) fn template_sites(integration: &Integration) -> Vec<TemplateSite<'_>>
     sites
 }
 
+/// The custom fields the templates of `action` read (URLs, headers, payloads, params; not auth), by name.
+pub(crate) fn custom_fields_read(action: &crate::Action) -> std::collections::BTreeSet<String> {
+    let mut sites = Vec::new();
+    action_sites(&mut sites, action, FieldPath::root());
+    sites
+        .iter()
+        .flat_map(|site| crate::ReferenceScanner.check(site.template, site.place).custom_fields)
+        .map(|reference| reference.name)
+        .collect()
+}
+
 /// Every template of one action, in file order.
 fn action_sites<'d>(sites: &mut Vec<TemplateSite<'d>>, action: &'d crate::Action, action_path: FieldPath) {
     if let Some(webhook) = &action.settings.notify_webhook_on_cancel {
