@@ -485,12 +485,13 @@ impl RunbookState {
         for index in 0..self.plan.len() {
             let concerned =
                 self.plan.task_at(index).action.as_ref().is_some_and(|action| action.fires_on_update(fields));
-            let state = &mut self.tasks[index as usize];
+            // Read-only first: taking the task mutably marks it changed, and a step stores only the changed tasks.
+            let state = &self.tasks[index as usize];
             if !concerned || state.stage == TaskStage::Skipped {
                 continue;
             }
             if state.has_active_fire() {
-                state.update_pending = true;
+                self.tasks[index as usize].update_pending = true;
             } else {
                 self.fire(index, out);
             }
