@@ -14,156 +14,16 @@
 //! number compared comes from one run on one machine state.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use cutover_integrations_core::http::{
-    Executor, ExecutorConfig, FireContext, HttpExecutor, OutboundPolicy, PreparedAction, StepOutcome,
-};
-use cutover_integrations_core::model::{Action, ActionRef, RunMode, Runbook, RunbookStage, Task};
-use cutover_integrations_core::runbook::{Actor, Command, Event};
-use cutover_integrations_core::{Engine, EngineSettings, RunningEngine};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const CONCURRENCY: usize = 64;
+mod support;
+use support::{CONCURRENCY, Setup, run_engine, runbook, send_bare, setup};
+
 const SHORT_CHAIN: usize = 50;
 const FAN: usize = 10_000;
-
-/// A loopback HTTP server that answers every request with 200.
-async fn start_sink() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the sink");
-    let address = listener.local_addr().expect("sink address");
-    let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("sink runs") });
-    format!("http://{address}")
-}
-
-fn integration(base: &str) -> String {
-    format!(
-        r#"
-kind: integration
-name: Sink
-actions:
-  - name: Post
-    settings: {{auto_start: true, finish_task_on_success: true}}
-    request:
-      method: POST
-      url: {base}/hook
-      headers: {{Content-Type: application/json}}
-      payload: '{{"task":"{{{{Task.id}}}}","runbook":"{{{{Runbook.name}}}}"}}'
-"#
-    )
-}
-
-fn action(base: &str) -> Action {
-    serde_json::from_value(serde_json::json!({
-        "name": "Post",
-        "settings": {"auto_start": true, "finish_task_on_success": true},
-        "request": {
-            "method": "POST",
-            "url": format!("{base}/hook"),
-            "headers": {"Content-Type": "application/json"},
-            "payload": "{\"task\":\"{{Task.id}}\",\"runbook\":\"{{Runbook.name}}\"}",
-        },
-    }))
-    .expect("valid action")
-}
-
-/// `count` tasks of the sink's action: a chain (each after the previous) or independent roots.
-fn runbook(count: usize, chained: bool) -> Runbook {
-    let tasks = (0..count)
-        .map(|n| Task {
-            id: format!("t{n}"),
-            name: format!("Task {n}"),
-            description: None,
-            action: Some(ActionRef { integration: "Sink".into(), action: "Post".into() }),
-            predecessors: if chained && n > 0 { vec![format!("t{}", n - 1)] } else { Vec::new() },
-            custom_fields: BTreeMap::new(),
-            auto_start: false,
-            fixed_start: None,
-            duration_seconds: None,
-            assignee: None,
-        })
-        .collect();
-    Runbook { name: "Bench".into(), workspace: None, description: None, custom_fields: BTreeMap::new(), tasks }
-}
-
-struct Setup {
-    engine: Engine,
-    _running: RunningEngine,
-    executor: HttpExecutor,
-    action: Arc<PreparedAction>,
-    _dir: tempfile::TempDir,
-}
-
-async fn setup() -> Setup {
-    let base = start_sink().await;
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let settings =
-        EngineSettings { name: "bench".into(), max_concurrent_fires: CONCURRENCY, ..EngineSettings::default() };
-    let engine = Engine::builder()
-        .database_url(format!("sqlite://{}", dir.path().join("bench.db").display()))
-        .secret_key_base64(KEY)
-        .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
-        .settings(settings)
-        .build()
-        .await
-        .expect("engine");
-    engine.apply_definitions(&[("sink.yaml", &integration(&base))]).await.expect("definitions");
-    let running = engine.start();
-    let config = ExecutorConfig {
-        outbound: OutboundPolicy::allowing(["127.0.0.0/8".parse().expect("CIDR")]),
-        ..ExecutorConfig::default()
-    };
-    let executor = HttpExecutor::new(config).expect("executor");
-    let action = Arc::new(PreparedAction::compile(&action(&base)).expect("compiles"));
-    Setup { engine, _running: running, executor, action, _dir: dir }
-}
-
-/// Runs a new runbook (created outside the timed part) from start to completion; returns the time from
-/// `StartRunbook` to the completion event.
-async fn run_engine(engine: &Engine, definition: &Runbook) -> Duration {
-    let id = engine.create_runbook(definition.clone()).await.expect("runbook");
-    let mut events = engine.subscribe();
-    let started = Instant::now();
-    engine.command(id, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
-    loop {
-        match events.recv().await {
-            Ok(event)
-                if event.runbook == id
-                    && matches!(event.event, Event::RunbookStageChanged { to: RunbookStage::Complete, .. }) =>
-            {
-                return started.elapsed();
-            }
-            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-            Err(error) => panic!("the event stream ended: {error}"),
-        }
-    }
-}
-
-/// Sends task `n`'s request through the bare executor to its end.
-async fn send_bare(executor: &HttpExecutor, action: &PreparedAction, n: usize) {
-    let values = serde_json::json!({
-        "CustomField": {},
-        "Task": {"id": format!("t{n}"), "name": format!("Task {n}")},
-        "Runbook": {"id": 1, "name": "Bench"},
-        "SystemParameter": {},
-    });
-    let context = FireContext::new(n.to_string(), "1", format!("t{n}"), values);
-    let mut state = executor.begin(action, &context);
-    loop {
-        match executor.step(action, &context, state).await.outcome {
-            StepOutcome::Done(result) => {
-                assert!(result.succeeded, "the sink accepts every request");
-                return;
-            }
-            StepOutcome::WaitUntil { state: next, .. } | StepOutcome::AwaitCallback { state: next, .. } => {
-                state = next;
-            }
-        }
-    }
-}
 
 /// The fan's requests through the bare executor, at most `CONCURRENCY` at a time, as the dispatcher runs them.
 async fn send_fan_bare(setup: &Setup, count: usize) {
