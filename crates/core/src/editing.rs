@@ -14,7 +14,9 @@ use cutover_integrations_model::{
     SourceFile, Validator,
 };
 use cutover_integrations_runbook::{Actor, Command, Event, FieldTarget};
-use cutover_integrations_store::{ActionId, ActionRecord, IntegrationId, IntegrationRecord, RunbookId, StoreError};
+use cutover_integrations_store::{
+    ActionId, ActionRecord, IntegrationId, IntegrationRecord, NamingRunbook, RunbookId, StoreError, TaskReference,
+};
 use cutover_integrations_template::Checker;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -135,26 +137,39 @@ impl Engine {
 
     /// Refuses renaming the integration `name` while a runbook's task names one of its actions.
     async fn refuse_rename_in_use(&self, name: &str) -> Result<(), EngineError> {
-        let mut users = Vec::new();
-        for summary in self.runbooks().await? {
-            let view = self.runbook(summary.id).await?;
-            let uses = view
-                .definition
-                .tasks
-                .iter()
-                .any(|task| task.action.as_ref().is_some_and(|reference| reference.integration == name));
-            if uses {
-                users.push(format!("`{}` ({})", summary.name, summary.id));
-            }
-        }
+        let users = self.inner.store.runbooks_naming(TaskReference::Integration(name)).await?;
         if users.is_empty() {
             return Ok(());
         }
         let message = format!(
             "runbooks name `{name}/…` in their tasks: {}; a renamed integration would leave them pointing at nothing",
-            users.join(", ")
+            listed(&users)
         );
         Err(EngineError::invalid_input("name", message))
+    }
+
+    /// Refuses an action edit that would leave tasks pointing at nothing (a rename) or at a draft (the request
+    /// removed) while a runbook's task names the action.
+    async fn refuse_action_edit_in_use(
+        &self,
+        integration: &str,
+        before: &Action,
+        after: &Action,
+    ) -> Result<(), EngineError> {
+        let (path, consequence) = if before.name != after.name {
+            ("name", "a renamed action would leave them pointing at nothing")
+        } else if before.request.is_some() && after.request.is_none() {
+            ("request", "an action without a request is a draft, which no task can run")
+        } else {
+            return Ok(());
+        };
+        let reference = ActionRef { integration: integration.to_owned(), action: before.name.clone() };
+        let users = self.inner.store.runbooks_naming(TaskReference::Action(&reference)).await?;
+        if users.is_empty() {
+            return Ok(());
+        }
+        let message = format!("runbooks name `{reference}` in their tasks: {}; {consequence}", listed(&users));
+        Err(EngineError::invalid_input(path, message))
     }
 
     /// Adds an action, given as the JSON of an action definition, to an integration.
@@ -218,6 +233,7 @@ impl Engine {
             return Err(StoreError::Duplicate { what: "action", name }.into());
         }
         immutable_fields(&existing.action, &action)?;
+        self.refuse_action_edit_in_use(&record.integration.name, &existing.action, &action).await?;
         self.inner.store.update_action_if(id, &action, expected_version, self.now().as_millisecond()).await?;
         self.action_record(id).await
     }
@@ -547,6 +563,12 @@ fn key_segment(key: &str) -> String {
     let identifier = chars.next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if identifier { format!(".{key}") } else { format!("['{}']", key.replace('\\', "\\\\").replace('\'', "\\'")) }
+}
+
+/// Runbooks as an error message lists them: `` `Name` (id) ``, comma separated.
+fn listed(runbooks: &[NamingRunbook]) -> String {
+    let listed: Vec<String> = runbooks.iter().map(|runbook| format!("`{}` ({})", runbook.name, runbook.id)).collect();
+    listed.join(", ")
 }
 
 #[cfg(test)]

@@ -124,3 +124,52 @@ async fn a_connection_is_renamed_while_no_runbook_uses_it() {
     );
     assert_eq!(engine.integration(slack).await.expect("read").integration.name, "Slack Chat", "nothing changed");
 }
+
+/// An action that a runbook's task names keeps its name and its request: a rename would leave the task pointing at
+/// nothing and a removed request would make it a draft no task can run. Other edits go through, and once no runbook
+/// names it, so do these.
+#[tokio::test]
+async fn an_action_in_use_is_neither_renamed_nor_made_a_draft() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", directory.path().join("in-use.db").display());
+    let engine = Engine::builder().database_url(url).secret_key_base64(KEY).build().await.expect("engine");
+    let document = r#"{"kind":"integration","name":"Slack","actions":[
+        {"name":"Post","request":{"method":"POST","url":"https://slack.test/post"}},
+        {"name":"Unused","request":{"method":"POST","url":"https://slack.test/unused"}}]}"#;
+    let applied = engine.apply_definitions(&[("slack.json", document)]).await.expect("integration");
+    let integration = engine.integration(applied.integrations[0].integration_id).await.expect("integration");
+    let (post, unused) = (integration.action_ids[0], integration.action_ids[1]);
+    let runbook = "kind: runbook\nname: Release\ntasks:\n  - {id: a, name: A, action: Slack/Post}\n";
+    let id = engine.create_runbook_from_file("r.yaml", runbook).await.expect("a runbook using Slack/Post");
+
+    let problems = |result: Result<_, EngineError>| match result {
+        Err(EngineError::InvalidInput { problems }) => problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        other => vec![format!("{other:?}")],
+    };
+    let cases = [
+        (
+            json!({"name": "Post Message"}),
+            format!(
+                "name: runbooks name `Slack/Post` in their tasks: `Release` ({id}); a renamed action would leave them \
+                 pointing at nothing"
+            ),
+        ),
+        (
+            json!({"request": null}),
+            format!(
+                "request: runbooks name `Slack/Post` in their tasks: `Release` ({id}); an action without a request is \
+                 a draft, which no task can run"
+            ),
+        ),
+    ];
+    for (patch, expected) in cases {
+        assert_eq!(problems(engine.patch_action(post, &patch).await), [expected], "{patch}");
+        let stored = engine.action_record(post).await.expect("read back").action;
+        assert_eq!((stored.name.as_str(), stored.is_draft()), ("Post", false), "nothing changed by {patch}");
+    }
+    let moved = engine.patch_action(post, &json!({"request": {"url": "https://slack.test/v2"}})).await;
+    assert_eq!(moved.expect("other edits go through").action.request.expect("request").url, "https://slack.test/v2");
+    let renamed = engine.patch_action(unused, &json!({"name": "Renamed", "request": null})).await;
+    let renamed = renamed.expect("an action no task names may be renamed and made a draft");
+    assert_eq!((renamed.action.name.as_str(), renamed.action.is_draft()), ("Renamed", true));
+}

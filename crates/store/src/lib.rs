@@ -40,6 +40,7 @@ mod key_check;
 mod migrate;
 mod pages;
 mod records;
+mod references;
 mod sealer;
 mod sessions;
 mod sql;
@@ -55,6 +56,7 @@ pub use records::{
     NewUser, RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TaskRow, TimerId,
     TimerRecord, User, UserId,
 };
+pub use references::{NamingRunbook, TaskReference};
 pub use sealer::{SealError, SealFailure, Sealer};
 pub use sessions::{NewSession, SessionRecord, SessionStore};
 pub use sql::{Backend, SqlStore, SqlStoreOptions};
@@ -177,6 +179,9 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
 
     /// One page of runbooks as lists show them, in id order, filtered, in one query.
     async fn runbook_page(&self, query: &RunbookQuery) -> Result<RunbookPage, StoreError>;
+
+    /// The runbooks (id order) with a task naming the integration or action, found in one query.
+    async fn runbooks_naming(&self, reference: TaskReference<'_>) -> Result<Vec<NamingRunbook>, StoreError>;
 
     /// Writes a [`Commit`] in one transaction: all of it or, on any error, none of it. A runbook write whose expected
     /// version is stale fails with [`StoreError::VersionConflict`]; a fire update whose guard does not hold fails

@@ -648,6 +648,13 @@ impl Store for SqlStore {
         self.select_runbook_page(query).await
     }
 
+    async fn runbooks_naming(
+        &self,
+        reference: crate::TaskReference<'_>,
+    ) -> Result<Vec<crate::NamingRunbook>, StoreError> {
+        self.select_runbooks_naming(reference).await
+    }
+
     async fn runbooks(&self) -> Result<Vec<RunbookSummary>, StoreError> {
         let rows = sqlx::query("SELECT id, name, version FROM runbooks ORDER BY id")
             .fetch_all(&self.pool)

@@ -80,6 +80,7 @@ suite!(
     resealing_moves_every_secret_to_the_new_key,
     listing_integrations_opens_no_secret,
     task_rows_are_written_and_read_as_they_change,
+    runbooks_naming_an_action_are_found_in_their_definitions,
 );
 
 const SECRET: &str = "xoxb-secret-token-4242";
@@ -1003,4 +1004,42 @@ async fn listing_integrations_opens_no_secret(db: Db) {
     assert!(store.integrations().await.is_err(), "opening the auth fails");
     assert_eq!(store.integrations_redacted().await.expect("list without opening")[0].integration, expected);
     assert!(!contains(&database_bytes(&db).await, SECRET), "the public body holds no secret");
+}
+
+/// A rename or a draft is refused while tasks name the action: the store finds those runbooks by the exact reference
+/// or the integration's prefix, and nothing that merely looks alike (another integration starting with the same
+/// letters, an action name in a description).
+async fn runbooks_naming_an_action_are_found_in_their_definitions(db: Db) {
+    let store = &db.store;
+    let definitions = [
+        ("Uses Post", r#"{"runbook":{"name":"A","tasks":[{"id":"a","action":"Slack/Post"},{"id":"b"}]},"plan":{}}"#),
+        ("Uses Other", r#"{"runbook":{"name":"B","tasks":[{"id":"a","action":"Slack/Post/Thread"}]},"plan":{}}"#),
+        ("Look-alike", r#"{"runbook":{"name":"C","tasks":[{"id":"a","action":"Slackware/Post"}]},"plan":{}}"#),
+        ("Mention", r#"{"runbook":{"name":"D","tasks":[{"id":"a","description":"Slack/Post"}]},"plan":{}}"#),
+        ("No tasks", r#"{"runbook":{"name":"E","tasks":[]},"plan":{}}"#),
+    ];
+    let mut ids = Vec::new();
+    for (name, definition) in definitions {
+        let new = NewRunbook { name, definition, state: r#"{"v":1}"#, tasks: &[] };
+        ids.push(store.create_runbook(&new, 1).await.expect("runbook"));
+    }
+    let post = ActionRef { integration: "Slack".into(), action: "Post".into() };
+    let thread = ActionRef { integration: "Slack".into(), action: "Post/Thread".into() };
+    let percent = ActionRef { integration: "Sl%".into(), action: "_".into() };
+    let cases: [(TaskReference<'_>, &[usize]); 6] = [
+        (TaskReference::Action(&post), &[0]),
+        (TaskReference::Action(&thread), &[1]),
+        (TaskReference::Integration("Slack"), &[0, 1]),
+        (TaskReference::Integration("Slackware"), &[2]),
+        (TaskReference::Integration("Sl"), &[]),
+        (TaskReference::Action(&percent), &[]),
+    ];
+    for (reference, expected) in cases {
+        let found = store.runbooks_naming(reference).await.expect("query");
+        let expected: Vec<NamingRunbook> = expected
+            .iter()
+            .map(|index| NamingRunbook { id: ids[*index], name: definitions[*index].0.to_owned() })
+            .collect();
+        assert_eq!(found, expected, "{reference:?}");
+    }
 }
