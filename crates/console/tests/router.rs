@@ -540,3 +540,37 @@ async fn the_predefined_picker_installs_a_catalog_entry_for_an_admin_only() {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.body.contains("only an admin installs predefined integrations"), "{}", refused.body);
 }
+
+/// The `Add task` dialog offers only the task types and custom fields the runbook's workspace may use: one workspace's
+/// action is no choice in another's runbook (the engine would refuse it), global ones are offered everywhere.
+#[tokio::test]
+async fn the_task_dialog_offers_what_the_runbooks_workspace_may_use() {
+    let app = app().await;
+    let integration = r#"
+kind: integration
+name: Ops
+custom_fields:
+  - {name: Ops Ticket, type: text, visibility: {workspace: Ops}}
+  - {name: Everyone Note, type: text}
+actions:
+  - {name: Page Ops, visibility: {workspace: Ops}, request: {method: POST, url: "https://ops.example.com"}}
+  - {name: Post Anywhere, request: {method: POST, url: "https://ops.example.com"}}
+"#;
+    let in_ops = "kind: runbook\nname: In Ops\nworkspace: Ops\ntasks:\n  - {id: m, name: Manual}\n";
+    let in_dev = "kind: runbook\nname: In Dev\nworkspace: Dev\ntasks:\n  - {id: m, name: Manual}\n";
+    let applied = app
+        .engine
+        .apply_definitions(&[("ops.yaml", integration), ("ops-runbook.yaml", in_ops), ("dev-runbook.yaml", in_dev)])
+        .await
+        .expect("apply");
+    let mut admin = app.sign_in(Role::Admin).await;
+    let cases = [(applied.runbooks[0], true), (applied.runbooks[1], false)];
+    for (id, offers_ops) in cases {
+        let page = app.send(&mut admin, "GET", &format!("/runbooks/{id}"), None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("value=\"Ops/Post Anywhere\""), "a global action is offered in runbook {id}");
+        assert!(page.body.contains("Everyone Note"), "a global field is offered in runbook {id}");
+        assert_eq!(page.body.contains("value=\"Ops/Page Ops\""), offers_ops, "the Ops action in runbook {id}");
+        assert_eq!(page.body.contains("Ops Ticket"), offers_ops, "the Ops field in runbook {id}");
+    }
+}

@@ -102,6 +102,15 @@ impl Visibility {
     pub fn is_global(&self) -> bool {
         *self == Self::Global
     }
+
+    /// Whether a runbook in `workspace` (or in none) may use what has this visibility: everything global, and what is
+    /// visible to the runbook's own workspace.
+    pub fn serves(&self, workspace: Option<&str>) -> bool {
+        match self {
+            Self::Global => true,
+            Self::Workspace { workspace: visible_in } => workspace == Some(visible_in.as_str()),
+        }
+    }
 }
 
 /// The general settings of an action.

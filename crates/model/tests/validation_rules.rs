@@ -783,6 +783,66 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "actions and custom fields visible to one workspace serve only that workspace's runbooks",
+        files: &[
+            (
+                "ops.yaml",
+                r##"
+                kind: integration
+                name: Ops
+                custom_fields:
+                  - {name: Ticket, type: text, visibility: {workspace: Ops}}
+                  - {name: Note, type: text}
+                actions:
+                  - {name: Page, visibility: {workspace: Ops}, request: {method: POST, url: "https://x.test"}}
+                  - {name: Open, request: {method: POST, url: "https://x.test"}}
+                "##,
+            ),
+            (
+                "in-ops.yaml",
+                r##"
+                kind: runbook
+                name: Fine
+                workspace: Ops
+                custom_fields: {Ticket: T-1}
+                tasks:
+                  - {id: a, name: A, action: Ops/Page, custom_fields: {Ticket: T-2, Note: n}}
+                "##,
+            ),
+            (
+                "in-dev.yaml",
+                r##"
+                kind: runbook
+                name: Elsewhere
+                workspace: Dev
+                tasks:
+                  - {id: a, name: A, action: Ops/Page, custom_fields: {Ticket: T-2}}
+                  - {id: b, name: B, action: Ops/Open, custom_fields: {Note: n}}
+                "##,
+            ),
+            (
+                "nowhere.yaml",
+                r##"
+                kind: runbook
+                name: Nowhere
+                custom_fields: {Ticket: T-1}
+                tasks:
+                  - {id: a, name: A, action: Ops/Page}
+                "##,
+            ),
+        ],
+        expected: &[
+            "in-dev.yaml:5:30: tasks[0].action: `Ops/Page` is visible only in workspace `Ops`, and this runbook is in \
+             workspace `Dev`",
+            "in-dev.yaml:5:56: tasks[0].custom_fields.Ticket: custom field `Ticket` is visible only in workspace `Ops`, \
+             and this runbook is in workspace `Dev`",
+            "nowhere.yaml:3:17: custom_fields.Ticket: custom field `Ticket` is visible only in workspace `Ops`, and this \
+             runbook is in no workspace",
+            "nowhere.yaml:5:30: tasks[0].action: `Ops/Page` is visible only in workspace `Ops`, and this runbook is in \
+             no workspace",
+        ],
+    },
+    Case {
         name: "a runbook against its integrations",
         files: &[
             SLACK,

@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use cutover_integrations_core::access::{OAUTH, READ, RUNBOOKS, TASKS};
 use cutover_integrations_core::model::{
     AppliesTo, AuthSettings, AuthenticateAs, CustomField, CustomFieldType, FieldValue, RunMode, RunbookStage, Trigger,
+    Visibility,
 };
 use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
 use cutover_integrations_core::store::RunbookId;
@@ -55,6 +56,7 @@ struct TaskType {
     reference: String,
     action: String,
     image: String,
+    visibility: Visibility,
 }
 
 /// What the task dialog needs besides the runbook.
@@ -88,6 +90,7 @@ async fn catalog(console: &Console) -> Result<Catalog, ConsoleError> {
                     reference: format!("{}/{}", integration.name, action.name),
                     action: action.name.clone(),
                     image: action.image_url.clone().unwrap_or_else(|| image.clone()),
+                    visibility: action.visibility.clone(),
                 });
             }
         }
@@ -118,6 +121,8 @@ fn task_dialog(
         None => format!("/runbooks/{}/tasks", view.id),
     };
     let chosen = defined.and_then(|task| task.action.as_ref().map(ToString::to_string)).unwrap_or_default();
+    // Only what the runbook's workspace may use is offered; the engine refuses the rest.
+    let workspace = view.definition.workspace.as_deref();
     let value_of = |name: &str| -> Vec<String> {
         match defined.and_then(|task| task.custom_fields.get(name)) {
             Some(FieldValue::Text(text)) => vec![text.clone()],
@@ -143,7 +148,7 @@ fn task_dialog(
                         li data-filter-text="manual" {
                             label { input type="radio" name="action" value="" checked[chosen.is_empty()]; span class="type-manual" { "M" } " Manual" }
                         }
-                        @for task_type in &catalog.types {
+                        @for task_type in catalog.types.iter().filter(|t| t.visibility.serves(workspace)) {
                             li data-filter-text=(task_type.reference.to_lowercase()) {
                                 label {
                                     input type="radio" name="action" value=(task_type.reference) checked[chosen == task_type.reference];
@@ -165,7 +170,7 @@ fn task_dialog(
                 input id=(format!("{dialog_id}-fixed-start")) name="fixed_start" type="datetime-local" step="1" aria-describedby=(format!("{dialog_id}-fixed-start-hint"))
                     value=[defined.and_then(|task| task.fixed_start.as_deref()).map(|at| at.trim_end_matches('Z').to_owned())];
                 p id=(format!("{dialog_id}-fixed-start-hint")) class="hint" { "UTC; not with Auto start." }
-                @for (index, field) in catalog.fields.iter().enumerate() {
+                @for (index, field) in catalog.fields.iter().enumerate().filter(|(_, f)| f.visibility.serves(workspace)) {
                     @let shown = shown_for(field, catalog);
                     @let field_id = format!("{dialog_id}-field-{index}");
                     @let values = value_of(&field.name);

@@ -4,7 +4,7 @@
 use super::Analysis;
 use crate::parse::path::FieldPath;
 use crate::parse::reader::quoted_list;
-use crate::{CustomField, Definition, FieldValue, Integration, Position};
+use crate::{CustomField, Definition, FieldValue, Integration, Position, Visibility};
 use std::collections::BTreeMap;
 
 /// Where something was first declared: the file and the position.
@@ -32,13 +32,16 @@ pub(crate) fn check(analyses: &mut [Analysis]) {
         };
         let root = FieldPath::root();
         let mut problems = Vec::new();
+        let workspace = runbook.workspace.as_deref();
         for (name, value) in &runbook.custom_fields {
-            problems.extend(field_value_problems(&fields, &root.key("custom_fields").key(name), name, value));
+            let path = root.key("custom_fields").key(name);
+            problems.extend(field_value_problems(&fields, workspace, &path, name, value));
         }
         for (index, task) in runbook.tasks.iter().enumerate() {
             let task_path = root.key("tasks").index(index);
             for (name, value) in &task.custom_fields {
-                problems.extend(field_value_problems(&fields, &task_path.key("custom_fields").key(name), name, value));
+                let path = task_path.key("custom_fields").key(name);
+                problems.extend(field_value_problems(&fields, workspace, &path, name, value));
             }
             let Some(reference) = &task.action else {
                 continue;
@@ -64,6 +67,9 @@ pub(crate) fn check(analyses: &mut [Analysis]) {
             }
             if action.is_draft() {
                 let message = format!("`{reference}` is a draft: it has no request yet, so no task can use it");
+                problems.push((action_path.clone(), false, message));
+            }
+            if let Some(message) = invisible(&action.visibility, workspace, &format!("`{reference}`")) {
                 problems.push((action_path.clone(), false, message));
             }
             if action.settings.auto_start && task.fixed_start.is_some() {
@@ -151,9 +157,27 @@ fn same_field(a: &CustomField, b: &CustomField) -> bool {
     a.field_type == b.field_type && a.options == b.options && a.applies_to == b.applies_to
 }
 
-/// Problems with one custom field value: an undeclared field, or a value outside its options.
+/// Why something of `visibility` cannot be used by a runbook in `workspace`, if it cannot: an action or custom field
+/// visible to one workspace serves only the runbooks of that workspace.
+fn invisible(visibility: &Visibility, workspace: Option<&str>, what: &str) -> Option<String> {
+    let Visibility::Workspace { workspace: visible_in } = visibility else {
+        return None;
+    };
+    if visibility.serves(workspace) {
+        return None;
+    }
+    let runbook_in = match workspace {
+        Some(workspace) => format!("in workspace `{workspace}`"),
+        None => "in no workspace".to_owned(),
+    };
+    Some(format!("{what} is visible only in workspace `{visible_in}`, and this runbook is {runbook_in}"))
+}
+
+/// Problems with one custom field value: an undeclared field, a field not visible in the runbook's workspace, or a
+/// value outside its options.
 fn field_value_problems(
     fields: &BTreeMap<String, CustomField>,
+    workspace: Option<&str>,
     path: &FieldPath,
     name: &str,
     value: &FieldValue,
@@ -167,6 +191,9 @@ fn field_value_problems(
         return vec![(path.clone(), true, format!("unknown custom field `{name}`; {known}"))];
     };
     let mut problems = Vec::new();
+    if let Some(message) = invisible(&field.visibility, workspace, &format!("custom field `{name}`")) {
+        problems.push((path.clone(), true, message));
+    }
     match value {
         FieldValue::List(_) if !field.field_type.is_multi() => {
             problems.push((path.clone(), false, format!("custom field `{name}` takes one value, not a list")));
