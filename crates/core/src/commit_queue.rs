@@ -24,8 +24,8 @@ use crate::events::EngineEvent;
 use crate::stored_runbook::Loaded;
 use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookError};
 use cutover_integrations_store::{
-    Commit, FireId, FireRecord, FireStatus, FireUpdate, LogRecord, NewFire, NewTimer, RunbookId, RunbookRecord,
-    RunbookWrite, StoreError, TimerId,
+    Commit, Committed, FireRecord, FireStatus, FireUpdate, LogRecord, NewEvent, NewFire, NewTimer, RunbookId,
+    RunbookRecord, RunbookWrite, StoreError, TimerId,
 };
 use jiff::Timestamp;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -254,7 +254,7 @@ impl Engine {
                 if let Some(version) = committed.runbook_version {
                     Arc::make_mut(&mut loaded).version = version;
                 }
-                self.after_commit(id, &landed, &committed.fire_ids, &loaded);
+                self.after_commit(id, &landed, &committed, &loaded);
                 *cached = Some(loaded);
                 answer(replies, landed.outcomes);
             }
@@ -321,6 +321,14 @@ impl Engine {
                 Ok(effects) => {
                     changed = true;
                     let events = add_effects(id, &mut commit, effects, lease.as_ref(), now);
+                    // The events go to the durable log in this commit: a crash cannot keep the change and lose them.
+                    commit.events.extend(events.iter().map(|event| {
+                        NewEvent {
+                            runbook_id: id,
+                            body: serde_json::to_string(&EngineEvent { runbook: id, event: event.clone() })
+                                .unwrap_or_default(),
+                        }
+                    }));
                     add_writes(&mut commit, &change.extra);
                     outcomes.push(Outcome::Applied { events });
                 }
@@ -344,14 +352,15 @@ impl Engine {
     }
 
     /// Tells listeners, and hands the fires leased to this engine to its dispatcher.
-    fn after_commit(&self, id: RunbookId, landed: &Landed, fire_ids: &[FireId], runbook: &Arc<Loaded>) {
+    fn after_commit(&self, id: RunbookId, landed: &Landed, committed: &Committed, runbook: &Arc<Loaded>) {
+        let fire_ids = &committed.fire_ids;
         let mut published = Vec::new();
         for outcome in &landed.outcomes {
             if let Outcome::Applied { events } = outcome {
                 published.extend(events.iter().map(|event| EngineEvent { runbook: id, event: event.clone() }));
             }
         }
-        self.publish(published);
+        self.publish_committed(published, committed.event_ids.last().copied());
         for (fire, id_of_fire) in landed.local_fires.iter().zip(fire_ids) {
             let record = FireRecord {
                 id: *id_of_fire,

@@ -365,7 +365,7 @@ impl Engine {
         };
         let id = self.inner.store.create_runbook(&new, self.now().as_millisecond()).await?;
         *self.slot(id).cached.lock().await = Some(Arc::new(loaded));
-        self.publish(vec![EngineEvent { runbook: id, event: Event::RunbookCreated }]);
+        self.publish(vec![EngineEvent { runbook: id, event: Event::RunbookCreated }]).await;
         Ok(id)
     }
 

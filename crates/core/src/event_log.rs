@@ -3,8 +3,10 @@
 //! reach the log in the other order). Listeners that must not miss anything (the server's event stream) read the log
 //! after the last id they saw, and wait on [`Engine::event_log_changes`] for more.
 //!
-//! Events are appended after the commit that made them, in a transaction of their own: a process killed between the
-//! two loses those events from the log (the state they describe is committed, and a reader that refetches sees it).
+//! The events of a runbook change are written by the commit of the change itself (numbered in its transaction, see
+//! `Commit::events`), so a crash never keeps a change and loses its events, and ids follow the order of commits. Only
+//! `runbook_created`, which no commit of the runbook carries, is appended by the appender, before the runbook's id is
+//! returned to anyone (so before any commit of the runbook can make events).
 //! Retention: events older than [`crate::EngineSettings::event_retention`] are removed, at most once a minute.
 
 use crate::engine::Engine;
@@ -13,7 +15,7 @@ use crate::events::EngineEvent;
 use cutover_integrations_store::{EventBounds, RunbookId, Store, StoredEvent};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// How often old events are removed, at most.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -22,22 +24,29 @@ const BATCH: usize = 512;
 
 /// The appender's inbox and the last id it appended.
 pub(crate) struct EventLog {
-    sender: mpsc::UnboundedSender<Vec<EngineEvent>>,
+    sender: mpsc::UnboundedSender<(Vec<EngineEvent>, Option<oneshot::Sender<()>>)>,
+    appended_sender: Arc<watch::Sender<i64>>,
     appended: watch::Receiver<i64>,
 }
 
 impl EventLog {
     /// Starts the appender over `store`; it ends when the engine is dropped.
     pub(crate) fn start(store: Arc<dyn Store>, retention: Duration, clock: impl Fn() -> i64 + Send + 'static) -> Self {
-        let (sender, mut inbox) = mpsc::unbounded_channel::<Vec<EngineEvent>>();
+        let (sender, mut inbox) = mpsc::unbounded_channel::<(Vec<EngineEvent>, Option<oneshot::Sender<()>>)>();
         let (appended_sender, appended) = watch::channel(0);
+        let appended_sender = Arc::new(appended_sender);
+        let advance = appended_sender.clone();
         tokio::spawn(async move {
             let mut pruned_at: Option<Instant> = None;
-            while let Some(first) = inbox.recv().await {
+            while let Some((first, done)) = inbox.recv().await {
                 let mut events = first;
+                let mut waiting: Vec<oneshot::Sender<()>> = done.into_iter().collect();
                 while events.len() < BATCH {
                     match inbox.try_recv() {
-                        Ok(more) => events.extend(more),
+                        Ok((more, done)) => {
+                            events.extend(more);
+                            waiting.extend(done);
+                        }
                         Err(_) => break,
                     }
                 }
@@ -49,10 +58,13 @@ impl EventLog {
                 match store.append_events(&rows, now).await {
                     Ok(ids) => {
                         if let Some(last) = ids.last() {
-                            appended_sender.send_replace(*last);
+                            advance_to(&advance, *last);
                         }
                     }
                     Err(error) => tracing::warn!(%error, "events could not be appended to the log"),
+                }
+                for done in waiting {
+                    let _ = done.send(());
                 }
                 if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
                     pruned_at = Some(Instant::now());
@@ -63,24 +75,49 @@ impl EventLog {
                 }
             }
         });
-        Self { sender, appended }
+        Self { sender, appended_sender, appended }
     }
 
-    /// Queues events for the log, in order.
-    pub(crate) fn append(&self, events: Vec<EngineEvent>) {
-        if !events.is_empty() {
-            let _ = self.sender.send(events);
+    /// Appends events that no commit carried to the log, in order; returns once they are appended (or failed to be).
+    pub(crate) async fn append(&self, events: Vec<EngineEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let (done, appended) = oneshot::channel();
+        if self.sender.send((events, Some(done))).is_ok() {
+            let _ = appended.await;
         }
     }
 }
 
+/// Moves the last appended id forward (commits of different runbooks may report theirs out of order).
+fn advance_to(sender: &watch::Sender<i64>, last: i64) {
+    sender.send_if_modified(|known| {
+        let moved = last > *known;
+        if moved {
+            *known = last;
+        }
+        moved
+    });
+}
+
 impl Engine {
-    /// Tells listeners about events and appends them to the durable log.
-    pub(crate) fn publish(&self, events: Vec<EngineEvent>) {
+    /// Tells listeners about events that no commit carried and appends them to the durable log (waiting for it).
+    pub(crate) async fn publish(&self, events: Vec<EngineEvent>) {
         for event in &events {
             let _ = self.inner.events.send(event.clone());
         }
-        self.inner.event_log.append(events);
+        self.inner.event_log.append(events).await;
+    }
+
+    /// Tells listeners about events a commit wrote to the durable log, the last of them with id `last`.
+    pub(crate) fn publish_committed(&self, events: Vec<EngineEvent>, last: Option<i64>) {
+        for event in &events {
+            let _ = self.inner.events.send(event.clone());
+        }
+        if let Some(last) = last {
+            advance_to(&self.inner.event_log.appended_sender, last);
+        }
     }
 
     /// Up to `limit` logged events after the id `after`, of one runbook or all, in id order.

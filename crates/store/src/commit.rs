@@ -1,5 +1,5 @@
-//! Writing a [`Commit`]: the runbook's run-level state and the tasks that changed, new fires, fire updates, log records
-//! and timers, in one transaction.
+//! Writing a [`Commit`]: the runbook's run-level state and the tasks that changed, new fires, fire updates, log records,
+//! timers and events, in one transaction.
 //!
 //! A commit becomes a typed plan first ([`Step`]s: which statement, its values, how many rows it must change), and the
 //! plan is emitted per backend. Every kind of row travels as one JSON array read by the database (`json_each` on
@@ -47,6 +47,11 @@ enum StepKind {
     InsertTimers,
     /// Timers to delete. Values: ids.
     DeleteTimers,
+    /// Reserves ids for the commit's events (the sequence row stays locked until the commit ends on PostgreSQL, so
+    /// ids become visible in order). Values: how many.
+    NumberEvents,
+    /// The commit's events, numbered from the reserved ids in order; returns their ids. Values: how many, rows, now.
+    InsertEvents,
 }
 
 impl StepKind {
@@ -143,6 +148,22 @@ impl StepKind {
                 "DELETE FROM timers WHERE id IN (SELECT value::bigint FROM json_array_elements_text({}::json))",
                 p[0]
             ),
+            (Self::NumberEvents, _) => {
+                format!("UPDATE event_sequence SET last_id = last_id + {} WHERE id = 1", p[0])
+            }
+            (Self::InsertEvents, Backend::Sqlite) => format!(
+                "INSERT INTO events (id, runbook_id, body, created_at) \
+                 SELECT (SELECT last_id FROM event_sequence WHERE id = 1) - {0} + 1 + key, value ->> 'runbook', \
+                 value ->> 'body', {2} FROM json_each({1}) ORDER BY key RETURNING id AS event_id",
+                p[0], p[1], p[2]
+            ),
+            (Self::InsertEvents, Backend::Postgres) => format!(
+                "INSERT INTO events (id, runbook_id, body, created_at) \
+                 SELECT (SELECT last_id FROM event_sequence WHERE id = 1) - {0} + e.n, (e.v ->> 'runbook')::bigint, \
+                 e.v ->> 'body', {2} FROM json_array_elements({1}::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n \
+                 RETURNING id AS event_id",
+                p[0], p[1], p[2]
+            ),
         }
     }
 
@@ -156,6 +177,8 @@ impl StepKind {
             Self::InsertLogs => "appending to the actions log",
             Self::InsertTimers => "creating timers",
             Self::DeleteTimers => "deleting timers",
+            Self::NumberEvents => "numbering events",
+            Self::InsertEvents => "appending events",
         }
     }
 }
@@ -289,6 +312,20 @@ impl Plan {
             let ids = commit.deleted_timers.iter().map(|timer| Ok(serde_json::json!(timer.0)));
             steps.push(Step { kind: StepKind::DeleteTimers, values: vec![json_array(ids)?], expect: None });
         }
+        if !commit.events.is_empty() {
+            // Last, so that on PostgreSQL the sequence row is locked for as short a time as possible.
+            let count = Value::Int(commit.events.len() as i64);
+            steps.push(Step { kind: StepKind::NumberEvents, values: vec![count.clone()], expect: Some(1) });
+            let events = commit
+                .events
+                .iter()
+                .map(|event| Ok(serde_json::json!({"runbook": event.runbook_id.0, "body": event.body})));
+            steps.push(Step {
+                kind: StepKind::InsertEvents,
+                values: vec![count, json_array(events)?, now.clone()],
+                expect: Some(commit.events.len() as i64),
+            });
+        }
         Ok(Self { steps })
     }
 
@@ -315,7 +352,12 @@ impl Plan {
     fn committed(commit: &Commit, rows: &[AnyRow]) -> Result<Committed, StoreError> {
         let mut fires = HashMap::with_capacity(commit.new_fires.len());
         let mut timer_ids = Vec::with_capacity(commit.new_timers.len());
+        let mut event_ids = Vec::with_capacity(commit.events.len());
         for row in rows {
+            if let Ok(id) = row.try_get::<i64, _>("event_id") {
+                event_ids.push(id);
+                continue;
+            }
             let id = get(row, "id")?;
             match row.try_get::<String, _>("fire_key") {
                 Ok(key) => {
@@ -326,6 +368,7 @@ impl Plan {
         }
         // Ids grow in the order rows are inserted, and the rows are inserted in the order of the array.
         timer_ids.sort_unstable();
+        event_ids.sort_unstable();
         let fire_ids = commit
             .new_fires
             .iter()
@@ -337,7 +380,7 @@ impl Plan {
             })
             .collect::<Result<_, _>>()?;
         let runbook_version = commit.runbook.as_ref().map(|write| write.expected_version + 1);
-        Ok(Committed { fire_ids, timer_ids, runbook_version })
+        Ok(Committed { fire_ids, timer_ids, runbook_version, event_ids })
     }
 }
 

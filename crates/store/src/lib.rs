@@ -52,9 +52,9 @@ pub use key_check::Resealed;
 pub use pages::{RunbookListing, RunbookPage, RunbookQuery};
 pub use records::{
     ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireRecord,
-    FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewFire, NewRunbook, NewTimer,
-    NewUser, RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TaskRow, TimerId,
-    TimerRecord, User, UserId,
+    FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewEvent, NewFire, NewRunbook,
+    NewTimer, NewUser, RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TaskRow,
+    TimerId, TimerRecord, User, UserId,
 };
 pub use references::{NamingRunbook, TaskReference};
 pub use sealer::{SealError, SealFailure, Sealer};

@@ -349,8 +349,20 @@ pub struct Commit {
     pub new_timers: Vec<NewTimer>,
     /// Timers to delete (fired or no longer needed).
     pub deleted_timers: Vec<TimerId>,
+    /// Events to append to the durable event log, in order, numbered in the same transaction (so that no committed
+    /// change loses its events to a crash, and ids follow commit order).
+    pub events: Vec<NewEvent>,
     /// Now, for `updated_at` columns.
     pub now: Millis,
+}
+
+/// An event to append to the durable log with a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The runbook it concerns.
+    pub runbook_id: RunbookId,
+    /// The event as JSON.
+    pub body: String,
 }
 
 /// What [`crate::Store::commit`] and [`crate::Store::commit_runbook`] wrote.
@@ -362,6 +374,8 @@ pub struct Committed {
     pub timer_ids: Vec<TimerId>,
     /// The runbook's version after the commit, when it wrote one.
     pub runbook_version: Option<i64>,
+    /// The ids the commit's events were given, in the order of [`Commit::events`].
+    pub event_ids: Vec<i64>,
 }
 
 /// Builds the commit to write instead when a runbook changed since its writer read it: given what changed in the

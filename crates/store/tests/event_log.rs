@@ -63,3 +63,60 @@ async fn ids_grow_are_never_reused_and_pruning_keeps_the_bounds() {
         assert_eq!(store.append_events(&[], 2_000).await.expect("nothing"), Vec::<i64>::new());
     }
 }
+
+/// Events written with a commit are numbered in its transaction: ids follow the commit's order and the log's, a commit
+/// that does not land appends nothing and reserves no id, and the batch (SQLite) and step-by-step paths agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_committed_with_a_change_are_numbered_in_its_transaction() {
+    use cutover_integrations_store::{Commit, NewEvent, NewRunbook, RebuildCommit, RunbookRecord, RunbookWrite};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for store in stores("events_in_commits", dir.path()).await {
+        let tasks = vec!["{}".to_owned()];
+        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks };
+        let id = store.create_runbook(&new, 1).await.expect("runbook");
+        let events = |names: &[&str]| -> Vec<NewEvent> {
+            names.iter().map(|name| NewEvent { runbook_id: id, body: format!("{{\"e\":\"{name}\"}}") }).collect()
+        };
+        let write = |version: i64| RunbookWrite { id, expected_version: version, state: "{}".into(), tasks: vec![] };
+        assert_eq!(store.append_events(&[(id, "{\"e\":\"created\"}".to_owned())], 1).await.expect("append"), [1]);
+        let first = Commit { runbook: Some(write(1)), events: events(&["a", "b", "c"]), now: 2, ..Default::default() };
+        let mut never = |_: &RunbookRecord| -> Option<Commit> { panic!("not stale") };
+        let committed = store.commit_runbook(first, &mut never).await.expect("commit").expect("written");
+        assert_eq!(committed.event_ids, [2, 3, 4]);
+        // A stale commit whose rebuild declines writes no event and takes no id.
+        let stale = Commit { runbook: Some(write(1)), events: events(&["lost"]), now: 3, ..Default::default() };
+        let declined: &mut RebuildCommit<'_> = &mut |_: &RunbookRecord| None;
+        assert_eq!(store.commit_runbook(stale, declined).await.expect("commit"), None);
+        // A stale commit rebuilt: the rebuilt commit's events are the ones written.
+        let stale = Commit { runbook: Some(write(1)), events: events(&["stale"]), now: 4, ..Default::default() };
+        let rebuilt: &mut RebuildCommit<'_> = &mut |record: &RunbookRecord| {
+            Some(Commit {
+                runbook: Some(write(record.version)),
+                events: events(&["d", "e"]),
+                now: 4,
+                ..Default::default()
+            })
+        };
+        let committed = store.commit_runbook(stale, rebuilt).await.expect("commit").expect("written");
+        assert_eq!(committed.event_ids, [5, 6]);
+        // A commit without a runbook write may carry events too.
+        let (_, _) =
+            store.commit(Commit { events: events(&["f"]), now: 5, ..Default::default() }).await.expect("commit");
+        let read = store.events_after(0, Some(id), 100).await.expect("read");
+        let bodies: Vec<&str> = read.iter().map(|event| event.body.as_str()).collect();
+        assert_eq!(
+            bodies,
+            [
+                "{\"e\":\"created\"}",
+                "{\"e\":\"a\"}",
+                "{\"e\":\"b\"}",
+                "{\"e\":\"c\"}",
+                "{\"e\":\"d\"}",
+                "{\"e\":\"e\"}",
+                "{\"e\":\"f\"}"
+            ]
+        );
+        assert_eq!(read.iter().map(|event| event.id).collect::<Vec<_>>(), (1..=7).collect::<Vec<i64>>());
+        assert_eq!(store.event_bounds().await.expect("bounds").last, 7);
+    }
+}
