@@ -85,7 +85,9 @@ impl Entry {
             .unwrap_or_else(|errors| panic!("catalog entry {} is invalid: {errors:?}", self.name));
         match parsed.definition() {
             Definition::Integration(integration) => integration.clone(),
-            Definition::Runbook(_) => panic!("catalog entry {} is not an integration", self.name),
+            Definition::Runbook(_) | Definition::EventIntegration(_) => {
+                panic!("catalog entry {} is not an integration", self.name)
+            }
         }
     }
 

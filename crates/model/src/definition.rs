@@ -1,6 +1,6 @@
-//! A definition file's document: an integration or a runbook, and the formats it is written in.
+//! A definition file's document: an integration, a runbook or an event integration, and the formats it is written in.
 
-use crate::{Integration, ModelError, Runbook};
+use crate::{EventIntegration, Integration, ModelError, Runbook};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -13,14 +13,17 @@ pub enum Definition {
     Integration(Integration),
     /// `kind: runbook`.
     Runbook(Runbook),
+    /// `kind: event_integration` (boxed: its request and auth are held inline).
+    EventIntegration(Box<EventIntegration>),
 }
 
 impl Definition {
-    /// The integration's or runbook's name.
+    /// The integration's, runbook's or event integration's name.
     pub fn name(&self) -> &str {
         match self {
             Self::Integration(integration) => &integration.name,
             Self::Runbook(runbook) => &runbook.name,
+            Self::EventIntegration(events) => &events.name,
         }
     }
 

@@ -36,6 +36,7 @@ mod action;
 mod definition;
 mod diagnostic;
 mod error;
+mod event_integration;
 mod host;
 mod integration;
 mod parse;
@@ -56,6 +57,7 @@ pub use action::{
 pub use definition::{Definition, DefinitionFormat};
 pub use diagnostic::{Diagnostic, Position};
 pub use error::ModelError;
+pub use event_integration::{EventIntegration, EventScope, EventType};
 pub use host::{HostPattern, RedirectPolicy};
 pub use integration::{AppliesTo, CustomField, CustomFieldType, Integration, IntegrationKind, SystemParameter};
 pub use runbook::{ActionRef, FieldValue, Runbook, Task};

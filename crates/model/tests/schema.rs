@@ -70,6 +70,27 @@ const CORPUS: &[(&str, &str, bool)] = &[
         "kind: integration\nname: S\nactions:\n  - name: G\n    request: {method: GET, url: 'https://x.test', params: [a, b]}\n",
         false,
     ),
+    (
+        "an event integration",
+        "kind: event_integration\nname: E\nevents: [task.started, run.finished]\nscope: {runbook: R}\nenabled: false\nrequest: {method: POST, url: 'https://x.test', payload: {t: '{{Event.type}}'}}\n",
+        true,
+    ),
+    (
+        "an event integration scoped to a workspace, every runbook by default",
+        "kind: event_integration\nname: E\nevents: [task.created]\nscope: {workspace: Ops}\nrequest: {method: POST, url: 'https://x.test'}\n",
+        true,
+    ),
+    (
+        "an event integration with an unknown event type",
+        "kind: event_integration\nname: E\nevents: [task.exploded]\nrequest: {method: POST, url: 'https://x.test'}\n",
+        false,
+    ),
+    ("an event integration without a request", "kind: event_integration\nname: E\nevents: [task.started]\n", false),
+    (
+        "an event integration with an unknown scope",
+        "kind: event_integration\nname: E\nevents: [task.started]\nscope: {team: X}\nrequest: {method: POST, url: 'https://x.test'}\n",
+        false,
+    ),
     ("unknown kind", "kind: integrationz\nname: Hooks\n", false),
     ("missing kind", "name: Hooks\n", false),
     ("unknown top-level key", "kind: integration\nname: Hooks\nactionz: []\n", false),

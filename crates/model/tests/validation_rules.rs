@@ -227,7 +227,9 @@ const CASES: &[Case] = &[
     Case {
         name: "kind is known",
         files: &[("a.yaml", "kind: connection\nname: A\n")],
-        expected: &["1:7: kind: unknown value `connection`; expected one of `integration`, `runbook`"],
+        expected: &[
+            "1:7: kind: unknown value `connection`; expected one of `integration`, `runbook`, `event_integration`",
+        ],
     },
     // Unknown keys, wrong values and types, duplicates keys.
     Case {
@@ -921,6 +923,55 @@ const CASES: &[Case] = &[
         ],
         expected: &[
             "r.yaml:4:35: tasks[0].fixed_start: `fixed_start` cannot be combined with auto start, which `A/P` sets",
+        ],
+    },
+    Case {
+        name: "a valid event integration",
+        files: &[(
+            "e.yaml",
+            r##"
+            kind: event_integration
+            name: Audit
+            events: [task.started, task.finished]
+            scope: {workspace: Ops}
+            enabled: false
+            execute_in_rehearsal: true
+            auth: {type: token, token: t}
+            request: {method: POST, url: "https://audit.test/hook", payload: {id: "{{Event.id}}", kind: "{{Event.type}}"}}
+            allowed_hosts: [audit.test]
+            "##,
+        )],
+        expected: &[],
+    },
+    Case {
+        name: "event integrations: names, event types, scope, execution mode, headers",
+        files: &[(
+            "e.yaml",
+            r##"
+            kind: event_integration
+            name: " "
+            events: [task.started, task.exploded, task.started]
+            scope: {workspace: Ops, runbook: R}
+            request: {method: POST, url: "https://x.test", execution_mode: sync, headers: {"Bad Header": x}}
+            "##,
+        )],
+        expected: &[
+            "2:7: name: must not be empty",
+            "3:24: events[1]: unknown value `task.exploded`; expected one of `task.created`, `task.started`, `task.finished`, `task.skipped`, `task.failed`, `runbook.started`, `runbook.updated`, `runbook.finished`, `run.started`, `run.finished`",
+            "3:39: events[2]: duplicate event type `task.started`",
+            "4:34: scope.runbook: a scope is one workspace or one runbook, not both",
+            "5:64: request.execution_mode: an event integration's request is `fire_and_forget`: a 2xx answer delivers the event",
+            "5:80: request.headers['Bad Header']: `Bad Header` is not a valid header name",
+        ],
+    },
+    Case {
+        name: "event integrations need events and a request, and know only their own keys",
+        files: &[("e.yaml", "kind: event_integration\nname: E\nevents: []\nscope: everything\nactions: []\n")],
+        expected: &[
+            "1:1: request: missing required key `request`",
+            "3:9: events: list at least one event type, such as `task.started`",
+            "4:8: scope: unknown value `everything`; expected `all`, `{workspace: NAME}` or `{runbook: NAME}`",
+            "5:1: actions: unknown key `actions`; expected one of `kind`, `name`, `events`, `scope`, `enabled`, `execute_in_rehearsal`, `auth`, `request`, `allowed_hosts`, `redirects`",
         ],
     },
 ];

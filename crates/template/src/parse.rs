@@ -19,7 +19,9 @@ impl Span {
 }
 
 /// The roots of the template context; a path starting with one of these reads from the context root, anywhere.
-pub(crate) const ROOTS: [&str; 6] = ["CustomField", "Task", "Runbook", "SystemParameter", "Callback", "Response"];
+/// `Event` is set in event integrations' requests only.
+pub(crate) const ROOTS: [&str; 7] =
+    ["CustomField", "Task", "Runbook", "SystemParameter", "Callback", "Response", "Event"];
 
 /// One piece of a parsed template.
 #[derive(Debug, Clone)]

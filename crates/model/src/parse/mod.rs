@@ -4,6 +4,7 @@
 //! (JSON is YAML 1.2 flow syntax), so that both formats share one walker and one set of positions. Surrogate-pair
 //! escapes, which YAML refuses, and NUL characters, which no definition may hold, are handled in `scalars`.
 
+pub(crate) mod event_integration;
 pub(crate) mod integration;
 pub(crate) mod path;
 pub(crate) mod reader;
@@ -20,9 +21,14 @@ use reader::{ObjectReader, Walker, choices};
 enum DefinitionKind {
     Integration,
     Runbook,
+    EventIntegration,
 }
 
-choices!(DefinitionKind { "integration" => DefinitionKind::Integration, "runbook" => DefinitionKind::Runbook });
+choices!(DefinitionKind {
+    "integration" => DefinitionKind::Integration,
+    "runbook" => DefinitionKind::Runbook,
+    "event_integration" => DefinitionKind::EventIntegration,
+});
 
 /// Reads one definition file. The definition is `None` when the file is not even a mapping with a known `kind`; it is
 /// partial (with placeholders) when the walker found problems, which lets later rules run on what was readable.
@@ -62,6 +68,9 @@ pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>,
             Definition::Integration(integration::read_integration(&mut walker, object))
         }
         Some(DefinitionKind::Runbook) => Definition::Runbook(runbook::read_runbook(&mut walker, object)),
+        Some(DefinitionKind::EventIntegration) => {
+            Definition::EventIntegration(Box::new(event_integration::read_event_integration(&mut walker, object)))
+        }
         None => return (None, walker),
     };
     (Some(definition), walker)

@@ -164,7 +164,11 @@ pub(crate) fn unique_values(
 }
 
 /// Header names must be HTTP tokens.
-fn header_names(context: &mut FileContext<'_>, section_path: &FieldPath, headers: &BTreeMap<String, String>) {
+pub(crate) fn header_names(
+    context: &mut FileContext<'_>,
+    section_path: &FieldPath,
+    headers: &BTreeMap<String, String>,
+) {
     for name in headers.keys() {
         let path = section_path.key("headers").key(name);
         let is_token = !name.is_empty()

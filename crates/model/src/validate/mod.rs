@@ -3,6 +3,7 @@
 //! Every rule reports through the file's [`Walker`], so that all errors of all files come back at once, each with its
 //! file, line, column and path. Rules skip values the walker already found wrong, so that one mistake gives one error.
 
+mod event_integration_rules;
 mod integration_rules;
 mod runbook_rules;
 mod set_rules;
@@ -109,6 +110,10 @@ impl<'c> Validator<'c> {
                 templates::check_templates(&mut context, integration, self.checker);
             }
             Some(Definition::Runbook(runbook)) => runbook_rules::check(&mut context, runbook),
+            Some(Definition::EventIntegration(events)) => {
+                event_integration_rules::check(&mut context, events);
+                templates::check_event_integration_templates(&mut context, events, self.checker);
+            }
             None => {}
         }
         Analysis { file: file.name.to_owned(), definition, walker: context.walker }
@@ -162,7 +167,7 @@ impl DefinitionSet {
     pub fn integrations(&self) -> impl Iterator<Item = &Integration> {
         self.definitions.iter().filter_map(|parsed| match &parsed.definition {
             Definition::Integration(integration) => Some(integration),
-            Definition::Runbook(_) => None,
+            Definition::Runbook(_) | Definition::EventIntegration(_) => None,
         })
     }
 
@@ -170,7 +175,7 @@ impl DefinitionSet {
     pub fn runbooks(&self) -> impl Iterator<Item = &Runbook> {
         self.definitions.iter().filter_map(|parsed| match &parsed.definition {
             Definition::Runbook(runbook) => Some(runbook),
-            Definition::Integration(_) => None,
+            Definition::Integration(_) | Definition::EventIntegration(_) => None,
         })
     }
 

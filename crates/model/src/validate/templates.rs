@@ -5,8 +5,8 @@ use super::FileContext;
 use crate::parse::path::FieldPath;
 use crate::parse::reader::Site;
 use crate::{
-    AuthSettings, BodyTemplate, Integration, MAX_STRUCTURE_DEPTH, NotifyWebhook, Position, TemplateChecker,
-    TemplatePlace,
+    AuthSettings, BodyTemplate, EventIntegration, Integration, MAX_STRUCTURE_DEPTH, NotifyWebhook, Position,
+    TemplateChecker, TemplatePlace,
 };
 use saphyr_parser::ScalarStyle;
 use std::collections::BTreeMap;
@@ -24,7 +24,33 @@ pub(crate) struct TemplateSite<'d> {
 /// Checks every template of `integration`, reporting problems and references to undeclared custom fields.
 pub(crate) fn check_templates(context: &mut FileContext<'_>, integration: &Integration, checker: &dyn TemplateChecker) {
     let declared: Vec<&str> = integration.custom_fields.iter().map(|field| field.name.as_str()).collect();
-    for site in template_sites(integration) {
+    check_sites(context, template_sites(integration), &declared, checker);
+}
+
+/// Checks every template of an event integration (its auth and request, at the paths of its own file). It declares no
+/// custom fields, so a template that reads one is refused.
+pub(crate) fn check_event_integration_templates(
+    context: &mut FileContext<'_>,
+    events: &EventIntegration,
+    checker: &dyn TemplateChecker,
+) {
+    let action = events.as_action();
+    let mut sites = Vec::new();
+    action_sites(&mut sites, &action, FieldPath::root());
+    let hosts_listed = !action.allowed_hosts.is_empty();
+    for site in &mut sites {
+        site.hosts_listed = hosts_listed;
+    }
+    check_sites(context, sites, &[], checker);
+}
+
+fn check_sites(
+    context: &mut FileContext<'_>,
+    sites: Vec<TemplateSite<'_>>,
+    declared: &[&str],
+    checker: &dyn TemplateChecker,
+) {
+    for site in sites {
         if !context.walker.is_clean(&site.path) {
             continue;
         }
@@ -49,7 +75,7 @@ pub(crate) fn check_templates(context: &mut FileContext<'_>, integration: &Integ
                 continue;
             }
             let position = context.template_position(&site.path, site.template, reference.line, reference.column);
-            let message = format!("unknown custom field `{}`; {}", reference.name, declared_fields(&declared));
+            let message = format!("unknown custom field `{}`; {}", reference.name, declared_fields(declared));
             context.walker.error(position, &site.path, message);
         }
     }
