@@ -8,6 +8,54 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
 
+/// A JSON merge patch (RFC 7396) of a `T`: members replace those of the resource, `null` members remove theirs. It is
+/// read as a JSON object and applied by the engine, which checks the result as a `T`; its schema is `T`'s with every
+/// member optional and nullable (and no other member).
+#[derive(Debug)]
+pub(crate) struct MergePatch<T>(
+    pub(crate) serde_json::Map<String, serde_json::Value>,
+    pub(crate) std::marker::PhantomData<T>,
+);
+
+impl<'de, T> serde::Deserialize<'de> for MergePatch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Map::deserialize(deserializer).map(|members| Self(members, std::marker::PhantomData))
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for MergePatch<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("{}Patch", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = T::json_schema(generator);
+        schema.remove("required");
+        if let Some(serde_json::Value::Object(properties)) = schema.get_mut("properties") {
+            for member in properties.values_mut() {
+                let shape = std::mem::take(member);
+                *member = serde_json::json!({"anyOf": [shape, {"type": "null"}]});
+            }
+        }
+        schema.insert("description".into(), format!("A JSON merge patch (RFC 7396) of a {}", T::schema_name()).into());
+        schema
+    }
+}
+
+/// The pattern of a text that is not blank: one character that is not whitespace as Rust's `str::trim` and
+/// `char::is_whitespace` know it (spelled out: a regex `\s` differs), so the schema says "not blank" exactly as the
+/// server decides it.
+pub(crate) const NOT_BLANK: &str = r"[^\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
+/// The pattern of an email address as the engine checks it (`LOCAL@DOMAIN`, neither empty nor holding `@` or
+/// whitespace, surrounding whitespace trimmed).
+pub(crate) const EMAIL: &str = concat!(
+    r"^[\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*",
+    r"[^@\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+@",
+    r"[^@\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+",
+    r"[\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+);
+
 /// A JSON body of type `T`.
 #[derive(Debug)]
 pub(crate) struct JsonBody<T>(pub(crate) T);

@@ -11,6 +11,7 @@ use cutover_integrations_core::EngineError;
 use cutover_integrations_core::auth::AuthError;
 use cutover_integrations_core::runbook::{ErrorCategory, RunbookError};
 use cutover_integrations_core::store::StoreError;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// An error answer: status, stable snake_case code, message and per-field details.
@@ -26,8 +27,28 @@ pub(crate) struct ApiError {
     pub(crate) details: Vec<Detail>,
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Error")]
+pub(crate) struct ErrorBody<'a> {
+    /// The error.
+    error: ErrorInner<'a>,
+}
+
+/// An error: code, message, details.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "ErrorDetails")]
+struct ErrorInner<'a> {
+    /// A stable snake_case code such as `task_not_startable`.
+    code: &'a str,
+    /// A sentence for people.
+    message: &'a str,
+    /// One entry per field at fault (may be empty).
+    details: &'a [Detail],
+}
+
 /// One field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub(crate) struct Detail {
     /// The path of the value: `actions[0].request.url`, `custom_fields['Slack Channel']`, `$` for the whole input.
     pub(crate) path: String,
@@ -102,17 +123,7 @@ impl std::fmt::Display for Detail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            error: Inner<'a>,
-        }
-        #[derive(Serialize)]
-        struct Inner<'a> {
-            code: &'a str,
-            message: &'a str,
-            details: &'a [Detail],
-        }
-        let body = Body { error: Inner { code: &self.code, message: &self.message, details: &self.details } };
+        let body = ErrorBody { error: ErrorInner { code: &self.code, message: &self.message, details: &self.details } };
         (self.status, axum::Json(body)).into_response()
     }
 }

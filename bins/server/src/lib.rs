@@ -29,7 +29,7 @@ use tokio::sync::watch;
 
 pub use access::Access;
 pub use request_log::log_requests;
-pub use routes::{API_PREFIX, Body, ROUTES, Route, router};
+pub use routes::{API_PREFIX, Answer, Body, In, Param, ROUTES, Route, SchemaOf, router};
 
 /// The whole server: the REST API under [`API_PREFIX`] and the web console at `/`
 /// ([`cutover_integrations_console::router`]); unknown paths get the API's JSON 404.

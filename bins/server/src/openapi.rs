@@ -1,40 +1,68 @@
-//! The OpenAPI 3.1 document, generated from the route table at run time: every route with its parameters, body,
-//! answers and the roles that may call it (`x-roles`), and the schemas the routes name.
+//! The OpenAPI 3.1 document, generated at run time from the route table ([`ROUTES`]) and the Rust types the handlers
+//! take and answer with: every route with its path, query and header parameters, body, answers (with their media
+//! types and headers), errors and the roles that may call it (`x-roles`).
 //!
-//! Generated from [`ROUTES`] rather than derived with a macro crate: the table is what the router is built from, so a
-//! route cannot exist without being documented, and the server keeps no proc-macro dependency tree.
+//! Schemas are derived with `schemars` from the same types: request bodies as they deserialize (unknown members
+//! refused where the type refuses them), answers as they serialize (every member the server always writes is
+//! `required`). A type whose two shapes differ (defaults, members skipped when empty) gets both: its answer shape
+//! under its name, its request shape as `NameInput`. The route table is what the router is built from, so a route
+//! cannot exist without being documented, and `tests/support/openapi.rs` checks every answer of the router tests
+//! against this document.
 
 use crate::access::{Access, role_name};
-use crate::routes::{API_PREFIX, Body, ROUTES};
+use crate::error::ErrorBody;
+use crate::routes::{Answer, Body, In, ROUTES, Route, SchemaOf, schema};
+use axum::http::Method;
+use schemars::SchemaGenerator;
+use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-/// A page of a list: `{"items": [...], "next_cursor": "…" | null}` (see `src/paging.rs`).
-fn page_of(item: &str) -> Value {
-    json!({
-        "type": "object",
-        "required": ["items", "next_cursor"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
-            "next_cursor": {"type": ["string", "null"], "description": "Pass as `?cursor=` for the next page"},
-        },
-    })
-}
+/// A route with its request parts (`parameters`, `requestBody`) and its `responses`, before they are assembled.
+type Operation<'a> = (&'a Route, Map<String, Value>, Map<String, Value>);
 
 /// The document.
 pub(crate) fn document() -> Value {
+    let mut answers = generator(SchemaSettings::for_serialize);
+    let mut requests = generator(SchemaSettings::for_deserialize);
+    let error = Value::from(schema::<ErrorBody<'static>>(&mut answers));
+    let mut operations: Vec<Operation<'_>> = ROUTES
+        .iter()
+        .map(|route| {
+            let request = request_parts(route, &mut requests);
+            let answer = answer_parts(route, &mut answers, &error);
+            (route, request, answer)
+        })
+        .collect();
+    let mut schemas = answers.take_definitions(true);
+    let mut request_schemas = requests.take_definitions(true);
+    // A type whose request shape differs from its answer shape: its request shape is `NameInput`.
+    let renamed: Vec<String> = request_schemas
+        .iter()
+        .filter(|(name, schema)| schemas.get(*name).is_some_and(|answer| answer != *schema))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in &renamed {
+        if let Some(schema) = request_schemas.remove(name) {
+            request_schemas.insert(format!("{name}Input"), schema);
+        }
+    }
+    for schema in request_schemas.values_mut() {
+        rename_references(schema, &renamed);
+    }
+    for (_, request, _) in &mut operations {
+        for part in request.values_mut() {
+            rename_references(part, &renamed);
+        }
+    }
+    for (name, schema) in request_schemas {
+        schemas.entry(name).or_insert(schema);
+    }
     let mut paths = Map::new();
-    for route in ROUTES {
+    for (route, request, answer) in operations {
         let mut operation = Map::new();
         operation.insert("operationId".into(), json!(route.operation));
         operation.insert("summary".into(), json!(route.summary));
         operation.insert("tags".into(), json!([tag(route.path)]));
-        let parameters: Vec<Value> = route
-            .path
-            .split('/')
-            .filter_map(|segment| segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        operation.insert("parameters".into(), Value::Array(parameters));
         match route.access {
             Access::Public => {
                 operation.insert("security".into(), json!([]));
@@ -48,35 +76,9 @@ pub(crate) fn document() -> Value {
                 operation.insert("x-roles".into(), json!(roles));
             }
         }
-        if let Some(body) = request_body(route.body) {
-            operation.insert("requestBody".into(), body);
-        }
-        let mut responses = Map::new();
-        let success = match route.response {
-            Some(schema) => json!({
-                "description": "success",
-                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}},
-            }),
-            None => json!({"description": "success"}),
-        };
-        responses.insert(route.success.to_string(), success);
-        let mut errors: Vec<u16> = route.errors.to_vec();
-        if let Access::AnyOf(_) = route.access {
-            errors.extend([401, 403]);
-        }
-        errors.sort_unstable();
-        errors.dedup();
-        for status in errors {
-            responses.insert(
-                status.to_string(),
-                json!({
-                    "description": reason(status),
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                }),
-            );
-        }
-        operation.insert("responses".into(), Value::Object(responses));
-        let path = paths.entry(format!("{API_PREFIX}{}", route.path)).or_insert_with(|| json!({}));
+        operation.extend(request);
+        operation.extend(answer);
+        let path = paths.entry(route.full_path()).or_insert_with(|| json!({}));
         if let Value::Object(path) = path {
             path.insert(route.method.as_str().to_ascii_lowercase(), Value::Object(operation));
         }
@@ -86,42 +88,181 @@ pub(crate) fn document() -> Value {
         "info": {
             "title": "cutover-server",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The reference REST API of cutover-integrations: definitions, runbooks, tasks, OAuth, callbacks and events.",
+            "description": "The reference REST API of cutover-integrations: definitions, runbooks, tasks, OAuth, \
+                callbacks and events. Lists answer pages (`{items, next_cursor}`; `limit`, `cursor`). Single \
+                resources carry an `ETag`; `If-Match` on their writes answers 412 when stale. A method a path does \
+                not have answers 405 with an `Allow` header naming those it has.",
         },
+        "servers": [{"url": "/", "description": "This server (paths carry the `/api/v1` prefix)"}],
         "paths": paths,
         "components": {
             "securitySchemes": {
                 "apiToken": {"type": "http", "scheme": "bearer", "description": "A user's API token"},
                 "callbackToken": {"type": "http", "scheme": "bearer", "description": "The fire's {{Callback.token}}"},
             },
-            "schemas": schemas(),
+            "schemas": schemas,
         },
     })
 }
 
-fn tag(path: &str) -> &str {
-    path.trim_start_matches('/').split('/').next().unwrap_or("api")
+/// A generator of draft 2020-12 schemas (what OpenAPI 3.1 uses) whose named types land in `components/schemas`.
+fn generator(contract: fn(SchemaSettings) -> SchemaSettings) -> SchemaGenerator {
+    contract(SchemaSettings::draft2020_12())
+        .with(|settings| {
+            settings.definitions_path = "/components/schemas".into();
+            settings.meta_schema = None;
+        })
+        .into_generator()
 }
 
-fn request_body(body: Body) -> Option<Value> {
-    let reference = |schema: &str| json!({"$ref": format!("#/components/schemas/{schema}")});
-    match body {
+/// Rewrites `$ref`s to the `renamed` schemas into `$ref`s to their `NameInput`.
+fn rename_references(value: &mut Value, renamed: &[String]) {
+    match value {
+        Value::Object(object) => {
+            for (key, member) in object.iter_mut() {
+                if key == "$ref"
+                    && let Value::String(reference) = member
+                    && let Some(name) = reference.strip_prefix("#/components/schemas/")
+                    && renamed.iter().any(|renamed| renamed == name)
+                {
+                    *reference = format!("{reference}Input");
+                } else {
+                    rename_references(member, renamed);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| rename_references(item, renamed)),
+        _ => {}
+    }
+}
+
+/// An operation's `parameters` and `requestBody`.
+fn request_parts(route: &Route, requests: &mut SchemaGenerator) -> Map<String, Value> {
+    let mut parameters: Vec<Value> = route
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')))
+        .map(|name| {
+            let schema = match name {
+                "id" | "fire" => json!({"type": "integer", "format": "int64"}),
+                _ => json!({"type": "string", "minLength": 1}),
+            };
+            json!({"name": name, "in": "path", "required": true, "schema": schema})
+        })
+        .collect();
+    for param in route.params {
+        let location = match param.location {
+            In::Query => "query",
+            In::Header => "header",
+        };
+        parameters.push(json!({
+            "name": param.name,
+            "in": location,
+            "required": param.required,
+            "description": param.description,
+            "schema": Value::from((param.schema)(requests)),
+        }));
+    }
+    let mut parts = Map::new();
+    parts.insert("parameters".into(), Value::Array(parameters));
+    let json_body = |schema: SchemaOf, required: bool, requests: &mut SchemaGenerator| json!({"required": required, "content": {"application/json": {"schema": Value::from(schema(requests))}}});
+    let body = match route.body {
         Body::None => None,
-        Body::Json(schema) => {
-            Some(json!({"required": true, "content": {"application/json": {"schema": reference(schema)}}}))
-        }
-        Body::OptionalJson(schema) => {
-            Some(json!({"required": false, "content": {"application/json": {"schema": reference(schema)}}}))
-        }
+        Body::Json(schema) => Some(json_body(schema, true, requests)),
+        Body::OptionalJson(schema) => Some(json_body(schema, false, requests)),
         Body::Definition => Some(json!({
             "required": true,
-            "description": "One definition file; `?file=NAME` names it in errors (a `.json` name means JSON)",
+            "description": "One definition file (see `GET /api/v1/schema/definition.json`); `?file=NAME` names it \
+                            in errors (a `.json` name means JSON)",
             "content": {
                 "application/yaml": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "object"}},
             },
         })),
+    };
+    if let Some(body) = body {
+        parts.insert("requestBody".into(), body);
     }
+    parts
+}
+
+/// An operation's `responses`: its successful answers, then its errors.
+fn answer_parts(route: &Route, answers: &mut SchemaGenerator, error: &Value) -> Map<String, Value> {
+    let etag = json!({"ETag": {"description": "The resource's version, for `If-Match` and `If-None-Match`",
+                               "required": true, "schema": {"type": "string"}}});
+    let success = match route.answer {
+        Answer::Json(schema) => json!({
+            "description": "success",
+            "content": {"application/json": {"schema": Value::from(schema(answers))}},
+        }),
+        Answer::JsonOrHtml(schema) => json!({
+            "description": "success: JSON, or a short HTML page for a browser (`Accept: text/html`)",
+            "content": {
+                "application/json": {"schema": Value::from(schema(answers))},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }),
+        Answer::Tagged(schema) => json!({
+            "description": "success",
+            "headers": etag,
+            "content": {"application/json": {"schema": Value::from(schema(answers))}},
+        }),
+        Answer::Empty => json!({"description": "done; no body"}),
+        Answer::Redirect => json!({
+            "description": "redirect to the provider's authorization page",
+            "headers": {"Location": {"required": true, "schema": {"type": "string", "format": "uri"}}},
+        }),
+        Answer::EventStream => json!({
+            "description": "Server-sent events: `event:` the kind (`runbook_created`, `runbook_stage_changed`, \
+                `task_stage_changed`, `integration_status_changed`, …, or `refetch` when events after \
+                `Last-Event-ID` are no longer kept), `id:` the event's id in the durable log, `data:` the change \
+                as JSON",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }),
+        Answer::Metrics => json!({
+            "description": "Prometheus text exposition",
+            "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+        }),
+        Answer::Document(media) => json!({
+            "description": "the document",
+            "content": {media: {"schema": {"type": "object"}}},
+        }),
+    };
+    let mut responses = Map::new();
+    for status in std::iter::once(&route.success).chain(route.also) {
+        responses.insert(status.to_string(), success.clone());
+    }
+    if matches!(route.answer, Answer::Tagged(_)) && route.method == Method::GET {
+        responses.insert(
+            "304".into(),
+            json!({"description": "`If-None-Match` names the current version; no body", "headers": etag}),
+        );
+    }
+    let mut errors: Vec<u16> = route.errors.to_vec();
+    if let Access::AnyOf(_) = route.access {
+        errors.extend([401, 403]);
+    }
+    if route.params.iter().any(|param| param.location == In::Query) {
+        errors.push(422);
+    }
+    if !matches!(route.body, Body::None) {
+        errors.extend([400, 413]);
+    }
+    errors.sort_unstable();
+    errors.dedup();
+    for status in errors {
+        responses.insert(
+            status.to_string(),
+            json!({"description": reason(status), "content": {"application/json": {"schema": error}}}),
+        );
+    }
+    let mut parts = Map::new();
+    parts.insert("responses".into(), Value::Object(responses));
+    parts
+}
+
+fn tag(path: &str) -> &str {
+    path.trim_start_matches('/').split('/').next().unwrap_or("api")
 }
 
 fn reason(status: u16) -> &'static str {
@@ -132,237 +273,10 @@ fn reason(status: u16) -> &'static str {
         404 => "no such resource",
         409 => "not allowed in this state",
         412 => "`If-Match` names a version the resource is no longer at: nothing changed",
+        413 => "the body is larger than 1 MiB",
         422 => "invalid input (every error with its path)",
         502 => "the OAuth provider failed",
         503 => "the database does not answer",
         _ => "error",
     }
-}
-
-fn schemas() -> Value {
-    let stage = json!({"type": "string", "enum": ["not_startable", "startable", "in_progress", "complete", "skipped"]});
-    let status = json!({"type": "string", "enum": ["none", "pending", "running", "waiting", "succeeded", "failed", "cancelled", "not_sent"]});
-    let roles = json!({"type": "array", "items": {"type": "string", "enum": ["admin", "integrations_admin", "custom_fields_admin", "runbook_admin", "operator", "viewer"]}});
-    let field_values = json!({"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}});
-    let entries: Vec<(&str, Value)> = vec![
-        (
-            "Error",
-            json!({
-                "type": "object",
-                "required": ["error"],
-                "properties": {"error": {
-                    "type": "object",
-                    "required": ["code", "message", "details"],
-                    "properties": {
-                        "code": {"type": "string"},
-                        "message": {"type": "string"},
-                        "details": {"type": "array", "items": {
-                            "type": "object",
-                            "required": ["path", "message"],
-                            "properties": {
-                                "path": {"type": "string"}, "message": {"type": "string"}, "file": {"type": "string"},
-                                "line": {"type": "integer"}, "column": {"type": "integer"},
-                            },
-                        }},
-                    },
-                }},
-            }),
-        ),
-        (
-            "User",
-            json!({"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"}, "roles": roles}}),
-        ),
-        ("Users", page_of("User")),
-        (
-            "NewUser",
-            json!({"type": "object", "required": ["name", "email", "roles"], "additionalProperties": false,
-            "properties": {"name": {"type": "string"}, "email": {"type": "string"}, "roles": roles}}),
-        ),
-        (
-            "CreatedUser",
-            json!({"allOf": [{"$ref": "#/components/schemas/User"}, {"type": "object", "properties": {"token": {"type": "string", "description": "shown once"}}}]}),
-        ),
-        (
-            "AppliedDefinitions",
-            json!({"type": "object", "properties": {
-                "integrations": {"type": "array", "items": {"type": "object", "properties": {
-                    "integration_id": {"type": "integer"}, "created": {"type": "boolean"},
-                    "actions_created": {"type": "array", "items": {"type": "string"}},
-                    "actions_updated": {"type": "array", "items": {"type": "string"}},
-                    "custom_fields": {"type": "array", "items": {"type": "string"}},
-                }}},
-                "runbooks": {"type": "array", "items": {"type": "integer"}},
-            }}),
-        ),
-        (
-            "Integration",
-            json!({"type": "object", "properties": {
-                "id": {"type": "integer"}, "name": {"type": "string"}, "type": {"type": "string", "enum": ["custom", "predefined"]},
-                "image_url": {"type": ["string", "null"]}, "archived": {"type": "boolean"},
-                "custom_fields": {"type": "array", "items": {"$ref": "#/components/schemas/CustomField"}},
-                "actions": {"type": "array", "items": {"$ref": "#/components/schemas/Action"}},
-            }}),
-        ),
-        ("Integrations", page_of("Integration")),
-        (
-            "TaskDefinition",
-            json!({"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
-                "id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"},
-                "action": {"type": "string", "description": "INTEGRATION/ACTION; a manual task when absent"},
-                "predecessors": {"type": "array", "items": {"type": "string"}},
-                "custom_fields": field_values.clone(), "auto_start": {"type": "boolean"},
-                "fixed_start": {"type": "string", "format": "date-time"}, "duration_seconds": {"type": "integer"},
-                "assignee": {"type": "string"},
-            }}),
-        ),
-        (
-            "TaskDefinitionPatch",
-            json!({"type": "object", "description": "JSON merge patch (RFC 7396) of a TaskDefinition; null removes a member"}),
-        ),
-        (
-            "IntegrationPatch",
-            json!({"type": "object", "additionalProperties": false,
-            "properties": {"name": {"type": "string", "description": "refused (422 at `name`) while a runbook's task names the integration"},
-                "image_url": {"type": "string"}, "archived": {"type": "boolean"}}}),
-        ),
-        (
-            "Action",
-            json!({"type": "object", "description": "An action definition as in definition files (contract section 2); auth secrets read back as [REDACTED]",
-            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "image_url": {"type": "string"},
-                "trigger": {"type": "string"}, "visibility": {}, "settings": {"type": "object"}, "auth": {"type": "object"},
-                "request": {"type": "object", "description": "absent: a draft, which no task may use"},
-                "response": {"type": "object"}, "polling": {"type": "object"}, "callback": {"type": "object"},
-                "oauth": {"type": "object", "description": "GET /actions/{id} of an OAuth functional-user action: status, obtained_at, expires_at, authenticated_by, authenticated_at"}}}),
-        ),
-        (
-            "CustomField",
-            json!({"type": "object", "required": ["name", "type"], "properties": {
-                "name": {"type": "string"},
-                "type": {"type": "string", "enum": ["text", "textarea", "select", "radio", "checkboxes", "date", "user"]},
-                "options": {"type": "array", "items": {"type": "string"}}, "required": {"type": "boolean"},
-                "transient": {"type": "boolean"}, "applies_to": {"type": "string", "enum": ["task", "runbook"]},
-                "restrict_to": {"type": "array", "items": {"type": "string"}},
-            }}),
-        ),
-        ("CustomFields", page_of("CustomField")),
-        (
-            "SystemParameter",
-            json!({"type": "object", "properties": {"name": {"type": "string"}, "secret": {"type": "boolean"},
-            "value": {"type": ["string", "null"], "description": "null for secret parameters"}}}),
-        ),
-        ("SystemParameters", page_of("SystemParameter")),
-        (
-            "CatalogEntry",
-            json!({"type": "object", "required": ["name", "title", "summary", "file", "actions", "custom_fields", "settings"],
-            "properties": {
-                "name": {"type": "string"}, "title": {"type": "string"}, "summary": {"type": "string"}, "file": {"type": "string"},
-                "actions": {"type": "array", "items": {"type": "string"}},
-                "custom_fields": {"type": "array", "items": {"type": "string"}},
-                "settings": {"type": "array", "items": {"type": "object", "properties": {
-                    "key": {"type": "string"}, "label": {"type": "string"}, "description": {"type": "string"},
-                    "kind": {"type": "string", "enum": ["url", "text", "secret", "secret_url", "webhook_secret"]},
-                    "secret": {"type": "boolean"}, "required": {"type": "boolean"}, "default": {"type": ["string", "null"]},
-                    "system_parameter": {"type": ["string", "null"], "description": "The secret system parameter a secret setting is stored in"},
-                }}},
-            }}),
-        ),
-        ("CatalogEntries", page_of("CatalogEntry")),
-        (
-            "CatalogInstall",
-            json!({"type": "object", "additionalProperties": false, "properties": {
-                "name": {"type": "string", "description": "The integration's name; the entry's own by default"},
-                "settings": {"type": "object", "additionalProperties": {"type": "string"}},
-            }}),
-        ),
-        (
-            "CatalogInstalled",
-            json!({"type": "object", "required": ["integration_id", "name", "parameters_set", "parameters_unset"], "properties": {
-                "integration_id": {"type": "integer"}, "name": {"type": "string"},
-                "parameters_set": {"type": "array", "items": {"type": "string"}},
-                "parameters_unset": {"type": "array", "items": {"type": "string"}},
-            }}),
-        ),
-        (
-            "NewSystemParameter",
-            json!({"type": "object", "required": ["name", "value"], "additionalProperties": false,
-            "properties": {"name": {"type": "string"}, "value": {"type": "string"}, "secret": {"type": "boolean"}}}),
-        ),
-        (
-            "RunbookSummary",
-            json!({"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
-            "workspace": {"type": ["string", "null"]},
-            "stage": {"type": "string", "enum": ["planning", "active", "paused", "cancelled", "complete"]},
-            "mode": {"type": ["string", "null"], "enum": ["rehearsal", "live", null]}}}),
-        ),
-        ("RunbookSummaries", page_of("RunbookSummary")),
-        (
-            "Runbook",
-            json!({"allOf": [{"$ref": "#/components/schemas/RunbookSummary"}, {"type": "object", "properties": {
-                "description": {"type": ["string", "null"]}, "custom_fields": field_values,
-                "started_at": {"type": ["string", "null"]}, "ended_at": {"type": ["string", "null"]},
-                "done": {"type": "integer"}, "tasks": {"$ref": "#/components/schemas/Tasks"},
-            }}]}),
-        ),
-        (
-            "Task",
-            json!({"type": "object", "properties": {
-                "id": {"type": "string"}, "name": {"type": "string"}, "action": {"type": ["string", "null"]},
-                "predecessors": {"type": "array", "items": {"type": "string"}}, "stage": stage,
-                "integration_status": status, "failure_reason": {"type": ["string", "null"]},
-                "waiting_reason": {"type": ["string", "null"]}, "fire": {"type": "integer"},
-                "custom_fields": field_values, "missing_fields": {"type": "array", "items": {"type": "string"}},
-            }}),
-        ),
-        ("Tasks", page_of("Task")),
-        (
-            "CustomFieldValues",
-            json!({"type": "object", "required": ["custom_fields"], "additionalProperties": false,
-            "properties": {"custom_fields": field_values}}),
-        ),
-        (
-            "StartRunbook",
-            json!({"type": "object", "required": ["mode"], "additionalProperties": false,
-            "properties": {"mode": {"type": "string", "enum": ["rehearsal", "live"]}}}),
-        ),
-        (
-            "StartTask",
-            json!({"type": "object", "additionalProperties": false, "properties": {"force": {"type": "boolean"}}}),
-        ),
-        (
-            "SkipTask",
-            json!({"type": "object", "required": ["comment"], "additionalProperties": false,
-            "properties": {"comment": {"type": "string"}}}),
-        ),
-        (
-            "ActionsLog",
-            json!({"type": "object", "properties": {
-                "runbook": {"type": "integer"}, "task": {"type": "string"},
-                "fires": {"type": "array", "items": {"type": "object", "properties": {
-                    "fire_id": {"type": "integer"}, "number": {"type": "integer"}, "idempotency_key": {"type": "string"},
-                    "status": {"type": "string", "enum": ["due", "waiting", "done"]}, "outcome": {"type": ["string", "null"]},
-                    "entries": {"type": "array", "items": {"type": "object", "description": "an attempt (request, response, curl, duration) or a note"}},
-                }}},
-            }}),
-        ),
-        (
-            "CallbackReport",
-            json!({"type": "object", "required": ["status"], "additionalProperties": false,
-                "description": "custom_fields may set only declared fields that apply to the fire's action (422 otherwise)",
-                "properties": {
-                "status": {"type": "string", "enum": ["success", "failure", "progress"]},
-                "message": {"type": "string"}, "custom_fields": field_values,
-            }}),
-        ),
-        (
-            "CallbackResult",
-            json!({"type": "object", "properties": {"fire": {"type": "integer"},
-            "applied": {"type": "boolean", "description": "false for an idempotent repeat"}}}),
-        ),
-        (
-            "OAuthResult",
-            json!({"type": "object", "properties": {"authorized": {"type": "boolean"}, "credential": {"type": "string"}}}),
-        ),
-        ("Health", json!({"type": "object", "properties": {"status": {"type": "string"}}})),
-    ];
-    Value::Object(entries.into_iter().map(|(name, schema)| (name.to_owned(), schema)).collect())
 }

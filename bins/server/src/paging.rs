@@ -5,12 +5,16 @@
 //! the last item of its page, so items added or removed meanwhile shift nothing.
 
 use crate::error::ApiError;
+use crate::routes::{In, Param, schema};
+use crate::views::Page;
 use axum::Json;
 use axum::http::Uri;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use schemars::{Schema, SchemaGenerator, json_schema};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -18,6 +22,26 @@ use std::str::FromStr;
 pub(crate) const DEFAULT_LIMIT: u32 = 100;
 /// The largest `limit`.
 pub(crate) const MAX_LIMIT: u32 = 1000;
+
+/// `?limit=`: the page size.
+pub(crate) const LIMIT: Param =
+    Param { name: "limit", location: In::Query, required: false, description: "The page size", schema: limit_schema };
+
+/// `?cursor=`: where the page starts.
+pub(crate) const CURSOR: Param = Param {
+    name: "cursor",
+    location: In::Query,
+    required: false,
+    description: "The `next_cursor` of the previous page, as it was given",
+    schema: schema::<String>,
+};
+
+/// The parameters of a list without filters.
+pub(crate) const LIST: &[Param] = &[LIMIT, CURSOR];
+
+fn limit_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT})
+}
 
 /// A list request: its page size, where it resumes, and its filters.
 #[derive(Debug)]
@@ -33,8 +57,14 @@ pub(crate) struct ListQuery {
 }
 
 impl ListQuery {
-    /// Reads `limit`, `cursor` and the `filters` this list accepts from the request's query.
-    pub(crate) fn parse(uri: &Uri, list: &'static str, filters: &[&str]) -> Result<Self, ApiError> {
+    /// Reads `limit`, `cursor` and the filters this list accepts (the query parameters of `params` besides those
+    /// two: the route table's, so the document lists exactly what is read) from the request's query.
+    pub(crate) fn parse(uri: &Uri, list: &'static str, params: &[Param]) -> Result<Self, ApiError> {
+        let filters: Vec<&str> = params
+            .iter()
+            .filter(|param| param.location == In::Query && ![LIMIT.name, CURSOR.name].contains(&param.name))
+            .map(|param| param.name)
+            .collect();
         let mut query = Self { limit: DEFAULT_LIMIT, after: None, filters: BTreeMap::new(), list };
         let pairs: Vec<(String, String)> = uri
             .query()
@@ -49,7 +79,7 @@ impl ListQuery {
                 }
                 _ => {
                     let accepted: Vec<String> =
-                        ["limit", "cursor"].iter().chain(filters).map(|name| format!("`{name}`")).collect();
+                        ["limit", "cursor"].iter().chain(&filters).map(|name| format!("`{name}`")).collect();
                     return Err(ApiError::invalid(
                         &name,
                         format!("unknown query parameter `{name}`; this list takes {}", accepted.join(", ")),
@@ -80,20 +110,20 @@ impl ListQuery {
     }
 
     /// The answer: the items, and the cursor of the next page (the key of the last item) when `more` follow.
-    pub(crate) fn answer(&self, items: Vec<Value>, last_key: Option<String>, more: bool) -> Json<Value> {
-        let next = last_key.filter(|_| more).map(|key| encode_cursor(self.list, &key));
-        Json(json!({"items": items, "next_cursor": next}))
+    pub(crate) fn answer<V: Serialize>(&self, items: Vec<V>, last_key: Option<String>, more: bool) -> Json<Page<V>> {
+        let next_cursor = last_key.filter(|_| more).map(|key| encode_cursor(self.list, &key));
+        Json(Page { items, next_cursor })
     }
 
     /// A page of a list held in memory, in the order of `key` (each key unique; the list is sorted here, so that the
     /// order does not depend on a database's collation): the items after the cursor's key, at most `limit` of them,
     /// as [`ListQuery::answer`] answers them.
-    pub(crate) fn page_of<T, K>(
+    pub(crate) fn page_of<T, K, V: Serialize>(
         &self,
         items: impl IntoIterator<Item = T>,
         key: impl Fn(&T) -> K,
-        view: impl Fn(&T) -> Value,
-    ) -> Result<Json<Value>, ApiError>
+        view: impl Fn(&T) -> V,
+    ) -> Result<Json<Page<V>>, ApiError>
     where
         K: Ord + FromStr + ToString,
     {
@@ -146,7 +176,8 @@ mod tests {
     use super::*;
 
     fn query(text: &str) -> Result<ListQuery, ApiError> {
-        ListQuery::parse(&format!("/x?{text}").parse().expect("URI"), "things", &["stage"])
+        const STAGE: Param = Param { name: "stage", ..CURSOR };
+        ListQuery::parse(&format!("/x?{text}").parse().expect("URI"), "things", &[LIMIT, CURSOR, STAGE])
     }
 
     #[test]
@@ -178,18 +209,18 @@ mod tests {
     fn pages_in_memory_cover_every_item_once() {
         let items: Vec<u32> = (1..=7).collect();
         for limit in 1..=8 {
-            let mut seen = Vec::new();
+            let mut seen: Vec<u64> = Vec::new();
             let mut cursor: Option<String> = None;
             loop {
                 let text = match &cursor {
                     Some(cursor) => format!("limit={limit}&cursor={cursor}"),
                     None => format!("limit={limit}"),
                 };
-                let page = query(&text).expect("query").page_of(items.clone(), |n| *n, |n| json!(n)).expect("page");
-                let numbers = page.0["items"].as_array().expect("items").clone();
-                assert!(numbers.len() <= limit as usize);
-                seen.extend(numbers.iter().filter_map(Value::as_u64));
-                match page.0["next_cursor"].as_str() {
+                let page =
+                    query(&text).expect("query").page_of(items.clone(), |n| *n, |n| u64::from(*n)).expect("page");
+                assert!(page.0.items.len() <= limit as usize);
+                seen.extend(&page.0.items);
+                match page.0.next_cursor.as_deref() {
                     Some(next) => cursor = Some(next.to_owned()),
                     None => break,
                 }

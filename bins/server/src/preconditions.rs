@@ -13,7 +13,7 @@ use axum::http::header::{ETAG, IF_MATCH, IF_NONE_MATCH};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde::Serialize;
 
 /// The `If-Match` of a request: the version the caller last read, or none (`*`, or no header: any version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub(crate) fn etag(version: i64) -> HeaderValue {
 
 /// A single resource's answer: its JSON with its `ETag`, or 304 with the `ETag` alone when the request's
 /// `If-None-Match` names it (or is `*`).
-pub(crate) fn tagged(request: &HeaderMap, status: StatusCode, version: i64, body: Value) -> Response {
+pub(crate) fn tagged<T: Serialize>(request: &HeaderMap, status: StatusCode, version: i64, body: T) -> Response {
     let tag = etag(version);
     let unchanged = request.get(IF_NONE_MATCH).and_then(|value| value.to_str().ok()).is_some_and(|value| {
         value
@@ -113,7 +113,7 @@ mod tests {
             if let Some(header) = header {
                 headers.insert(IF_NONE_MATCH, HeaderValue::from_static(header));
             }
-            let response = tagged(&headers, StatusCode::OK, 3, Value::Null);
+            let response = tagged(&headers, StatusCode::OK, 3, ());
             assert_eq!(response.status(), expected, "{header:?}");
             assert_eq!(response.headers().get(ETAG), Some(&HeaderValue::from_static("\"3\"")));
         }

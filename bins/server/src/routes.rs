@@ -2,31 +2,89 @@
 //! about it. [`router`] is built from it, and so is `/openapi.json`.
 
 use crate::access::{self, Access, Guard, READ};
+use crate::body::MergePatch;
 use crate::error::ApiError;
 use crate::handlers::{
     callbacks, catalog, definitions, events, integrations, oauth, runbooks, settings, system, tasks, users,
 };
-use crate::{AppState, BODY_LIMIT};
+use crate::views::{self, Page};
+use crate::{AppState, BODY_LIMIT, paging};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
 use axum::routing::{MethodRouter, delete, get, patch, post};
+use cutover_integrations_core::model::{Action, CustomField, Task};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 /// Every route is under this prefix.
 pub const API_PREFIX: &str = "/api/v1";
 
+/// The JSON Schema of a Rust type as the document's generator makes it: a `$ref` into `components/schemas` for named
+/// types. Routes name the types their handlers take and answer with through these, so the document follows the code.
+pub type SchemaOf = fn(&mut SchemaGenerator) -> Schema;
+
+/// The schema of `T` (see [`SchemaOf`]).
+pub(crate) fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
 /// What a route takes as its body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Body {
     /// Nothing.
     None,
-    /// JSON of the named schema.
-    Json(&'static str),
-    /// JSON of the named schema, or nothing (every field is optional).
-    OptionalJson(&'static str),
+    /// JSON of the given schema.
+    Json(SchemaOf),
+    /// JSON of the given schema, or nothing (every field is optional).
+    OptionalJson(SchemaOf),
     /// A definition file: YAML, or JSON with a JSON content type or a `.json` `?file=` name.
     Definition,
+}
+
+/// What a route answers with when it succeeds.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    /// JSON of the given schema.
+    Json(SchemaOf),
+    /// JSON of the given schema, or a short HTML page for a browser (`Accept: text/html`).
+    JsonOrHtml(SchemaOf),
+    /// A single resource: JSON of the given schema with its `ETag`; a GET answers 304 when `If-None-Match` names it.
+    Tagged(SchemaOf),
+    /// No body (204).
+    Empty,
+    /// A redirect (302) with a `Location`.
+    Redirect,
+    /// Server-sent events (`text/event-stream`).
+    EventStream,
+    /// Prometheus text (`text/plain; version=0.0.4`).
+    Metrics,
+    /// A JSON document of the given media type (this document, the definition schema).
+    Document(&'static str),
+}
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum In {
+    /// The query string.
+    Query,
+    /// A header.
+    Header,
+}
+
+/// A query or header parameter a route reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// Its name.
+    pub name: &'static str,
+    /// Where it goes.
+    pub location: In,
+    /// Whether the route refuses to work without it.
+    pub required: bool,
+    /// What it does.
+    pub description: &'static str,
+    /// Its schema.
+    pub schema: SchemaOf,
 }
 
 /// One route.
@@ -46,8 +104,12 @@ pub struct Route {
     pub body: Body,
     /// The status of a successful answer.
     pub success: u16,
-    /// The schema of a successful answer, if it is JSON.
-    pub response: Option<&'static str>,
+    /// Other successful statuses, answered with the same schema (`200` when a create finds the resource).
+    pub also: &'static [u16],
+    /// What a successful answer holds.
+    pub answer: Answer,
+    /// The query and header parameters it reads (a list's `limit` and `cursor` included).
+    pub params: &'static [Param],
     /// The error statuses it may answer with, besides 401 and 403 (implied by its access).
     pub errors: &'static [u16],
     handler: fn() -> MethodRouter<AppState>,
@@ -58,6 +120,11 @@ impl Route {
     pub fn full_path(&self) -> String {
         format!("{API_PREFIX}{}", self.path)
     }
+
+    /// Whether it reads `If-Match` (a conditional write: 412 when stale).
+    pub fn conditional(&self) -> bool {
+        self.params.iter().any(|param| param.location == In::Header && param.name == "If-Match")
+    }
 }
 
 const E_READ: &[u16] = &[404];
@@ -67,6 +134,44 @@ const E_CREATE: &[u16] = &[400, 409, 422];
 const E_WRITE_IF: &[u16] = &[400, 404, 412, 422];
 const E_COMMAND_IF: &[u16] = &[400, 404, 409, 412, 422];
 
+/// `?file=NAME`: the definition file's name, used in errors; a `.json` name means JSON.
+const FILE: Param = Param {
+    name: "file",
+    location: In::Query,
+    required: false,
+    description: "The file's name, used in errors; a `.json` name means JSON",
+    schema: schema::<String>,
+};
+
+/// `?existing=`: what `POST /runbooks` does when a runbook of the same name and workspace exists.
+const EXISTING: Param = Param {
+    name: "existing",
+    location: In::Query,
+    required: false,
+    description: "`new` (the default) always creates a runbook; `reuse` answers the runbook of the same name and \
+                  workspace (200) when its definition is the same, and 409 `runbook_exists` when it differs",
+    schema: schema::<runbooks::Existing>,
+};
+
+/// `If-Match`: the `ETag` the caller last read; a write against another version is refused with 412.
+const IF_MATCH: Param = Param {
+    name: "If-Match",
+    location: In::Header,
+    required: false,
+    description: "The `ETag` last read (`\"7\"`), or `*`: a resource no longer at that version is left unchanged \
+                  and the answer is 412 `precondition_failed`",
+    schema: schema::<String>,
+};
+
+/// `If-None-Match`: the `ETag`s the caller holds; 304 when one is current.
+const IF_NONE_MATCH: Param = Param {
+    name: "If-None-Match",
+    location: In::Header,
+    required: false,
+    description: "`ETag`s already held: 304 without a body when one of them is current",
+    schema: schema::<String>,
+};
+
 /// Every route of the API.
 pub static ROUTES: &[Route] = &[
     Route {
@@ -75,9 +180,11 @@ pub static ROUTES: &[Route] = &[
         access: access::ADMIN,
         operation: "createUser",
         summary: "Create a user; the answer holds its API token, shown this once",
-        body: Body::Json("NewUser"),
+        body: Body::Json(schema::<users::NewUserBody>),
         success: 201,
-        response: Some("CreatedUser"),
+        also: &[],
+        answer: Answer::Json(schema::<views::CreatedUser>),
+        params: &[],
         errors: E_CREATE,
         handler: || post(users::create),
     },
@@ -89,7 +196,9 @@ pub static ROUTES: &[Route] = &[
         summary: "List users (without tokens)",
         body: Body::None,
         success: 200,
-        response: Some("Users"),
+        also: &[],
+        answer: Answer::Json(schema::<Page<views::UserView>>),
+        params: paging::LIST,
         errors: &[],
         handler: || get(users::list),
     },
@@ -101,7 +210,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Apply a definition file: an integration (created or updated) or a runbook (created)",
         body: Body::Definition,
         success: 200,
-        response: Some("AppliedDefinitions"),
+        also: &[],
+        answer: Answer::Json(schema::<views::AppliedView>),
+        params: &[FILE],
         errors: E_CREATE,
         handler: || post(definitions::apply),
     },
@@ -113,7 +224,9 @@ pub static ROUTES: &[Route] = &[
         summary: "List integrations with their actions (secrets masked)",
         body: Body::None,
         success: 200,
-        response: Some("Integrations"),
+        also: &[],
+        answer: Answer::Json(schema::<Page<views::IntegrationView>>),
+        params: paging::LIST,
         errors: &[],
         handler: || get(integrations::list),
     },
@@ -125,7 +238,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Read an integration",
         body: Body::None,
         success: 200,
-        response: Some("Integration"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::IntegrationView>),
+        params: &[IF_NONE_MATCH],
         errors: E_READ,
         handler: || get(integrations::get),
     },
@@ -135,9 +250,11 @@ pub static ROUTES: &[Route] = &[
         access: access::INTEGRATIONS,
         operation: "editIntegration",
         summary: "Rename an integration (while no runbook uses it), change its image URL or archived flag",
-        body: Body::Json("IntegrationPatch"),
+        body: Body::Json(schema::<integrations::IntegrationPatch>),
         success: 200,
-        response: Some("Integration"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::IntegrationView>),
+        params: &[IF_MATCH],
         errors: E_WRITE_IF,
         handler: || patch(integrations::patch),
     },
@@ -149,7 +266,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Archive an integration (its history stays; its actions no longer fire)",
         body: Body::None,
         success: 200,
-        response: Some("Integration"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::IntegrationView>),
+        params: &[IF_MATCH],
         errors: &[404, 412],
         handler: || delete(integrations::archive),
     },
@@ -159,9 +278,11 @@ pub static ROUTES: &[Route] = &[
         access: access::INTEGRATIONS,
         operation: "addAction",
         summary: "Add an action (an action definition as JSON) to an integration",
-        body: Body::Json("Action"),
+        body: Body::Json(schema::<Action>),
         success: 201,
-        response: Some("Action"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::ActionView>),
+        params: &[],
         errors: &[400, 404, 409, 422],
         handler: || post(integrations::add_action),
     },
@@ -173,7 +294,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Read an action (secrets masked)",
         body: Body::None,
         success: 200,
-        response: Some("Action"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::ActionView>),
+        params: &[IF_NONE_MATCH],
         errors: E_READ,
         handler: || get(integrations::get_action),
     },
@@ -183,9 +306,11 @@ pub static ROUTES: &[Route] = &[
         access: access::INTEGRATIONS,
         operation: "editAction",
         summary: "Edit an action with a JSON merge patch; `[REDACTED]` keeps a stored secret; trigger and visibility are fixed",
-        body: Body::Json("Action"),
+        body: Body::Json(schema::<MergePatch<Action>>),
         success: 200,
-        response: Some("Action"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::ActionView>),
+        params: &[IF_MATCH],
         errors: &[400, 404, 409, 412, 422],
         handler: || patch(integrations::patch_action),
     },
@@ -197,7 +322,9 @@ pub static ROUTES: &[Route] = &[
         summary: "List custom fields",
         body: Body::None,
         success: 200,
-        response: Some("CustomFields"),
+        also: &[],
+        answer: Answer::Json(schema::<Page<CustomField>>),
+        params: paging::LIST,
         errors: &[],
         handler: || get(settings::list_custom_fields),
     },
@@ -207,9 +334,11 @@ pub static ROUTES: &[Route] = &[
         access: access::CUSTOM_FIELDS,
         operation: "createCustomField",
         summary: "Create a custom field",
-        body: Body::Json("CustomField"),
+        body: Body::Json(schema::<CustomField>),
         success: 201,
-        response: Some("CustomField"),
+        also: &[],
+        answer: Answer::Json(schema::<CustomField>),
+        params: &[],
         errors: E_CREATE,
         handler: || post(settings::create_custom_field),
     },
@@ -221,7 +350,9 @@ pub static ROUTES: &[Route] = &[
         summary: "List the catalog of predefined integrations: each entry's actions, custom fields and settings",
         body: Body::None,
         success: 200,
-        response: Some("CatalogEntries"),
+        also: &[],
+        answer: Answer::Json(schema::<Page<catalog::CatalogEntryView>>),
+        params: &[],
         errors: &[],
         handler: || get(catalog::list_entries),
     },
@@ -231,9 +362,11 @@ pub static ROUTES: &[Route] = &[
         access: access::ADMIN,
         operation: "installCatalogEntry",
         summary: "Install a catalog entry with its settings: a predefined integration, secret settings as secret system parameters",
-        body: Body::Json("CatalogInstall"),
+        body: Body::Json(schema::<catalog::InstallBody>),
         success: 201,
-        response: Some("CatalogInstalled"),
+        also: &[],
+        answer: Answer::Json(schema::<catalog::CatalogInstalled>),
+        params: &[],
         errors: &[400, 404, 422],
         handler: || post(catalog::install_entry),
     },
@@ -245,7 +378,9 @@ pub static ROUTES: &[Route] = &[
         summary: "List system parameters; secret ones without their value",
         body: Body::None,
         success: 200,
-        response: Some("SystemParameters"),
+        also: &[],
+        answer: Answer::Json(schema::<Page<views::SystemParameterView>>),
+        params: paging::LIST,
         errors: &[],
         handler: || get(settings::list_system_parameters),
     },
@@ -255,9 +390,11 @@ pub static ROUTES: &[Route] = &[
         access: access::INTEGRATIONS,
         operation: "putSystemParameter",
         summary: "Create (201) or replace (200) a system parameter; its value is encrypted at rest",
-        body: Body::Json("NewSystemParameter"),
+        body: Body::Json(schema::<settings::ParameterBody>),
         success: 201,
-        response: Some("SystemParameter"),
+        also: &[200],
+        answer: Answer::Json(schema::<views::SystemParameterView>),
+        params: &[],
         errors: &[400, 422],
         handler: || post(settings::put_system_parameter),
     },
@@ -269,7 +406,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Create a runbook from a runbook definition (YAML or JSON body)",
         body: Body::Definition,
         success: 201,
-        response: Some("Runbook"),
+        also: &[200],
+        answer: Answer::Tagged(schema::<views::RunbookBody>),
+        params: &[FILE, EXISTING],
         errors: &[400, 422],
         handler: || post(runbooks::create),
     },
@@ -281,7 +420,9 @@ pub static ROUTES: &[Route] = &[
         summary: "List runbooks with their stage and mode",
         body: Body::None,
         success: 200,
-        response: Some("RunbookSummaries"),
+        also: &[],
+        answer: Answer::Json(schema::<Page<views::RunbookSummary>>),
+        params: runbooks::LIST,
         errors: &[],
         handler: || get(runbooks::list),
     },
@@ -293,7 +434,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Read a runbook with its tasks",
         body: Body::None,
         success: 200,
-        response: Some("Runbook"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::RunbookBody>),
+        params: &[IF_NONE_MATCH],
         errors: E_READ,
         handler: || get(runbooks::get),
     },
@@ -303,9 +446,11 @@ pub static ROUTES: &[Route] = &[
         access: access::RUNBOOKS,
         operation: "setRunbookCustomFields",
         summary: "Set runbook-level custom field values",
-        body: Body::Json("CustomFieldValues"),
+        body: Body::Json(schema::<runbooks::FieldsBody>),
         success: 200,
-        response: Some("Runbook"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::RunbookBody>),
+        params: &[IF_MATCH],
         errors: E_COMMAND_IF,
         handler: || patch(runbooks::set_fields),
     },
@@ -315,9 +460,11 @@ pub static ROUTES: &[Route] = &[
         access: access::RUNBOOKS,
         operation: "startRunbook",
         summary: "Start a run in rehearsal or live mode",
-        body: Body::Json("StartRunbook"),
+        body: Body::Json(schema::<runbooks::StartBody>),
         success: 200,
-        response: Some("Runbook"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::RunbookBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(runbooks::start),
     },
@@ -329,7 +476,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Pause an active run",
         body: Body::None,
         success: 200,
-        response: Some("Runbook"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::RunbookBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(runbooks::pause),
     },
@@ -341,7 +490,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Resume a paused run",
         body: Body::None,
         success: 200,
-        response: Some("Runbook"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::RunbookBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(runbooks::resume),
     },
@@ -353,7 +504,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Cancel a runbook and every fire under way",
         body: Body::None,
         success: 200,
-        response: Some("Runbook"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::RunbookBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(runbooks::cancel),
     },
@@ -365,7 +518,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Copy a runbook into a new one in planning, without transient custom field values",
         body: Body::None,
         success: 201,
-        response: Some("Runbook"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::RunbookBody>),
+        params: &[],
         errors: E_READ,
         handler: || post(runbooks::duplicate),
     },
@@ -377,7 +532,9 @@ pub static ROUTES: &[Route] = &[
         summary: "List a runbook's tasks",
         body: Body::None,
         success: 200,
-        response: Some("Tasks"),
+        also: &[],
+        answer: Answer::Json(schema::<Page<views::TaskBody>>),
+        params: tasks::LIST,
         errors: E_READ,
         handler: || get(tasks::list),
     },
@@ -387,9 +544,11 @@ pub static ROUTES: &[Route] = &[
         access: access::RUNBOOKS,
         operation: "addTask",
         summary: "Add a task to a runbook in planning (checked as a definition file; an id is made from the name if absent)",
-        body: Body::Json("TaskDefinition"),
+        body: Body::Json(schema::<tasks::NewTask>),
         success: 201,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(tasks::add),
     },
@@ -399,9 +558,11 @@ pub static ROUTES: &[Route] = &[
         access: access::RUNBOOKS,
         operation: "editTask",
         summary: "Change a task of a runbook in planning (a JSON merge patch of its definition; the id cannot change)",
-        body: Body::Json("TaskDefinitionPatch"),
+        body: Body::Json(schema::<MergePatch<Task>>),
         success: 200,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[IF_MATCH],
         errors: E_COMMAND_IF,
         handler: || patch(tasks::edit),
     },
@@ -413,7 +574,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Remove a task of a runbook in planning; 409 task_in_use while other tasks list it as a predecessor",
         body: Body::None,
         success: 204,
-        response: None,
+        also: &[],
+        answer: Answer::Empty,
+        params: &[IF_MATCH],
         errors: E_COMMAND_IF,
         handler: || delete(tasks::remove),
     },
@@ -425,7 +588,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Read a task (by its definition id)",
         body: Body::None,
         success: 200,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[IF_NONE_MATCH],
         errors: E_READ,
         handler: || get(tasks::get),
     },
@@ -435,9 +600,11 @@ pub static ROUTES: &[Route] = &[
         access: access::TASKS,
         operation: "setTaskCustomFields",
         summary: "Set a task's custom field values",
-        body: Body::Json("CustomFieldValues"),
+        body: Body::Json(schema::<runbooks::FieldsBody>),
         success: 200,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[IF_MATCH],
         errors: E_COMMAND_IF,
         handler: || patch(tasks::set_fields),
     },
@@ -447,9 +614,11 @@ pub static ROUTES: &[Route] = &[
         access: access::TASKS,
         operation: "startTask",
         summary: "Start a task, firing its action; `force` overrides a fixed start time (runbook admins)",
-        body: Body::OptionalJson("StartTask"),
+        body: Body::OptionalJson(schema::<tasks::StartBody>),
         success: 200,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(tasks::start),
     },
@@ -461,7 +630,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Finish a task in progress",
         body: Body::None,
         success: 200,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(tasks::finish),
     },
@@ -471,9 +642,11 @@ pub static ROUTES: &[Route] = &[
         access: access::RUNBOOKS,
         operation: "skipTask",
         summary: "Skip a task, with a comment",
-        body: Body::Json("SkipTask"),
+        body: Body::Json(schema::<tasks::SkipBody>),
         success: 200,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(tasks::skip),
     },
@@ -485,7 +658,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Cancel the task's fire under way (cancelable actions)",
         body: Body::None,
         success: 200,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(tasks::cancel),
     },
@@ -497,7 +672,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Fire the task's action again after a failed or cancelled fire",
         body: Body::None,
         success: 200,
-        response: Some("Task"),
+        also: &[],
+        answer: Answer::Tagged(schema::<views::TaskBody>),
+        params: &[],
         errors: E_COMMAND,
         handler: || post(tasks::refire),
     },
@@ -509,7 +686,9 @@ pub static ROUTES: &[Route] = &[
         summary: "The task's fires with their attempts: redacted requests and responses, a curl line per request",
         body: Body::None,
         success: 200,
-        response: Some("ActionsLog"),
+        also: &[],
+        answer: Answer::Json(schema::<views::ActionsLogView>),
+        params: &[],
         errors: E_READ,
         handler: || get(tasks::actions_log),
     },
@@ -521,7 +700,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Redirect (302) to the provider: ?action=ID for the functional user, &runbook=ID&task=ID for a task user",
         body: Body::None,
         success: 302,
-        response: None,
+        also: &[],
+        answer: Answer::Redirect,
+        params: oauth::AUTHORIZE,
         errors: &[404, 422],
         handler: || get(oauth::authorize),
     },
@@ -533,7 +714,9 @@ pub static ROUTES: &[Route] = &[
         summary: "The provider's redirect back: exchanges the code (PKCE) and stores the token",
         body: Body::None,
         success: 200,
-        response: Some("OAuthResult"),
+        also: &[],
+        answer: Answer::JsonOrHtml(schema::<oauth::OAuthResult>),
+        params: oauth::CALLBACK,
         errors: &[400, 404, 409, 422, 502],
         handler: || get(oauth::callback),
     },
@@ -543,9 +726,11 @@ pub static ROUTES: &[Route] = &[
         access: Access::CallbackToken,
         operation: "completeCallback",
         summary: "Complete a callback fire: `Authorization: Bearer <Callback.token>`; repeats are idempotent",
-        body: Body::Json("CallbackReport"),
+        body: Body::Json(schema::<callbacks::CallbackBody>),
         success: 200,
-        response: Some("CallbackResult"),
+        also: &[],
+        answer: Answer::Json(schema::<callbacks::CallbackResult>),
+        params: &[],
         errors: &[400, 401, 404, 409, 422],
         handler: || post(callbacks::complete),
     },
@@ -557,7 +742,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Server-sent events of runbook and task changes; ?runbook=ID to follow one runbook",
         body: Body::None,
         success: 200,
-        response: None,
+        also: &[],
+        answer: Answer::EventStream,
+        params: events::PARAMS,
         errors: &[404, 422],
         handler: || get(events::stream),
     },
@@ -569,7 +756,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Health: ok when the database answers",
         body: Body::None,
         success: 200,
-        response: Some("Health"),
+        also: &[],
+        answer: Answer::Json(schema::<system::Health>),
+        params: &[],
         errors: &[503],
         handler: || get(system::healthz),
     },
@@ -581,7 +770,9 @@ pub static ROUTES: &[Route] = &[
         summary: "Prometheus metrics: fires by outcome, attempt latency, queue depth",
         body: Body::None,
         success: 200,
-        response: None,
+        also: &[],
+        answer: Answer::Metrics,
+        params: &[],
         errors: &[],
         handler: || get(system::metrics),
     },
@@ -593,7 +784,9 @@ pub static ROUTES: &[Route] = &[
         summary: "This API's OpenAPI document",
         body: Body::None,
         success: 200,
-        response: None,
+        also: &[],
+        answer: Answer::Document("application/json"),
+        params: &[],
         errors: &[],
         handler: || get(system::openapi),
     },
@@ -605,7 +798,9 @@ pub static ROUTES: &[Route] = &[
         summary: "The JSON Schema of definition files (integrations and runbooks), for editors",
         body: Body::None,
         success: 200,
-        response: None,
+        also: &[],
+        answer: Answer::Document("application/schema+json"),
+        params: &[],
         errors: &[],
         handler: || get(system::definition_schema),
     },

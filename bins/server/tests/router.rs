@@ -18,6 +18,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tower::ServiceExt as _;
 
+#[path = "support/openapi.rs"]
+mod openapi_contract;
+
+use openapi_contract::{Contract, Exchange};
+
+/// The server's own OpenAPI document, read once: every answer of these tests is checked against it.
+static CONTRACT: std::sync::OnceLock<Contract> = std::sync::OnceLock::new();
+
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 const ROLES: [Role; 6] =
@@ -59,6 +67,12 @@ async fn app() -> App {
         let created = engine.create_user(&user).await.expect("user");
         tokens.insert(role, created.token.expose_secret().to_owned());
     }
+    if CONTRACT.get().is_none() {
+        let request = Request::get("/api/v1/openapi.json").body(Body::empty()).expect("request");
+        let response = router.clone().oneshot(request).await.expect("response");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let _ = CONTRACT.set(Contract::new(serde_json::from_slice(&bytes).expect("the OpenAPI document")));
+    }
     App { router, engine, tokens, running, _stop: stop, _dir: dir }
 }
 
@@ -86,12 +100,21 @@ impl App {
         let status = response.status();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let (location, content_type) = (header("location"), header("content-type"));
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
+            .collect();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
         let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
+        let exchange = Exchange { method, path, status: status.as_u16(), headers: &headers, body: &body };
+        if let Err(problems) = CONTRACT.get().expect("the OpenAPI document").check(&exchange) {
+            panic!("the answer departs from the OpenAPI document: {problems}");
+        }
         Answer { status, body, location, content_type }
     }
 
@@ -1369,5 +1392,66 @@ async fn tasks_are_added_changed_and_removed_while_planning() {
     );
     let late = app.call("POST", &tasks, Role::RunbookAdmin, Some(json!({"name": "Late"}))).await;
     expect(&late, StatusCode::CONFLICT, Some("not_planning"));
+    app.stop().await;
+}
+
+/// The check every answer of these tests goes through can fail: the same real answer passes the server's document
+/// and fails each deliberately wrong copy of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_check_refuses_answers_a_wrong_document_does_not_describe() {
+    let app = app().await;
+    let runbook = setup(&app, "http://127.0.0.1:9").await;
+    let path = format!("/api/v1/runbooks/{runbook}/tasks/deploy");
+    let answer = app.call("GET", &path, Role::Viewer, None).await;
+    expect(&answer, StatusCode::OK, None);
+    let document = app.send("GET", "/api/v1/openapi.json", None, None).await.body;
+    let operation = "/paths/~1api~1v1~1runbooks~1{id}~1tasks~1{task}/get/responses";
+    type Break = fn(&mut Value, &str);
+    let cases: [(&str, Break, &str); 5] = [
+        ("nothing changed", |_, _| {}, ""),
+        (
+            "a member of the wrong type",
+            |document, _| document["components"]["schemas"]["TaskBody"]["properties"]["fire"]["type"] = json!("string"),
+            "at `/fire`",
+        ),
+        (
+            "a member required that is not there",
+            |document, _| {
+                let required = &mut document["components"]["schemas"]["TaskBody"]["required"];
+                required.as_array_mut().expect("required").push(json!("owner"));
+            },
+            "owner",
+        ),
+        (
+            "the status undocumented",
+            |document, operation| {
+                let responses = document.pointer_mut(operation).and_then(Value::as_object_mut).expect("responses");
+                responses.remove("200");
+            },
+            "status 200 is not documented",
+        ),
+        (
+            "another media type",
+            |document, operation| {
+                let content = document.pointer_mut(&format!("{operation}/200/content")).expect("content");
+                *content = json!({"text/plain": {"schema": {"type": "string"}}});
+            },
+            "media type `application/json` is not one of",
+        ),
+    ];
+    let headers = [
+        ("content-type".to_owned(), answer.content_type.clone().unwrap_or_default()),
+        ("etag".to_owned(), "\"1\"".to_owned()),
+    ];
+    for (what, break_it, problem) in cases {
+        let mut wrong = document.clone();
+        break_it(&mut wrong, operation);
+        let exchange = Exchange { method: "GET", path: &path, status: 200, headers: &headers, body: &answer.body };
+        let result = Contract::new(wrong).check(&exchange);
+        match problem {
+            "" => assert_eq!(result, Ok(()), "{what}"),
+            problem => assert!(result.as_ref().is_err_and(|text| text.contains(problem)), "{what}: {result:?}"),
+        }
+    }
     app.stop().await;
 }

@@ -4,7 +4,7 @@ use crate::CatalogError;
 use cutover_integrations_model::{Definition, Integration, SourceFile, Validator};
 
 /// What a setting holds, which decides how it is checked and where it goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SettingKind {
     /// An absolute `http(s)` URL written into the definition (a site or API base URL); its host becomes the actions'

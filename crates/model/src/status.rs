@@ -1,9 +1,10 @@
 //! Stages and statuses shared by every surface (contract section 6), and user roles (contract section 5).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where a task is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStage {
     /// Some predecessor is neither complete nor skipped.
@@ -19,7 +20,7 @@ pub enum TaskStage {
 }
 
 /// The integration status of a task: what its action's latest fire is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationStatus {
     /// A manual task, or an integration task that has not fired.
@@ -41,7 +42,7 @@ pub enum IntegrationStatus {
 }
 
 /// The stage of a runbook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunbookStage {
     /// Being prepared; nothing runs.
@@ -57,7 +58,7 @@ pub enum RunbookStage {
 }
 
 /// How an active runbook runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunMode {
     /// A rehearsal: actions are sent only when they set `execute_in_rehearsal`.
@@ -67,7 +68,7 @@ pub enum RunMode {
 }
 
 /// A role a user holds; it decides which API calls the user may make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything.

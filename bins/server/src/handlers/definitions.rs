@@ -4,6 +4,7 @@ use crate::AppState;
 use crate::access::CurrentUser;
 use crate::body::DefinitionBody;
 use crate::error::ApiError;
+use crate::views::{self, AppliedView};
 use axum::Json;
 use axum::extract::State;
 use cutover_integrations_core::AppliedDefinitions;
@@ -15,7 +16,7 @@ pub(crate) async fn apply(
     State(state): State<AppState>,
     user: CurrentUser,
     body: DefinitionBody,
-) -> Result<Json<AppliedDefinitions>, ApiError> {
+) -> Result<Json<AppliedView>, ApiError> {
     // Validation runs off the async workers (see `Engine::check_definition`).
     let parsed = state.engine.check_definition(&body.name, &body.text).await?;
     let is_integration = matches!(parsed.definition(), Definition::Integration(_));
@@ -24,14 +25,14 @@ pub(crate) async fn apply(
             if !user.holds(Role::IntegrationsAdmin) {
                 return Err(ApiError::forbidden("an integration definition needs the integrations_admin role"));
             }
-            Ok(Json(state.engine.apply_definitions(&[(&body.name, &body.text)]).await?))
+            Ok(Json(views::applied(&state.engine.apply_definitions(&[(&body.name, &body.text)]).await?)))
         }
         false => {
             if !user.holds(Role::RunbookAdmin) {
                 return Err(ApiError::forbidden("a runbook definition needs the runbook_admin role"));
             }
             let id = state.engine.create_runbook_from_file(&body.name, &body.text).await?;
-            Ok(Json(AppliedDefinitions { integrations: Vec::new(), runbooks: vec![id] }))
+            Ok(Json(views::applied(&AppliedDefinitions { integrations: Vec::new(), runbooks: vec![id] })))
         }
     }
 }

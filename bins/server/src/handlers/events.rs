@@ -9,6 +9,7 @@
 use super::{query_id, query_params};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::routes::{In, Param, schema};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,6 +19,25 @@ use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
+
+/// The parameters of `GET /events`.
+pub(crate) const PARAMS: &[Param] = &[
+    Param {
+        name: "runbook",
+        location: In::Query,
+        required: false,
+        description: "Only the events of this runbook",
+        schema: schema::<i64>,
+    },
+    Param {
+        name: "Last-Event-ID",
+        location: In::Header,
+        required: false,
+        description: "The `id:` of the last event received: the stream replays every later event once, in order (or \
+                      sends one `refetch` event when they are no longer kept)",
+        schema: schema::<i64>,
+    },
+];
 
 /// Events read from the log at once.
 const READ_BATCH: u32 = 256;

@@ -4,28 +4,33 @@
 use super::parse_id;
 use crate::AppState;
 use crate::body::JsonBody;
+use crate::body::MergePatch;
 use crate::error::ApiError;
-use crate::paging::ListQuery;
+use crate::paging::{self, ListQuery};
 use crate::preconditions::{IfMatch, tagged};
 use crate::views;
+use crate::views::Page;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use cutover_integrations_core::IntegrationEdit;
-use cutover_integrations_core::model::{AuthSettings, AuthenticateAs};
+use cutover_integrations_core::model::{Action, AuthSettings, AuthenticateAs};
 use cutover_integrations_core::store::{ActionId, IntegrationId};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
 
-/// The body of `PATCH /integrations/{id}`.
-#[derive(Debug, Deserialize)]
+/// The body of `PATCH /integrations/{id}`: the members to change.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IntegrationPatch {
+    /// A new name; refused (422 at `name`) while a runbook's task names the integration.
     #[serde(default)]
     name: Option<String>,
+    /// A new icon URL.
     #[serde(default)]
     image_url: Option<String>,
+    /// Archive (`true`) or restore (`false`).
     #[serde(default)]
     archived: Option<bool>,
 }
@@ -39,8 +44,11 @@ fn action_id(text: &str) -> Result<ActionId, ApiError> {
 }
 
 /// A page of integrations with their actions, archived ones included, in name order.
-pub(crate) async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let query = ListQuery::parse(&uri, "integrations", &[])?;
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Json<Page<views::IntegrationView>>, ApiError> {
+    let query = ListQuery::parse(&uri, "integrations", paging::LIST)?;
     let integrations = state.engine.integrations_redacted().await?;
     query.page_of(integrations, |record| record.integration.name.clone(), views::integration)
 }
@@ -83,7 +91,7 @@ pub(crate) async fn archive(
 pub(crate) async fn add_action(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(action): JsonBody<Value>,
+    JsonBody(action): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let record = state.engine.add_action(integration_id(&id)?, &action).await?;
     Ok(tagged(&HeaderMap::new(), StatusCode::CREATED, record.integration_version, views::action(&record)))
@@ -100,7 +108,7 @@ pub(crate) async fn get_action(
     if let AuthSettings::Oauth2(oauth) = &record.action.auth
         && oauth.authenticate_as == AuthenticateAs::FunctionalUser
     {
-        body["oauth"] = views::oauth_status(&state.engine.oauth_status(record.id).await?);
+        body.oauth = Some(views::oauth_status(&state.engine.oauth_status(record.id).await?));
     }
     Ok(tagged(&headers, StatusCode::OK, record.integration_version, body))
 }
@@ -111,8 +119,8 @@ pub(crate) async fn patch_action(
     State(state): State<AppState>,
     Path(id): Path<String>,
     IfMatch(expected): IfMatch,
-    JsonBody(patch): JsonBody<Value>,
+    JsonBody(MergePatch(patch, _)): JsonBody<MergePatch<Action>>,
 ) -> Result<Response, ApiError> {
-    let record = state.engine.patch_action_if(action_id(&id)?, &patch, expected).await?;
+    let record = state.engine.patch_action_if(action_id(&id)?, &serde_json::Value::Object(patch), expected).await?;
     Ok(tagged(&HeaderMap::new(), StatusCode::OK, record.integration_version, views::action(&record)))
 }

@@ -5,6 +5,7 @@ use super::{query_id, query_params};
 use crate::AppState;
 use crate::access::CurrentUser;
 use crate::error::ApiError;
+use crate::routes::{In, Param, schema};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, LOCATION};
@@ -14,7 +15,74 @@ use cutover_integrations_core::OAuthTarget;
 use cutover_integrations_core::auth::{AuthorizationCallback, CredentialKey};
 use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::{ActionId, RunbookId};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// The query parameters of `GET /oauth/authorize`.
+pub(crate) const AUTHORIZE: &[Param] = &[
+    Param {
+        name: "action",
+        location: In::Query,
+        required: true,
+        description: "The action whose token to obtain",
+        schema: schema::<i64>,
+    },
+    Param {
+        name: "runbook",
+        location: In::Query,
+        required: false,
+        description: "With `task`: the runbook of the task whose user authorizes (actions that authenticate as the task user)",
+        schema: schema::<i64>,
+    },
+    Param {
+        name: "task",
+        location: In::Query,
+        required: false,
+        description: "With `runbook`: the task whose user authorizes",
+        schema: schema::<String>,
+    },
+];
+
+/// The query parameters of `GET /oauth/callback`, as the provider sends them.
+pub(crate) const CALLBACK: &[Param] = &[
+    Param {
+        name: "state",
+        location: In::Query,
+        required: true,
+        description: "The one-time state of the authorization (it authenticates the callback)",
+        schema: schema::<String>,
+    },
+    Param {
+        name: "code",
+        location: In::Query,
+        required: false,
+        description: "The authorization code",
+        schema: schema::<String>,
+    },
+    Param {
+        name: "error",
+        location: In::Query,
+        required: false,
+        description: "The provider's error",
+        schema: schema::<String>,
+    },
+    Param {
+        name: "error_description",
+        location: In::Query,
+        required: false,
+        description: "The provider's explanation of its error",
+        schema: schema::<String>,
+    },
+];
+
+/// What `GET /oauth/callback` answers a client that does not ask for HTML.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct OAuthResult {
+    /// Always `true`: a failed authorization is an error answer.
+    authorized: bool,
+    /// Which credential was stored (the functional user of an action, or a task user).
+    credential: String,
+}
 
 /// Redirects (302) to the provider's authorization URL for `?action=ID` (functional user, needs
 /// `integrations_admin`) or `?action=ID&runbook=ID&task=ID` (the task's user, who must be the caller).
@@ -79,6 +147,6 @@ pub(crate) async fn callback(
         ];
         return Ok((headers, axum::response::Html(page)).into_response());
     }
-    let body = json!({"authorized": true, "credential": credential.to_string()});
+    let body = OAuthResult { authorized: true, credential: credential.to_string() };
     Ok(([(CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }

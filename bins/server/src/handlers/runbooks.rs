@@ -6,34 +6,84 @@ use crate::AppState;
 use crate::access::CurrentUser;
 use crate::body::{DefinitionBody, JsonBody};
 use crate::error::ApiError;
-use crate::paging::ListQuery;
+use crate::paging::{CURSOR, LIMIT, ListQuery};
 use crate::preconditions::{IfMatch, tagged};
-use crate::views;
+use crate::routes::{In, Param, schema};
+use crate::views::{self, Page, RunbookSummary};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use cutover_integrations_core::model::{FieldValue, RunMode};
+use cutover_integrations_core::model::{FieldValue, RunMode, RunbookStage};
 use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
 use cutover_integrations_core::store::{RunbookId, RunbookQuery};
 use cutover_integrations_core::{ExistingRunbook, RunbookView};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The body of `POST /runbooks/{id}/start`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "StartRunbook")]
 pub(crate) struct StartBody {
+    /// `rehearsal` or `live`.
     mode: RunMode,
 }
 
 /// The body of the `PATCH` routes that set custom field values.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CustomFieldValues")]
 pub(crate) struct FieldsBody {
+    /// Values by custom field name: a string, or a list of strings for multi-select types.
     pub(crate) custom_fields: BTreeMap<String, FieldValue>,
 }
+
+/// `?existing=` of `POST /runbooks`.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Existing {
+    /// Always create a runbook (the default).
+    New,
+    /// Answer the runbook of the same name and workspace when its definition is the same (409 when it differs).
+    Reuse,
+}
+
+/// The query parameters of `GET /runbooks`: paging and filters.
+pub(crate) const LIST: &[Param] = &[
+    LIMIT,
+    CURSOR,
+    Param {
+        name: "stage",
+        location: In::Query,
+        required: false,
+        description: "Only runbooks in this stage",
+        schema: schema::<RunbookStage>,
+    },
+    Param {
+        name: "mode",
+        location: In::Query,
+        required: false,
+        description: "Only runbooks running in this mode",
+        schema: schema::<RunMode>,
+    },
+    Param {
+        name: "workspace",
+        location: In::Query,
+        required: false,
+        description: "Only runbooks of this workspace (exact)",
+        schema: schema::<String>,
+    },
+    Param {
+        name: "name",
+        location: In::Query,
+        required: false,
+        description: "Only runbooks whose name contains this, ignoring ASCII case",
+        schema: schema::<String>,
+    },
+];
 
 pub(crate) fn runbook_id(text: &str) -> Result<RunbookId, ApiError> {
     parse_id(text, "runbook").map(RunbookId)
@@ -51,10 +101,14 @@ pub(crate) async fn create(
     uri: Uri,
     body: DefinitionBody,
 ) -> Result<Response, ApiError> {
-    let existing = match query_params(&uri).get("existing").map(String::as_str) {
-        None | Some("new") => ExistingRunbook::CreateAnother,
-        Some("reuse") => ExistingRunbook::Reuse,
-        Some(other) => return Err(ApiError::invalid("existing", format!("`{other}` is not `new` or `reuse`"))),
+    let existing = match query_params(&uri).get("existing") {
+        None => Existing::New,
+        Some(text) => serde_json::from_value(Value::String(text.clone()))
+            .map_err(|_| ApiError::invalid("existing", format!("`{text}` is not `new` or `reuse`")))?,
+    };
+    let existing = match existing {
+        Existing::New => ExistingRunbook::CreateAnother,
+        Existing::Reuse => ExistingRunbook::Reuse,
     };
     let applied = state.engine.apply_runbook_file(&body.name, &body.text, existing).await?;
     let view = state.engine.runbook(applied.id).await?;
@@ -69,8 +123,8 @@ const MODES: &[&str] = &["rehearsal", "live"];
 
 /// A page of runbooks with their stage and mode, in id order; `?stage=`, `?mode=`, `?workspace=` (exact) and
 /// `?name=` (contained, ignoring ASCII case) filter them.
-pub(crate) async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let query = ListQuery::parse(&uri, "runbooks", &["stage", "mode", "workspace", "name"])?;
+pub(crate) async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<Page<RunbookSummary>>, ApiError> {
+    let query = ListQuery::parse(&uri, "runbooks", LIST)?;
     let store_query = RunbookQuery {
         after: query.after::<i64>()?.map(RunbookId),
         limit: query.limit,

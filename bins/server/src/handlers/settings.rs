@@ -4,21 +4,27 @@
 use crate::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::paging::ListQuery;
-use crate::views;
+use crate::paging::{self, ListQuery};
+use crate::views::{self, Page, SystemParameterView};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
-use cutover_integrations_core::model::{SecretValue, SystemParameter};
+use cutover_integrations_core::model::{CustomField, SecretValue, SystemParameter};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The body of `POST /system-parameters`. `Debug` does not show the value.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewSystemParameter")]
 pub(crate) struct ParameterBody {
+    /// Its name (surrounding spaces are dropped; not blank).
+    #[schemars(regex(pattern = crate::body::NOT_BLANK))]
     name: String,
+    /// Its value, encrypted at rest.
     value: SecretValue,
+    /// Whether it is secret: its value is then never shown again.
     #[serde(default)]
     secret: bool,
 }
@@ -30,24 +36,30 @@ impl std::fmt::Debug for ParameterBody {
 }
 
 /// A page of custom fields in name order.
-pub(crate) async fn list_custom_fields(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let query = ListQuery::parse(&uri, "custom-fields", &[])?;
+pub(crate) async fn list_custom_fields(
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Json<Page<CustomField>>, ApiError> {
+    let query = ListQuery::parse(&uri, "custom-fields", paging::LIST)?;
     let fields = state.engine.custom_fields().await?;
-    query.page_of(fields, |field| field.name.clone(), |field| serde_json::to_value(field).unwrap_or_default())
+    query.page_of(fields, |field| field.name.clone(), Clone::clone)
 }
 
 /// Creates a custom field (a custom field definition as JSON); its name must be new.
 pub(crate) async fn create_custom_field(
     State(state): State<AppState>,
     JsonBody(field): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CustomField>), ApiError> {
     let field = state.engine.create_custom_field(&field).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(field).unwrap_or_default())))
+    Ok((StatusCode::CREATED, Json(field)))
 }
 
 /// A page of system parameters in name order; secret ones without their value.
-pub(crate) async fn list_system_parameters(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let query = ListQuery::parse(&uri, "system-parameters", &[])?;
+pub(crate) async fn list_system_parameters(
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Json<Page<SystemParameterView>>, ApiError> {
+    let query = ListQuery::parse(&uri, "system-parameters", paging::LIST)?;
     let parameters = state.engine.system_parameters().await?;
     query.page_of(parameters, |parameter| parameter.name.clone(), views::system_parameter)
 }
@@ -56,7 +68,7 @@ pub(crate) async fn list_system_parameters(State(state): State<AppState>, uri: U
 pub(crate) async fn put_system_parameter(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ParameterBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SystemParameterView>), ApiError> {
     let name = body.name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));

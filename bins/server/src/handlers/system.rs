@@ -7,15 +7,34 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The answer of `GET /healthz`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Health {
+    /// `ok` (200) when the database answers, `unavailable` (503) otherwise.
+    status: HealthStatus,
+}
+
+/// Whether the server can work.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum HealthStatus {
+    /// The database answers.
+    Ok,
+    /// It does not.
+    Unavailable,
+}
 
 /// `ok` when the database answers, 503 otherwise.
 pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
     match state.engine.custom_fields().await {
-        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Ok(_) => Json(Health { status: HealthStatus::Ok }).into_response(),
         Err(error) => {
             tracing::warn!(%error, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"}))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: HealthStatus::Unavailable })).into_response()
         }
     }
 }

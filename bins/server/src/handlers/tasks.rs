@@ -5,38 +5,86 @@
 use super::runbooks::{FieldsBody, actor, runbook_id};
 use crate::AppState;
 use crate::access::CurrentUser;
+use crate::body::MergePatch;
 use crate::body::{JsonBody, OptionalJson};
 use crate::error::ApiError;
-use crate::paging::ListQuery;
+use crate::paging::{CURSOR, LIMIT, ListQuery};
 use crate::preconditions::{IfMatch, tagged};
-use crate::views;
+use crate::routes::{In, Param, schema};
+use crate::views::{self, Page, TaskBody};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use cutover_integrations_core::EngineError;
 use cutover_integrations_core::RunbookView;
-use cutover_integrations_core::model::{IntegrationStatus, TaskStage};
+use cutover_integrations_core::model::{IntegrationStatus, Task, TaskStage};
 use cutover_integrations_core::runbook::{Command, FieldTarget};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The body of `POST …/start`: `{force?}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "StartTask")]
 pub(crate) struct StartBody {
+    /// Start before the task's fixed start time (runbook admins).
     #[serde(default)]
     force: bool,
 }
 
 /// The body of `POST …/skip`: `{comment}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SkipTask")]
 pub(crate) struct SkipBody {
+    /// Why it is skipped (not blank).
+    #[schemars(regex(pattern = crate::body::NOT_BLANK))]
     comment: String,
 }
 
-fn task_view(view: &RunbookView, task: &str) -> Result<Value, ApiError> {
+/// The body of `POST /runbooks/{id}/tasks`: a task as in runbook definition files, whose `id` may be left out (one
+/// is made from the name). The engine checks it as a definition file would be checked.
+/// The handler reads it as JSON and hands it to the engine, which reads it as the model's [`Task`] does.
+#[derive(Debug)]
+pub(crate) struct NewTask;
+
+impl JsonSchema for NewTask {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NewTask".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = Task::json_schema(generator);
+        if let Some(Value::Array(required)) = schema.get_mut("required") {
+            required.retain(|name| name != "id");
+        }
+        schema
+    }
+}
+
+/// The query parameters of `GET /runbooks/{id}/tasks`: paging and filters.
+pub(crate) const LIST: &[Param] = &[
+    LIMIT,
+    CURSOR,
+    Param {
+        name: "stage",
+        location: In::Query,
+        required: false,
+        description: "Only tasks in this stage",
+        schema: schema::<TaskStage>,
+    },
+    Param {
+        name: "integration_status",
+        location: In::Query,
+        required: false,
+        description: "Only tasks with this integration status",
+        schema: schema::<IntegrationStatus>,
+    },
+];
+
+fn task_view(view: &RunbookView, task: &str) -> Result<TaskBody, ApiError> {
     let found = view
         .state
         .task(task)
@@ -54,8 +102,8 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
-    let query = ListQuery::parse(&uri, "tasks", &["stage", "integration_status"])?;
+) -> Result<Json<Page<TaskBody>>, ApiError> {
+    let query = ListQuery::parse(&uri, "tasks", LIST)?;
     let stage: Option<TaskStage> = query.status("stage", TASK_STAGES)?;
     let status: Option<IntegrationStatus> = query.status("integration_status", INTEGRATION_STATUSES)?;
     let view = state.engine.runbook(runbook_id(&id)?).await?;
@@ -149,10 +197,10 @@ pub(crate) async fn refire(
 pub(crate) async fn actions_log(
     State(state): State<AppState>,
     Path((id, task)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::ActionsLogView>, ApiError> {
     let id = runbook_id(&id)?;
     let fires = state.engine.task_actions_log(id, &task).await?;
-    Ok(Json(json!({"runbook": id, "task": task, "fires": fires})))
+    Ok(Json(views::actions_log(id.0, &task, &fires)))
 }
 
 async fn task_command(
@@ -186,9 +234,9 @@ pub(crate) async fn edit(
     State(state): State<AppState>,
     Path((id, task)): Path<(String, String)>,
     IfMatch(expected): IfMatch,
-    JsonBody(body): JsonBody<Value>,
+    JsonBody(MergePatch(patch, _)): JsonBody<MergePatch<Task>>,
 ) -> Result<Response, ApiError> {
-    let view = state.engine.edit_task_if(runbook_id(&id)?, &task, &body, expected).await?;
+    let view = state.engine.edit_task_if(runbook_id(&id)?, &task, &Value::Object(patch), expected).await?;
     task_answer(&HeaderMap::new(), StatusCode::OK, &view, &task)
 }
 

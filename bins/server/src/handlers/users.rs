@@ -3,23 +3,30 @@
 use crate::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::paging::ListQuery;
-use crate::views;
+use crate::paging::{self, ListQuery};
+use crate::views::{self, Page, UserView};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::NewUser;
+use schemars::JsonSchema;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
-use serde_json::Value;
 
-/// The body of `POST /users`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /users` (checked by the engine: the rules are those of `checked_new_user`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewUser")]
 pub(crate) struct NewUserBody {
+    /// The display name: not blank, at most 320 characters.
+    #[schemars(length(min = 1, max = 320), regex(pattern = crate::body::NOT_BLANK))]
     name: String,
+    /// The email address (unique): `LOCAL@DOMAIN` without spaces, at most 320 characters.
+    #[schemars(length(max = 320), regex(pattern = crate::body::EMAIL))]
     email: String,
+    /// At least one role.
+    #[schemars(length(min = 1))]
     roles: Vec<Role>,
 }
 
@@ -28,16 +35,16 @@ pub(crate) struct NewUserBody {
 pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewUserBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<views::CreatedUser>), ApiError> {
     let new = NewUser { name: body.name, email: body.email, roles: body.roles };
     let created = state.engine.create_user(&new).await?;
-    let mut answer = views::user(&created.user);
-    answer["token"] = Value::String(created.token.expose_secret().to_owned());
+    let answer =
+        views::CreatedUser { user: views::user(&created.user), token: created.token.expose_secret().to_owned() };
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// A page of users in id order, without tokens.
-pub(crate) async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let query = ListQuery::parse(&uri, "users", &[])?;
+pub(crate) async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<Page<UserView>>, ApiError> {
+    let query = ListQuery::parse(&uri, "users", paging::LIST)?;
     query.page_of(state.engine.users().await?, |user| user.id.0, views::user)
 }
