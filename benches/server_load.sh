@@ -44,7 +44,7 @@ CUTOVER_BOOTSTRAP_TOKEN=$TOKEN CUTOVER_OUTBOUND_ALLOW=127.0.0.1/32 RUST_LOG=warn
 SERVER_PID=$!
 export CUTOVER_SERVER=http://127.0.0.1:$PORT CUTOVER_TOKEN=$TOKEN
 for _ in $(seq 1 100); do
-    curl -fsS "$CUTOVER_SERVER/healthz" >/dev/null 2>&1 && break
+    curl -fsS "$CUTOVER_SERVER/api/v1/healthz" >/dev/null 2>&1 && break
     sleep 0.1
 done
 
@@ -106,7 +106,7 @@ if [ "${refused:-0}" -gt 0 ]; then
 fi
 
 ended() {
-    curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/metrics" |
+    curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/api/v1/metrics" |
         awk '/^cutover_fires_total/ {sum += $2} END {print sum + 0}'
 }
 while [ "$(ended)" -lt "$starts" ]; do sleep 0.05; done
@@ -114,4 +114,4 @@ load_ended=$(date +%s%N)
 elapsed_ms=$(((load_ended - load_started) / 1000000))
 echo "task starts answered 2xx: $starts; every fire ended after $elapsed_ms ms"
 echo "fires per second end to end: $((starts * 1000 / elapsed_ms))"
-grep -E "cutover_fires_total" <(curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/metrics")
+grep -E "cutover_fires_total" <(curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/api/v1/metrics")
