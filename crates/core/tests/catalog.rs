@@ -3,10 +3,13 @@
 //! the task succeeds with the mapped custom fields, or fails with the vendor's own message in its reason, and polling
 //! entries reach their terminal states. One table, one `check`.
 
-use cutover_integrations_core::auth::StandardWebhooksAuth;
-use cutover_integrations_core::model::{FieldValue, IntegrationStatus, RunMode, decode_webhook_secret};
+use cutover_integrations_core::auth::{AuthorizationCallback, StandardWebhooksAuth};
+use cutover_integrations_core::model::{
+    AuthSettings, FieldValue, IntegrationStatus, OAuth2Grant, RunMode, decode_webhook_secret,
+};
 use cutover_integrations_core::runbook::{Actor, Command, Event};
-use cutover_integrations_core::{Engine, EngineError, EngineEvent};
+use cutover_integrations_core::store::{ActionId, RunbookId};
+use cutover_integrations_core::{Engine, EngineError, EngineEvent, OAuthStatus, OAuthTarget};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,8 +56,16 @@ fn any(_: &Value) -> bool {
     true
 }
 
-const SLACK: &[(&str, &str)] =
-    &[("base_url", "{base}"), ("bot_token", "xoxb-test-token"), ("webhook_url", "{base}/services/T0/B0/XYZ")];
+const SLACK: &[(&str, &str)] = &[
+    ("base_url", "{base}"),
+    ("client_id", "4242.1717"),
+    ("client_secret", "slack-client-secret"),
+    ("bot_token", "xoxb-test-token"),
+    ("webhook_url", "{base}/services/T0/B0/XYZ"),
+];
+/// The access token Slack's `oauth.v2.access` mock hands out for the authorization code below.
+const SLACK_ACCESS_TOKEN: &str = "xoxb-oauth-access-8642";
+const SLACK_CODE: &str = "slack-code-1357";
 const TEAMS: &[(&str, &str)] = &[("webhook_url", "{base}/workflows/abc/triggers/manual/paths/invoke")];
 const JIRA: &[(&str, &str)] = &[("site_url", "{base}"), ("email", "ops@acme.test"), ("api_token", "atl-token-1")];
 /// `Basic base64(ops@acme.test:atl-token-1)`.
@@ -163,6 +174,42 @@ fn cases() -> Vec<Case> {
                 answer: r#"{"ok": false, "error": "channel_not_found"}"#,
             }],
             outcome: Outcome::Failed(r#"`$.error` is "channel_not_found""#),
+        },
+        // The OAuth action: `check` first runs the authorization code flow against the mock (see `authorize`).
+        Case {
+            entry: "slack",
+            action: "Post a message (OAuth)",
+            settings: SLACK,
+            fields: &[("Slack Channel", "C0123"), ("Slack Message", "Release 42 starts")],
+            expect: &[Expect {
+                method: "POST",
+                path: "/api/chat.postMessage",
+                query: &[],
+                headers: &[
+                    ("authorization", "Bearer xoxb-oauth-access-8642"),
+                    ("content-type", "application/json; charset=utf-8"),
+                ],
+                body: slack_message,
+                status: 200,
+                answer: r#"{"ok": true, "channel": "C0123", "ts": "1503435957.000311", "message": {"text": "Release 42 starts"}}"#,
+            }],
+            outcome: Outcome::Succeeded(&[("Slack Message Timestamp", "1503435957.000311")]),
+        },
+        Case {
+            entry: "slack",
+            action: "Post a message (OAuth)",
+            settings: SLACK,
+            fields: &[("Slack Channel", "C0123"), ("Slack Message", "Release 42 starts")],
+            expect: &[Expect {
+                method: "POST",
+                path: "/api/chat.postMessage",
+                query: &[],
+                headers: &[("authorization", "Bearer xoxb-oauth-access-8642")],
+                body: slack_message,
+                status: 200,
+                answer: r#"{"ok": false, "error": "not_in_channel"}"#,
+            }],
+            outcome: Outcome::Failed(r#"`$.error` is "not_in_channel""#),
         },
         Case {
             entry: "slack",
@@ -685,6 +732,13 @@ async fn check(case: &'static Case) -> Result<(), String> {
             engine.patch_action(*id, &json!({"polling": {"interval_seconds": 1}})).await.map_err(|e| e.to_string())?;
         }
     }
+    let authorization = match record.integration.actions.iter().zip(&record.action_ids).find(|(action, _)| {
+        action.name == case.action
+            && matches!(&action.auth, AuthSettings::Oauth2(oauth) if oauth.grant == OAuth2Grant::AuthorizationCode)
+    }) {
+        Some((_, id)) => Some(authorize(&engine, &mut server, *id).await.map_err(|e| format!("{what}: {e}"))?),
+        None => None,
+    };
     let fields: serde_json::Map<String, Value> =
         case.fields.iter().map(|(name, value)| ((*name).to_owned(), Value::from(*value))).collect();
     let runbook = json!({
@@ -737,10 +791,18 @@ async fn check(case: &'static Case) -> Result<(), String> {
             }
         }
     }
+    if let Some(mocks) = authorization {
+        for mock in mocks {
+            if !mock.matched_async().await {
+                return Err(format!("{what}: the OAuth provider mock was not called as expected"));
+            }
+        }
+    }
+    if text_of_log(&engine, id).await?.contains(SLACK_ACCESS_TOKEN) {
+        return Err(format!("{what}: the OAuth access token is in the actions log"));
+    }
     // No secret setting reached the actions log.
-    let fires = engine.store().task_fires(id, "page").await.map_err(|e| e.to_string())?;
-    let log = engine.store().actions_log(fires[0].id).await.map_err(|e| e.to_string())?;
-    let text: String = log.iter().map(|record| record.record.clone()).collect();
+    let text = text_of_log(&engine, id).await?;
     for (key, value) in case.settings {
         let secret = matches!(
             *key,
@@ -752,6 +814,76 @@ async fn check(case: &'static Case) -> Result<(), String> {
     }
     running.shutdown().await;
     Ok(())
+}
+
+/// The whole actions log of the task `page`, as text.
+async fn text_of_log(engine: &Engine, id: RunbookId) -> Result<String, String> {
+    let fires = engine.store().task_fires(id, "page").await.map_err(|e| e.to_string())?;
+    let log = engine.store().actions_log(fires[0].id).await.map_err(|e| e.to_string())?;
+    Ok(log.iter().map(|record| record.record.clone()).collect())
+}
+
+/// Authorizes the functional user of `action` through the real authorization code flow, as an admin in a browser
+/// would: the engine builds the provider URL (state, PKCE), the browser opens Slack's authorization page on the mock,
+/// Slack redirects back with a code, and the engine exchanges it at `oauth.v2.access` (client credentials, the code, the
+/// PKCE verifier and the exact redirect URI checked by the mock, which answers as Slack documents). Returns the
+/// provider mocks, for the caller to check they were used.
+async fn authorize(
+    engine: &Engine,
+    server: &mut mockito::Server,
+    action: ActionId,
+) -> Result<Vec<mockito::Mock>, String> {
+    let redirect_uri = format!("{}api/v1/oauth/callback", engine.settings().public_url);
+    let page = server
+        .mock("GET", "/oauth/v2/authorize")
+        .match_query(mockito::Matcher::AllOf(vec![
+            mockito::Matcher::UrlEncoded("response_type".into(), "code".into()),
+            mockito::Matcher::UrlEncoded("client_id".into(), "4242.1717".into()),
+            mockito::Matcher::UrlEncoded("scope".into(), "chat:write".into()),
+            mockito::Matcher::UrlEncoded("redirect_uri".into(), redirect_uri.clone()),
+            mockito::Matcher::UrlEncoded("code_challenge_method".into(), "S256".into()),
+        ]))
+        .with_status(200)
+        .with_header("content-type", "text/html")
+        .with_body("<html>Allow Cutover to post in your workspace?</html>")
+        .expect(1)
+        .create_async()
+        .await;
+    // `Basic base64(4242.1717:slack-client-secret)`, which oauth.v2.access accepts as the client's credentials.
+    let token = server
+        .mock("POST", "/api/oauth.v2.access")
+        .match_header("authorization", "Basic NDI0Mi4xNzE3OnNsYWNrLWNsaWVudC1zZWNyZXQ=")
+        .match_header("content-type", "application/x-www-form-urlencoded")
+        .match_body(mockito::Matcher::AllOf(vec![
+            mockito::Matcher::UrlEncoded("grant_type".into(), "authorization_code".into()),
+            mockito::Matcher::UrlEncoded("code".into(), SLACK_CODE.into()),
+            mockito::Matcher::UrlEncoded("redirect_uri".into(), redirect_uri.clone()),
+            mockito::Matcher::Regex("code_verifier=[A-Za-z0-9_~.-]{43,128}".into()),
+        ]))
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(format!(
+            r#"{{"ok": true, "access_token": "{SLACK_ACCESS_TOKEN}", "token_type": "bot", "scope": "chat:write", "bot_user_id": "U0KRQLJ9H", "app_id": "A0KRD7HC3", "team": {{"name": "Acme", "id": "T9TK3CUKW"}}, "enterprise": null, "authed_user": {{"id": "U1234"}}}}"#
+        ))
+        .expect(1)
+        .create_async()
+        .await;
+    let admin = engine.ensure_admin_token("admin@acme.test", "catalog-admin-token").await.map_err(|e| e.to_string())?;
+    let target = OAuthTarget { action, task: None };
+    let credential = engine.oauth_credential(&target, &admin).await.map_err(|e| e.to_string())?;
+    let redirect = engine.begin_oauth(credential, &admin).await.map_err(|e| e.to_string())?;
+    let query: BTreeMap<String, String> = redirect.url.query_pairs().into_owned().collect();
+    let shown = reqwest::get(redirect.url.as_str()).await.map_err(|e| e.to_string())?;
+    if !shown.status().is_success() {
+        return Err(format!("Slack's authorization page answered {}", shown.status()));
+    }
+    let callback: AuthorizationCallback =
+        serde_json::from_value(json!({"state": query.get("state"), "code": SLACK_CODE})).map_err(|e| e.to_string())?;
+    engine.complete_oauth(&callback).await.map_err(|e| e.to_string())?;
+    match engine.oauth_status(action).await.map_err(|e| e.to_string())? {
+        OAuthStatus::Authorized { authorized: Some(by), .. } if by.user == "admin@acme.test" => Ok(vec![page, token]),
+        other => Err(format!("after the callback the action is {other:?}")),
+    }
 }
 
 async fn wait_for_outcome(events: &mut broadcast::Receiver<EngineEvent>) -> Option<IntegrationStatus> {
