@@ -466,10 +466,29 @@ async fn a_predefined_integration_is_installed_from_the_picker() {
     let token = browser.field("API token *").await;
     assert_eq!(browser.attribute(&token, "type").await.as_deref(), Some("password"));
     browser.fill(&token, "atl-browser-secret").await;
+    // The settings' descriptions show their `code` spans as code, not as markdown backticks.
+    let dialog_text = browser.execute("return document.querySelector('dialog[open]').innerText;", vec![]).await;
+    let dialog_text = dialog_text.as_str().unwrap_or_default();
+    assert!(
+        dialog_text.contains("such as https://your-domain.atlassian.net") && !dialog_text.contains('`'),
+        "{dialog_text}"
+    );
+    let code = browser
+        .execute("return [...document.querySelectorAll('dialog[open] .hint code')].map(c => c.textContent);", vec![])
+        .await;
+    assert!(code.as_array().is_some_and(|spans| spans.contains(&"https://your-domain.atlassian.net".into())), "{code}");
     browser.screenshot("06-predefined-jira").await;
     check_layouts(&browser, "06-predefined-jira").await;
     browser.click(&browser.button("Create").await).await;
-    browser.heading("Edit Custom Integration").await;
+    browser.heading("Edit Predefined Integration").await;
+    // The entry's own icon, served by the console at its stable path, is the connection's image and is drawn.
+    browser
+        .wait_for(
+            "const i = document.querySelector('.heading img'); \
+             return i.complete && i.naturalWidth > 0 && new URL(i.src).pathname === '/assets/catalog/jira-cloud.svg';",
+            "the Jira Cloud icon to load",
+        )
+        .await;
     let text = browser.page_text().await;
     assert!(text.contains("Create an issue") && text.contains("Transition an issue"), "{text}");
     assert!(!text.contains("atl-browser-secret"));

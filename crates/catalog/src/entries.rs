@@ -69,6 +69,9 @@ pub struct Entry {
     /// The definition, as shipped.
     #[serde(skip)]
     pub source: &'static str,
+    /// Our own icon (an SVG document, a coloured tile with a glyph), served at [`Entry::image_url`].
+    #[serde(skip)]
+    pub icon: &'static str,
     /// What the admin supplies.
     pub settings: &'static [Setting],
 }
@@ -91,10 +94,28 @@ impl Entry {
         }
     }
 
+    /// Where the console (mounted at `/` by the server) serves the entry's icon: `/assets/catalog/NAME.svg`, a stable
+    /// path that the entry's file names as its `image_url`, so an installed integration shows it.
+    pub fn image_url(&self) -> String {
+        format!("{ICON_PATH}{}.svg", self.name)
+    }
+
     /// The setting `key`.
     pub fn setting(&self, key: &str) -> Option<&'static Setting> {
         self.settings.iter().find(|setting| setting.key == key)
     }
+}
+
+/// The path under which the entries' icons are served, each as `NAME.svg`.
+pub const ICON_PATH: &str = "/assets/catalog/";
+
+/// The content type of the entries' icons.
+pub const ICON_CONTENT_TYPE: &str = "image/svg+xml";
+
+/// The icon named by a path's last segment (`slack.svg`), if an entry has it.
+pub fn icon(file_name: &str) -> Option<&'static str> {
+    let name = file_name.strip_suffix(".svg")?;
+    ENTRIES.iter().find(|entry| entry.name == name).map(|entry| entry.icon)
 }
 
 /// Every entry, by name.
@@ -185,6 +206,7 @@ static ENTRIES: &[Entry] = &[
         summary: "Post a message to a channel (chat.postMessage with OAuth or a bot token), or through an incoming webhook.",
         file: "catalog/slack.yaml",
         source: include_str!("../../../catalog/slack.yaml"),
+        icon: include_str!("../../../catalog/icons/slack.svg"),
         settings: &[
             url("base_url", "Slack URL", "Base URL of Slack's Web API and OAuth endpoints.").default("https://slack.com"),
             text("client_id", "OAuth client ID", "Client ID of your Slack app (Basic Information), for `Post a message (OAuth)`.")
@@ -206,6 +228,7 @@ static ENTRIES: &[Entry] = &[
         summary: "Post an Adaptive Card to a channel through a Teams Workflows webhook.",
         file: "catalog/microsoft-teams.yaml",
         source: include_str!("../../../catalog/microsoft-teams.yaml"),
+        icon: include_str!("../../../catalog/icons/microsoft-teams.svg"),
         settings: &[secret(
             "webhook_url",
             "Workflows webhook URL",
@@ -220,6 +243,7 @@ static ENTRIES: &[Entry] = &[
         summary: "Create an issue (its key mapped to a custom field), add a comment, transition an issue.",
         file: "catalog/jira-cloud.yaml",
         source: include_str!("../../../catalog/jira-cloud.yaml"),
+        icon: include_str!("../../../catalog/icons/jira-cloud.svg"),
         settings: &[
             url("site_url", "Site URL", "Your Jira Cloud site, such as `https://your-domain.atlassian.net`.")
                 .placeholder("https://your-domain.atlassian.net"),
@@ -234,6 +258,7 @@ static ENTRIES: &[Entry] = &[
         summary: "Create a change request (Table API), then poll it until it reaches a chosen state or is cancelled.",
         file: "catalog/servicenow.yaml",
         source: include_str!("../../../catalog/servicenow.yaml"),
+        icon: include_str!("../../../catalog/icons/servicenow.svg"),
         settings: &[
             url("instance_url", "Instance URL", "Your instance, such as `https://your-instance.service-now.com`.")
                 .placeholder("https://your-instance.service-now.com"),
@@ -253,6 +278,7 @@ static ENTRIES: &[Entry] = &[
         summary: "Trigger and resolve an alert with the Events API v2; the dedup key is derived from the task.",
         file: "catalog/pagerduty.yaml",
         source: include_str!("../../../catalog/pagerduty.yaml"),
+        icon: include_str!("../../../catalog/icons/pagerduty.svg"),
         settings: &[
             url("events_url", "Events API URL", "`https://events.pagerduty.com`, or `https://events.eu.pagerduty.com` for the EU service region.")
                 .default("https://events.pagerduty.com"),
@@ -265,6 +291,7 @@ static ENTRIES: &[Entry] = &[
         summary: "Dispatch a workflow and poll its run until it completes; success only if it concluded `success`.",
         file: "catalog/github-actions.yaml",
         source: include_str!("../../../catalog/github-actions.yaml"),
+        icon: include_str!("../../../catalog/icons/github-actions.svg"),
         settings: &[
             url("api_url", "API URL", "`https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise Server.")
                 .default("https://api.github.com"),
@@ -277,6 +304,7 @@ static ENTRIES: &[Entry] = &[
         summary: "POST a JSON event signed per the Standard Webhooks specification.",
         file: "catalog/standard-webhooks.yaml",
         source: include_str!("../../../catalog/standard-webhooks.yaml"),
+        icon: include_str!("../../../catalog/icons/standard-webhooks.svg"),
         settings: &[
             url("url", "Receiver URL", "Where events are posted.").placeholder("https://receiver.example.com/webhooks/cutover"),
             secret("secret", "Signing secret", "`whsec_` followed by the base64 of 24 to 64 random bytes, shared with the receiver.")

@@ -9,6 +9,9 @@
 //! every entry): its settings appear in it as placeholders, either an example value (`https://your-domain.atlassian.net`,
 //! `you@example.com`) or, for secrets, a `{{SystemParameter['…']}}` reference.
 //!
+//! Each entry has an icon of our own (`catalog/icons/NAME.svg`, embedded too), which the console serves at
+//! `/assets/catalog/NAME.svg` ([`Entry::image_url`]); the entry's file names that path as its `image_url`.
+//!
 //! # Installing
 //!
 //! [`Entry::install`] takes the admin's settings and returns an [`Installation`]: a normal `type: predefined`
@@ -32,6 +35,6 @@ mod entries;
 mod error;
 mod install;
 
-pub use entries::{Entry, Setting, SettingKind, entries, entry};
+pub use entries::{Entry, ICON_CONTENT_TYPE, ICON_PATH, Setting, SettingKind, entries, entry, icon};
 pub use error::CatalogError;
 pub use install::{InstallTarget, Installation, parameter_name, slug};

@@ -1,7 +1,9 @@
 //! Every entry as shipped and installed: valid, predefined, its settings in place, its secrets in system parameters,
 //! its hosts pinned; and the refusals, with their messages.
 
-use cutover_integrations_catalog::{CatalogError, InstallTarget, SettingKind, entries, entry, parameter_name};
+use cutover_integrations_catalog::{
+    CatalogError, ICON_PATH, InstallTarget, SettingKind, entries, entry, icon as icon_named, parameter_name,
+};
 use cutover_integrations_model::{AuthSettings, Definition, IntegrationKind, SourceFile, Validator};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -85,6 +87,7 @@ fn every_entry_installs_with_its_settings_in_place() {
         let installation = entry.install(None, &settings, InstallTarget::Engine).expect(entry.name);
         let integration = &installation.integration;
         assert_eq!(integration.integration_kind, IntegrationKind::Predefined);
+        assert_eq!(integration.image_url.as_deref(), Some(entry.image_url().as_str()), "{}", entry.name);
         assert!(installation.unset_parameters.is_empty(), "{}: {:?}", entry.name, installation.unset_parameters);
         let text = installation.to_yaml();
         for setting in entry.settings {
@@ -217,6 +220,29 @@ fn refusals_say_what_is_wrong() {
     settings.insert("routing_key".to_owned(), "k".to_owned());
     let error = entry("pagerduty").unwrap().install(Some("a/b"), &settings, InstallTarget::Engine).unwrap_err();
     assert_eq!(error.to_string(), "invalid integration name: a name may not contain `/` or control characters");
+}
+
+/// Every entry has an icon of our own: a small, self-contained SVG (no script, no link to anything), named by the
+/// entry's file as its `image_url` and found by the name the console serves it under.
+#[test]
+fn every_entry_has_its_own_icon() {
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in entries() {
+        let icon = entry.icon;
+        assert!(icon.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32""#), "{}", entry.name);
+        assert!(icon.trim_end().ends_with("</svg>"), "{}", entry.name);
+        assert!(icon.len() < 2048, "{}: {} bytes", entry.name, icon.len());
+        for refused in ["<script", "href", "url(", "<image", "<foreignObject", " on"] {
+            assert!(!icon.contains(refused), "{}: holds `{refused}`", entry.name);
+        }
+        assert!(seen.insert(icon), "{}: the same icon as another entry", entry.name);
+        assert_eq!(entry.image_url(), format!("{ICON_PATH}{}.svg", entry.name));
+        assert_eq!(entry.integration().image_url, Some(entry.image_url()), "{}", entry.name);
+        assert_eq!(icon_named(&format!("{}.svg", entry.name)), Some(icon));
+    }
+    for unknown in ["slack", "slack.png", "../slack.svg", "", ".svg"] {
+        assert_eq!(icon_named(unknown), None, "{unknown}");
+    }
 }
 
 #[test]

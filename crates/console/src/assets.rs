@@ -79,3 +79,19 @@ pub(crate) async fn serve(Path(name): Path<String>) -> Response {
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
     }
 }
+
+/// `GET /assets/catalog/{name}.svg`: the icon of a catalog entry, under the stable path its definition names as its
+/// `image_url` (not content-hashed, so cached for a day only).
+pub(crate) async fn catalog_icon(Path(file): Path<String>) -> Response {
+    match cutover_integrations_core::integration_catalog::icon(&file) {
+        Some(icon) => (
+            [
+                (CONTENT_TYPE, cutover_integrations_core::integration_catalog::ICON_CONTENT_TYPE),
+                (CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            icon,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such icon").into_response(),
+    }
+}

@@ -106,6 +106,7 @@ fn build(engine: Engine, settings: ConsoleSettings, shutdown: Option<tokio::sync
         .route("/settings/system-parameters", get(pages::parameters::list).post(pages::parameters::put))
         .route("/settings/users", get(pages::users::list).post(pages::users::create))
         .route("/assets/{name}", get(assets::serve))
+        .route("/assets/catalog/{file}", get(assets::catalog_icon))
         .layer(axum::middleware::from_fn_with_state(console.clone(), guard::guard))
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .with_state(console)

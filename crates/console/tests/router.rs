@@ -492,6 +492,26 @@ tasks:
     assert_eq!(app.engine.runbook(id).await.expect("runbook").definition.tasks.len(), 2);
 }
 
+/// Each catalog entry's icon is served at the stable path its definition names, as SVG, to anyone (an `<img>` on any
+/// page, the sign-in page included), with the console's security headers; other names are not found.
+#[tokio::test]
+async fn every_catalog_icon_is_served_as_svg_at_its_stable_path() {
+    let app = app().await;
+    let mut anonymous = Client::default();
+    for entry in cutover_integrations_core::integration_catalog::entries() {
+        let answer = app.send(&mut anonymous, "GET", &entry.image_url(), None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", entry.name);
+        assert_eq!(answer.header("content-type"), "image/svg+xml", "{}", entry.name);
+        assert_eq!(answer.header("x-content-type-options"), "nosniff");
+        assert_eq!(answer.header("cache-control"), "public, max-age=86400");
+        assert_eq!(answer.body, entry.icon, "{}", entry.name);
+    }
+    for missing in ["/assets/catalog/nope.svg", "/assets/catalog/slack.png", "/assets/catalog/slack"] {
+        let answer = app.send(&mut anonymous, "GET", missing, None).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{missing}");
+    }
+}
+
 #[tokio::test]
 async fn the_predefined_picker_installs_a_catalog_entry_for_an_admin_only() {
     let app = app().await;
@@ -502,9 +522,15 @@ async fn the_predefined_picker_installs_a_catalog_entry_for_an_admin_only() {
         "<label for=\"setting-jira-cloud-api_token\">API token *</label>",
         "name=\"setting.jira-cloud.api_token\" type=\"password\"",
         "name=\"setting.jira-cloud.site_url\" type=\"url\"",
+        // Descriptions show their code spans as code, without backticks.
+        "Your Jira Cloud site, such as <code>https://your-domain.atlassian.net</code>.",
+        "A bot token (<code>xoxb-…</code>) with the <code>chat:write</code> scope",
     ] {
         assert!(page.body.contains(expected), "`{expected}` in the dialog");
     }
+    let hints: Vec<&str> =
+        page.body.split("class=\"hint\">").skip(1).filter_map(|rest| rest.split("</p>").next()).collect();
+    assert!(hints.len() > 20 && hints.iter().all(|hint| !hint.contains('`')), "{hints:?}");
     let install = |csrf: String, token: &'static str| {
         vec![
             ("csrf".to_owned(), csrf),
@@ -529,6 +555,8 @@ async fn the_predefined_picker_installs_a_catalog_entry_for_an_admin_only() {
     let location = created.header("location").to_owned();
     let panel = app.send(&mut admin, "GET", &location, None).await;
     assert!(panel.body.contains("Jira Cloud") && panel.body.contains("Create an issue"), "{}", panel.body);
+    assert!(panel.body.contains("<h1>Edit Predefined Integration</h1>"), "{}", panel.body);
+    assert!(panel.body.contains(r#"<img src="/assets/catalog/jira-cloud.svg""#), "{}", panel.body);
     assert!(!panel.body.contains("atl-console-secret"));
     let parameters = app.engine.system_parameters().await.expect("parameters");
     assert!(parameters.iter().any(|parameter| parameter.name == "jira_cloud_api_token" && parameter.secret));

@@ -80,7 +80,7 @@ const SNOW: &[(&str, &str)] = &[
 /// `Basic base64(cutover:snow-pass)`.
 const SNOW_AUTH: (&str, &str) = ("authorization", "Basic Y3V0b3Zlcjpzbm93LXBhc3M=");
 const SNOW_FIELDS: &[(&str, &str)] =
-    &[("ServiceNow Short Description", "Deploy 42"), ("ServiceNow Target State", "-1")];
+    &[("ServiceNow Short Description", "Deploy 42"), ("ServiceNow Target State", "Implement (-1)")];
 const SNOW_QUERY: &[(&str, &str)] = &[
     ("sysparm_query", "sys_id=abc123^stateIN-1,4"),
     ("sysparm_fields", "number,state,sys_id"),

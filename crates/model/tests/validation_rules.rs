@@ -761,11 +761,13 @@ const CASES: &[Case] = &[
                 r##"
                 kind: integration
                 name: Jira
-                image_url: https://jira.test/icon.svg
+                image_url: /assets/catalog/jira-cloud.svg
                 actions:
                   - {name: Create, image_url: "https://jira.test/create.svg"}
                   - {name: Poll, response: {success_statuses: [200]}}
                   - {name: Icon, image_url: "file:///etc/passwd", request: {method: GET, url: "https://x"}}
+                  - {name: Far, image_url: "//evil.test/x.svg", request: {method: GET, url: "https://x"}}
+                  - {name: Up, image_url: "/a b.svg", request: {method: GET, url: "https://x"}}
                 "##,
             ),
             (
@@ -781,6 +783,8 @@ const CASES: &[Case] = &[
         expected: &[
             "draft.yaml:6:18: actions[1].response: `response` is not allowed in a draft (an action without `request`)",
             "draft.yaml:7:29: actions[2].image_url: only `http` and `https` URLs can be used; this one is `file`",
+            "draft.yaml:8:28: actions[3].image_url: `//evil.test/x.svg` is neither an absolute `http(s)` URL nor a plain path on this server",
+            "draft.yaml:9:27: actions[4].image_url: `/a b.svg` is neither an absolute `http(s)` URL nor a plain path on this server",
             "r.yaml:4:30: tasks[0].action: `Jira/Create` is a draft: it has no request yet, so no task can use it",
         ],
     },

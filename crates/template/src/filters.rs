@@ -26,13 +26,15 @@ pub(crate) enum FilterKind {
     Size,
     Join,
     Split,
+    First,
+    Last,
     UrlEncode,
     Date,
     Json,
     ParseJson,
 }
 
-const ALL: [FilterKind; 19] = [
+const ALL: [FilterKind; 21] = [
     FilterKind::Downcase,
     FilterKind::Upcase,
     FilterKind::Capitalize,
@@ -48,6 +50,8 @@ const ALL: [FilterKind; 19] = [
     FilterKind::Size,
     FilterKind::Join,
     FilterKind::Split,
+    FilterKind::First,
+    FilterKind::Last,
     FilterKind::UrlEncode,
     FilterKind::Date,
     FilterKind::Json,
@@ -77,6 +81,8 @@ impl FilterKind {
             Self::Size => "size",
             Self::Join => "join",
             Self::Split => "split",
+            Self::First => "first",
+            Self::Last => "last",
             Self::UrlEncode => "url_encode",
             Self::Date => "date",
             Self::Json => "json",
@@ -99,6 +105,8 @@ impl FilterKind {
                 | Self::DividedBy
                 | Self::Size
                 | Self::Split
+                | Self::First
+                | Self::Last
                 | Self::Json
                 | Self::ParseJson
         )
@@ -146,6 +154,8 @@ impl FilterKind {
             Self::Capitalize => "capitalize",
             Self::Strip => "strip",
             Self::Size => "size",
+            Self::First => "first",
+            Self::Last => "last",
             Self::UrlEncode => "url_encode",
             Self::Json => "json",
             Self::ParseJson => "parse_json",
@@ -204,6 +214,13 @@ impl FilterKind {
                 };
                 Value::Array(parts)
             }
+            Self::First | Self::Last => match input {
+                Value::Array(items) => {
+                    let item = if self == Self::First { items.first() } else { items.last() };
+                    item.cloned().unwrap_or(Value::Null)
+                }
+                other => return Err(format!("needs a list, got {}", describe(other))),
+            },
             Self::UrlEncode => Value::String(percent_encoding::utf8_percent_encode(&text(), URL_COMPONENT).to_string()),
             Self::Date => Value::String(crate::date::format(input, &value_text(args[0]))?),
             Self::Json => Value::String(input.to_string()),

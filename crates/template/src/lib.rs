@@ -94,6 +94,7 @@ pub use template::{Reference, Template};
 /// | `size` | characters of a text, items of a list or object |
 /// | `join`, `join: ', '` | joins a list's texts (default separator a space) |
 /// | `split: ','` | splits a text into a list |
+/// | `first`, `last` | the first or last item of a list (`split: '(' \| last` takes what follows the last `(`) |
 /// | `url_encode` | percent-encodes all but `A-Z a-z 0-9 - . _ ~` (a space becomes `%20`) |
 /// | `date: '%Y-%m-%d'` | formats an ISO 8601 date or timestamp (kept in its offset), Unix seconds, or `now`, with strftime directives |
 /// | `json` | the value's JSON text |
@@ -114,6 +115,8 @@ pub const FILTERS: &[&str] = &[
     "size",
     "join",
     "split",
+    "first",
+    "last",
     "url_encode",
     "date",
     "json",

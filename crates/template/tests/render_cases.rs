@@ -105,6 +105,9 @@ const CASES: &[(&str, TemplatePlace, &str, Expect)] = &[
     ("size", T, "{{Runbook.name | size}} {{CustomField.Tags | size}} {{Task.assignee | size}}", O("10 2 2")),
     ("join", T, "{{CustomField.Tags | join: ', '}}|{{CustomField.Tags | join}}", O("x, y|x y")),
     ("split", J, r#"{"parts": {{CustomField.CSV | split: ','}}}"#, O(r#"{"parts": ["a","b","c"]}"#)),
+    ("first and last", T, "{{CustomField.CSV | split: ',' | first}}{{CustomField.Tags | last}}", O("ay")),
+    ("last of a labelled choice", T, "{{ 'Closed (3)' | split: '(' | last | replace: ')', '' }}", O("3")),
+    ("first of an empty list", T, "[{{ '' | split: ',' | first | default: 'none' }}]", O("[none]")),
     ("url_encode", T, "{{CustomField.Quote | url_encode}}", O("say%20%22hi%22")),
     ("date", T, "{{CustomField.When | date: '%Y-%m-%d %H:%M %z'}}", O("2024-05-01 10:30 +0200")),
     ("json in a string", J, r#"{"raw":"{{CustomField.Tags | json}}"}"#, O(r#"{"raw":"[\"x\",\"y\"]"}"#)),
@@ -203,6 +206,7 @@ const CASES: &[(&str, TemplatePlace, &str, Expect)] = &[
     ("division by zero", T, "x {{Task.duration | divided_by: 0}}", E("Filter", 1, 21, None)),
     ("date of a word", T, "{{Task.name | date: '%Y'}}", E("Filter", 1, 15, None)),
     ("parse_json of text", T, "{{Task.name | parse_json}}", E("Filter", 1, 15, None)),
+    ("last of text", T, "{{Task.name | last}}", E("Filter", 1, 15, None)),
     ("each over text", T, "ab{{#each Task.name}}x{{/each}}", E("Block", 1, 3, Some("Task.name"))),
 ];
 

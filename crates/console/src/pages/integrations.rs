@@ -1,5 +1,5 @@
 //! `Integrations`: the connections list, the `New Integration Connection` dialog, and the `Edit Custom Integration`
-//! panel with the connection's actions.
+//! panel (`Edit Predefined Integration` for a catalog entry's connection) with the connection's actions.
 
 use super::layout::{self, SettingsPage, csrf, problems};
 use crate::error::{ConsoleError, engine_status};
@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cutover_integrations_core::access::{ADMIN, INTEGRATIONS, READ};
 use cutover_integrations_core::integration_catalog::entries;
+use cutover_integrations_core::model::IntegrationKind;
 use cutover_integrations_core::store::{IntegrationId, IntegrationRecord};
 use cutover_integrations_core::{EngineError, IntegrationEdit};
 use maud::{Markup, html};
@@ -91,7 +92,7 @@ fn new_dialog(signed: &Signed, draft: Option<&Draft>) -> Markup {
                     label for="integration-name" { "Name" }
                     input id="integration-name" name="name" value=(shown.name) maxlength="200";
                     label for="integration-image" { "Image URL" }
-                    input id="integration-image" name="image_url" type="url" value=(shown.image_url) placeholder="https://… (blank: the default image)";
+                    input id="integration-image" name="image_url" type="text" inputmode="url" value=(shown.image_url) placeholder="https://… or /assets/catalog/… (blank: the default image)";
                 }
                 div data-shown-when="kind=predefined" hidden {
                     (predefined_picker())
@@ -119,7 +120,7 @@ fn predefined_picker() -> Markup {
         input id="predefined-name" name="predefined_name" maxlength="200" placeholder="blank: the integration's own name";
         @for entry in entries() {
             div data-shown-when=(format!("catalog={}", entry.name)) hidden[entry.name != entries()[0].name] {
-                p class="hint" { (entry.summary) }
+                p class="hint" { (with_code(entry.summary)) }
                 @for setting in entry.settings {
                     @let id = format!("setting-{}-{}", entry.name, setting.key);
                     @let name = format!("setting.{}.{}", entry.name, setting.key);
@@ -131,7 +132,7 @@ fn predefined_picker() -> Markup {
                         input id=(id) name=(name) type=(if setting.kind.is_url() { "url" } else { "text" })
                             placeholder=(setting.default.unwrap_or(setting.placeholder)) aria-describedby=(format!("{id}-hint"));
                     }
-                    p id=(format!("{id}-hint")) class="hint" { (setting.description) }
+                    p id=(format!("{id}-hint")) class="hint" { (with_code(setting.description)) }
                 }
             }
         }
@@ -228,7 +229,33 @@ pub(crate) fn integration_id(text: &str) -> Result<IntegrationId, ConsoleError> 
     text.parse().map(IntegrationId).map_err(|_| ConsoleError::NotFound(format!("integration `{text}` does not exist")))
 }
 
-/// The `Edit Custom Integration` panel.
+/// The panel's heading: which kind of connection is edited.
+fn panel_heading(kind: IntegrationKind) -> &'static str {
+    match kind {
+        IntegrationKind::Custom => "Edit Custom Integration",
+        IntegrationKind::Predefined => "Edit Predefined Integration",
+    }
+}
+
+/// A catalog text with its `code` spans (between backticks, as the catalog's descriptions write them) as `<code>`
+/// elements; an unpaired backtick stays as it is.
+fn with_code(text: &str) -> Markup {
+    let parts: Vec<&str> = text.split('`').collect();
+    let paired = parts.len() % 2 == 1;
+    html! {
+        @for (index, part) in parts.iter().enumerate() {
+            @if index % 2 == 1 && (paired || index + 1 < parts.len()) {
+                code { (part) }
+            } @else if index % 2 == 1 {
+                "`" (part)
+            } @else {
+                (part)
+            }
+        }
+    }
+}
+
+/// The `Edit Custom Integration` (or `Edit Predefined Integration`) panel.
 pub(crate) fn edit_page(
     signed: &Signed,
     record: &IntegrationRecord,
@@ -243,7 +270,7 @@ pub(crate) fn edit_page(
         div class="panel" {
             div class="heading" {
                 img src=(icon(integration.image_url.as_deref())) alt="" width="40" height="40";
-                h1 { "Edit Custom Integration" }
+                h1 { (panel_heading(integration.integration_kind)) }
                 @if integration.archived { span class="badge" { "Archived" } }
             }
             (problems(lines))
@@ -253,7 +280,7 @@ pub(crate) fn edit_page(
                 input id="edit-name" name="name" value=(integration.name) readonly[!can_edit] maxlength="200" aria-describedby="edit-name-hint";
                 p id="edit-name-hint" class="hint" { "Runbook tasks name its actions " code { (integration.name) "/ACTION" } ": it can be renamed while no runbook uses it." }
                 label for="edit-image" { "Image URL" }
-                input id="edit-image" name="image_url" type="url" value=[integration.image_url.as_deref()] readonly[!can_edit] placeholder="https://… (blank: the default image)";
+                input id="edit-image" name="image_url" type="text" inputmode="url" value=[integration.image_url.as_deref()] readonly[!can_edit] placeholder="https://… or /assets/catalog/… (blank: the default image)";
                 @if can_edit {
                     div class="buttons" { button type="submit" class="primary" { "Save" } }
                 }
@@ -354,4 +381,22 @@ pub(crate) async fn archive(
     let edit = IntegrationEdit { archived: Some(form.text("archived") != "false"), ..IntegrationEdit::default() };
     console.engine.edit_integration(id, &edit).await?;
     Ok(Redirect::to(&format!("/settings/integrations/{id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_code;
+
+    #[test]
+    fn code_spans_become_code_elements_and_a_lone_backtick_stays() {
+        for (text, html) in [
+            ("plain", "plain"),
+            ("a `b` c", "a <code>b</code> c"),
+            ("`x` and `y`", "<code>x</code> and <code>y</code>"),
+            ("a `b` c `d", "a <code>b</code> c `d"),
+            ("`<script>`", "<code>&lt;script&gt;</code>"),
+        ] {
+            assert_eq!(with_code(text).into_string(), html, "{text}");
+        }
+    }
 }

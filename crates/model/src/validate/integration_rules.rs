@@ -101,13 +101,27 @@ pub(crate) fn check(context: &mut FileContext<'_>, integration: &Integration) {
     }
 }
 
-/// An icon URL, when given, is an absolute `http(s)` URL: pages show it as an image.
+/// An icon URL, when given, is an absolute `http(s)` URL or a path on this server (`/assets/catalog/slack.svg`, the
+/// catalog's icons): pages show it as an image.
 fn image_url(context: &mut FileContext<'_>, path: &FieldPath, value: Option<&str>) {
-    if let Some(message) = value.and_then(|value| oauth_url_problem(value, true))
+    let problem = value.and_then(|value| match value.strip_prefix('/') {
+        Some(rest) => server_path_problem(value, rest),
+        None => oauth_url_problem(value, true),
+    });
+    if let Some(message) = problem
         && context.walker.is_clean(path)
     {
         context.error(path, message);
     }
+}
+
+/// What is wrong with an image path on this server: `rest` (after the leading `/`) is a plain path, not `//host`
+/// (which a browser reads as another host), with no backslash, space, control character, query or fragment.
+fn server_path_problem(value: &str, rest: &str) -> Option<String> {
+    let plain = !rest.starts_with('/')
+        && !rest.is_empty()
+        && !rest.chars().any(|c| c == '\\' || c == '?' || c == '#' || c.is_whitespace() || c.is_control());
+    (!plain).then(|| format!("`{value}` is neither an absolute `http(s)` URL nor a plain path on this server"))
 }
 
 /// What is wrong with an OAuth URL: the provider host must be an absolute `http(s)` URL; an endpoint is a path under
