@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 pub struct Action {
     /// Name, unique within its integration.
     pub name: String,
-    /// Icon of the action's task type; the integration's icon is used when absent.
+    /// Icon of the action's task type (an absolute `http(s)` URL or a path on this server); the integration's icon is
+    /// used when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// When the action fires; fixed at creation.
@@ -300,8 +301,8 @@ pub const MAX_STRUCTURE_DEPTH: usize = 64;
 ///
 /// The structured form is a mapping or a list (YAML or JSON) whose string leaves are templates: each renders into a
 /// JSON string (escaped by construction), except a leaf that is one placeholder ending in a typed filter (`plus`,
-/// `minus`, `times`, `divided_by`, `size`, `split`, `json`, `parse_json`), which renders as the JSON value it computes.
-/// Numbers, booleans and null are sent as they are; keys are literal. The body is sent as JSON.
+/// `minus`, `times`, `divided_by`, `size`, `split`, `first`, `last`, `json`, `parse_json`), which renders as the JSON
+/// value it computes. Numbers, booleans and null are sent as they are; keys are literal. The body is sent as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum BodyTemplate {

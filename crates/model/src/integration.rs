@@ -15,7 +15,8 @@ pub struct Integration {
     /// Custom (built here) or predefined. Written `type:` in definition files, because `kind:` names the document.
     #[serde(rename = "type", default)]
     pub integration_kind: IntegrationKind,
-    /// Icon of the integration and of its actions' task types; a default one is used when absent.
+    /// Icon of the integration and of its actions' task types (an absolute `http(s)` URL or a path on this server, such
+    /// as a catalog entry's `/assets/catalog/slack.svg`); a default one is used when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Archived integrations keep their history but cannot fire.
