@@ -482,7 +482,10 @@ impl RunbookState {
         if self.stage != RunbookStage::Active {
             return;
         }
-        for index in 0..self.plan.len() {
+        // Only the tasks whose action fires on runbook update, found when the plan was built: a field change costs
+        // what those tasks do, not a walk over every task.
+        for position in 0..self.plan.update_tasks().len() {
+            let index = self.plan.update_tasks()[position];
             let concerned =
                 self.plan.task_at(index).action.as_ref().is_some_and(|action| action.fires_on_update(fields));
             // Read-only first: taking the task mutably marks it changed, and a step stores only the changed tasks.

@@ -134,6 +134,8 @@ pub(crate) struct Graph {
     pub(crate) index: HashMap<String, u32>,
     pub(crate) predecessors: Vec<Vec<u32>>,
     pub(crate) successors: Vec<Vec<u32>>,
+    /// The tasks whose action fires on runbook update, in plan order: what a runbook update looks at.
+    pub(crate) update_tasks: Vec<u32>,
 }
 
 impl RunbookPlan {
@@ -241,6 +243,11 @@ impl RunbookPlan {
 
     pub(crate) fn successors_of(&self, index: u32) -> &[u32] {
         &self.graph.successors[index as usize]
+    }
+
+    /// The positions of the tasks whose action fires on runbook update, ascending.
+    pub(crate) fn update_tasks(&self) -> &[u32] {
+        &self.graph.update_tasks
     }
 
     pub(crate) fn len(&self) -> u32 {
@@ -387,7 +394,12 @@ impl Graph {
             }
             predecessors.push(own);
         }
-        let graph = Self { index, predecessors, successors };
+        let update_tasks = (0..tasks.len() as u32)
+            .filter(|&position| {
+                tasks[position as usize].action.as_ref().is_some_and(|action| action.trigger == Trigger::RunbookUpdate)
+            })
+            .collect();
+        let graph = Self { index, predecessors, successors, update_tasks };
         graph.check_acyclic(tasks)?;
         Ok(graph)
     }

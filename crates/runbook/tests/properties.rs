@@ -236,6 +236,7 @@ proptest! {
     ) {
         let mut runbook = state(&runbook_spec(&tasks, env));
         prop_assert!(runbook.check_consistency().is_ok());
+        runbook.take_changed_tasks();
         let mut ledger = FireLedger::default();
         let mut now = 0;
         for (input, elapsed) in &inputs {
@@ -244,12 +245,26 @@ proptest! {
             let before = runbook.clone();
             match runbook.apply(command.clone(), &actor, at(now)) {
                 Ok(effects) => {
+                    // The counters kept step by step equal a full recount (checked by `check_consistency`).
                     if let Err(error) = runbook.check_consistency() {
                         return Err(TestCaseError::fail(format!("{command:?} led to: {error}")));
                     }
                     ledger.record(&command, &effects, &runbook)?;
+                    // A step stores only the tasks it recorded as changed: every task that differs must be among them.
+                    let changed = runbook.take_changed_tasks();
+                    for (position, (after, earlier)) in
+                        runbook.task_states().iter().zip(before.task_states()).enumerate()
+                    {
+                        prop_assert!(
+                            after == earlier || changed.contains(&(position as u32)),
+                            "{:?} changed task {} without recording it", command, position
+                        );
+                    }
                 }
-                Err(_) => prop_assert_eq!(&runbook, &before, "a refused {:?} changed the state", command),
+                Err(_) => {
+                    prop_assert_eq!(&runbook, &before, "a refused {:?} changed the state", command);
+                    runbook.take_changed_tasks();
+                }
             }
         }
         let json = serde_json::to_string(&runbook).unwrap();
