@@ -19,8 +19,8 @@
 
 use crate::error::StoreError;
 use crate::records::*;
-use crate::sql::{Backend, SqlStore, get, unique_violation};
-use crate::writer::WriteTx;
+use crate::sql::{Backend, DEFINITION_IF_WRITTEN_AFTER, SqlStore, get, unique_violation};
+use crate::writer::{SqliteWriter, WriteTx};
 use futures::TryStreamExt;
 use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow};
 use sqlx::{Arguments, Either, Executor, Row};
@@ -200,12 +200,12 @@ struct Step {
 
 /// The typed plan of a commit: its steps in order (runbook state first, so that a stale version stops it early).
 #[derive(Debug, Clone, PartialEq)]
-struct Plan {
+pub(crate) struct Plan {
     steps: Vec<Step>,
 }
 
 impl Plan {
-    fn of(commit: &Commit) -> Result<Self, StoreError> {
+    pub(crate) fn of(commit: &Commit) -> Result<Self, StoreError> {
         let now = Value::Int(commit.now);
         let mut steps = Vec::new();
         if let Some(write) = &commit.runbook {
@@ -329,23 +329,28 @@ impl Plan {
         Ok(Self { steps })
     }
 
-    /// The whole plan as one SQLite batch that opens and closes its own transaction, its guards checked inside.
-    fn sqlite_batch(&self) -> Batch {
-        let mut batch = Batch::default();
-        batch.sql.push_str("BEGIN IMMEDIATE;");
+    /// Whether the plan writes nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Appends the plan's statements to a SQLite batch, its guards checked inside; returns how many statements.
+    fn add_to_sqlite_batch(&self, batch: &mut Batch) -> usize {
+        let mut statements = 0;
         for step in &self.steps {
             let placeholders: Vec<String> = step.values.iter().map(|value| batch.param(value)).collect();
             batch.sql.push_str(&step.kind.sql(Backend::Sqlite, &placeholders));
             batch.sql.push(';');
+            statements += 1;
             if let Some(expect) = step.expect {
                 let expect = batch.param(&Value::Int(expect));
                 batch.sql.push_str(&format!(
                     "INSERT OR REPLACE INTO temp.commit_checks (id, ok) VALUES (1, changes() = {expect});"
                 ));
+                statements += 1;
             }
         }
-        batch.sql.push_str("COMMIT;");
-        batch
+        statements
     }
 
     /// The ids a commit's statements returned: new fires in the order of the commit, timers in the order created.
@@ -384,35 +389,56 @@ impl Plan {
     }
 }
 
-impl SqlStore {
-    /// Writes `commit` in one round trip on SQLite (see the module documentation). `None` when the batch stopped
-    /// (a guard failed, or the database did) and was rolled back, and on PostgreSQL: the caller then writes the commit
-    /// in a transaction, step by step.
-    pub(crate) async fn commit_at_once(&self, commit: &Commit) -> Result<Option<Committed>, StoreError> {
-        let Some(mut writer) = self.writer.sqlite().await? else { return Ok(None) };
-        let plan = Plan::of(commit)?;
-        if plan.steps.is_empty() {
-            return Ok(Some(Committed::default()));
-        }
-        let batch = plan.sqlite_batch();
-        // Marked open until the outcome is read: if this future is dropped meanwhile, the next writer rolls back.
-        writer.open_transaction = true;
-        let query = sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), batch.arguments);
-        let results: Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> =
-            writer.connection.fetch_many(query).try_collect().await;
-        match results {
-            Ok(results) => {
-                writer.open_transaction = false;
-                let rows: Vec<AnyRow> = results.into_iter().filter_map(Either::right).collect();
-                Ok(Some(Plan::committed(commit, &rows)?))
-            }
-            Err(_) => {
-                writer.settle().await?;
-                Ok(None)
+/// Writes several plans in one round trip to SQLite's writing connection: one batch of statements from
+/// `BEGIN IMMEDIATE` to `COMMIT`, each plan's guards checked inside (see the module documentation). `None` when the
+/// batch stopped (a guard failed, or the database did) and was rolled back: nothing of it landed. Otherwise what each
+/// plan's commit wrote, in order.
+pub(crate) async fn write_sqlite_batch(
+    writer: &mut SqliteWriter,
+    plans: &[(&Commit, &Plan)],
+) -> Result<Option<Vec<Result<Committed, StoreError>>>, StoreError> {
+    let mut batch = Batch::default();
+    batch.sql.push_str("BEGIN IMMEDIATE;");
+    // The statement each plan's results start at: `BEGIN` is statement 0.
+    let mut starts = Vec::with_capacity(plans.len());
+    let mut statements = 1;
+    for (_, plan) in plans {
+        starts.push(statements);
+        statements += plan.add_to_sqlite_batch(&mut batch);
+    }
+    batch.sql.push_str("COMMIT;");
+    // Marked open until the outcome is read: if this future is dropped meanwhile, the next writer rolls back.
+    writer.open_transaction = true;
+    let query = sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), batch.arguments);
+    let results: Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> =
+        writer.connection.fetch_many(query).try_collect().await;
+    let Ok(results) = results else {
+        writer.settle().await?;
+        return Ok(None);
+    };
+    writer.open_transaction = false;
+    // Each statement's rows come before its result; the rows of plan n are those of its statements.
+    let mut rows: Vec<Vec<AnyRow>> = plans.iter().map(|_| Vec::new()).collect();
+    let mut statement = 0;
+    for result in results {
+        match result {
+            Either::Left(_) => statement += 1,
+            Either::Right(row) => {
+                let plan = starts.iter().rposition(|&start| start <= statement).unwrap_or_default();
+                rows[plan].push(row);
             }
         }
     }
+    if statement != statements + 1 {
+        return Err(StoreError::Corrupt {
+            what: "commit",
+            reason: format!("{statement} statement results for {} statements", statements + 1),
+        });
+    }
+    Ok(Some(plans.iter().zip(rows).map(|((commit, _), rows)| Plan::committed(commit, &rows)).collect()))
+}
 
+impl SqlStore {
     /// Writes `commit` inside `tx`, step by step. A stale runbook version fails with [`StoreError::VersionConflict`], a
     /// fire guard that does not hold with [`StoreError::FireGuardFailed`]; the caller then drops the transaction
     /// (rolling back).
@@ -562,8 +588,7 @@ pub(crate) async fn lock_runbook(
 ) -> Result<RunbookRecord, StoreError> {
     let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT id, name, CASE WHEN definition_version > $2 THEN definition END AS definition, state, version \
-         FROM runbooks WHERE id = $1{lock}"
+        "SELECT id, name, {DEFINITION_IF_WRITTEN_AFTER} AS definition, state, version FROM runbooks WHERE id = $1{lock}"
     )))
     .bind(id.0)
     .bind(since)
@@ -628,6 +653,14 @@ mod tests {
         }
     }
 
+    /// One plan written in one round trip; `None` if the batch stopped.
+    async fn at_once(store: &SqlStore, commit: &Commit) -> Option<Committed> {
+        let mut writer = store.writer.sqlite().await.expect("writer").expect("SQLite");
+        let plan = Plan::of(commit).expect("plan");
+        let written = write_sqlite_batch(&mut writer, &[(commit, &plan)]).await.expect("batch");
+        written.map(|mut results| results.pop().expect("one result").expect("committed"))
+    }
+
     /// The one-round-trip path itself succeeds for small and large commits (the statement-by-statement path behind
     /// it would hide a batch that always fails), and stops on a guard that does not hold.
     #[tokio::test]
@@ -660,7 +693,7 @@ mod tests {
                 now: 1,
                 ..Default::default()
             };
-            let committed = store.commit_at_once(&commit).await.expect("batch").expect("committed in one round trip");
+            let committed = at_once(&store, &commit).await.expect("committed in one round trip");
             version += 1;
             assert_eq!((committed.fire_ids.len(), committed.timer_ids.len()), (size, 1));
             assert_eq!(committed.runbook_version, Some(version));
@@ -686,9 +719,9 @@ mod tests {
             let mut stolen = updates.clone();
             stolen[0].guard = FireGuard::Lease("another engine".into());
             let stopped = Commit { fire_updates: stolen, now: 2, ..Default::default() };
-            assert_eq!(store.commit_at_once(&stopped).await.expect("batch"), None, "a guard that fails stops it");
+            assert_eq!(at_once(&store, &stopped).await, None, "a guard that fails stops it");
             let done = Commit { fire_updates: updates, now: 2, ..Default::default() };
-            assert!(store.commit_at_once(&done).await.expect("batch").is_some());
+            assert!(at_once(&store, &done).await.is_some());
         }
     }
 }

@@ -35,6 +35,7 @@ mod commit;
 mod credentials;
 mod error;
 mod event_log;
+mod group;
 mod guarded;
 mod key_check;
 mod migrate;

@@ -106,7 +106,8 @@ impl SqlStore {
         let backend = self.backend();
         let stage = json_text(backend, "state", &["stage"]);
         let mode = json_text(backend, "state", &["mode"]);
-        let workspace = json_text(backend, "definition", &["runbook", "workspace"]);
+        // Kept in a column at creation (the definition document is large and lives in a table of its own).
+        let workspace = "workspace";
         let mut conditions = vec!["id > $1".to_owned()];
         let mut texts = Vec::new();
         let mut condition = |sql: String, value: String| {

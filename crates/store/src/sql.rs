@@ -82,6 +82,8 @@ pub struct SqlStore {
     pub(crate) writer: Writer,
     /// Catalog changes made through this instance; see [`Store::catalog_changes_here`].
     catalog_changes: Arc<std::sync::atomic::AtomicU64>,
+    /// Commits waiting to be written together (see `group.rs`).
+    pub(crate) group: Arc<crate::group::CommitGroup>,
     /// Held by every clone; background tasks stop when the last clone is gone.
     _alive: Arc<()>,
     backend: Backend,
@@ -172,7 +174,15 @@ impl SqlStore {
         if backend == Backend::Sqlite {
             checkpoint_in_background(pool.clone(), Arc::downgrade(&alive));
         }
-        let store = Self { pool, writer, backend, sealer, catalog_changes: Arc::default(), _alive: alive };
+        let store = Self {
+            pool,
+            writer,
+            backend,
+            sealer,
+            catalog_changes: Arc::default(),
+            group: Arc::default(),
+            _alive: alive,
+        };
         store.check_key().await?;
         Ok(store)
     }
@@ -558,10 +568,11 @@ impl Store for SqlStore {
 
     async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<RunbookId, StoreError> {
         let mut tx = self.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runbooks (name, definition, state, version, definition_version, task_count, created_at, \
-             updated_at) VALUES ($1, $2, $3, 1, 1, $4, $5, $5) RETURNING id",
-        )
+        let workspace = definition_workspace(self.backend, "$2");
+        let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO runbooks (name, workspace, state, version, definition_version, task_count, created_at, \
+             updated_at) VALUES ($1, {workspace}, $3, 1, 1, $4, $5, $5) RETURNING id"
+        )))
         .bind(runbook.name)
         .bind(runbook.definition)
         .bind(runbook.state)
@@ -570,6 +581,12 @@ impl Store for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::db("creating a runbook"))?;
+        sqlx::query("INSERT INTO runbook_definitions (runbook_id, definition) VALUES ($1, $2)")
+            .bind(id)
+            .bind(runbook.definition)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("storing a runbook's definition"))?;
         self.insert_tasks(&mut tx, RunbookId(id), runbook.tasks, 1).await?;
         tx.commit().await.map_err(StoreError::db("committing a runbook"))?;
         Ok(RunbookId(id))
@@ -583,10 +600,11 @@ impl Store for SqlStore {
         now: Millis,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let result = sqlx::query(
-            "UPDATE runbooks SET name = $1, definition = $2, state = $3, version = version + 1, \
-             definition_version = version + 1, task_count = $7, updated_at = $4 WHERE id = $5 AND version = $6",
-        )
+        let workspace = definition_workspace(self.backend, "$2");
+        let result = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runbooks SET name = $1, workspace = {workspace}, state = $3, version = version + 1, \
+             definition_version = version + 1, task_count = $7, updated_at = $4 WHERE id = $5 AND version = $6"
+        )))
         .bind(runbook.name)
         .bind(runbook.definition)
         .bind(runbook.state)
@@ -600,6 +618,12 @@ impl Store for SqlStore {
         if result.rows_affected() != 1 {
             return Err(StoreError::VersionConflict { runbook: id, expected: expected_version });
         }
+        sqlx::query("UPDATE runbook_definitions SET definition = $1 WHERE runbook_id = $2")
+            .bind(runbook.definition)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("replacing a runbook's definition"))?;
         sqlx::query("DELETE FROM runbook_tasks WHERE runbook_id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -612,7 +636,8 @@ impl Store for SqlStore {
 
     async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT -1 AS position, name, definition, state, version FROM runbooks WHERE id = $1 \
+            "SELECT -1 AS position, r.name, d.definition, r.state, r.version FROM runbooks r \
+             JOIN runbook_definitions d ON d.runbook_id = r.id WHERE r.id = $1 \
              UNION ALL SELECT position, NULL, NULL, state, NULL FROM runbook_tasks WHERE runbook_id = $1 \
              ORDER BY position",
         )
@@ -672,7 +697,8 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, commit: Commit) -> Result<(Vec<FireId>, Vec<TimerId>), StoreError> {
-        if let Some(committed) = self.commit_at_once(&commit).await? {
+        let commit = Arc::new(commit);
+        if let Some(committed) = self.commit_grouped(&commit).await? {
             return Ok((committed.fire_ids, committed.timer_ids));
         }
         let mut tx = self.begin().await?;
@@ -692,7 +718,8 @@ impl Store for SqlStore {
                 reason: "a runbook commit writes no runbook".to_owned(),
             });
         };
-        if let Some(committed) = self.commit_at_once(&commit).await? {
+        let commit = Arc::new(commit);
+        if let Some(committed) = self.commit_grouped(&commit).await? {
             return Ok(Some(committed));
         }
         let mut tx = self.begin().await?;
@@ -732,7 +759,7 @@ impl Store for SqlStore {
             Backend::Postgres => "runbook_tasks AS t",
         };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT -1 AS position, name, CASE WHEN definition_version > $2 THEN definition END AS definition, \
+            "SELECT -1 AS position, name, {DEFINITION_IF_WRITTEN_AFTER} AS definition, \
              state, version FROM runbooks WHERE id = $1 AND version <> $2 \
              UNION ALL SELECT t.position, NULL, NULL, t.state, NULL FROM {tasks_by_version} \
              WHERE t.runbook_id = $1 AND t.version > $2 \
@@ -988,6 +1015,20 @@ pub(crate) fn auth_owner(integration: IntegrationId, action: &str) -> String {
 
 pub(crate) fn parameter_owner(name: &str) -> String {
     format!("system-parameter:{name}")
+}
+
+/// The definition document of runbook `$1` when it was written after version `$2` (a subquery evaluated only then),
+/// else NULL: for reads of what changed after a version.
+pub(crate) const DEFINITION_IF_WRITTEN_AFTER: &str = "CASE WHEN definition_version > $2 THEN \
+     (SELECT definition FROM runbook_definitions WHERE runbook_id = $1) END";
+
+/// The SQL text of the workspace named in a definition document given as `parameter`, for the `runbooks.workspace`
+/// column that lists read.
+fn definition_workspace(backend: Backend, parameter: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_extract({parameter}, '$.runbook.workspace')"),
+        Backend::Postgres => format!("(({parameter})::json -> 'runbook' ->> 'workspace')"),
+    }
 }
 
 /// A runbook from the rows of a read: first its own (position -1), then its tasks by position; `None` without rows.

@@ -75,6 +75,7 @@ impl Writer {
     }
 
     /// The dedicated SQLite connection, settled, for a batch that opens and closes its own transaction.
+    #[cfg(test)]
     pub(crate) async fn sqlite(&self) -> Result<Option<OwnedMutexGuard<SqliteWriter>>, StoreError> {
         match self {
             Self::Pool(_) => Ok(None),

@@ -1,0 +1,323 @@
+//! Group commit: commits that arrive while another is being written wait in one queue, and the next writer takes
+//! them all and writes them in one transaction, so that the cost of a transaction (on SQLite a round trip to the
+//! writing connection's thread and a WAL append, on PostgreSQL a commit's flush) is shared by every runbook whose
+//! change was ready, and fires per second grow with concurrent work instead of waiting on one commit per runbook.
+//!
+//! - Who writes: each caller queues its commit, then waits either for its answer or to become the writer (on SQLite,
+//!   holding the writing connection; on PostgreSQL, this store's group lock). The writer takes everything queued (up
+//!   to [`MAX_GROUP`]) and answers every commit it took. A commit found alone is written by its own caller; a group
+//!   is written by a spawned task, so that a caller that stops waiting never leaves the others without an answer.
+//! - Order: commits are written in the order they were queued (on PostgreSQL, ordered by runbook, which keeps each
+//!   runbook's order and locks runbooks in one order everywhere), and the engine has at most one commit of a runbook
+//!   in flight, so the changes of a runbook land in the order they were made.
+//! - Failure: a group's transaction either lands whole or not at all. When one of its commits fails a guard (a stale
+//!   runbook version, a fire lease) nothing of the group lands; on SQLite every commit is then written alone, so that
+//!   the others land and the failing one gets its own outcome; on PostgreSQL each caller writes its commit again on
+//!   its own, as it would without grouping. `None` from [`SqlStore::commit_grouped`] means exactly that: not written,
+//!   write it step by step (which says precisely what failed).
+
+use crate::commit::{Plan, write_sqlite_batch};
+use crate::error::StoreError;
+use crate::records::{Commit, Committed};
+use crate::sql::{Backend, SqlStore};
+use crate::writer::{SqliteWriter, Writer};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::oneshot::{self, error::TryRecvError};
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+/// At most this many commits go into one transaction (a SQLite batch takes a bounded number of parameters).
+pub(crate) const MAX_GROUP: usize = 64;
+
+/// What a queued commit learns: written (`Some`), not written and to be written alone (`None`), or an error.
+type Answer = Result<Option<Committed>, StoreError>;
+
+/// A commit waiting to be written, with its plan (built by its caller) and where its answer goes.
+struct Queued {
+    commit: Arc<Commit>,
+    plan: Plan,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The commits waiting to be written.
+#[derive(Default)]
+pub(crate) struct CommitGroup {
+    queue: Mutex<Vec<Queued>>,
+    /// PostgreSQL: held while a group is written (on SQLite the writing connection's lock plays this part).
+    postgres_writer: Arc<AsyncMutex<()>>,
+    /// How many transactions landed more than one commit (for tests and diagnostics).
+    groups_written: std::sync::atomic::AtomicU64,
+}
+
+impl CommitGroup {
+    fn push(&self, queued: Queued) {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(queued);
+    }
+
+    fn take(&self) -> Vec<Queued> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let take = queue.len().min(MAX_GROUP);
+        queue.drain(..take).collect()
+    }
+}
+
+/// The right to write a group.
+enum Leader {
+    Sqlite(OwnedMutexGuard<SqliteWriter>),
+    Postgres(OwnedMutexGuard<()>),
+}
+
+fn abandoned() -> StoreError {
+    StoreError::Corrupt { what: "commit", reason: "the group commit carrying it was abandoned".to_owned() }
+}
+
+impl SqlStore {
+    /// Writes `commit` in one transaction together with whatever other commits are waiting (see the module
+    /// documentation). `None`: not written; the caller writes it alone, step by step.
+    pub(crate) async fn commit_grouped(&self, commit: &Arc<Commit>) -> Answer {
+        if self.backend() == Backend::Postgres && commit.runbook.is_none() {
+            // Lone fire writes lock fire rows outside any runbook order: written alone, they cannot deadlock a group.
+            return Ok(None);
+        }
+        let plan = Plan::of(commit)?;
+        if plan.is_empty() {
+            return Ok(Some(Committed::default()));
+        }
+        let (reply, mut answer) = oneshot::channel();
+        self.group.push(Queued { commit: commit.clone(), plan, reply });
+        loop {
+            tokio::select! {
+                biased;
+                answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
+                leader = self.lead() => {
+                    let leader = leader?;
+                    // Written by the writer before, which answered before letting go.
+                    match answer.try_recv() {
+                        Ok(answered) => return answered,
+                        Err(TryRecvError::Closed) => return Err(abandoned()),
+                        Err(TryRecvError::Empty) => {}
+                    }
+                    let group = self.group.take();
+                    if group.len() <= 1 {
+                        // This caller's own commit alone.
+                        self.write_group(leader, group).await;
+                    } else {
+                        let store = self.clone();
+                        tokio::spawn(async move { store.write_group(leader, group).await });
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many transactions so far landed more than one commit.
+    pub fn group_commits(&self) -> u64 {
+        self.group.groups_written.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn lead(&self) -> Result<Leader, StoreError> {
+        match &self.writer {
+            Writer::Sqlite(writer) => {
+                let mut writer = writer.clone().lock_owned().await;
+                writer.settle().await?;
+                Ok(Leader::Sqlite(writer))
+            }
+            Writer::Pool(_) => Ok(Leader::Postgres(self.group.postgres_writer.clone().lock_owned().await)),
+        }
+    }
+
+    /// Writes a group and answers each of its commits.
+    async fn write_group(&self, leader: Leader, mut group: Vec<Queued>) {
+        if group.is_empty() {
+            return;
+        }
+        match leader {
+            Leader::Sqlite(mut writer) => {
+                let plans: Vec<(&Commit, &Plan)> = group.iter().map(|queued| (&*queued.commit, &queued.plan)).collect();
+                match write_sqlite_batch(&mut writer, &plans).await {
+                    Ok(Some(results)) => {
+                        self.count_group(group.len());
+                        for (queued, result) in group.into_iter().zip(results) {
+                            let _ = queued.reply.send(result.map(Some));
+                        }
+                    }
+                    Ok(None) if group.len() > 1 => {
+                        // One of them failed: each alone, so that the others land.
+                        for queued in group {
+                            let answer = match write_sqlite_batch(&mut writer, &[(&*queued.commit, &queued.plan)]).await
+                            {
+                                Ok(Some(mut results)) => results.pop().unwrap_or_else(|| Err(abandoned())).map(Some),
+                                Ok(None) => Ok(None),
+                                Err(error) => Err(error),
+                            };
+                            let _ = queued.reply.send(answer);
+                        }
+                    }
+                    Ok(None) => answer_all(group, || Ok(None)),
+                    Err(error) => {
+                        let reason = error.to_string();
+                        answer_all(group, || Err(StoreError::Corrupt { what: "commit", reason: reason.clone() }));
+                    }
+                }
+            }
+            Leader::Postgres(_writing) => {
+                // Runbook order: each runbook's commits keep their order, and every group locks runbooks in the same
+                // order, so two engines' groups cannot deadlock each other.
+                group.sort_by_key(|queued| queued.commit.runbook.as_ref().map(|write| write.id.0));
+                let written = self.write_postgres_group(&group).await;
+                match written {
+                    Ok(Some(results)) => {
+                        self.count_group(group.len());
+                        for (queued, committed) in group.into_iter().zip(results) {
+                            let _ = queued.reply.send(Ok(Some(committed)));
+                        }
+                    }
+                    // Rolled back: each caller writes its own commit again.
+                    Ok(None) => answer_all(group, || Ok(None)),
+                    Err(error) => {
+                        let reason = error.to_string();
+                        answer_all(group, || {
+                            Err(StoreError::Database {
+                                operation: "committing a group of commits",
+                                source: sqlx::Error::Protocol(reason.clone()),
+                            })
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn count_group(&self, commits: usize) {
+        if commits > 1 {
+            self.group.groups_written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Every commit of a group step by step in one PostgreSQL transaction. `None` if one of them failed (rolled
+    /// back); an error only if the final `COMMIT` failed.
+    async fn write_postgres_group(&self, group: &[Queued]) -> Result<Option<Vec<Committed>>, StoreError> {
+        let Ok(mut tx) = self.begin().await else { return Ok(None) };
+        let mut results = Vec::with_capacity(group.len());
+        for queued in group {
+            match self.write_commit(&mut tx, &queued.commit).await {
+                Ok(committed) => results.push(committed),
+                Err(_) => {
+                    let _ = tx.rollback().await;
+                    return Ok(None);
+                }
+            }
+        }
+        tx.commit().await.map_err(StoreError::db("committing a group of commits"))?;
+        Ok(Some(results))
+    }
+}
+
+fn answer_all(group: Vec<Queued>, answer: impl Fn() -> Answer) {
+    for queued in group {
+        let _ = queued.reply.send(answer());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::*;
+    use crate::{SqlStoreOptions, Store};
+    use cutover_integrations_auth::{Cipher, Key, KeyId, KeyRing};
+
+    async fn store(url: &str) -> SqlStore {
+        let cipher = Arc::new(Cipher::new(KeyRing::new(KeyId(1), Key::from_bytes([5u8; 32]))));
+        SqlStore::connect(SqlStoreOptions::new(url), cipher).await.expect("store")
+    }
+
+    /// A commit of runbook `id` at `version`: its task 1, a new fire and a timer.
+    fn commit(id: RunbookId, version: i64, key: &str) -> Commit {
+        Commit {
+            runbook: Some(RunbookWrite {
+                id,
+                expected_version: version,
+                state: format!("{{\"v\":{}}}", version + 1),
+                tasks: vec![TaskRow { position: 1, state: format!("{{\"by\":\"{key}\"}}") }],
+            }),
+            new_fires: vec![NewFire {
+                task_id: "t1".into(),
+                runbook_id: None,
+                fire_number: version,
+                idempotency_key: key.to_owned(),
+                status: FireStatus::Due,
+                state: "{}".into(),
+                due_at: 0,
+                lease: None,
+                callback_token_hash: None,
+            }],
+            new_timers: vec![NewTimer { runbook_id: id, task_id: None, kind: "fixed_start".into(), due_at: version }],
+            now: 1,
+            ..Default::default()
+        }
+    }
+
+    /// Commits of several runbooks queued while the writing side is busy land in one transaction, each answered with
+    /// its own fire and timer ids; a stale one among them fails alone and the others land.
+    async fn check(store: SqlStore) {
+        let tasks = vec!["{}".to_owned(), "{}".to_owned()];
+        let mut ids = Vec::new();
+        for n in 0..8 {
+            let name = format!("r{n}");
+            let new = NewRunbook { name: &name, definition: "{}", state: "{}", tasks: &tasks };
+            ids.push(store.create_runbook(&new, 1).await.expect("runbook"));
+        }
+        for (round, stale) in [(1, true), (2, false)] {
+            let held = store.lead().await.expect("the writing side");
+            let mut writes = tokio::task::JoinSet::new();
+            let mut queued = ids.len();
+            for (n, &id) in ids.iter().enumerate() {
+                let (store, key) = (store.clone(), format!("r{n}-v{round}"));
+                writes.spawn(async move { (id, key.clone(), store.commit(commit(id, round, &key)).await) });
+            }
+            if stale {
+                let store = store.clone();
+                let id = ids[0];
+                writes.spawn(async move { (id, "stale".into(), store.commit(commit(id, 7, "stale")).await) });
+                queued += 1;
+            }
+            while store.group.queue.lock().unwrap_or_else(PoisonError::into_inner).len() < queued {
+                tokio::task::yield_now().await;
+            }
+            let groups_before = store.group_commits();
+            drop(held);
+            let mut timers = Vec::new();
+            while let Some(written) = writes.join_next().await {
+                let (id, key, written) = written.expect("a commit task");
+                if key == "stale" {
+                    assert!(matches!(written, Err(StoreError::VersionConflict { .. })), "{written:?}");
+                    continue;
+                }
+                let (fire_ids, timer_ids) = written.expect("committed");
+                let fire = store.fire(fire_ids[0]).await.expect("read").expect("fire");
+                assert_eq!((fire.idempotency_key, fire.runbook_id), (key.clone(), id), "its own fire id came back");
+                timers.extend(timer_ids);
+                let stored = store.runbook(id).await.expect("read").expect("runbook");
+                assert_eq!(stored.version, round + 1);
+                assert_eq!(stored.tasks[1].state, format!("{{\"by\":\"{key}\"}}"));
+            }
+            timers.sort_unstable();
+            timers.dedup();
+            assert_eq!(timers.len(), ids.len(), "one timer each, none shared");
+            if !stale {
+                assert!(store.group_commits() > groups_before, "round {round} landed as a group");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_of_many_runbooks_land_together_on_sqlite() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        check(store(&crate::test_databases::fresh_sqlite_url(dir.path())).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_of_many_runbooks_land_together_on_postgres() {
+        let Some(url) = crate::test_databases::fresh_postgres_url("group commit").await else { return };
+        check(store(&url).await).await;
+    }
+}
