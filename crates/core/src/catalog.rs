@@ -42,6 +42,8 @@ pub(crate) enum ActionLookup {
 pub(crate) struct Catalog {
     entries: Mutex<Entries>,
     check_every: Duration,
+    /// At most this many compiled actions are kept ([`EngineSettings::max_cached_actions`](crate::EngineSettings)).
+    max_actions: usize,
 }
 
 #[derive(Default)]
@@ -62,8 +64,13 @@ impl Entries {
 }
 
 impl Catalog {
-    pub(crate) fn new(check_every: Duration) -> Self {
-        Self { entries: Mutex::new(Entries::default()), check_every }
+    pub(crate) fn new(check_every: Duration, max_actions: usize) -> Self {
+        Self { entries: Mutex::new(Entries::default()), check_every, max_actions: max_actions.max(1) }
+    }
+
+    /// How many compiled actions are kept now.
+    pub(crate) fn cached_actions(&self) -> usize {
+        self.entries().actions.len()
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -110,6 +117,12 @@ impl Engine {
         // Loaded under the current count: keep it. (A change that landed meanwhile raised the count; the entry is
         // used for this step only.)
         if entries.local_changes == local {
+            if entries.actions.len() >= self.inner.catalog.max_actions
+                && let Some(dropped) = entries.actions.keys().next().cloned()
+            {
+                // Full: one entry makes room (any one: an action dropped is compiled again when next used).
+                entries.actions.remove(&dropped);
+            }
             entries.actions.insert(reference.clone(), cached.clone());
         }
         Ok(cached)

@@ -22,18 +22,29 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
 use crate::stored_runbook::Loaded;
+use cutover_integrations_model::RunbookStage;
 use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookError};
 use cutover_integrations_store::{
     Commit, Committed, FireRecord, FireStatus, FireUpdate, LogRecord, NewEvent, NewFire, NewTimer, RunbookId,
     RunbookRecord, RunbookWrite, StoreError, TimerId,
 };
 use jiff::Timestamp;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::oneshot;
 
 /// At most this many changes go into one commit (a SQLite statement takes a bounded number of parameters).
 const MAX_BATCH: usize = 128;
+
+/// How many entries the engine's caches hold ([`Engine::cached`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSizes {
+    /// Runbook states.
+    pub runbooks: usize,
+    /// Compiled actions.
+    pub actions: usize,
+}
 
 /// Writes that ride along with a runbook change in its commit.
 #[derive(Clone)]
@@ -112,6 +123,45 @@ pub(crate) struct RunbookSlot {
     queue: Mutex<Vec<Pending>>,
     /// Whether a task is committing this queue.
     committing: AtomicBool,
+    /// When the slot was last asked for (a tick of [`USES`]), for dropping the least recently used.
+    last_used: AtomicU64,
+}
+
+impl RunbookSlot {
+    /// Whether the cached runbook is complete or cancelled (`false` when nothing is cached or it is in use).
+    fn finished(&self) -> bool {
+        self.cached.try_lock().is_ok_and(|cached| {
+            cached
+                .as_ref()
+                .is_some_and(|loaded| matches!(loaded.state.stage(), RunbookStage::Complete | RunbookStage::Cancelled))
+        })
+    }
+}
+
+/// A clock of slot uses: only its order matters.
+static USES: AtomicU64 = AtomicU64::new(0);
+
+/// Drops idle slots until the cache holds 7/8 of `limit` (so that a sweep's cost is spread over the insertions that
+/// follow it): finished runbooks first, then the least recently used. A slot is idle when the map holds its only
+/// reference: nobody is committing, reading or waiting on it, and nobody can take it while the map is locked. A
+/// runbook dropped is read again from the store when next needed.
+fn evict(runbooks: &mut HashMap<RunbookId, Arc<RunbookSlot>>, limit: usize) {
+    let target = limit - limit / 8;
+    let excess = (runbooks.len() + 1).saturating_sub(target);
+    if excess == 0 {
+        return;
+    }
+    let mut idle: Vec<(bool, u64, RunbookId)> = runbooks
+        .iter()
+        .filter(|(_, slot)| Arc::strong_count(slot) == 1)
+        .map(|(id, slot)| (!slot.finished(), slot.last_used.load(Ordering::Relaxed), *id))
+        .collect();
+    if idle.len() > excess {
+        idle.select_nth_unstable(excess);
+    }
+    for (_, _, id) in idle.into_iter().take(excess) {
+        runbooks.remove(&id);
+    }
 }
 
 /// How one change of a batch came out.
@@ -389,7 +439,28 @@ impl Engine {
 
     pub(crate) fn slot(&self, id: RunbookId) -> Arc<RunbookSlot> {
         let mut runbooks = self.inner.runbooks.lock().unwrap_or_else(PoisonError::into_inner);
-        runbooks.entry(id).or_default().clone()
+        let slot = match runbooks.get(&id) {
+            Some(slot) => slot.clone(),
+            None => {
+                let limit = self.inner.settings.max_cached_runbooks.max(1);
+                if runbooks.len() >= limit {
+                    evict(&mut runbooks, limit);
+                }
+                runbooks.entry(id).or_default().clone()
+            }
+        };
+        slot.last_used.store(USES.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        slot
+    }
+
+    /// How many runbooks this engine keeps in memory now (see [`EngineSettings::max_cached_runbooks`]), and how many
+    /// compiled actions ([`EngineSettings::max_cached_actions`]).
+    ///
+    /// [`EngineSettings::max_cached_runbooks`]: crate::EngineSettings::max_cached_runbooks
+    /// [`EngineSettings::max_cached_actions`]: crate::EngineSettings::max_cached_actions
+    pub fn cached(&self) -> CacheSizes {
+        let runbooks = self.inner.runbooks.lock().unwrap_or_else(PoisonError::into_inner).len();
+        CacheSizes { runbooks, actions: self.inner.catalog.cached_actions() }
     }
 
     /// The runbook as stored now: the cached state if its version is still the stored one (one small query), else

@@ -31,6 +31,13 @@ pub struct EngineSettings {
     /// How long runbook and task events are kept in the durable log, for listeners resuming with `Last-Event-ID`
     /// (a day by default).
     pub event_retention: Duration,
+    /// Runbooks whose state this engine keeps in memory between steps (1,000 by default). Past it, idle runbooks are
+    /// dropped from memory, finished ones first, then the least recently used, and read again from the database when
+    /// next needed; runbooks with work under way stay, so the cache may exceed the limit by those. Memory grows with
+    /// the tasks of the runbooks kept: lower it when runbooks are very large.
+    pub max_cached_runbooks: usize,
+    /// Compiled actions kept in memory for fire steps (1,000 by default); past it, one is dropped for each new one.
+    pub max_cached_actions: usize,
 }
 
 impl Default for EngineSettings {
@@ -43,6 +50,8 @@ impl Default for EngineSettings {
             max_concurrent_fires: 64,
             max_concurrent_validations: crate::validation::cores(),
             event_retention: Duration::from_secs(24 * 60 * 60),
+            max_cached_runbooks: 1_000,
+            max_cached_actions: 1_000,
         }
     }
 }

@@ -138,6 +138,7 @@ impl Engine {
         let (events, _) = broadcast::channel(4096);
         let settings_poll_interval = settings.poll_interval;
         let settings_max_concurrent_fires = settings.max_concurrent_fires.max(1);
+        let settings_max_cached_actions = settings.max_cached_actions;
         let validations = ValidationPool::new(settings.max_concurrent_validations);
         let (local_fires, receiver) = mpsc::unbounded_channel();
         let clock = timer.clone();
@@ -155,7 +156,7 @@ impl Engine {
                 events,
                 event_log,
                 runbooks: std::sync::Mutex::new(HashMap::new()),
-                catalog: Catalog::new(settings_poll_interval),
+                catalog: Catalog::new(settings_poll_interval, settings_max_cached_actions),
                 running: AtomicBool::new(false),
                 in_flight: std::sync::Mutex::new(HashSet::new()),
                 permits: Arc::new(Semaphore::new(settings_max_concurrent_fires)),

@@ -89,6 +89,7 @@ mod validation;
 
 pub use actions_log::FireLogView;
 pub use api_token::{MintedToken, hash_token, mint_token};
+pub use commit_queue::CacheSizes;
 pub use config::{EngineBuilder, EngineSettings, generate_secret_key, single_key_ring};
 pub use dispatch::RunningEngine;
 pub use drive::{DriveOptions, DriveReport, ManualTasks, TaskOutcome};
