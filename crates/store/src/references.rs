@@ -34,19 +34,19 @@ impl TaskReference<'_> {
     }
 }
 
-/// The SQL condition on runbook `r`'s definition: a task's `action` equals `$1` or, with `prefix`, starts with it.
+/// The SQL condition on the definition `d` of a runbook: a task's `action` equals `$1` or, with `prefix`, starts with it.
 fn condition(backend: Backend, prefix: bool) -> String {
     match (backend, prefix) {
-        (Backend::Sqlite, false) => "EXISTS (SELECT 1 FROM json_each(r.definition, '$.runbook.tasks') AS t \
+        (Backend::Sqlite, false) => "EXISTS (SELECT 1 FROM json_each(d.definition, '$.runbook.tasks') AS t \
              WHERE json_extract(t.value, '$.action') = $1)"
             .to_owned(),
-        (Backend::Sqlite, true) => "EXISTS (SELECT 1 FROM json_each(r.definition, '$.runbook.tasks') AS t \
+        (Backend::Sqlite, true) => "EXISTS (SELECT 1 FROM json_each(d.definition, '$.runbook.tasks') AS t \
              WHERE substr(json_extract(t.value, '$.action'), 1, length($1)) = $1)"
             .to_owned(),
-        (Backend::Postgres, false) => "EXISTS (SELECT 1 FROM jsonb_array_elements((r.definition)::jsonb -> 'runbook' \
+        (Backend::Postgres, false) => "EXISTS (SELECT 1 FROM jsonb_array_elements((d.definition)::jsonb -> 'runbook' \
              -> 'tasks') AS t(value) WHERE t.value ->> 'action' = $1)"
             .to_owned(),
-        (Backend::Postgres, true) => "EXISTS (SELECT 1 FROM jsonb_array_elements((r.definition)::jsonb -> 'runbook' \
+        (Backend::Postgres, true) => "EXISTS (SELECT 1 FROM jsonb_array_elements((d.definition)::jsonb -> 'runbook' \
              -> 'tasks') AS t(value) WHERE left(t.value ->> 'action', char_length($1)) = $1)"
             .to_owned(),
     }
@@ -59,8 +59,11 @@ impl SqlStore {
         reference: TaskReference<'_>,
     ) -> Result<Vec<NamingRunbook>, StoreError> {
         let prefix = matches!(reference, TaskReference::Integration(_));
-        let sql =
-            format!("SELECT r.id, r.name FROM runbooks r WHERE {} ORDER BY r.id", condition(self.backend(), prefix));
+        let sql = format!(
+            "SELECT r.id, r.name FROM runbooks r JOIN runbook_definitions d ON d.runbook_id = r.id WHERE {} \
+             ORDER BY r.id",
+            condition(self.backend(), prefix)
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(reference.pattern())
             .fetch_all(&self.pool)
