@@ -27,10 +27,12 @@ enum SealedTable {
     SystemParameter,
     Credential,
     OAuthState,
+    EventIntegrationAuth,
 }
 
 impl SealedTable {
-    const ALL: [Self; 4] = [Self::ActionAuth, Self::SystemParameter, Self::Credential, Self::OAuthState];
+    const ALL: [Self; 5] =
+        [Self::ActionAuth, Self::SystemParameter, Self::Credential, Self::OAuthState, Self::EventIntegrationAuth];
 
     fn select(self) -> &'static str {
         match self {
@@ -38,6 +40,7 @@ impl SealedTable {
             Self::SystemParameter => "SELECT name, value AS sealed FROM system_parameters",
             Self::Credential => "SELECT key, value AS sealed FROM credentials",
             Self::OAuthState => "SELECT state_hash, value AS sealed FROM oauth_states WHERE value IS NOT NULL",
+            Self::EventIntegrationAuth => "SELECT id, name, auth AS sealed FROM event_integrations",
         }
     }
 
@@ -47,6 +50,7 @@ impl SealedTable {
             Self::SystemParameter => "UPDATE system_parameters SET value = $1 WHERE name = $2",
             Self::Credential => "UPDATE credentials SET value = $1 WHERE key = $2",
             Self::OAuthState => "UPDATE oauth_states SET value = $1 WHERE state_hash = $2",
+            Self::EventIntegrationAuth => "UPDATE event_integrations SET auth = $1 WHERE id = $2",
         }
     }
 
@@ -74,6 +78,10 @@ impl SealedTable {
                 let hash: String = get(row, "state_hash")?;
                 let owner = credentials::state_owner(&hash);
                 (RowKey::Text(hash), owner, sealed)
+            }
+            Self::EventIntegrationAuth => {
+                let name: String = get(row, "name")?;
+                (RowKey::Id(get(row, "id")?), crate::event_integrations::event_auth_owner(&name), sealed)
             }
         })
     }

@@ -34,6 +34,7 @@
 mod commit;
 mod credentials;
 mod error;
+mod event_integrations;
 mod event_log;
 mod group;
 mod guarded;
@@ -48,6 +49,10 @@ mod sql;
 mod writer;
 
 pub use error::StoreError;
+pub use event_integrations::{
+    DeliveryOutcome, DeliveryRecord, DeliveryStatus, DeliveryUpdate, EventIntegrationId, EventIntegrationRecord,
+    NewDelivery,
+};
 pub use event_log::{EventBounds, StoredEvent};
 pub use key_check::Resealed;
 pub use pages::{RunbookListing, RunbookPage, RunbookQuery};
@@ -64,7 +69,7 @@ pub use sql::{Backend, SqlStore, SqlStoreOptions};
 
 use async_trait::async_trait;
 use cutover_integrations_auth::CredentialStore;
-use cutover_integrations_model::{Action, ActionRef, CustomField, Integration, SystemParameter};
+use cutover_integrations_model::{Action, ActionRef, CustomField, EventIntegration, Integration, SystemParameter};
 
 /// Everything the engine and the server persist. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
 ///
@@ -177,6 +182,57 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
 
     /// Removes the events appended before `before`; returns how many.
     async fn prune_events(&self, before: Millis) -> Result<u64, StoreError>;
+
+    /// Creates or updates (by name) an event integration, its auth sealed; returns it (auth opened) and whether it
+    /// was created. A new one, or one that is enabled again, starts after the last event logged so far.
+    async fn put_event_integration(
+        &self,
+        definition: &EventIntegration,
+        now: Millis,
+    ) -> Result<(EventIntegrationRecord, bool), StoreError>;
+
+    /// Every event integration in name order, auth opened when `open`, otherwise its secrets `[REDACTED]`.
+    async fn event_integrations(&self, open: bool) -> Result<Vec<EventIntegrationRecord>, StoreError>;
+
+    /// One event integration, auth opened when `open`.
+    async fn event_integration(
+        &self,
+        id: EventIntegrationId,
+        open: bool,
+    ) -> Result<Option<EventIntegrationRecord>, StoreError>;
+
+    /// Deletes an event integration and gives up its deliveries still due (their log stays); whether it existed.
+    async fn delete_event_integration(&self, id: EventIntegrationId, now: Millis) -> Result<bool, StoreError>;
+
+    /// Moves an event integration's cursor from `from` to `to` and creates `deliveries` (one per event at most), in
+    /// one transaction; `false`, writing nothing, when the cursor is no longer at `from` (another engine routed them).
+    async fn route_events(
+        &self,
+        id: EventIntegrationId,
+        from: i64,
+        to: i64,
+        deliveries: &[NewDelivery],
+        now: Millis,
+    ) -> Result<bool, StoreError>;
+
+    /// Leases up to `request.limit` due deliveries, each the first not done of its (event integration, runbook), in
+    /// event order.
+    async fn claim_deliveries(&self, request: &ClaimRequest) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Records a delivery step if `update.owner` still holds its lease; whether it did.
+    async fn record_delivery(&self, update: &DeliveryUpdate, now: Millis) -> Result<bool, StoreError>;
+
+    /// Extends the lease of a delivery in flight.
+    async fn renew_delivery_lease(
+        &self,
+        owner: &str,
+        event_id: i64,
+        id: EventIntegrationId,
+        until: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// Every delivery of a runbook's events, in event order.
+    async fn runbook_deliveries(&self, runbook: RunbookId) -> Result<Vec<DeliveryRecord>, StoreError>;
 
     /// One page of runbooks as lists show them, in id order, filtered, in one query.
     async fn runbook_page(&self, query: &RunbookQuery) -> Result<RunbookPage, StoreError>;

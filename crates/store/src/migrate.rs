@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("migrations/postgres_008_runbook_tasks.sql"),
     },
     Migration {
+        version: 9,
+        sqlite: include_str!("migrations/sqlite_009_event_integrations.sql"),
+        postgres: include_str!("migrations/postgres_009_event_integrations.sql"),
+    },
+    Migration {
         version: 10,
         sqlite: include_str!("migrations/sqlite_010_runbook_definitions.sql"),
         postgres: include_str!("migrations/postgres_010_runbook_definitions.sql"),

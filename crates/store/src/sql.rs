@@ -5,10 +5,10 @@ use crate::error::StoreError;
 use crate::records::*;
 use crate::sealer::Sealer;
 use crate::writer::{SqliteWriter, WriteTx, Writer};
-use crate::{Store, migrate};
+use crate::{DeliveryRecord, DeliveryUpdate, EventIntegrationId, EventIntegrationRecord, NewDelivery, Store, migrate};
 use async_trait::async_trait;
 use cutover_integrations_model::{
-    Action, ActionRef, AuthSettings, CustomField, Integration, SecretValue, SystemParameter,
+    Action, ActionRef, AuthSettings, CustomField, EventIntegration, Integration, SecretValue, SystemParameter,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -646,6 +646,63 @@ impl Store for SqlStore {
         .await
         .map_err(StoreError::db("reading a runbook"))?;
         runbook_from_rows(id, &rows)
+    }
+
+    async fn put_event_integration(
+        &self,
+        definition: &EventIntegration,
+        now: Millis,
+    ) -> Result<(EventIntegrationRecord, bool), StoreError> {
+        self.upsert_event_integration(definition, now).await
+    }
+
+    async fn event_integrations(&self, open: bool) -> Result<Vec<EventIntegrationRecord>, StoreError> {
+        self.select_event_integrations(open).await
+    }
+
+    async fn event_integration(
+        &self,
+        id: EventIntegrationId,
+        open: bool,
+    ) -> Result<Option<EventIntegrationRecord>, StoreError> {
+        self.select_event_integration(id, open).await
+    }
+
+    async fn delete_event_integration(&self, id: EventIntegrationId, now: Millis) -> Result<bool, StoreError> {
+        self.remove_event_integration(id, now).await
+    }
+
+    async fn route_events(
+        &self,
+        id: EventIntegrationId,
+        from: i64,
+        to: i64,
+        deliveries: &[NewDelivery],
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        self.insert_routed(id, from, to, deliveries, now).await
+    }
+
+    async fn claim_deliveries(&self, request: &ClaimRequest) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.update_claimed_deliveries(request).await
+    }
+
+    async fn record_delivery(&self, update: &DeliveryUpdate, now: Millis) -> Result<bool, StoreError> {
+        self.update_delivery(update, now).await
+    }
+
+    async fn renew_delivery_lease(
+        &self,
+        owner: &str,
+        event_id: i64,
+        id: EventIntegrationId,
+        until: Millis,
+    ) -> Result<(), StoreError> {
+        self.update_delivery_lease(owner, event_id, id, until).await
+    }
+
+    async fn runbook_deliveries(&self, runbook: RunbookId) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.select_runbook_deliveries(runbook).await
     }
 
     async fn append_events(&self, events: &[(RunbookId, String)], now: Millis) -> Result<Vec<i64>, StoreError> {

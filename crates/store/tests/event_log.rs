@@ -120,3 +120,96 @@ async fn events_committed_with_a_change_are_numbered_in_its_transaction() {
         assert_eq!(store.event_bounds().await.expect("bounds").last, 7);
     }
 }
+
+/// Event integrations and their deliveries: auth sealed (lists show it redacted), a new one starts at the end of the
+/// log, routing moves the cursor once (a second router with the old cursor writes nothing, and a delivery is never
+/// created twice), claims give each runbook's first due delivery only and in event order, a record needs the lease,
+/// and deleting gives up what is still due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_routed_once_claimed_in_order_per_runbook_and_recorded_under_lease() {
+    use cutover_integrations_model::{
+        AuthSettings, EventIntegration, EventScope, EventType, ExecutionMode, HttpMethod, RedirectPolicy, RequestSpec,
+        SecretValue,
+    };
+    use cutover_integrations_store::{
+        ClaimRequest, DeliveryOutcome, DeliveryStatus, DeliveryUpdate, EventIntegrationId, NewDelivery,
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for store in stores("event_deliveries", dir.path()).await {
+        store.append_events(&[(RunbookId(1), "{}".to_owned()), (RunbookId(1), "{}".to_owned())], 1).await.expect("log");
+        let definition = EventIntegration {
+            name: "Audit".into(),
+            events: vec![EventType::TaskStarted],
+            scope: EventScope::All,
+            enabled: true,
+            execute_in_rehearsal: false,
+            auth: AuthSettings::Token { token_type: "Bearer".into(), token: SecretValue::new("s3cret-token") },
+            request: RequestSpec {
+                method: HttpMethod::Post,
+                url: "https://audit.test/hook".into(),
+                headers: Default::default(),
+                payload: None,
+                params: None,
+                execution_mode: ExecutionMode::FireAndForget,
+                timeout_seconds: None,
+            },
+            allowed_hosts: Vec::new(),
+            redirects: RedirectPolicy::SameOrigin,
+        };
+        let (record, created) = store.put_event_integration(&definition, 5).await.expect("put");
+        assert!(created);
+        assert_eq!((record.last_event_id, &record.definition), (2, &definition), "starts at the end, auth opened");
+        let listed = store.event_integrations(false).await.expect("list");
+        assert!(!format!("{listed:?}").contains("s3cret-token"), "a list shows no secret");
+        let (again, created) = store.put_event_integration(&definition, 6).await.expect("put again");
+        assert_eq!((again.id, created, again.version), (record.id, false, 2));
+        let id = record.id;
+
+        let delivery = |event_id: i64, runbook: i64| NewDelivery {
+            event_id,
+            runbook_id: RunbookId(runbook),
+            idempotency_key: format!("key-{event_id}"),
+            event: format!("{{\"n\":{event_id}}}"),
+            event_at: 7,
+        };
+        let routed = [delivery(3, 1), delivery(4, 2), delivery(5, 1)];
+        assert!(store.route_events(id, 2, 5, &routed, 8).await.expect("route"));
+        assert!(!store.route_events(id, 2, 5, &routed, 8).await.expect("route twice"), "the cursor moved on");
+        assert_eq!(store.event_integration(id, false).await.expect("read").expect("exists").last_event_id, 5);
+
+        let claim = |owner: &str, now: i64| ClaimRequest { owner: owner.into(), now, lease_until: now + 100, limit: 10 };
+        let first = store.claim_deliveries(&claim("a", 10)).await.expect("claim");
+        assert_eq!(first.iter().map(|d| d.event_id).collect::<Vec<_>>(), [3, 4], "one per runbook, in order");
+        assert!(store.claim_deliveries(&claim("b", 20)).await.expect("claim").is_empty(), "leased, and 5 waits for 3");
+        let done = |event_id: i64, owner: &str| DeliveryUpdate {
+            event_id,
+            event_integration_id: id,
+            owner: owner.into(),
+            status: DeliveryStatus::Done,
+            outcome: Some(DeliveryOutcome::Delivered),
+            state: None,
+            entries: "[{\"note\":1}]".into(),
+            due_at: 10,
+        };
+        assert!(!store.record_delivery(&done(3, "b"), 30).await.expect("record"), "b holds no lease");
+        assert!(store.record_delivery(&done(3, "a"), 30).await.expect("record"));
+        let next = store.claim_deliveries(&claim("b", 40)).await.expect("claim");
+        assert_eq!(next.iter().map(|d| d.event_id).collect::<Vec<_>>(), [5], "3 done: 5 comes next");
+        // Leases end: 4 is claimed again by another engine, with its key.
+        let taken = store.claim_deliveries(&claim("c", 500)).await.expect("claim");
+        assert_eq!(taken.iter().map(|d| (d.event_id, d.idempotency_key.as_str())).collect::<Vec<_>>(), [
+            (4, "key-4"),
+            (5, "key-5")
+        ]);
+
+        assert!(store.delete_event_integration(id, 600).await.expect("delete"));
+        let log = store.runbook_deliveries(RunbookId(1)).await.expect("deliveries");
+        let summary: Vec<_> = log.iter().map(|d| (d.event_id, d.status, d.outcome)).collect();
+        assert_eq!(summary, [
+            (3, DeliveryStatus::Done, Some(DeliveryOutcome::Delivered)),
+            (5, DeliveryStatus::Done, Some(DeliveryOutcome::Failed))
+        ]);
+        assert_eq!(log[0].entries, "[{\"note\":1}]");
+        assert!(store.event_integration(EventIntegrationId(id.0), true).await.expect("read").is_none());
+    }
+}

@@ -1,0 +1,38 @@
+-- Issue 18: event integrations and their deliveries.
+--
+-- An event integration's definition is kept in clear with its secrets replaced (`body`), its auth sealed (`auth`).
+-- `last_event_id` (the cursor) is the id of the last event of the durable log it has routed: a restarted engine resumes after it.
+CREATE TABLE event_integrations (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    auth BYTEA NOT NULL,
+    last_event_id BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+-- One delivery per event and event integration (the key is its idempotency key's identity): the outbox row that is
+-- sent, retried and logged like a fire, under a lease. Deliveries of one runbook and event integration are sent in
+-- event id order, each once the one before is done.
+CREATE TABLE event_deliveries (
+    event_id BIGINT NOT NULL,
+    event_integration_id BIGINT NOT NULL,
+    runbook_id BIGINT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    event TEXT NOT NULL,
+    event_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    outcome TEXT,
+    state TEXT,
+    entries TEXT NOT NULL,
+    due_at BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (event_id, event_integration_id)
+);
+CREATE INDEX event_deliveries_due ON event_deliveries (status, due_at);
+CREATE INDEX event_deliveries_order ON event_deliveries (event_integration_id, runbook_id, status, event_id);
+CREATE INDEX event_deliveries_runbook ON event_deliveries (runbook_id, event_id);
