@@ -5,7 +5,7 @@
 use crate::error::StoreError;
 use crate::records::{ClaimRequest, Millis, RunbookId};
 use crate::sql::{SqlStore, get, to_json};
-use cutover_integrations_model::EventIntegration;
+use cutover_integrations_model::{EventIntegration, EventType};
 use sqlx::any::AnyRow;
 
 /// The id of a stored event integration.
@@ -91,8 +91,14 @@ impl DeliveryOutcome {
 pub struct NewDelivery {
     /// The event's id in the log.
     pub event_id: i64,
+    /// Which of the event's deliveries to this event integration (0 for the first).
+    pub part: i64,
+    /// The event type sent.
+    pub event_type: EventType,
     /// Its runbook.
     pub runbook_id: RunbookId,
+    /// The task it concerns, if any.
+    pub task_id: Option<String>,
     /// The `Idempotency-Key` every attempt carries.
     pub idempotency_key: String,
     /// The event's JSON body, copied from the log (which retention empties).
@@ -108,8 +114,14 @@ pub struct DeliveryRecord {
     pub event_id: i64,
     /// The event integration.
     pub event_integration_id: EventIntegrationId,
+    /// Which of the event's deliveries to this event integration.
+    pub part: i64,
+    /// The event type sent.
+    pub event_type: EventType,
     /// The event's runbook.
     pub runbook_id: RunbookId,
+    /// The task it concerns, if any.
+    pub task_id: Option<String>,
     /// The `Idempotency-Key` every attempt carries.
     pub idempotency_key: String,
     /// The event's JSON body.
@@ -135,6 +147,8 @@ pub struct DeliveryUpdate {
     pub event_id: i64,
     /// The event integration.
     pub event_integration_id: EventIntegrationId,
+    /// Which of the event's deliveries.
+    pub part: i64,
     /// The engine that holds the lease.
     pub owner: String,
     /// Where it is now.
@@ -149,14 +163,23 @@ pub struct DeliveryUpdate {
     pub due_at: Millis,
 }
 
-const DELIVERY_COLUMNS: &str = "event_id, event_integration_id, runbook_id, idempotency_key, event, event_at, status, \
-                                outcome, state, entries, due_at";
+const DELIVERY_COLUMNS: &str = "event_id, event_integration_id, part, event_type, runbook_id, task_id, idempotency_key, \
+                                event, event_at, status, outcome, state, entries, due_at";
 
 fn delivery_row(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
     Ok(DeliveryRecord {
         event_id: get(row, "event_id")?,
         event_integration_id: EventIntegrationId(get(row, "event_integration_id")?),
+        part: get(row, "part")?,
+        event_type: {
+            let name: String = get(row, "event_type")?;
+            EventType::parse(&name).ok_or_else(|| StoreError::Corrupt {
+                what: "event delivery",
+                reason: format!("unknown event type `{name}`"),
+            })?
+        },
         runbook_id: RunbookId(get(row, "runbook_id")?),
+        task_id: get(row, "task_id")?,
         idempotency_key: get(row, "idempotency_key")?,
         event: get(row, "event")?,
         event_at: get(row, "event_at")?,
@@ -342,10 +365,11 @@ impl SqlStore {
         }
         for delivery in deliveries {
             sqlx::query(
-                "INSERT INTO event_deliveries (event_id, event_integration_id, runbook_id, idempotency_key, event, \
-                 event_at, status, outcome, state, entries, due_at, lease_owner, lease_until, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'due', NULL, NULL, '[]', $7, NULL, NULL, $7, $7) \
-                 ON CONFLICT (event_id, event_integration_id) DO NOTHING",
+                "INSERT INTO event_deliveries (event_id, event_integration_id, part, event_type, runbook_id, task_id, \
+                 idempotency_key, event, event_at, status, outcome, state, entries, due_at, lease_owner, lease_until, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $8, $9, $3, $10, $4, $5, $6, 'due', NULL, NULL, '[]', $7, NULL, NULL, $7, $7) \
+                 ON CONFLICT (event_id, event_integration_id, part) DO NOTHING",
             )
             .bind(delivery.event_id)
             .bind(id.0)
@@ -354,6 +378,9 @@ impl SqlStore {
             .bind(&delivery.event)
             .bind(delivery.event_at)
             .bind(now)
+            .bind(delivery.part)
+            .bind(delivery.event_type.as_str())
+            .bind(&delivery.task_id)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("creating an event delivery"))?;
@@ -373,12 +400,13 @@ impl SqlStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE event_deliveries SET lease_owner = $1, lease_until = $2 \
              WHERE status = 'due' AND due_at <= $3 AND (lease_owner IS NULL OR lease_until <= $3) \
-             AND (event_id, event_integration_id) IN (\
-               SELECT d.event_id, d.event_integration_id FROM event_deliveries d \
+             AND (event_id, event_integration_id, part) IN (\
+               SELECT d.event_id, d.event_integration_id, d.part FROM event_deliveries d \
                WHERE d.status = 'due' AND d.due_at <= $3 AND (d.lease_owner IS NULL OR d.lease_until <= $3) \
                AND NOT EXISTS (SELECT 1 FROM event_deliveries e WHERE e.event_integration_id = d.event_integration_id \
-                 AND e.runbook_id = d.runbook_id AND e.status = 'due' AND e.event_id < d.event_id) \
-               ORDER BY d.event_id LIMIT $4) \
+                 AND e.runbook_id = d.runbook_id AND e.status = 'due' \
+                 AND (e.event_id < d.event_id OR (e.event_id = d.event_id AND e.part < d.part))) \
+               ORDER BY d.event_id, d.part LIMIT $4) \
              RETURNING {DELIVERY_COLUMNS}"
         )))
         .bind(&request.owner)
@@ -390,7 +418,7 @@ impl SqlStore {
         .map_err(StoreError::db("claiming event deliveries"))?;
         tx.commit().await.map_err(StoreError::db("committing a claim of event deliveries"))?;
         let mut claimed: Vec<DeliveryRecord> = rows.iter().map(delivery_row).collect::<Result<_, _>>()?;
-        claimed.sort_by_key(|delivery| delivery.event_id);
+        claimed.sort_by_key(|delivery| (delivery.event_id, delivery.part));
         Ok(claimed)
     }
 
@@ -400,7 +428,7 @@ impl SqlStore {
         let changed = sqlx::query(
             "UPDATE event_deliveries SET status = $1, outcome = $2, state = $3, entries = $4, due_at = $5, \
              lease_owner = NULL, lease_until = NULL, updated_at = $6 \
-             WHERE event_id = $7 AND event_integration_id = $8 AND lease_owner = $9 AND status = 'due'",
+             WHERE event_id = $7 AND event_integration_id = $8 AND part = $10 AND lease_owner = $9 AND status = 'due'",
         )
         .bind(update.status.as_str())
         .bind(update.outcome.map(DeliveryOutcome::as_str))
@@ -411,6 +439,7 @@ impl SqlStore {
         .bind(update.event_id)
         .bind(update.event_integration_id.0)
         .bind(&update.owner)
+        .bind(update.part)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db("recording an event delivery"))?
@@ -428,6 +457,7 @@ impl SqlStore {
         until: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // Every part of the event: a lease is renewed while one of them is in flight, and parts go one at a time.
         sqlx::query(
             "UPDATE event_deliveries SET lease_until = $1 WHERE event_id = $2 AND event_integration_id = $3 \
              AND lease_owner = $4",
@@ -450,7 +480,7 @@ impl SqlStore {
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {DELIVERY_COLUMNS} FROM event_deliveries WHERE runbook_id = $1 \
-             ORDER BY event_id, event_integration_id"
+             ORDER BY event_id, part, event_integration_id"
         )))
         .bind(runbook.0)
         .fetch_all(&self.pool)

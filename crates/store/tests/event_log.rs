@@ -167,7 +167,10 @@ async fn deliveries_are_routed_once_claimed_in_order_per_runbook_and_recorded_un
 
         let delivery = |event_id: i64, runbook: i64| NewDelivery {
             event_id,
+            part: 0,
+            event_type: EventType::TaskStarted,
             runbook_id: RunbookId(runbook),
+            task_id: Some("a".into()),
             idempotency_key: format!("key-{event_id}"),
             event: format!("{{\"n\":{event_id}}}"),
             event_at: 7,
@@ -177,13 +180,15 @@ async fn deliveries_are_routed_once_claimed_in_order_per_runbook_and_recorded_un
         assert!(!store.route_events(id, 2, 5, &routed, 8).await.expect("route twice"), "the cursor moved on");
         assert_eq!(store.event_integration(id, false).await.expect("read").expect("exists").last_event_id, 5);
 
-        let claim = |owner: &str, now: i64| ClaimRequest { owner: owner.into(), now, lease_until: now + 100, limit: 10 };
+        let claim =
+            |owner: &str, now: i64| ClaimRequest { owner: owner.into(), now, lease_until: now + 100, limit: 10 };
         let first = store.claim_deliveries(&claim("a", 10)).await.expect("claim");
         assert_eq!(first.iter().map(|d| d.event_id).collect::<Vec<_>>(), [3, 4], "one per runbook, in order");
         assert!(store.claim_deliveries(&claim("b", 20)).await.expect("claim").is_empty(), "leased, and 5 waits for 3");
         let done = |event_id: i64, owner: &str| DeliveryUpdate {
             event_id,
             event_integration_id: id,
+            part: 0,
             owner: owner.into(),
             status: DeliveryStatus::Done,
             outcome: Some(DeliveryOutcome::Delivered),
@@ -197,18 +202,21 @@ async fn deliveries_are_routed_once_claimed_in_order_per_runbook_and_recorded_un
         assert_eq!(next.iter().map(|d| d.event_id).collect::<Vec<_>>(), [5], "3 done: 5 comes next");
         // Leases end: 4 is claimed again by another engine, with its key.
         let taken = store.claim_deliveries(&claim("c", 500)).await.expect("claim");
-        assert_eq!(taken.iter().map(|d| (d.event_id, d.idempotency_key.as_str())).collect::<Vec<_>>(), [
-            (4, "key-4"),
-            (5, "key-5")
-        ]);
+        assert_eq!(
+            taken.iter().map(|d| (d.event_id, d.idempotency_key.as_str())).collect::<Vec<_>>(),
+            [(4, "key-4"), (5, "key-5")]
+        );
 
         assert!(store.delete_event_integration(id, 600).await.expect("delete"));
         let log = store.runbook_deliveries(RunbookId(1)).await.expect("deliveries");
         let summary: Vec<_> = log.iter().map(|d| (d.event_id, d.status, d.outcome)).collect();
-        assert_eq!(summary, [
-            (3, DeliveryStatus::Done, Some(DeliveryOutcome::Delivered)),
-            (5, DeliveryStatus::Done, Some(DeliveryOutcome::Failed))
-        ]);
+        assert_eq!(
+            summary,
+            [
+                (3, DeliveryStatus::Done, Some(DeliveryOutcome::Delivered)),
+                (5, DeliveryStatus::Done, Some(DeliveryOutcome::Failed))
+            ]
+        );
         assert_eq!(log[0].entries, "[{\"note\":1}]");
         assert!(store.event_integration(EventIntegrationId(id.0), true).await.expect("read").is_none());
     }

@@ -12,13 +12,17 @@ CREATE TABLE event_integrations (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
--- One delivery per event and event integration (the key is its idempotency key's identity): the outbox row that is
+-- One delivery per event, event integration and part (an event may make several: `runbook_created` one
+-- `task.created` per task, a run's start `runbook.started` and `run.started`): the outbox row that is
 -- sent, retried and logged like a fire, under a lease. Deliveries of one runbook and event integration are sent in
 -- event id order, each once the one before is done.
 CREATE TABLE event_deliveries (
     event_id INTEGER NOT NULL,
     event_integration_id INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
     runbook_id INTEGER NOT NULL,
+    task_id TEXT,
     idempotency_key TEXT NOT NULL UNIQUE,
     event TEXT NOT NULL,
     event_at INTEGER NOT NULL,
@@ -31,7 +35,7 @@ CREATE TABLE event_deliveries (
     lease_until INTEGER,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    PRIMARY KEY (event_id, event_integration_id)
+    PRIMARY KEY (event_id, event_integration_id, part)
 );
 CREATE INDEX event_deliveries_due ON event_deliveries (status, due_at);
 CREATE INDEX event_deliveries_order ON event_deliveries (event_integration_id, runbook_id, status, event_id);
