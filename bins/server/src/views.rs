@@ -61,6 +61,9 @@ pub(crate) struct AppliedView {
     pub(crate) integrations: Vec<AppliedIntegration>,
     /// The ids of the runbooks created.
     pub(crate) runbooks: Vec<i64>,
+    /// The ids of the event integrations created or updated.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) event_integrations: Vec<i64>,
 }
 
 /// What applying one integration changed.
@@ -93,6 +96,7 @@ pub(crate) fn applied(applied: &AppliedDefinitions) -> AppliedView {
             })
             .collect(),
         runbooks: applied.runbooks.iter().map(|id| id.0).collect(),
+        event_integrations: applied.event_integrations.iter().map(|id| id.0).collect(),
     }
 }
 

@@ -372,12 +372,9 @@ impl Engine {
                     changed = true;
                     let events = add_effects(id, &mut commit, effects, lease.as_ref(), now);
                     // The events go to the durable log in this commit: a crash cannot keep the change and lose them.
-                    commit.events.extend(events.iter().map(|event| {
-                        NewEvent {
-                            runbook_id: id,
-                            body: serde_json::to_string(&EngineEvent { runbook: id, event: event.clone() })
-                                .unwrap_or_default(),
-                        }
+                    commit.events.extend(events.iter().map(|event| NewEvent {
+                        runbook_id: id,
+                        body: crate::event_log::logged_body(id, event, &change.actor),
                     }));
                     add_writes(&mut commit, &change.extra);
                     outcomes.push(Outcome::Applied { events });

@@ -145,6 +145,8 @@ impl Engine {
         self.inner.running.store(true, Ordering::Release);
         let capacity = self.inner.settings.max_concurrent_fires.max(1);
         let permits = self.inner.permits.clone();
+        // Event integrations' deliveries run beside the fires (see `event_delivery.rs`).
+        let deliveries = tokio::spawn(self.clone().deliver_events(stopped.clone()));
         let mut tick = tokio::time::interval(self.inner.settings.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -168,6 +170,7 @@ impl Engine {
         *self.inner.local_fires_receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(local);
         // Wait for the steps in flight: every permit back means every step was recorded (or abandoned to its lease).
         let _ = permits.acquire_many(capacity as u32).await;
+        let _ = deliveries.await;
     }
 
     async fn claim_due_work(&self, permits: &Arc<Semaphore>) -> Result<(), EngineError> {

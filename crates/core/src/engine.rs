@@ -99,6 +99,9 @@ pub struct AppliedDefinitions {
     pub integrations: Vec<cutover_integrations_store::AppliedDefinition>,
     /// Runbooks created, by id.
     pub runbooks: Vec<RunbookId>,
+    /// Event integrations created or updated, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_integrations: Vec<cutover_integrations_store::EventIntegrationId>,
 }
 
 /// An adapter so the auth crate reads time from the engine's timer.
@@ -209,11 +212,17 @@ impl Engine {
             .await?
             .map_err(|diagnostics| EngineError::Invalid { diagnostics })?;
         let now = self.now().as_millisecond();
-        let mut applied = AppliedDefinitions { integrations: Vec::new(), runbooks: Vec::new() };
+        let mut applied =
+            AppliedDefinitions { integrations: Vec::new(), runbooks: Vec::new(), event_integrations: Vec::new() };
         for definition in parsed.definitions() {
             if let Definition::Integration(integration) = definition.definition() {
                 self.check_immutable(integration).await?;
                 applied.integrations.push(self.inner.store.apply_integration(integration, now).await?);
+            }
+        }
+        for definition in parsed.definitions() {
+            if let Definition::EventIntegration(events) = definition.definition() {
+                applied.event_integrations.push(self.put_event_integration(events).await?.0.id);
             }
         }
         for definition in parsed.definitions() {

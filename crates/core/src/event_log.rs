@@ -12,6 +12,7 @@
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
+use cutover_integrations_runbook::Actor;
 use cutover_integrations_store::{EventBounds, RunbookId, Store, StoredEvent};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,6 +89,17 @@ impl EventLog {
             let _ = appended.await;
         }
     }
+}
+
+/// An event as the log keeps it: the [`EngineEvent`] and who caused it (`user` for a command of a person, `engine`
+/// for the engine's own: fire outcomes, auto starts, timers).
+pub(crate) fn logged_body(runbook: RunbookId, event: &cutover_integrations_runbook::Event, actor: &Actor) -> String {
+    let mut body = serde_json::to_value(EngineEvent { runbook, event: event.clone() }).unwrap_or_default();
+    if let serde_json::Value::Object(object) = &mut body {
+        let who = if actor.roles.is_empty() { "engine" } else { "user" };
+        object.insert("actor".to_owned(), serde_json::Value::String(who.to_owned()));
+    }
+    body.to_string()
 }
 
 /// Moves the last appended id forward (commits of different runbooks may report theirs out of order).

@@ -17,6 +17,8 @@ pub struct StoredEvent {
     pub runbook: RunbookId,
     /// The event as JSON.
     pub body: String,
+    /// When it was logged.
+    pub created_at: Millis,
 }
 
 /// What the log holds: the oldest id still kept and the last id given.
@@ -71,7 +73,7 @@ impl SqlStore {
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, runbook_id, body FROM events WHERE id > $1 AND ($2 < 0 OR runbook_id = $2) ORDER BY id LIMIT $3",
+            "SELECT id, runbook_id, body, created_at FROM events WHERE id > $1 AND ($2 < 0 OR runbook_id = $2) ORDER BY id LIMIT $3",
         )
         .bind(after)
         .bind(runbook.map_or(-1, |runbook| runbook.0))
@@ -85,6 +87,7 @@ impl SqlStore {
                     id: get(row, "id")?,
                     runbook: RunbookId(get(row, "runbook_id")?),
                     body: get(row, "body")?,
+                    created_at: get(row, "created_at")?,
                 })
             })
             .collect()

@@ -19,6 +19,12 @@ pub(crate) async fn apply(
 ) -> Result<Json<AppliedView>, ApiError> {
     // Validation runs off the async workers (see `Engine::check_definition`).
     let parsed = state.engine.check_definition(&body.name, &body.text).await?;
+    if matches!(parsed.definition(), Definition::EventIntegration(_)) {
+        if !user.holds(Role::Admin) {
+            return Err(ApiError::forbidden("an event integration definition needs the admin role"));
+        }
+        return Ok(Json(views::applied(&state.engine.apply_definitions(&[(&body.name, &body.text)]).await?)));
+    }
     let is_integration = matches!(parsed.definition(), Definition::Integration(_));
     match is_integration {
         true => {
@@ -32,7 +38,9 @@ pub(crate) async fn apply(
                 return Err(ApiError::forbidden("a runbook definition needs the runbook_admin role"));
             }
             let id = state.engine.create_runbook_from_file(&body.name, &body.text).await?;
-            Ok(Json(views::applied(&AppliedDefinitions { integrations: Vec::new(), runbooks: vec![id] })))
+            let applied =
+                AppliedDefinitions { integrations: Vec::new(), runbooks: vec![id], event_integrations: Vec::new() };
+            Ok(Json(views::applied(&applied)))
         }
     }
 }

@@ -1,0 +1,413 @@
+//! Event integrations end to end, on SQLite and PostgreSQL: a loopback receiver gets each runbook's events in event
+//! order, filtered by event type, scope, `enabled` and `execute_in_rehearsal`; a failing receiver is retried, then the
+//! delivery is recorded as failed in the runbook's actions log while the runbook goes on; and across SIGKILLs of the
+//! engine every `task.started` and `task.finished` arrives, each event id under one idempotency key.
+//!
+//! The crash test's engine process is this test binary run again with [`CHILD_DATABASE`] set: [`crash_child_process`]
+//! is its entry point and returns at once in a normal test run.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
+use cutover_integrations_core::model::{RunMode, RunbookStage};
+use cutover_integrations_core::runbook::{Actor, Command};
+use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
+use cutover_integrations_core::store::{DeliveryOutcome, DeliveryStatus, RunbookId};
+use cutover_integrations_core::{Engine, EngineSettings};
+use rand::Rng;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const CHILD_DATABASE: &str = "CUTOVER_EVENTS_CHILD_DATABASE";
+const CHILD_RECEIVER: &str = "CUTOVER_EVENTS_CHILD_RECEIVER";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    key: String,
+    body: Value,
+}
+
+impl Received {
+    fn event_type(&self) -> &str {
+        self.body["type"].as_str().unwrap_or_default()
+    }
+
+    fn event_id(&self) -> i64 {
+        self.body["id"].as_i64().unwrap_or_default()
+    }
+
+    fn runbook(&self) -> i64 {
+        self.body["runbook"]["id"].as_i64().unwrap_or_default()
+    }
+
+    fn task(&self) -> String {
+        self.body["task"]["id"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// A loopback receiver: records every request; `/fail` answers 503 with `Retry-After: 0`, anything else 200.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    count: Arc<watch::Sender<usize>>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let receiver = Self { url, received: Arc::default(), count: Arc::new(watch::channel(0).0) };
+        let state = receiver.clone();
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+            let state = state.clone();
+            async move {
+                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let received = Received {
+                    path: uri.path().to_owned(),
+                    key: key.to_owned(),
+                    body: serde_json::from_slice(&body).unwrap_or_default(),
+                };
+                let total = {
+                    let mut all = state.received.lock().expect("lock");
+                    all.push(received);
+                    all.len()
+                };
+                state.count.send_replace(total);
+                if uri.path() == "/fail" {
+                    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "0")], "down").into_response()
+                } else {
+                    (StatusCode::OK, "ok").into_response()
+                }
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("the receiver runs") });
+        receiver
+    }
+
+    fn at(&self, path: &str) -> Vec<Received> {
+        self.received.lock().expect("lock").iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    async fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) {
+        let mut counter = self.count.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if done(&self.received.lock().expect("lock")) {
+                    return;
+                }
+                counter.changed().await.expect("the receiver runs");
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "timed out waiting for {what}: {:#?}", self.received.lock().expect("lock"));
+    }
+}
+
+async fn open_engine(url: &str, settings: EngineSettings) -> Engine {
+    Engine::builder()
+        .database_url(url)
+        .secret_key_base64(KEY)
+        .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
+        .settings(settings)
+        .build()
+        .await
+        .expect("engine")
+}
+
+fn event_integration(name: &str, events: &str, extra: &str, url: &str) -> String {
+    format!(
+        "kind: event_integration\nname: {name}\nevents: [{events}]\n{extra}request: {{method: POST, url: '{url}'}}\n"
+    )
+}
+
+/// (path, runbook, event type, task) of what arrived at `path`, in arrival order.
+fn seen(receiver: &Receiver, path: &str) -> Vec<(i64, String, String)> {
+    receiver.at(path).iter().map(|r| (r.runbook(), r.event_type().to_owned(), r.task())).collect()
+}
+
+async fn runs_and_filters(url: &str) {
+    let receiver = Receiver::start().await;
+    let base = &receiver.url;
+    let settings = EngineSettings { poll_interval: Duration::from_millis(50), ..EngineSettings::default() };
+    let engine = open_engine(url, settings).await;
+    let running = engine.start();
+    let started_finished = "task.started, task.finished";
+    let files = [
+        ("all.yaml", event_integration("All", started_finished, "", &format!("{base}/all"))),
+        ("only.yaml", event_integration("Only", "task.started", "scope: {runbook: R}\n", &format!("{base}/only"))),
+        (
+            "dev.yaml",
+            event_integration(
+                "Dev",
+                "task.started",
+                "scope: {workspace: Dev}\nexecute_in_rehearsal: true\n",
+                &format!("{base}/dev"),
+            ),
+        ),
+        ("off.yaml", event_integration("Off", started_finished, "enabled: false\n", &format!("{base}/off"))),
+        ("fail.yaml", event_integration("Fail", "run.started", "", &format!("{base}/fail"))),
+        (
+            "custom.yaml",
+            "kind: event_integration\nname: Custom\nevents: [runbook.finished]\nrequest:\n  method: POST\n  \
+             url: '{{SystemParameter.base}}/custom'\n  payload: {what: '{{Event.type}} of {{Runbook.name}}', \
+             id: '{{Event.id | plus: 0}}'}\n"
+                .replace("{{SystemParameter.base}}", base),
+        ),
+        (
+            "r.yaml",
+            "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A}\n  - {id: b, name: B, predecessors: [a]}\n  \
+             - {id: c, name: C, predecessors: [b]}\n"
+                .to_owned(),
+        ),
+        ("s.yaml", "kind: runbook\nname: S\nworkspace: Dev\ntasks:\n  - {id: x, name: X}\n".to_owned()),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(name, text)| (*name, text.as_str())).collect();
+    let applied = engine.apply_definitions(&files).await.expect("definitions");
+    assert_eq!(applied.event_integrations.len(), 6);
+    let (r, s) = (applied.runbooks[0], applied.runbooks[1]);
+    let user = Actor::with_roles([cutover_integrations_core::model::Role::Operator]);
+    let command = |runbook: RunbookId, command: Command| {
+        let engine = engine.clone();
+        let user = user.clone();
+        async move { engine.command(runbook, command, &user).await.expect("command") }
+    };
+    command(r, Command::StartRunbook { mode: RunMode::Live }).await;
+    command(s, Command::StartRunbook { mode: RunMode::Rehearsal }).await;
+    for task in ["a", "b", "c"] {
+        command(r, Command::StartTask { task: task.into(), force: false }).await;
+        command(r, Command::FinishTask { task: task.into() }).await;
+    }
+    command(s, Command::StartTask { task: "x".into(), force: false }).await;
+    command(s, Command::FinishTask { task: "x".into() }).await;
+    assert_eq!(engine.runbook(r).await.expect("runbook").state.stage(), RunbookStage::Complete);
+
+    receiver
+        .wait_until("every delivery", |all| {
+            let at = |path: &str| all.iter().filter(|r| r.path == path).count();
+            at("/all") == 6 && at("/only") == 3 && at("/dev") == 1 && at("/fail") == 4 && at("/custom") == 1
+        })
+        .await;
+    let r_id = r.0;
+    let task = |kind: &str, task: &str| (r_id, kind.to_owned(), task.to_owned());
+    assert_eq!(
+        seen(&receiver, "/all"),
+        [
+            task("task.started", "a"),
+            task("task.finished", "a"),
+            task("task.started", "b"),
+            task("task.finished", "b"),
+            task("task.started", "c"),
+            task("task.finished", "c"),
+        ]
+    );
+    assert_eq!(
+        seen(&receiver, "/only"),
+        [task("task.started", "a"), task("task.started", "b"), task("task.started", "c")]
+    );
+    assert_eq!(seen(&receiver, "/dev"), [(s.0, "task.started".to_owned(), "x".to_owned())], "S is Dev's, in rehearsal");
+    assert!(receiver.at("/off").is_empty(), "a disabled event integration gets nothing");
+    // The default payload.
+    let first = &receiver.at("/all")[0];
+    assert_eq!(first.body["runbook"]["name"], "R");
+    assert_eq!(first.body["task"]["name"], "A");
+    assert_eq!(first.body["actor"], "user");
+    assert_eq!(first.body["link"], format!("http://127.0.0.1:8080/runbooks/{r_id}"));
+    assert!(first.body["created_at"].as_str().is_some_and(|at| at.ends_with('Z')));
+    let ids: Vec<i64> = receiver.at("/all").iter().map(Received::event_id).collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "in event order: {ids:?}");
+    let keys: Vec<String> = receiver.at("/all").iter().map(|r| r.key.clone()).collect();
+    assert!(keys.iter().all(|key| key.starts_with("cutover-event-")), "{keys:?}");
+    // A custom payload, structured, with a typed leaf.
+    let custom = &receiver.at("/custom")[0].body;
+    assert_eq!(custom["what"], "runbook.finished of R");
+    assert!(custom["id"].is_i64(), "{custom}");
+
+    // The failing receiver: four attempts with one key, then `failed` in R's actions log, R complete meanwhile.
+    let failing = receiver.at("/fail");
+    assert!(failing.iter().all(|r| r.key == failing[0].key), "retries carry the delivery's key");
+    let failed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let log = engine.runbook_event_deliveries(r).await.expect("deliveries");
+            if let Some(delivery) = log.iter().find(|d| d.event_integration.as_deref() == Some("Fail"))
+                && delivery.status == DeliveryStatus::Done
+            {
+                return delivery.clone();
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the failed delivery is recorded");
+    assert_eq!(failed.outcome, Some(DeliveryOutcome::Failed));
+    assert_eq!(failed.entries.len(), 4, "each attempt is in the log: {:#?}", failed.entries);
+    let log = engine.runbook_event_deliveries(r).await.expect("deliveries");
+    let delivered = log.iter().filter(|d| d.outcome == Some(DeliveryOutcome::Delivered)).count();
+    assert_eq!(delivered, 6 + 3 + 1, "All, Only and Custom delivered, in R's actions log");
+    assert!(
+        engine
+            .runbook_event_deliveries(s)
+            .await
+            .expect("deliveries")
+            .iter()
+            .all(|d| d.event_type.as_str() == "task.started")
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_receivers_in_order_filtered_and_failures_are_logged_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    runs_and_filters(&fresh_sqlite_url(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_receivers_in_order_filtered_and_failures_are_logged_on_postgres() {
+    if let Some(url) = fresh_postgres_url("event_integrations_filters").await {
+        runs_and_filters(&url).await;
+    }
+}
+
+// ---- Crash recovery ----
+
+const CHAINS: usize = 5;
+const CHAIN_LENGTH: usize = 8;
+const TASKS: usize = CHAINS * CHAIN_LENGTH;
+const KILLS: usize = 4;
+const LEASE: Duration = Duration::from_millis(500);
+
+fn crash_definitions(receiver: &str) -> Vec<(String, String)> {
+    let integration = format!(
+        "kind: integration\nname: Sink\nactions:\n  - name: Post\n    settings: {{auto_start: true, \
+         finish_task_on_success: true}}\n    request: {{method: POST, url: '{receiver}/hook'}}\n"
+    );
+    let events = event_integration("Audit", "task.started, task.finished", "", &format!("{receiver}/events"));
+    let mut runbook = String::from("kind: runbook\nname: Crash\ntasks:\n");
+    for chain in 0..CHAINS {
+        for step in 0..CHAIN_LENGTH {
+            let predecessors =
+                if step > 0 { format!(", predecessors: [c{chain}-{}]", step - 1) } else { String::new() };
+            let _ = writeln!(runbook, "  - {{id: c{chain}-{step}, name: S{step}, action: Sink/Post{predecessors}}}");
+        }
+    }
+    vec![("sink.yaml".into(), integration), ("events.yaml".into(), events), ("crash.yaml".into(), runbook)]
+}
+
+/// The engine process: resumes (or creates and starts) the runbook and returns once it is complete and every
+/// delivery is done. Without [`CHILD_DATABASE`] it returns at once.
+#[test]
+fn crash_child_process() {
+    let (Ok(database), Ok(receiver)) = (std::env::var(CHILD_DATABASE), std::env::var(CHILD_RECEIVER)) else { return };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let settings =
+            EngineSettings { lease: LEASE, poll_interval: Duration::from_millis(50), ..EngineSettings::default() };
+        let engine = open_engine(&format!("sqlite://{database}"), settings).await;
+        let running = engine.start();
+        let mut events = engine.subscribe();
+        let id = match engine.runbooks().await.expect("runbooks").first() {
+            Some(existing) => existing.id,
+            None => {
+                let files = crash_definitions(&receiver);
+                let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+                engine.apply_definitions(&files).await.expect("definitions").runbooks[0]
+            }
+        };
+        if engine.runbook(id).await.expect("runbook").state.stage() == RunbookStage::Planning {
+            engine.command(id, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("start");
+        }
+        while engine.runbook(id).await.expect("runbook").state.stage() != RunbookStage::Complete {
+            let _ = tokio::time::timeout(Duration::from_secs(1), events.recv()).await;
+        }
+        // Then until every delivery is done (the log is read again at each poll interval).
+        loop {
+            let log = engine.runbook_event_deliveries(id).await.expect("deliveries");
+            if log.len() == 2 * TASKS && log.iter().all(|d| d.status == DeliveryStatus::Done) {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(200), events.recv()).await;
+        }
+        running.shutdown().await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_sigkills_every_task_event_arrives_once_per_event_id_in_order() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = dir.path().join("events.db");
+    let mut random = rand::rng();
+    let mut kills = 0;
+    loop {
+        let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["crash_child_process", "--exact", "--test-threads=1", "--nocapture"])
+            .env(CHILD_DATABASE, &database)
+            .env(CHILD_RECEIVER, &receiver.url)
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the engine process");
+        if kills == KILLS {
+            let status = tokio::time::timeout(Duration::from_secs(120), child.wait()).await;
+            let status = status.expect("the last engine finishes").expect("wait for the engine");
+            assert!(status.success(), "the last engine exits cleanly: {status}");
+            break;
+        }
+        let target = *receiver.count.borrow() + random.random_range(5..25);
+        let reached = receiver.wait_until("progress", |all| all.len() >= target);
+        tokio::select! {
+            () = reached => {}
+            status = child.wait() => {
+                assert!(status.expect("wait").success(), "the engine exits cleanly when it finishes");
+                break;
+            }
+        }
+        child.start_kill().expect("SIGKILL");
+        child.wait().await.expect("the killed engine is reaped");
+        kills += 1;
+    }
+    assert!(kills >= 2, "the engine was killed mid-run {kills} times");
+
+    let events = receiver.at("/events");
+    // Each event id under one key, each key for one event id.
+    let mut key_of: HashMap<i64, String> = HashMap::new();
+    let mut id_of: HashMap<String, i64> = HashMap::new();
+    for request in &events {
+        let key = key_of.entry(request.event_id()).or_insert_with(|| request.key.clone());
+        assert_eq!(*key, request.key, "event {} came with two keys", request.event_id());
+        assert_eq!(*id_of.entry(request.key.clone()).or_insert(request.event_id()), request.event_id());
+    }
+    // Every task started and finished, the start first.
+    let mut by_task: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    let mut first_seen: Vec<i64> = Vec::new();
+    for request in &events {
+        if !first_seen.contains(&request.event_id()) {
+            first_seen.push(request.event_id());
+            by_task.entry(request.task()).or_default().push((request.event_id(), request.event_type().to_owned()));
+        }
+    }
+    assert_eq!(by_task.len(), TASKS, "every task's events arrived");
+    for (task, seen) in &by_task {
+        let kinds: Vec<&str> = seen.iter().map(|(_, kind)| kind.as_str()).collect();
+        assert_eq!(kinds, ["task.started", "task.finished"], "{task}");
+    }
+    // First arrivals in event id order (one runbook): a delivery waits for the one before it.
+    assert!(first_seen.windows(2).all(|pair| pair[0] < pair[1]), "in order: {first_seen:?}");
+    let repeats = events.len() - first_seen.len();
+    assert!(
+        repeats <= kills,
+        "at most the delivery in flight is sent again per kill: {repeats} repeats, {kills} kills"
+    );
+    eprintln!(
+        "{TASKS} tasks, {} events delivered after {kills} kills; {repeats} repeats with their key",
+        first_seen.len()
+    );
+}
