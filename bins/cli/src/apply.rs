@@ -90,7 +90,11 @@ pub(crate) async fn run(client: Client, args: &ApplyArgs) -> Result<(), ClientEr
         if !args.output.json {
             say!("{}: {}", file.name, summary(file.runbook, created, &file.title, &response));
         }
-        let kind = if file.runbook { "runbook" } else { "integration" };
+        let kind = match (file.runbook, response.get("event_integrations").is_some()) {
+            (true, _) => "runbook",
+            (false, true) => "event_integration",
+            (false, false) => "integration",
+        };
         let mut entry = json!({"file": file.name, "kind": kind, "result": response});
         if file.runbook {
             entry["created"] = json!(created);
@@ -109,6 +113,9 @@ fn summary(runbook: bool, created: bool, title: &str, response: &Value) -> Strin
     if runbook {
         let verb = if created { "created" } else { "unchanged (applied before)" };
         return format!("runbook {} `{title}` {verb}", field(response, &["id"]));
+    }
+    if let Some(id) = response["event_integrations"].as_array().and_then(|applied| applied.first()) {
+        return format!("event integration {id} `{title}` applied");
     }
     let Some(applied) = response["integrations"].as_array().and_then(|applied| applied.first()) else {
         return format!("integration `{title}` applied");

@@ -9,6 +9,7 @@ mod catalog;
 mod client;
 mod completions;
 mod custom_field;
+mod event_integration;
 mod progress;
 mod render;
 mod run;
@@ -111,6 +112,13 @@ enum Command {
         after_help = "Examples:\n  cutover custom-field list\n  cutover custom-field create Ticket --type text"
     )]
     CustomField(custom_field::CustomFieldCommand),
+    /// List the event integrations on a server (apply a `kind: event_integration` file to create one).
+    #[command(
+        subcommand,
+        name = "event-integration",
+        after_help = "Examples:\n  cutover event-integration list\n  cutover apply examples/event-integration.yaml"
+    )]
+    EventIntegration(event_integration::EventIntegrationCommand),
 }
 
 fn main() -> ExitCode {
@@ -135,6 +143,9 @@ fn main() -> ExitCode {
         }
         Command::User(command) => client::call(&cli.server, |client| user::run(client, &command)),
         Command::CustomField(command) => client::call(&cli.server, |client| custom_field::run(client, &command)),
+        Command::EventIntegration(command) => {
+            client::call(&cli.server, |client| event_integration::run(client, &command))
+        }
     }
 }
 

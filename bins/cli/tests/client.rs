@@ -459,3 +459,17 @@ fn settings_users_custom_fields_and_duplicates_from_the_command_line() {
     let copy = server.ok(&["runbook", "duplicate", "1"]);
     assert!(copy.contains("runbook 1 duplicated as runbook 2 `Release (copy)`"), "{copy}");
 }
+
+#[test]
+fn event_integrations_are_applied_and_listed_from_the_command_line() {
+    let server = Server::start();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/event-integration.yaml");
+    let applied = server.ok(&["apply", example]);
+    assert!(applied.contains("event integration 1 `Release audit` applied"), "{applied}");
+    let listed = server.ok(&["event-integration", "list"]);
+    for expected in ["Release audit", "task.started, task.finished, task.failed", "runbook Release", "enabled"] {
+        assert!(listed.contains(expected), "{expected}: {listed}");
+    }
+    let json = server.json(&["event-integration", "list", "--json"]);
+    assert_eq!(json["items"][0]["auth"]["token"], "[REDACTED]", "{json}");
+}

@@ -5,7 +5,8 @@ use crate::access::{self, Access, Guard, READ};
 use crate::body::MergePatch;
 use crate::error::ApiError;
 use crate::handlers::{
-    callbacks, catalog, definitions, events, integrations, oauth, runbooks, settings, system, tasks, users,
+    callbacks, catalog, definitions, event_integrations, events, integrations, oauth, runbooks, settings, system,
+    tasks, users,
 };
 use crate::views::{self, Page};
 use crate::{AppState, BODY_LIMIT, paging};
@@ -13,8 +14,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
-use axum::routing::{MethodRouter, delete, get, patch, post};
-use cutover_integrations_core::model::{Action, CustomField, Task};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use cutover_integrations_core::model::{Action, CustomField, EventIntegration, Task};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 /// Every route is under this prefix.
@@ -691,6 +692,90 @@ pub static ROUTES: &[Route] = &[
         params: &[],
         errors: E_READ,
         handler: || get(tasks::actions_log),
+    },
+    Route {
+        method: Method::GET,
+        path: "/runbooks/{id}/event-deliveries",
+        access: READ,
+        operation: "getEventDeliveries",
+        summary: "The deliveries of the runbook's events to event integrations, with their attempts, in event order",
+        body: Body::None,
+        success: 200,
+        also: &[],
+        answer: Answer::Json(schema::<views::DeliveriesView>),
+        params: &[],
+        errors: E_READ,
+        handler: || get(event_integrations::deliveries),
+    },
+    Route {
+        method: Method::GET,
+        path: "/event-integrations",
+        access: READ,
+        operation: "listEventIntegrations",
+        summary: "List event integrations (secrets masked)",
+        body: Body::None,
+        success: 200,
+        also: &[],
+        answer: Answer::Json(schema::<Page<views::EventIntegrationView>>),
+        params: paging::LIST,
+        errors: &[],
+        handler: || get(event_integrations::list),
+    },
+    Route {
+        method: Method::POST,
+        path: "/event-integrations",
+        access: access::ADMIN,
+        operation: "putEventIntegration",
+        summary: "Create an event integration (201), or update the one of that name (200); `kind` may be left out",
+        body: Body::Json(schema::<EventIntegration>),
+        success: 201,
+        also: &[200],
+        answer: Answer::Tagged(schema::<views::EventIntegrationView>),
+        params: &[],
+        errors: &[400, 422],
+        handler: || post(event_integrations::create),
+    },
+    Route {
+        method: Method::GET,
+        path: "/event-integrations/{id}",
+        access: READ,
+        operation: "getEventIntegration",
+        summary: "Read an event integration (secrets masked)",
+        body: Body::None,
+        success: 200,
+        also: &[],
+        answer: Answer::Tagged(schema::<views::EventIntegrationView>),
+        params: &[],
+        errors: E_READ,
+        handler: || get(event_integrations::get),
+    },
+    Route {
+        method: Method::PUT,
+        path: "/event-integrations/{id}",
+        access: access::ADMIN,
+        operation: "replaceEventIntegration",
+        summary: "Replace an event integration's definition (its name stays)",
+        body: Body::Json(schema::<EventIntegration>),
+        success: 200,
+        also: &[],
+        answer: Answer::Tagged(schema::<views::EventIntegrationView>),
+        params: &[],
+        errors: &[400, 404, 422],
+        handler: || put(event_integrations::replace),
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/event-integrations/{id}",
+        access: access::ADMIN,
+        operation: "deleteEventIntegration",
+        summary: "Delete an event integration; deliveries still due are given up, the log stays",
+        body: Body::None,
+        success: 204,
+        also: &[],
+        answer: Answer::Empty,
+        params: &[],
+        errors: E_READ,
+        handler: || delete(event_integrations::delete),
     },
     Route {
         method: Method::GET,

@@ -9,8 +9,10 @@ use cutover_integrations_core::model::{
     TaskStage,
 };
 use cutover_integrations_core::runbook::TaskView;
-use cutover_integrations_core::store::{ActionId, ActionRecord, IntegrationRecord, RunbookListing, User};
-use cutover_integrations_core::{AppliedDefinitions, FireLogView, OAuthStatus, RunbookView};
+use cutover_integrations_core::store::{
+    ActionId, ActionRecord, EventIntegrationRecord, IntegrationRecord, RunbookListing, User,
+};
+use cutover_integrations_core::{AppliedDefinitions, DeliveryView, FireLogView, OAuthStatus, RunbookView};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -379,6 +381,88 @@ pub(crate) fn task(view: &RunbookView, task: TaskView<'_>) -> TaskBody {
         started_at: state.started_at().map(|at| at.to_string()),
         ended_at: state.ended_at().map(|at| at.to_string()),
     }
+}
+
+/// An event integration (secrets masked) with its id and version.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct EventIntegrationView {
+    /// Its id.
+    pub(crate) id: i64,
+    /// Counts its changes (the `ETag`).
+    pub(crate) version: i64,
+    /// The id of the last event of the log it has routed.
+    pub(crate) last_event_id: i64,
+    /// The definition, as in its file (without `kind`).
+    #[serde(flatten)]
+    pub(crate) definition: cutover_integrations_core::model::EventIntegration,
+}
+
+pub(crate) fn event_integration(record: &EventIntegrationRecord) -> EventIntegrationView {
+    EventIntegrationView {
+        id: record.id.0,
+        version: record.version,
+        last_event_id: record.last_event_id,
+        definition: record.definition.clone(),
+    }
+}
+
+/// The deliveries of a runbook's events: the event part of its actions log.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DeliveriesView {
+    /// The runbook's id.
+    pub(crate) runbook: i64,
+    /// Its deliveries, in event order.
+    pub(crate) deliveries: Vec<DeliveryLog>,
+}
+
+/// One delivery of an event to an event integration, with its attempts.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DeliveryLog {
+    /// The event's id in the event log.
+    pub(crate) event_id: i64,
+    /// The event type sent, such as `task.started`.
+    pub(crate) event_type: String,
+    /// The event integration's id.
+    pub(crate) event_integration_id: i64,
+    /// Its name, unless it was deleted since.
+    pub(crate) event_integration: Option<String>,
+    /// The task the event concerns, if any.
+    pub(crate) task: Option<String>,
+    /// The `Idempotency-Key` every attempt carries.
+    pub(crate) idempotency_key: String,
+    /// `due` (to send or retry) or `done`.
+    pub(crate) status: String,
+    /// `delivered` or `failed`, once done.
+    pub(crate) outcome: Option<String>,
+    /// Attempts (request, response, curl line, duration) and notes, in order; secrets were redacted before they were
+    /// stored.
+    pub(crate) entries: Vec<BTreeMap<String, Value>>,
+}
+
+pub(crate) fn deliveries(runbook: i64, deliveries: &[DeliveryView]) -> DeliveriesView {
+    let word = |value: Value| value.as_str().unwrap_or_default().to_owned();
+    let deliveries = deliveries
+        .iter()
+        .map(|delivery| DeliveryLog {
+            event_id: delivery.event_id,
+            event_type: delivery.event_type.as_str().to_owned(),
+            event_integration_id: delivery.event_integration_id.0,
+            event_integration: delivery.event_integration.clone(),
+            task: delivery.task.clone(),
+            idempotency_key: delivery.idempotency_key.clone(),
+            status: word(serde_json::to_value(delivery.status).unwrap_or_default()),
+            outcome: delivery.outcome.map(|outcome| word(serde_json::to_value(outcome).unwrap_or_default())),
+            entries: delivery
+                .entries
+                .iter()
+                .map(|entry| match serde_json::to_value(entry) {
+                    Ok(Value::Object(object)) => object.into_iter().collect(),
+                    _ => BTreeMap::new(),
+                })
+                .collect(),
+        })
+        .collect();
+    DeliveriesView { runbook, deliveries }
 }
 
 /// A task's fires with their attempts.

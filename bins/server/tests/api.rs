@@ -312,3 +312,101 @@ async fn lists_are_paged_filtered_and_refuse_unknown_parameters() {
         assert!(page.body["items"].is_array() && page.body["next_cursor"].is_null(), "{list}: {page:?}");
     }
 }
+
+/// Event integrations over REST: admin writes (create 201, update by name 200, replace, delete 204), everyone reads;
+/// secrets never come back; invalid definitions are 422 with their path; a file through `POST /definitions`; a
+/// runbook's deliveries list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_integrations_are_managed_by_admins_and_never_show_their_secrets() {
+    let app = app().await;
+    let secret = "evt-s3cret-token";
+    let definition = json!({
+        "name": "Audit",
+        "events": ["task.started", "task.finished"],
+        "scope": {"runbook": "Release"},
+        "auth": {"type": "token", "token": secret},
+        "request": {"method": "POST", "url": "https://audit.example.com/hook"},
+    });
+    let created = app.json("POST", "/api/v1/event-integrations", &[], Some(&definition)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["name"], "Audit");
+    assert_eq!(created.body["auth"]["token"], "[REDACTED]");
+    assert_eq!(created.body["events"], json!(["task.started", "task.finished"]));
+    let id = created.body["id"].as_i64().expect("id");
+    let again = app.json("POST", "/api/v1/event-integrations", &[], Some(&definition)).await;
+    assert_eq!(
+        (again.status, again.body["id"].as_i64(), again.body["version"].as_i64()),
+        (StatusCode::OK, Some(id), Some(2))
+    );
+
+    let invalid =
+        json!({"name": "Bad", "events": ["task.exploded"], "request": {"method": "POST", "url": "https://x.test"}});
+    let refused = app.json("POST", "/api/v1/event-integrations", &[], Some(&invalid)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{refused:?}");
+    assert!(refused.body.to_string().contains("events[0]"), "{refused:?}");
+
+    let one = app.json("GET", &format!("/api/v1/event-integrations/{id}"), &[], None).await;
+    assert_eq!((one.status, one.etag.as_deref()), (StatusCode::OK, Some("\"2\"")), "{one:?}");
+    let list = app.json("GET", "/api/v1/event-integrations", &[], None).await;
+    assert_eq!(list.body["items"].as_array().map(Vec::len), Some(1), "{list:?}");
+
+    let mut renamed = definition.clone();
+    renamed["name"] = json!("Other");
+    let path = format!("/api/v1/event-integrations/{id}");
+    assert_eq!(app.json("PUT", &path, &[], Some(&renamed)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut disabled = definition.clone();
+    disabled["enabled"] = json!(false);
+    let replaced = app.json("PUT", &path, &[], Some(&disabled)).await;
+    assert_eq!((replaced.status, &replaced.body["enabled"]), (StatusCode::OK, &json!(false)), "{replaced:?}");
+
+    // A viewer reads, and may not write.
+    let viewer = NewUser { name: "Viewer".into(), email: "viewer@example.com".into(), roles: vec![Role::Viewer] };
+    let engine_token = {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/v1/users")
+            .header("authorization", format!("Bearer {}", app.token))
+            .header("content-type", "application/json")
+            .body(Body::from(json!({"name": viewer.name, "email": viewer.email, "roles": ["viewer"]}).to_string()))
+            .expect("request");
+        let response = app.router.clone().oneshot(request).await.expect("response");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body: Value = serde_json::from_slice(&bytes).expect("JSON");
+        body["token"].as_str().expect("token").to_owned()
+    };
+    for (method, uri, body) in [
+        ("GET", path.clone(), None),
+        ("POST", "/api/v1/event-integrations".to_owned(), Some(definition.to_string())),
+        ("DELETE", path.clone(), None),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header("authorization", format!("Bearer {engine_token}"))
+            .header("content-type", "application/json")
+            .body(body.map_or_else(Body::empty, Body::from))
+            .expect("request");
+        let status = app.router.clone().oneshot(request).await.expect("response").status();
+        let expected = if method == "GET" { StatusCode::OK } else { StatusCode::FORBIDDEN };
+        assert_eq!(status, expected, "viewer {method} {uri}");
+    }
+
+    // A definition file with `kind: event_integration`, applied by an admin.
+    let file = "kind: event_integration\nname: Pager\nevents: [task.failed]\nrequest: {method: POST, url: 'https://pager.example.com/x'}\n";
+    let applied = app.send("POST", "/api/v1/definitions", &[], Some(("application/yaml", file.to_owned()))).await;
+    assert_eq!(applied.status, StatusCode::OK, "{applied:?}");
+    assert_eq!(applied.body["event_integrations"].as_array().map(Vec::len), Some(1), "{applied:?}");
+
+    // A runbook's deliveries (none yet); an unknown runbook is 404.
+    let runbook = app.send("POST", "/api/v1/definitions", &[], Some(("application/yaml", RUNBOOK.to_owned()))).await;
+    let runbook_id = runbook.body["runbooks"][0].as_i64().expect("runbook");
+    let deliveries = app.json("GET", &format!("/api/v1/runbooks/{runbook_id}/event-deliveries"), &[], None).await;
+    assert_eq!((deliveries.status, &deliveries.body["deliveries"]), (StatusCode::OK, &json!([])), "{deliveries:?}");
+    assert_eq!(app.json("GET", "/api/v1/runbooks/999/event-deliveries", &[], None).await.status, StatusCode::NOT_FOUND);
+
+    assert_eq!(app.json("DELETE", &path, &[], None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.json("GET", &path, &[], None).await.status, StatusCode::NOT_FOUND);
+    for answer in [created, again, one, list, replaced, applied] {
+        assert!(!answer.body.to_string().contains(secret), "a secret came back: {answer:?}");
+    }
+}

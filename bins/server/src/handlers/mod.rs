@@ -4,6 +4,7 @@
 pub(crate) mod callbacks;
 pub(crate) mod catalog;
 pub(crate) mod definitions;
+pub(crate) mod event_integrations;
 pub(crate) mod events;
 pub(crate) mod integrations;
 pub(crate) mod oauth;
