@@ -184,37 +184,46 @@ impl Engine {
         let mut logged = self.event_log_changes();
         let mut tick = tokio::time::interval(self.inner.settings.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticked = true;
         loop {
-            if let Err(error) = self.route_events().await {
+            let routing = self.route_events().await.unwrap_or_else(|error| {
                 tracing::warn!(%error, "routing events to event integrations failed; retrying at the next tick");
-            }
-            loop {
-                match self.send_due_deliveries().await {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::warn!(%error, "sending event deliveries failed; retrying at the next tick");
-                        break;
+                Routing { integrations: 1, routed: 0 }
+            });
+            // A claim is a write: made when deliveries were just routed, or at a tick (retries that came due, leases
+            // that ended, other engines' deliveries) while any event integration exists. So commits of an engine
+            // without event integrations cost nothing here but one read.
+            let may_be_due = routing.routed > 0 || (ticked && routing.integrations > 0);
+            if may_be_due {
+                loop {
+                    match self.send_due_deliveries().await {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(%error, "sending event deliveries failed; retrying at the next tick");
+                            break;
+                        }
+                    }
+                    if *stopped.borrow() {
+                        return;
                     }
                 }
-                if *stopped.borrow() {
-                    return;
-                }
             }
-            tokio::select! {
+            ticked = tokio::select! {
                 biased;
                 _ = stopped.changed() => return,
-                _ = logged.changed() => {}
-                _ = tick.tick() => {}
-            }
+                _ = logged.changed() => false,
+                _ = tick.tick() => true,
+            };
         }
     }
 
     /// Routes the events logged after each enabled event integration's cursor.
-    async fn route_events(&self) -> Result<(), EngineError> {
+    async fn route_events(&self) -> Result<Routing, EngineError> {
         let integrations = self.inner.store.event_integrations(false).await?;
+        let mut routing = Routing { integrations: integrations.len(), routed: 0 };
         if integrations.is_empty() {
-            return Ok(());
+            return Ok(routing);
         }
         let mut runbooks: HashMap<RunbookId, Option<Arc<crate::RunbookView>>> = HashMap::new();
         for record in integrations.iter().filter(|record| record.definition.enabled) {
@@ -228,6 +237,9 @@ impl Engine {
                 }
                 let now = self.now().as_millisecond();
                 let routed = self.inner.store.route_events(record.id, cursor, last, &deliveries, now).await?;
+                if routed {
+                    routing.routed += deliveries.len();
+                }
                 // Another engine routed them (it goes on from there), or this was the end of the log.
                 if !routed || events.len() < ROUTE_BATCH as usize {
                     break;
@@ -235,7 +247,7 @@ impl Engine {
                 cursor = last;
             }
         }
-        Ok(())
+        Ok(routing)
     }
 
     /// The deliveries one logged event makes for one event integration.
@@ -537,6 +549,14 @@ impl Engine {
         context = context.with_auth(provider, subject);
         Ok(PreparedDelivery { action, context })
     }
+}
+
+/// What a routing pass found.
+struct Routing {
+    /// Event integrations stored, enabled or not.
+    integrations: usize,
+    /// Deliveries created.
+    routed: usize,
 }
 
 /// What the executor needs for a delivery's step.
