@@ -1221,7 +1221,8 @@ async fn events_stream_runbook_and_task_changes() {
         serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).expect("data")).expect("JSON");
     assert_eq!(
         data,
-        json!({"runbook": runbook, "event": "runbook_stage_changed", "from": "planning", "to": "active", "mode": "live"})
+        json!({"runbook": runbook, "event": "runbook_stage_changed", "from": "planning", "to": "active", "mode": "live",
+               "actor": "user"})
     );
     app.stop().await;
 }

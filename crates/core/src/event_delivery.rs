@@ -66,7 +66,7 @@ pub struct DeliveryView {
 }
 
 /// The event types an engine event makes, with the task each concerns (`runbook_created` makes `task.created` per
-/// task, which needs the runbook: see [`Engine::route_event`]).
+/// task, which needs the runbook, so routing makes those).
 pub fn event_types_of(event: &Event) -> Vec<(EventType, Option<String>)> {
     match event {
         Event::TaskStageChanged { task, to, .. } => match to {
