@@ -24,6 +24,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// The token of one event integration: sent, never logged.
+const SECRET: &str = "evt-s3cret-4242";
 const CHILD_DATABASE: &str = "CUTOVER_EVENTS_CHILD_DATABASE";
 const CHILD_RECEIVER: &str = "CUTOVER_EVENTS_CHILD_RECEIVER";
 
@@ -32,6 +34,7 @@ const CHILD_RECEIVER: &str = "CUTOVER_EVENTS_CHILD_RECEIVER";
 struct Received {
     path: String,
     key: String,
+    authorization: String,
     body: Value,
 }
 
@@ -70,10 +73,12 @@ impl Receiver {
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
             let state = state.clone();
             async move {
-                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let header =
+                    |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                 let received = Received {
                     path: uri.path().to_owned(),
-                    key: key.to_owned(),
+                    key: header("idempotency-key"),
+                    authorization: header("authorization"),
                     body: serde_json::from_slice(&body).unwrap_or_default(),
                 };
                 let total = {
@@ -142,7 +147,15 @@ async fn runs_and_filters(url: &str) {
     let running = engine.start();
     let started_finished = "task.started, task.finished";
     let files = [
-        ("all.yaml", event_integration("All", started_finished, "", &format!("{base}/all"))),
+        (
+            "all.yaml",
+            event_integration(
+                "All",
+                started_finished,
+                &format!("auth: {{type: token, token: {SECRET}}}\n"),
+                &format!("{base}/all"),
+            ),
+        ),
         ("only.yaml", event_integration("Only", "task.started", "scope: {runbook: R}\n", &format!("{base}/only"))),
         (
             "dev.yaml",
@@ -250,6 +263,10 @@ async fn runs_and_filters(url: &str) {
     assert_eq!(failed.outcome, Some(DeliveryOutcome::Failed));
     assert_eq!(failed.entries.len(), 4, "each attempt is in the log: {:#?}", failed.entries);
     let log = engine.runbook_event_deliveries(r).await.expect("deliveries");
+    assert!(receiver.at("/all").iter().all(|r| r.authorization == format!("Bearer {SECRET}")), "the token is sent");
+    let logged = serde_json::to_string(&log).expect("JSON");
+    assert!(logged.contains("[REDACTED]"), "the Authorization header is logged redacted: {logged}");
+    assert!(!logged.contains(SECRET), "the token is never in the actions log");
     let delivered = log.iter().filter(|d| d.outcome == Some(DeliveryOutcome::Delivered)).count();
     assert_eq!(delivered, 6 + 3 + 1, "All, Only and Custom delivered, in R's actions log");
     assert!(

@@ -2,10 +2,10 @@
 
 use cutover_integrations_model::{
     Action, ActionRef, ActionSettings, ApiKeyLocation, AppliesTo, AuthSettings, AuthenticateAs, BodyTemplate,
-    CallbackSpec, Condition, ConditionTest, CustomField, CustomFieldType, Definition, DefinitionFormat, ExecutionMode,
-    FieldValue, HostPattern, HttpMethod, Integration, IntegrationKind, NotifyWebhook, OAuth2Grant, OAuth2Settings,
-    PollingSpec, RedirectPolicy, RequestSpec, ResponseSpec, Runbook, SecretValue, SourceFile, Task, Trigger,
-    Visibility,
+    CallbackSpec, Condition, ConditionTest, CustomField, CustomFieldType, Definition, DefinitionFormat,
+    EventIntegration, EventScope, EventType, ExecutionMode, FieldValue, HostPattern, HttpMethod, Integration,
+    IntegrationKind, NotifyWebhook, OAuth2Grant, OAuth2Settings, PollingSpec, RedirectPolicy, RequestSpec,
+    ResponseSpec, Runbook, SecretValue, SourceFile, Task, Trigger, Visibility,
 };
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::option;
@@ -525,8 +525,49 @@ fn runbook() -> BoxedStrategy<Runbook> {
         .boxed()
 }
 
+fn event_integration() -> BoxedStrategy<EventIntegration> {
+    let scope = prop_oneof![
+        Just(EventScope::All),
+        name().prop_map(|workspace| EventScope::Workspace { workspace }),
+        name().prop_map(|runbook| EventScope::Runbook { runbook }),
+    ];
+    (
+        name(),
+        subsequence(EventType::ALL.to_vec(), 1..=EventType::ALL.len()),
+        scope,
+        any::<(bool, bool)>(),
+        auth(),
+        request(),
+        vec(host_pattern(), 0..3),
+        select(&[RedirectPolicy::SameOrigin, RedirectPolicy::Any, RedirectPolicy::None][..]),
+    )
+        .prop_map(
+            |(name, events, scope, (enabled, execute_in_rehearsal), auth, mut request, allowed_hosts, redirects)| {
+                // Deliveries are sent fire-and-forget.
+                request.execution_mode = ExecutionMode::FireAndForget;
+                EventIntegration {
+                    name,
+                    events,
+                    scope,
+                    enabled,
+                    execute_in_rehearsal,
+                    auth,
+                    request,
+                    allowed_hosts,
+                    redirects,
+                }
+            },
+        )
+        .boxed()
+}
+
 fn definition() -> BoxedStrategy<Definition> {
-    prop_oneof![integration().prop_map(Definition::Integration), runbook().prop_map(Definition::Runbook)].boxed()
+    prop_oneof![
+        integration().prop_map(Definition::Integration),
+        runbook().prop_map(Definition::Runbook),
+        event_integration().prop_map(|events| Definition::EventIntegration(Box::new(events))),
+    ]
+    .boxed()
 }
 
 /// Parses `text` with our parser, showing every diagnostic and the text on failure.
