@@ -171,7 +171,6 @@ impl From<EngineError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "runbook_changed", message)
             }
             EngineError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
-            EngineError::Template { .. } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_template", message),
             EngineError::Store(StoreError::Duplicate { .. }) => {
                 Self::new(StatusCode::CONFLICT, "already_exists", message)
             }
@@ -179,7 +178,13 @@ impl From<EngineError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, format!("{}_not_found", what.replace(' ', "_")), message)
             }
             EngineError::Auth(auth) => auth_error(*auth, message),
-            EngineError::Store(_) | EngineError::Http(_) | EngineError::Corrupt { .. } | EngineError::Config { .. } => {
+            EngineError::ShuttingDown => Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message),
+            EngineError::Store(_)
+            | EngineError::Http(_)
+            | EngineError::Corrupt { .. }
+            | EngineError::Config { .. }
+            | EngineError::SecretKey { .. }
+            | EngineError::SecretKeyFile { .. } => {
                 tracing::error!(error = %message, "internal error");
                 Self::internal()
             }
@@ -321,6 +326,7 @@ mod tests {
                 "oauth_token_exchange_failed",
             ),
             (EngineError::Config { message: "x".into() }, StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            (EngineError::ShuttingDown, StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
         ];
         for (error, status, code) in cases {
             check(error, status, code);

@@ -240,7 +240,8 @@ fn answer_parts(route: &Route, answers: &mut SchemaGenerator, error: &Value) -> 
     }
     let mut errors: Vec<u16> = route.errors.to_vec();
     if let Access::AnyOf(_) = route.access {
-        errors.extend([401, 403]);
+        // 503: the engine is shutting down.
+        errors.extend([401, 403, 503]);
     }
     if route.params.iter().any(|param| param.location == In::Query) {
         errors.push(422);
@@ -276,7 +277,7 @@ fn reason(status: u16) -> &'static str {
         413 => "the body is larger than 1 MiB",
         422 => "invalid input (every error with its path)",
         502 => "the OAuth provider failed",
-        503 => "the database does not answer",
+        503 => "the database does not answer, or the engine is shutting down (`shutting_down`)",
         _ => "error",
     }
 }

@@ -632,6 +632,63 @@ async fn custom_fields_and_system_parameters_never_show_secrets() {
     app.stop().await;
 }
 
+/// A loopback endpoint that accepts one request, says so, and answers 200 only when released.
+async fn held_endpoint() -> (String, tokio::sync::oneshot::Receiver<()>, tokio::sync::oneshot::Sender<()>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let (arrived, arrival) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("a connection");
+        let mut buffer = vec![0; 64 * 1024];
+        let _ = socket.read(&mut buffer).await.expect("the request");
+        let _ = arrived.send(());
+        let _ = released.await;
+        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+        socket.write_all(answer.as_bytes()).await.expect("the answer");
+    });
+    (url, arrival, release)
+}
+
+/// While the engine's shutdown waits for a request in flight, a command is answered 503 `shutting_down` (documented
+/// for every route that takes a token) and reads still answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_while_the_engine_shuts_down_is_a_503() {
+    let mut app = app().await;
+    let (url, arrival, release) = held_endpoint().await;
+    let runbook = setup(&app, &url).await;
+    let base = format!("/api/v1/runbooks/{runbook}");
+    let live = Some(json!({"mode": "live"}));
+    expect(&app.call("POST", &format!("{base}/start"), Role::RunbookAdmin, live).await, StatusCode::OK, None);
+    expect(
+        &app.call("POST", &format!("{base}/tasks/announce/start"), Role::Operator, None).await,
+        StatusCode::OK,
+        None,
+    );
+    arrival.await.expect("the fire's request is in flight");
+    let shutdown = tokio::spawn(app.running.take().expect("running").shutdown());
+    // Refused by the runbook (a predecessor runs) until the shutdown begins, then as shutting down.
+    let start = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let answer = app.call("POST", &format!("{base}/tasks/deploy/start"), Role::Operator, None).await;
+            if answer.status != StatusCode::CONFLICT {
+                return answer;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a command during the shutdown");
+    expect(&start, StatusCode::SERVICE_UNAVAILABLE, Some("shutting_down"));
+    assert_eq!(start.body["error"]["message"], "the engine is shutting down: try again once it is back");
+    let read = app.call("GET", &base, Role::Viewer, None).await;
+    expect(&read, StatusCode::OK, None);
+    assert_eq!(read.body["stage"], "active");
+    release.send(()).expect("released");
+    shutdown.await.expect("shut down");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runbooks_go_through_their_lifecycle() {
     let app = app().await;

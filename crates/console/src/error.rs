@@ -41,9 +41,7 @@ impl ConsoleError {
 pub(crate) fn engine_status(error: &EngineError) -> StatusCode {
     match error {
         EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
-        EngineError::Invalid { .. } | EngineError::InvalidInput { .. } | EngineError::Template { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        EngineError::Invalid { .. } | EngineError::InvalidInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         EngineError::Immutable { .. } | EngineError::Store(StoreError::Duplicate { .. }) => StatusCode::CONFLICT,
         EngineError::Forbidden { .. } => StatusCode::FORBIDDEN,
         EngineError::Refused(_)
@@ -51,6 +49,7 @@ pub(crate) fn engine_status(error: &EngineError) -> StatusCode {
         | EngineError::TaskInUse { .. }
         | EngineError::RunbookExists { .. }
         | EngineError::Store(StoreError::VersionConflict { .. }) => StatusCode::CONFLICT,
+        EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -216,9 +216,8 @@ impl Engine {
                 }
             }
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(EngineError::Corrupt { what: "commit", reason: "abandoned: the runtime is shutting down".to_owned() })
-        })
+        // The committing task was dropped with its reply: only a runtime that is shutting down does that.
+        answer.await.unwrap_or(Err(EngineError::ShuttingDown))
     }
 
     /// Commits the queue of one runbook until it is empty.
@@ -312,6 +311,7 @@ impl Engine {
                 let error = unreadable.unwrap_or_else(|| EngineError::Corrupt {
                     what: "runbook",
                     reason: "the stored state could not be read".to_owned(),
+                    source: None,
                 });
                 self.commit_one_by_one(id, cached, changes, replies, error).await;
             }

@@ -86,7 +86,7 @@ impl Default for EngineSettings {
 pub struct EngineBuilder {
     store: Option<Arc<dyn Store>>,
     database_url: Option<String>,
-    keys: Option<Result<KeyRing, String>>,
+    keys: Option<Result<KeyRing, cutover_integrations_auth::AuthError>>,
     executor: ExecutorConfig,
     allow: Vec<IpNet>,
     timer: Arc<dyn Timer>,
@@ -128,7 +128,7 @@ impl EngineBuilder {
 
     /// The key that encrypts secrets at rest, as base64 of 32 bytes (or a `ID:BASE64,…` ring).
     pub fn secret_key_base64(mut self, encoded: &str) -> Self {
-        self.keys = Some(KeyRing::parse(encoded).map_err(|error| error.to_string()));
+        self.keys = Some(KeyRing::parse(encoded));
         self
     }
 
@@ -160,7 +160,7 @@ impl EngineBuilder {
     pub async fn build(self) -> Result<Engine, EngineError> {
         let keys = match self.keys {
             Some(Ok(keys)) => keys,
-            Some(Err(message)) => return Err(EngineError::Config { message: format!("secret key: {message}") }),
+            Some(Err(error)) => return Err(EngineError::SecretKey { which: "", source: Box::new(error) }),
             None => {
                 return Err(EngineError::Config {
                     message: "a secret key is required (base64 of 32 bytes; see generate_secret_key)".to_owned(),
@@ -170,7 +170,13 @@ impl EngineBuilder {
         let callback_key = *keys.derive_subkey("callback-token").expose_secret();
         let cipher = Arc::new(Cipher::new(keys));
         let store: Arc<dyn Store> = match (self.store, self.database_url) {
-            (Some(store), _) => store,
+            (Some(_), Some(_)) => {
+                return Err(EngineError::Config {
+                    message: "both a store and a database URL were given: give one (the store is opened already)"
+                        .to_owned(),
+                });
+            }
+            (Some(store), None) => store,
             (None, Some(url)) => Arc::new(SqlStore::connect(SqlStoreOptions::new(url), cipher.clone()).await?),
             (None, None) => {
                 return Err(EngineError::Config { message: "a database URL or a store is required".to_owned() });

@@ -84,10 +84,15 @@ impl RunningEngine {
         &self.engine
     }
 
-    /// Stops claiming work and waits until every step in flight has been recorded, so nothing is half-written.
+    /// Stops claiming work and waits until every step in flight has been recorded, so nothing is half-written. While
+    /// it waits, [`Engine::command`] answers [`EngineError::ShuttingDown`](crate::EngineError::ShuttingDown); once it
+    /// returns, the engine takes commands again as an engine without a dispatcher (its new fires are left for any
+    /// engine to claim).
     pub async fn shutdown(self) {
+        self.engine.inner.stopping.store(true, Ordering::Release);
         let _ = self.stop.send(true);
         let _ = self.dispatcher.await;
+        self.engine.inner.stopping.store(false, Ordering::Release);
     }
 }
 

@@ -371,9 +371,7 @@ impl Engine {
             let mut integration = record.integration;
             integration.custom_fields.clear();
             let name = format!("stored integration {}.json", record.id);
-            let text = Definition::Integration(integration)
-                .to_json()
-                .map_err(|error| EngineError::Corrupt { what: "integration", reason: error.to_string() })?;
+            let text = Definition::Integration(integration).to_json().map_err(EngineError::corrupt("integration"))?;
             files.push((name, text));
         }
         let fields: Vec<CustomField> = self

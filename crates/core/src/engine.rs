@@ -55,6 +55,9 @@ pub(crate) struct Inner {
     pub(crate) catalog: Catalog,
     /// Whether this engine's dispatcher runs: only then are new fires leased to it and handed over in memory.
     pub(crate) running: AtomicBool,
+    /// Set while [`RunningEngine::shutdown`](crate::RunningEngine::shutdown) waits for the steps in flight: commands
+    /// are refused with [`EngineError::ShuttingDown`] meanwhile.
+    pub(crate) stopping: AtomicBool,
     /// Fires this engine is running or about to run, so that a fire handed over in memory and claimed again after its
     /// lease expired does not run twice here.
     pub(crate) in_flight: std::sync::Mutex<HashSet<FireId>>,
@@ -161,6 +164,7 @@ impl Engine {
                 runbooks: std::sync::Mutex::new(HashMap::new()),
                 catalog: Catalog::new(settings_poll_interval, settings_max_cached_actions),
                 running: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
                 in_flight: std::sync::Mutex::new(HashSet::new()),
                 permits: Arc::new(Semaphore::new(settings_max_concurrent_fires)),
                 validations,
@@ -449,6 +453,9 @@ impl Engine {
     /// # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
     /// ```
     pub async fn command(&self, id: RunbookId, command: Command, actor: &Actor) -> Result<Vec<Event>, EngineError> {
+        if self.inner.stopping.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(EngineError::ShuttingDown);
+        }
         let events = self.apply(id, Change::command(command, actor)).await?;
         self.end_cancelled_fires(id, &events).await?;
         Ok(events)

@@ -81,21 +81,17 @@ pub enum EngineError {
     /// The executor could not be built or prepared for an action.
     #[error(transparent)]
     Http(#[from] cutover_integrations_http::HttpError),
-    /// A template of an action does not compile.
-    #[error("action `{action}`: {message}")]
-    Template {
-        /// The action name.
-        action: String,
-        /// The template error, with its position.
-        message: String,
-    },
-    /// A stored document did not parse back.
+    /// Stored data did not parse back or is inconsistent (rows out of order, a part missing), or a value could not be
+    /// written as a document.
     #[error("stored {what} is unreadable: {reason}")]
     Corrupt {
         /// What.
         what: &'static str,
         /// Why.
         reason: String,
+        /// The parser's, serialiser's or consistency check's error, when one is behind it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// The engine was configured wrongly.
     #[error("invalid engine configuration: {message}")]
@@ -103,6 +99,30 @@ pub enum EngineError {
         /// What is wrong.
         message: String,
     },
+    /// A secret key given (to the builder, or to a key rotation) is not a key or key ring.
+    #[error("invalid engine configuration: {which}secret key: {source}")]
+    SecretKey {
+        /// Which key, with a trailing space (`current `, `new `), or empty for the builder's only key.
+        which: &'static str,
+        /// Why the key was refused.
+        #[source]
+        source: Box<cutover_integrations_auth::AuthError>,
+    },
+    /// The secret key file beside a SQLite database could not be read or written.
+    #[error("secret key file: {what} {}: {source}", path.display())]
+    SecretKeyFile {
+        /// What failed: `cannot read`, `cannot create the directory of`, ….
+        what: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine is shutting down (its runtime is stopping): nothing was done; try again once it is back. The server
+    /// answers 503.
+    #[error("the engine is shutting down: try again once it is back")]
+    ShuttingDown,
     /// An API input that is not a definition file (a request body, a query parameter) is invalid; every problem is
     /// listed with the path of the value at fault.
     #[error("{} invalid input(s); first: {}", problems.len(), problems.first().map(|p| p.to_string()).unwrap_or_default())]
@@ -154,7 +174,9 @@ impl EngineError {
         Self::InvalidInput { problems: vec![InputProblem::new(path, message)] }
     }
 
-    pub(crate) fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Self {
-        move |error| Self::Corrupt { what, reason: error.to_string() }
+    /// A [`EngineError::Corrupt`] error about `what`, keeping the parser's, serialiser's or check's error as its
+    /// source.
+    pub(crate) fn corrupt<E: std::error::Error + Send + Sync + 'static>(what: &'static str) -> impl FnOnce(E) -> Self {
+        move |error| Self::Corrupt { what, reason: error.to_string(), source: Some(Box::new(error)) }
     }
 }

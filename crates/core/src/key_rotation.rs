@@ -26,14 +26,14 @@ pub async fn rotate_secret_key(
     current: &str,
     new: Option<&str>,
 ) -> Result<KeyRotation, EngineError> {
-    let ring = |text: &str, which: &str| {
+    let ring = |text: &str, which: &'static str| {
         KeyRing::parse(text)
             .map(|ring| Arc::new(Cipher::new(ring)))
-            .map_err(|error| EngineError::Config { message: format!("{which} secret key: {error}") })
+            .map_err(|error| EngineError::SecretKey { which, source: Box::new(error) })
     };
-    let current = ring(current, "current")?;
+    let current = ring(current, "current ")?;
     let target = match new {
-        Some(new) => ring(new, "new")?,
+        Some(new) => ring(new, "new ")?,
         None => current.clone(),
     };
     let store = SqlStore::connect(SqlStoreOptions::new(database_url), current).await?;

@@ -186,8 +186,9 @@ impl Engine {
 }
 
 fn action_id_of(credential: &CredentialKey) -> Result<ActionId, EngineError> {
-    credential.action().parse().map(ActionId).map_err(|_| EngineError::Corrupt {
+    credential.action().parse().map(ActionId).map_err(|error| EngineError::Corrupt {
         what: "OAuth credential key",
         reason: format!("`{}` does not name an action id", credential.action()),
+        source: Some(Box::new(error)),
     })
 }

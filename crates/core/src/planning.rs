@@ -88,7 +88,11 @@ impl Engine {
         let mut document = serde_json::to_value(Definition::Runbook(definition.clone()))
             .map_err(EngineError::corrupt("runbook definition"))?;
         let Some(tasks) = document.get_mut("tasks").and_then(Value::as_array_mut) else {
-            return Err(EngineError::Corrupt { what: "runbook definition", reason: "no task list".to_owned() });
+            return Err(EngineError::Corrupt {
+                what: "runbook definition",
+                reason: "no task list".to_owned(),
+                source: None,
+            });
         };
         let index = apply_change(tasks, &change)?;
         let text = serde_json::to_string_pretty(&document).map_err(EngineError::corrupt("runbook document"))?;

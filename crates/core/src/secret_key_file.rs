@@ -39,8 +39,7 @@ pub fn secret_key_beside_database(database_url: &str) -> Result<SecretString, En
             .to_owned(),
     })?;
     if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|error| file_error(parent, "cannot create the directory of", &error))?;
+        std::fs::create_dir_all(parent).map_err(|error| file_error(parent, "cannot create the directory of", error))?;
     }
     let key = generate_secret_key();
     match create_private(&path) {
@@ -48,11 +47,11 @@ pub fn secret_key_beside_database(database_url: &str) -> Result<SecretString, En
             file.write_all(key.expose_secret().as_bytes())
                 .and_then(|()| file.write_all(b"\n"))
                 .and_then(|()| file.sync_all())
-                .map_err(|error| file_error(&path, "cannot write", &error))?;
+                .map_err(|error| file_error(&path, "cannot write", error))?;
             Ok(key)
         }
         Err(error) if error.kind() == ErrorKind::AlreadyExists => read_private(&path),
-        Err(error) => Err(file_error(&path, "cannot create", &error)),
+        Err(error) => Err(file_error(&path, "cannot create", error)),
     }
 }
 
@@ -69,15 +68,15 @@ pub fn replace_secret_key_file(path: &Path, key: &SecretString) -> Result<(), En
     staged.push(".new");
     let staged = PathBuf::from(staged);
     match std::fs::remove_file(&staged) {
-        Err(error) if error.kind() != ErrorKind::NotFound => return Err(file_error(&staged, "cannot remove", &error)),
+        Err(error) if error.kind() != ErrorKind::NotFound => return Err(file_error(&staged, "cannot remove", error)),
         _ => {}
     }
-    let mut file = create_private(&staged).map_err(|error| file_error(&staged, "cannot create", &error))?;
+    let mut file = create_private(&staged).map_err(|error| file_error(&staged, "cannot create", error))?;
     file.write_all(key.expose_secret().as_bytes())
         .and_then(|()| file.write_all(b"\n"))
         .and_then(|()| file.sync_all())
-        .map_err(|error| file_error(&staged, "cannot write", &error))?;
-    std::fs::rename(&staged, path).map_err(|error| file_error(path, "cannot replace", &error))
+        .map_err(|error| file_error(&staged, "cannot write", error))?;
+    std::fs::rename(&staged, path).map_err(|error| file_error(path, "cannot replace", error))
 }
 
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
@@ -95,7 +94,7 @@ fn read_private(path: &Path) -> Result<SecretString, EngineError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let metadata = std::fs::metadata(path).map_err(|error| file_error(path, "cannot read", &error))?;
+        let metadata = std::fs::metadata(path).map_err(|error| file_error(path, "cannot read", error))?;
         let mode = metadata.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(EngineError::Config {
@@ -107,7 +106,7 @@ fn read_private(path: &Path) -> Result<SecretString, EngineError> {
             });
         }
     }
-    let text = std::fs::read_to_string(path).map_err(|error| file_error(path, "cannot read", &error))?;
+    let text = std::fs::read_to_string(path).map_err(|error| file_error(path, "cannot read", error))?;
     let key = text.trim();
     if key.is_empty() {
         return Err(EngineError::Config { message: format!("secret key file {} is empty", path.display()) });
@@ -115,8 +114,8 @@ fn read_private(path: &Path) -> Result<SecretString, EngineError> {
     Ok(SecretString::from(key.to_owned()))
 }
 
-fn file_error(path: &Path, what: &str, error: &std::io::Error) -> EngineError {
-    EngineError::Config { message: format!("secret key file: {what} {}: {error}", path.display()) }
+fn file_error(path: &Path, what: &'static str, error: std::io::Error) -> EngineError {
+    EngineError::SecretKeyFile { what, path: path.to_owned(), source: error }
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@ impl Loaded {
                 let task = states.get(position as usize).ok_or_else(|| EngineError::Corrupt {
                     what: "runbook state",
                     reason: format!("changed task {position} of {}", states.len()),
+                    source: None,
                 })?;
                 Ok(TaskRow { position, state: task_document(task)? })
             })
@@ -102,7 +103,11 @@ impl Loaded {
             }
             (None, Some(known)) => (known.definition.clone(), known.state.shared_plan().clone(), known.edition),
             (None, None) => {
-                return Err(EngineError::Corrupt { what: "runbook", reason: "read without its definition".to_owned() });
+                return Err(EngineError::Corrupt {
+                    what: "runbook",
+                    reason: "read without its definition".to_owned(),
+                    source: None,
+                });
             }
         };
         let header = parse_header(&record.state)?;
@@ -112,6 +117,7 @@ impl Loaded {
                 return Err(EngineError::Corrupt {
                     what: "runbook state",
                     reason: format!("task row {} where {expected} was expected", row.position),
+                    source: None,
                 });
             }
             tasks.push(parse_task(&row.state)?);

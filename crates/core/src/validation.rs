@@ -25,10 +25,7 @@ impl ValidationPool {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, EngineError> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| EngineError::Config { message: "the validation pool is closed".to_owned() })?;
+        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(|_| EngineError::ShuttingDown)?;
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
@@ -37,7 +34,7 @@ impl ValidationPool {
         match outcome {
             Ok(value) => Ok(value),
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(_) => Err(EngineError::Config { message: "the runtime is shutting down".to_owned() }),
+            Err(_) => Err(EngineError::ShuttingDown),
         }
     }
 
