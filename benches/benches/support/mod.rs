@@ -136,7 +136,7 @@ pub(crate) async fn send_bare(executor: &HttpExecutor, action: &PreparedAction, 
         "SystemParameter": {},
     });
     let context = FireContext::new(n.to_string(), "1", format!("t{n}"), values);
-    let mut state = executor.begin(action, &context);
+    let mut state = executor.begin(action, &context, format!("bench-{n}"));
     loop {
         match executor.step(action, &context, state).await.outcome {
             StepOutcome::Done(result) => {

@@ -292,9 +292,7 @@ impl Engine {
             }
         };
         let state = doc.executor.clone().unwrap_or_else(|| {
-            let mut state = self.inner.executor.begin(&prepared.action.prepared, &prepared.context);
-            state.idempotency_key = fire.idempotency_key.clone();
-            state
+            self.inner.executor.begin(&prepared.action.prepared, &prepared.context, fire.idempotency_key.clone())
         });
         if delivery == Delivery::RecordOnly {
             let attempt = self.inner.executor.preview(&prepared.action.prepared, &prepared.context, &state);

@@ -37,8 +37,10 @@ use url::Url;
 /// [`StepOutcome::WaitUntil`], callback waits as [`StepOutcome::AwaitCallback`].
 #[async_trait]
 pub trait Executor: Send + Sync {
-    /// The state of a new fire of `action`, with a fresh `Idempotency-Key`.
-    fn begin(&self, action: &PreparedAction, fire: &FireContext) -> FireState;
+    /// The state of a new fire of `action`, sent with `idempotency_key` as its `Idempotency-Key` (on every retry and
+    /// re-send; polls and cancel notices derive theirs from it). The engine passes the key it stored with the fire;
+    /// [`random_idempotency_key`] makes one for a fire nobody stores.
+    fn begin(&self, action: &PreparedAction, fire: &FireContext, idempotency_key: String) -> FireState;
 
     /// Takes the next step of a fire: sends its request or poll, or notices that a callback deadline passed.
     async fn step(&self, action: &PreparedAction, fire: &FireContext, state: FireState) -> Step;
@@ -130,7 +132,7 @@ impl HttpExecutor {
         fire: &FireContext,
         mut callbacks: Option<&mut mpsc::Receiver<CallbackReport>>,
     ) -> FireLog {
-        let mut state = self.begin(action, fire);
+        let mut state = self.begin(action, fire, random_idempotency_key());
         let mut log = FireLog::for_fire(&state);
         loop {
             let step = self.step(action, fire, state).await;
@@ -607,11 +609,11 @@ impl HttpExecutor {
 
 #[async_trait]
 impl Executor for HttpExecutor {
-    fn begin(&self, action: &PreparedAction, fire: &FireContext) -> FireState {
+    fn begin(&self, action: &PreparedAction, fire: &FireContext, idempotency_key: String) -> FireState {
         FireState {
             fire_id: fire.fire_id.clone(),
             mode: action.mode,
-            idempotency_key: new_idempotency_key(),
+            idempotency_key,
             started_at: self.now(),
             fields: BTreeMap::new(),
             phase: FirePhase::Sending { attempt: 1 },
@@ -1011,8 +1013,8 @@ fn cancel_message(action: &PreparedAction, fire: &FireContext, state: &FireState
     })
 }
 
-/// A random version 4 UUID.
-fn new_idempotency_key() -> String {
+/// A random version 4 UUID, as the `Idempotency-Key` of a fire that is not stored (see [`Executor::begin`]).
+pub fn random_idempotency_key() -> String {
     let mut bytes: [u8; 16] = rand::rng().random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
@@ -1042,8 +1044,8 @@ mod tests {
 
     #[test]
     fn idempotency_keys_are_uuid_v4_and_distinct() {
-        let first = new_idempotency_key();
-        let second = new_idempotency_key();
+        let first = random_idempotency_key();
+        let second = random_idempotency_key();
         assert_ne!(first, second);
         for key in [&first, &second] {
             assert_eq!(key.len(), 36, "{key}");

@@ -99,7 +99,7 @@ mod transport;
 pub use callback::{CallbackAuthority, CallbackReport, CallbackStatus, CallbackTicket};
 pub use config::{ExecutorConfig, RetryPolicy};
 pub use error::{ErrorKind, HttpError};
-pub use executor::{CancelNotice, Executor, HttpExecutor};
+pub use executor::{CancelNotice, Executor, HttpExecutor, random_idempotency_key};
 pub use fire::{FireAuth, FireContext, FirePhase, FireState, Step, StepOutcome};
 pub use outbound::{AddressClass, OutboundPolicy, OutboundRefusal};
 pub use prepared::{OutgoingRequest, PreparedAction, RequestRenderer};

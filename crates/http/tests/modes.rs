@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use cutover_integrations_http::{
     CallbackReport, CallbackStatus, ErrorKind, Executor, FireState, HttpError, LogEntry, RequestPurpose, StepOutcome,
-    Timer,
+    Timer, random_idempotency_key,
 };
 use cutover_integrations_model::{FieldValue, HttpMethod};
 use mockito::Matcher;
@@ -427,7 +427,7 @@ async fn a_polling_fire_resumes_from_stored_state_in_another_executor() {
     let prepared = prepare(&action, polling_renderer(server.url()));
     let fire = fire();
     let (first, _) = executor();
-    let mut stored = serde_json::to_string(&first.begin(&prepared, &fire)).unwrap();
+    let mut stored = serde_json::to_string(&first.begin(&prepared, &fire, random_idempotency_key())).unwrap();
     let mut keys = Vec::new();
 
     // Every step runs in a fresh executor, from the state as the store would keep it.
@@ -547,7 +547,7 @@ async fn callback_reports_drive_the_step_api() {
     let prepared = callback_prepared(server.url());
     let (executor, timer) = executor();
     let fire = callback_fire();
-    let state = executor.begin(&prepared, &fire);
+    let state = executor.begin(&prepared, &fire, random_idempotency_key());
 
     let premature = executor.complete_callback(&prepared, &fire, state.clone(), report(CallbackStatus::Success));
     assert!(matches!(premature, Err(HttpError::InvalidState { .. })), "{premature:?}");
@@ -629,7 +629,8 @@ async fn cancel_notice_goes_to_the_webhook_with_a_default_message() {
         _ => Ok(request(HttpMethod::Post, format!("{base}/work"))),
     });
     let (executor, _) = executor();
-    let state = executor.begin(&prepared, &fire());
+    // The key passed in (the engine's stored one) is the one the notice derives its own from.
+    let state = executor.begin(&prepared, &fire(), "cutover-7-page-1-0a1b".to_owned());
 
     let notice = executor.notify_cancel(&prepared, &fire(), &state, 1).await.expect("a webhook is configured");
 
@@ -637,7 +638,7 @@ async fn cancel_notice_goes_to_the_webhook_with_a_default_message() {
     assert!(notice.delivered && notice.retry_at.is_none());
     let LogEntry::Attempt(attempt) = &notice.entries[0] else { panic!("an attempt") };
     assert_eq!(attempt.purpose, RequestPurpose::CancelNotice);
-    assert_eq!(sent_header(attempt, "idempotency-key"), Some(format!("{}-cancel", state.idempotency_key).as_str()));
+    assert_eq!(sent_header(attempt, "idempotency-key"), Some("cutover-7-page-1-0a1b-cancel"));
 
     let without = prepare_fixed(
         &action(json!({"request": {"method": "POST", "url": "x"}})),
@@ -664,14 +665,14 @@ async fn preview_renders_and_redacts_without_sending() {
     let prepared = prepare_fixed(&action, request(HttpMethod::Get, "http://127.0.0.1:9/ping?token=abc"));
     let (executor, _) = executor();
     let fire = fire();
-    let state = executor.begin(&prepared, &fire);
+    let state = executor.begin(&prepared, &fire, "cutover-3-ping-2-9f9f".to_owned());
 
     let record = executor.preview(&prepared, &fire, &state);
 
     assert!(record.response.is_none() && record.error.is_none());
     assert_eq!(
         record.request.unwrap().curl,
-        format!("curl 'http://127.0.0.1:9/ping?token=[REDACTED]' -H 'Idempotency-Key: {}'", state.idempotency_key)
+        "curl 'http://127.0.0.1:9/ping?token=[REDACTED]' -H 'Idempotency-Key: cutover-3-ping-2-9f9f'"
     );
 }
 

@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use cutover_integrations_http::{ErrorKind, Executor, FireLog, RetryPolicy, StepOutcome, Timer};
+use cutover_integrations_http::{
+    ErrorKind, Executor, FireLog, RetryPolicy, StepOutcome, Timer, random_idempotency_key,
+};
 use cutover_integrations_model::HttpMethod;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -193,7 +195,7 @@ async fn step_returns_the_retry_time_instead_of_sleeping() {
     server.mock("POST", "/hook").with_status(503).with_header("retry-after", "42").create_async().await;
     let prepared = prepare_fixed(&get_action(), request(HttpMethod::Post, format!("{}/hook", server.url())));
     let (executor, timer) = executor();
-    let state = executor.begin(&prepared, &fire());
+    let state = executor.begin(&prepared, &fire(), random_idempotency_key());
     let key = state.idempotency_key.clone();
 
     let step = executor.step(&prepared, &fire(), state).await;
