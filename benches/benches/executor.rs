@@ -122,7 +122,7 @@ fn executor_against_bare_reqwest(c: &mut Criterion) {
     group.bench_function("executor_fire", |b| b.iter_custom(|iterations| paired(true, iterations)));
     // Not part of the ratio: the executor's CPU work alone (render, redact, record) without the round trip.
     group.bench_function("executor_preview_no_send", |b| {
-        let state = cutover_integrations_http::Executor::begin(&executor, &prepared, &fire);
+        let state = cutover_integrations_http::Executor::begin(&executor, &prepared, &fire, "bench-preview".to_owned());
         b.iter(|| black_box(cutover_integrations_http::Executor::preview(&executor, &prepared, &fire, &state)))
     });
     group.finish();

@@ -159,7 +159,7 @@ async fn callback_templates_carry_the_url_and_token() {
     let executor = executor().0;
     let fire = fire_at(&server.url()).with_callback(ticket);
 
-    let state = cutover_integrations_http::Executor::begin(&executor, &prepared, &fire);
+    let state = cutover_integrations_http::Executor::begin(&executor, &prepared, &fire, "templates-1".to_owned());
     let step = cutover_integrations_http::Executor::step(&executor, &prepared, &fire, state).await;
 
     work.assert_async().await;
