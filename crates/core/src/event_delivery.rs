@@ -449,11 +449,7 @@ impl Engine {
         };
         let state = match delivery.state.as_deref().map(serde_json::from_str::<FireState>) {
             Some(Ok(state)) => state,
-            _ => {
-                let mut state = self.inner.executor.begin(&prepared.action, &prepared.context);
-                state.idempotency_key = delivery.idempotency_key.clone();
-                state
-            }
+            _ => self.inner.executor.begin(&prepared.action, &prepared.context, delivery.idempotency_key.clone()),
         };
         let step = {
             let step = self.inner.executor.step(&prepared.action, &prepared.context, state);
