@@ -930,6 +930,16 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "an action may not read the Event root",
+        files: &[(
+            "a.yaml",
+            "kind: integration\nname: A\nactions:\n  - name: P\n    request: {method: POST, url: \"https://x.test/{{Event.type}}\"}\n",
+        )],
+        expected: &[
+            "5:52: actions[0].request.url: `Event` is set only in event integrations (`kind: event_integration`); an action's templates read `Task`, `Runbook`, `CustomField` and `SystemParameter`",
+        ],
+    },
+    Case {
         name: "a valid event integration",
         files: &[(
             "e.yaml",

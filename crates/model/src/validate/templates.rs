@@ -24,7 +24,14 @@ pub(crate) struct TemplateSite<'d> {
 /// Checks every template of `integration`, reporting problems and references to undeclared custom fields.
 pub(crate) fn check_templates(context: &mut FileContext<'_>, integration: &Integration, checker: &dyn TemplateChecker) {
     let declared: Vec<&str> = integration.custom_fields.iter().map(|field| field.name.as_str()).collect();
-    check_sites(context, template_sites(integration), &declared, checker);
+    check_sites(context, template_sites(integration), &declared, checker, EventRoot::Refused);
+}
+
+/// Whether templates may read the `Event` root (set only in event integrations' requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventRoot {
+    Allowed,
+    Refused,
 }
 
 /// Checks every template of an event integration (its auth and request, at the paths of its own file). It declares no
@@ -41,7 +48,7 @@ pub(crate) fn check_event_integration_templates(
     for site in &mut sites {
         site.hosts_listed = hosts_listed;
     }
-    check_sites(context, sites, &[], checker);
+    check_sites(context, sites, &[], checker, EventRoot::Allowed);
 }
 
 fn check_sites(
@@ -49,9 +56,19 @@ fn check_sites(
     sites: Vec<TemplateSite<'_>>,
     declared: &[&str],
     checker: &dyn TemplateChecker,
+    event_root: EventRoot,
 ) {
     for site in sites {
         if !context.walker.is_clean(&site.path) {
+            continue;
+        }
+        if event_root == EventRoot::Refused
+            && let Some((line, column)) = event_root_read(site.template)
+        {
+            let position = context.template_position(&site.path, site.template, line, column);
+            let message = "`Event` is set only in event integrations (`kind: event_integration`); an action's \
+                           templates read `Task`, `Runbook`, `CustomField` and `SystemParameter`";
+            context.walker.error(position, &site.path, message);
             continue;
         }
         let report = checker.check(site.template, site.place);
@@ -79,6 +96,41 @@ fn check_sites(
             context.walker.error(position, &site.path, message);
         }
     }
+}
+
+/// Where a template first reads the `Event` root inside a `{{ … }}` (1-based line and column), if it does: a path that
+/// starts with the word `Event` (not a segment of another path, not quoted).
+fn event_root_read(template: &str) -> Option<(u32, u32)> {
+    let mut from = 0;
+    while let Some(open) = template[from..].find("{{").map(|at| from + at) {
+        let close = template[open..].find("}}").map_or(template.len(), |at| open + at);
+        let inside = &template[open + 2..close];
+        let mut quote: Option<char> = None;
+        let mut previous: Option<char> = None;
+        for (at, c) in inside.char_indices() {
+            match quote {
+                Some(open_quote) if c == open_quote => quote = None,
+                Some(_) => {}
+                None if c == '\'' || c == '"' => quote = Some(c),
+                None if inside[at..].starts_with("Event") => {
+                    let after = inside[at + 5..].chars().next();
+                    let starts_path = previous.is_none_or(|p| !(p.is_alphanumeric() || "_.[@/".contains(p)));
+                    let ends_word = after.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+                    if starts_path && ends_word {
+                        let offset = open + 2 + at;
+                        let line = template[..offset].matches('\n').count() as u32 + 1;
+                        let line_start = template[..offset].rfind('\n').map_or(0, |at| at + 1);
+                        let column = template[line_start..offset].chars().count() as u32 + 1;
+                        return Some((line, column));
+                    }
+                }
+                None => {}
+            }
+            previous = Some(c);
+        }
+        from = close;
+    }
+    None
 }
 
 /// "the integration declares `a`, `b`" or "the integration declares no custom fields".
@@ -388,6 +440,24 @@ mod tests {
         assert_eq!(offset(r#""a\n{{x}}""#, ScalarStyle::DoubleQuoted, 2, 1), Some(4));
         assert_eq!(offset(r#""\ud83c\udf89{{x}}""#, ScalarStyle::DoubleQuoted, 1, 2), Some(13));
         assert_eq!(offset("'ab'", ScalarStyle::SingleQuoted, 1, 9), None);
+    }
+
+    #[test]
+    fn the_event_root_is_found_only_where_a_path_starts_with_it() {
+        let cases: [(&str, Option<(u32, u32)>); 9] = [
+            ("{{Event.type}}", Some((1, 3))),
+            ("a\nb {{ Event | json }}", Some((2, 6))),
+            ("{{#if Event.task}}x{{/if}}", Some((1, 7))),
+            ("Event.type outside", None),
+            ("{{Task.Event}}", None),
+            ("{{CustomField['Event']}}", None),
+            ("{{CustomField['Webhook Event Type']}} {{CustomField[\"Event x\"]}}", None),
+            ("{{Events.x}}", None),
+            ("{{Task.name}} {{EventType}}", None),
+        ];
+        for (template, expected) in cases {
+            assert_eq!(event_root_read(template), expected, "{template}");
+        }
     }
 
     #[test]
