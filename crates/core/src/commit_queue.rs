@@ -370,7 +370,7 @@ impl Engine {
             match loaded.state.apply(change.command.clone(), &change.actor, now) {
                 Ok(effects) => {
                     changed = true;
-                    let events = add_effects(id, &mut commit, effects, lease.as_ref(), now);
+                    let events = add_effects(id, &mut commit, effects, lease.as_ref(), now)?;
                     // The events go to the durable log in this commit: a crash cannot keep the change and lose them.
                     commit.events.extend(events.iter().map(|event| NewEvent {
                         runbook_id: id,
@@ -496,7 +496,7 @@ fn add_effects(
     effects: Vec<Effect>,
     lease: Option<&(String, i64)>,
     now: Timestamp,
-) -> Vec<Event> {
+) -> Result<Vec<Event>, EngineError> {
     let mut events = Vec::new();
     for effect in effects {
         match effect {
@@ -506,7 +506,7 @@ fn add_effects(
                 runbook_id: None,
                 fire_number: i64::from(fire.0),
                 status: FireStatus::Due,
-                state: FireDoc::new(delivery).to_json(),
+                state: FireDoc::new(delivery).to_json()?,
                 due_at: now.as_millisecond(),
                 lease: lease.cloned(),
                 callback_token_hash: None,
@@ -519,7 +519,7 @@ fn add_effects(
                         runbook_id: None,
                         fire_number: -i64::from(fire.0),
                         status: FireStatus::Due,
-                        state: FireDoc::cancel_notice(fire.0).to_json(),
+                        state: FireDoc::cancel_notice(fire.0).to_json()?,
                         due_at: now.as_millisecond(),
                         lease: lease.cloned(),
                         callback_token_hash: None,
@@ -536,7 +536,7 @@ fn add_effects(
             Effect::Event(event) => events.push(event),
         }
     }
-    events
+    Ok(events)
 }
 
 fn add_writes(commit: &mut Commit, writes: &[ExtraWrite]) {

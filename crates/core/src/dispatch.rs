@@ -61,8 +61,9 @@ impl FireDoc {
         Self { work: FireWork::CancelNotice { of, attempt: 1 }, executor: None, outcome: None }
     }
 
-    pub(crate) fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    /// The stored form; an error (never an empty text) if it cannot be written.
+    pub(crate) fn to_json(&self) -> Result<String, EngineError> {
+        serde_json::to_string(self).map_err(EngineError::corrupt("fire state"))
     }
 
     fn parse(text: &str) -> Result<Self, EngineError> {
@@ -307,7 +308,7 @@ impl Engine {
                 fire.due_at,
                 &[LogEntry::Attempt(Box::new(attempt))],
                 FireGuard::Lease(self.inner.settings.name.clone()),
-            );
+            )?;
             let command = Command::FireNotSent { task: task_id, fire: number };
             self.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
             return Ok(());
@@ -384,7 +385,7 @@ impl Engine {
                 (FireStatus::Waiting, deadline.as_millisecond(), Some(command))
             }
         };
-        let writes = self.fire_writes(fire, &doc, status, due_at, &step.entries, guard);
+        let writes = self.fire_writes(fire, &doc, status, due_at, &step.entries, guard)?;
         let Some(command) = command else {
             return self.commit_writes(writes).await;
         };
@@ -402,25 +403,25 @@ impl Engine {
         due_at: i64,
         entries: &[LogEntry],
         guard: FireGuard,
-    ) -> Vec<ExtraWrite> {
+    ) -> Result<Vec<ExtraWrite>, EngineError> {
         let now = self.now().as_millisecond();
         let mut writes = vec![ExtraWrite::Fire(FireUpdate {
             id: fire.id,
             guard,
             status,
-            state: doc.to_json(),
+            state: doc.to_json()?,
             due_at,
             lease: None,
         })];
         let log_fire = fire.id;
-        writes.extend(entries.iter().map(|entry| {
-            ExtraWrite::Log(LogRecord {
+        for entry in entries {
+            writes.push(ExtraWrite::Log(LogRecord {
                 fire_id: log_fire,
-                record: serde_json::to_string(entry).unwrap_or_default(),
+                record: serde_json::to_string(entry).map_err(EngineError::corrupt("actions log record"))?,
                 created_at: now,
-            })
-        }));
-        writes
+            }));
+        }
+        Ok(writes)
     }
 
     async fn commit_writes(&self, writes: Vec<ExtraWrite>) -> Result<(), EngineError> {
@@ -446,7 +447,7 @@ impl Engine {
             fire.due_at,
             &[entry],
             FireGuard::Lease(self.inner.settings.name.clone()),
-        );
+        )?;
         self.commit_writes(writes).await
     }
 
@@ -511,7 +512,7 @@ impl Engine {
             due_at,
             &notice.entries,
             FireGuard::Lease(self.inner.settings.name.clone()),
-        );
+        )?;
         // The cancel message belongs in the actions log of the fire it cancels.
         for write in &mut writes {
             if let ExtraWrite::Log(record) = write {
@@ -551,7 +552,7 @@ impl Engine {
         doc.outcome = Some("cancelled".to_owned());
         let note = "cancelled: the task no longer runs this fire; later callbacks are refused";
         let entry = LogEntry::Note(cutover_integrations_http::NoteRecord { at: self.now(), message: note.to_owned() });
-        let writes = self.fire_writes(fire, &doc, FireStatus::Done, fire.due_at, &[entry], guard);
+        let writes = self.fire_writes(fire, &doc, FireStatus::Done, fire.due_at, &[entry], guard)?;
         self.commit_writes(writes).await
     }
 
