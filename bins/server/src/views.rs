@@ -6,13 +6,15 @@
 use cutover_integrations_core::REDACTED;
 use cutover_integrations_core::model::{
     Action, CustomField, FieldValue, IntegrationKind, IntegrationStatus, Role, RunMode, RunbookStage, SystemParameter,
-    TaskStage,
+    Task, TaskStage,
 };
 use cutover_integrations_core::runbook::TaskView;
 use cutover_integrations_core::store::{
     ActionId, ActionRecord, EventIntegrationRecord, IntegrationRecord, RunbookListing, User,
 };
-use cutover_integrations_core::{AppliedDefinitions, DeliveryView, FireLogView, OAuthStatus, RunbookView};
+use cutover_integrations_core::{
+    AppliedDefinitions, DeliveryView, FireLogView, OAuthStatus, RunbookView, TaskSnapshot,
+};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -309,7 +311,15 @@ pub(crate) fn runbook(view: &RunbookView) -> RunbookBody {
         started_at: view.state.started_at().map(|at| at.to_string()),
         ended_at: view.state.ended_at().map(|at| at.to_string()),
         done: view.state.done_count(),
-        tasks: view.state.tasks().map(|task| self::task(view, task)).collect(),
+        tasks: view
+            .state
+            .tasks()
+            .zip(&view.definition.tasks)
+            .map(|(task, defined)| {
+                let missing = view.state.missing_required_fields(&task.plan.id).unwrap_or_default();
+                self::task(Some(defined), task, missing)
+            })
+            .collect(),
     }
 }
 
@@ -356,9 +366,15 @@ pub(crate) struct TaskBody {
     pub(crate) ended_at: Option<String>,
 }
 
-/// One task: plan, stage, integration status with its failure or waiting reason, custom field values.
-pub(crate) fn task(view: &RunbookView, task: TaskView<'_>) -> TaskBody {
-    let defined = view.definition.tasks.iter().find(|defined| defined.id == task.plan.id);
+/// A task as one [`TaskSnapshot`] holds it.
+pub(crate) fn task_snapshot(snapshot: &TaskSnapshot) -> TaskBody {
+    let view = TaskView { plan: &snapshot.plan, state: &snapshot.state };
+    task(Some(&snapshot.definition), view, snapshot.missing_fields.clone())
+}
+
+/// One task: plan, stage, integration status with its failure or waiting reason, custom field values; from its
+/// definition (`None` if it has none: never for a stored runbook), plan, state and missing required fields.
+pub(crate) fn task(defined: Option<&Task>, task: TaskView<'_>, missing_fields: Vec<String>) -> TaskBody {
     let state = task.state;
     TaskBody {
         id: task.plan.id.clone(),
@@ -376,7 +392,7 @@ pub(crate) fn task(view: &RunbookView, task: TaskView<'_>) -> TaskBody {
         fire: state.fire().0,
         custom_fields: state.custom_fields().clone(),
         required_fields: task.plan.required_fields.clone(),
-        missing_fields: view.state.missing_required_fields(&task.plan.id).unwrap_or_default(),
+        missing_fields,
         skip_comment: state.skip_comment().map(str::to_owned),
         started_at: state.started_at().map(|at| at.to_string()),
         ended_at: state.ended_at().map(|at| at.to_string()),

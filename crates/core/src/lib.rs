@@ -85,6 +85,7 @@ mod render;
 mod secret_key_file;
 mod sessions;
 mod stored_runbook;
+mod task_snapshot;
 mod users;
 mod validation;
 
@@ -107,6 +108,7 @@ pub use secret_key_file::{
     SECRET_KEY_FILE, read_secret_key_file, replace_secret_key_file, secret_key_beside_database, secret_key_path,
 };
 pub use sessions::{LiveSession, SessionPolicy, StartedSession};
+pub use task_snapshot::TaskSnapshot;
 pub use users::{MAX_USER_TEXT, checked_new_user};
 
 pub use cutover_integrations_auth as auth;

@@ -20,6 +20,7 @@ use cutover_integrations_core::EngineError;
 use cutover_integrations_core::RunbookView;
 use cutover_integrations_core::model::{IntegrationStatus, Task, TaskStage};
 use cutover_integrations_core::runbook::{Command, FieldTarget};
+use cutover_integrations_core::store::RunbookId;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -89,12 +90,27 @@ fn task_view(view: &RunbookView, task: &str) -> Result<TaskBody, ApiError> {
         .state
         .task(task)
         .ok_or_else(|| EngineError::NotFound { what: "task", id: format!("{}/{task}", view.id) })?;
-    Ok(views::task(view, found))
+    let index = view.state.plan().index_of(task).map_or(usize::MAX, |index| index as usize);
+    let missing = view.state.missing_required_fields(task).unwrap_or_default();
+    Ok(views::task(view.definition.tasks.get(index), found, missing))
 }
 
 /// A task answer with its `ETag` (its runbook's version), or 304 for a GET whose `If-None-Match` names it.
 fn task_answer(request: &HeaderMap, status: StatusCode, view: &RunbookView, task: &str) -> Result<Response, ApiError> {
     Ok(tagged(request, status, view.version, task_view(view, task)?))
+}
+
+/// The answer about one task read alone (its cost does not grow with the runbook), with its `ETag`, or 304 for a GET
+/// whose `If-None-Match` names it.
+async fn one_task(
+    state: &AppState,
+    request: &HeaderMap,
+    status: StatusCode,
+    id: RunbookId,
+    task: &str,
+) -> Result<Response, ApiError> {
+    let snapshot = state.engine.task(id, task).await?;
+    Ok(tagged(request, status, snapshot.version, views::task_snapshot(&snapshot)))
 }
 
 /// A page of a runbook's tasks in definition order; `?stage=` and `?integration_status=` filter them.
@@ -111,7 +127,14 @@ pub(crate) async fn list(
         stage.is_none_or(|stage| task.state.stage() == stage)
             && status.is_none_or(|status| task.state.integration_status() == status)
     });
-    query.page_of(tasks, |(index, _)| *index, |(_, task)| views::task(&view, *task))
+    query.page_of(
+        tasks,
+        |(index, _)| *index,
+        |(index, task)| {
+            let missing = view.state.missing_required_fields(&task.plan.id).unwrap_or_default();
+            views::task(view.definition.tasks.get(*index), *task, missing)
+        },
+    )
 }
 
 /// The names of the task stages, for errors.
@@ -126,8 +149,7 @@ pub(crate) async fn get(
     Path((id, task)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let view = state.engine.runbook(runbook_id(&id)?).await?;
-    task_answer(&headers, StatusCode::OK, &view, &task)
+    one_task(&state, &headers, StatusCode::OK, runbook_id(&id)?, &task).await
 }
 
 /// Sets the task's custom field values (if its runbook is still at the `If-Match` version).
@@ -141,7 +163,7 @@ pub(crate) async fn set_fields(
     let id = runbook_id(&id)?;
     let target = FieldTarget::Task(task.clone());
     state.engine.set_custom_fields_if(id, target, body.custom_fields, &actor(&user), expected).await?;
-    task_answer(&HeaderMap::new(), StatusCode::OK, &state.engine.runbook(id).await?, &task)
+    one_task(&state, &HeaderMap::new(), StatusCode::OK, id, &task).await
 }
 
 /// Starts a startable task (firing its action); `force` starts before a fixed start time (runbook admins).
@@ -212,7 +234,7 @@ async fn task_command(
 ) -> Result<Response, ApiError> {
     let id = runbook_id(id)?;
     state.engine.command(id, command, &actor(user)).await?;
-    task_answer(&HeaderMap::new(), StatusCode::OK, &state.engine.runbook(id).await?, task)
+    one_task(state, &HeaderMap::new(), StatusCode::OK, id, task).await
 }
 
 /// Adds a task (a task definition) to a runbook in planning: 201 with the task.

@@ -1,0 +1,49 @@
+//! One task of a runbook read without copying the runbook: what an answer about one task (a REST task, the result of
+//! starting it) needs, at a cost that does not grow with the runbook.
+//!
+//! [`Engine::runbook`] copies the whole definition and state, which a 10,000-task runbook makes expensive for every
+//! task request; and while a reader holds the cached runbook, a commit on it must copy it too. A snapshot copies one
+//! task's parts and lets go of the cached runbook at once.
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+use cutover_integrations_model::Task;
+use cutover_integrations_runbook::{TaskPlan, TaskState};
+use cutover_integrations_store::RunbookId;
+
+/// One task as its runbook held it at `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSnapshot {
+    /// The task's runbook.
+    pub runbook: RunbookId,
+    /// The runbook's stored version (what a task's `ETag` encodes).
+    pub version: i64,
+    /// The task as defined (description, assignee, custom field values as written).
+    pub definition: Task,
+    /// What the state machine made of it (id, name, action, predecessors, required fields).
+    pub plan: TaskPlan,
+    /// Where it is.
+    pub state: TaskState,
+    /// The required custom fields without a value, which keep it from starting.
+    pub missing_fields: Vec<String>,
+}
+
+impl Engine {
+    /// One task of a runbook, copied alone; [`EngineError::NotFound`] for an unknown runbook or task.
+    pub async fn task(&self, runbook: RunbookId, task: &str) -> Result<TaskSnapshot, EngineError> {
+        let loaded = self.load_fresh(runbook).await?;
+        let not_found = || EngineError::NotFound { what: "task", id: format!("{runbook}/{task}") };
+        let index = loaded.state.plan().index_of(task).ok_or_else(not_found)?;
+        let found = loaded.state.task(task).ok_or_else(not_found)?;
+        // Plan positions are definition positions: the definition is found by index, not searched.
+        let definition = loaded.definition.tasks.get(index as usize).filter(|defined| defined.id == task);
+        Ok(TaskSnapshot {
+            runbook,
+            version: loaded.version,
+            definition: definition.ok_or_else(not_found)?.clone(),
+            plan: found.plan.clone(),
+            state: found.state.clone(),
+            missing_fields: loaded.state.missing_required_fields(task).unwrap_or_default(),
+        })
+    }
+}
