@@ -170,12 +170,12 @@ fn request_parts(route: &Route, requests: &mut SchemaGenerator) -> Map<String, V
         Body::None => None,
         Body::Json(schema) => Some(json_body(schema, true, requests)),
         Body::OptionalJson(schema) => Some(json_body(schema, false, requests)),
-        Body::Definition => Some(json!({
+        Body::Definition { example } => Some(json!({
             "required": true,
             "description": "One definition file (see `GET /api/v1/schema/definition.json`); `?file=NAME` names it \
                             in errors (a `.json` name means JSON)",
             "content": {
-                "application/yaml": {"schema": {"type": "string"}},
+                "application/yaml": {"schema": {"type": "string"}, "example": example},
                 "application/json": {"schema": {"type": "object"}},
             },
         })),

@@ -39,8 +39,12 @@ pub enum Body {
     Json(SchemaOf),
     /// JSON of the given schema, or nothing (every field is optional).
     OptionalJson(SchemaOf),
-    /// A definition file: YAML, or JSON with a JSON content type or a `.json` `?file=` name.
-    Definition,
+    /// A definition file: YAML, or JSON with a JSON content type or a `.json` `?file=` name; the document shows
+    /// `example`.
+    Definition {
+        /// A valid file for this route.
+        example: &'static str,
+    },
 }
 
 /// What a route answers with when it succeeds.
@@ -135,6 +139,13 @@ const E_CREATE: &[u16] = &[400, 409, 422];
 const E_WRITE_IF: &[u16] = &[400, 404, 412, 422];
 const E_COMMAND_IF: &[u16] = &[400, 404, 409, 412, 422];
 
+/// The example of `POST /definitions`: the quick start's integration.
+const INTEGRATION_EXAMPLE: &str = include_str!("../../../examples/quickstart-integration.yaml");
+
+/// The example of `POST /runbooks`: a runbook of manual tasks.
+const RUNBOOK_EXAMPLE: &str = "kind: runbook\nname: Example\ntasks:\n  - {id: prepare, name: Prepare}\n  \
+                               - {id: check, name: Check, predecessors: [prepare]}\n";
+
 /// `?file=NAME`: the definition file's name, used in errors; a `.json` name means JSON.
 const FILE: Param = Param {
     name: "file",
@@ -209,7 +220,7 @@ pub static ROUTES: &[Route] = &[
         access: access::DEFINITIONS,
         operation: "applyDefinition",
         summary: "Apply a definition file: an integration (created or updated) or a runbook (created)",
-        body: Body::Definition,
+        body: Body::Definition { example: INTEGRATION_EXAMPLE },
         success: 200,
         also: &[],
         answer: Answer::Json(schema::<views::AppliedView>),
@@ -405,7 +416,7 @@ pub static ROUTES: &[Route] = &[
         access: access::RUNBOOKS,
         operation: "createRunbook",
         summary: "Create a runbook from a runbook definition (YAML or JSON body)",
-        body: Body::Definition,
+        body: Body::Definition { example: RUNBOOK_EXAMPLE },
         success: 201,
         also: &[200],
         answer: Answer::Tagged(schema::<views::RunbookBody>),
