@@ -211,7 +211,12 @@ impl State {
                 })
             }
             Event::TaskWaiting { task, reason } => Some(format!("{task}: {reason}")),
-            Event::RunbookCreated | Event::TaskReady { .. } | Event::CustomFieldsChanged { .. } => None,
+            Event::RunbookCreated
+            | Event::TaskReady { .. }
+            | Event::CustomFieldsChanged { .. }
+            | Event::TaskAdded { .. }
+            | Event::TaskEdited { .. }
+            | Event::TaskRemoved { .. } => None,
         }
     }
 }

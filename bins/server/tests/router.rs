@@ -1513,3 +1513,120 @@ async fn the_openapi_check_refuses_answers_a_wrong_document_does_not_describe() 
     }
     app.stop().await;
 }
+
+/// Reads server-sent events from `stream` until `done` holds for the last one read: each as (id, data).
+async fn read_events(
+    stream: &mut (impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
+    done: impl Fn(&Value) -> bool,
+) -> Vec<(i64, Value)> {
+    let mut text = String::new();
+    let mut events = Vec::new();
+    loop {
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let id = block.lines().find_map(|line| line.strip_prefix("id: ")).and_then(|id| id.parse().ok());
+            let data = block.lines().find_map(|line| line.strip_prefix("data: "));
+            if let (Some(id), Some(data)) = (id, data) {
+                let data: Value = serde_json::from_str(data).expect("JSON data");
+                let last = done(&data);
+                events.push((id, data));
+                if last {
+                    return events;
+                }
+            }
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+        let chunk = chunk.unwrap_or_else(|_| panic!("no more events after {events:?}")).expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+    }
+}
+
+/// Every task change is an event: tasks added, changed and removed while planning (with the stages they move), and
+/// a fire's integration status through `pending` and its outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_task_change_emits_an_event_in_order() {
+    let app = app().await;
+    let mut server = mockito::Server::new_async().await;
+    server.mock("GET", "/plain").with_status(200).with_body("ok").create_async().await;
+    let runbook = setup(&app, &server.url()).await;
+    let request = Request::get(format!("/api/v1/events?runbook={runbook}"))
+        .header("authorization", format!("Bearer {}", app.tokens[&Role::Viewer]))
+        .body(Body::empty())
+        .expect("request");
+    let response = app.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.into_body().into_data_stream();
+    let tasks = format!("/api/v1/runbooks/{runbook}/tasks");
+    let added = app.call("POST", &tasks, Role::RunbookAdmin, Some(json!({"name": "Extra", "predecessors": ["plain"]})));
+    expect(&added.await, StatusCode::CREATED, None);
+    let edit = Some(json!({"predecessors": null}));
+    expect(
+        &app.call("PATCH", &format!("{tasks}/extra/definition"), Role::RunbookAdmin, edit).await,
+        StatusCode::OK,
+        None,
+    );
+    expect(
+        &app.call("DELETE", &format!("{tasks}/extra"), Role::RunbookAdmin, None).await,
+        StatusCode::NO_CONTENT,
+        None,
+    );
+    let start = Some(json!({"mode": "live"}));
+    expect(
+        &app.call("POST", &format!("/api/v1/runbooks/{runbook}/start"), Role::RunbookAdmin, start).await,
+        StatusCode::OK,
+        None,
+    );
+    expect(&app.call("POST", &format!("{tasks}/plain/start"), Role::Operator, None).await, StatusCode::OK, None);
+    let events = read_events(&mut stream, |data| {
+        data["event"] == "integration_status_changed" && data["task"] == "plain" && data["status"] == "succeeded"
+    })
+    .await;
+    assert!(events.windows(2).all(|pair| pair[0].0 < pair[1].0), "ids grow: {events:?}");
+    let seen: Vec<String> = events
+        .iter()
+        .map(|(_, data)| data)
+        .filter(|data| data["runbook"] == runbook)
+        .filter(|data| ["extra", "plain"].contains(&data["task"].as_str().unwrap_or_default()))
+        .map(|data| {
+            let detail = match data["event"].as_str() {
+                Some("task_stage_changed") => {
+                    format!("{}>{}", data["from"].as_str().unwrap_or("?"), data["to"].as_str().unwrap_or("?"))
+                }
+                Some("integration_status_changed") => data["status"].as_str().unwrap_or("?").to_owned(),
+                _ => String::new(),
+            };
+            format!("{} {} {detail}", data["event"].as_str().unwrap_or("?"), data["task"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "task_added extra ",
+            "task_edited extra ",
+            "task_stage_changed extra not_startable>startable",
+            "task_removed extra ",
+            "task_stage_changed plain startable>in_progress",
+            "integration_status_changed plain pending",
+            "integration_status_changed plain succeeded",
+        ],
+        "{events:?}"
+    );
+    app.stop().await;
+}
+
+/// The document's examples of definition files are files the server accepts (schemathesis starts from them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documents_example_definitions_are_accepted() {
+    let app = app().await;
+    let document = app.send("GET", "/api/v1/openapi.json", None, None).await.body;
+    let mut sent = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        let example = &item["post"]["requestBody"]["content"]["application/yaml"]["example"];
+        let Some(example) = example.as_str() else { continue };
+        let answer = app.yaml(path, Role::Admin, example).await;
+        assert!(answer.status.is_success(), "{path}: {answer:?}");
+        sent += 1;
+    }
+    assert_eq!(sent, 2, "POST /definitions and POST /runbooks have examples");
+    app.stop().await;
+}

@@ -8,9 +8,10 @@
 use crate::editing::{merge_patch, validate_runbook_file};
 use crate::engine::{Engine, RunbookView};
 use crate::error::{EngineError, InputProblem};
+use crate::events::EngineEvent;
 use crate::stored_runbook::Loaded;
 use cutover_integrations_model::{Definition, Runbook, RunbookStage};
-use cutover_integrations_runbook::{RunbookPlan, RunbookState};
+use cutover_integrations_runbook::{Event, RunbookPlan, RunbookState};
 use cutover_integrations_store::{ReplacedRunbook, RunbookId, StoreError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -95,6 +96,14 @@ impl Engine {
             });
         };
         let index = apply_change(tasks, &change)?;
+        let changed = match &change {
+            TaskChange::Add(_) => {
+                let id = index.and_then(|index| tasks[index].get("id")).and_then(Value::as_str).unwrap_or_default();
+                Event::TaskAdded { task: id.to_owned() }
+            }
+            TaskChange::Edit { task, .. } => Event::TaskEdited { task: (*task).to_owned() },
+            TaskChange::Remove(task) => Event::TaskRemoved { task: (*task).to_owned() },
+        };
         let text = serde_json::to_string_pretty(&document).map_err(EngineError::corrupt("runbook document"))?;
         let stored = self.stored_definitions().await?;
         let prefix = index.map(|index| format!("tasks[{index}]"));
@@ -139,6 +148,10 @@ impl Engine {
             version: next.version,
         };
         *cached = Some(Arc::new(next));
+        drop(cached);
+        let mut events = vec![EngineEvent { runbook: id, event: changed }];
+        events.extend(stage_changes(&loaded.state, &view.state).map(|event| EngineEvent { runbook: id, event }));
+        self.publish(events).await;
         Ok(view)
     }
 }
@@ -157,6 +170,16 @@ fn current_definition(loaded: &Loaded) -> Runbook {
 }
 
 /// Changes the task list; returns the index of the task added or changed.
+/// The stages a replan moved (a task whose predecessor was removed may become startable, one given a new predecessor
+/// no longer is); tasks added or removed are told by their own event.
+fn stage_changes<'a>(before: &'a RunbookState, after: &'a RunbookState) -> impl Iterator<Item = Event> + 'a {
+    after.tasks().filter_map(move |task| {
+        let from = before.task(&task.plan.id)?.state.stage();
+        let to = task.state.stage();
+        (from != to).then(|| Event::TaskStageChanged { task: task.plan.id.clone(), from, to })
+    })
+}
+
 fn apply_change(tasks: &mut Vec<Value>, change: &TaskChange<'_>) -> Result<Option<usize>, EngineError> {
     let position = |id: &str, tasks: &[Value]| {
         tasks

@@ -122,6 +122,21 @@ pub enum Event {
         /// The task id.
         task: String,
     },
+    /// A task was added to the runbook while it was planned.
+    TaskAdded {
+        /// The task id.
+        task: String,
+    },
+    /// A task's definition was changed while the runbook was planned.
+    TaskEdited {
+        /// The task id.
+        task: String,
+    },
+    /// A task was removed from the runbook while it was planned.
+    TaskRemoved {
+        /// The task id.
+        task: String,
+    },
     /// Custom field values changed.
     CustomFieldsChanged {
         /// The task id, or `None` for the runbook's own values.
