@@ -78,7 +78,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(request, state).await?;
-        parse_json(&bytes).map(Self)
+        parse_object(&bytes).map(Self)
     }
 }
 
@@ -90,7 +90,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
-        parse_json(&bytes).map(Self)
+        parse_object(&bytes).map(Self)
     }
 }
 
@@ -129,6 +129,16 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "unreadable_body" };
         ApiError::new(status, code, rejection.body_text())
     })
+}
+
+/// Parses a JSON object (every JSON body of the API is one: serde would read a struct from an array too), as
+/// [`parse_json`] does; well-formed JSON of another kind is a 422 at `$`.
+fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = parse_json(bytes)?;
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("$", "expected a JSON object"));
+    }
+    Ok(value)
 }
 
 /// Parses JSON: syntax errors are 400 with line and column, content errors 422 with the path of the value.
@@ -224,9 +234,12 @@ mod tests {
             (r#"{"name": "a", "roles": [], "x": 1}"#, Some(StatusCode::UNPROCESSABLE_ENTITY), Some("x")),
             (r#"{"name": "a"}"#, Some(StatusCode::UNPROCESSABLE_ENTITY), Some("$")),
             (r#"{"name": "a", "roles": []} trailing"#, Some(StatusCode::BAD_REQUEST), Some("$")),
+            (r#"["a", []]"#, Some(StatusCode::UNPROCESSABLE_ENTITY), Some("$")),
+            (r#"[]"#, Some(StatusCode::UNPROCESSABLE_ENTITY), Some("$")),
+            (r#"["a""#, Some(StatusCode::BAD_REQUEST), Some("$")),
         ];
         for (body, status, path) in cases {
-            let result = parse_json::<Sample>(body.as_bytes());
+            let result = parse_object::<Sample>(body.as_bytes());
             assert_eq!(result.as_ref().err().map(|error| error.status), status, "{body}");
             let first = result.err().and_then(|error| error.details.first().map(|detail| detail.path.clone()));
             assert_eq!(first.as_deref(), path, "{body}");

@@ -135,8 +135,8 @@ impl Route {
 const E_READ: &[u16] = &[404];
 const E_COMMAND: &[u16] = &[400, 404, 409, 422];
 const E_CREATE: &[u16] = &[400, 409, 422];
-/// A conditional write (`If-Match`): 412 when the resource moved on.
-const E_WRITE_IF: &[u16] = &[400, 404, 412, 422];
+/// A conditional write (`If-Match`): 412 when the resource moved on, 409 when a new name is taken.
+const E_WRITE_IF: &[u16] = &[400, 404, 409, 412, 422];
 const E_COMMAND_IF: &[u16] = &[400, 404, 409, 412, 422];
 
 /// The example of `POST /definitions`: the quick start's integration.
