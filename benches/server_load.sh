@@ -33,13 +33,14 @@ WORK=$(mktemp -d)
 cleanup() {
     kill "${SERVER_PID:-}" "${SINK_PID:-}" 2>/dev/null || true
     wait 2>/dev/null || true
+    cp "$WORK/server.log" "${TMPDIR:-/tmp}/server_load.log" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 "$BIN/cutover" sink --listen "127.0.0.1:$SINK_PORT" >/dev/null &
 SINK_PID=$!
-CUTOVER_BOOTSTRAP_TOKEN=$TOKEN CUTOVER_OUTBOUND_ALLOW=127.0.0.1/32 RUST_LOG=warn \
+CUTOVER_BOOTSTRAP_TOKEN=$TOKEN CUTOVER_OUTBOUND_ALLOW=127.0.0.1/32 RUST_LOG=${RUST_LOG:-warn} \
     "$BIN/cutover-server" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 export CUTOVER_SERVER=http://127.0.0.1:$PORT CUTOVER_TOKEN=$TOKEN
@@ -109,9 +110,25 @@ ended() {
     curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/api/v1/metrics" |
         awk '/^cutover_fires_total/ {sum += $2} END {print sum + 0}'
 }
-while [ "$(ended)" -lt "$starts" ]; do sleep 0.05; done
+# Wait for every started task's fire to end, at most WAIT seconds, saying how far it got each second.
+WAIT=${WAIT:-120}
+deadline=$(($(date +%s) + WAIT))
+last_report=0
+done_count=$(ended)
+while [ "$done_count" -lt "$starts" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    if [ "$(date +%s)" -gt "$last_report" ]; then
+        echo "fires ended: $done_count of $starts" >&2
+        last_report=$(date +%s)
+    fi
+    sleep 0.05
+    done_count=$(ended)
+done
 load_ended=$(date +%s%N)
 elapsed_ms=$(((load_ended - load_started) / 1000000))
-echo "task starts answered 2xx: $starts; every fire ended after $elapsed_ms ms"
-echo "fires per second end to end: $((starts * 1000 / elapsed_ms))"
+echo "task starts answered 2xx: $starts; fires ended: $done_count after $elapsed_ms ms"
+echo "fires per second end to end: $((done_count * 1000 / elapsed_ms))"
+echo "tasks by integration status:"
+"$BIN/cutover" task list "$RUNBOOK" --all --json | python3 -c '
+import collections, json, sys
+print(dict(collections.Counter(task["integration_status"] for task in json.load(sys.stdin)["items"])))'
 grep -E "cutover_fires_total" <(curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/api/v1/metrics")

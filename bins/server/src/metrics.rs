@@ -29,10 +29,23 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Upper bounds (seconds) of the attempt duration histogram's buckets.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// How many ended fires may wait for their details (integration, attempt durations) to be read.
+const ENDED_QUEUE: usize = 65_536;
+
+/// A fire that ended, as the listener hands it to the task that reads its details.
+#[derive(Debug)]
+struct EndedFire {
+    runbook: RunbookId,
+    task: String,
+    fire: u32,
+    outcome: &'static str,
+    status: IntegrationStatus,
+}
 
 /// The server's metrics.
 #[derive(Debug, Default)]
@@ -136,11 +149,24 @@ struct Inner {
 
 impl Metrics {
     /// Metrics following `engine`'s events until `shutdown`.
+    ///
+    /// The listener only counts (no await per event), so it keeps up with the broadcast and the totals are exact;
+    /// what needs the store (an ended fire's integration and attempt durations) is read by a second task from a
+    /// bounded queue of [`ENDED_QUEUE`] ends. When ends come faster than that for long, the ends that find the queue
+    /// full are left out of the per-integration counts and the histogram, never out of `cutover_fires_total`.
     pub(crate) fn spawn(engine: &Engine, mut shutdown: watch::Receiver<bool>) -> Arc<Self> {
         let metrics = Arc::new(Self::default());
         let listener = metrics.clone();
         let engine = engine.clone();
         let mut events = engine.subscribe();
+        let (ended, mut to_detail) = mpsc::channel::<EndedFire>(ENDED_QUEUE);
+        let detailer = metrics.clone();
+        let detail_engine = engine.clone();
+        tokio::spawn(async move {
+            while let Some(fire) = to_detail.recv().await {
+                detailer.detail(&detail_engine, fire).await;
+            }
+        });
         tokio::spawn(async move {
             listener.scan(&engine).await;
             loop {
@@ -149,7 +175,12 @@ impl Metrics {
                     received = events.recv() => received,
                 };
                 match received {
-                    Ok(event) => listener.observe(&engine, &event).await,
+                    Ok(event) => {
+                        if let Some(fire) = listener.observe(&event) {
+                            // A full queue drops the details of this end (see above), not its count.
+                            let _ = ended.try_send(fire);
+                        }
+                    }
                     Err(broadcast::error::RecvError::Lagged(_)) => listener.scan(&engine).await,
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
@@ -178,40 +209,38 @@ impl Metrics {
         self.lock().active = active;
     }
 
-    async fn observe(&self, engine: &Engine, event: &EngineEvent) {
-        let Event::IntegrationStatusChanged { task, fire, status, .. } = &event.event else { return };
+    /// Counts an event; returns the fire that ended with it, if one did.
+    fn observe(&self, event: &EngineEvent) -> Option<EndedFire> {
+        let Event::IntegrationStatusChanged { task, fire, status, .. } = &event.event else { return None };
         let key = (event.runbook, task.clone());
-        let outcome = {
-            let mut inner = self.lock();
-            if is_active(*status) {
-                inner.active.insert(key, *status);
-            } else {
-                inner.active.remove(&key);
-            }
-            let outcome = outcome_name(*status);
-            if let Some(outcome) = outcome {
-                *inner.fires.entry(outcome).or_default() += 1;
-            }
-            outcome
-        };
-        let Some(outcome) = outcome else { return };
-        let integration = match engine.runbook(event.runbook).await {
-            Ok(view) => view
-                .state
-                .task(task)
-                .and_then(|task| task.plan.action.as_ref().map(|action| action.reference.integration.clone())),
+        let mut inner = self.lock();
+        if is_active(*status) {
+            inner.active.insert(key, *status);
+        } else {
+            inner.active.remove(&key);
+        }
+        let outcome = outcome_name(*status)?;
+        *inner.fires.entry(outcome).or_default() += 1;
+        Some(EndedFire { runbook: event.runbook, task: task.clone(), fire: fire.0, outcome, status: *status })
+    }
+
+    /// Reads what an ended fire's counts by integration and its attempt durations need.
+    async fn detail(&self, engine: &Engine, ended: EndedFire) {
+        // One task read alone: copying the whole runbook per ended fire is too slow on large runbooks.
+        let integration = match engine.task(ended.runbook, &ended.task).await {
+            Ok(snapshot) => snapshot.plan.action.map(|action| action.reference.integration),
             Err(_) => None,
         };
         if let Some(integration) = integration {
-            *self.lock().fires_by_integration.entry((integration, outcome)).or_default() += 1;
+            *self.lock().fires_by_integration.entry((integration, ended.outcome)).or_default() += 1;
         }
-        if *status == IntegrationStatus::NotSent {
+        if ended.status == IntegrationStatus::NotSent {
             return;
         }
-        let Ok(fires) = engine.task_actions_log(event.runbook, task).await else { return };
+        let Ok(fires) = engine.task_actions_log(ended.runbook, &ended.task).await else { return };
         let durations: Vec<f64> = fires
             .iter()
-            .filter(|logged| logged.number == fire.0)
+            .filter(|logged| logged.number == ended.fire)
             .flat_map(|logged| &logged.entries)
             .filter_map(|entry| match entry {
                 LogEntry::Attempt(attempt) => Some(attempt.duration_seconds()),
