@@ -8,7 +8,7 @@
 //! shutdown. Then every secret of the run is looked for in the database, the server's output and every API answer.
 
 use base64::Engine as _;
-use cutover_integrations_core::store::test_databases::fresh_postgres_url;
+use cutover_integrations_test_support::fresh_postgres_url;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

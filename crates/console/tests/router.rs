@@ -9,7 +9,7 @@ use cutover_integrations_console::{CONTENT_SECURITY_POLICY, ConsoleSettings, Ses
 use cutover_integrations_core::Engine;
 use cutover_integrations_core::model::{Role, SecretValue, SystemParameter};
 use cutover_integrations_core::store::NewUser;
-use cutover_integrations_core::store::test_databases::fresh_sqlite_url;
+use cutover_integrations_test_support::fresh_sqlite_url;
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -4,8 +4,8 @@
 use cutover_integrations_core::model::{RunMode, RunbookStage, TaskStage};
 use cutover_integrations_core::runbook::{Actor, Command};
 use cutover_integrations_core::store::RunbookId;
-use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_core::{DriveOptions, Engine, EngineSettings, ManualTasks};
+use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use std::fmt::Write as _;
 
 #[allow(dead_code, reason = "each test binary uses part of the sink")]

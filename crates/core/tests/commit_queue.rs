@@ -5,8 +5,8 @@
 use cutover_integrations_core::model::{RunMode, RunbookStage, TaskStage};
 use cutover_integrations_core::runbook::{Actor, Command, Event};
 use cutover_integrations_core::store::RunbookId;
-use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_core::{Engine, EngineError};
+use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use std::fmt::Write as _;
 use std::time::Duration;
 

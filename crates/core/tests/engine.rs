@@ -4,11 +4,11 @@
 use cutover_integrations_core::http::{CallbackReport, CallbackStatus};
 use cutover_integrations_core::model::{FieldValue, IntegrationStatus, RunMode, RunbookStage, TaskStage};
 use cutover_integrations_core::runbook::{Actor, Command, Event};
-use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_core::store::{ClaimRequest, FireStatus, RunbookId};
 use cutover_integrations_core::{
     DriveOptions, Engine, EngineError, EngineEvent, EngineSettings, ManualTasks, RunbookView, RunningEngine,
 };
+use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use std::time::Duration;
 use tokio::sync::broadcast;
 

@@ -6,8 +6,8 @@
 use cutover_integrations_core::http::{ManualTimer, Timer};
 use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::NewUser;
-use cutover_integrations_core::store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_core::{Engine, SessionPolicy};
+use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use jiff::{SignedDuration, Timestamp};
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;

@@ -666,7 +666,7 @@ mod tests {
     #[tokio::test]
     async fn one_round_trip_batches_commit_small_and_large() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let url = crate::test_databases::fresh_sqlite_url(dir.path());
+        let url = cutover_integrations_test_support::fresh_sqlite_url(dir.path());
         let cipher = Arc::new(Cipher::new(KeyRing::new(KeyId(1), Key::from_bytes([3u8; 32]))));
         let store = SqlStore::connect(SqlStoreOptions::new(url), cipher).await.expect("store");
         let tasks = vec!["{\"n\":0}".to_owned(), "{\"n\":1}".to_owned()];

@@ -312,12 +312,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn commits_of_many_runbooks_land_together_on_sqlite() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        check(store(&crate::test_databases::fresh_sqlite_url(dir.path())).await).await;
+        check(store(&cutover_integrations_test_support::fresh_sqlite_url(dir.path())).await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn commits_of_many_runbooks_land_together_on_postgres() {
-        let Some(url) = crate::test_databases::fresh_postgres_url("group commit").await else { return };
+        let Some(url) = cutover_integrations_test_support::fresh_postgres_url("group commit").await else { return };
         check(store(&url).await).await;
     }
 }

@@ -297,5 +297,3 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
     /// Claims up to `limit` due timers, leasing them to `owner`.
     async fn claim_timers(&self, request: &ClaimRequest) -> Result<Vec<TimerRecord>, StoreError>;
 }
-
-pub mod test_databases;

@@ -157,13 +157,13 @@ mod tests {
     #[tokio::test]
     async fn runbooks_keep_their_definition_across_migration_10_on_sqlite() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("{}?mode=rwc", crate::test_databases::fresh_sqlite_url(dir.path()));
+        let url = format!("{}?mode=rwc", cutover_integrations_test_support::fresh_sqlite_url(dir.path()));
         check(&url, Backend::Sqlite).await;
     }
 
     #[tokio::test]
     async fn runbooks_keep_their_definition_across_migration_10_on_postgres() {
-        let Some(url) = crate::test_databases::fresh_postgres_url("migration 10").await else { return };
+        let Some(url) = cutover_integrations_test_support::fresh_postgres_url("migration 10").await else { return };
         check(&url, Backend::Postgres).await;
     }
 }

@@ -3,8 +3,8 @@
 //! bounds true.
 
 use cutover_integrations_auth::{Cipher, Key, KeyId, KeyRing};
-use cutover_integrations_store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_store::{EventBounds, RunbookId, Sealer, SqlStore, SqlStoreOptions, Store};
+use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use std::sync::Arc;
 
 async fn stores(test: &str, dir: &std::path::Path) -> Vec<SqlStore> {

@@ -3,8 +3,8 @@
 
 use cutover_integrations_auth::{Cipher, Key, KeyId, KeyRing};
 use cutover_integrations_model::{RunMode, RunbookStage};
-use cutover_integrations_store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_store::{NewRunbook, RunbookId, RunbookQuery, Sealer, SqlStore, SqlStoreOptions, Store};
+use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use serde_json::json;
 use std::sync::Arc;
 

@@ -8,8 +8,8 @@ use cutover_integrations_model::{
     Action, ActionRef, ActionSettings, AuthSettings, CustomField, CustomFieldType, ExecutionMode, HttpMethod,
     Integration, IntegrationKind, RequestSpec, Role, SecretValue, SystemParameter, Trigger, Visibility,
 };
-use cutover_integrations_store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_store::*;
+use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 

@@ -4,8 +4,8 @@
 
 use cutover_integrations_auth::{Cipher, Key, KeyId, KeyRing};
 use cutover_integrations_model::{Action, Integration};
-use cutover_integrations_store::test_databases::{fresh_postgres_url, fresh_sqlite_url};
 use cutover_integrations_store::{IntegrationId, Sealer, SqlStore, SqlStoreOptions, Store, StoreError};
+use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use serde_json::json;
 use std::sync::Arc;
 

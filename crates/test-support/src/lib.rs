@@ -1,4 +1,5 @@
-//! Fresh, isolated databases for tests of the store and of the crates built on it.
+//! Fresh, isolated databases for tests of the store and of the crates built on it: a dev-dependency only, never
+//! part of a production crate.
 //!
 //! PostgreSQL tests read the server from `CUTOVER_TEST_POSTGRES_URL` (a role allowed to create databases); each
 //! call creates a new database on it, so test binaries running in parallel never share tables. Without the variable
@@ -48,7 +49,7 @@ pub async fn fresh_postgres_url(test: &str) -> Option<String> {
         "{NAME_PREFIX}{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
-        crate::sql::wall_clock_millis()
+        wall_clock_millis()
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
@@ -91,6 +92,12 @@ async fn drop_databases_of_ended_processes(admin: &mut sqlx::AnyConnection) {
             report(&format!("cannot drop old test database {name}: {error}"));
         }
     }
+}
+
+/// Milliseconds since the Unix epoch (0 on a clock set before it), so names of the same process id never repeat
+/// across runs.
+fn wall_clock_millis() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_millis()).unwrap_or(0)
 }
 
 fn report(line: &str) {
