@@ -371,15 +371,23 @@ impl Engine {
     async fn insert_runbook(&self, runbook: Runbook, state: RunbookState) -> Result<RunbookId, EngineError> {
         let loaded = Loaded::new(runbook, state);
         let tasks = loaded.task_documents()?;
+        // The creation's event is written with the runbook (it lists the tasks made, for `task.created`).
+        let made = loaded.state.tasks().map(|task| task.plan.id.clone()).collect();
+        let created = [crate::event_log::planning_body(&Event::RunbookCreated, Some(made))];
         let new = NewRunbook {
             name: &loaded.definition.name,
             definition: &loaded.definition_document()?,
             state: &loaded.header_document()?,
             tasks: &tasks,
+            events: &created,
         };
-        let id = self.inner.store.create_runbook(&new, self.now().as_millisecond()).await?;
+        let written = self.inner.store.create_runbook(&new, self.now().as_millisecond()).await?;
+        let id = written.id;
         *self.slot(id).cached.lock().await = Some(Arc::new(loaded));
-        self.publish(vec![EngineEvent { runbook: id, event: Event::RunbookCreated }]).await;
+        self.publish_committed(
+            vec![EngineEvent { runbook: id, event: Event::RunbookCreated }],
+            written.event_ids.last().copied(),
+        );
         Ok(id)
     }
 

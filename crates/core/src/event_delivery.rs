@@ -66,9 +66,10 @@ pub struct DeliveryView {
 }
 
 /// The event types an engine event makes, with the task each concerns (`runbook_created` makes `task.created` per
-/// task, which needs the runbook, so routing makes those).
+/// task it created, which its logged body lists, so routing makes those).
 pub fn event_types_of(event: &Event) -> Vec<(EventType, Option<String>)> {
     match event {
+        Event::TaskAdded { task } => vec![(EventType::TaskCreated, Some(task.clone()))],
         Event::TaskStageChanged { task, to, .. } => match to {
             TaskStage::InProgress => vec![(EventType::TaskStarted, Some(task.clone()))],
             TaskStage::Complete => vec![(EventType::TaskFinished, Some(task.clone()))],
@@ -261,10 +262,21 @@ impl Engine {
         let body: Value = serde_json::from_str(&stored.body).unwrap_or(Value::Null);
         let Ok(event) = serde_json::from_value::<Event>(body.clone()) else { return Ok(Vec::new()) };
         let types: Vec<(EventType, Option<String>)> = match &event {
-            Event::RunbookCreated if definition.wants(EventType::TaskCreated) => {
-                let Some(view) = self.routed_runbook(stored.runbook, runbooks).await? else { return Ok(Vec::new()) };
-                view.state.tasks().map(|task| (EventType::TaskCreated, Some(task.plan.id.clone()))).collect()
-            }
+            Event::RunbookCreated if definition.wants(EventType::TaskCreated) => match body.get("tasks") {
+                // The tasks the creation made, as it logged them.
+                Some(Value::Array(tasks)) => tasks
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|task| (EventType::TaskCreated, Some(task.to_owned())))
+                    .collect(),
+                // Logged before creations listed their tasks: the runbook's tasks now.
+                _ => {
+                    let Some(view) = self.routed_runbook(stored.runbook, runbooks).await? else {
+                        return Ok(Vec::new());
+                    };
+                    view.state.tasks().map(|task| (EventType::TaskCreated, Some(task.plan.id.clone()))).collect()
+                }
+            },
             event => event_types_of(event),
         };
         let types: Vec<_> = types.into_iter().filter(|(kind, _)| definition.wants(*kind)).collect();
@@ -362,6 +374,7 @@ impl Engine {
         if let Value::Object(change) = &mut change {
             change.remove("runbook");
             change.remove("actor");
+            change.remove("tasks");
         }
         let mut runbook = values.get("Runbook").cloned().unwrap_or(Value::Null);
         if let Value::Object(runbook) = &mut runbook {
@@ -612,6 +625,9 @@ mod tests {
             ),
             (Event::CustomFieldsChanged { task: Some("a".into()), fields: vec!["F".into()] }, vec![]),
             (Event::RunbookCreated, vec![]),
+            (Event::TaskAdded { task: "a".into() }, vec![(EventType::TaskCreated, a.clone())]),
+            (Event::TaskEdited { task: "a".into() }, vec![]),
+            (Event::TaskRemoved { task: "a".into() }, vec![]),
         ];
         for (event, expected) in cases {
             assert_eq!(event_types_of(&event), expected, "{event:?}");

@@ -1,103 +1,82 @@
-//! The engine's side of the durable event log: every event the engine tells listeners is also appended to the
-//! store's log, in the order the engine made them, by one appender task (so that two commits of one runbook never
-//! reach the log in the other order). Listeners that must not miss anything (the server's event stream) read the log
-//! after the last id they saw, and wait on [`Engine::event_log_changes`] for more.
+//! The engine's side of the durable event log: every event the engine tells listeners is also in the store's log,
+//! written by the same transaction as the change that made it. Listeners that must not miss anything (the server's
+//! event stream, event integrations) read the log after the last id they saw, and wait on
+//! [`Engine::event_log_changes`] for more.
 //!
-//! The events of a runbook change are written by the commit of the change itself (numbered in its transaction, see
-//! `Commit::events`), so a crash never keeps a change and loses its events, and ids follow the order of commits. Only
-//! `runbook_created`, which no commit of the runbook carries, is appended by the appender, before the runbook's id is
-//! returned to anyone (so before any commit of the runbook can make events).
+//! The events of a runbook command are written by the change's commit (numbered in its transaction, see
+//! `Commit::events`); `runbook_created` by the runbook's creation and the planning changes (`task_added`, …) by the
+//! runbook's replacement, each in its write's transaction (`NewRunbook::events`). So a crash never keeps a change and
+//! loses its events, and ids follow the order of the writes.
 //! Retention: events older than [`crate::EngineSettings::event_retention`] are removed, at most once a minute.
 
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
-use cutover_integrations_runbook::Actor;
+use cutover_integrations_runbook::{Actor, Event};
 use cutover_integrations_store::{EventBounds, RunbookId, Store, StoredEvent};
+use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
 
-/// How often old events are removed, at most.
+/// How often old events are removed.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// The most events appended in one transaction.
-const BATCH: usize = 512;
 
-/// The appender's inbox and the last id it appended.
+/// The last id this engine wrote to the log, and the task that removes old events.
 pub(crate) struct EventLog {
-    sender: mpsc::UnboundedSender<(Vec<EngineEvent>, Option<oneshot::Sender<()>>)>,
-    appended_sender: Arc<watch::Sender<i64>>,
+    appended_sender: watch::Sender<i64>,
     appended: watch::Receiver<i64>,
+    /// Dropped with the engine, which ends the pruning task.
+    _stop: oneshot::Sender<()>,
 }
 
 impl EventLog {
-    /// Starts the appender over `store`; it ends when the engine is dropped.
+    /// Starts removing events older than `retention` from `store` every minute; it stops when the engine is dropped.
     pub(crate) fn start(store: Arc<dyn Store>, retention: Duration, clock: impl Fn() -> i64 + Send + 'static) -> Self {
-        let (sender, mut inbox) = mpsc::unbounded_channel::<(Vec<EngineEvent>, Option<oneshot::Sender<()>>)>();
         let (appended_sender, appended) = watch::channel(0);
-        let appended_sender = Arc::new(appended_sender);
-        let advance = appended_sender.clone();
+        let (stop, mut stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let mut pruned_at: Option<Instant> = None;
-            while let Some((first, done)) = inbox.recv().await {
-                let mut events = first;
-                let mut waiting: Vec<oneshot::Sender<()>> = done.into_iter().collect();
-                while events.len() < BATCH {
-                    match inbox.try_recv() {
-                        Ok((more, done)) => {
-                            events.extend(more);
-                            waiting.extend(done);
-                        }
-                        Err(_) => break,
-                    }
+            let mut every = tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    _ = every.tick() => {}
                 }
-                let rows: Vec<(RunbookId, String)> = events
-                    .iter()
-                    .filter_map(|event| serde_json::to_string(event).ok().map(|body| (event.runbook, body)))
-                    .collect();
-                let now = clock();
-                match store.append_events(&rows, now).await {
-                    Ok(ids) => {
-                        if let Some(last) = ids.last() {
-                            advance_to(&advance, *last);
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "events could not be appended to the log"),
-                }
-                for done in waiting {
-                    let _ = done.send(());
-                }
-                if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-                    pruned_at = Some(Instant::now());
-                    let before = now.saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-                    if let Err(error) = store.prune_events(before).await {
-                        tracing::warn!(%error, "old events could not be removed from the log");
-                    }
+                let before = clock().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+                if let Err(error) = store.prune_events(before).await {
+                    tracing::warn!(%error, "old events could not be removed from the log");
                 }
             }
         });
-        Self { sender, appended_sender, appended }
-    }
-
-    /// Appends events that no commit carried to the log, in order; returns once they are appended (or failed to be).
-    pub(crate) async fn append(&self, events: Vec<EngineEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        let (done, appended) = oneshot::channel();
-        if self.sender.send((events, Some(done))).is_ok() {
-            let _ = appended.await;
-        }
+        Self { appended_sender, appended, _stop: stop }
     }
 }
 
-/// An event as the log keeps it: the [`EngineEvent`] and who caused it (`user` for a command of a person, `engine`
-/// for the engine's own: fire outcomes, auto starts, timers).
-pub(crate) fn logged_body(runbook: RunbookId, event: &cutover_integrations_runbook::Event, actor: &Actor) -> String {
+/// Who caused a change, as logged bodies say: `user` for a command of a person, `engine` for the engine's own (fire
+/// outcomes, auto starts, timers).
+fn actor_name(actor: &Actor) -> &'static str {
+    if actor.roles.is_empty() { "engine" } else { "user" }
+}
+
+/// An event as the log keeps it: the [`EngineEvent`] and who caused it (see [`actor_name`]).
+pub(crate) fn logged_body(runbook: RunbookId, event: &Event, actor: &Actor) -> String {
     let mut body = serde_json::to_value(EngineEvent { runbook, event: event.clone() }).unwrap_or_default();
-    if let serde_json::Value::Object(object) = &mut body {
-        let who = if actor.roles.is_empty() { "engine" } else { "user" };
-        object.insert("actor".to_owned(), serde_json::Value::String(who.to_owned()));
+    if let Value::Object(object) = &mut body {
+        object.insert("actor".to_owned(), Value::String(actor_name(actor).to_owned()));
+    }
+    body.to_string()
+}
+
+/// An event written with a runbook's creation or replacement, which a person makes (the store adds the runbook's
+/// id): the event, `actor: user`, and `tasks` when given (the tasks a creation made, for `task.created`).
+pub(crate) fn planning_body(event: &Event, tasks: Option<Vec<String>>) -> String {
+    let mut body = serde_json::to_value(event).unwrap_or_default();
+    if let Value::Object(object) = &mut body {
+        object.insert("actor".to_owned(), Value::String("user".to_owned()));
+        if let Some(tasks) = tasks {
+            object.insert("tasks".to_owned(), Value::from(tasks));
+        }
     }
     body.to_string()
 }
@@ -114,15 +93,7 @@ fn advance_to(sender: &watch::Sender<i64>, last: i64) {
 }
 
 impl Engine {
-    /// Tells listeners about events that no commit carried and appends them to the durable log (waiting for it).
-    pub(crate) async fn publish(&self, events: Vec<EngineEvent>) {
-        for event in &events {
-            let _ = self.inner.events.send(event.clone());
-        }
-        self.inner.event_log.append(events).await;
-    }
-
-    /// Tells listeners about events a commit wrote to the durable log, the last of them with id `last`.
+    /// Tells listeners about events a write stored in the durable log, the last of them with id `last`.
     pub(crate) fn publish_committed(&self, events: Vec<EngineEvent>, last: Option<i64>) {
         for event in &events {
             let _ = self.inner.events.send(event.clone());

@@ -129,18 +129,24 @@ impl Engine {
         let slot = self.slot(id);
         let mut cached = slot.cached.lock().await;
         let tasks = next.task_documents()?;
+        // The change's events are written with it.
+        let mut events = vec![changed];
+        events.extend(stage_changes(&loaded.state, &next.state));
+        let bodies: Vec<String> = events.iter().map(|event| crate::event_log::planning_body(event, None)).collect();
         let replaced = ReplacedRunbook {
             name: &next.definition.name,
             definition: &next.definition_document()?,
             state: &next.header_document()?,
             tasks: &tasks,
+            events: &bodies,
         };
         let now = self.now().as_millisecond();
-        next.version =
+        let written =
             match (self.inner.store.replace_runbook(id, loaded.version, &replaced, now).await, expected_version) {
                 (Err(StoreError::VersionConflict { .. }), Some(expected)) => return Err(stale(expected)),
                 (replaced, _) => replaced?,
             };
+        next.version = written.version;
         let view = RunbookView {
             id,
             definition: (*next.definition).clone(),
@@ -149,9 +155,8 @@ impl Engine {
         };
         *cached = Some(Arc::new(next));
         drop(cached);
-        let mut events = vec![EngineEvent { runbook: id, event: changed }];
-        events.extend(stage_changes(&loaded.state, &view.state).map(|event| EngineEvent { runbook: id, event }));
-        self.publish(events).await;
+        let events = events.into_iter().map(|event| EngineEvent { runbook: id, event }).collect();
+        self.publish_committed(events, written.event_ids.last().copied());
         Ok(view)
     }
 }

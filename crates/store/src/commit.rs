@@ -670,8 +670,8 @@ mod tests {
         let cipher = Arc::new(Cipher::new(KeyRing::new(KeyId(1), Key::from_bytes([3u8; 32]))));
         let store = SqlStore::connect(SqlStoreOptions::new(url), cipher).await.expect("store");
         let tasks = vec!["{\"n\":0}".to_owned(), "{\"n\":1}".to_owned()];
-        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks };
-        let id = store.create_runbook(&new, 1).await.expect("runbook");
+        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks, events: &[] };
+        let id = store.create_runbook(&new, 1).await.expect("runbook").id;
         let mut version = 1;
         let mut next = 0;
         for size in [1, 11] {

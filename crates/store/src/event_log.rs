@@ -7,6 +7,36 @@
 use crate::error::StoreError;
 use crate::records::{Millis, RunbookId};
 use crate::sql::{SqlStore, get};
+use crate::writer::WriteTx;
+
+/// Numbers and inserts events inside `tx`; on PostgreSQL the sequence row stays locked until `tx` ends, so callers
+/// append last in their transaction.
+async fn append_in(tx: &mut WriteTx, events: &[(RunbookId, String)], now: Millis) -> Result<Vec<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last: i64 =
+        sqlx::query_scalar("UPDATE event_sequence SET last_id = last_id + $1 WHERE id = 1 RETURNING last_id")
+            .bind(events.len() as i64)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(StoreError::db("numbering events"))?;
+    let first = last - events.len() as i64 + 1;
+    let mut ids = Vec::with_capacity(events.len());
+    for (offset, (runbook, body)) in events.iter().enumerate() {
+        let id = first + offset as i64;
+        sqlx::query("INSERT INTO events (id, runbook_id, body, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(runbook.0)
+            .bind(body)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::db("appending an event"))?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
 
 /// An event as stored: its id, its runbook, and its JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +60,24 @@ pub struct EventBounds {
     pub last: i64,
 }
 
+/// Appends the events a runbook's creation or replacement makes inside its transaction (see
+/// [`crate::NewRunbook::events`]): each body, a JSON object, gets the runbook's id as `runbook`.
+pub(crate) async fn append_runbook_events(
+    tx: &mut WriteTx,
+    runbook: RunbookId,
+    bodies: &[String],
+    now: Millis,
+) -> Result<Vec<i64>, StoreError> {
+    let mut events = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body)
+            .map_err(|error| StoreError::Corrupt { what: "runbook event", reason: error.to_string() })?;
+        object.insert("runbook".to_owned(), serde_json::Value::from(runbook.0));
+        events.push((runbook, serde_json::Value::Object(object).to_string()));
+    }
+    append_in(tx, &events, now).await
+}
+
 impl SqlStore {
     /// See [`crate::Store::append_events`].
     pub(crate) async fn insert_events(
@@ -41,26 +89,7 @@ impl SqlStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
-        let last: i64 =
-            sqlx::query_scalar("UPDATE event_sequence SET last_id = last_id + $1 WHERE id = 1 RETURNING last_id")
-                .bind(events.len() as i64)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::db("numbering events"))?;
-        let first = last - events.len() as i64 + 1;
-        let mut ids = Vec::with_capacity(events.len());
-        for (offset, (runbook, body)) in events.iter().enumerate() {
-            let id = first + offset as i64;
-            sqlx::query("INSERT INTO events (id, runbook_id, body, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(id)
-                .bind(runbook.0)
-                .bind(body)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("appending an event"))?;
-            ids.push(id);
-        }
+        let ids = append_in(&mut tx, events, now).await?;
         tx.commit().await.map_err(StoreError::db("committing events"))?;
         Ok(ids)
     }

@@ -263,8 +263,8 @@ mod tests {
         let mut ids = Vec::new();
         for n in 0..8 {
             let name = format!("r{n}");
-            let new = NewRunbook { name: &name, definition: "{}", state: "{}", tasks: &tasks };
-            ids.push(store.create_runbook(&new, 1).await.expect("runbook"));
+            let new = NewRunbook { name: &name, definition: "{}", state: "{}", tasks: &tasks, events: &[] };
+            ids.push(store.create_runbook(&new, 1).await.expect("runbook").id);
         }
         for (round, stale) in [(1, true), (2, false)] {
             let held = store.lead().await.expect("the writing side");

@@ -60,7 +60,7 @@ pub use records::{
     ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireRecord,
     FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewEvent, NewFire, NewRunbook,
     NewTimer, NewUser, RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TaskRow,
-    TimerId, TimerRecord, User, UserId,
+    TimerId, TimerRecord, User, UserId, WrittenRunbook,
 };
 pub use references::{NamingRunbook, TaskReference};
 pub use sealer::{SealError, SealFailure, Sealer};
@@ -145,19 +145,20 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
     async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StoreError>;
 
     /// Creates a runbook at version 1 from its definition document (JSON), its run-level state (JSON) and every task's
-    /// state (a row each, inserted together in one statement).
-    async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<RunbookId, StoreError>;
+    /// state (a row each, inserted together in one statement), and appends its events to the log, all in one
+    /// transaction: a runbook never exists without its creation's events, and a creation that fails leaves neither.
+    async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<WrittenRunbook, StoreError>;
 
     /// Replaces a runbook's name, definition, run-level state and every task's state (editing a runbook being
-    /// planned), if its version is still `expected_version` ([`StoreError::VersionConflict`] otherwise); returns the
-    /// new version.
+    /// planned), if its version is still `expected_version` ([`StoreError::VersionConflict`] otherwise), and appends
+    /// its events to the log in the same transaction.
     async fn replace_runbook(
         &self,
         id: RunbookId,
         expected_version: i64,
         runbook: &ReplacedRunbook<'_>,
         now: Millis,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<WrittenRunbook, StoreError>;
 
     /// One runbook with its definition, run-level state, every task's state and version, read in one statement.
     async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError>;

@@ -158,6 +158,22 @@ pub struct NewRunbook<'a> {
     pub state: &'a str,
     /// Every task's state (JSON objects), in plan order.
     pub tasks: &'a [String],
+    /// The events the write makes (`runbook_created`, a planning change), each a JSON object: they are appended to
+    /// the durable log in the same transaction, with the runbook's id added as `runbook`, so that the runbook never
+    /// exists (or changes) without them.
+    pub events: &'a [String],
+}
+
+/// What [`Store::create_runbook`](crate::Store::create_runbook) and
+/// [`Store::replace_runbook`](crate::Store::replace_runbook) wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenRunbook {
+    /// The runbook.
+    pub id: RunbookId,
+    /// Its version now.
+    pub version: i64,
+    /// The ids its events were given in the log, in the order of [`NewRunbook::events`].
+    pub event_ids: Vec<i64>,
 }
 
 /// A runbook's new name, definition, run-level state and task states (editing a runbook being planned), for

@@ -566,7 +566,7 @@ impl Store for SqlStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<RunbookId, StoreError> {
+    async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<WrittenRunbook, StoreError> {
         let mut tx = self.begin().await?;
         let workspace = definition_workspace(self.backend, "$2");
         let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -588,8 +588,9 @@ impl Store for SqlStore {
             .await
             .map_err(StoreError::db("storing a runbook's definition"))?;
         self.insert_tasks(&mut tx, RunbookId(id), runbook.tasks, 1).await?;
+        let event_ids = crate::event_log::append_runbook_events(&mut tx, RunbookId(id), runbook.events, now).await?;
         tx.commit().await.map_err(StoreError::db("committing a runbook"))?;
-        Ok(RunbookId(id))
+        Ok(WrittenRunbook { id: RunbookId(id), version: 1, event_ids })
     }
 
     async fn replace_runbook(
@@ -598,7 +599,7 @@ impl Store for SqlStore {
         expected_version: i64,
         runbook: &ReplacedRunbook<'_>,
         now: Millis,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<WrittenRunbook, StoreError> {
         let mut tx = self.begin().await?;
         let workspace = definition_workspace(self.backend, "$2");
         let result = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -630,8 +631,9 @@ impl Store for SqlStore {
             .await
             .map_err(StoreError::db("replacing task states"))?;
         self.insert_tasks(&mut tx, id, runbook.tasks, expected_version + 1).await?;
+        let event_ids = crate::event_log::append_runbook_events(&mut tx, id, runbook.events, now).await?;
         tx.commit().await.map_err(StoreError::db("committing a replaced runbook"))?;
-        Ok(expected_version + 1)
+        Ok(WrittenRunbook { id, version: expected_version + 1, event_ids })
     }
 
     async fn runbook(&self, id: RunbookId) -> Result<Option<RunbookRecord>, StoreError> {

@@ -72,8 +72,8 @@ async fn events_committed_with_a_change_are_numbered_in_its_transaction() {
     let dir = tempfile::tempdir().expect("temporary directory");
     for store in stores("events_in_commits", dir.path()).await {
         let tasks = vec!["{}".to_owned()];
-        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks };
-        let id = store.create_runbook(&new, 1).await.expect("runbook");
+        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks, events: &[] };
+        let id = store.create_runbook(&new, 1).await.expect("runbook").id;
         let events = |names: &[&str]| -> Vec<NewEvent> {
             names.iter().map(|name| NewEvent { runbook_id: id, body: format!("{{\"e\":\"{name}\"}}") }).collect()
         };
@@ -118,6 +118,105 @@ async fn events_committed_with_a_change_are_numbered_in_its_transaction() {
         );
         assert_eq!(read.iter().map(|event| event.id).collect::<Vec<_>>(), (1..=7).collect::<Vec<i64>>());
         assert_eq!(store.event_bounds().await.expect("bounds").last, 7);
+    }
+}
+
+/// A runbook's creation and its replacement (planning) append their events in their own transaction: the events are
+/// in the log, with the runbook's id, as soon as the write returns; a write that fails (a task state or an event that
+/// does not parse, a stale version) leaves neither the runbook nor its change nor any event, and takes no id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runbook_and_its_events_are_written_in_one_transaction() {
+    use cutover_integrations_store::{NewRunbook, StoreError};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for store in stores("runbook_events_in_one_transaction", dir.path()).await {
+        let good = vec!["{\"n\":0}".to_owned()];
+        let bad = vec!["not json".to_owned()];
+        let created = vec![r#"{"event":"runbook_created","tasks":["a"]}"#.to_owned()];
+        let not_an_object = vec!["[1]".to_owned()];
+        // (what, task states, events, whether it lands)
+        let creations: [(&str, &[String], &[String], bool); 4] = [
+            ("with its creation event", &good, &created, true),
+            ("with a task state that does not parse", &bad, &created, false),
+            ("with an event that is not an object", &good, &not_an_object, false),
+            ("without events", &good, &[], true),
+        ];
+        let mut runbooks = 0;
+        for (what, tasks, events, lands) in creations {
+            let before = store.event_bounds().await.expect("bounds").last;
+            let new = NewRunbook { name: what, definition: "{}", state: "{}", tasks, events };
+            let written = store.create_runbook(&new, 10).await;
+            let after = store.event_bounds().await.expect("bounds").last;
+            let listed = store.runbooks().await.expect("runbooks");
+            if !lands {
+                assert!(written.is_err(), "{what}: {written:?}");
+                assert_eq!((listed.len(), after), (runbooks, before), "{what}: nothing written, no id taken");
+                continue;
+            }
+            let written = written.expect(what);
+            runbooks += 1;
+            assert_eq!(listed.len(), runbooks, "{what}");
+            assert_eq!(written.version, 1, "{what}");
+            let expected: Vec<i64> = (before + 1..=before + events.len() as i64).collect();
+            assert_eq!((written.event_ids.clone(), after), (expected, before + events.len() as i64), "{what}");
+            let logged = store.events_after(before, Some(written.id), 10).await.expect("read");
+            let bodies: Vec<serde_json::Value> =
+                logged.iter().map(|event| serde_json::from_str(&event.body).expect("a JSON body")).collect();
+            let wanted: Vec<serde_json::Value> = events
+                .iter()
+                .map(|body| {
+                    let mut body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+                    body["runbook"] = written.id.0.into();
+                    body
+                })
+                .collect();
+            assert_eq!(bodies, wanted, "{what}: the bodies, with the runbook's id");
+        }
+
+        // Replacing: the change's events land with it; a stale or failing replacement writes nothing.
+        let new = NewRunbook { name: "planned", definition: "{}", state: "{}", tasks: &good, events: &created };
+        let id = store.create_runbook(&new, 20).await.expect("runbook").id;
+        let added =
+            vec![r#"{"event":"task_added","task":"b"}"#.to_owned(), r#"{"event":"task_ready","task":"b"}"#.to_owned()];
+        let two = vec!["{\"n\":0}".to_owned(), "{\"n\":1}".to_owned()];
+        // (what, expected version, task states, events, the version after)
+        let replacements: [(&str, i64, &[String], &[String], i64); 4] = [
+            ("a stale replacement", 7, &two, &added, 1),
+            ("a replacement whose event is not an object", 1, &two, &not_an_object, 1),
+            ("a replacement whose task state does not parse", 1, &bad, &added, 1),
+            ("a replacement with its events", 1, &two, &added, 2),
+        ];
+        for (what, expected_version, tasks, events, version) in replacements {
+            let before = store.event_bounds().await.expect("bounds").last;
+            let replaced = NewRunbook { name: "planned", definition: "{}", state: "{}", tasks, events };
+            let written = store.replace_runbook(id, expected_version, &replaced, 30).await;
+            let record = store.runbook(id).await.expect("read").expect("the runbook");
+            let after = store.event_bounds().await.expect("bounds").last;
+            assert_eq!(record.version, version, "{what}");
+            if version == 1 {
+                if expected_version != 1 {
+                    assert!(matches!(written, Err(StoreError::VersionConflict { .. })), "{what}: {written:?}");
+                } else {
+                    assert!(written.is_err(), "{what}: {written:?}");
+                }
+                assert_eq!((record.tasks.len(), after), (1, before), "{what}: nothing written, no id taken");
+            } else {
+                let written = written.expect(what);
+                assert_eq!((written.version, written.event_ids), (2, vec![before + 1, before + 2]), "{what}");
+                assert_eq!(record.tasks.len(), 2, "{what}");
+                let logged = store.events_after(before, None, 10).await.expect("read");
+                let kinds: Vec<(i64, String)> = logged
+                    .iter()
+                    .map(|event| {
+                        let body: serde_json::Value = serde_json::from_str(&event.body).expect("JSON");
+                        (
+                            body["runbook"].as_i64().unwrap_or_default(),
+                            body["event"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(kinds, [(id.0, "task_added".to_owned()), (id.0, "task_ready".to_owned())], "{what}");
+            }
+        }
     }
 }
 

@@ -46,7 +46,7 @@ async fn filters_and_pages_agree_on_both_backends() {
             }
             let definition = json!({"runbook": runbook, "plan": {"tasks": []}}).to_string();
             let state = json!({"version": 1, "stage": stage, "mode": mode}).to_string();
-            let new = NewRunbook { name, definition: &definition, state: &state, tasks: &[] };
+            let new = NewRunbook { name, definition: &definition, state: &state, tasks: &[], events: &[] };
             store.create_runbook(&new, 1).await.expect("runbook");
         }
         let cases: Vec<(&str, RunbookQuery, Vec<i64>)> = vec![

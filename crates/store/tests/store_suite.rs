@@ -250,9 +250,14 @@ fn new_fire(task: &str, number: i64, due_at: Millis) -> NewFire {
 
 async fn runbook(store: &SqlStore) -> RunbookId {
     let tasks = [r#"{"t":0}"#, r#"{"t":1}"#, r#"{"t":2}"#].map(String::from);
-    let new =
-        NewRunbook { name: "Release 42", definition: r#"{"name":"Release 42"}"#, state: r#"{"v":1}"#, tasks: &tasks };
-    store.create_runbook(&new, 1).await.expect("runbook")
+    let new = NewRunbook {
+        name: "Release 42",
+        definition: r#"{"name":"Release 42"}"#,
+        state: r#"{"v":1}"#,
+        tasks: &tasks,
+        events: &[],
+    };
+    store.create_runbook(&new, 1).await.expect("runbook").id
 }
 
 async fn commit_is_all_or_nothing(db: Db) {
@@ -643,9 +648,14 @@ async fn task_rows_are_written_and_read_as_they_change(db: Db) {
 
     // Replacing the runbook replaces its definition and every row; a reader of an older version reads them all.
     let tasks = [r#"{"r":0}"#, r#"{"r":1}"#].map(String::from);
-    let replaced =
-        ReplacedRunbook { name: "Release 43", definition: r#"{"name":"Release 43"}"#, state: "{}", tasks: &tasks };
-    assert_eq!(store.replace_runbook(id, 3, &replaced, 4).await.expect("replace"), 4);
+    let replaced = ReplacedRunbook {
+        name: "Release 43",
+        definition: r#"{"name":"Release 43"}"#,
+        state: "{}",
+        tasks: &tasks,
+        events: &[],
+    };
+    assert_eq!(store.replace_runbook(id, 3, &replaced, 4).await.expect("replace").version, 4);
     let changes = store.runbook_if_changed(id, 3).await.expect("read").expect("changed");
     assert_eq!(changes.definition.as_deref(), Some(r#"{"name":"Release 43"}"#));
     assert_eq!(positions(&changes), [(0, r#"{"r":0}"#), (1, r#"{"r":1}"#)]);
@@ -1020,8 +1030,8 @@ async fn runbooks_naming_an_action_are_found_in_their_definitions(db: Db) {
     ];
     let mut ids = Vec::new();
     for (name, definition) in definitions {
-        let new = NewRunbook { name, definition, state: r#"{"v":1}"#, tasks: &[] };
-        ids.push(store.create_runbook(&new, 1).await.expect("runbook"));
+        let new = NewRunbook { name, definition, state: r#"{"v":1}"#, tasks: &[], events: &[] };
+        ids.push(store.create_runbook(&new, 1).await.expect("runbook").id);
     }
     let post = ActionRef { integration: "Slack".into(), action: "Post".into() };
     let thread = ActionRef { integration: "Slack".into(), action: "Post/Thread".into() };
