@@ -293,6 +293,83 @@ async fn events_reach_receivers_in_order_filtered_and_failures_are_logged_on_pos
     }
 }
 
+/// `task.created`: one per task the runbook was created with and one per task added while planning, each once (a
+/// task added before the creation was routed is not sent twice), in event order, before the run's events.
+async fn every_task_is_created_once(url: &str) {
+    let receiver = Receiver::start().await;
+    let settings = EngineSettings { poll_interval: Duration::from_millis(50), ..EngineSettings::default() };
+    let engine = open_engine(url, settings).await;
+    let created = event_integration("Created", "task.created, task.started", "", &format!("{}/created", receiver.url));
+    let runbook = "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A}\n  - {id: b, name: B, predecessors: [a]}\n";
+    let applied = engine
+        .apply_definitions(&[("created.yaml", created.as_str()), ("r.yaml", runbook)])
+        .await
+        .expect("definitions");
+    let r = applied.runbooks[0];
+    // Added and edited before any engine routed the creation: the creation's event lists only a and b.
+    engine.add_task(r, &serde_json::json!({"id": "c", "name": "C", "predecessors": ["b"]})).await.expect("add c");
+    engine.add_task(r, &serde_json::json!({"name": "D"})).await.expect("add d");
+    engine.edit_task(r, "a", &serde_json::json!({"name": "A2"})).await.expect("edit a");
+    let logged = engine.events_after(0, Some(r), 100).await.expect("the log");
+    let first: Value = serde_json::from_str(&logged[0].body).expect("JSON");
+    assert_eq!(
+        (&first["event"], &first["runbook"], &first["tasks"], &first["actor"]),
+        (&Value::from("runbook_created"), &Value::from(r.0), &serde_json::json!(["a", "b"]), &Value::from("user")),
+        "the creation's event, written with the runbook: {first}"
+    );
+    let running = engine.start();
+    let user = Actor::with_roles([cutover_integrations_core::model::Role::Operator]);
+    engine.command(r, Command::StartRunbook { mode: RunMode::Live }, &user).await.expect("start the runbook");
+    engine.command(r, Command::StartTask { task: "a".into(), force: false }, &user).await.expect("start a");
+    receiver.wait_until("the task.started of a", |all| all.iter().any(|r| r.event_type() == "task.started")).await;
+    // Every delivery of R is done: nothing more will arrive, so what arrived is all that was sent.
+    let deliveries = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let log = engine.runbook_event_deliveries(r).await.expect("deliveries");
+            if log.len() == 5 && log.iter().all(|d| d.status == DeliveryStatus::Done) {
+                return log;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("five deliveries, all done");
+    assert!(deliveries.iter().all(|d| d.outcome == Some(DeliveryOutcome::Delivered)));
+    let task = |kind: &str, task: &str| (r.0, kind.to_owned(), task.to_owned());
+    assert_eq!(
+        seen(&receiver, "/created"),
+        [
+            task("task.created", "a"),
+            task("task.created", "b"),
+            task("task.created", "c"),
+            task("task.created", "d"),
+            task("task.started", "a"),
+        ]
+    );
+    let arrived = receiver.at("/created");
+    let ids: Vec<i64> = arrived.iter().map(Received::event_id).collect();
+    assert!(ids.windows(2).all(|pair| pair[0] <= pair[1]), "in event order: {ids:?}");
+    assert_eq!(ids[0], ids[1], "a and b come from the creation's event");
+    let keys: std::collections::HashSet<&str> = arrived.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys.len(), 5, "one key per delivery");
+    assert_eq!(arrived[2].body["task"]["name"], "C");
+    assert_eq!(arrived[2].body["change"], serde_json::json!({"event": "task_added", "task": "c"}));
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_task_created_or_added_is_sent_once_in_order_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    every_task_is_created_once(&fresh_sqlite_url(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_task_created_or_added_is_sent_once_in_order_on_postgres() {
+    if let Some(url) = fresh_postgres_url("event_integrations_created").await {
+        every_task_is_created_once(&url).await;
+    }
+}
+
 // ---- Crash recovery ----
 
 const CHAINS: usize = 5;
