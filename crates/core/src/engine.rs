@@ -47,7 +47,7 @@ pub(crate) struct Inner {
     pub(crate) timer: Arc<dyn Timer>,
     pub(crate) settings: EngineSettings,
     pub(crate) events: broadcast::Sender<EngineEvent>,
-    /// The durable event log's appender (see `event_log.rs`).
+    /// The durable event log's last written id and pruning (see `event_log.rs`).
     pub(crate) event_log: crate::event_log::EventLog,
     /// Per runbook, the cached state and the queue of changes to commit (see `commit_queue.rs`).
     pub(crate) runbooks: std::sync::Mutex<HashMap<RunbookId, Arc<RunbookSlot>>>,

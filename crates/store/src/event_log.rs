@@ -2,7 +2,7 @@
 //! listener that lost its connection (or a server that restarted) resumes after the last id it saw.
 //!
 //! Ids come from the one-row `event_sequence`, moved in the appending transaction: never reused, and on PostgreSQL
-//! the row stays locked until the appender commits, so a reader never sees a larger id before a smaller one.
+//! the row stays locked until the writing transaction commits, so a reader never sees a larger id before a smaller one.
 
 use crate::error::StoreError;
 use crate::records::{Millis, RunbookId};
