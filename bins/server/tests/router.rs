@@ -83,13 +83,29 @@ struct Answer {
     body: Value,
     location: Option<String>,
     content_type: Option<String>,
+    etag: Option<String>,
 }
 
 impl App {
     async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<(&str, String)>) -> Answer {
+        self.send_with(method, path, token, &[], body).await
+    }
+
+    /// [`App::send`] with request headers.
+    async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Answer {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = match body {
             Some((content_type, body)) => request.header("content-type", content_type).body(Body::from(body)),
@@ -99,7 +115,7 @@ impl App {
         let response = self.router.clone().oneshot(request).await.expect("response");
         let status = response.status();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let (location, content_type) = (header("location"), header("content-type"));
+        let (location, content_type, etag) = (header("location"), header("content-type"), header("etag"));
         let headers: Vec<(String, String)> = response
             .headers()
             .iter()
@@ -115,7 +131,7 @@ impl App {
         if let Err(problems) = CONTRACT.get().expect("the OpenAPI document").check(&exchange) {
             panic!("the answer departs from the OpenAPI document: {problems}");
         }
-        Answer { status, body, location, content_type }
+        Answer { status, body, location, content_type, etag }
     }
 
     async fn call(&self, method: &str, path: &str, role: Role, body: Option<Value>) -> Answer {
@@ -1628,5 +1644,105 @@ async fn the_documents_example_definitions_are_accepted() {
         sent += 1;
     }
     assert_eq!(sent, 2, "POST /definitions and POST /runbooks have examples");
+    app.stop().await;
+}
+
+/// `PUT /event-integrations/{id}` is a conditional write like the other single resources: the current `ETag` (or
+/// `*`, or none) replaces it and answers the new one; a stale or foreign `If-Match` is 412 `precondition_failed` and
+/// nothing changed; a new name is 422 and an unknown id 404, whatever the `If-Match`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_integration_is_replaced_only_at_its_if_match_version() {
+    /// The `If-Match` a step sends.
+    enum Tag {
+        /// The `ETag` of the last successful read or write.
+        Current,
+        /// The `ETag` of the version before it.
+        Stale,
+        /// This text.
+        Given(&'static str),
+        /// No header.
+        Absent,
+    }
+    let app = app().await;
+    let definition = |enabled: bool, url: &str| {
+        json!({"name": "Audit", "events": ["task.started"], "enabled": enabled,
+            "request": {"method": "POST", "url": url}})
+    };
+    let created =
+        app.call("POST", "/api/v1/event-integrations", Role::Admin, Some(definition(true, "https://a.test/1")));
+    let created = created.await;
+    expect(&created, StatusCode::CREATED, None);
+    let id = created.body["id"].as_i64().expect("id");
+    let path = format!("/api/v1/event-integrations/{id}");
+    let mut renamed = definition(true, "https://a.test/9");
+    renamed["name"] = json!("Other");
+    // (what, path, If-Match, body, status, error code)
+    let steps: Vec<(&str, String, Tag, Value, StatusCode, Option<&str>)> = vec![
+        ("current", path.clone(), Tag::Current, definition(false, "https://a.test/2"), StatusCode::OK, None),
+        (
+            "stale",
+            path.clone(),
+            Tag::Stale,
+            definition(true, "https://a.test/3"),
+            StatusCode::PRECONDITION_FAILED,
+            Some("precondition_failed"),
+        ),
+        (
+            "weak",
+            path.clone(),
+            Tag::Given("W/\"2\""),
+            definition(true, "https://a.test/4"),
+            StatusCode::PRECONDITION_FAILED,
+            Some("precondition_failed"),
+        ),
+        (
+            "not ours",
+            path.clone(),
+            Tag::Given("\"v2\""),
+            definition(true, "https://a.test/5"),
+            StatusCode::PRECONDITION_FAILED,
+            Some("precondition_failed"),
+        ),
+        ("absent", path.clone(), Tag::Absent, definition(true, "https://a.test/6"), StatusCode::OK, None),
+        ("any", path.clone(), Tag::Given("*"), definition(false, "https://a.test/7"), StatusCode::OK, None),
+        ("renamed", path.clone(), Tag::Current, renamed, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input")),
+        (
+            "unknown",
+            "/api/v1/event-integrations/999".to_owned(),
+            Tag::Current,
+            definition(true, "https://a.test/8"),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+    ];
+    let mut tags = vec![created.etag.clone().expect("an ETag")];
+    for (what, path, tag, body, status, code) in steps {
+        let before = app.call("GET", &format!("/api/v1/event-integrations/{id}"), Role::Viewer, None).await;
+        assert_eq!(before.etag.as_ref(), tags.last(), "{what}: the last write's ETag is the current one");
+        let header = match tag {
+            Tag::Current => tags.last().cloned(),
+            Tag::Stale => tags.iter().rev().nth(1).cloned(),
+            Tag::Given(text) => Some(text.to_owned()),
+            Tag::Absent => None,
+        };
+        let headers: Vec<(&str, &str)> = header.iter().map(|tag| ("if-match", tag.as_str())).collect();
+        let token = Some(app.tokens[&Role::Admin].as_str());
+        let answer = app.send_with("PUT", &path, token, &headers, Some(("application/json", body.to_string()))).await;
+        expect(&answer, status, code);
+        let after = app.call("GET", &format!("/api/v1/event-integrations/{id}"), Role::Viewer, None).await;
+        if status == StatusCode::OK {
+            assert_eq!(answer.etag, after.etag, "{what}: the answer's ETag is the new one");
+            assert_ne!(answer.etag, before.etag, "{what}: a write moves the ETag");
+            assert_eq!(
+                (&after.body["request"]["url"], &after.body["enabled"]),
+                (&body["request"]["url"], &body["enabled"]),
+                "{what}"
+            );
+            tags.push(answer.etag.clone().expect("an ETag"));
+        } else {
+            assert_eq!((&after.body, &after.etag), (&before.body, &before.etag), "{what}: nothing changed");
+        }
+    }
+    assert_eq!(tags.len(), 4, "three writes landed: {tags:?}");
     app.stop().await;
 }

@@ -115,6 +115,34 @@ impl Engine {
         &self,
         document: &Value,
     ) -> Result<(EventIntegrationRecord, bool), EngineError> {
+        let definition = self.event_integration_of(document).await?;
+        self.put_event_integration(&definition).await
+    }
+
+    /// Replaces the definition of the event integration `id` with one written as JSON (checked like
+    /// [`Engine::put_event_integration_json`]), if it is still at `expected_version` (any version when `None`): one
+    /// that moved is refused with [`cutover_integrations_store::StoreError::Stale`], nothing changed. Its `name` must
+    /// stay the same (names are how definition files find it). Returns it with its secrets redacted.
+    pub async fn replace_event_integration_json_if(
+        &self,
+        id: EventIntegrationId,
+        document: &Value,
+        expected_version: Option<i64>,
+    ) -> Result<EventIntegrationRecord, EngineError> {
+        let stored = self.event_integration(id).await?;
+        if document.get("name").and_then(Value::as_str) != Some(stored.definition.name.as_str()) {
+            return Err(EngineError::invalid_input("name", format!("must stay `{}`", stored.definition.name)));
+        }
+        let definition = self.event_integration_of(document).await?;
+        let now = self.now().as_millisecond();
+        let mut record = self.inner.store.replace_event_integration(id, &definition, expected_version, now).await?;
+        record.definition.auth = record.definition.auth.with_secrets_replaced("[REDACTED]");
+        self.inner.wake.notify_one();
+        Ok(record)
+    }
+
+    /// An event integration written as JSON (`kind` may be left out), validated as a definition file would be.
+    async fn event_integration_of(&self, document: &Value) -> Result<EventIntegration, EngineError> {
         let mut document = document.clone();
         if let Value::Object(object) = &mut document {
             object.entry("kind").or_insert_with(|| Value::String("event_integration".to_owned()));
@@ -122,7 +150,7 @@ impl Engine {
         let text = serde_json::to_string_pretty(&document).map_err(EngineError::corrupt("event integration"))?;
         let parsed = self.check_definition("event_integration.json", &text).await?;
         match parsed.into_definition() {
-            Definition::EventIntegration(definition) => self.put_event_integration(&definition).await,
+            Definition::EventIntegration(definition) => Ok(definition),
             _ => Err(EngineError::invalid_input("kind", "must be `event_integration` (or left out)")),
         }
     }

@@ -200,18 +200,33 @@ pub(crate) fn event_auth_owner(name: &str) -> String {
 const REDACTED: &str = "[REDACTED]";
 
 impl SqlStore {
-    /// See [`crate::Store::put_event_integration`].
+    /// See [`crate::Store::put_event_integration`] and [`crate::Store::replace_event_integration`] (`guard`: the one
+    /// to replace and the version it must still have).
     pub(crate) async fn upsert_event_integration(
         &self,
         definition: &EventIntegration,
+        guard: Option<(EventIntegrationId, Option<i64>)>,
         now: Millis,
     ) -> Result<(EventIntegrationRecord, bool), StoreError> {
         let mut tx = self.begin().await?;
-        let existing = sqlx::query("SELECT id, body FROM event_integrations WHERE name = $1")
+        let existing = sqlx::query("SELECT id, body, version FROM event_integrations WHERE name = $1")
             .bind(&definition.name)
             .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::db("reading an event integration"))?;
+        let mut read_version = None;
+        if let Some((id, expected)) = guard {
+            // Replacing: the one of that id, which has this name (names never change), at the version expected.
+            let Some(row) = existing.as_ref().filter(|row| get::<i64>(row, "id").is_ok_and(|found| found == id.0))
+            else {
+                return Err(StoreError::NotFound { what: "event integration", id: id.0 });
+            };
+            let version: i64 = get(row, "version")?;
+            if let Some(expected) = expected.filter(|expected| *expected != version) {
+                return Err(StoreError::Stale { what: "event integration", id: id.0, expected });
+            }
+            read_version = expected.map(|_| version);
+        }
         let mut public = definition.clone();
         public.auth = definition.auth.with_secrets_replaced(REDACTED);
         let body = to_json(&public);
@@ -229,9 +244,11 @@ impl SqlStore {
                 let old: EventIntegration = serde_json::from_str(&get::<String>(&row, "body")?)
                     .map_err(|error| StoreError::Corrupt { what: "event integration", reason: error.to_string() })?;
                 let restart = !old.enabled && definition.enabled;
-                sqlx::query(
+                // Guarded by the version read when one was expected (another writer may have moved it since).
+                let updated = sqlx::query(
                     "UPDATE event_integrations SET body = $1, auth = $2, version = version + 1, updated_at = $3, \
-                     last_event_id = CASE WHEN $4 = 1 THEN $5 ELSE last_event_id END WHERE id = $6",
+                     last_event_id = CASE WHEN $4 = 1 THEN $5 ELSE last_event_id END \
+                     WHERE id = $6 AND ($7 < 0 OR version = $7)",
                 )
                 .bind(&body)
                 .bind(sealed)
@@ -239,9 +256,14 @@ impl SqlStore {
                 .bind(i64::from(restart))
                 .bind(last)
                 .bind(id.0)
+                .bind(read_version.unwrap_or(-1))
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::db("updating an event integration"))?;
+                if updated.rows_affected() != 1 {
+                    let expected = read_version.unwrap_or_default();
+                    return Err(StoreError::Stale { what: "event integration", id: id.0, expected });
+                }
                 (id, false)
             }
             None => {

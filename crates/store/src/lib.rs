@@ -192,6 +192,17 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
         now: Millis,
     ) -> Result<(EventIntegrationRecord, bool), StoreError>;
 
+    /// Replaces the definition of the event integration `id`, which must have the definition's name
+    /// ([`StoreError::NotFound`] otherwise), if it is still at `expected_version` ([`StoreError::Stale`] otherwise,
+    /// nothing changed; any version when `None`); returns it, auth opened.
+    async fn replace_event_integration(
+        &self,
+        id: EventIntegrationId,
+        definition: &EventIntegration,
+        expected_version: Option<i64>,
+        now: Millis,
+    ) -> Result<EventIntegrationRecord, StoreError>;
+
     /// Every event integration in name order, auth opened when `open`, otherwise its secrets `[REDACTED]`.
     async fn event_integrations(&self, open: bool) -> Result<Vec<EventIntegrationRecord>, StoreError>;
 

@@ -655,7 +655,17 @@ impl Store for SqlStore {
         definition: &EventIntegration,
         now: Millis,
     ) -> Result<(EventIntegrationRecord, bool), StoreError> {
-        self.upsert_event_integration(definition, now).await
+        self.upsert_event_integration(definition, None, now).await
+    }
+
+    async fn replace_event_integration(
+        &self,
+        id: EventIntegrationId,
+        definition: &EventIntegration,
+        expected_version: Option<i64>,
+        now: Millis,
+    ) -> Result<EventIntegrationRecord, StoreError> {
+        Ok(self.upsert_event_integration(definition, Some((id, expected_version)), now).await?.0)
     }
 
     async fn event_integrations(&self, open: bool) -> Result<Vec<EventIntegrationRecord>, StoreError> {

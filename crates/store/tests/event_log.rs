@@ -320,3 +320,70 @@ async fn deliveries_are_routed_once_claimed_in_order_per_runbook_and_recorded_un
         assert!(store.event_integration(EventIntegrationId(id.0), true).await.expect("read").is_none());
     }
 }
+
+/// Replacing an event integration by id is guarded by the version expected: the current one (or none) replaces it
+/// and moves the version; a stale one is refused with `Stale` and nothing changed; an id that is not the one of the
+/// definition's name is `NotFound`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_integration_is_replaced_only_at_the_version_expected() {
+    use cutover_integrations_model::{
+        AuthSettings, EventIntegration, EventScope, EventType, ExecutionMode, HttpMethod, RedirectPolicy, RequestSpec,
+    };
+    use cutover_integrations_store::{EventIntegrationId, StoreError};
+    let definition = |name: &str, url: &str| EventIntegration {
+        name: name.into(),
+        events: vec![EventType::TaskStarted],
+        scope: EventScope::All,
+        enabled: true,
+        execute_in_rehearsal: false,
+        auth: AuthSettings::None,
+        request: RequestSpec {
+            method: HttpMethod::Post,
+            url: url.into(),
+            headers: Default::default(),
+            payload: None,
+            params: None,
+            execution_mode: ExecutionMode::FireAndForget,
+            timeout_seconds: None,
+        },
+        allowed_hosts: Vec::new(),
+        redirects: RedirectPolicy::SameOrigin,
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for store in stores("event_integration_replaced_if", dir.path()).await {
+        let (audit, _) = store.put_event_integration(&definition("Audit", "https://a.test/1"), 1).await.expect("put");
+        store.put_event_integration(&definition("Pager", "https://p.test/1"), 1).await.expect("put");
+        let id = audit.id;
+        // (what, id, name, expected version, the version after, the error)
+        type Step<'a> = (&'a str, EventIntegrationId, &'a str, Option<i64>, i64, Option<&'a str>);
+        let steps: [Step<'_>; 6] = [
+            ("at the version read", id, "Audit", Some(1), 2, None),
+            ("stale", id, "Audit", Some(1), 2, Some("stale")),
+            ("from the future", id, "Audit", Some(9), 2, Some("stale")),
+            ("another's name", id, "Pager", Some(2), 2, Some("not found")),
+            ("an unknown id", EventIntegrationId(999), "Audit", None, 2, Some("not found")),
+            ("at any version", id, "Audit", None, 3, None),
+        ];
+        for (n, (what, target, name, expected, version, error)) in steps.into_iter().enumerate() {
+            let url = format!("https://a.test/{}", n + 2);
+            let replaced = store.replace_event_integration(target, &definition(name, &url), expected, 2).await;
+            let stored = store.event_integration(id, true).await.expect("read").expect("Audit");
+            assert_eq!(stored.version, version, "{what}");
+            match (error, replaced) {
+                (None, Ok(record)) => {
+                    assert_eq!((record.version, &record.definition.request.url), (version, &url), "{what}");
+                    assert_eq!(stored.definition, definition("Audit", &url), "{what}");
+                }
+                (Some("stale"), Err(StoreError::Stale { what: "event integration", .. })) => {
+                    assert_ne!(stored.definition.request.url, url, "{what}: nothing changed");
+                }
+                (Some("not found"), Err(StoreError::NotFound { what: "event integration", .. })) => {
+                    assert_ne!(stored.definition.request.url, url, "{what}: nothing changed");
+                }
+                (error, replaced) => panic!("{what}: expected {error:?}, got {replaced:?}"),
+            }
+        }
+        let pager = store.event_integrations(false).await.expect("list");
+        assert_eq!(pager.iter().map(|record| record.version).collect::<Vec<_>>(), [3, 1], "Pager untouched");
+    }
+}

@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::paging::{self, ListQuery};
-use crate::preconditions::tagged;
+use crate::preconditions::{IfMatch, tagged};
 use crate::views::{self, Page};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -49,17 +49,16 @@ pub(crate) async fn get(
     Ok(tagged(&headers, StatusCode::OK, record.version, views::event_integration(&record)))
 }
 
-/// Replaces an event integration's definition; its `name` must stay the same (names are how files find it).
+/// Replaces an event integration's definition (if it is still at the `If-Match` version); its `name` must stay the
+/// same (names are how files find it).
 pub(crate) async fn replace(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
     JsonBody(document): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let stored = state.engine.event_integration(event_integration_id(&id)?).await?;
-    if document.get("name").and_then(Value::as_str) != Some(stored.definition.name.as_str()) {
-        return Err(ApiError::invalid("name", format!("must stay `{}`", stored.definition.name)));
-    }
-    let (record, _) = state.engine.put_event_integration_json(&document).await?;
+    let record =
+        state.engine.replace_event_integration_json_if(event_integration_id(&id)?, &document, expected).await?;
     Ok(tagged(&HeaderMap::new(), StatusCode::OK, record.version, views::event_integration(&record)))
 }
 
