@@ -31,7 +31,7 @@ async fn store_with(count: usize, dir: &std::path::Path) -> SqlStore {
                 .to_string();
         let stage = if n % 10 == 0 { "active" } else { "planning" };
         let state = json!({"version": 1, "stage": stage, "mode": null}).to_string();
-        let new = NewRunbook { name: &name, definition: &definition, state: &state, tasks: &task_states };
+        let new = NewRunbook { name: &name, definition: &definition, state: &state, tasks: &task_states, events: &[] };
         store.create_runbook(&new, 1).await.expect("runbook");
     }
     store

@@ -150,7 +150,7 @@ impl Engine {
         let text = serde_json::to_string_pretty(&document).map_err(EngineError::corrupt("event integration"))?;
         let parsed = self.check_definition("event_integration.json", &text).await?;
         match parsed.into_definition() {
-            Definition::EventIntegration(definition) => Ok(definition),
+            Definition::EventIntegration(definition) => Ok(*definition),
             _ => Err(EngineError::invalid_input("kind", "must be `event_integration` (or left out)")),
         }
     }

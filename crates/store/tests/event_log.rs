@@ -134,7 +134,8 @@ async fn a_runbook_and_its_events_are_written_in_one_transaction() {
         let created = vec![r#"{"event":"runbook_created","tasks":["a"]}"#.to_owned()];
         let not_an_object = vec!["[1]".to_owned()];
         // (what, task states, events, whether it lands)
-        let creations: [(&str, &[String], &[String], bool); 4] = [
+        type Creation<'a> = (&'a str, &'a [String], &'a [String], bool);
+        let creations: [Creation<'_>; 4] = [
             ("with its creation event", &good, &created, true),
             ("with a task state that does not parse", &bad, &created, false),
             ("with an event that is not an object", &good, &not_an_object, false),
@@ -179,7 +180,8 @@ async fn a_runbook_and_its_events_are_written_in_one_transaction() {
             vec![r#"{"event":"task_added","task":"b"}"#.to_owned(), r#"{"event":"task_ready","task":"b"}"#.to_owned()];
         let two = vec!["{\"n\":0}".to_owned(), "{\"n\":1}".to_owned()];
         // (what, expected version, task states, events, the version after)
-        let replacements: [(&str, i64, &[String], &[String], i64); 4] = [
+        type Replacement<'a> = (&'a str, i64, &'a [String], &'a [String], i64);
+        let replacements: [Replacement<'_>; 4] = [
             ("a stale replacement", 7, &two, &added, 1),
             ("a replacement whose event is not an object", 1, &two, &not_an_object, 1),
             ("a replacement whose task state does not parse", 1, &bad, &added, 1),
