@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use cutover_integrations_http::{CallbackAuthority, ErrorKind, HttpError, PreparedAction};
+use cutover_integrations_http::{CallbackAuthority, ErrorKind, Executor as _, HttpError, PreparedAction};
 use cutover_integrations_model::FieldValue;
 use mockito::Matcher;
 use serde_json::json;
@@ -132,6 +132,74 @@ async fn structured_payloads_and_params_go_out_as_json_and_queries() {
     create.assert_async().await;
     poll.assert_async().await;
     assert!(log.result.unwrap().succeeded);
+}
+
+/// A polling payload and a cancel-webhook payload written as mappings go out as JSON the way the action's own does:
+/// quotes, line breaks and emoji in values stay text, a single placeholder with a filter gives a typed value, and
+/// `{{Response…}}` reads the first answer.
+#[tokio::test]
+async fn structured_polling_and_cancel_payloads_go_out_as_json() {
+    let mut server = mockito::Server::new_async().await;
+    let create = server.mock("POST", "/changes").with_body(r#"{"result": {"sys_id": "abc"}}"#).create_async().await;
+    let poll = server
+        .mock("POST", "/changes/abc/status")
+        .match_header("content-type", "application/json")
+        .match_body(Matcher::Json(json!({
+            "id": "abc",
+            "task": "Deploy \"web\"",
+            "note": "line one\n😀 \"quoted\"",
+            "hosts": ["a", "b"],
+        })))
+        .with_body(r#"{"state": "closed"}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let cancelled = server
+        .mock("POST", "/cancelled")
+        .match_header("content-type", "application/json")
+        .match_body(Matcher::Json(json!({"change": "CHG 42", "count": 2, "why": ["cancelled", "Deploy \"web\""]})))
+        .expect(1)
+        .create_async()
+        .await;
+    let definition = action(json!({
+        "settings": {
+            "cancelable": true,
+            "notify_webhook_on_cancel": {
+                "url": "{{SystemParameter.base}}/cancelled",
+                "payload": {
+                    "change": "{{CustomField['Change Number']}}",
+                    "count": "{{CustomField.Hosts | size}}",
+                    "why": ["cancelled", "{{Task.name}}"],
+                },
+            },
+        },
+        "request": {"method": "POST", "url": "{{SystemParameter.base}}/changes", "execution_mode": "polling"},
+        "polling": {
+            "method": "POST",
+            "url": "{{SystemParameter.base}}/changes/{{Response.result.sys_id}}/status",
+            "payload": {
+                "id": "{{Response.result.sys_id}}",
+                "task": "{{Task.name}}",
+                "note": "line one\n😀 \"quoted\"",
+                "hosts": "{{CustomField.Hosts | json}}",
+            },
+            "interval_seconds": 10,
+            "complete_when": [{"path": "$.state", "equals": "closed"}],
+        },
+    }));
+    let prepared = PreparedAction::compile(&definition).unwrap();
+    let fire = fire_at(&server.url());
+    let (executor, _) = executor();
+
+    let log = executor.run_to_completion(&prepared, &fire, None).await;
+    let state = executor.begin(&prepared, &fire, "cutover-1-changes-1-00ff".to_owned());
+    let notice = executor.notify_cancel(&prepared, &fire, &state, 1).await.expect("a cancel webhook");
+
+    create.assert_async().await;
+    poll.assert_async().await;
+    cancelled.assert_async().await;
+    assert!(log.result.unwrap().succeeded);
+    assert!(notice.delivered, "{:?}", notice.entries);
 }
 
 #[tokio::test]
