@@ -183,6 +183,28 @@ impl StepKind {
     }
 }
 
+/// Which steps of a plan to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Steps {
+    /// Every step, in order.
+    All,
+    /// Every step but the events' (numbering and appending).
+    Changes,
+    /// Only the events' steps.
+    Events,
+}
+
+impl Steps {
+    fn includes(self, kind: StepKind) -> bool {
+        let event = matches!(kind, StepKind::NumberEvents | StepKind::InsertEvents);
+        match self {
+            Self::All => true,
+            Self::Changes => !event,
+            Self::Events => event,
+        }
+    }
+}
+
 /// A value bound to a statement.
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
@@ -354,7 +376,7 @@ impl Plan {
     }
 
     /// The ids a commit's statements returned: new fires in the order of the commit, timers in the order created.
-    fn committed(commit: &Commit, rows: &[AnyRow]) -> Result<Committed, StoreError> {
+    pub(crate) fn committed(commit: &Commit, rows: &[AnyRow]) -> Result<Committed, StoreError> {
         let mut fires = HashMap::with_capacity(commit.new_fires.len());
         let mut timer_ids = Vec::with_capacity(commit.new_timers.len());
         let mut event_ids = Vec::with_capacity(commit.events.len());
@@ -445,7 +467,23 @@ impl SqlStore {
     pub(crate) async fn write_commit(&self, tx: &mut WriteTx, commit: &Commit) -> Result<Committed, StoreError> {
         let plan = Plan::of(commit)?;
         let mut rows = Vec::new();
-        for step in &plan.steps {
+        self.write_steps(tx, commit, &plan, Steps::All, &mut rows).await?;
+        Plan::committed(commit, &rows)
+    }
+
+    /// Writes the steps of `plan` that `which` names inside `tx`, collecting the rows they return into `rows`
+    /// ([`Plan::committed`] reads them in any order). A group on PostgreSQL writes every commit's changes first and
+    /// then every commit's events, so the event sequence row is always locked after every runbook row a transaction
+    /// locks: two transactions cannot wait for each other's runbook and sequence locks.
+    pub(crate) async fn write_steps(
+        &self,
+        tx: &mut WriteTx,
+        commit: &Commit,
+        plan: &Plan,
+        which: Steps,
+        rows: &mut Vec<AnyRow>,
+    ) -> Result<(), StoreError> {
+        for step in plan.steps.iter().filter(|step| which.includes(step.kind)) {
             let placeholders: Vec<String> = (1..=step.values.len()).map(|n| format!("${n}")).collect();
             let mut arguments = AnyArguments::default();
             for value in &step.values {
@@ -472,7 +510,7 @@ impl SqlStore {
                 return Err(self.failed_step(tx, commit, step.kind).await);
             }
         }
-        Plan::committed(commit, &rows)
+        Ok(())
     }
 
     /// The precise error of a step that changed fewer rows than it must.

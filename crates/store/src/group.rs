@@ -15,8 +15,12 @@
 //!   the others land and the failing one gets its own outcome; on PostgreSQL each caller writes its commit again on
 //!   its own, as it would without grouping. `None` from [`SqlStore::commit_grouped`] means exactly that: not written,
 //!   write it step by step (which says precisely what failed).
+//! - Lock order on PostgreSQL: runbook rows in runbook order, then the event sequence row, in a group as in a commit
+//!   written alone (a group writes every commit's changes before any commit's events), so no two transactions wait
+//!   for each other. A commit written alone that PostgreSQL still rolls back to break a deadlock or a serialization
+//!   conflict is written again (a few times) rather than failed.
 
-use crate::commit::{Plan, write_sqlite_batch};
+use crate::commit::{Plan, Steps, write_sqlite_batch};
 use crate::error::StoreError;
 use crate::records::{Commit, Committed};
 use crate::sql::{Backend, SqlStore};
@@ -197,16 +201,22 @@ impl SqlStore {
     /// back); an error only if the final `COMMIT` failed.
     async fn write_postgres_group(&self, group: &[Queued]) -> Result<Option<Vec<Committed>>, StoreError> {
         let Ok(mut tx) = self.begin().await else { return Ok(None) };
-        let mut results = Vec::with_capacity(group.len());
-        for queued in group {
-            match self.write_commit(&mut tx, &queued.commit).await {
-                Ok(committed) => results.push(committed),
-                Err(_) => {
+        let mut rows: Vec<Vec<_>> = group.iter().map(|_| Vec::new()).collect();
+        // Every commit's changes (runbook rows locked in runbook order), then every commit's events (the sequence row
+        // last, as in a commit written alone), so that no two transactions lock them in opposite orders.
+        for which in [Steps::Changes, Steps::Events] {
+            for (queued, rows) in group.iter().zip(&mut rows) {
+                if self.write_steps(&mut tx, &queued.commit, &queued.plan, which, rows).await.is_err() {
                     let _ = tx.rollback().await;
                     return Ok(None);
                 }
             }
         }
+        let results = group
+            .iter()
+            .zip(&rows)
+            .map(|(queued, rows)| Plan::committed(&queued.commit, rows))
+            .collect::<Result<Vec<_>, _>>()?;
         tx.commit().await.map_err(StoreError::db("committing a group of commits"))?;
         Ok(Some(results))
     }
@@ -319,5 +329,125 @@ mod tests {
     async fn commits_of_many_runbooks_land_together_on_postgres() {
         let Some(url) = cutover_integrations_test_support::fresh_postgres_url("group commit").await else { return };
         check(store(&url).await).await;
+    }
+    /// A group on PostgreSQL locks the event sequence only after every runbook it writes: while it waits for a
+    /// runbook another transaction holds, that transaction can still number its events (in the order of a commit
+    /// written alone: runbook, then sequence). Before, the group held the sequence from its first commit's events, the
+    /// two waited for each other, PostgreSQL broke the deadlock after a second, and a fire's outcome written alone
+    /// could fail with it (a fire sent twice by three engines).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_locks_the_event_sequence_after_its_runbooks_on_postgres() {
+        use sqlx::Connection as _;
+        let Some(url) = cutover_integrations_test_support::fresh_postgres_url("group lock order").await else {
+            return;
+        };
+        let store = store(&url).await;
+        let tasks = vec!["{}".to_owned(), "{}".to_owned()];
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            let name = format!("r{n}");
+            let new = NewRunbook { name: &name, definition: "{}", state: "{}", tasks: &tasks };
+            ids.push(store.create_runbook(&new, 1).await.expect("runbook"));
+        }
+        // Another writer holds the second runbook's row.
+        let mut other = sqlx::AnyConnection::connect(&url).await.expect("a second connection");
+        sqlx::raw_sql("BEGIN").execute(&mut other).await.expect("begin");
+        let lock = format!("SELECT id FROM runbooks WHERE id = {} FOR UPDATE", ids[1].0);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(lock)).execute(&mut other).await.expect("lock the runbook");
+
+        let held = store.lead().await.expect("the writing side");
+        let mut writes = tokio::task::JoinSet::new();
+        for (n, &id) in ids.iter().enumerate() {
+            let key = format!("r{n}");
+            let mut commit = commit(id, 1, &key);
+            commit.events = vec![NewEvent { runbook_id: id, body: "{}".to_owned() }];
+            let store = store.clone();
+            writes.spawn(async move { store.commit(commit).await });
+        }
+        while store.group.queue.lock().unwrap_or_else(PoisonError::into_inner).len() < ids.len() {
+            tokio::task::yield_now().await;
+        }
+        let groups_before = store.group_commits();
+        drop(held);
+        // The group is now waiting for the second runbook's row.
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                       AND wait_event_type = 'Lock'";
+        loop {
+            let (count,): (i64,) = sqlx::query_as(waiting).fetch_one(&mut other).await.expect("activity");
+            if count > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        // The other writer numbers its events: the sequence row is free, so this does not wait.
+        sqlx::raw_sql("SET LOCAL lock_timeout = '5s'").execute(&mut other).await.expect("timeout");
+        sqlx::raw_sql("UPDATE event_sequence SET last_id = last_id + 1 WHERE id = 1")
+            .execute(&mut other)
+            .await
+            .expect("the event sequence is not held by a group waiting for a runbook");
+        sqlx::raw_sql("COMMIT").execute(&mut other).await.expect("commit");
+        while let Some(written) = writes.join_next().await {
+            written.expect("a commit task").expect("committed");
+        }
+        assert_eq!(store.group_commits(), groups_before + 1, "both commits landed as one group, not rolled back");
+    }
+    /// A commit that PostgreSQL rolls back to break a deadlock is written again, not failed: the engine would
+    /// otherwise leave a fire whose outcome it could not record until its lease ran out, and another engine would
+    /// send it again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_rolled_back_by_a_deadlock_is_written_again_on_postgres() {
+        use sqlx::Connection as _;
+        let Some(url) = cutover_integrations_test_support::fresh_postgres_url("deadlock retry").await else {
+            return;
+        };
+        let store = store(&url).await;
+        let tasks = vec!["{}".to_owned(), "{}".to_owned()];
+        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks };
+        let id = store.create_runbook(&new, 1).await.expect("runbook");
+        let (fire_ids, _) = store.commit(commit(id, 1, "k")).await.expect("a fire");
+        let fire = fire_ids[0];
+
+        // Another writer takes the event sequence first, and gives way to nobody: its deadlock check waits longest.
+        let mut other = sqlx::AnyConnection::connect(&url).await.expect("a second connection");
+        sqlx::raw_sql("BEGIN").execute(&mut other).await.expect("begin");
+        sqlx::raw_sql("SET LOCAL deadlock_timeout = '20s'").execute(&mut other).await.expect("deadlock timeout");
+        sqlx::raw_sql("UPDATE event_sequence SET last_id = last_id WHERE id = 1")
+            .execute(&mut other)
+            .await
+            .expect("take the sequence");
+        // A lone fire write with an event: it locks the fire, then waits for the sequence.
+        let lone = Commit {
+            fire_updates: vec![FireUpdate {
+                id: fire,
+                guard: FireGuard::Status(FireStatus::Due),
+                status: FireStatus::Due,
+                state: "{\"written\":true}".to_owned(),
+                due_at: 5,
+                lease: None,
+            }],
+            events: vec![NewEvent { runbook_id: id, body: "{}".to_owned() }],
+            now: 2,
+            ..Default::default()
+        };
+        let write = tokio::spawn({
+            let store = store.clone();
+            async move { store.commit(lone).await }
+        });
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                       AND wait_event_type = 'Lock'";
+        loop {
+            let (count,): (i64,) = sqlx::query_as(waiting).fetch_one(&mut other).await.expect("activity");
+            if count > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        // The other writer now wants the fire: a deadlock, which PostgreSQL breaks by rolling the lone write back.
+        let touch = format!("UPDATE fires SET due_at = due_at WHERE id = {}", fire.0);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(touch)).execute(&mut other).await.expect("the other writer goes on");
+        sqlx::raw_sql("COMMIT").execute(&mut other).await.expect("commit");
+        write.await.expect("the write task").expect("written again after the deadlock");
+        let stored = store.fire(fire).await.expect("read").expect("fire");
+        assert_eq!((stored.state.as_str(), stored.due_at), ("{\"written\":true}", 5));
     }
 }

@@ -770,10 +770,18 @@ impl Store for SqlStore {
         if let Some(committed) = self.commit_grouped(&commit).await? {
             return Ok((committed.fire_ids, committed.timer_ids));
         }
-        let mut tx = self.begin().await?;
-        let committed = self.write_commit(&mut tx, &commit).await?;
-        tx.commit().await.map_err(StoreError::db("committing"))?;
-        Ok((committed.fire_ids, committed.timer_ids))
+        let mut conflicts = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let written = match self.write_commit(&mut tx, &commit).await {
+                Ok(committed) => tx.commit().await.map_err(StoreError::db("committing")).map(|()| committed),
+                Err(error) => Err(error),
+            };
+            match written {
+                Err(error) if conflicts < CONFLICT_RETRIES && rolled_back_by_conflict(&error) => conflicts += 1,
+                written => return written.map(|committed| (committed.fire_ids, committed.timer_ids)),
+            }
+        }
     }
 
     async fn commit_runbook(
@@ -791,33 +799,13 @@ impl Store for SqlStore {
         if let Some(committed) = self.commit_grouped(&commit).await? {
             return Ok(Some(committed));
         }
-        let mut tx = self.begin().await?;
-        match self.write_commit(&mut tx, &commit).await {
-            Ok(committed) => {
-                tx.commit().await.map_err(StoreError::db("committing"))?;
-                return Ok(Some(committed));
+        let mut conflicts = 0;
+        loop {
+            match self.commit_runbook_alone(id, &commit, rebuild).await {
+                Err(error) if conflicts < CONFLICT_RETRIES && rolled_back_by_conflict(&error) => conflicts += 1,
+                written => return written,
             }
-            Err(StoreError::VersionConflict { .. }) => {
-                tx.rollback().await.map_err(StoreError::db("rolling back a stale commit"))?;
-            }
-            Err(error) => return Err(error),
         }
-        // Another writer moved the runbook: read it again under its lock and write what `rebuild` makes of it. Nobody
-        // can move it before this transaction ends, so this second write cannot conflict.
-        let mut tx = self.begin().await?;
-        let (since, positions) = commit
-            .runbook
-            .as_ref()
-            .map(|write| (write.expected_version, write.tasks.iter().map(|task| task.position).collect::<Vec<_>>()))
-            .unwrap_or_default();
-        let record = lock_runbook(&mut tx, self.backend(), id, since, &positions).await?;
-        let Some(commit) = rebuild(&record) else {
-            tx.rollback().await.map_err(StoreError::db("rolling back a declined commit"))?;
-            return Ok(None);
-        };
-        let committed = self.write_commit(&mut tx, &commit).await?;
-        tx.commit().await.map_err(StoreError::db("committing"))?;
-        Ok(Some(committed))
     }
 
     async fn runbook_if_changed(&self, id: RunbookId, known_version: i64) -> Result<Option<RunbookRecord>, StoreError> {
@@ -1050,6 +1038,56 @@ impl SqlStore {
             .map_err(|error| StoreError::Corrupt { what: "action auth", reason: error.to_string() })?;
         Ok((to_json(&public), self.seal(&auth_owner(integration, &action.name), &auth)?))
     }
+}
+
+impl SqlStore {
+    /// Writes a runbook commit in its own transaction; on a stale version, once more under the runbook's lock with
+    /// what `rebuild` makes of the stored state (see [`Store::commit_runbook`]).
+    async fn commit_runbook_alone(
+        &self,
+        id: RunbookId,
+        commit: &Commit,
+        rebuild: &mut RebuildCommit<'_>,
+    ) -> Result<Option<Committed>, StoreError> {
+        let mut tx = self.begin().await?;
+        match self.write_commit(&mut tx, commit).await {
+            Ok(committed) => {
+                tx.commit().await.map_err(StoreError::db("committing"))?;
+                return Ok(Some(committed));
+            }
+            Err(StoreError::VersionConflict { .. }) => {
+                tx.rollback().await.map_err(StoreError::db("rolling back a stale commit"))?;
+            }
+            Err(error) => return Err(error),
+        }
+        // Another writer moved the runbook: read it again under its lock and write what `rebuild` makes of it. Nobody
+        // can move it before this transaction ends, so this second write cannot conflict.
+        let mut tx = self.begin().await?;
+        let (since, positions) = commit
+            .runbook
+            .as_ref()
+            .map(|write| (write.expected_version, write.tasks.iter().map(|task| task.position).collect::<Vec<_>>()))
+            .unwrap_or_default();
+        let record = lock_runbook(&mut tx, self.backend(), id, since, &positions).await?;
+        let Some(commit) = rebuild(&record) else {
+            tx.rollback().await.map_err(StoreError::db("rolling back a declined commit"))?;
+            return Ok(None);
+        };
+        let committed = self.write_commit(&mut tx, &commit).await?;
+        tx.commit().await.map_err(StoreError::db("committing"))?;
+        Ok(Some(committed))
+    }
+}
+
+/// How many times a commit that PostgreSQL rolled back to break a deadlock or a serialization conflict is written
+/// again before its error is returned.
+const CONFLICT_RETRIES: u32 = 3;
+
+/// Whether PostgreSQL rolled the transaction back to break a deadlock (`40P01`) or a serialization conflict
+/// (`40001`): nothing of it landed, and writing it again is safe.
+fn rolled_back_by_conflict(error: &StoreError) -> bool {
+    let StoreError::Database { source, .. } = error else { return false };
+    source.as_database_error().and_then(|error| error.code()).is_some_and(|code| code == "40P01" || code == "40001")
 }
 
 async fn upsert_custom_field(tx: &mut WriteTx, field: &CustomField, now: Millis) -> Result<(), StoreError> {
