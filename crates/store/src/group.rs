@@ -346,8 +346,8 @@ mod tests {
         let mut ids = Vec::new();
         for n in 0..2 {
             let name = format!("r{n}");
-            let new = NewRunbook { name: &name, definition: "{}", state: "{}", tasks: &tasks };
-            ids.push(store.create_runbook(&new, 1).await.expect("runbook"));
+            let new = NewRunbook { name: &name, definition: "{}", state: "{}", tasks: &tasks, events: &[] };
+            ids.push(store.create_runbook(&new, 1).await.expect("runbook").id);
         }
         // Another writer holds the second runbook's row.
         let mut other = sqlx::AnyConnection::connect(&url).await.expect("a second connection");
@@ -402,8 +402,8 @@ mod tests {
         };
         let store = store(&url).await;
         let tasks = vec!["{}".to_owned(), "{}".to_owned()];
-        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks };
-        let id = store.create_runbook(&new, 1).await.expect("runbook");
+        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks, events: &[] };
+        let id = store.create_runbook(&new, 1).await.expect("runbook").id;
         let (fire_ids, _) = store.commit(commit(id, 1, "k")).await.expect("a fire");
         let fire = fire_ids[0];
 
