@@ -105,6 +105,7 @@ fn build(engine: Engine, settings: ConsoleSettings, shutdown: Option<tokio::sync
         .route("/settings/custom-fields", get(pages::custom_fields::list).post(pages::custom_fields::create))
         .route("/settings/system-parameters", get(pages::parameters::list).post(pages::parameters::put))
         .route("/settings/users", get(pages::users::list).post(pages::users::create))
+        .route("/settings/event-integrations", get(pages::event_integrations::list))
         .route("/assets/{name}", get(assets::serve))
         .route("/assets/catalog/{file}", get(assets::catalog_icon))
         .layer(axum::middleware::from_fn_with_state(console.clone(), guard::guard))

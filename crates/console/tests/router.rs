@@ -278,6 +278,7 @@ async fn every_page_has_the_security_headers_and_no_inline_script_or_style() {
         "/settings/custom-fields".to_owned(),
         "/settings/system-parameters".to_owned(),
         "/settings/users".to_owned(),
+        "/settings/event-integrations".to_owned(),
         "/settings/integrations/999".to_owned(),
     ];
     let mut assets = Vec::new();
@@ -600,5 +601,53 @@ actions:
         assert!(page.body.contains("Everyone Note"), "a global field is offered in runbook {id}");
         assert_eq!(page.body.contains("value=\"Ops/Page Ops\""), offers_ops, "the Ops action in runbook {id}");
         assert_eq!(page.body.contains("Ops Ticket"), offers_ops, "the Ops field in runbook {id}");
+    }
+}
+
+/// `Event Integrations` is read-only and readable by every role that reads (as `GET /api/v1/event-integrations`):
+/// name, event types, scope and enabled for each, no write control, no auth and so never a secret; signed out, the
+/// sign-in page.
+#[tokio::test]
+async fn event_integrations_are_shown_read_only_to_readers_without_secrets() {
+    let app = app().await;
+    let secret = "evt-page-s3cret";
+    let files = [
+        (
+            "audit.yaml",
+            format!(
+                "kind: event_integration\nname: Audit\nevents: [task.started, task.finished]\n\
+                 scope: {{workspace: Ops}}\nauth: {{type: token, token: {secret}}}\n\
+                 request: {{method: POST, url: 'https://audit.example.com/hook'}}\n"
+            ),
+        ),
+        (
+            "pager.yaml",
+            "kind: event_integration\nname: Pager\nevents: [task.failed]\nenabled: false\n\
+             request: {method: POST, url: 'https://pager.example.com/x'}\n"
+                .to_owned(),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(name, text)| (*name, text.as_str())).collect();
+    app.engine.apply_definitions(&files).await.expect("event integrations");
+    let mut signed_out = Client::default();
+    let answer = app.send(&mut signed_out, "GET", "/settings/event-integrations", None).await;
+    assert!(answer.status.is_redirection() && answer.header("location").contains("/sign-in"), "{}", answer.status);
+    for role in [Role::Viewer, Role::CustomFieldsAdmin, Role::IntegrationsAdmin, Role::Admin] {
+        let mut client = app.sign_in(role).await;
+        let page = app.send(&mut client, "GET", "/settings/event-integrations", None).await;
+        assert_eq!(page.status, StatusCode::OK, "{role:?}");
+        for shown in [
+            "<h1>Event Integrations</h1>",
+            ">Audit<",
+            "task.started, task.finished",
+            "Runbooks of the workspace Ops",
+            ">Pager <span class=\"badge\">Disabled</span>",
+            "Nothing sent yet.",
+            "href=\"/settings/event-integrations\" aria-current=\"page\"",
+        ] {
+            assert!(page.body.contains(shown), "{role:?}: {shown} in {}", page.body);
+        }
+        assert!(!page.body.contains(secret), "{role:?}: no secret on the page");
+        assert!(!page.body.contains("<form method=\"post\" action=\"/settings/event"), "{role:?}: read-only");
     }
 }

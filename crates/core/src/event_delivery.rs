@@ -47,6 +47,10 @@ const CLAIM_BATCH: i64 = 32;
 pub struct DeliveryView {
     /// The event's id in the event log.
     pub event_id: i64,
+    /// When the event was logged.
+    pub event_at: Timestamp,
+    /// The event's runbook.
+    pub runbook: RunbookId,
     /// The event type sent.
     pub event_type: EventType,
     /// The event integration's id.
@@ -181,6 +185,21 @@ impl Engine {
     /// The deliveries of a runbook's events, in event order, with their log: the event part of its actions log.
     pub async fn runbook_event_deliveries(&self, runbook: RunbookId) -> Result<Vec<DeliveryView>, EngineError> {
         self.runbook(runbook).await?;
+        let deliveries = self.inner.store.runbook_deliveries(runbook).await?;
+        self.delivery_views(deliveries).await
+    }
+
+    /// An event integration's latest `limit` deliveries, newest event first, with their log.
+    pub async fn event_integration_deliveries(
+        &self,
+        id: EventIntegrationId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryView>, EngineError> {
+        let deliveries = self.inner.store.event_integration_deliveries(id, limit).await?;
+        self.delivery_views(deliveries).await
+    }
+
+    async fn delivery_views(&self, deliveries: Vec<DeliveryRecord>) -> Result<Vec<DeliveryView>, EngineError> {
         let names: HashMap<EventIntegrationId, String> = self
             .inner
             .store
@@ -189,12 +208,14 @@ impl Engine {
             .into_iter()
             .map(|record| (record.id, record.definition.name))
             .collect();
-        let mut views = Vec::new();
-        for delivery in self.inner.store.runbook_deliveries(runbook).await? {
+        let mut views = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
             let entries: Vec<LogEntry> =
                 serde_json::from_str(&delivery.entries).map_err(EngineError::corrupt("event delivery log"))?;
             views.push(DeliveryView {
                 event_id: delivery.event_id,
+                event_at: Timestamp::from_millisecond(delivery.event_at).unwrap_or(Timestamp::UNIX_EPOCH),
+                runbook: delivery.runbook_id,
                 event_type: delivery.event_type,
                 event_integration_id: delivery.event_integration_id,
                 event_integration: names.get(&delivery.event_integration_id).cloned(),

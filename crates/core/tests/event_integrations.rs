@@ -355,6 +355,11 @@ async fn every_task_is_created_once(url: &str) {
     assert_eq!(keys.len(), 5, "one key per delivery");
     assert_eq!(arrived[2].body["task"]["name"], "C");
     assert_eq!(arrived[2].body["change"], serde_json::json!({"event": "task_added", "task": "c"}));
+    // The event integration's latest deliveries, newest first (what the console shows).
+    let latest = engine.event_integration_deliveries(applied.event_integrations[0], 2).await.expect("latest");
+    let latest: Vec<(&str, Option<&str>, RunbookId)> =
+        latest.iter().map(|d| (d.event_type.as_str(), d.task.as_deref(), d.runbook)).collect();
+    assert_eq!(latest, [("task.started", Some("a"), r), ("task.created", Some("d"), r)]);
     running.shutdown().await;
 }
 

@@ -510,4 +510,22 @@ impl SqlStore {
         .map_err(StoreError::db("reading event deliveries"))?;
         rows.iter().map(delivery_row).collect()
     }
+
+    /// See [`crate::Store::event_integration_deliveries`].
+    pub(crate) async fn select_event_integration_deliveries(
+        &self,
+        id: EventIntegrationId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM event_deliveries WHERE event_integration_id = $1 \
+             ORDER BY event_id DESC, part DESC LIMIT $2"
+        )))
+        .bind(id.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading an event integration's deliveries"))?;
+        rows.iter().map(delivery_row).collect()
+    }
 }

@@ -246,6 +246,13 @@ pub trait Store: CredentialStore + SessionStore + Send + Sync + 'static {
     /// Every delivery of a runbook's events, in event order.
     async fn runbook_deliveries(&self, runbook: RunbookId) -> Result<Vec<DeliveryRecord>, StoreError>;
 
+    /// An event integration's latest `limit` deliveries, newest event first.
+    async fn event_integration_deliveries(
+        &self,
+        id: EventIntegrationId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+
     /// One page of runbooks as lists show them, in id order, filtered, in one query.
     async fn runbook_page(&self, query: &RunbookQuery) -> Result<RunbookPage, StoreError>;
 

@@ -60,6 +60,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite_010_runbook_definitions.sql"),
         postgres: include_str!("migrations/postgres_010_runbook_definitions.sql"),
     },
+    Migration {
+        version: 15,
+        sqlite: include_str!("migrations/sqlite_015_event_deliveries_latest.sql"),
+        postgres: include_str!("migrations/postgres_015_event_deliveries_latest.sql"),
+    },
 ];
 
 /// Applies every migration the database lacks. Several engines starting at once on PostgreSQL serialize on an

@@ -717,6 +717,14 @@ impl Store for SqlStore {
         self.select_runbook_deliveries(runbook).await
     }
 
+    async fn event_integration_deliveries(
+        &self,
+        id: EventIntegrationId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.select_event_integration_deliveries(id, limit).await
+    }
+
     async fn append_events(&self, events: &[(RunbookId, String)], now: Millis) -> Result<Vec<i64>, StoreError> {
         self.insert_events(events, now).await
     }

@@ -279,6 +279,12 @@ async fn deliveries_are_routed_once_claimed_in_order_per_runbook_and_recorded_un
         let routed = [delivery(3, 1), delivery(4, 2), delivery(5, 1)];
         assert!(store.route_events(id, 2, 5, &routed, 8).await.expect("route"));
         assert!(!store.route_events(id, 2, 5, &routed, 8).await.expect("route twice"), "the cursor moved on");
+        for (limit, expected) in [(2, vec![(5, 1), (4, 2)]), (9, vec![(5, 1), (4, 2), (3, 1)])] {
+            let deliveries = store.event_integration_deliveries(id, limit).await.expect("latest deliveries");
+            let latest: Vec<(i64, i64)> = deliveries.iter().map(|d| (d.event_id, d.runbook_id.0)).collect();
+            assert_eq!(latest, expected, "the latest first, at most {limit}");
+        }
+        assert!(store.event_integration_deliveries(EventIntegrationId(id.0 + 1), 9).await.expect("none").is_empty());
         assert_eq!(store.event_integration(id, false).await.expect("read").expect("exists").last_event_id, 5);
 
         let claim =

@@ -21,17 +21,20 @@ pub(crate) enum SettingsPage {
     Integrations,
     CustomFields,
     SystemParameters,
+    EventIntegrations,
     Users,
 }
 
 impl SettingsPage {
-    const ALL: [Self; 4] = [Self::Integrations, Self::CustomFields, Self::SystemParameters, Self::Users];
+    const ALL: [Self; 5] =
+        [Self::Integrations, Self::CustomFields, Self::SystemParameters, Self::EventIntegrations, Self::Users];
 
     fn label(self) -> &'static str {
         match self {
             Self::Integrations => "Integrations",
             Self::CustomFields => "Custom Fields",
             Self::SystemParameters => "System Parameters",
+            Self::EventIntegrations => "Event Integrations",
             Self::Users => "Users",
         }
     }
@@ -41,6 +44,7 @@ impl SettingsPage {
             Self::Integrations => "/settings/integrations",
             Self::CustomFields => "/settings/custom-fields",
             Self::SystemParameters => "/settings/system-parameters",
+            Self::EventIntegrations => "/settings/event-integrations",
             Self::Users => "/settings/users",
         }
     }

@@ -2,6 +2,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod custom_fields;
+pub(crate) mod event_integrations;
 pub(crate) mod graph;
 pub(crate) mod integrations;
 pub(crate) mod layout;
