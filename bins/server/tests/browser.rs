@@ -498,3 +498,100 @@ async fn a_predefined_integration_is_installed_from_the_picker() {
     browser.assert_no_csp_violation("consoleReady").await;
     browser.quit().await;
 }
+
+/// `Event Integrations` in Settings, as a viewer (who may read them, as through the REST API): each event
+/// integration with its event types, scope and enabled, and the latest deliveries of each, found by the tables'
+/// captions; no control to change anything.
+#[tokio::test]
+async fn event_integrations_show_what_each_last_sent() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(browser) = browser_or_skip("event_integrations_show_what_each_last_sent").await else { return };
+    let server = server().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+    let receiver = format!("http://{}", listener.local_addr().expect("address"));
+    let hooks = axum::Router::new().route("/ok", axum::routing::post(|| async { "ok" })).route(
+        "/down",
+        axum::routing::post(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "0")], "down") }),
+    );
+    tokio::spawn(async move { axum::serve(listener, hooks).await });
+    let running = server.engine.start();
+    let files = [
+        (
+            "audit.yaml",
+            format!(
+                "kind: event_integration\nname: Audit\nevents: [task.started, task.finished]\nscope: {{runbook: Release}}\n\
+                 request: {{method: POST, url: '{receiver}/ok'}}\n"
+            ),
+        ),
+        (
+            "pager.yaml",
+            format!(
+                "kind: event_integration\nname: Pager\nevents: [task.started]\n\
+                 request: {{method: POST, url: '{receiver}/down'}}\n"
+            ),
+        ),
+        (
+            "quiet.yaml",
+            format!(
+                "kind: event_integration\nname: Quiet\nevents: [run.finished]\nenabled: false\n\
+                 request: {{method: POST, url: '{receiver}/ok'}}\n"
+            ),
+        ),
+        ("release.yaml", "kind: runbook\nname: Release\ntasks:\n  - {id: deploy, name: Deploy}\n".to_owned()),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(name, text)| (*name, text.as_str())).collect();
+    let applied = server.engine.apply_definitions(&files).await.expect("definitions");
+    let runbook = applied.runbooks[0];
+    let operator = cutover_integrations_core::runbook::Actor::with_roles([Role::Operator]);
+    use cutover_integrations_core::runbook::Command;
+    for command in [
+        Command::StartRunbook { mode: cutover_integrations_core::model::RunMode::Live },
+        Command::StartTask { task: "deploy".into(), force: false },
+        Command::FinishTask { task: "deploy".into() },
+    ] {
+        server.engine.command(runbook, command, &operator).await.expect("command");
+    }
+    // Audit's two deliveries and Pager's one (failed after its retries) are recorded.
+    let recorded = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let deliveries = server.engine.runbook_event_deliveries(runbook).await.expect("deliveries");
+            let done = deliveries.iter().filter(|d| d.outcome.is_some()).count();
+            if deliveries.len() == 3 && done == 3 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(recorded.is_ok(), "the deliveries are recorded");
+
+    let viewer = NewUser { name: "Vera Viewer".into(), email: "vera@example.com".into(), roles: vec![Role::Viewer] };
+    let token = server.engine.create_user(&viewer).await.expect("viewer").token;
+    browser.sign_in(&server.base, token.expose_secret()).await;
+    browser.click(&browser.link("Event Integrations").await).await;
+    browser.heading("Event Integrations").await;
+    for name in ["Audit", "Pager", "Quiet"] {
+        browser.find(&format!("//section[h2[starts-with(normalize-space(), '{name}')]]"), name).await;
+    }
+    let audit =
+        browser.find("//table[caption[normalize-space()='Last deliveries of Audit']]", "Audit's deliveries").await;
+    let audit = browser.text(&audit).await;
+    assert!(audit.contains("task.finished") && audit.contains("task.started"), "{audit}");
+    assert_eq!(audit.matches("Delivered").count(), 2, "{audit}");
+    assert!(audit.find("task.finished") < audit.find("task.started"), "newest first: {audit}");
+    let pager =
+        browser.find("//table[caption[normalize-space()='Last deliveries of Pager']]", "Pager's deliveries").await;
+    assert!(browser.text(&pager).await.contains("Failed"));
+    assert!(!browser.present("//table[caption[normalize-space()='Last deliveries of Quiet']]").await);
+    let quiet = browser.find("//section[h2[starts-with(normalize-space(), 'Quiet')]]", "Quiet").await;
+    let quiet = browser.text(&quiet).await;
+    assert!(quiet.contains("Disabled") && quiet.contains("Nothing sent yet."), "{quiet}");
+    let page = browser.page_text().await;
+    assert!(page.contains("Runbooks named Release") && page.contains("Every runbook"), "{page}");
+    assert!(!browser.has_button("Save").await && !browser.has_button("Delete").await, "read-only");
+    browser.screenshot("17-event-integrations").await;
+    check_layouts(&browser, "17-event-integrations").await;
+    browser.assert_no_csp_violation("consoleReady").await;
+    browser.quit().await;
+    running.shutdown().await;
+}
