@@ -151,6 +151,7 @@ fn a_successful_run_fires_every_integration_task_and_exits_0() {
         [
             "announce: started (Announce the start)",
             "announce: integration pending",
+            "announce: integration running",
             "announce: integration succeeded",
             "announce: complete"
         ],

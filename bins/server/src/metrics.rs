@@ -3,7 +3,8 @@
 //! - `cutover_fires_total{outcome}`: fires that ended, by outcome (`succeeded`, `failed`, `cancelled`, `not_sent`);
 //! - `cutover_fire_attempt_duration_seconds`: a histogram of request attempt durations, read from the actions log of
 //!   each fire when it ends;
-//! - `cutover_fires_queued`: fires due or being sent (integration status `pending`), the dispatcher's queue;
+//! - `cutover_fires_queued`: fires due (integration status `pending`), the dispatcher's queue;
+//! - `cutover_fires_running`: fires whose request is being sent (`running`);
 //! - `cutover_fires_waiting`: fires waiting for a poll condition or a callback;
 //! - `cutover_fires_by_integration_total{integration,outcome}`: the same ends per integration (admin-defined names:
 //!   as many series as integrations, never per runbook or task);
@@ -13,16 +14,18 @@
 //! - `cutover_build_info{version}` and the `process_*` family (CPU seconds, resident and virtual memory, open file
 //!   descriptors, start time), read from `/proc/self` where there is one.
 //!
-//! The gauges start from a scan of every runbook and follow the events; a listener that falls behind scans again.
+//! The gauges start from a scan of the runbooks that can have a fire under way (active and paused ones, read a page at
+//! a time: runbooks in planning, complete or cancelled are never read) and follow the events; a listener that falls
+//! behind scans again.
 //! Durations are in seconds with microsecond resolution.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use cutover_integrations_core::http::LogEntry;
-use cutover_integrations_core::model::IntegrationStatus;
+use cutover_integrations_core::model::{IntegrationStatus, RunbookStage};
 use cutover_integrations_core::runbook::Event;
-use cutover_integrations_core::store::RunbookId;
+use cutover_integrations_core::store::{RunbookId, RunbookQuery};
 use cutover_integrations_core::{Engine, EngineEvent};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -33,6 +36,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 /// Upper bounds (seconds) of the attempt duration histogram's buckets.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// How many runbooks a scan lists at a time.
+const SCAN_PAGE: u32 = 200;
 
 /// How many ended fires may wait for their details (integration, attempt durations) to be read.
 const ENDED_QUEUE: usize = 65_536;
@@ -193,16 +199,26 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Rebuilds the gauges from every runbook's state.
+    /// Rebuilds the gauges from the states of the runbooks that can have a fire under way: active and paused ones,
+    /// listed a page at a time. Planned, complete and cancelled runbooks (most of a long-lived database) are not read.
     async fn scan(&self, engine: &Engine) {
-        let Ok(runbooks) = engine.runbooks().await else { return };
         let mut active = HashMap::new();
-        for summary in runbooks {
-            let Ok(view) = engine.runbook(summary.id).await else { continue };
-            for task in view.state.tasks() {
-                let status = task.state.integration_status();
-                if is_active(status) {
-                    active.insert((summary.id, task.plan.id.clone()), status);
+        for stage in [RunbookStage::Active, RunbookStage::Paused] {
+            let mut query = RunbookQuery { limit: SCAN_PAGE, stage: Some(stage), ..RunbookQuery::default() };
+            loop {
+                let Ok(page) = engine.runbook_page(&query).await else { return };
+                for listing in &page.runbooks {
+                    let Ok(view) = engine.runbook(listing.id).await else { continue };
+                    for task in view.state.tasks() {
+                        let status = task.state.integration_status();
+                        if is_active(status) {
+                            active.insert((listing.id, task.plan.id.clone()), status);
+                        }
+                    }
+                }
+                match page.runbooks.last() {
+                    Some(last) if page.more => query.after = Some(last.id),
+                    _ => break,
                 }
             }
         }
@@ -277,9 +293,15 @@ impl Metrics {
         let _ = writeln!(text, "# TYPE cutover_fire_attempt_duration_seconds histogram");
         inner.attempts.render(&mut text, "cutover_fire_attempt_duration_seconds", "");
         let count = |wanted: IntegrationStatus| inner.active.values().filter(|status| **status == wanted).count();
-        let _ = writeln!(text, "# HELP cutover_fires_queued Fires due or being sent (integration status pending).");
+        let _ = writeln!(text, "# HELP cutover_fires_queued Fires due, not yet sent (integration status pending).");
         let _ = writeln!(text, "# TYPE cutover_fires_queued gauge");
         let _ = writeln!(text, "cutover_fires_queued {}", count(IntegrationStatus::Pending));
+        let _ = writeln!(
+            text,
+            "# HELP cutover_fires_running Fires whose request is being sent (integration status running)."
+        );
+        let _ = writeln!(text, "# TYPE cutover_fires_running gauge");
+        let _ = writeln!(text, "cutover_fires_running {}", count(IntegrationStatus::Running));
         let _ = writeln!(text, "# HELP cutover_fires_waiting Fires waiting for a poll condition or a callback.");
         let _ = writeln!(text, "# TYPE cutover_fires_waiting gauge");
         let _ = writeln!(text, "cutover_fires_waiting {}", count(IntegrationStatus::Waiting));
@@ -367,5 +389,50 @@ fn render_build_and_process(text: &mut String) {
         let _ = writeln!(text, "# HELP {name} {help}");
         let _ = writeln!(text, "# TYPE {name} {kind}");
         let _ = writeln!(text, "{name} {value}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cutover_integrations_core::model::RunMode;
+    use cutover_integrations_core::runbook::{Actor, Command};
+    use cutover_integrations_test_support::fresh_sqlite_url;
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const INTEGRATION: &str = "kind: integration\nname: Hooks\nactions:\n  - name: Post\n    settings: {auto_start: true}\n    \
+                               request: {method: POST, url: 'http://127.0.0.1:9/hook'}\n";
+
+    async fn engine(url: &str) -> Engine {
+        Engine::builder().database_url(url).secret_key_base64(KEY).build().await.expect("engine")
+    }
+
+    /// A scan (at start, and after the listener fell behind) reads only the runbooks that can have a fire under way:
+    /// of 41 runbooks, the one active, not the 40 in planning; and it finds that runbook's pending fire.
+    #[tokio::test]
+    async fn a_scan_reads_only_runbooks_with_work_under_way() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = fresh_sqlite_url(dir.path());
+        let writer = engine(&url).await;
+        writer.apply_definitions(&[("hooks.yaml", INTEGRATION)]).await.expect("integration");
+        let mut ids = Vec::new();
+        for n in 0..41 {
+            let runbook =
+                format!("kind: runbook\nname: Release {n}\ntasks:\n  - {{id: post, name: Post, action: Hooks/Post}}\n");
+            ids.push(writer.apply_definitions(&[("release.yaml", &runbook)]).await.expect("runbook").runbooks[0]);
+        }
+        // Started without a dispatcher: its auto-start task's fire stays due.
+        let start = Command::StartRunbook { mode: RunMode::Live };
+        writer.command(ids[7], start, &Actor::engine()).await.expect("started");
+        drop(writer);
+
+        let reader = engine(&url).await;
+        assert_eq!(reader.cached().runbooks, 0);
+        let metrics = Metrics::default();
+        metrics.scan(&reader).await;
+        let active: Vec<_> = metrics.lock().active.clone().into_iter().collect();
+        assert_eq!(active, [((ids[7], "post".to_owned()), IntegrationStatus::Pending)]);
+        assert_eq!(reader.cached().runbooks, 1, "only the active runbook was read");
+        assert!(metrics.render().lines().any(|line| line == "cutover_fires_queued 1"));
     }
 }

@@ -449,6 +449,7 @@ async fn run(backend: Backend, log_level: &str) {
         "cutover_fires_total{outcome=\"succeeded\"} 2",
         "cutover_fire_attempt_duration_seconds_count 2",
         "cutover_fires_queued 0",
+        "cutover_fires_running 0",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }

@@ -1317,6 +1317,7 @@ async fn health_metrics_and_openapi_are_public() {
         "cutover_fires_total{outcome=\"succeeded\"} 0",
         "cutover_fire_attempt_duration_seconds_count 0",
         "cutover_fires_queued 0",
+        "cutover_fires_running 0",
         // By route template, never by concrete path: two runbook ids, one series.
         "cutover_http_requests_total{method=\"GET\",route=\"/api/v1/runbooks/{id}\",status=\"404\"} 2",
         "cutover_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
@@ -1623,11 +1624,103 @@ async fn every_task_change_emits_an_event_in_order() {
             "task_removed extra ",
             "task_stage_changed plain startable>in_progress",
             "integration_status_changed plain pending",
+            "integration_status_changed plain running",
             "integration_status_changed plain succeeded",
         ],
         "{events:?}"
     );
     app.stop().await;
+}
+
+/// How the third party of [`a_fire_is_running_while_its_request_is_sent_then_ends`] answers.
+#[derive(Debug, Clone, Copy)]
+enum Third {
+    /// At once, with this status.
+    Answers(usize),
+    /// With 200 only once the test saw the task `running` (through the API) while the request waited.
+    Holds,
+}
+
+/// A third party that takes one request and answers 200 only when `release` is sent; returns its base URL.
+async fn holding_server(release: tokio::sync::oneshot::Receiver<()>) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("a request");
+        let mut request = Vec::new();
+        let mut buffer = [0_u8; 1024];
+        while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+            let read = socket.read(&mut buffer).await.expect("read");
+            assert!(read > 0, "the request ends early");
+            request.extend_from_slice(&buffer[..read]);
+        }
+        let _ = release.await;
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+        socket.write_all(answer).await.expect("answer");
+    });
+    format!("http://{address}")
+}
+
+/// One fire's integration status on /events: `pending` when it is due, `running` once its request is sent, then its
+/// outcome, each once and in that order, whatever the third party answers and however long it takes. A request still
+/// in flight shows its task `running` (the report is committed on its own after a moment); a quick one tells
+/// `running` with its outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fire_is_running_while_its_request_is_sent_then_ends() {
+    async fn check(third: Third, outcome: &str) {
+        let app = app().await;
+        let mut server = mockito::Server::new_async().await;
+        let (release, released) = tokio::sync::oneshot::channel();
+        let base = match third {
+            Third::Answers(status) => {
+                server.mock("GET", "/plain").with_status(status).with_body("answer").create_async().await;
+                server.url()
+            }
+            Third::Holds => holding_server(released).await,
+        };
+        let runbook = setup(&app, &base).await;
+        let request = Request::get(format!("/api/v1/events?runbook={runbook}"))
+            .header("authorization", format!("Bearer {}", app.tokens[&Role::Viewer]))
+            .body(Body::empty())
+            .expect("request");
+        let response = app.router.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut stream = response.into_body().into_data_stream();
+        let start = Some(json!({"mode": "live"}));
+        let path = format!("/api/v1/runbooks/{runbook}/start");
+        expect(&app.call("POST", &path, Role::RunbookAdmin, start).await, StatusCode::OK, None);
+        let path = format!("/api/v1/runbooks/{runbook}/tasks/plain/start");
+        expect(&app.call("POST", &path, Role::Operator, None).await, StatusCode::OK, None);
+        let is_plain = |data: &Value, statuses: &[&str]| {
+            data["event"] == "integration_status_changed"
+                && data["task"] == "plain"
+                && statuses.contains(&data["status"].as_str().unwrap_or_default())
+        };
+        let mut events = Vec::new();
+        if let Third::Holds = third {
+            events = read_events(&mut stream, |data| is_plain(data, &["running"])).await;
+            let task = app.call("GET", &format!("/api/v1/runbooks/{runbook}/tasks/plain"), Role::Viewer, None).await;
+            assert_eq!(task.body["integration_status"], "running", "while the request is in flight");
+            release.send(()).expect("the third party waits");
+        }
+        events.extend(read_events(&mut stream, |data| is_plain(data, &["succeeded", "failed"])).await);
+        let statuses: Vec<&str> = events
+            .iter()
+            .filter(|(_, data)| is_plain(data, &["pending", "running", "waiting", "succeeded", "failed"]))
+            .map(|(_, data)| data["status"].as_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(statuses, ["pending", "running", outcome], "{third:?}: {events:?}");
+        assert!(events.windows(2).all(|pair| pair[0].0 < pair[1].0), "ids grow: {events:?}");
+        let task = app.call("GET", &format!("/api/v1/runbooks/{runbook}/tasks/plain"), Role::Viewer, None).await;
+        assert_eq!(task.body["integration_status"], outcome, "{third:?}");
+        app.stop().await;
+    }
+    for (third, outcome) in
+        [(Third::Answers(200), "succeeded"), (Third::Answers(400), "failed"), (Third::Holds, "succeeded")]
+    {
+        check(third, outcome).await;
+    }
 }
 
 /// The document's examples of definition files are files the server accepts (schemathesis starts from them).

@@ -203,6 +203,35 @@ impl Engine {
         self.enqueue(id, change, Committer::Caller).await
     }
 
+    /// Like [`Engine::apply_here`] for changes queued together, so that they land in one commit (unless a batch is
+    /// full); answered in their order.
+    pub(crate) async fn apply_all_here(
+        &self,
+        id: RunbookId,
+        changes: Vec<Change>,
+    ) -> Vec<Result<Vec<Event>, EngineError>> {
+        let slot = self.slot(id);
+        let answers: Vec<_> = {
+            let mut queue = lock(&slot.queue);
+            changes
+                .into_iter()
+                .map(|change| {
+                    let (reply, answer) = oneshot::channel();
+                    queue.push(Pending { change, reply });
+                    answer
+                })
+                .collect()
+        };
+        if !slot.committing.swap(true, Ordering::AcqRel) {
+            self.commit_queue(id, slot).await;
+        }
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            results.push(answer.await.unwrap_or(Err(EngineError::ShuttingDown)));
+        }
+        results
+    }
+
     async fn enqueue(&self, id: RunbookId, change: Change, committer: Committer) -> Result<Vec<Event>, EngineError> {
         let slot = self.slot(id);
         let (reply, answer) = oneshot::channel();

@@ -30,6 +30,10 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
+/// How long a fire's first request is in flight before its task is made `running` by a commit of its own; a request
+/// that ends sooner tells `running` in the commit of its outcome.
+const RUNNING_REPORT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What a fire row is for, and where its executor state is. Stored as the row's JSON `state`; free of secrets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct FireDoc {
@@ -289,7 +293,8 @@ impl Engine {
             Err(failure) => {
                 doc.outcome = Some("failed".to_owned());
                 let step = Step { outcome: StepOutcome::Done(failure.into_result()), entries: Vec::new() };
-                return self.record_step(&fire, doc, step, FireGuard::Lease(self.inner.settings.name.clone())).await;
+                let guard = FireGuard::Lease(self.inner.settings.name.clone());
+                return self.record_step(&fire, doc, step, guard, None).await;
             }
         };
         let state = doc.executor.clone().unwrap_or_else(|| {
@@ -313,21 +318,72 @@ impl Engine {
             self.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
             return Ok(());
         }
-        let step = self.step_with_lease(&fire, &prepared, state).await;
-        self.record_step(&fire, doc, step, FireGuard::Lease(self.inner.settings.name.clone())).await
+        // The first request of a fire makes its task `running`.
+        let in_flight = doc.executor.is_none().then(|| Command::FireProgress {
+            task: fire.task_id.clone(),
+            fire: FireNumber(fire.fire_number as u32),
+            status: ProgressStatus::Running,
+            custom_fields: Default::default(),
+        });
+        let (step, running) = self.step_with_lease(&fire, &prepared, state, in_flight).await;
+        self.record_step(&fire, doc, step, FireGuard::Lease(self.inner.settings.name.clone()), running).await
+    }
+
+    /// Commits a progress report of a fire whose request is in flight, in a task of its own. A task that no longer
+    /// runs this fire keeps its state; the fire goes on either way.
+    ///
+    /// The report is not committed by the task that takes the step: that task stops polling the step while it
+    /// renews the lease, and a commit stopped halfway would hold the store's writer (SQLite's one connection) that
+    /// the renewal waits for.
+    fn report_in_flight(&self, fire: &FireRecord, report: Command) -> JoinHandle<()> {
+        let (engine, runbook, id) = (self.clone(), fire.runbook_id, fire.id);
+        tokio::spawn(async move {
+            if let Err(error) = engine.apply_here(runbook, Change::fire_report(report, Vec::new())).await {
+                tracing::debug!(%error, fire = id.0, "a progress report was not recorded");
+            }
+        })
     }
 
     /// Takes a step while renewing the fire's lease, so a slow request is not taken over by another engine.
-    async fn step_with_lease(&self, fire: &FireRecord, prepared: &Prepared, state: FireState) -> Step {
+    ///
+    /// `running` (the report of a fire's first request) is committed on its own once the request has been in flight
+    /// for [`RUNNING_REPORT_AFTER`], and the step ends only when it is recorded (listeners see pending, running, then
+    /// the outcome). A quicker request returns it unsent, for [`Engine::record_step`] to commit with the outcome: a
+    /// fire then costs no commit more than without the report.
+    async fn step_with_lease(
+        &self,
+        fire: &FireRecord,
+        prepared: &Prepared,
+        state: FireState,
+        mut running: Option<Command>,
+    ) -> (Step, Option<Command>) {
         let step = self.inner.executor.step(&prepared.action.prepared, &prepared.context, state);
         tokio::pin!(step);
+        let report_due = tokio::time::sleep(RUNNING_REPORT_AFTER);
+        tokio::pin!(report_due);
+        let mut reporting: Option<JoinHandle<()>> = None;
+        let mut taken: Option<Step> = None;
         let lease = self.inner.settings.lease;
         // The first renewal is due a third of a lease from now. (An interval's immediate first tick would cost a
         // timer-wheel tick, about a millisecond, on every step.)
         let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
         loop {
             tokio::select! {
-                step = &mut step => return step,
+                step = &mut step, if taken.is_none() => {
+                    if reporting.is_none() {
+                        return (step, running);
+                    }
+                    taken = Some(step);
+                }
+                () = &mut report_due, if running.is_some() => {
+                    reporting = running.take().map(|report| self.report_in_flight(fire, report));
+                }
+                _ = async { reporting.as_mut().expect("guarded by the branch condition").await }, if reporting.is_some() => {
+                    reporting = None;
+                    if let Some(step) = taken.take() {
+                        return (step, None);
+                    }
+                }
                 _ = renew.tick() => {
                     let until = self.now().as_millisecond() + lease.as_millis() as i64;
                     let owner = &self.inner.settings.name;
@@ -339,13 +395,15 @@ impl Engine {
         }
     }
 
-    /// Records a step: the fire row, its log entries and the runbook's reaction, in one transaction.
+    /// Records a step: the fire row, its log entries and the runbook's reaction, in one transaction, after the
+    /// `running` report of the step's request when it was not committed while the request was in flight.
     async fn record_step(
         &self,
         fire: &FireRecord,
         mut doc: FireDoc,
         step: Step,
         guard: FireGuard,
+        running: Option<Command>,
     ) -> Result<(), EngineError> {
         let number = FireNumber(fire.fire_number as u32);
         let task = fire.task_id.clone();
@@ -386,6 +444,19 @@ impl Engine {
             }
         };
         let writes = self.fire_writes(fire, &doc, status, due_at, &step.entries, guard)?;
+        if let Some(running) = running {
+            // Both in one commit; a refused report (the task no longer runs this fire) changes nothing.
+            let changes = match command {
+                Some(command) => {
+                    vec![Change::fire_report(running, Vec::new()), Change::fire_report(command, writes)]
+                }
+                None => vec![Change::fire_report(running, writes)],
+            };
+            for answer in self.apply_all_here(fire.runbook_id, changes).await {
+                answer?;
+            }
+            return Ok(());
+        }
         let Some(command) = command else {
             return self.commit_writes(writes).await;
         };
@@ -611,7 +682,7 @@ impl Engine {
             .map_err(|failure| EngineError::FireNotWaiting { fire: fire_id.0, state: failure.reason })?;
         let step =
             self.inner.executor.complete_callback(&prepared.action.prepared, &prepared.context, state, report)?;
-        match self.record_step(&fire, doc, step, FireGuard::Status(FireStatus::Waiting)).await {
+        match self.record_step(&fire, doc, step, FireGuard::Status(FireStatus::Waiting), None).await {
             Ok(()) => Ok(true),
             Err(EngineError::Store(StoreError::FireGuardFailed { .. })) => {
                 Err(EngineError::FireNotWaiting { fire: fire_id.0, state: "being processed".to_owned() })
