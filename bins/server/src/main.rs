@@ -46,6 +46,12 @@ struct Args {
     /// Hours runbook and task events are kept for clients resuming their event stream with `Last-Event-ID`.
     #[arg(long, env = "CUTOVER_EVENT_RETENTION_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
     event_retention_hours: u32,
+    /// Runbooks the engine keeps in memory; past it, idle ones are dropped (finished first) and read again when needed.
+    #[arg(long, env = "CUTOVER_MAX_CACHED_RUNBOOKS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_cached_runbooks: u32,
+    /// Compiled actions the engine keeps in memory for fire steps; past it, one is dropped for each new one.
+    #[arg(long, env = "CUTOVER_MAX_CACHED_ACTIONS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_cached_actions: u32,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -116,6 +122,8 @@ async fn serve(
     let settings = EngineSettings {
         public_url: public_url.clone(),
         event_retention: std::time::Duration::from_secs(u64::from(args.event_retention_hours) * 60 * 60),
+        max_cached_runbooks: args.max_cached_runbooks as usize,
+        max_cached_actions: args.max_cached_actions as usize,
         ..EngineSettings::default()
     };
     let mut builder = Engine::builder()
