@@ -3,11 +3,12 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use cutover_integrations_console::ConsoleSettings;
 use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::NewUser;
 use cutover_integrations_core::{Engine, EngineSettings};
 use cutover_integrations_test_support::fresh_sqlite_url;
-use cutover_server::{AppState, router};
+use cutover_server::{AppState, app, router};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -64,6 +65,20 @@ async fn an_admin_installs_an_entry_with_its_settings() {
         names,
         ["slack", "microsoft-teams", "jira-cloud", "servicenow", "pagerduty", "github-actions", "standard-webhooks"]
     );
+    // Each entry names its icon, which the server (its console, mounted at `/`) serves at that path.
+    let (_stop_app, app_stopping) = watch::channel(false);
+    let console = ConsoleSettings::for_public_url(&"http://127.0.0.1:9/".parse().expect("URL"));
+    let whole = app(AppState::new(engine.clone(), app_stopping), console);
+    for entry in listed["items"].as_array().unwrap() {
+        let icon = entry["icon"].as_str().unwrap_or_else(|| panic!("an icon path: {entry}"));
+        assert_eq!(icon, format!("/assets/catalog/{}.svg", entry["name"].as_str().unwrap()), "{entry}");
+        let response = whole.clone().oneshot(Request::get(icon).body(Body::empty()).expect("request")).await;
+        let response = response.expect("response");
+        assert_eq!(response.status(), StatusCode::OK, "{icon}");
+        assert_eq!(response.headers()["content-type"], "image/svg+xml", "{icon}");
+        let svg = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        assert!(svg.starts_with(b"<svg"), "{icon}");
+    }
     let jira = &listed["items"][2];
     assert_eq!(jira["actions"], json!(["Create an issue", "Add a comment", "Transition an issue"]));
     assert_eq!(

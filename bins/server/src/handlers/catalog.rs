@@ -39,6 +39,9 @@ pub(crate) struct CatalogEntryView {
     summary: &'static str,
     /// Its definition file under `catalog/`.
     file: &'static str,
+    /// Where its icon (an SVG document) is served, from the server's root: `/assets/catalog/NAME.svg`. The
+    /// integration it installs names the same path as its `image_url`.
+    icon: String,
     /// Its actions, by name.
     actions: Vec<String>,
     /// Its custom fields, by name.
@@ -137,6 +140,7 @@ fn entry_view(entry: &Entry) -> CatalogEntryView {
         title: entry.title,
         summary: entry.summary,
         file: entry.file,
+        icon: entry.image_url(),
         actions: integration.actions.iter().map(|action| action.name.clone()).collect(),
         custom_fields: integration.custom_fields.iter().map(|field| field.name.clone()).collect(),
         settings,
