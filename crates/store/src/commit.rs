@@ -8,11 +8,16 @@
 //!
 //! - On SQLite the whole plan, `BEGIN IMMEDIATE` to `COMMIT`, is one batch of statements sent to the writing connection
 //!   at once (sqlx runs a multi-statement query on the connection's worker thread in one go), because each round trip
-//!   to that thread costs more than the statements themselves. The guards (the runbook's version, fire leases) are
-//!   checked inside the batch: after each guarded statement, whether it changed as many rows as it must goes into
-//!   [`COMMIT_CHECKS_TABLE`], whose `CHECK` fails otherwise and so stops the batch before `COMMIT`. A batch that stops
-//!   is rolled back and the plan run again step by step in a transaction, which says precisely what failed (or
-//!   succeeds, if the failure was passing).
+//!   to that thread costs more than the statements themselves. Every statement's result (and every row it returns)
+//!   still comes back as one message from that thread, so a plan has as few statements and returned rows as it can:
+//!   the guards (the runbook's version, fire leases) are checked once per plan, at its end, and the events' ids come
+//!   back as one number. The check: every statement of a plan except the deletion of timers changes an exact number
+//!   of rows when its guards hold and fewer otherwise (a stale version changes no runbook row, a lost lease no fire
+//!   row), so the plan's guards hold exactly when the connection's count of changed rows (`total_changes()`) grew by
+//!   the plan's total. One row of [`COMMIT_CHECKS_TABLE`] keeps the count the plan started from; its `CHECK` fails
+//!   when the total is not met and so stops the batch before `COMMIT`. A batch that stops is rolled back and the plan
+//!   run again step by step in a transaction, which says precisely what failed (or succeeds, if the failure was
+//!   passing).
 //! - Step by step (PostgreSQL, which takes no batch of statements with parameters; and SQLite inside a caller's
 //!   transaction) each statement runs on its own and its row count is checked at once, the version check first, so a
 //!   conflict stops the commit before anything else is sent.
@@ -26,9 +31,14 @@ use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow};
 use sqlx::{Arguments, Either, Executor, Row};
 use std::collections::HashMap;
 
-/// A temporary table of the SQLite writing connection: one row whose `ok` must be 1.
-pub(crate) const COMMIT_CHECKS_TABLE: &str =
-    "CREATE TEMP TABLE IF NOT EXISTS commit_checks (id INTEGER PRIMARY KEY, ok INTEGER NOT NULL CHECK (ok = 1));";
+/// A temporary table of the SQLite writing connection: one row whose `ok` must be 1, and the count of changed rows
+/// (`total_changes()`) that the plan being written started from.
+pub(crate) const COMMIT_CHECKS_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS commit_checks \
+     (id INTEGER PRIMARY KEY, ok INTEGER NOT NULL CHECK (ok = 1), base INTEGER NOT NULL); \
+     INSERT OR REPLACE INTO temp.commit_checks (id, ok, base) VALUES (1, 1, 0);";
+
+/// Starts counting changed rows from the next statement on (this statement's own change included).
+const REBASE_CHECK: &str = "UPDATE temp.commit_checks SET base = total_changes() + 1 WHERE id = 1;";
 
 /// What a statement of a plan does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,9 +58,9 @@ enum StepKind {
     /// Timers to delete. Values: ids.
     DeleteTimers,
     /// Reserves ids for the commit's events (the sequence row stays locked until the commit ends on PostgreSQL, so
-    /// ids become visible in order). Values: how many.
+    /// ids become visible in order); returns the last of them. Values: how many.
     NumberEvents,
-    /// The commit's events, numbered from the reserved ids in order; returns their ids. Values: how many, rows, now.
+    /// The commit's events, numbered from the reserved ids in order. Values: how many, rows, now.
     InsertEvents,
 }
 
@@ -148,20 +158,20 @@ impl StepKind {
                 "DELETE FROM timers WHERE id IN (SELECT value::bigint FROM json_array_elements_text({}::json))",
                 p[0]
             ),
-            (Self::NumberEvents, _) => {
-                format!("UPDATE event_sequence SET last_id = last_id + {} WHERE id = 1", p[0])
-            }
+            (Self::NumberEvents, _) => format!(
+                "UPDATE event_sequence SET last_id = last_id + {} WHERE id = 1 RETURNING last_id AS last_event_id",
+                p[0]
+            ),
             (Self::InsertEvents, Backend::Sqlite) => format!(
                 "INSERT INTO events (id, runbook_id, body, created_at) \
                  SELECT (SELECT last_id FROM event_sequence WHERE id = 1) - {0} + 1 + key, value ->> 'runbook', \
-                 value ->> 'body', {2} FROM json_each({1}) ORDER BY key RETURNING id AS event_id",
+                 value ->> 'body', {2} FROM json_each({1}) ORDER BY key",
                 p[0], p[1], p[2]
             ),
             (Self::InsertEvents, Backend::Postgres) => format!(
                 "INSERT INTO events (id, runbook_id, body, created_at) \
                  SELECT (SELECT last_id FROM event_sequence WHERE id = 1) - {0} + e.n, (e.v ->> 'runbook')::bigint, \
-                 e.v ->> 'body', {2} FROM json_array_elements({1}::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n \
-                 RETURNING id AS event_id",
+                 e.v ->> 'body', {2} FROM json_array_elements({1}::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n",
                 p[0], p[1], p[2]
             ),
         }
@@ -210,6 +220,17 @@ impl Steps {
 enum Value {
     Int(i64),
     Text(String),
+    /// A JSON array of rows, and how many it holds.
+    Rows(String, i64),
+}
+
+impl Value {
+    fn array_length(&self) -> Option<i64> {
+        match self {
+            Self::Rows(_, count) => Some(*count),
+            _ => None,
+        }
+    }
 }
 
 /// One statement of a plan: what it does, its values, and how many rows it must change (`None`: any number).
@@ -218,6 +239,21 @@ struct Step {
     kind: StepKind,
     values: Vec<Value>,
     expect: Option<i64>,
+}
+
+impl Step {
+    /// How many rows the statement changes when it succeeds and its guards hold (fewer otherwise); `None` when that
+    /// is not known in advance (timers to delete may be gone already).
+    fn rows(&self) -> Option<i64> {
+        match self.kind {
+            StepKind::DeleteTimers => None,
+            // One row per element of the JSON array, which the statement inserts whole or fails.
+            StepKind::InsertFires | StepKind::InsertLogs | StepKind::InsertTimers => {
+                self.expect.or_else(|| self.values.iter().find_map(Value::array_length))
+            }
+            _ => self.expect,
+        }
+    }
 }
 
 /// The typed plan of a commit: its steps in order (runbook state first, so that a stale version stops it early).
@@ -356,21 +392,36 @@ impl Plan {
         self.steps.is_empty()
     }
 
-    /// Appends the plan's statements to a SQLite batch, its guards checked inside; returns how many statements.
+    /// Appends the plan's statements to a SQLite batch, its guards checked at its end (see the module documentation);
+    /// returns how many statements. The count of changed rows must start from this plan's first statement.
     fn add_to_sqlite_batch(&self, batch: &mut Batch) -> usize {
         let mut statements = 0;
-        for step in &self.steps {
+        let mut total = 0;
+        let add = |batch: &mut Batch, step: &Step| {
             let placeholders: Vec<String> = step.values.iter().map(|value| batch.param(value)).collect();
             batch.sql.push_str(&step.kind.sql(Backend::Sqlite, &placeholders));
             batch.sql.push(';');
+        };
+        let (counted, uncounted): (Vec<&Step>, Vec<&Step>) = self.steps.iter().partition(|step| step.rows().is_some());
+        for step in counted {
+            add(batch, step);
+            total += step.rows().unwrap_or_default();
             statements += 1;
-            if let Some(expect) = step.expect {
-                let expect = batch.param(&Value::Int(expect));
-                batch.sql.push_str(&format!(
-                    "INSERT OR REPLACE INTO temp.commit_checks (id, ok) VALUES (1, changes() = {expect});"
-                ));
+        }
+        // The check, which also starts the count again for what follows.
+        let total = batch.param(&Value::Int(total));
+        batch.sql.push_str(&format!(
+            "UPDATE temp.commit_checks SET ok = (total_changes() - base = {total}), base = total_changes() + 1 \
+             WHERE id = 1;"
+        ));
+        statements += 1;
+        if !uncounted.is_empty() {
+            for step in uncounted {
+                add(batch, step);
                 statements += 1;
             }
+            batch.sql.push_str(REBASE_CHECK);
+            statements += 1;
         }
         statements
     }
@@ -381,8 +432,10 @@ impl Plan {
         let mut timer_ids = Vec::with_capacity(commit.new_timers.len());
         let mut event_ids = Vec::with_capacity(commit.events.len());
         for row in rows {
-            if let Ok(id) = row.try_get::<i64, _>("event_id") {
-                event_ids.push(id);
+            if let Ok(last) = row.try_get::<i64, _>("last_event_id") {
+                // The commit's events took the ids up to this one, in order.
+                let count = commit.events.len() as i64;
+                event_ids.extend(last - count + 1..=last);
                 continue;
             }
             let id = get(row, "id")?;
@@ -395,7 +448,6 @@ impl Plan {
         }
         // Ids grow in the order rows are inserted, and the rows are inserted in the order of the array.
         timer_ids.sort_unstable();
-        event_ids.sort_unstable();
         let fire_ids = commit
             .new_fires
             .iter()
@@ -421,9 +473,10 @@ pub(crate) async fn write_sqlite_batch(
 ) -> Result<Option<Vec<Result<Committed, StoreError>>>, StoreError> {
     let mut batch = Batch::default();
     batch.sql.push_str("BEGIN IMMEDIATE;");
-    // The statement each plan's results start at: `BEGIN` is statement 0.
+    batch.sql.push_str(REBASE_CHECK);
+    // The statement each plan's results start at: `BEGIN` and the first count are statements 0 and 1.
     let mut starts = Vec::with_capacity(plans.len());
-    let mut statements = 1;
+    let mut statements = 2;
     for (_, plan) in plans {
         starts.push(statements);
         statements += plan.add_to_sqlite_batch(&mut batch);
@@ -586,14 +639,16 @@ fn guard_failed(update: &FireUpdate) -> StoreError {
 }
 
 fn json_array(rows: impl Iterator<Item = Result<serde_json::Value, StoreError>>) -> Result<Value, StoreError> {
-    Ok(Value::Text(serde_json::Value::Array(rows.collect::<Result<_, _>>()?).to_string()))
+    let rows: Vec<serde_json::Value> = rows.collect::<Result<_, _>>()?;
+    let count = rows.len() as i64;
+    Ok(Value::Rows(serde_json::Value::Array(rows).to_string(), count))
 }
 
 fn add(arguments: &mut AnyArguments, value: &Value) {
     // Encoding integers and strings into the Any buffer cannot fail.
     let _ = match value {
         Value::Int(number) => arguments.add(*number),
-        Value::Text(text) => arguments.add(text.clone()),
+        Value::Text(text) | Value::Rows(text, _) => arguments.add(text.clone()),
     };
 }
 
@@ -712,6 +767,7 @@ mod tests {
         let id = store.create_runbook(&new, 1).await.expect("runbook").id;
         let mut version = 1;
         let mut next = 0;
+        let mut timers = Vec::new();
         for size in [1, 11] {
             let new_fires: Vec<NewFire> = (next..next + size).map(fire).collect();
             next += size;
@@ -728,6 +784,9 @@ mod tests {
                 new_fires: new_fires.clone(),
                 log_records,
                 new_timers: vec![NewTimer { runbook_id: id, task_id: None, kind: "fixed_start".into(), due_at: 9 }],
+                // The previous round's timer, and one that is gone already: deleting counts no rows for the check.
+                deleted_timers: timers.iter().copied().chain([TimerId(999)]).collect(),
+                events: (0..size).map(|n| NewEvent { runbook_id: id, body: format!("{{\"e\":{n}}}") }).collect(),
                 now: 1,
                 ..Default::default()
             };
@@ -735,6 +794,17 @@ mod tests {
             version += 1;
             assert_eq!((committed.fire_ids.len(), committed.timer_ids.len()), (size, 1));
             assert_eq!(committed.runbook_version, Some(version));
+            timers = committed.timer_ids.clone();
+            let first = committed.event_ids[0];
+            let events = store.events_after(first - 1, Some(id), 100).await.expect("events");
+            let logged: Vec<(i64, &str)> = events.iter().map(|event| (event.id, event.body.as_str())).collect();
+            let sent: Vec<(i64, &str)> = committed
+                .event_ids
+                .iter()
+                .copied()
+                .zip(commit.events.iter().map(|event| event.body.as_str()))
+                .collect();
+            assert_eq!(logged, sent, "each event's id came back, in order");
             let stored = store.runbook(id).await.expect("read").expect("runbook");
             let states: Vec<&str> = stored.tasks.iter().map(|task| task.state.as_str()).collect();
             assert_eq!(states, ["{\"n\":0}".to_owned(), format!("{{\"t\":{}}}", version - 1)]);
@@ -761,5 +831,12 @@ mod tests {
             let done = Commit { fire_updates: updates, now: 2, ..Default::default() };
             assert!(at_once(&store, &done).await.is_some());
         }
+        let stale = Commit {
+            runbook: Some(RunbookWrite { id, expected_version: version - 1, state: "{}".into(), tasks: Vec::new() }),
+            now: 3,
+            ..Default::default()
+        };
+        assert_eq!(at_once(&store, &stale).await, None, "a stale version stops it");
+        assert_eq!(store.runbook(id).await.expect("read").expect("runbook").version, version);
     }
 }

@@ -79,6 +79,15 @@ pub enum StoreError {
         /// The parser's complaint.
         reason: String,
     },
+    /// A record could not be written as JSON (a map with keys that are not strings, a serializer that failed).
+    #[error("{what} could not be written as JSON: {source}")]
+    Encode {
+        /// The kind of record.
+        what: &'static str,
+        /// The serializer's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A secret could not be sealed or opened.
     #[error("secret of {owner} could not be sealed or opened: {source}")]
     Seal {

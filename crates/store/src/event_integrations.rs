@@ -229,7 +229,7 @@ impl SqlStore {
         }
         let mut public = definition.clone();
         public.auth = definition.auth.with_secrets_replaced(REDACTED);
-        let body = to_json(&public);
+        let body = to_json("event integration", &public)?;
         let auth = serde_json::to_vec(&definition.auth)
             .map_err(|error| StoreError::Corrupt { what: "event integration auth", reason: error.to_string() })?;
         // A new (or newly enabled) event integration starts at the end of the log: it sends what happens from now on.

@@ -23,7 +23,7 @@ impl SqlStore {
             "UPDATE integrations SET body = $1, archived = $2, updated_at = $3, name = $6 \
              WHERE id = $4 AND ($5 < 0 OR version = $5)",
         )
-        .bind(to_json(&body))
+        .bind(to_json("integration", &body)?)
         .bind(i64::from(integration.archived))
         .bind(now)
         .bind(id.0)
