@@ -53,10 +53,15 @@ impl Chain {
     async fn new(store: Arc<dyn Store>, rows: Arc<StepRows>) -> Self {
         let tasks: Vec<String> = rows.runbook.tasks.iter().map(|task| task.state.clone()).collect();
         let definition = rows.runbook.definition.clone().expect("a full read has the definition");
-        let new =
-            NewRunbook { name: "Store bench", definition: &definition, state: &rows.runbook.state, tasks: &tasks };
-        let id = store.create_runbook(&new, now()).await.expect("runbook");
-        Self { store, rows, id, version: 1, step: 0, running: None }
+        let new = NewRunbook {
+            name: "Store bench",
+            definition: &definition,
+            state: &rows.runbook.state,
+            tasks: &tasks,
+            events: &[],
+        };
+        let written = store.create_runbook(&new, now()).await.expect("runbook");
+        Self { store, rows, id: written.id, version: written.version, step: 0, running: None }
     }
 
     /// The commit of one step: the previous task ends with its fire, the next one starts with a new fire.
