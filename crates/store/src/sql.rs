@@ -154,11 +154,10 @@ impl SqlStore {
                 // The table the one-round-trip commit checks its guards against (see `commit.rs`); per connection,
                 // in memory. Checkpoints run in the background (`checkpoint_in_background`), not on commits: the one
                 // that commits past the threshold would otherwise wait for two fsyncs. The threshold stays as a
-                // backstop. A page cache of WRITER_CACHE_KIB: a step reads the pages it changes (index pages of
-                // fires, events, task rows) and those of a large runbook's tasks are spread over many pages.
+                // backstop.
                 let setup = format!(
                     "{pragmas} PRAGMA wal_autocheckpoint = {CHECKPOINT_BACKSTOP_PAGES}; PRAGMA temp_store = MEMORY; \
-                     PRAGMA cache_size = -{WRITER_CACHE_KIB}; {COMMIT_CHECKS_TABLE}"
+                     {COMMIT_CHECKS_TABLE}"
                 );
                 sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
                     .execute(&mut connection)
@@ -1232,9 +1231,6 @@ fn without_password(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
-
-/// The page cache of SQLite's writing connection, in KiB (SQLite's default is 2,000 KiB per connection).
-const WRITER_CACHE_KIB: u32 = 65_536;
 
 /// How often the background checkpoint runs on SQLite.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
