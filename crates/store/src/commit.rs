@@ -27,9 +27,11 @@ use crate::records::*;
 use crate::sql::{Backend, DEFINITION_IF_WRITTEN_AFTER, SqlStore, get, unique_violation};
 use crate::writer::{SqliteWriter, WriteTx};
 use futures::TryStreamExt;
+use serde::Serialize;
 use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow};
 use sqlx::{Arguments, Either, Executor, Row};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// A temporary table of the SQLite writing connection: one row whose `ok` must be 1, and the count of changed rows
 /// (`total_changes()`) that the plan being written started from.
@@ -285,7 +287,7 @@ impl Plan {
                         rows.push(',');
                     }
                     // The task's state is a JSON document itself: embedded as it is, not as a string.
-                    rows.push_str(&format!("{{\"p\":{},\"s\":", task.position));
+                    let _ = write!(rows, "{{\"p\":{},\"s\":", task.position);
                     rows.push_str(&task.state);
                     rows.push('}');
                 }
@@ -299,18 +301,18 @@ impl Plan {
         }
         if !commit.new_fires.is_empty() {
             let fires = commit.new_fires.iter().map(|fire| {
-                Ok(serde_json::json!({
-                    "runbook": fire_runbook(commit, fire)?.0,
-                    "task": fire.task_id,
-                    "number": fire.fire_number,
-                    "key": fire.idempotency_key,
-                    "status": fire.status.as_str(),
-                    "state": fire.state,
-                    "due": fire.due_at,
-                    "owner": fire.lease.as_ref().map(|(owner, _)| owner),
-                    "until": fire.lease.as_ref().map(|(_, until)| until),
-                    "callback": fire.callback_token_hash,
-                }))
+                Ok(FireRow {
+                    runbook: fire_runbook(commit, fire)?.0,
+                    task: &fire.task_id,
+                    number: fire.fire_number,
+                    key: &fire.idempotency_key,
+                    status: fire.status.as_str(),
+                    state: &fire.state,
+                    due: fire.due_at,
+                    owner: fire.lease.as_ref().map(|(owner, _)| owner.as_str()),
+                    until: fire.lease.as_ref().map(|(_, until)| *until),
+                    callback: fire.callback_token_hash.as_deref(),
+                })
             });
             steps.push(Step {
                 kind: StepKind::InsertFires,
@@ -324,16 +326,16 @@ impl Plan {
                     FireGuard::Lease(owner) => (Some(owner.as_str()), None),
                     FireGuard::Status(status) => (None, Some(status.as_str())),
                 };
-                Ok(serde_json::json!({
-                    "id": update.id.0,
-                    "status": update.status.as_str(),
-                    "state": update.state,
-                    "due": update.due_at,
-                    "owner": update.lease.as_ref().map(|(owner, _)| owner),
-                    "until": update.lease.as_ref().map(|(_, until)| until),
-                    "guard_owner": guard_owner,
-                    "guard_status": guard_status,
-                }))
+                Ok(FireUpdateRow {
+                    id: update.id.0,
+                    status: update.status.as_str(),
+                    state: &update.state,
+                    due: update.due_at,
+                    owner: update.lease.as_ref().map(|(owner, _)| owner.as_str()),
+                    until: update.lease.as_ref().map(|(_, until)| *until),
+                    guard_owner,
+                    guard_status,
+                })
             });
             steps.push(Step {
                 kind: StepKind::UpdateFires,
@@ -347,18 +349,18 @@ impl Plan {
                     Some(fire) => (None, Some(fire.idempotency_key.as_str())),
                     None => (Some(record.fire_id.0), None),
                 };
-                Ok(serde_json::json!({"fire": fire, "key": key, "record": record.record, "at": record.created_at}))
+                Ok(LogRow { fire, key, record: &record.record, at: record.created_at })
             });
             steps.push(Step { kind: StepKind::InsertLogs, values: vec![json_array(records)?], expect: None });
         }
         if !commit.new_timers.is_empty() {
             let timers = commit.new_timers.iter().map(|timer| {
-                Ok(serde_json::json!({
-                    "runbook": timer.runbook_id.0,
-                    "task": timer.task_id,
-                    "kind": timer.kind,
-                    "due": timer.due_at,
-                }))
+                Ok(TimerRow {
+                    runbook: timer.runbook_id.0,
+                    task: timer.task_id.as_deref(),
+                    kind: &timer.kind,
+                    due: timer.due_at,
+                })
             });
             steps.push(Step {
                 kind: StepKind::InsertTimers,
@@ -367,17 +369,15 @@ impl Plan {
             });
         }
         if !commit.deleted_timers.is_empty() {
-            let ids = commit.deleted_timers.iter().map(|timer| Ok(serde_json::json!(timer.0)));
+            let ids = commit.deleted_timers.iter().map(|timer| Ok(timer.0));
             steps.push(Step { kind: StepKind::DeleteTimers, values: vec![json_array(ids)?], expect: None });
         }
         if !commit.events.is_empty() {
             // Last, so that on PostgreSQL the sequence row is locked for as short a time as possible.
             let count = Value::Int(commit.events.len() as i64);
             steps.push(Step { kind: StepKind::NumberEvents, values: vec![count.clone()], expect: Some(1) });
-            let events = commit
-                .events
-                .iter()
-                .map(|event| Ok(serde_json::json!({"runbook": event.runbook_id.0, "body": event.body})));
+            let events =
+                commit.events.iter().map(|event| Ok(EventRow { runbook: event.runbook_id.0, body: &event.body }));
             steps.push(Step {
                 kind: StepKind::InsertEvents,
                 values: vec![count, json_array(events)?, now.clone()],
@@ -638,10 +638,65 @@ fn guard_failed(update: &FireUpdate) -> StoreError {
     StoreError::FireGuardFailed { fire: update.id, reason }
 }
 
-fn json_array(rows: impl Iterator<Item = Result<serde_json::Value, StoreError>>) -> Result<Value, StoreError> {
-    let rows: Vec<serde_json::Value> = rows.collect::<Result<_, _>>()?;
+/// Rows as one JSON array, written straight from borrowed fields (no intermediate JSON values).
+fn json_array<T: Serialize>(rows: impl Iterator<Item = Result<T, StoreError>>) -> Result<Value, StoreError> {
+    let rows: Vec<T> = rows.collect::<Result<_, _>>()?;
     let count = rows.len() as i64;
-    Ok(Value::Rows(serde_json::Value::Array(rows).to_string(), count))
+    let text = serde_json::to_string(&rows).map_err(|source| StoreError::Encode { what: "commit rows", source })?;
+    Ok(Value::Rows(text, count))
+}
+
+/// A new fire, as [`StepKind::InsertFires`] reads it.
+#[derive(Serialize)]
+struct FireRow<'a> {
+    runbook: i64,
+    task: &'a str,
+    number: i64,
+    key: &'a str,
+    status: &'a str,
+    state: &'a str,
+    due: i64,
+    owner: Option<&'a str>,
+    until: Option<i64>,
+    callback: Option<&'a str>,
+}
+
+/// A fire update and its guard, as [`StepKind::UpdateFires`] reads it.
+#[derive(Serialize)]
+struct FireUpdateRow<'a> {
+    id: i64,
+    status: &'a str,
+    state: &'a str,
+    due: i64,
+    owner: Option<&'a str>,
+    until: Option<i64>,
+    guard_owner: Option<&'a str>,
+    guard_status: Option<&'a str>,
+}
+
+/// An actions log record, naming its fire by id or (a fire of the same commit) by key.
+#[derive(Serialize)]
+struct LogRow<'a> {
+    fire: Option<i64>,
+    key: Option<&'a str>,
+    record: &'a str,
+    at: i64,
+}
+
+/// A new timer.
+#[derive(Serialize)]
+struct TimerRow<'a> {
+    runbook: i64,
+    task: Option<&'a str>,
+    kind: &'a str,
+    due: i64,
+}
+
+/// An event for the log.
+#[derive(Serialize)]
+struct EventRow<'a> {
+    runbook: i64,
+    body: &'a str,
 }
 
 fn add(arguments: &mut AnyArguments, value: &Value) {
