@@ -215,6 +215,7 @@ impl State {
             | Event::TaskReady { .. }
             | Event::CustomFieldsChanged { .. }
             | Event::TaskAdded { .. }
+            | Event::TasksCreated { .. }
             | Event::TaskEdited { .. }
             | Event::TaskRemoved { .. } => None,
         }

@@ -371,9 +371,10 @@ impl Engine {
     async fn insert_runbook(&self, runbook: Runbook, state: RunbookState) -> Result<RunbookId, EngineError> {
         let loaded = Loaded::new(runbook, state);
         let tasks = loaded.task_documents()?;
-        // The creation's event is written with the runbook (it lists the tasks made, for `task.created`).
+        // The creation's events are written with the runbook: `runbook_created`, then the tasks made (for
+        // `task.created`) in bounded parts.
         let made = loaded.state.tasks().map(|task| task.plan.id.clone()).collect();
-        let created = [crate::event_log::planning_body(&Event::RunbookCreated, Some(made))];
+        let created = crate::event_log::creation_bodies(made);
         let new = NewRunbook {
             name: &loaded.definition.name,
             definition: &loaded.definition_document()?,

@@ -69,11 +69,14 @@ pub struct DeliveryView {
     pub entries: Vec<LogEntry>,
 }
 
-/// The event types an engine event makes, with the task each concerns (`runbook_created` makes `task.created` per
-/// task it created, which its logged body lists, so routing makes those).
+/// The event types an engine event makes, with the task each concerns (the `tasks_created` events logged after a
+/// `runbook_created` make its `task.created`, one per task they list).
 pub fn event_types_of(event: &Event) -> Vec<(EventType, Option<String>)> {
     match event {
         Event::TaskAdded { task } => vec![(EventType::TaskCreated, Some(task.clone()))],
+        Event::TasksCreated { tasks } => {
+            tasks.iter().map(|task| (EventType::TaskCreated, Some(task.clone()))).collect()
+        }
         Event::TaskStageChanged { task, to, .. } => match to {
             TaskStage::InProgress => vec![(EventType::TaskStarted, Some(task.clone()))],
             TaskStage::Complete => vec![(EventType::TaskFinished, Some(task.clone()))],
@@ -312,7 +315,9 @@ impl Engine {
         let Ok(event) = serde_json::from_value::<Event>(body.clone()) else { return Ok(Vec::new()) };
         let types: Vec<(EventType, Option<String>)> = match &event {
             Event::RunbookCreated if definition.wants(EventType::TaskCreated) => match body.get("tasks") {
-                // The tasks the creation made, as it logged them.
+                // Its tasks are listed by the `tasks_created` events logged right after it.
+                _ if body.get("task_count").is_some() => Vec::new(),
+                // Logged with its tasks inline (before lists were split into bounded parts).
                 Some(Value::Array(tasks)) => tasks
                     .iter()
                     .filter_map(Value::as_str)
@@ -675,6 +680,10 @@ mod tests {
             (Event::CustomFieldsChanged { task: Some("a".into()), fields: vec!["F".into()] }, vec![]),
             (Event::RunbookCreated, vec![]),
             (Event::TaskAdded { task: "a".into() }, vec![(EventType::TaskCreated, a.clone())]),
+            (
+                Event::TasksCreated { tasks: vec!["a".into(), "b".into()] },
+                vec![(EventType::TaskCreated, a.clone()), (EventType::TaskCreated, Some("b".into()))],
+            ),
             (Event::TaskEdited { task: "a".into() }, vec![]),
             (Event::TaskRemoved { task: "a".into() }, vec![]),
         ];

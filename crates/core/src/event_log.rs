@@ -69,16 +69,41 @@ pub(crate) fn logged_body(runbook: RunbookId, event: &Event, actor: &Actor) -> S
 }
 
 /// An event written with a runbook's creation or replacement, which a person makes (the store adds the runbook's
-/// id): the event, `actor: user`, and `tasks` when given (the tasks a creation made, for `task.created`).
-pub(crate) fn planning_body(event: &Event, tasks: Option<Vec<String>>) -> String {
+/// id): the event and `actor: user`.
+pub(crate) fn planning_body(event: &Event) -> String {
     let mut body = serde_json::to_value(event).unwrap_or_default();
     if let Value::Object(object) = &mut body {
         object.insert("actor".to_owned(), Value::String("user".to_owned()));
-        if let Some(tasks) = tasks {
-            object.insert("tasks".to_owned(), Value::from(tasks));
-        }
     }
     body.to_string()
+}
+
+/// The most bytes of task ids one `tasks_created` event lists (a part holds at least one id).
+pub(crate) const LISTED_TASK_BYTES: usize = 16 * 1024;
+
+/// The logged bodies of a runbook's creation: `runbook_created` with `task_count`, then `tasks_created` events that
+/// list the tasks made in order, each listing at most [`LISTED_TASK_BYTES`] of ids, so no body grows with the runbook.
+pub(crate) fn creation_bodies(tasks: Vec<String>) -> Vec<String> {
+    let mut created = serde_json::to_value(Event::RunbookCreated).unwrap_or_default();
+    if let Value::Object(object) = &mut created {
+        object.insert("actor".to_owned(), Value::String("user".to_owned()));
+        object.insert("task_count".to_owned(), Value::from(tasks.len()));
+    }
+    let mut bodies = vec![created.to_string()];
+    let mut part = Vec::new();
+    let mut bytes = 0;
+    for task in tasks {
+        if !part.is_empty() && bytes + task.len() > LISTED_TASK_BYTES {
+            bodies.push(planning_body(&Event::TasksCreated { tasks: std::mem::take(&mut part) }));
+            bytes = 0;
+        }
+        bytes += task.len();
+        part.push(task);
+    }
+    if !part.is_empty() {
+        bodies.push(planning_body(&Event::TasksCreated { tasks: part }));
+    }
+    bodies
 }
 
 /// Moves the last appended id forward (commits of different runbooks may report theirs out of order).

@@ -296,14 +296,23 @@ async fn events_reach_receivers_in_order_filtered_and_failures_are_logged_on_pos
 
 /// `task.created`: one per task the runbook was created with and one per task added while planning, each once (a
 /// task added before the creation was routed is not sent twice), in event order, before the run's events.
+/// Tasks with 65-byte ids made with R besides a and b: about 39 KB of ids, listed in three parts.
+const LONG_TASKS: usize = 600;
+
 async fn every_task_is_created_once(url: &str) {
     let receiver = Receiver::start().await;
     let settings = EngineSettings { poll_interval: Duration::from_millis(50), ..EngineSettings::default() };
     let engine = open_engine(url, settings).await;
     let created = event_integration("Created", "task.created, task.started", "", &format!("{}/created", receiver.url));
-    let runbook = "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A}\n  - {id: b, name: B, predecessors: [a]}\n";
+    // a, b and enough tasks with long ids that their list is split into parts.
+    let long: Vec<String> = (0..LONG_TASKS).map(|n| format!("{n:04}-{}", "x".repeat(60))).collect();
+    let mut runbook =
+        String::from("kind: runbook\nname: R\ntasks:\n  - {id: a, name: A}\n  - {id: b, name: B, predecessors: [a]}\n");
+    for id in &long {
+        let _ = writeln!(runbook, "  - {{id: '{id}', name: L}}");
+    }
     let applied = engine
-        .apply_definitions(&[("created.yaml", created.as_str()), ("r.yaml", runbook)])
+        .apply_definitions(&[("created.yaml", created.as_str()), ("r.yaml", runbook.as_str())])
         .await
         .expect("definitions");
     let r = applied.runbooks[0];
@@ -314,10 +323,26 @@ async fn every_task_is_created_once(url: &str) {
     let logged = engine.events_after(0, Some(r), 100).await.expect("the log");
     let first: Value = serde_json::from_str(&logged[0].body).expect("JSON");
     assert_eq!(
-        (&first["event"], &first["runbook"], &first["tasks"], &first["actor"]),
-        (&Value::from("runbook_created"), &Value::from(r.0), &serde_json::json!(["a", "b"]), &Value::from("user")),
+        (&first["event"], &first["runbook"], &first["task_count"], &first["actor"]),
+        (&Value::from("runbook_created"), &Value::from(r.0), &Value::from(2 + LONG_TASKS), &Value::from("user")),
         "the creation's event, written with the runbook: {first}"
     );
+    // Then its tasks in bounded parts, in plan order (no logged event grows with the runbook).
+    let mut listed = Vec::new();
+    let mut parts = 0;
+    for stored in &logged[1..] {
+        let body: Value = serde_json::from_str(&stored.body).expect("JSON");
+        if body["event"] != "tasks_created" {
+            break;
+        }
+        assert!(stored.body.len() <= 20 * 1024, "a part of {} bytes", stored.body.len());
+        assert_eq!((&body["runbook"], &body["actor"]), (&Value::from(r.0), &Value::from("user")));
+        parts += 1;
+        listed.extend(body["tasks"].as_array().expect("tasks").iter().map(|t| t.as_str().expect("id").to_owned()));
+    }
+    let made: Vec<String> = ["a", "b"].into_iter().map(str::to_owned).chain(long.iter().cloned()).collect();
+    assert_eq!(listed, made, "every task made, once, in order");
+    assert!(parts >= 3, "{parts} parts");
     let running = engine.start();
     let user = Actor::with_roles([cutover_integrations_core::model::Role::Operator]);
     engine.command(r, Command::StartRunbook { mode: RunMode::Live }, &user).await.expect("start the runbook");
@@ -327,34 +352,29 @@ async fn every_task_is_created_once(url: &str) {
     let deliveries = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             let log = engine.runbook_event_deliveries(r).await.expect("deliveries");
-            if log.len() == 5 && log.iter().all(|d| d.status == DeliveryStatus::Done) {
+            if log.len() == 5 + LONG_TASKS && log.iter().all(|d| d.status == DeliveryStatus::Done) {
                 return log;
             }
             tokio::task::yield_now().await;
         }
     })
     .await
-    .expect("five deliveries, all done");
+    .expect("every delivery done");
     assert!(deliveries.iter().all(|d| d.outcome == Some(DeliveryOutcome::Delivered)));
     let task = |kind: &str, task: &str| (r.0, kind.to_owned(), task.to_owned());
-    assert_eq!(
-        seen(&receiver, "/created"),
-        [
-            task("task.created", "a"),
-            task("task.created", "b"),
-            task("task.created", "c"),
-            task("task.created", "d"),
-            task("task.started", "a"),
-        ]
-    );
+    let mut expected: Vec<_> = made.iter().map(|id| task("task.created", id)).collect();
+    expected.extend([task("task.created", "c"), task("task.created", "d"), task("task.started", "a")]);
+    assert_eq!(seen(&receiver, "/created"), expected);
     let arrived = receiver.at("/created");
     let ids: Vec<i64> = arrived.iter().map(Received::event_id).collect();
     assert!(ids.windows(2).all(|pair| pair[0] <= pair[1]), "in event order: {ids:?}");
-    assert_eq!(ids[0], ids[1], "a and b come from the creation's event");
+    assert_eq!(ids[0], ids[1], "a and b come from the creation's first part");
     let keys: std::collections::HashSet<&str> = arrived.iter().map(|r| r.key.as_str()).collect();
-    assert_eq!(keys.len(), 5, "one key per delivery");
-    assert_eq!(arrived[2].body["task"]["name"], "C");
-    assert_eq!(arrived[2].body["change"], serde_json::json!({"event": "task_added", "task": "c"}));
+    assert_eq!(keys.len(), arrived.len(), "one key per delivery");
+    assert_eq!(arrived[0].body["change"], serde_json::json!({"event": "tasks_created"}), "without the list");
+    let c = &arrived[made.len()];
+    assert_eq!(c.body["task"]["name"], "C");
+    assert_eq!(c.body["change"], serde_json::json!({"event": "task_added", "task": "c"}));
     // The event integration's latest deliveries, newest first (what the console shows).
     let latest = engine.event_integration_deliveries(applied.event_integrations[0], 2).await.expect("latest");
     let latest: Vec<(&str, Option<&str>, RunbookId)> =

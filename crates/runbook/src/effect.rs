@@ -122,6 +122,12 @@ pub enum Event {
         /// The task id.
         task: String,
     },
+    /// Tasks the runbook's creation made, listed right after its `runbook_created` in bounded parts (a large runbook's
+    /// list is split, so no logged event grows with the runbook).
+    TasksCreated {
+        /// The task ids, in plan order.
+        tasks: Vec<String>,
+    },
     /// A task was added to the runbook while it was planned.
     TaskAdded {
         /// The task id.
