@@ -132,7 +132,7 @@ impl Engine {
         // The change's events are written with it.
         let mut events = vec![changed];
         events.extend(stage_changes(&loaded.state, &next.state));
-        let bodies: Vec<String> = events.iter().map(|event| crate::event_log::planning_body(event)).collect();
+        let bodies: Vec<String> = events.iter().map(crate::event_log::planning_body).collect();
         let replaced = ReplacedRunbook {
             name: &next.definition.name,
             definition: &next.definition_document()?,
