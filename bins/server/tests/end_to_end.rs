@@ -23,6 +23,8 @@ const ACCESS_TOKEN: &str = "xoxb-access-token-e2e-2468";
 const REFRESH_TOKEN: &str = "xoxe-refresh-token-e2e-9753";
 const BOOTSTRAP_TOKEN: &str = "bootstrap-admin-token-e2e-1357";
 const AUTHORIZATION_CODE: &str = "oauth-code-e2e-8642";
+/// The token of the audit event integration (a secret system parameter): sent to its receiver, shown nowhere.
+const EVENT_TOKEN: &str = "audit-event-token-e2e-4680";
 const SECRET_KEY: &str = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=";
 
 const RUNBOOK: &str = r##"
@@ -323,6 +325,17 @@ async fn run(backend: Backend, log_level: &str) {
             .with_body(r#"{"ok":true,"channel":"C024BE91L","ts":"1503435956.000247"}"#)
             .expect(1)
     };
+    // The audit receiver of an event integration: every task.finished of the run, with its token.
+    let mut audit = mockito::Server::new_async().await;
+    let audited = audit
+        .mock("POST", "/events")
+        .match_header("authorization", format!("Bearer {EVENT_TOKEN}").as_str())
+        .match_body(mockito::Matcher::PartialJson(json!({"type": "task.finished"})))
+        .with_status(200)
+        .with_body(format!("received by {EVENT_TOKEN}-echo"))
+        .expect(3)
+        .create_async()
+        .await;
     let starts = post("Release 42 starts").create_async().await;
     let live = post("Release 42 is live").create_async().await;
 
@@ -359,6 +372,13 @@ async fn run(backend: Backend, log_level: &str) {
         );
     let applied = api.post("/definitions", &integrations_admin, Some(Body::Yaml(example))).await;
     assert_eq!(applied["integrations"][0]["actions_created"], json!(["Post to a channel"]));
+    let parameter = json!({"name": "audit_token", "value": EVENT_TOKEN, "secret": true});
+    api.post("/system-parameters", &integrations_admin, Some(Body::Json(parameter))).await;
+    let audit_definition = format!(
+        "kind: event_integration\nname: Audit\nevents: [task.finished]\nauth: {{type: token, token: \"{{{{SystemParameter['audit_token']}}}}\"}}\nrequest: {{method: POST, url: '{}/events'}}\n",
+        audit.url()
+    );
+    api.post("/definitions", &integrations_admin, Some(Body::Yaml(audit_definition))).await;
     let integrations = api.get("/integrations", &integrations_admin).await;
     let action = integrations["items"][0]["actions"][0]["id"].as_i64().expect("action id");
     assert_eq!(integrations["items"][0]["actions"][0]["auth"]["client_secret"], "[REDACTED]");
@@ -435,6 +455,22 @@ async fn run(backend: Backend, log_level: &str) {
     assert_eq!(attempt["response"]["status"], 200);
     assert_eq!(attempt["response"]["body"], r#"{"ok":true,"channel":"C024BE91L","ts":"1503435956.000247"}"#);
 
+    // The audit event integration got every task.finished; its deliveries log and definition show no token.
+    let mut deliveries = Value::Null;
+    for _ in 0..400 {
+        deliveries = api.get(&format!("/runbooks/{runbook}/event-deliveries"), &operator).await;
+        let items = deliveries["deliveries"].as_array().cloned().unwrap_or_default();
+        if items.len() == 3 && items.iter().all(|d| d["outcome"] == "delivered") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(deliveries["deliveries"].as_array().map(Vec::len), Some(3), "{deliveries}");
+    audited.assert_async().await;
+    let audit_log = deliveries.to_string();
+    assert!(audit_log.contains("[REDACTED]") && audit_log.contains("/events"), "{audit_log}");
+    api.get("/event-integrations", &integrations_admin).await;
+
     // Metrics follow the events: two fires succeeded, their attempts timed, nothing queued.
     let mut metrics = String::new();
     for _ in 0..200 {
@@ -468,10 +504,11 @@ async fn run(backend: Backend, log_level: &str) {
     api.answers.push(transcript.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone());
 
     // No secret of the run in the database, the server's output, or any API answer.
-    let mut secrets: Vec<String> = [CLIENT_SECRET, ACCESS_TOKEN, REFRESH_TOKEN, BOOTSTRAP_TOKEN, AUTHORIZATION_CODE]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let mut secrets: Vec<String> =
+        [CLIENT_SECRET, ACCESS_TOKEN, REFRESH_TOKEN, BOOTSTRAP_TOKEN, AUTHORIZATION_CODE, EVENT_TOKEN]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
     secrets.extend(tokens.values().cloned());
     secrets.push(basic);
     secrets.push(CLIENT_SECRET.to_uppercase());
