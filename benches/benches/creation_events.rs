@@ -11,6 +11,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[allow(dead_code, reason = "this bench uses only the engine setup and the runbooks of the shared support")]
 mod support;
 use support::{runbook, setup};
 
