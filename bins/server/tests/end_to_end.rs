@@ -378,7 +378,7 @@ async fn run(backend: Backend, log_level: &str) {
         "kind: event_integration\nname: Audit\nevents: [task.finished]\nauth: {{type: token, token: \"{{{{SystemParameter['audit_token']}}}}\"}}\nrequest: {{method: POST, url: '{}/events'}}\n",
         audit.url()
     );
-    api.post("/definitions", &integrations_admin, Some(Body::Yaml(audit_definition))).await;
+    api.post("/definitions", BOOTSTRAP_TOKEN, Some(Body::Yaml(audit_definition))).await;
     let integrations = api.get("/integrations", &integrations_admin).await;
     let action = integrations["items"][0]["actions"][0]["id"].as_i64().expect("action id");
     assert_eq!(integrations["items"][0]["actions"][0]["auth"]["client_secret"], "[REDACTED]");
