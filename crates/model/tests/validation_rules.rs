@@ -210,6 +210,25 @@ const CASES: &[Case] = &[
         expected: &["3:14: archived: expected `true` or `false`, found `no`"],
     },
     Case {
+        name: "a JSON string is quoted: a boolean or number where text is expected is refused",
+        files: &[(
+            "a.json",
+            "{\"kind\": \"integration\",\n \"name\": false,\n \"actions\": [{\"name\": 3, \"request\": {\"method\": \"GET\", \"url\": \"https://example.com/\"}}]}",
+        )],
+        expected: &[
+            "2:10: name: expected a string, found a boolean",
+            "3:23: actions[0].name: expected a string, found an integer",
+        ],
+    },
+    Case {
+        name: "YAML's plain scalars read as their text where text is expected",
+        files: &[(
+            "a.yaml",
+            "kind: integration\nname: 2024\nactions:\n  - {name: true, request: {method: GET, url: 'https://example.com/'}}\n",
+        )],
+        expected: &[],
+    },
+    Case {
         name: "one document per file",
         files: &[("a.yaml", "kind: integration\nname: A\n---\nkind: runbook\n")],
         expected: &["3:1: $: a definition file holds one document; found a second"],

@@ -33,7 +33,7 @@ choices!(DefinitionKind {
 /// Reads one definition file. The definition is `None` when the file is not even a mapping with a known `kind`; it is
 /// partial (with placeholders) when the walker found problems, which lets later rules run on what was readable.
 pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>, Walker) {
-    let mut walker = Walker::default();
+    let mut walker = Walker { strings_only: format == DefinitionFormat::Json, ..Walker::default() };
     let root_path = FieldPath::root();
     if format == DefinitionFormat::Json
         && let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(text)

@@ -100,6 +100,9 @@ pub(crate) struct Walker {
     pub(crate) problems: Vec<Problem>,
     /// Where values sit.
     pub(crate) source_map: SourceMap,
+    /// Whether a string is only a string scalar (JSON, where every string is quoted: `false` or `3` where text is
+    /// expected is a mistake); otherwise (YAML) a plain `3` or `true` reads as its text.
+    pub(crate) strings_only: bool,
 }
 
 pub(crate) fn position_of(marker: Marker) -> Position {
@@ -149,7 +152,11 @@ pub(crate) trait FromNode: Sized {
 impl FromNode for String {
     fn read(walker: &mut Walker, node: &Node, path: &FieldPath) -> Self {
         match &node.value {
-            NodeValue::Scalar(scalar) if scalar.kind != ScalarKind::Null => scalar.text.clone(),
+            NodeValue::Scalar(scalar)
+                if scalar.kind == ScalarKind::Str || (!walker.strings_only && scalar.kind != ScalarKind::Null) =>
+            {
+                scalar.text.clone()
+            }
             _ => {
                 walker.wrong_type(node, path, "a string");
                 String::new()
