@@ -22,7 +22,8 @@ pub fn checked_new_user(user: &NewUser) -> Result<NewUser, EngineError> {
     if address.is_none() {
         problems.push(InputProblem::new("email", format!("`{email}` is not an email address")));
     }
-    for (field, text) in [("name", name), ("email", email)] {
+    // Counted as sent (before trimming): the documented limit holds for the text a client sends.
+    for (field, text) in [("name", user.name.as_str()), ("email", user.email.as_str())] {
         if text.chars().count() > MAX_USER_TEXT {
             problems.push(InputProblem::new(field, format!("is longer than {MAX_USER_TEXT} characters")));
         }
@@ -71,6 +72,10 @@ mod tests {
             ),
             (user("A", "a@b@c", &[Role::Viewer]), Err(vec!["email: `a@b@c` is not an email address"])),
             (user(&long, "a@example.com", &[Role::Viewer]), Err(vec!["name: is longer than 320 characters"])),
+            (
+                user("A", &format!("\u{2007}{}@example.com", "x".repeat(MAX_USER_TEXT - 12)), &[Role::Viewer]),
+                Err(vec!["email: is longer than 320 characters"]),
+            ),
         ];
         for (input, expected) in cases {
             let found = checked_new_user(&input).map_err(|error| match error {
