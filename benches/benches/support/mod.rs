@@ -1,11 +1,12 @@
 //! What the engine benches share: a loopback sink, its integration and action, runbooks of its tasks, an engine on
 //! SQLite beside the bare executor, and sending one task's request through the bare executor.
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::http::{
     Executor, ExecutorConfig, FireContext, HttpExecutor, OutboundPolicy, PreparedAction, StepOutcome,
 };
 use cutover_integrations_core::model::{Action, ActionRef, RunMode, Runbook, RunbookStage, Task};
-use cutover_integrations_core::runbook::{Actor, Command, Event};
+use cutover_integrations_core::runbook::{Actor, Event};
 use cutover_integrations_core::{Engine, EngineSettings, RunningEngine};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -112,7 +113,7 @@ pub(crate) async fn run_engine(engine: &Engine, definition: &Runbook) -> Duratio
     let id = engine.create_runbook(definition.clone()).await.expect("runbook");
     let mut events = engine.subscribe();
     let started = Instant::now();
-    engine.command(id, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
+    engine.command(id, UserCommand::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
     loop {
         match events.recv().await {
             Ok(event)

@@ -1,7 +1,7 @@
 //! `cutover run RUNBOOK_FILE --integrations FILE...`: runs a runbook in this process on an embedded database, with a
 //! live progress display, and ends with a table of every task and the actions log of every fire.
 //!
-//! Glue only: the engine ([`Engine::drive`]) decides what starts and when; this module opens the database, passes
+//! Glue only: the engine ([`RunningEngine::drive`]) decides what starts and when; this module opens the database, passes
 //! the system parameters, shows the engine's events, and prints the outcome.
 
 use crate::actions_log_text;
@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use cutover_integrations_core::model::{Definition, RunMode, SecretValue, SourceFile, SystemParameter, Validator};
 use cutover_integrations_core::store::RunbookId;
 use cutover_integrations_core::{
-    DriveOptions, DriveReport, Engine, EngineError, FireLogView, ManualTasks, generate_secret_key,
+    DriveOptions, DriveReport, Engine, EngineError, FireLogView, ManualTasks, RunningEngine, generate_secret_key,
     secret_key_beside_database,
 };
 use ipnet::IpNet;
@@ -216,18 +216,19 @@ async fn run_async(args: RunArgs) -> Result<bool, Failure> {
     }
     let engine = builder.build().await?;
     let running = engine.start();
-    let outcome = drive(&engine, &args, &runbook_text, &integration_texts).await;
+    let outcome = drive(&running, &args, &runbook_text, &integration_texts).await;
     running.shutdown().await;
     drop(temporary);
     outcome
 }
 
 async fn drive(
-    engine: &Engine,
+    running: &RunningEngine,
     args: &RunArgs,
     runbook_text: &str,
     integration_texts: &[(String, String)],
 ) -> Result<bool, Failure> {
+    let engine = running.engine();
     for parameter in parameters(&args.params, std::env::vars_os()) {
         let parameter = SystemParameter {
             name: parameter.name,
@@ -258,7 +259,7 @@ async fn drive(
         Manual::Stop => ManualTasks::Stop,
     };
     let driven = tokio::select! {
-        report = engine.drive(runbook, DriveOptions { mode, manual }) => report,
+        report = running.drive(runbook, DriveOptions { mode, manual }) => report,
         _ = tokio::signal::ctrl_c() => {
             // A second Ctrl-C quits without waiting for the fires in flight.
             tokio::spawn(async {

@@ -95,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Run it to the end: auto-start tasks fire by themselves, the manual `deploy` is finished as an operator would.
     println!("running runbook {runbook} on {database}");
-    let report = engine.drive(runbook, DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish }).await?;
+    let report = running.drive(runbook, DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish }).await?;
     for task in &report.tasks {
         println!("{:<10} {:?} {:?}", task.id, task.stage, task.integration_status);
     }

@@ -111,8 +111,8 @@ impl Engine {
     ///
     /// ```
     /// use cutover_integrations_core::model::{RunMode, RunbookStage};
-    /// use cutover_integrations_core::runbook::{Actor, Command};
-    /// use cutover_integrations_core::{Engine, generate_secret_key};
+    /// use cutover_integrations_core::runbook::Actor;
+    /// use cutover_integrations_core::{Engine, UserCommand, generate_secret_key};
     /// use secrecy::ExposeSecret;
     ///
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -129,7 +129,7 @@ impl Engine {
     /// let running = engine.start();
     /// let mut events = engine.subscribe();
     /// // The auto-start task fires when the run starts; in a rehearsal its request is logged, not sent.
-    /// engine.command(runbook, Command::StartRunbook { mode: RunMode::Rehearsal }, &Actor::engine()).await?;
+    /// engine.command(runbook, UserCommand::StartRunbook { mode: RunMode::Rehearsal }, &Actor::engine()).await?;
     /// while engine.runbook(runbook).await?.state.stage() != RunbookStage::Complete {
     ///     events.recv().await?;
     /// }

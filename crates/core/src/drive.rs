@@ -1,17 +1,18 @@
 //! Running a runbook from start to end in one process, as `cutover run` does: start the run, start every task that
 //! can start, finish manual tasks (or stop at them), wait for fires, and report every task at the end.
 
-use crate::engine::Engine;
+use crate::command::UserCommand;
+use crate::dispatch::RunningEngine;
 use crate::error::EngineError;
 use cutover_integrations_model::{IntegrationStatus, RunMode, RunbookStage, TaskStage};
-use cutover_integrations_runbook::{Actor, Command, WaitReason};
+use cutover_integrations_runbook::{Actor, WaitReason};
 use cutover_integrations_store::RunbookId;
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use tokio::sync::broadcast::error::RecvError;
 
-/// What [`Engine::drive`] does with manual tasks (tasks without an action).
+/// What [`RunningEngine::drive`] does with manual tasks (tasks without an action).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ManualTasks {
     /// Finish them as soon as they start, as if an operator clicked through.
@@ -21,7 +22,7 @@ pub enum ManualTasks {
     Stop,
 }
 
-/// How [`Engine::drive`] runs a runbook.
+/// How [`RunningEngine::drive`] runs a runbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriveOptions {
     /// Rehearsal or live.
@@ -67,20 +68,29 @@ impl DriveReport {
     }
 }
 
-impl Engine {
+impl RunningEngine {
     /// Runs a runbook to its end in this process: starts the run, starts every startable task that does not start by
     /// itself, finishes manual tasks (per [`DriveOptions::manual`]) and integration tasks whose fire succeeded
     /// without finishing them, and waits for fires. Returns when the runbook is complete or nothing more can happen
-    /// (a fire failed, a task is refused, a manual task is left in progress). The engine must be started.
+    /// (a fire failed, a task is refused, a manual task is left in progress). A method of the started engine, whose
+    /// dispatcher runs the fires it waits for: an engine that was never started has no `drive` to wait forever in.
+    ///
+    /// ```compile_fail
+    /// # async fn never_started(engine: cutover_integrations_core::Engine, id: cutover_integrations_core::store::RunbookId) {
+    /// use cutover_integrations_core::{DriveOptions, ManualTasks, model::RunMode};
+    /// engine.drive(id, DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish }).await;
+    /// # }
+    /// ```
     pub async fn drive(&self, runbook: RunbookId, options: DriveOptions) -> Result<DriveReport, EngineError> {
-        let mut events = self.subscribe();
+        let engine = self.engine();
+        let mut events = engine.subscribe();
         let actor = Actor::engine();
-        if self.runbook(runbook).await?.state.stage() == RunbookStage::Planning {
-            self.command(runbook, Command::StartRunbook { mode: options.mode }, &actor).await?;
+        if engine.runbook(runbook).await?.state.stage() == RunbookStage::Planning {
+            engine.command(runbook, UserCommand::StartRunbook { mode: options.mode }, &actor).await?;
         }
         let mut refused: BTreeMap<String, String> = BTreeMap::new();
         loop {
-            let view = self.runbook(runbook).await?;
+            let view = engine.runbook(runbook).await?;
             if matches!(view.state.stage(), RunbookStage::Complete | RunbookStage::Cancelled) {
                 return Ok(report(runbook, &view.state, &refused));
             }
@@ -108,10 +118,12 @@ impl Engine {
                             waiting = true;
                             None
                         }
-                        None => Some(Command::StartTask { task: id.clone(), force: false }),
+                        None => Some(UserCommand::StartTask { task: id.clone(), force: false }),
                     },
                     TaskStage::InProgress => match &task.plan.action {
-                        None if options.manual == ManualTasks::Finish => Some(Command::FinishTask { task: id.clone() }),
+                        None if options.manual == ManualTasks::Finish => {
+                            Some(UserCommand::FinishTask { task: id.clone() })
+                        }
                         None => None,
                         Some(_) if task.state.has_active_fire() => {
                             waiting = true;
@@ -119,7 +131,7 @@ impl Engine {
                         }
                         Some(_) => match task.state.integration_status() {
                             IntegrationStatus::Succeeded | IntegrationStatus::NotSent => {
-                                Some(Command::FinishTask { task: id.clone() })
+                                Some(UserCommand::FinishTask { task: id.clone() })
                             }
                             _ => None,
                         },
@@ -127,7 +139,7 @@ impl Engine {
                     _ => None,
                 };
                 let Some(command) = command else { continue };
-                match self.command(runbook, command, &actor).await {
+                match engine.command(runbook, command, &actor).await {
                     Ok(_) => acted = true,
                     Err(EngineError::Refused(refusal)) => {
                         refused.insert(id, refusal.to_string());

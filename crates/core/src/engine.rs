@@ -4,6 +4,7 @@
 
 use crate::api_token::{MintedToken, hash_token, mint_token};
 use crate::catalog::Catalog;
+use crate::command::UserCommand;
 use crate::commit_queue::{Change, RunbookSlot};
 use crate::config::{EngineBuilder, EngineSettings};
 use crate::dispatch::LocalFire;
@@ -16,7 +17,7 @@ use cutover_integrations_http::{CallbackAuthority, ExecutorConfig, HttpExecutor,
 use cutover_integrations_model::{
     Action, CustomField, Definition, Integration, ParsedDefinition, Runbook, SourceFile, SystemParameter, Validator,
 };
-use cutover_integrations_runbook::{Actor, Command, Event, RunbookPlan, RunbookState};
+use cutover_integrations_runbook::{Actor, Event, RunbookPlan, RunbookState};
 use cutover_integrations_store::{
     FireId, IntegrationId, IntegrationRecord, NewRunbook, NewUser, RunbookId, RunbookSummary, Store, User,
 };
@@ -427,15 +428,16 @@ impl Engine {
     }
 
     /// Applies a command from `actor` to a runbook: the state machine decides, and the new state and its effects (due
-    /// fires, wake-ups) are stored in one transaction. Returns the events the command caused.
+    /// fires, wake-ups) are stored in one transaction. Returns the events the command caused. Only a [`UserCommand`]
+    /// is accepted: fire outcomes and the passing of time are the engine's own.
     ///
     /// A refused command changes nothing. A command that races with another engine writing the same runbook is
     /// applied to the state that engine left (never lost, never applied twice).
     ///
     /// ```
     /// use cutover_integrations_core::model::{RunMode, TaskStage};
-    /// use cutover_integrations_core::runbook::{Actor, Command, Event};
-    /// use cutover_integrations_core::{Engine, EngineError, generate_secret_key};
+    /// use cutover_integrations_core::runbook::{Actor, Event};
+    /// use cutover_integrations_core::{Engine, EngineError, UserCommand, generate_secret_key};
     /// use secrecy::ExposeSecret;
     ///
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -447,13 +449,13 @@ impl Engine {
     /// #     .await?;
     /// let release = "kind: runbook\nname: Release\ntasks:\n  - {id: deploy, name: Deploy}\n";
     /// let runbook = engine.apply_definitions(&[("release.yaml", release)]).await?.runbooks[0];
-    /// let start = Command::StartTask { task: "deploy".into(), force: false };
+    /// let start = UserCommand::StartTask { task: "deploy".into(), force: false };
     ///
     /// // Refused while the runbook is still being planned: nothing changes.
     /// let refused = engine.command(runbook, start.clone(), &Actor::engine()).await;
     /// assert!(matches!(refused, Err(EngineError::Refused(_))));
     ///
-    /// engine.command(runbook, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await?;
+    /// engine.command(runbook, UserCommand::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await?;
     /// let events = engine.command(runbook, start, &Actor::engine()).await?;
     /// assert!(events.iter().any(|event| matches!(event, Event::TaskStageChanged { to: TaskStage::InProgress, .. })));
     /// let view = engine.runbook(runbook).await?;
@@ -461,11 +463,11 @@ impl Engine {
     /// # Ok(()) }
     /// # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
     /// ```
-    pub async fn command(&self, id: RunbookId, command: Command, actor: &Actor) -> Result<Vec<Event>, EngineError> {
+    pub async fn command(&self, id: RunbookId, command: UserCommand, actor: &Actor) -> Result<Vec<Event>, EngineError> {
         if self.inner.stopping.load(std::sync::atomic::Ordering::Acquire) {
             return Err(EngineError::ShuttingDown);
         }
-        let events = self.apply(id, Change::command(command, actor)).await?;
+        let events = self.apply(id, Change::command(command.into(), actor)).await?;
         self.end_cancelled_fires(id, &events).await?;
         Ok(events)
     }

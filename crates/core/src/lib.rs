@@ -51,7 +51,7 @@
 //! let running = engine.start();
 //! let applied = engine.apply_definitions(&[("chat.yaml", CHAT), ("release.yaml", RELEASE)]).await?;
 //! let options = DriveOptions { mode: RunMode::Rehearsal, manual: ManualTasks::Finish };
-//! let report = engine.drive(applied.runbooks[0], options).await?;
+//! let report = running.drive(applied.runbooks[0], options).await?;
 //! assert!(report.succeeded());
 //! assert_eq!(report.tasks[0].integration_status, IntegrationStatus::NotSent);
 //! running.shutdown().await;
@@ -65,6 +65,7 @@ pub mod access;
 mod actions_log;
 mod api_token;
 mod catalog;
+mod command;
 mod commit_queue;
 mod config;
 mod dispatch;
@@ -91,6 +92,7 @@ mod validation;
 
 pub use actions_log::FireLogView;
 pub use api_token::{MintedToken, hash_token, mint_token};
+pub use command::UserCommand;
 pub use commit_queue::CacheSizes;
 pub use config::{EngineBuilder, EngineSettings, generate_secret_key, single_key_ring};
 pub use dispatch::RunningEngine;

@@ -41,7 +41,7 @@ async fn every_fire_is_listed_with_its_redacted_attempts() {
         engine.apply_definitions(&[("hooks.yaml", &integration), ("runbook.yaml", RUNBOOK)]).await.expect("apply");
     let runbook = applied.runbooks[0];
     let options = DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish };
-    assert!(engine.drive(runbook, options).await.expect("drive").succeeded());
+    assert!(running.drive(runbook, options).await.expect("drive").succeeded());
     hook.assert_async().await;
 
     let log = engine.task_actions_log(runbook, "announce").await.expect("the log");

@@ -1,10 +1,11 @@
 //! The engine's caches stay within their limits while many runbooks run, and a runbook dropped from memory is read
 //! back as it was, on SQLite and PostgreSQL.
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{RunMode, RunbookStage, TaskStage};
-use cutover_integrations_core::runbook::{Actor, Command};
+use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::store::RunbookId;
-use cutover_integrations_core::{DriveOptions, Engine, EngineSettings, ManualTasks};
+use cutover_integrations_core::{DriveOptions, Engine, EngineSettings, ManualTasks, RunningEngine};
 use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use std::fmt::Write as _;
 
@@ -28,7 +29,8 @@ async fn engine(url: String) -> Engine {
 }
 
 /// Six tasks, each firing a different action of the sink: the compiled actions kept stay within their limit (2).
-async fn actions_stay_bounded(engine: &Engine) {
+async fn actions_stay_bounded(running: &RunningEngine) {
+    let engine = running.engine();
     let sink = sink::Sink::start().await;
     let mut integration = String::from("kind: integration\nname: Sink\nactions:\n");
     let mut runbook = String::from("kind: runbook\nname: Actions\ntasks:\n");
@@ -45,7 +47,7 @@ async fn actions_stay_bounded(engine: &Engine) {
     let applied =
         engine.apply_definitions(&[("sink.yaml", &integration), ("actions.yaml", &runbook)]).await.expect("apply");
     let options = DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish };
-    let report = engine.drive(applied.runbooks[0], options).await.expect("drive");
+    let report = running.drive(applied.runbooks[0], options).await.expect("drive");
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(sink.count(), 6);
     assert!(engine.cached().actions <= 2, "{:?}", engine.cached());
@@ -57,19 +59,19 @@ async fn started(engine: &Engine, n: usize) -> RunbookId {
         "kind: runbook\nname: R{n}\ntasks:\n  - {{id: a, name: A}}\n  - {{id: b, name: B, predecessors: [a]}}\n"
     );
     let id = engine.apply_definitions(&[("r.yaml", &text)]).await.expect("runbook").runbooks[0];
-    engine.command(id, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
+    engine.command(id, UserCommand::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
     id
 }
 
 async fn run(engine: &Engine, id: RunbookId, task: &str) {
     let actor = Actor::engine();
-    engine.command(id, Command::StartTask { task: task.into(), force: false }, &actor).await.expect("starts");
-    engine.command(id, Command::FinishTask { task: task.into() }, &actor).await.expect("finishes");
+    engine.command(id, UserCommand::StartTask { task: task.into(), force: false }, &actor).await.expect("starts");
+    engine.command(id, UserCommand::FinishTask { task: task.into() }, &actor).await.expect("finishes");
 }
 
 async fn check(engine: Engine) {
     let running = engine.start();
-    actions_stay_bounded(&engine).await;
+    actions_stay_bounded(&running).await;
     // Left half-way: task `a` complete, `b` startable; soon dropped from memory as the others run.
     let waiting = started(&engine, 0).await;
     run(&engine, waiting, "a").await;

@@ -3,11 +3,12 @@
 //! the task succeeds with the mapped custom fields, or fails with the vendor's own message in its reason, and polling
 //! entries reach their terminal states. One table, one `check`.
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::auth::{AuthorizationCallback, StandardWebhooksAuth};
 use cutover_integrations_core::model::{
     AuthSettings, FieldValue, IntegrationStatus, OAuth2Grant, RunMode, decode_webhook_secret,
 };
-use cutover_integrations_core::runbook::{Actor, Command, Event};
+use cutover_integrations_core::runbook::{Actor, Event};
 use cutover_integrations_core::store::{ActionId, RunbookId};
 use cutover_integrations_core::{Engine, EngineError, EngineEvent, OAuthStatus, OAuthTarget};
 use serde_json::{Value, json};
@@ -750,9 +751,10 @@ async fn check(case: &'static Case) -> Result<(), String> {
     let applied = engine.apply_definitions(&[("runbook.json", &runbook)]).await.map_err(|e| format!("{what}: {e}"))?;
     let id = applied.runbooks[0];
     let mut events = engine.subscribe();
-    for command in
-        [Command::StartRunbook { mode: RunMode::Live }, Command::StartTask { task: "page".into(), force: false }]
-    {
+    for command in [
+        UserCommand::StartRunbook { mode: RunMode::Live },
+        UserCommand::StartTask { task: "page".into(), force: false },
+    ] {
         engine.command(id, command, &Actor::engine()).await.map_err(|e| format!("{what}: {e}"))?;
     }
     let status = wait_for_outcome(&mut events).await.ok_or_else(|| format!("{what}: no outcome"))?;

@@ -2,8 +2,9 @@
 //! refusals do not spoil the others, and a caller that stops waiting does not stall the runbook; on SQLite and
 //! PostgreSQL.
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{RunMode, RunbookStage, TaskStage};
-use cutover_integrations_core::runbook::{Actor, Command, Event};
+use cutover_integrations_core::runbook::{Actor, Event};
 use cutover_integrations_core::store::RunbookId;
 use cutover_integrations_core::{Engine, EngineError};
 use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
@@ -30,7 +31,7 @@ async fn runbook(engine: &Engine) -> RunbookId {
         let _ = writeln!(text, "  - {{id: t{n}, name: Task {n}}}");
     }
     let id = engine.apply_definitions(&[("many.yaml", &text)]).await.expect("runbook").runbooks[0];
-    engine.command(id, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
+    engine.command(id, UserCommand::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
     id
 }
 
@@ -62,7 +63,7 @@ on_both!(
 
 async fn concurrent_commands_each_get_their_own_answer(engine: Engine) {
     let id = runbook(&engine).await;
-    for command in [|task| Command::StartTask { task, force: false }, |task| Command::FinishTask { task }] {
+    for command in [|task| UserCommand::StartTask { task, force: false }, |task| UserCommand::FinishTask { task }] {
         let calls = (0..TASKS).map(|n| {
             let engine = engine.clone();
             let command = command(format!("t{n}"));
@@ -93,7 +94,7 @@ async fn refusals_do_not_spoil_the_changes_committed_with_them(engine: Engine) {
             // Every third command names a task that does not exist.
             let task = if n % 3 == 0 { format!("missing-{n}") } else { format!("t{n}") };
             tokio::spawn(async move {
-                engine.command(id, Command::StartTask { task, force: false }, &Actor::engine()).await
+                engine.command(id, UserCommand::StartTask { task, force: false }, &Actor::engine()).await
             })
         })
         .collect();
@@ -118,9 +119,10 @@ async fn a_caller_that_stops_waiting_does_not_stall_the_runbook(engine: Engine) 
     let actor = Actor::engine();
     for n in 0..TASKS / 2 {
         // Dropped at its first await: its change is committed or not, but the queue goes on.
-        let dropped = engine.command(id, Command::StartTask { task: format!("t{n}"), force: false }, &actor);
+        let dropped = engine.command(id, UserCommand::StartTask { task: format!("t{n}"), force: false }, &actor);
         let _ = tokio::time::timeout(Duration::ZERO, dropped).await;
-        let next = engine.command(id, Command::StartTask { task: format!("t{}", n + TASKS / 2), force: false }, &actor);
+        let next =
+            engine.command(id, UserCommand::StartTask { task: format!("t{}", n + TASKS / 2), force: false }, &actor);
         let answered = tokio::time::timeout(Duration::from_secs(20), next).await;
         assert!(matches!(answered, Ok(Ok(_))), "the next change is committed: {answered:?}");
     }

@@ -9,8 +9,9 @@
 #[allow(dead_code, reason = "each test binary uses part of the sink")]
 mod sink;
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{RunMode, RunbookStage, TaskStage};
-use cutover_integrations_core::runbook::{Actor, Command};
+use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::store::FireStatus;
 use cutover_integrations_core::{Engine, EngineSettings};
 use rand::Rng;
@@ -100,7 +101,7 @@ async fn run_child(database: &Path, sink: &str) {
         }
     };
     if engine.runbook(id).await.expect("runbook").state.stage() == RunbookStage::Planning {
-        engine.command(id, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
+        engine.command(id, UserCommand::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("starts");
     }
     // Every change comes from this engine's commits, so each is announced; the timeout only re-reads the state.
     while engine.runbook(id).await.expect("runbook").state.stage() != RunbookStage::Complete {

@@ -1,8 +1,9 @@
 //! The embedding API's contract on a real SQLite store: builder conflicts are errors (keeping their sources), and an
 //! engine whose shutdown waits for a step in flight refuses commands with `ShuttingDown`, then takes them again.
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{RunMode, TaskStage};
-use cutover_integrations_core::runbook::{Actor, Command};
+use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::{Engine, EngineError};
 use std::error::Error as _;
 use std::time::Duration;
@@ -88,8 +89,8 @@ async fn commands_are_refused_as_shutting_down_while_steps_in_flight_drain() {
     let runbook = runbook.runbooks[0];
     let running = engine.start();
     let actor = Actor::engine();
-    engine.command(runbook, Command::StartRunbook { mode: RunMode::Live }, &actor).await.expect("started");
-    engine.command(runbook, Command::StartTask { task: "send".into(), force: false }, &actor).await.expect("fired");
+    engine.command(runbook, UserCommand::StartRunbook { mode: RunMode::Live }, &actor).await.expect("started");
+    engine.command(runbook, UserCommand::StartTask { task: "send".into(), force: false }, &actor).await.expect("fired");
     arrival.await.expect("the fire's request is in flight");
 
     let shutdown = tokio::spawn(running.shutdown());
@@ -97,7 +98,7 @@ async fn commands_are_refused_as_shutting_down_while_steps_in_flight_drain() {
     // and while the request is held, it is refused as shutting down. Nothing changes either way.
     let refused = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            let again = Command::StartTask { task: "send".into(), force: false };
+            let again = UserCommand::StartTask { task: "send".into(), force: false };
             match engine.command(runbook, again, &actor).await {
                 Err(EngineError::ShuttingDown) => return,
                 Err(EngineError::Refused(_)) => tokio::task::yield_now().await,
@@ -115,6 +116,6 @@ async fn commands_are_refused_as_shutting_down_while_steps_in_flight_drain() {
     let view = engine.runbook(runbook).await.expect("read");
     let send = view.state.task("send").expect("task");
     assert_eq!(send.state.stage(), TaskStage::Complete);
-    let start = Command::StartTask { task: "deploy".into(), force: false };
+    let start = UserCommand::StartTask { task: "deploy".into(), force: false };
     engine.command(runbook, start, &actor).await.expect("accepted after the shutdown");
 }

@@ -1,9 +1,10 @@
 //! The engine end to end: definitions applied, runbooks driven by commands, fires sent to a mock third party over
 //! loopback, outcomes recorded; on SQLite and PostgreSQL.
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::http::{CallbackReport, CallbackStatus};
 use cutover_integrations_core::model::{FieldValue, IntegrationStatus, RunMode, RunbookStage, TaskStage};
-use cutover_integrations_core::runbook::{Actor, Command, Event};
+use cutover_integrations_core::runbook::{Actor, Event};
 use cutover_integrations_core::store::{ClaimRequest, FireStatus, RunbookId};
 use cutover_integrations_core::{
     DriveOptions, Engine, EngineError, EngineEvent, EngineSettings, ManualTasks, RunbookView, RunningEngine,
@@ -153,7 +154,7 @@ async fn apply(harness: &Harness, base: &str, runbook: &str) -> RunbookId {
     applied.runbooks[0]
 }
 
-async fn command(harness: &Harness, runbook: RunbookId, command: Command) -> Vec<Event> {
+async fn command(harness: &Harness, runbook: RunbookId, command: UserCommand) -> Vec<Event> {
     harness.engine.command(runbook, command, &Actor::engine()).await.expect("command accepted")
 }
 
@@ -200,11 +201,11 @@ async fn fire_and_forget_chain_completes(harness: Harness) {
         .await;
     let runbook = apply(&harness, &server.url(), RUNBOOK).await;
     let mut events = harness.engine.subscribe();
-    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
-    command(&harness, runbook, Command::StartTask { task: "announce".into(), force: false }).await;
+    command(&harness, runbook, UserCommand::StartRunbook { mode: RunMode::Live }).await;
+    command(&harness, runbook, UserCommand::StartTask { task: "announce".into(), force: false }).await;
     wait_for(&mut events, "announce to succeed", status_is("announce", IntegrationStatus::Succeeded)).await;
-    command(&harness, runbook, Command::StartTask { task: "deploy".into(), force: false }).await;
-    command(&harness, runbook, Command::FinishTask { task: "deploy".into() }).await;
+    command(&harness, runbook, UserCommand::StartTask { task: "deploy".into(), force: false }).await;
+    command(&harness, runbook, UserCommand::FinishTask { task: "deploy".into() }).await;
     wait_for(&mut events, "the runbook to complete", runbook_is(RunbookStage::Complete)).await;
     announce.assert_async().await;
     done.assert_async().await;
@@ -230,8 +231,8 @@ async fn failure_then_refire(harness: Harness) {
     let refused = server.mock("POST", "/hook").with_status(400).with_body("bad channel").expect(1).create_async().await;
     let runbook = apply(&harness, &server.url(), RUNBOOK).await;
     let mut events = harness.engine.subscribe();
-    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
-    command(&harness, runbook, Command::StartTask { task: "announce".into(), force: false }).await;
+    command(&harness, runbook, UserCommand::StartRunbook { mode: RunMode::Live }).await;
+    command(&harness, runbook, UserCommand::StartTask { task: "announce".into(), force: false }).await;
     wait_for(&mut events, "announce to fail", status_is("announce", IntegrationStatus::Failed)).await;
     refused.assert_async().await;
     let view = harness.engine.runbook(runbook).await.expect("runbook");
@@ -242,7 +243,7 @@ async fn failure_then_refire(harness: Harness) {
 
     refused.remove_async().await;
     let accepted = server.mock("POST", "/hook").with_status(200).expect(1).create_async().await;
-    command(&harness, runbook, Command::RefireTask { task: "announce".into() }).await;
+    command(&harness, runbook, UserCommand::RefireTask { task: "announce".into() }).await;
     wait_for(&mut events, "the refire to succeed", status_is("announce", IntegrationStatus::Succeeded)).await;
     accepted.assert_async().await;
     let fires = harness.engine.store().task_fires(runbook, "announce").await.expect("fires");
@@ -286,8 +287,8 @@ async fn waiting_callback(harness: &Harness) -> WaitingCallback {
         .await;
     let runbook = apply(harness, &server.url(), CALLBACK_RUNBOOK).await;
     let mut events = harness.engine.subscribe();
-    command(harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
-    command(harness, runbook, Command::StartTask { task: "approve".into(), force: false }).await;
+    command(harness, runbook, UserCommand::StartRunbook { mode: RunMode::Live }).await;
+    command(harness, runbook, UserCommand::StartTask { task: "approve".into(), force: false }).await;
     wait_for(&mut events, "the fire to wait", status_is("approve", IntegrationStatus::Waiting)).await;
     jobs.assert_async().await;
     let body: serde_json::Value = serde_json::from_str(&bodies.recv().await.expect("a request")).expect("JSON body");
@@ -340,7 +341,7 @@ async fn callback_completes_a_waiting_fire(harness: Harness) {
 
 async fn cancel_ends_a_waiting_callback_fire(harness: Harness) {
     let WaitingCallback { runbook, fire, token, .. } = waiting_callback(&harness).await;
-    command(&harness, runbook, Command::CancelTask { task: "approve".into() }).await;
+    command(&harness, runbook, UserCommand::CancelTask { task: "approve".into() }).await;
     let record = harness.engine.store().fire(fire).await.expect("store").expect("the fire");
     assert_eq!(record.status, FireStatus::Done, "cancelling the task ends its waiting fire at once");
     assert!(record.state.contains(r#""outcome":"cancelled""#), "{}", record.state);
@@ -401,7 +402,7 @@ async fn refusals_leave_state_unchanged(harness: Harness) {
     let before = harness.engine.runbook(runbook).await.expect("runbook").state;
     let refused = harness
         .engine
-        .command(runbook, Command::StartTask { task: "deploy".into(), force: false }, &Actor::engine())
+        .command(runbook, UserCommand::StartTask { task: "deploy".into(), force: false }, &Actor::engine())
         .await;
     assert!(matches!(refused, Err(EngineError::Refused(_))), "{refused:?}");
     let after = harness.engine.runbook(runbook).await.expect("runbook").state;
@@ -428,8 +429,8 @@ async fn a_dead_engines_fires_are_taken_over(mut harness: Harness) {
         .create_async()
         .await;
     let runbook = apply(&harness, &server.url(), RUNBOOK).await;
-    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Live }).await;
-    command(&harness, runbook, Command::StartTask { task: "announce".into(), force: false }).await;
+    command(&harness, runbook, UserCommand::StartRunbook { mode: RunMode::Live }).await;
+    command(&harness, runbook, UserCommand::StartTask { task: "announce".into(), force: false }).await;
     let created = harness.engine.store().task_fires(runbook, "announce").await.expect("fires").remove(0);
     assert_eq!(created.lease_owner, None, "an engine without a dispatcher leaves its fires to others");
     let now = jiff::Timestamp::now().as_millisecond();
@@ -457,7 +458,7 @@ async fn drive_runs_live_and_rehearsal(harness: Harness) {
     let rehearsal = harness.engine.duplicate_runbook(live).await.expect("duplicate");
 
     let options = DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish };
-    let report = harness.engine.drive(live, options).await.expect("drive");
+    let report = harness.running.as_ref().expect("the engine runs").drive(live, options).await.expect("drive");
     assert!(report.succeeded(), "{report:?}");
     let statuses: Vec<_> = report.tasks.iter().map(|task| (task.id.as_str(), task.integration_status)).collect();
     assert_eq!(
@@ -472,7 +473,7 @@ async fn drive_runs_live_and_rehearsal(harness: Harness) {
 
     // A rehearsal renders and logs, sends nothing, and walks the path of a successful run.
     let options = DriveOptions { mode: RunMode::Rehearsal, manual: ManualTasks::Finish };
-    let report = harness.engine.drive(rehearsal, options).await.expect("drive");
+    let report = harness.running.as_ref().expect("the engine runs").drive(rehearsal, options).await.expect("drive");
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(report.tasks[0].integration_status, IntegrationStatus::NotSent);
     hooks.assert_async().await;
@@ -483,7 +484,7 @@ async fn drive_runs_live_and_rehearsal(harness: Harness) {
     // Stopping at manual tasks leaves the run incomplete, with the reason.
     let stopped = harness.engine.duplicate_runbook(live).await.expect("duplicate");
     let options = DriveOptions { mode: RunMode::Rehearsal, manual: ManualTasks::Stop };
-    let report = harness.engine.drive(stopped, options).await.expect("drive");
+    let report = harness.running.as_ref().expect("the engine runs").drive(stopped, options).await.expect("drive");
     assert!(!report.succeeded());
     let deploy = report.tasks.iter().find(|task| task.id == "deploy").expect("deploy");
     assert_eq!((deploy.stage, deploy.reason.as_deref()), (TaskStage::InProgress, Some("manual task left in progress")));
@@ -521,7 +522,7 @@ tasks:
         .expect("definitions apply");
     let id = applied.runbooks[0];
     let options = DriveOptions { mode: RunMode::Live, manual: ManualTasks::Finish };
-    let report = harness.engine.drive(id, options).await.expect("drive");
+    let report = harness.running.as_ref().expect("the engine runs").drive(id, options).await.expect("drive");
     let call = &report.tasks[0];
     assert_eq!(call.integration_status, IntegrationStatus::Failed, "{report:?}");
     let reason = call.reason.as_deref().unwrap_or_default();
@@ -621,7 +622,7 @@ async fn tasks_are_edited_while_planning(harness: Harness) {
     assert_eq!(names, ["Announce", "Deploy app", "Announce the end", "Post again"]);
     assert_eq!(seen.state.tasks().len(), 4);
 
-    command(&harness, runbook, Command::StartRunbook { mode: RunMode::Rehearsal }).await;
+    command(&harness, runbook, UserCommand::StartRunbook { mode: RunMode::Rehearsal }).await;
     let late = harness.engine.add_task(runbook, &serde_json::json!({"name": "Late"})).await;
     assert!(matches!(&late, Err(EngineError::NotPlanning { stage, .. }) if stage == "active"), "{late:?}");
     if let Some(running) = harness.running {

@@ -10,9 +10,10 @@
 #[allow(dead_code, reason = "each test binary uses part of the sink")]
 mod sink;
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::http::ExecutorConfig;
 use cutover_integrations_core::model::{ActionRef, RunMode, Runbook, RunbookStage, Task, TaskStage};
-use cutover_integrations_core::runbook::{Actor, Command};
+use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::store::{FireStatus, RunbookId};
 use cutover_integrations_core::{Engine, EngineSettings};
 use cutover_integrations_test_support::fresh_postgres_url;
@@ -127,7 +128,7 @@ async fn check(test: &str, shape: Shape) {
     let mut runbooks = Vec::new();
     for n in 0..shape.runbooks {
         let id = engines[n % 3].create_runbook(runbook(n, shape.pairs)).await.expect("runbook");
-        let start = Command::StartRunbook { mode: RunMode::Live };
+        let start = UserCommand::StartRunbook { mode: RunMode::Live };
         engines[(n + 1) % 3].command(id, start, &Actor::engine()).await.expect("started");
         runbooks.push(id);
     }

@@ -9,8 +9,9 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{RunMode, RunbookStage};
-use cutover_integrations_core::runbook::{Actor, Command};
+use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::store::{DeliveryOutcome, DeliveryStatus, RunbookId};
 use cutover_integrations_core::{Engine, EngineSettings};
 use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
@@ -188,19 +189,19 @@ async fn runs_and_filters(url: &str) {
     assert_eq!(applied.event_integrations.len(), 6);
     let (r, s) = (applied.runbooks[0], applied.runbooks[1]);
     let user = Actor::with_roles([cutover_integrations_core::model::Role::Operator]);
-    let command = |runbook: RunbookId, command: Command| {
+    let command = |runbook: RunbookId, command: UserCommand| {
         let engine = engine.clone();
         let user = user.clone();
         async move { engine.command(runbook, command, &user).await.expect("command") }
     };
-    command(r, Command::StartRunbook { mode: RunMode::Live }).await;
-    command(s, Command::StartRunbook { mode: RunMode::Rehearsal }).await;
+    command(r, UserCommand::StartRunbook { mode: RunMode::Live }).await;
+    command(s, UserCommand::StartRunbook { mode: RunMode::Rehearsal }).await;
     for task in ["a", "b", "c"] {
-        command(r, Command::StartTask { task: task.into(), force: false }).await;
-        command(r, Command::FinishTask { task: task.into() }).await;
+        command(r, UserCommand::StartTask { task: task.into(), force: false }).await;
+        command(r, UserCommand::FinishTask { task: task.into() }).await;
     }
-    command(s, Command::StartTask { task: "x".into(), force: false }).await;
-    command(s, Command::FinishTask { task: "x".into() }).await;
+    command(s, UserCommand::StartTask { task: "x".into(), force: false }).await;
+    command(s, UserCommand::FinishTask { task: "x".into() }).await;
     assert_eq!(engine.runbook(r).await.expect("runbook").state.stage(), RunbookStage::Complete);
 
     receiver
@@ -442,7 +443,10 @@ fn crash_child_process() {
             }
         };
         if engine.runbook(id).await.expect("runbook").state.stage() == RunbookStage::Planning {
-            engine.command(id, Command::StartRunbook { mode: RunMode::Live }, &Actor::engine()).await.expect("start");
+            engine
+                .command(id, UserCommand::StartRunbook { mode: RunMode::Live }, &Actor::engine())
+                .await
+                .expect("start");
         }
         while engine.runbook(id).await.expect("runbook").state.stage() != RunbookStage::Complete {
             let _ = tokio::time::timeout(Duration::from_secs(1), events.recv()).await;

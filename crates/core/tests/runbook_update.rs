@@ -2,9 +2,10 @@
 //! read fires them again with the new value, a change of another field does not, and every fire is in the task's
 //! actions log.
 
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::http::LogEntry;
 use cutover_integrations_core::model::{FieldValue, IntegrationStatus, Role, RunMode};
-use cutover_integrations_core::runbook::{Actor, Command, Event, FieldTarget, FireNumber};
+use cutover_integrations_core::runbook::{Actor, Event, FieldTarget, FireNumber};
 use cutover_integrations_core::store::RunbookId;
 use cutover_integrations_core::{Engine, EngineEvent};
 use mockito::Matcher;
@@ -104,7 +105,7 @@ async fn a_runbook_update_action_fires_when_the_field_it_watches_changes() {
         .expect("cleared");
 
     // The run starting is an update: fire 1, before the task starts.
-    let start = Command::StartRunbook { mode: RunMode::Live };
+    let start = UserCommand::StartRunbook { mode: RunMode::Live };
     assert!(fired(&engine.command(runbook, start, &Actor::engine()).await.expect("started")));
     fire_ended(&mut events, 1, IntegrationStatus::Succeeded).await;
     at_start.assert_async().await;

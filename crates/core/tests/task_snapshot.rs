@@ -1,7 +1,8 @@
 //! One task read alone (`Engine::task`) is the same task the whole runbook's view shows, before and after it moves;
 //! an unknown task or runbook is not found.
 
-use cutover_integrations_core::runbook::{Actor, Command};
+use cutover_integrations_core::UserCommand;
+use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::store::RunbookId;
 use cutover_integrations_core::{Engine, EngineError, RunbookView};
 use cutover_integrations_model::RunMode;
@@ -40,9 +41,9 @@ async fn a_task_read_alone_is_the_task_of_the_whole_view() {
     check(&engine, &engine.runbook(id).await.expect("view")).await;
 
     let actor = Actor::engine();
-    engine.command(id, Command::StartRunbook { mode: RunMode::Live }, &actor).await.expect("started");
-    engine.command(id, Command::StartTask { task: "plan".into(), force: false }, &actor).await.expect("plan");
-    engine.command(id, Command::FinishTask { task: "plan".into() }, &actor).await.expect("plan done");
+    engine.command(id, UserCommand::StartRunbook { mode: RunMode::Live }, &actor).await.expect("started");
+    engine.command(id, UserCommand::StartTask { task: "plan".into(), force: false }, &actor).await.expect("plan");
+    engine.command(id, UserCommand::FinishTask { task: "plan".into() }, &actor).await.expect("plan done");
     let view = engine.runbook(id).await.expect("view");
     assert!(view.version > 1, "the runbook moved");
     check(&engine, &view).await;

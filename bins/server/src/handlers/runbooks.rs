@@ -14,8 +14,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{FieldValue, RunMode, RunbookStage};
-use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
+use cutover_integrations_core::runbook::{Actor, FieldTarget};
 use cutover_integrations_core::store::{RunbookId, RunbookQuery};
 use cutover_integrations_core::{ExistingRunbook, RunbookView};
 use schemars::JsonSchema;
@@ -173,7 +174,7 @@ pub(crate) async fn start(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &user, &id, Command::StartRunbook { mode: body.mode }).await
+    lifecycle(&state, &user, &id, UserCommand::StartRunbook { mode: body.mode }).await
 }
 
 /// Pauses an active run.
@@ -182,7 +183,7 @@ pub(crate) async fn pause(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &user, &id, Command::PauseRunbook).await
+    lifecycle(&state, &user, &id, UserCommand::PauseRunbook).await
 }
 
 /// Resumes a paused run.
@@ -191,7 +192,7 @@ pub(crate) async fn resume(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &user, &id, Command::ResumeRunbook).await
+    lifecycle(&state, &user, &id, UserCommand::ResumeRunbook).await
 }
 
 /// Cancels a runbook and every fire under way.
@@ -200,7 +201,7 @@ pub(crate) async fn cancel(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    lifecycle(&state, &user, &id, Command::CancelRunbook).await
+    lifecycle(&state, &user, &id, UserCommand::CancelRunbook).await
 }
 
 /// Copies a runbook into a new one in planning (transient custom field values are not copied).
@@ -209,7 +210,7 @@ pub(crate) async fn duplicate(State(state): State<AppState>, Path(id): Path<Stri
     Ok(answer(StatusCode::CREATED, &state.engine.runbook(copy).await?))
 }
 
-async fn lifecycle(state: &AppState, user: &CurrentUser, id: &str, command: Command) -> Result<Response, ApiError> {
+async fn lifecycle(state: &AppState, user: &CurrentUser, id: &str, command: UserCommand) -> Result<Response, ApiError> {
     let id = runbook_id(id)?;
     state.engine.command(id, command, &actor(user)).await?;
     Ok(answer(StatusCode::OK, &state.engine.runbook(id).await?))

@@ -18,8 +18,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use cutover_integrations_core::EngineError;
 use cutover_integrations_core::RunbookView;
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{IntegrationStatus, Task, TaskStage};
-use cutover_integrations_core::runbook::{Command, FieldTarget};
+use cutover_integrations_core::runbook::FieldTarget;
 use cutover_integrations_core::store::RunbookId;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -173,7 +174,7 @@ pub(crate) async fn start(
     Path((id, task)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<StartBody>,
 ) -> Result<Response, ApiError> {
-    let command = Command::StartTask { task: task.clone(), force: body.force };
+    let command = UserCommand::StartTask { task: task.clone(), force: body.force };
     task_command(&state, &user, &id, &task, command).await
 }
 
@@ -183,7 +184,7 @@ pub(crate) async fn finish(
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    task_command(&state, &user, &id, &task, Command::FinishTask { task: task.clone() }).await
+    task_command(&state, &user, &id, &task, UserCommand::FinishTask { task: task.clone() }).await
 }
 
 /// Skips a task, with a comment (runbook admins).
@@ -193,7 +194,7 @@ pub(crate) async fn skip(
     Path((id, task)): Path<(String, String)>,
     JsonBody(body): JsonBody<SkipBody>,
 ) -> Result<Response, ApiError> {
-    let command = Command::SkipTask { task: task.clone(), comment: body.comment };
+    let command = UserCommand::SkipTask { task: task.clone(), comment: body.comment };
     task_command(&state, &user, &id, &task, command).await
 }
 
@@ -203,7 +204,7 @@ pub(crate) async fn cancel(
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    task_command(&state, &user, &id, &task, Command::CancelTask { task: task.clone() }).await
+    task_command(&state, &user, &id, &task, UserCommand::CancelTask { task: task.clone() }).await
 }
 
 /// Fires the task's action again after a failed or cancelled fire.
@@ -212,7 +213,7 @@ pub(crate) async fn refire(
     user: CurrentUser,
     Path((id, task)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    task_command(&state, &user, &id, &task, Command::RefireTask { task: task.clone() }).await
+    task_command(&state, &user, &id, &task, UserCommand::RefireTask { task: task.clone() }).await
 }
 
 /// The task's fires with their attempts: redacted requests and responses, a `curl` line per request.
@@ -230,7 +231,7 @@ async fn task_command(
     user: &CurrentUser,
     id: &str,
     task: &str,
-    command: Command,
+    command: UserCommand,
 ) -> Result<Response, ApiError> {
     let id = runbook_id(id)?;
     state.engine.command(id, command, &actor(user)).await?;

@@ -15,12 +15,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::access::{OAUTH, READ, RUNBOOKS, TASKS};
 use cutover_integrations_core::model::{
     AppliesTo, AuthSettings, AuthenticateAs, CustomField, CustomFieldType, FieldValue, RunMode, RunbookStage, Trigger,
     Visibility,
 };
-use cutover_integrations_core::runbook::{Actor, Command, FieldTarget};
+use cutover_integrations_core::runbook::{Actor, FieldTarget};
 use cutover_integrations_core::store::RunbookId;
 use cutover_integrations_core::{EngineError, OAuthTarget, RunbookView};
 use maud::{Markup, html};
@@ -433,11 +434,11 @@ pub(crate) async fn lifecycle(
     signed.require(RUNBOOKS, "running a runbook")?;
     let id = runbook_id(&id)?;
     let command = match action.as_str() {
-        "start-rehearsal" => Command::StartRunbook { mode: RunMode::Rehearsal },
-        "start-live" => Command::StartRunbook { mode: RunMode::Live },
-        "pause" => Command::PauseRunbook,
-        "resume" => Command::ResumeRunbook,
-        "cancel" => Command::CancelRunbook,
+        "start-rehearsal" => UserCommand::StartRunbook { mode: RunMode::Rehearsal },
+        "start-live" => UserCommand::StartRunbook { mode: RunMode::Live },
+        "pause" => UserCommand::PauseRunbook,
+        "resume" => UserCommand::ResumeRunbook,
+        "cancel" => UserCommand::CancelRunbook,
         _ => return Err(ConsoleError::NotFound(format!("no runbook action `{action}`"))),
     };
     console.engine.command(id, command, &actor(&signed)).await?;
@@ -494,7 +495,7 @@ pub(crate) async fn task_action(
         }
         "skip" => {
             signed.require(RUNBOOKS, "skipping a task")?;
-            let command = Command::SkipTask { task: task.clone(), comment: form.text("comment") };
+            let command = UserCommand::SkipTask { task: task.clone(), comment: form.text("comment") };
             console.engine.command(id, command, &actor(&signed)).await.map(|_| ())
         }
         "fields" => {
@@ -514,10 +515,10 @@ pub(crate) async fn task_action(
         "start" | "finish" | "cancel" | "refire" => {
             signed.require(TASKS, "operating a task")?;
             let command = match action.as_str() {
-                "start" => Command::StartTask { task: task.clone(), force: false },
-                "finish" => Command::FinishTask { task: task.clone() },
-                "cancel" => Command::CancelTask { task: task.clone() },
-                _ => Command::RefireTask { task: task.clone() },
+                "start" => UserCommand::StartTask { task: task.clone(), force: false },
+                "finish" => UserCommand::FinishTask { task: task.clone() },
+                "cancel" => UserCommand::CancelTask { task: task.clone() },
+                _ => UserCommand::RefireTask { task: task.clone() },
             };
             console.engine.command(id, command, &actor(&signed)).await.map(|_| ())
         }
