@@ -24,7 +24,9 @@ impl<'a> From<&'a FireLogView> for FireView<'a> {
         Self {
             number: fire.number,
             idempotency_key: &fire.idempotency_key,
-            state: fire.outcome.clone().unwrap_or_else(|| crate::progress::snake(&fire.status)),
+            state: fire
+                .outcome
+                .map_or_else(|| crate::progress::snake(&fire.status), |outcome| outcome.as_str().to_owned()),
             entries: &fire.entries,
         }
     }

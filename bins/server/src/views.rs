@@ -533,7 +533,7 @@ pub(crate) fn actions_log(runbook: i64, task: &str, fires: &[FireLogView]) -> Ac
             number: fire.number,
             idempotency_key: fire.idempotency_key.clone(),
             status: serde_json::to_value(fire.status).unwrap_or_default(),
-            outcome: fire.outcome.clone(),
+            outcome: fire.outcome.map(|outcome| outcome.as_str().to_owned()),
             entries: fire
                 .entries
                 .iter()

@@ -1,9 +1,9 @@
 //! A task's actions log as users read it: every fire of the task's action, oldest first, with its attempts (redacted
 //! requests and responses, a `curl` line each) and notes.
 
-use crate::dispatch::FireDoc;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::fire_doc::{FireDoc, FireOutcome};
 use cutover_integrations_http::LogEntry;
 use cutover_integrations_store::{FireId, FireStatus, RunbookId};
 use serde::Serialize;
@@ -19,8 +19,8 @@ pub struct FireLogView {
     pub idempotency_key: String,
     /// Where the fire row is: `due`, `waiting` (for a callback) or `done`.
     pub status: FireStatus,
-    /// How it ended, once it did: `succeeded`, `failed`, `not_sent`, `cancelled`.
-    pub outcome: Option<String>,
+    /// How it ended, once it did (an action's fire: `succeeded`, `failed`, `not_sent` or `cancelled`).
+    pub outcome: Option<FireOutcome>,
     /// Attempts and notes, in the order they were written; secrets were redacted before they were stored.
     pub entries: Vec<LogEntry>,
 }
@@ -33,17 +33,18 @@ impl Engine {
             return Err(EngineError::NotFound { what: "task", id: format!("{runbook}/{task}") });
         }
         let mut fires = Vec::new();
-        // Cancel notices are fire rows of their own (negative numbers); their entries are logged on the fire they
-        // cancel, so only the action's fires are listed.
-        for fire in self.inner.store.task_fires(runbook, task).await?.into_iter().filter(|fire| fire.fire_number > 0) {
-            let doc: FireDoc = serde_json::from_str(&fire.state).map_err(EngineError::corrupt("fire state"))?;
+        // Cancel notices are fire rows of their own; their entries are logged on the fire they cancel, so only the
+        // action's fires are listed.
+        for fire in self.inner.store.task_fires(runbook, task).await? {
+            let Some(number) = fire.kind.action() else { continue };
+            let doc = FireDoc::parse(&fire.state)?;
             let mut entries = Vec::new();
             for record in self.inner.store.actions_log(fire.id).await? {
                 entries.push(serde_json::from_str(&record.record).map_err(EngineError::corrupt("actions log record"))?);
             }
             fires.push(FireLogView {
                 fire_id: fire.id,
-                number: u32::try_from(fire.fire_number).unwrap_or_default(),
+                number: number.0,
                 idempotency_key: fire.idempotency_key,
                 status: fire.status,
                 outcome: doc.outcome,

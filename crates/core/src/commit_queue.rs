@@ -17,16 +17,17 @@
 //! HTTP client that went away) never interrupts a commit that carries other changes; should a committing task be
 //! dropped anyway, the queue is handed to a new task.
 
-use crate::dispatch::{FireDoc, LocalFire, TaskInputs};
+use crate::dispatch::{LocalFire, TaskInputs};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
+use crate::fire_doc::FireDoc;
 use crate::stored_runbook::Loaded;
 use cutover_integrations_model::RunbookStage;
 use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookError};
 use cutover_integrations_store::{
-    Commit, Committed, FireRecord, FireStatus, FireUpdate, LogRecord, NewEvent, NewFire, NewTimer, RunbookId,
-    RunbookRecord, RunbookWrite, StoreError, TimerId,
+    Commit, Committed, FireKind, FireRecord, FireStatus, FireUpdate, NewEvent, NewFire, NewLogRecord, NewTimer,
+    RunbookId, RunbookRecord, RunbookWrite, StoreError, TimerId,
 };
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -50,7 +51,7 @@ pub struct CacheSizes {
 #[derive(Clone)]
 pub(crate) enum ExtraWrite {
     Fire(FireUpdate),
-    Log(LogRecord),
+    Log(NewLogRecord),
     DeleteTimer(TimerId),
 }
 
@@ -442,7 +443,7 @@ impl Engine {
                 id: *id_of_fire,
                 runbook_id: id,
                 task_id: fire.task_id.clone(),
-                fire_number: fire.fire_number,
+                kind: fire.kind,
                 idempotency_key: fire.idempotency_key.clone(),
                 status: fire.status,
                 state: fire.state.clone(),
@@ -533,7 +534,7 @@ fn add_effects(
                 idempotency_key: idempotency_key(id, &task, fire.0),
                 task_id: task,
                 runbook_id: None,
-                fire_number: i64::from(fire.0),
+                kind: FireKind::Action(fire),
                 status: FireStatus::Due,
                 state: FireDoc::new(delivery).to_json()?,
                 due_at: now.as_millisecond(),
@@ -546,9 +547,9 @@ fn add_effects(
                         idempotency_key: format!("{}-cancel", idempotency_key(id, &task, fire.0)),
                         task_id: task,
                         runbook_id: None,
-                        fire_number: -i64::from(fire.0),
+                        kind: FireKind::CancelNotice(fire),
                         status: FireStatus::Due,
-                        state: FireDoc::cancel_notice(fire.0).to_json()?,
+                        state: FireDoc::cancel_notice(fire).to_json()?,
                         due_at: now.as_millisecond(),
                         lease: lease.cloned(),
                         callback_token_hash: None,

@@ -9,6 +9,7 @@ use crate::catalog::{ActionLookup, CachedAction};
 use crate::commit_queue::{Change, ExtraWrite};
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::fire_doc::{FireDoc, FireOutcome, FireWork};
 use crate::render::{AuthResolutionError, defined_task, fire_values, resolve_auth, with_parameters};
 use crate::stored_runbook::Loaded;
 use cutover_integrations_auth::FireSubject;
@@ -20,10 +21,9 @@ use cutover_integrations_model::{ActionRef, IntegrationStatus};
 use cutover_integrations_runbook::Event;
 use cutover_integrations_runbook::{Actor, Command, Delivery, FailureKind, FailureReason, FireNumber, ProgressStatus};
 use cutover_integrations_store::{
-    ClaimRequest, Commit, FireGuard, FireId, FireRecord, FireStatus, FireUpdate, LogRecord, RunbookId, StoreError,
-    TimerRecord,
+    ClaimRequest, Commit, FireGuard, FireId, FireKind, FireRecord, FireStatus, FireUpdate, LogFire, NewLogRecord,
+    RunbookId, StoreError, TimerRecord,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -33,47 +33,6 @@ use tokio::task::JoinHandle;
 /// How long a fire's first request is in flight before its task is made `running` by a commit of its own; a request
 /// that ends sooner tells `running` in the commit of its outcome.
 const RUNNING_REPORT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// What a fire row is for, and where its executor state is. Stored as the row's JSON `state`; free of secrets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct FireDoc {
-    pub(crate) work: FireWork,
-    /// The executor's state between steps; absent before the first step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) executor: Option<FireState>,
-    /// How the fire ended, once it did: `succeeded`, `failed`, `not_sent`, `cancelled`, `delivered`, `undelivered`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) outcome: Option<String>,
-}
-
-/// The kind of work of a fire row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "work", rename_all = "snake_case")]
-pub(crate) enum FireWork {
-    /// A fire of the task's action.
-    Action { delivery: Delivery },
-    /// The cancel message for fire `of` of the same task.
-    CancelNotice { of: u32, attempt: u32 },
-}
-
-impl FireDoc {
-    pub(crate) fn new(delivery: Delivery) -> Self {
-        Self { work: FireWork::Action { delivery }, executor: None, outcome: None }
-    }
-
-    pub(crate) fn cancel_notice(of: u32) -> Self {
-        Self { work: FireWork::CancelNotice { of, attempt: 1 }, executor: None, outcome: None }
-    }
-
-    /// The stored form; an error (never an empty text) if it cannot be written.
-    pub(crate) fn to_json(&self) -> Result<String, EngineError> {
-        serde_json::to_string(self).map_err(EngineError::corrupt("fire state"))
-    }
-
-    fn parse(text: &str) -> Result<Self, EngineError> {
-        serde_json::from_str(text).map_err(EngineError::corrupt("fire state"))
-    }
-}
 
 /// A started engine: its dispatcher runs until [`RunningEngine::shutdown`].
 #[derive(Debug)]
@@ -285,13 +244,13 @@ impl Engine {
         };
         if !inputs.current {
             // Cancelled, refired or ended meanwhile: the fire stops here, unsent.
-            doc.outcome = Some("cancelled".to_owned());
+            doc.outcome = Some(FireOutcome::Cancelled);
             return self.close_without_runbook(&fire, &doc, "the fire was cancelled before this step").await;
         }
         let prepared = match self.prepare(&fire, &inputs).await {
             Ok(prepared) => prepared,
             Err(failure) => {
-                doc.outcome = Some("failed".to_owned());
+                doc.outcome = Some(FireOutcome::Failed);
                 let step = Step { outcome: StepOutcome::Done(failure.into_result()), entries: Vec::new() };
                 let guard = FireGuard::Lease(self.inner.settings.name.clone());
                 return self.record_step(&fire, doc, step, guard, None).await;
@@ -303,8 +262,8 @@ impl Engine {
         if delivery == Delivery::RecordOnly {
             let attempt = self.inner.executor.preview(&prepared.action.prepared, &prepared.context, &state);
             doc.executor = Some(state);
-            doc.outcome = Some("not_sent".to_owned());
-            let number = FireNumber(fire.fire_number as u32);
+            doc.outcome = Some(FireOutcome::NotSent);
+            let number = fire.kind.number();
             let task_id = fire.task_id.clone();
             let writes = self.fire_writes(
                 &fire,
@@ -321,7 +280,7 @@ impl Engine {
         // The first request of a fire makes its task `running`.
         let in_flight = doc.executor.is_none().then(|| Command::FireProgress {
             task: fire.task_id.clone(),
-            fire: FireNumber(fire.fire_number as u32),
+            fire: fire.kind.number(),
             status: ProgressStatus::Running,
             custom_fields: Default::default(),
         });
@@ -405,15 +364,15 @@ impl Engine {
         guard: FireGuard,
         running: Option<Command>,
     ) -> Result<(), EngineError> {
-        let number = FireNumber(fire.fire_number as u32);
+        let number = fire.kind.number();
         let task = fire.task_id.clone();
         let (status, due_at, command) = match step.outcome {
             StepOutcome::Done(result) => {
                 let command = if result.succeeded {
-                    doc.outcome = Some("succeeded".to_owned());
+                    doc.outcome = Some(FireOutcome::Succeeded);
                     Command::FireSucceeded { task, fire: number, custom_fields: result.fields }
                 } else {
-                    doc.outcome = Some("failed".to_owned());
+                    doc.outcome = Some(FireOutcome::Failed);
                     let reason = failure_reason(result.failure.as_ref());
                     Command::FireFailed { task, fire: number, reason }
                 };
@@ -486,8 +445,8 @@ impl Engine {
         })];
         let log_fire = fire.id;
         for entry in entries {
-            writes.push(ExtraWrite::Log(LogRecord {
-                fire_id: log_fire,
+            writes.push(ExtraWrite::Log(NewLogRecord {
+                fire: LogFire::Stored(log_fire),
                 record: serde_json::to_string(entry).map_err(EngineError::corrupt("actions log record"))?,
                 created_at: now,
             }));
@@ -527,7 +486,7 @@ impl Engine {
         &self,
         fire: FireRecord,
         mut doc: FireDoc,
-        of: u32,
+        of: FireNumber,
         attempt: u32,
     ) -> Result<(), EngineError> {
         let original = self
@@ -536,15 +495,15 @@ impl Engine {
             .task_fires(fire.runbook_id, &fire.task_id)
             .await?
             .into_iter()
-            .find(|candidate| candidate.fire_number == i64::from(of))
+            .find(|candidate| candidate.kind == FireKind::Action(of))
             .ok_or_else(|| EngineError::NotFound {
                 what: "fire",
-                id: format!("{}/{}#{of}", fire.runbook_id, fire.task_id),
+                id: format!("{}/{}{of}", fire.runbook_id, fire.task_id),
             })?;
         let original_doc = FireDoc::parse(&original.state)?;
         let inputs = TaskInputs::of(&*self.load_fresh(fire.runbook_id).await?, &original)?;
         let Some(state) = original_doc.executor else {
-            doc.outcome = Some("undelivered".to_owned());
+            doc.outcome = Some(FireOutcome::Undelivered);
             return self
                 .close_without_runbook(&fire, &doc, "the cancelled fire was never sent: no cancel message")
                 .await;
@@ -552,19 +511,19 @@ impl Engine {
         let prepared = match self.prepare(&original, &inputs).await {
             Ok(prepared) => prepared,
             Err(failure) => {
-                doc.outcome = Some("undelivered".to_owned());
+                doc.outcome = Some(FireOutcome::Undelivered);
                 return self.close_without_runbook(&fire, &doc, &failure.reason).await;
             }
         };
         let notice =
             self.inner.executor.notify_cancel(&prepared.action.prepared, &prepared.context, &state, attempt).await;
         let Some(notice) = notice else {
-            doc.outcome = Some("undelivered".to_owned());
+            doc.outcome = Some(FireOutcome::Undelivered);
             return self.close_without_runbook(&fire, &doc, "the action has no cancel webhook").await;
         };
         let (status, due_at) = match (notice.delivered, notice.retry_at) {
             (true, _) => {
-                doc.outcome = Some("delivered".to_owned());
+                doc.outcome = Some(FireOutcome::Delivered);
                 (FireStatus::Done, fire.due_at)
             }
             (false, Some(at)) => {
@@ -572,7 +531,7 @@ impl Engine {
                 (FireStatus::Due, at.as_millisecond())
             }
             (false, None) => {
-                doc.outcome = Some("undelivered".to_owned());
+                doc.outcome = Some(FireOutcome::Undelivered);
                 (FireStatus::Done, fire.due_at)
             }
         };
@@ -587,7 +546,7 @@ impl Engine {
         // The cancel message belongs in the actions log of the fire it cancels.
         for write in &mut writes {
             if let ExtraWrite::Log(record) = write {
-                record.fire_id = original.id;
+                record.fire = LogFire::Stored(original.id);
             }
         }
         self.commit_writes(writes).await
@@ -604,7 +563,7 @@ impl Engine {
             let fires = self.inner.store.task_fires(id, task).await?;
             let Some(record) = fires
                 .into_iter()
-                .find(|record| record.fire_number == i64::from(fire.0) && record.status == FireStatus::Waiting)
+                .find(|record| record.kind == FireKind::Action(*fire) && record.status == FireStatus::Waiting)
             else {
                 continue;
             };
@@ -620,7 +579,7 @@ impl Engine {
     /// Closes a fire its task no longer runs, with the outcome `cancelled` and a note in its actions log.
     async fn close_cancelled(&self, fire: &FireRecord, guard: FireGuard) -> Result<(), EngineError> {
         let mut doc = FireDoc::parse(&fire.state)?;
-        doc.outcome = Some("cancelled".to_owned());
+        doc.outcome = Some(FireOutcome::Cancelled);
         let note = "cancelled: the task no longer runs this fire; later callbacks are refused";
         let entry = LogEntry::Note(cutover_integrations_http::NoteRecord { at: self.now(), message: note.to_owned() });
         let writes = self.fire_writes(fire, &doc, FireStatus::Done, fire.due_at, &[entry], guard)?;
@@ -651,13 +610,14 @@ impl Engine {
         let doc = FireDoc::parse(&fire.state)?;
         if fire.status == FireStatus::Done {
             let repeat = matches!(
-                (report.status, doc.outcome.as_deref()),
-                (CallbackStatus::Success, Some("succeeded")) | (CallbackStatus::Failure, Some("failed"))
+                (report.status, doc.outcome),
+                (CallbackStatus::Success, Some(FireOutcome::Succeeded))
+                    | (CallbackStatus::Failure, Some(FireOutcome::Failed))
             );
             if repeat {
                 return Ok(false);
             }
-            let state = doc.outcome.unwrap_or_else(|| "ended".to_owned());
+            let state = doc.outcome.map_or("ended", FireOutcome::as_str).to_owned();
             return Err(EngineError::FireNotWaiting { fire: fire_id.0, state });
         }
         let Some(state) = doc.executor.clone().filter(|_| fire.status == FireStatus::Waiting) else {
@@ -787,7 +747,7 @@ impl TaskInputs {
             .task(&fire.task_id)
             .ok_or_else(|| EngineError::NotFound { what: "task", id: fire.task_id.clone() })?;
         Ok(Self {
-            current: i64::from(task.state.fire().0) == fire.fire_number && task.state.has_active_fire(),
+            current: fire.kind == FireKind::Action(task.state.fire()) && task.state.has_active_fire(),
             action: task.plan.action.as_ref().map(|action| action.reference.clone()),
             values: fire_values(fire.runbook_id.0, &loaded.state, &task, &loaded.definition),
             assignee: defined_task(&loaded.definition, &loaded.state, &fire.task_id)

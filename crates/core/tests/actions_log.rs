@@ -4,7 +4,7 @@
 use cutover_integrations_core::http::LogEntry;
 use cutover_integrations_core::model::{RunMode, SecretValue, SystemParameter};
 use cutover_integrations_core::store::{FireStatus, RunbookId};
-use cutover_integrations_core::{DriveOptions, Engine, EngineError, ManualTasks};
+use cutover_integrations_core::{DriveOptions, Engine, EngineError, FireOutcome, ManualTasks};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -46,7 +46,7 @@ async fn every_fire_is_listed_with_its_redacted_attempts() {
 
     let log = engine.task_actions_log(runbook, "announce").await.expect("the log");
     assert_eq!(log.len(), 1, "{log:?}");
-    assert_eq!((log[0].number, log[0].status, log[0].outcome.as_deref()), (1, FireStatus::Done, Some("succeeded")));
+    assert_eq!((log[0].number, log[0].status, log[0].outcome), (1, FireStatus::Done, Some(FireOutcome::Succeeded)));
     let attempts: Vec<_> = log[0]
         .entries
         .iter()

@@ -7,7 +7,7 @@ use cutover_integrations_core::http::LogEntry;
 use cutover_integrations_core::model::{FieldValue, IntegrationStatus, Role, RunMode};
 use cutover_integrations_core::runbook::{Actor, Event, FieldTarget, FireNumber};
 use cutover_integrations_core::store::RunbookId;
-use cutover_integrations_core::{Engine, EngineEvent};
+use cutover_integrations_core::{Engine, EngineEvent, FireOutcome};
 use mockito::Matcher;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -120,7 +120,8 @@ async fn a_runbook_update_action_fires_when_the_field_it_watches_changes() {
     assert!(!fired(&set(&engine, runbook, "Change", "CHG \"42\"").await));
 
     let log = engine.task_actions_log(runbook, "sync").await.expect("the log");
-    let numbers: Vec<(u32, Option<&str>)> = log.iter().map(|fire| (fire.number, fire.outcome.as_deref())).collect();
+    let numbers: Vec<(u32, Option<&str>)> =
+        log.iter().map(|fire| (fire.number, fire.outcome.map(FireOutcome::as_str))).collect();
     assert_eq!(numbers, [(1, Some("succeeded")), (2, Some("succeeded"))], "{log:?}");
     let bodies: Vec<String> = log
         .iter()

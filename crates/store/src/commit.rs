@@ -304,7 +304,7 @@ impl Plan {
                 Ok(FireRow {
                     runbook: fire_runbook(commit, fire)?.0,
                     task: &fire.task_id,
-                    number: fire.fire_number,
+                    number: fire.kind.to_stored(),
                     key: &fire.idempotency_key,
                     status: fire.status.as_str(),
                     state: &fire.state,
@@ -347,7 +347,7 @@ impl Plan {
             let records = commit.log_records.iter().map(|record| {
                 let (fire, key) = match log_target(commit, record)? {
                     Some(fire) => (None, Some(fire.idempotency_key.as_str())),
-                    None => (Some(record.fire_id.0), None),
+                    None => (log_stored_fire(record), None),
                 };
                 Ok(LogRow { fire, key, record: &record.record, at: record.created_at })
             });
@@ -618,16 +618,23 @@ fn fire_runbook(commit: &Commit, fire: &NewFire) -> Result<RunbookId, StoreError
         .ok_or(StoreError::Corrupt { what: "commit", reason: "a new fire names no runbook".to_owned() })
 }
 
-/// The new fire a log record names with a negative id, if it does.
-fn log_target<'c>(commit: &'c Commit, record: &LogRecord) -> Result<Option<&'c NewFire>, StoreError> {
-    if record.fire_id.0 >= 0 {
+/// The new fire a log record names, if it names one of the commit's new fires.
+fn log_target<'c>(commit: &'c Commit, record: &NewLogRecord) -> Result<Option<&'c NewFire>, StoreError> {
+    let LogFire::New(index) = record.fire else {
         return Ok(None);
-    }
-    let index = (-record.fire_id.0 - 1) as usize;
+    };
     commit.new_fires.get(index).map(Some).ok_or(StoreError::Corrupt {
         what: "commit",
         reason: format!("log record names new fire {} of {}", index + 1, commit.new_fires.len()),
     })
+}
+
+/// The stored fire a log record names (`None` for a new fire's, which `log_target` resolves).
+fn log_stored_fire(record: &NewLogRecord) -> Option<i64> {
+    match record.fire {
+        LogFire::Stored(id) => Some(id.0),
+        LogFire::New(_) => None,
+    }
 }
 
 fn guard_failed(update: &FireUpdate) -> StoreError {
@@ -791,7 +798,7 @@ mod tests {
         NewFire {
             task_id: format!("t{n}"),
             runbook_id: None,
-            fire_number: 1,
+            kind: FireKind::Action(cutover_integrations_runbook::FireNumber(1)),
             idempotency_key: format!("key-{n}"),
             status: FireStatus::Due,
             state: format!("{{\"n\":{n}}}"),
@@ -827,7 +834,7 @@ mod tests {
             let new_fires: Vec<NewFire> = (next..next + size).map(fire).collect();
             next += size;
             let log_records = (0..size)
-                .map(|n| LogRecord { fire_id: FireId(-(n as i64) - 1), record: format!("log {n}"), created_at: 1 })
+                .map(|n| NewLogRecord { fire: LogFire::New(n), record: format!("log {n}"), created_at: 1 })
                 .collect();
             let commit = Commit {
                 runbook: Some(RunbookWrite {

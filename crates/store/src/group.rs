@@ -252,7 +252,7 @@ mod tests {
             new_fires: vec![NewFire {
                 task_id: "t1".into(),
                 runbook_id: None,
-                fire_number: version,
+                kind: FireKind::Action(cutover_integrations_runbook::FireNumber(version as u32)),
                 idempotency_key: key.to_owned(),
                 status: FireStatus::Due,
                 state: "{}".into(),

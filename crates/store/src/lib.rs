@@ -57,10 +57,10 @@ pub use event_log::{EventBounds, StoredEvent};
 pub use key_check::Resealed;
 pub use pages::{RunbookListing, RunbookPage, RunbookQuery};
 pub use records::{
-    ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireRecord,
-    FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogRecord, Millis, NewEvent, NewFire, NewRunbook,
-    NewTimer, NewUser, RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord, RunbookSummary, RunbookWrite, TaskRow,
-    TimerId, TimerRecord, User, UserId, WrittenRunbook,
+    ActionId, ActionRecord, AppliedDefinition, ClaimRequest, Commit, Committed, FireGuard, FireId, FireKind,
+    FireRecord, FireStatus, FireUpdate, IntegrationId, IntegrationRecord, LogFire, LogRecord, Millis, NewEvent,
+    NewFire, NewLogRecord, NewRunbook, NewTimer, NewUser, RebuildCommit, ReplacedRunbook, RunbookId, RunbookRecord,
+    RunbookSummary, RunbookWrite, TaskRow, TimerId, TimerRecord, User, UserId, WrittenRunbook,
 };
 pub use references::{NamingRunbook, TaskReference};
 pub use sealer::{SealError, SealFailure, Sealer};

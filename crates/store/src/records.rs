@@ -1,6 +1,8 @@
 //! The records the store reads and writes, and the [`Commit`] that changes several of them at once.
 
+use crate::StoreError;
 use cutover_integrations_model::{Action, Integration, Role};
+use cutover_integrations_runbook::FireNumber;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -222,6 +224,54 @@ impl FireStatus {
     }
 }
 
+/// Which fire of its task a fire row is: a fire of the task's action, or the cancel notice of one.
+///
+/// Stored in the `fire_number` column as the number, negated for a cancel notice (`-2` is the notice of fire 2);
+/// [`FireKind::from_stored`] reads it back and refuses 0 and numbers out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FireKind {
+    /// The task's fire of this number (1 for the first fire, one more per refire).
+    Action(FireNumber),
+    /// The cancel message sent for the task's fire of this number.
+    CancelNotice(FireNumber),
+}
+
+impl FireKind {
+    /// The fire number of the action fire this row is, or is the cancel notice of.
+    pub fn number(self) -> FireNumber {
+        match self {
+            Self::Action(number) | Self::CancelNotice(number) => number,
+        }
+    }
+
+    /// The number, if this row is a fire of the task's action.
+    pub fn action(self) -> Option<FireNumber> {
+        match self {
+            Self::Action(number) => Some(number),
+            Self::CancelNotice(_) => None,
+        }
+    }
+
+    /// The stored form: the number, negated for a cancel notice.
+    pub fn to_stored(self) -> i64 {
+        match self {
+            Self::Action(number) => i64::from(number.0),
+            Self::CancelNotice(number) => -i64::from(number.0),
+        }
+    }
+
+    /// Reads the stored form back; 0 (no fire has it) and numbers beyond `u32` are corrupt rows.
+    pub fn from_stored(stored: i64) -> Result<Self, StoreError> {
+        let corrupt = || StoreError::Corrupt { what: "fire", reason: format!("fire number {stored} is not a fire's") };
+        let number = u32::try_from(stored.unsigned_abs()).map_err(|_| corrupt())?;
+        match stored {
+            0 => Err(corrupt()),
+            1.. => Ok(Self::Action(FireNumber(number))),
+            _ => Ok(Self::CancelNotice(FireNumber(number))),
+        }
+    }
+}
+
 /// A stored fire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FireRecord {
@@ -231,8 +281,8 @@ pub struct FireRecord {
     pub runbook_id: RunbookId,
     /// The task id within the runbook.
     pub task_id: String,
-    /// 1 for the first fire, then one more per refire.
-    pub fire_number: i64,
+    /// Which fire of the task it is.
+    pub kind: FireKind,
     /// Sent with every request of this fire, across retries and re-sends after a crash.
     pub idempotency_key: String,
     /// Where the fire is.
@@ -256,8 +306,8 @@ pub struct NewFire {
     pub task_id: String,
     /// The runbook; the commit's runbook when `None`.
     pub runbook_id: Option<RunbookId>,
-    /// The fire number.
-    pub fire_number: i64,
+    /// Which fire of the task it is.
+    pub kind: FireKind,
     /// Its idempotency key (unique).
     pub idempotency_key: String,
     /// Initial status.
@@ -339,6 +389,26 @@ pub struct TimerRecord {
     pub due_at: Millis,
 }
 
+/// The fire an actions log record of a [`Commit`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFire {
+    /// A stored fire.
+    Stored(FireId),
+    /// The fire of [`Commit::new_fires`] at this index, created by the same commit.
+    New(usize),
+}
+
+/// An actions log record to append with a [`Commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogRecord {
+    /// The fire.
+    pub fire: LogFire,
+    /// The record (its shape belongs to the HTTP executor), secrets already redacted.
+    pub record: String,
+    /// When it was written.
+    pub created_at: Millis,
+}
+
 /// An actions log record of a fire, as JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
@@ -359,8 +429,8 @@ pub struct Commit {
     pub new_fires: Vec<NewFire>,
     /// Fires to update.
     pub fire_updates: Vec<FireUpdate>,
-    /// Actions log records to append; `fire_id` may be `FireId(-(n + 1))` to name the n-th fire of `new_fires`.
-    pub log_records: Vec<LogRecord>,
+    /// Actions log records to append, of stored fires or of fires of `new_fires`.
+    pub log_records: Vec<NewLogRecord>,
     /// Timers to create.
     pub new_timers: Vec<NewTimer>,
     /// Timers to delete (fired or no longer needed).
@@ -411,4 +481,39 @@ pub struct ClaimRequest {
     pub lease_until: Millis,
     /// At most this many rows.
     pub limit: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fire row's kind round-trips through its stored number; 0 and numbers beyond `u32` are refused by name.
+    #[test]
+    fn fire_kinds_are_stored_as_signed_numbers_and_read_back() {
+        let check = |stored: i64, expected: Option<FireKind>| {
+            let read = FireKind::from_stored(stored);
+            match (&read, expected) {
+                (Ok(kind), Some(expected)) => {
+                    assert_eq!(*kind, expected, "{stored}");
+                    assert_eq!(kind.to_stored(), stored, "{stored} round trip");
+                }
+                (Err(StoreError::Corrupt { what: "fire", reason }), None) => {
+                    assert_eq!(reason, &format!("fire number {stored} is not a fire's"));
+                }
+                _ => panic!("{stored}: {read:?}"),
+            }
+        };
+        check(1, Some(FireKind::Action(FireNumber(1))));
+        check(7, Some(FireKind::Action(FireNumber(7))));
+        check(-2, Some(FireKind::CancelNotice(FireNumber(2))));
+        check(i64::from(u32::MAX), Some(FireKind::Action(FireNumber(u32::MAX))));
+        check(-i64::from(u32::MAX), Some(FireKind::CancelNotice(FireNumber(u32::MAX))));
+        check(0, None);
+        check(i64::from(u32::MAX) + 1, None);
+        check(-i64::from(u32::MAX) - 1, None);
+        check(i64::MIN, None);
+        assert_eq!(FireKind::CancelNotice(FireNumber(3)).number(), FireNumber(3));
+        assert_eq!(FireKind::CancelNotice(FireNumber(3)).action(), None);
+        assert_eq!(FireKind::Action(FireNumber(3)).action(), Some(FireNumber(3)));
+    }
 }

@@ -1180,7 +1180,7 @@ fn fire_from_row(row: &AnyRow) -> Result<FireRecord, StoreError> {
         id: FireId(get(row, "id")?),
         runbook_id: RunbookId(get(row, "runbook_id")?),
         task_id: get(row, "task_id")?,
-        fire_number: get(row, "fire_number")?,
+        kind: FireKind::from_stored(get(row, "fire_number")?)?,
         idempotency_key: get(row, "idempotency_key")?,
         status: FireStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt { what: "fire", reason: format!("unknown status `{status}`") })?,

@@ -8,6 +8,7 @@ use cutover_integrations_model::{
     Action, ActionRef, ActionSettings, AuthSettings, CustomField, CustomFieldType, ExecutionMode, HttpMethod,
     Integration, IntegrationKind, RequestSpec, Role, SecretValue, SystemParameter, Trigger, Visibility,
 };
+use cutover_integrations_runbook::FireNumber;
 use cutover_integrations_store::*;
 use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use secrecy::{ExposeSecret, SecretString};
@@ -238,7 +239,7 @@ fn new_fire(task: &str, number: i64, due_at: Millis) -> NewFire {
     NewFire {
         task_id: task.into(),
         runbook_id: None,
-        fire_number: number,
+        kind: FireKind::Action(FireNumber(u32::try_from(number).expect("a fire number"))),
         idempotency_key: format!("key-{task}-{number}"),
         status: FireStatus::Due,
         state: "{}".into(),
@@ -402,13 +403,14 @@ async fn fire_guards_protect_updates(db: Db) {
 async fn log_records_follow_their_fire(db: Db) {
     let store = &db.store;
     let id = runbook(store).await;
-    let record = |fire: i64, text: &str| LogRecord { fire_id: FireId(fire), record: text.into(), created_at: 9 };
+    let record =
+        |fire: usize, text: &str| NewLogRecord { fire: LogFire::New(fire), record: text.into(), created_at: 9 };
     let commit = Commit {
         new_fires: vec![
             NewFire { runbook_id: Some(id), ..new_fire("a", 1, 0) },
             NewFire { runbook_id: Some(id), ..new_fire("b", 1, 0) },
         ],
-        log_records: vec![record(-2, r#"{"n":"b1"}"#), record(-1, r#"{"n":"a1"}"#), record(-2, r#"{"n":"b2"}"#)],
+        log_records: vec![record(1, r#"{"n":"b1"}"#), record(0, r#"{"n":"a1"}"#), record(1, r#"{"n":"b2"}"#)],
         now: 1,
         ..Default::default()
     };
@@ -416,7 +418,7 @@ async fn log_records_follow_their_fire(db: Db) {
     let texts = |records: Vec<LogRecord>| records.into_iter().map(|r| r.record).collect::<Vec<_>>();
     assert_eq!(texts(store.actions_log(ids[1]).await.expect("log")), vec![r#"{"n":"b1"}"#, r#"{"n":"b2"}"#]);
     assert_eq!(texts(store.actions_log(ids[0]).await.expect("log")), vec![r#"{"n":"a1"}"#]);
-    let dangling = Commit { log_records: vec![record(-3, "{}")], now: 2, ..Default::default() };
+    let dangling = Commit { log_records: vec![record(2, "{}")], now: 2, ..Default::default() };
     assert!(matches!(store.commit(dangling).await, Err(StoreError::Corrupt { what: "commit", .. })));
 }
 
@@ -665,11 +667,11 @@ async fn task_rows_are_written_and_read_as_they_change(db: Db) {
 async fn log_records_may_name_new_fires(db: Db) {
     let store = &db.store;
     let id = runbook(store).await;
-    let log = |fire: i64, text: &str| LogRecord { fire_id: FireId(fire), record: text.into(), created_at: 9 };
+    let log = |fire: usize, text: &str| NewLogRecord { fire: LogFire::New(fire), record: text.into(), created_at: 9 };
     let commit = Commit {
         runbook: Some(RunbookWrite { id, expected_version: 1, state: "{}".into(), tasks: Vec::new() }),
         new_fires: vec![new_fire("a", 1, 0), new_fire("b", 1, 0)],
-        log_records: vec![log(-2, "about b"), log(-1, "about a")],
+        log_records: vec![log(1, "about b"), log(0, "about a")],
         now: 9,
         ..Default::default()
     };
@@ -677,7 +679,7 @@ async fn log_records_may_name_new_fires(db: Db) {
     let texts = |records: Vec<LogRecord>| records.into_iter().map(|record| record.record).collect::<Vec<_>>();
     assert_eq!(texts(store.actions_log(fires[0]).await.expect("log")), vec!["about a"]);
     assert_eq!(texts(store.actions_log(fires[1]).await.expect("log")), vec!["about b"]);
-    let beyond = Commit { new_fires: vec![], log_records: vec![log(-1, "nobody")], now: 9, ..Default::default() };
+    let beyond = Commit { new_fires: vec![], log_records: vec![log(0, "nobody")], now: 9, ..Default::default() };
     assert!(matches!(store.commit(beyond).await, Err(StoreError::Corrupt { .. })));
 }
 
@@ -762,7 +764,7 @@ async fn a_cancelled_commit_leaves_all_or_nothing(db: Db) {
     let id = runbook(store).await;
     let commit = |task: String| Commit {
         new_fires: vec![NewFire { runbook_id: Some(id), ..new_fire(&task, 1, 0) }],
-        log_records: vec![LogRecord { fire_id: FireId(-1), record: format!("log of {task}"), created_at: 1 }],
+        log_records: vec![NewLogRecord { fire: LogFire::New(0), record: format!("log of {task}"), created_at: 1 }],
         now: 1,
         ..Default::default()
     };
@@ -800,10 +802,10 @@ async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
         fire.state = format!("{{\"n\":{n},\"text\":\"quote \\\" and ✅\"}}");
         fires.push(fire);
         // Two records per fire, interleaved across fires, naming the new fires by position.
-        logs.push(LogRecord { fire_id: FireId(-(n as i64) - 1), record: format!("first of {n}"), created_at: 5 });
+        logs.push(NewLogRecord { fire: LogFire::New(n), record: format!("first of {n}"), created_at: 5 });
     }
     for n in (0..count).rev() {
-        logs.push(LogRecord { fire_id: FireId(-(n as i64) - 1), record: format!("second of {n}"), created_at: 6 });
+        logs.push(NewLogRecord { fire: LogFire::New(n), record: format!("second of {n}"), created_at: 6 });
     }
     let commit = Commit {
         runbook: Some(RunbookWrite { id, expected_version: 1, state: "{\"big\":true}".into(), tasks: Vec::new() }),
@@ -838,7 +840,7 @@ async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
         fire_updates: ids.iter().map(|fire| update(*fire, "engine-a", format!("{{\"waiting\":{}}}", fire.0))).collect(),
         log_records: ids
             .iter()
-            .map(|fire| LogRecord { fire_id: *fire, record: "sent".into(), created_at: 7 })
+            .map(|fire| NewLogRecord { fire: LogFire::Stored(*fire), record: "sent".into(), created_at: 7 })
             .collect(),
         now: 7,
         ..Default::default()
@@ -861,7 +863,7 @@ async fn large_commits_are_written_whole_or_not_at_all(db: Db) {
         fire_updates: updates.clone(),
         log_records: ids
             .iter()
-            .map(|fire| LogRecord { fire_id: *fire, record: "spoiled".into(), created_at: 8 })
+            .map(|fire| NewLogRecord { fire: LogFire::Stored(*fire), record: "spoiled".into(), created_at: 8 })
             .collect(),
         now: 8,
         ..Default::default()

@@ -10,7 +10,7 @@ use cutover_integrations_core::access::{OAUTH, RUNBOOKS, TASKS};
 use cutover_integrations_core::http::{AttemptRecord, HeaderRecord, LogEntry};
 use cutover_integrations_core::model::{IntegrationStatus, RunbookStage, TaskStage};
 use cutover_integrations_core::runbook::TaskView;
-use cutover_integrations_core::{FireLogView, RunbookView};
+use cutover_integrations_core::{FireLogView, FireOutcome, RunbookView};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
@@ -276,7 +276,7 @@ fn actions_section(fires: &[FireLogView]) -> Markup {
                     li {
                         p {
                             strong { "Fire " (fire.number) } " — "
-                            (fire.outcome.as_deref().map(outcome_label).unwrap_or("in progress"))
+                            (fire.outcome.map(outcome_label).unwrap_or("in progress"))
                         }
                         ol class="attempts" {
                             @for (index, entry) in fire.entries.iter().enumerate().rev() {
@@ -302,13 +302,13 @@ fn actions_section(fires: &[FireLogView]) -> Markup {
     }
 }
 
-fn outcome_label(outcome: &str) -> &'static str {
+fn outcome_label(outcome: FireOutcome) -> &'static str {
     match outcome {
-        "succeeded" => "Succeeded",
-        "failed" => "Failed",
-        "not_sent" => "Not sent (rehearsal)",
-        "cancelled" => "Cancelled",
-        _ => "Ended",
+        FireOutcome::Succeeded => "Succeeded",
+        FireOutcome::Failed => "Failed",
+        FireOutcome::NotSent => "Not sent (rehearsal)",
+        FireOutcome::Cancelled => "Cancelled",
+        FireOutcome::Delivered | FireOutcome::Undelivered => "Ended",
     }
 }
 
@@ -344,7 +344,7 @@ fn headers(list: &[HeaderRecord]) -> Markup {
 
 /// The `Debug` dialog of one attempt: `Request` and `Response` tabs; the failed one carries a warning triangle.
 fn debug_dialog(id: &str, fire: &FireLogView, attempt: &AttemptRecord) -> Markup {
-    let not_sent = fire.outcome.as_deref() == Some("not_sent");
+    let not_sent = fire.outcome == Some(FireOutcome::NotSent);
     let request_failed = attempt.request.is_none() && attempt.error.is_some();
     let response_failed = !request_failed
         && !not_sent
