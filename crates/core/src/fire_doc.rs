@@ -106,6 +106,8 @@ mod tests {
             assert_eq!(FireDoc::parse(&json).expect("read back"), doc);
             assert_eq!(outcome.to_string(), outcome.as_str());
         }
+        let stored = FireDoc::cancel_notice(FireNumber(4)).to_json().expect("stored");
+        assert_eq!(stored, r#"{"work":{"work":"cancel_notice","of":4,"attempt":1}}"#);
     }
 
     /// Stored documents of earlier versions read as before; unknown outcomes and kinds are refused as corrupt.
@@ -119,22 +121,22 @@ mod tests {
             }
             (read, expected) => panic!("{text}: {read:?}, expected {expected:?}"),
         };
-        check(r#"{"work":"action","delivery":"send"}"#, Ok(FireDoc::new(Delivery::Send)));
+        check(r#"{"work":{"work":"action","delivery":"send"}}"#, Ok(FireDoc::new(Delivery::Send)));
         check(
-            r#"{"work":"action","delivery":"record_only","outcome":"not_sent"}"#,
+            r#"{"work":{"work":"action","delivery":"record_only"},"outcome":"not_sent"}"#,
             Ok(FireDoc { outcome: Some(FireOutcome::NotSent), ..FireDoc::new(Delivery::RecordOnly) }),
         );
         check(
-            r#"{"work":"cancel_notice","of":2,"attempt":3,"outcome":"undelivered"}"#,
+            r#"{"work":{"work":"cancel_notice","of":2,"attempt":3},"outcome":"undelivered"}"#,
             Ok(FireDoc {
                 work: FireWork::CancelNotice { of: FireNumber(2), attempt: 3 },
                 executor: None,
                 outcome: Some(FireOutcome::Undelivered),
             }),
         );
-        check(r#"{"work":"action","delivery":"send","outcome":"done"}"#, Err("unknown variant `done`"));
-        check(r#"{"work":"action","delivery":"send","outcome":""}"#, Err("unknown variant ``"));
-        check(r#"{"work":"retry","delivery":"send"}"#, Err("unknown variant `retry`"));
-        check(r#"{"work":"cancel_notice","of":-1,"attempt":1}"#, Err("invalid value"));
+        check(r#"{"work":{"work":"action","delivery":"send"},"outcome":"done"}"#, Err("unknown variant `done`"));
+        check(r#"{"work":{"work":"action","delivery":"send"},"outcome":""}"#, Err("unknown variant ``"));
+        check(r#"{"work":{"work":"retry","delivery":"send"}}"#, Err("unknown variant `retry`"));
+        check(r#"{"work":{"work":"cancel_notice","of":-1,"attempt":1}}"#, Err("invalid value"));
     }
 }
