@@ -543,11 +543,11 @@ async fn event_integrations_show_what_each_last_sent() {
     let applied = server.engine.apply_definitions(&files).await.expect("definitions");
     let runbook = applied.runbooks[0];
     let operator = cutover_integrations_core::runbook::Actor::with_roles([Role::Operator]);
-    use cutover_integrations_core::runbook::Command;
+    use cutover_integrations_core::UserCommand;
     for command in [
-        Command::StartRunbook { mode: cutover_integrations_core::model::RunMode::Live },
-        Command::StartTask { task: "deploy".into(), force: false },
-        Command::FinishTask { task: "deploy".into() },
+        UserCommand::StartRunbook { mode: cutover_integrations_core::model::RunMode::Live },
+        UserCommand::StartTask { task: "deploy".into(), force: false },
+        UserCommand::FinishTask { task: "deploy".into() },
     ] {
         server.engine.command(runbook, command, &operator).await.expect("command");
     }

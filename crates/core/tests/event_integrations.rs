@@ -346,8 +346,8 @@ async fn every_task_is_created_once(url: &str) {
     assert!(parts >= 3, "{parts} parts");
     let running = engine.start();
     let user = Actor::with_roles([cutover_integrations_core::model::Role::Operator]);
-    engine.command(r, Command::StartRunbook { mode: RunMode::Live }, &user).await.expect("start the runbook");
-    engine.command(r, Command::StartTask { task: "a".into(), force: false }, &user).await.expect("start a");
+    engine.command(r, UserCommand::StartRunbook { mode: RunMode::Live }, &user).await.expect("start the runbook");
+    engine.command(r, UserCommand::StartTask { task: "a".into(), force: false }, &user).await.expect("start a");
     receiver.wait_until("the task.started of a", |all| all.iter().any(|r| r.event_type() == "task.started")).await;
     // Every delivery of R is done: nothing more will arrive, so what arrived is all that was sent.
     let deliveries = tokio::time::timeout(Duration::from_secs(30), async {
