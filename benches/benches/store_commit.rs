@@ -15,9 +15,10 @@
 //! without the engine). `RATIO` lines print the step commit in units of each.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use cutover_integrations_core::runbook::FireNumber;
 use cutover_integrations_core::store::{
-    Commit, FireGuard, FireId, FireStatus, FireUpdate, LogRecord, NewEvent, NewFire, NewRunbook, RunbookId,
-    RunbookRecord, RunbookWrite, Store, TaskRow,
+    Commit, FireGuard, FireId, FireKind, FireStatus, FireUpdate, LogFire, NewEvent, NewFire, NewLogRecord, NewRunbook,
+    RunbookId, RunbookRecord, RunbookWrite, Store, TaskRow,
 };
 use sqlx::{AnyConnection, Connection, Executor};
 use std::collections::BTreeMap;
@@ -87,8 +88,8 @@ impl Chain {
             .running
             .iter()
             .flat_map(|fire| {
-                rows.log_records.iter().map(|record| LogRecord {
-                    fire_id: *fire,
+                rows.log_records.iter().map(|record| NewLogRecord {
+                    fire: LogFire::Stored(*fire),
                     record: record.clone(),
                     created_at: now,
                 })
@@ -105,7 +106,7 @@ impl Chain {
                 task_id: format!("t{started}"),
                 runbook_id: None,
                 // A task starts again each time the chain wraps around: a new fire number.
-                fire_number: ((self.step + 1) / CHAIN + 1) as i64,
+                kind: FireKind::Action(FireNumber(((self.step + 1) / CHAIN + 1) as u32)),
                 idempotency_key: format!("store-bench-{}-{}", self.id, self.step),
                 status: FireStatus::Due,
                 state: rows.fire_state.clone(),

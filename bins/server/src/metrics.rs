@@ -395,8 +395,9 @@ fn render_build_and_process(text: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_integrations_core::UserCommand;
     use cutover_integrations_core::model::RunMode;
-    use cutover_integrations_core::runbook::{Actor, Command};
+    use cutover_integrations_core::runbook::Actor;
     use cutover_integrations_test_support::fresh_sqlite_url;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -422,7 +423,7 @@ mod tests {
             ids.push(writer.apply_definitions(&[("release.yaml", &runbook)]).await.expect("runbook").runbooks[0]);
         }
         // Started without a dispatcher: its auto-start task's fire stays due.
-        let start = Command::StartRunbook { mode: RunMode::Live };
+        let start = UserCommand::StartRunbook { mode: RunMode::Live };
         writer.command(ids[7], start, &Actor::engine()).await.expect("started");
         drop(writer);
 
