@@ -55,9 +55,9 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
-/// A found element.
+/// A found element, with the XPath that found it (a live page may replace the element; a click then finds it again).
 #[derive(Debug, Clone)]
-pub struct Element(String);
+pub struct Element(String, String);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("address").port()
@@ -198,9 +198,10 @@ impl Browser {
 
     async fn find_all(&self, xpath: &str) -> Vec<Element> {
         match self.command("POST", "/elements", Some(json!({"using": "xpath", "value": xpath}))).await {
-            Ok(Value::Array(items)) => {
-                items.iter().filter_map(|item| item[ELEMENT].as_str().map(|id| Element(id.to_owned()))).collect()
-            }
+            Ok(Value::Array(items)) => items
+                .iter()
+                .filter_map(|item| item[ELEMENT].as_str().map(|id| Element(id.to_owned(), xpath.to_owned())))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -317,10 +318,27 @@ impl Browser {
     }
 
     /// Clicks an element, scrolled to the middle of its view first (as a person scrolls to what they want).
+    ///
+    /// The runbook page is live: an event may replace the element between finding and clicking it. A stale element is
+    /// found again by the XPath that found it (a few times), as a person clicks again what moved under the pointer.
     pub async fn click(&self, element: &Element) {
-        let reference = json!({ELEMENT: element.0});
-        self.execute("arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});", vec![reference]).await;
-        self.must("POST", &format!("/element/{}/click", element.0), None).await;
+        let mut element = element.clone();
+        for _ in 0..5 {
+            let reference = json!({ELEMENT: element.0});
+            let scroll = json!({"script": "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});", "args": [reference]});
+            let clicked = match self.command("POST", "/execute/sync", Some(scroll)).await {
+                Ok(_) => self.command("POST", &format!("/element/{}/click", element.0), None).await,
+                Err(error) => Err(error),
+            };
+            match clicked {
+                Ok(_) => return,
+                Err(error) if error["error"] == "stale element reference" => {
+                    element = self.find(&element.1, "an element replaced by the live page").await;
+                }
+                Err(error) => panic!("clicking {}: {error}", element.1),
+            }
+        }
+        panic!("clicking {}: replaced by the live page five times in a row", element.1);
     }
 
     /// Clears a field and types `text` into it.
