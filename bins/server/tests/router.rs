@@ -9,6 +9,7 @@ use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::NewUser;
 use cutover_integrations_core::{Engine, EngineSettings, RunningEngine};
 use cutover_integrations_test_support::fresh_sqlite_url;
+use cutover_integrations_test_support::held_endpoint::held_endpoint;
 use cutover_server::{Access, AppState, ROUTES, router};
 use futures::StreamExt as _;
 use secrecy::ExposeSecret as _;
@@ -646,25 +647,6 @@ async fn custom_fields_and_system_parameters_never_show_secrets() {
     expect(&unknown, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
     assert_eq!(detail_paths(&unknown), ["hidden"]);
     app.stop().await;
-}
-
-/// A loopback endpoint that accepts one request, says so, and answers 200 only when released.
-async fn held_endpoint() -> (String, tokio::sync::oneshot::Receiver<()>, tokio::sync::oneshot::Sender<()>) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let (arrived, arrival) = tokio::sync::oneshot::channel();
-    let (release, released) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.expect("a connection");
-        let mut buffer = vec![0; 64 * 1024];
-        let _ = socket.read(&mut buffer).await.expect("the request");
-        let _ = arrived.send(());
-        let _ = released.await;
-        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
-        socket.write_all(answer.as_bytes()).await.expect("the answer");
-    });
-    (url, arrival, release)
 }
 
 /// While the engine's shutdown waits for a request in flight, a command is answered 503 `shutting_down` (documented

@@ -5,11 +5,9 @@ use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{RunMode, TaskStage};
 use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::{Engine, EngineError};
+use cutover_integrations_test_support::held_endpoint::held_endpoint;
 use std::error::Error as _;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -48,24 +46,6 @@ async fn the_builder_refuses_conflicting_or_missing_stores_and_bad_keys() {
     assert!(error.to_string().ends_with(&source.to_string()), "{error} / {source}");
     // Either one alone builds.
     Engine::builder().store(store).secret_key_base64(KEY).build().await.expect("a store alone");
-}
-
-/// A loopback endpoint that accepts one request, says so, and answers 200 only when released.
-async fn held_endpoint() -> (String, oneshot::Receiver<()>, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let (arrived, arrival) = oneshot::channel();
-    let (release, released) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.expect("a connection");
-        let mut buffer = vec![0; 64 * 1024];
-        let _ = socket.read(&mut buffer).await.expect("the request");
-        let _ = arrived.send(());
-        let _ = released.await;
-        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
-        socket.write_all(answer.as_bytes()).await.expect("the answer");
-    });
-    (url, arrival, release)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
