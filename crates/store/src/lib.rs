@@ -48,7 +48,7 @@ mod sessions;
 mod sql;
 mod writer;
 
-pub use error::StoreError;
+pub use error::{StoreError, Transience};
 pub use event_integrations::{
     DeliveryOutcome, DeliveryRecord, DeliveryStatus, DeliveryUpdate, EventIntegrationId, EventIntegrationRecord,
     NewDelivery,

@@ -1,7 +1,7 @@
 //! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
 
 use crate::commit::{COMMIT_CHECKS_TABLE, lock_runbook, task_row};
-use crate::error::StoreError;
+use crate::error::{StoreError, Transience};
 use crate::records::*;
 use crate::sealer::Sealer;
 use crate::writer::{SqliteWriter, WriteTx, Writer};
@@ -1094,11 +1094,10 @@ impl SqlStore {
 /// again before its error is returned.
 const CONFLICT_RETRIES: u32 = 3;
 
-/// Whether PostgreSQL rolled the transaction back to break a deadlock (`40P01`) or a serialization conflict
-/// (`40001`): nothing of it landed, and writing it again is safe.
+/// Whether PostgreSQL rolled the transaction back to break a deadlock or a serialization conflict: nothing of it
+/// landed, and writing it again is safe ([`Transience::RolledBackByConflict`], classified in error.rs).
 fn rolled_back_by_conflict(error: &StoreError) -> bool {
-    let StoreError::Database { source, .. } = error else { return false };
-    source.as_database_error().and_then(|error| error.code()).is_some_and(|code| code == "40P01" || code == "40001")
+    error.transience() == Some(Transience::RolledBackByConflict)
 }
 
 async fn upsert_custom_field(tx: &mut WriteTx, field: &CustomField, now: Millis) -> Result<(), StoreError> {
