@@ -13,11 +13,12 @@
 //!   one poll interval.
 //!
 //! A step already under way finishes with what it was prepared with.
+//!
+//! A component of the engine that owns its state: it reads the store it was given and knows nothing of the engine.
 
-use crate::engine::Engine;
 use cutover_integrations_http::PreparedAction;
 use cutover_integrations_model::{ActionRef, SystemParameter};
-use cutover_integrations_store::{ActionRecord, StoreError};
+use cutover_integrations_store::{ActionRecord, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -40,6 +41,7 @@ pub(crate) enum ActionLookup {
 
 /// The cache; see the module documentation for when entries are dropped.
 pub(crate) struct Catalog {
+    store: Arc<dyn Store>,
     entries: Mutex<Entries>,
     check_every: Duration,
     /// At most this many compiled actions are kept ([`EngineSettings::max_cached_actions`](crate::EngineSettings)).
@@ -64,8 +66,10 @@ impl Entries {
 }
 
 impl Catalog {
-    pub(crate) fn new(check_every: Duration, max_actions: usize) -> Self {
-        Self { entries: Mutex::new(Entries::default()), check_every, max_actions: max_actions.max(1) }
+    /// A cache over `store` that checks the store's catalog revision at most once per `check_every` and keeps at
+    /// most `max_actions` compiled actions.
+    pub(crate) fn new(store: Arc<dyn Store>, check_every: Duration, max_actions: usize) -> Self {
+        Self { store, entries: Mutex::new(Entries::default()), check_every, max_actions: max_actions.max(1) }
     }
 
     /// How many compiled actions are kept now.
@@ -76,24 +80,21 @@ impl Catalog {
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl Engine {
     /// Drops cached entries that may be stale; returns the local change count that entries loaded now belong to.
-    async fn validate_catalog(&self) -> Result<u64, StoreError> {
-        let catalog = &self.inner.catalog;
-        let local = self.inner.store.catalog_changes_here();
+    async fn validate(&self) -> Result<u64, StoreError> {
+        let local = self.store.catalog_changes_here();
         let check_due = {
-            let mut entries = catalog.entries();
+            let mut entries = self.entries();
             if entries.local_changes != local {
                 entries.clear();
                 entries.local_changes = local;
             }
-            entries.revision.is_none_or(|(_, checked)| checked.elapsed() >= catalog.check_every)
+            entries.revision.is_none_or(|(_, checked)| checked.elapsed() >= self.check_every)
         };
         if check_due {
-            let revision = self.inner.store.catalog_revision().await?;
-            let mut entries = catalog.entries();
+            let revision = self.store.catalog_revision().await?;
+            let mut entries = self.entries();
             if entries.revision.is_some_and(|(known, _)| known != revision) {
                 entries.clear();
             }
@@ -103,21 +104,21 @@ impl Engine {
     }
 
     /// The action `reference` names, compiled, from the cache or the store.
-    pub(crate) async fn cached_action(&self, reference: &ActionRef) -> Result<Arc<CachedAction>, ActionLookup> {
-        let local = self.validate_catalog().await.map_err(ActionLookup::Store)?;
-        if let Some(hit) = self.inner.catalog.entries().actions.get(reference) {
+    pub(crate) async fn action(&self, reference: &ActionRef) -> Result<Arc<CachedAction>, ActionLookup> {
+        let local = self.validate().await.map_err(ActionLookup::Store)?;
+        if let Some(hit) = self.entries().actions.get(reference) {
             return Ok(hit.clone());
         }
-        let record = self.inner.store.find_action(reference).await.map_err(ActionLookup::Store)?;
+        let record = self.store.find_action(reference).await.map_err(ActionLookup::Store)?;
         let record = record.ok_or(ActionLookup::Missing)?;
         let prepared =
             PreparedAction::compile(&record.action).map_err(|error| ActionLookup::Invalid(error.to_string()))?;
         let cached = Arc::new(CachedAction { record, prepared });
-        let mut entries = self.inner.catalog.entries();
+        let mut entries = self.entries();
         // Loaded under the current count: keep it. (A change that landed meanwhile raised the count; the entry is
         // used for this step only.)
         if entries.local_changes == local {
-            if entries.actions.len() >= self.inner.catalog.max_actions
+            if entries.actions.len() >= self.max_actions
                 && let Some(dropped) = entries.actions.keys().next().cloned()
             {
                 // Full: one entry makes room (any one: an action dropped is compiled again when next used).
@@ -129,13 +130,13 @@ impl Engine {
     }
 
     /// Every system parameter, values opened, from the cache or the store.
-    pub(crate) async fn cached_parameters(&self) -> Result<Arc<Vec<SystemParameter>>, StoreError> {
-        let local = self.validate_catalog().await?;
-        if let Some(hit) = &self.inner.catalog.entries().parameters {
+    pub(crate) async fn parameters(&self) -> Result<Arc<Vec<SystemParameter>>, StoreError> {
+        let local = self.validate().await?;
+        if let Some(hit) = &self.entries().parameters {
             return Ok(hit.clone());
         }
-        let parameters = Arc::new(self.inner.store.system_parameters().await?);
-        let mut entries = self.inner.catalog.entries();
+        let parameters = Arc::new(self.store.system_parameters().await?);
+        let mut entries = self.entries();
         if entries.local_changes == local {
             entries.parameters = Some(parameters.clone());
         }

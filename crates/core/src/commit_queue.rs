@@ -17,11 +17,11 @@
 //! HTTP client that went away) never interrupts a commit that carries other changes; should a committing task be
 //! dropped anyway, the queue is handed to a new task.
 
-use crate::dispatch::{LocalFire, TaskInputs};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
 use crate::fire_doc::FireDoc;
+use crate::fire_inputs::{LocalFire, TaskInputs};
 use crate::stored_runbook::Loaded;
 use cutover_integrations_model::RunbookStage;
 use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookError};
@@ -384,7 +384,7 @@ impl Engine {
         let mut outcomes = Vec::with_capacity(changes.len());
         // New fires are leased to this engine and handed to its dispatcher in memory, when it runs one; otherwise
         // they are left for any engine's dispatcher to claim.
-        let lease = self.inner.running.load(Ordering::Acquire).then(|| {
+        let lease = self.inner.dispatcher.is_running().then(|| {
             (self.inner.settings.name.clone(), now.as_millisecond() + self.inner.settings.lease.as_millis() as i64)
         });
         let mut changed = false;
@@ -460,7 +460,7 @@ impl Engine {
         }
         if fire_ids.len() > landed.local_fires.len() {
             // Fires for any engine to claim: this engine's dispatcher (if any) looks now rather than at its next tick.
-            self.inner.wake.notify_one();
+            self.inner.dispatcher.wake();
         }
     }
 

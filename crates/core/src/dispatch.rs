@@ -10,14 +10,15 @@ use crate::commit_queue::{Change, ExtraWrite};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::fire_doc::{FireDoc, FireOutcome, FireWork};
-use crate::render::{AuthResolutionError, defined_task, fire_values, resolve_auth, with_parameters};
+use crate::fire_inputs::{LocalFire, TaskInputs};
+use crate::render::{AuthResolutionError, resolve_auth, with_parameters};
 use crate::stored_runbook::Loaded;
 use cutover_integrations_auth::FireSubject;
 use cutover_integrations_http::{
     AttemptError, CallbackReport, CallbackStatus, ErrorKind, Executor, FireContext, FirePhase, FireState, LogEntry,
     Step, StepOutcome,
 };
-use cutover_integrations_model::{ActionRef, IntegrationStatus};
+use cutover_integrations_model::IntegrationStatus;
 use cutover_integrations_runbook::Event;
 use cutover_integrations_runbook::{Actor, Command, Delivery, FailureKind, FailureReason, FireNumber, ProgressStatus};
 use cutover_integrations_store::{
@@ -26,8 +27,7 @@ use cutover_integrations_store::{
 };
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinHandle;
 
 /// How long a fire's first request is in flight before its task is made `running` by a commit of its own; a request
@@ -53,10 +53,10 @@ impl RunningEngine {
     /// returns, the engine takes commands again as an engine without a dispatcher (its new fires are left for any
     /// engine to claim).
     pub async fn shutdown(self) {
-        self.engine.inner.stopping.store(true, Ordering::Release);
+        self.engine.inner.dispatcher.set_stopping(true);
         let _ = self.stop.send(true);
         let _ = self.dispatcher.await;
-        self.engine.inner.stopping.store(false, Ordering::Release);
+        self.engine.inner.dispatcher.set_stopping(false);
     }
 }
 
@@ -99,21 +99,17 @@ impl Engine {
     /// ```
     pub fn start(&self) -> RunningEngine {
         let (stop, stopped) = watch::channel(false);
-        self.inner.running.store(true, Ordering::Release);
+        self.inner.dispatcher.mark_running();
         let engine = self.clone();
         let dispatcher = tokio::spawn(async move { engine.dispatch(stopped).await });
         RunningEngine { engine: self.clone(), stop, dispatcher }
     }
 
     async fn dispatch(self, mut stopped: watch::Receiver<bool>) {
-        let receiver = self.inner.local_fires_receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        let Some(mut local) = receiver else {
+        let Some(mut local) = self.inner.dispatcher.begin() else {
             tracing::error!("the engine was started twice; the second dispatcher does nothing");
             return;
         };
-        self.inner.running.store(true, Ordering::Release);
-        let capacity = self.inner.settings.max_concurrent_fires.max(1);
-        let permits = self.inner.permits.clone();
         // Event integrations' deliveries run beside the fires (see `event_delivery.rs`).
         let deliveries = tokio::spawn(self.clone().deliver_events(stopped.clone()));
         let mut tick = tokio::time::interval(self.inner.settings.poll_interval);
@@ -123,34 +119,33 @@ impl Engine {
                 biased;
                 _ = stopped.changed() => break,
                 Some(fire) = local.recv() => {
-                    self.spawn_fire(fire.record, Origin::Local(fire.inputs), &permits).await;
+                    self.spawn_fire(fire.record, Origin::Local(fire.inputs)).await;
                     continue;
                 }
-                () = self.inner.wake.notified() => {}
+                () = self.inner.dispatcher.woken() => {}
                 _ = tick.tick() => {}
             }
-            if let Err(error) = self.claim_due_work(&permits).await {
+            if let Err(error) = self.claim_due_work().await {
                 tracing::warn!(%error, "claiming due work failed; retrying at the next tick");
             }
         }
         // From now on new fires are left for any engine to claim. Fires already handed over stay leased to this
         // engine: they are kept for a next start, or claimed by another engine when their lease ends.
-        self.inner.running.store(false, Ordering::Release);
-        *self.inner.local_fires_receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(local);
-        // Wait for the steps in flight: every permit back means every step was recorded (or abandoned to its lease).
-        let _ = permits.acquire_many(capacity as u32).await;
+        self.inner.dispatcher.end(local);
+        // Wait for the steps in flight: every slot back means every step was recorded (or abandoned to its lease).
+        self.inner.dispatcher.drained().await;
         let _ = deliveries.await;
     }
 
-    async fn claim_due_work(&self, permits: &Arc<Semaphore>) -> Result<(), EngineError> {
+    async fn claim_due_work(&self) -> Result<(), EngineError> {
         let now = self.now().as_millisecond();
         let lease_until = now + self.inner.settings.lease.as_millis() as i64;
-        let free = permits.available_permits();
+        let free = self.inner.dispatcher.free_slots();
         if free > 0 {
             let request =
                 ClaimRequest { owner: self.inner.settings.name.clone(), now, lease_until, limit: free as i64 };
             for fire in self.inner.store.claim_fires(&request).await? {
-                self.spawn_fire(fire, Origin::Claimed, permits).await;
+                self.spawn_fire(fire, Origin::Claimed).await;
             }
         }
         let request = ClaimRequest { owner: self.inner.settings.name.clone(), now, lease_until, limit: 64 };
@@ -162,25 +157,22 @@ impl Engine {
         Ok(())
     }
 
-    async fn spawn_fire(&self, fire: FireRecord, origin: Origin, permits: &Arc<Semaphore>) {
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+    async fn spawn_fire(&self, fire: FireRecord, origin: Origin) {
+        let Some(permit) = self.inner.dispatcher.slot().await else { return };
         self.launch(fire, origin, permit);
     }
 
     /// Runs a fire this engine just created, at once if a slot is free; otherwise the dispatcher runs it when one is.
     pub(crate) fn run_local_fire(&self, fire: LocalFire) {
-        match self.inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => self.launch(fire.record, Origin::Local(fire.inputs), permit),
-            Err(_) => {
-                let _ = self.inner.local_fires.send(fire);
-            }
+        if let Some((fire, permit)) = self.inner.dispatcher.hand_over(fire) {
+            self.launch(fire.record, Origin::Local(fire.inputs), permit);
         }
     }
 
     /// Runs one step of a fire in a task of its own, holding a slot.
     fn launch(&self, fire: FireRecord, origin: Origin, permit: OwnedSemaphorePermit) {
         let id = fire.id;
-        if !self.inner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id) {
+        if !self.inner.dispatcher.enter(id) {
             // Handed over in memory and claimed again after its lease ran out while it waited: it runs once here.
             return;
         }
@@ -190,7 +182,7 @@ impl Engine {
             if let Err(error) = engine.run_fire(fire, origin).await {
                 tracing::warn!(%error, fire = id.0, "a fire step could not be recorded; it is retried after its lease");
             }
-            engine.inner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+            engine.inner.dispatcher.leave(id);
             drop(permit);
         });
     }
@@ -464,7 +456,7 @@ impl Engine {
             }
         }
         self.inner.store.commit(commit).await?;
-        self.inner.wake.notify_one();
+        self.inner.dispatcher.wake();
         Ok(())
     }
 
@@ -688,7 +680,7 @@ impl Engine {
             .action
             .clone()
             .ok_or_else(|| PrepareFailure::request(format!("task `{}` has no action", fire.task_id)))?;
-        let action = self.cached_action(&reference).await.map_err(|lookup| match lookup {
+        let action = self.inner.catalog.action(&reference).await.map_err(|lookup| match lookup {
             ActionLookup::Store(error) => PrepareFailure::request(error.to_string()),
             ActionLookup::Missing => PrepareFailure::request(format!("action `{reference}` no longer exists")),
             ActionLookup::Invalid(reason) => PrepareFailure::render(reason),
@@ -697,7 +689,8 @@ impl Engine {
         if record.archived {
             return Err(PrepareFailure::request(format!("integration `{}` is archived", reference.integration)));
         }
-        let parameters = self.cached_parameters().await.map_err(|error| PrepareFailure::request(error.to_string()))?;
+        let parameters =
+            self.inner.catalog.parameters().await.map_err(|error| PrepareFailure::request(error.to_string()))?;
         let values = with_parameters(inputs.values.clone(), &parameters);
         let mut context = FireContext::new(
             fire.id.0.to_string(),
@@ -729,45 +722,12 @@ impl Engine {
     }
 }
 
-/// What a fire step needs of its runbook, taken from it at one moment: whether the fire is still the one its task
-/// runs, the task's action, the template values from the runbook, the task's assignee. Small, so that a fire waiting
-/// for a free slot holds this rather than the runbook (which a commit then would have to copy to change).
-pub(crate) struct TaskInputs {
-    current: bool,
-    action: Option<ActionRef>,
-    values: Value,
-    assignee: Option<String>,
-}
-
-impl TaskInputs {
-    /// The inputs of `fire` from `loaded`.
-    pub(crate) fn of(loaded: &Loaded, fire: &FireRecord) -> Result<Self, EngineError> {
-        let task = loaded
-            .state
-            .task(&fire.task_id)
-            .ok_or_else(|| EngineError::NotFound { what: "task", id: fire.task_id.clone() })?;
-        Ok(Self {
-            current: fire.kind == FireKind::Action(task.state.fire()) && task.state.has_active_fire(),
-            action: task.plan.action.as_ref().map(|action| action.reference.clone()),
-            values: fire_values(fire.runbook_id.0, &loaded.state, &task, &loaded.definition),
-            assignee: defined_task(&loaded.definition, &loaded.state, &fire.task_id)
-                .and_then(|task| task.assignee.clone()),
-        })
-    }
-}
-
 /// How a fire reached this engine's dispatcher.
 enum Origin {
     /// Created by this engine's own commit and handed over in memory, with its task's inputs as that commit left them.
     Local(TaskInputs),
     /// Claimed from the store: due again, or left by another engine.
     Claimed,
-}
-
-/// A fire this engine's commit created and leased to it, with its task's inputs as that commit left them.
-pub(crate) struct LocalFire {
-    pub(crate) record: FireRecord,
-    pub(crate) inputs: TaskInputs,
 }
 
 /// What the executor needs for a step.

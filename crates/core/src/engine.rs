@@ -7,7 +7,7 @@ use crate::catalog::Catalog;
 use crate::command::UserCommand;
 use crate::commit_queue::{Change, RunbookSlot};
 use crate::config::{EngineBuilder, EngineSettings};
-use crate::dispatch::LocalFire;
+use crate::dispatcher::Dispatcher;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
 use crate::stored_runbook::Loaded;
@@ -19,14 +19,13 @@ use cutover_integrations_model::{
 };
 use cutover_integrations_runbook::{Actor, Event, RunbookPlan, RunbookState};
 use cutover_integrations_store::{
-    FireId, IntegrationId, IntegrationRecord, NewRunbook, NewUser, RunbookId, RunbookSummary, Store, User,
+    IntegrationId, IntegrationRecord, NewRunbook, NewUser, RunbookId, RunbookSummary, Store, User,
 };
 use cutover_integrations_template::Checker;
 use jiff::Timestamp;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use tokio::sync::broadcast;
 
 /// The engine. Cheap to clone: clones share one engine.
 #[derive(Clone)]
@@ -54,23 +53,10 @@ pub(crate) struct Inner {
     pub(crate) runbooks: std::sync::Mutex<HashMap<RunbookId, Arc<RunbookSlot>>>,
     /// Compiled actions and system parameters, so that fire steps do not read them from the store.
     pub(crate) catalog: Catalog,
-    /// Whether this engine's dispatcher runs: only then are new fires leased to it and handed over in memory.
-    pub(crate) running: AtomicBool,
-    /// Set while [`RunningEngine::shutdown`](crate::RunningEngine::shutdown) waits for the steps in flight: commands
-    /// are refused with [`EngineError::ShuttingDown`] meanwhile.
-    pub(crate) stopping: AtomicBool,
-    /// Fires this engine is running or about to run, so that a fire handed over in memory and claimed again after its
-    /// lease expired does not run twice here.
-    pub(crate) in_flight: std::sync::Mutex<HashSet<FireId>>,
-    /// Slots for fire steps running at once ([`EngineSettings::max_concurrent_fires`]).
-    pub(crate) permits: Arc<Semaphore>,
+    /// The dispatcher's state (see `dispatcher.rs`): running or stopping, slots, fires in flight, wake-up.
+    pub(crate) dispatcher: Dispatcher,
     /// Where definition files are validated ([`EngineSettings::max_concurrent_validations`]).
     pub(crate) validations: ValidationPool,
-    /// Wakes the dispatcher when work is due.
-    pub(crate) wake: Notify,
-    /// Fires this engine leased when it created them, handed straight to the dispatcher.
-    pub(crate) local_fires: mpsc::UnboundedSender<LocalFire>,
-    pub(crate) local_fires_receiver: std::sync::Mutex<Option<mpsc::UnboundedReceiver<LocalFire>>>,
 }
 
 /// A runbook with its current state.
@@ -147,7 +133,7 @@ impl Engine {
         let settings_max_concurrent_fires = settings.max_concurrent_fires.max(1);
         let settings_max_cached_actions = settings.max_cached_actions;
         let validations = ValidationPool::new(settings.max_concurrent_validations);
-        let (local_fires, receiver) = mpsc::unbounded_channel();
+        let catalog = Catalog::new(store.clone(), settings_poll_interval, settings_max_cached_actions);
         let clock = timer.clone();
         let event_log = crate::event_log::EventLog::start(store.clone(), settings.event_retention, move || {
             clock.now().as_millisecond()
@@ -163,15 +149,9 @@ impl Engine {
                 events,
                 event_log,
                 runbooks: std::sync::Mutex::new(HashMap::new()),
-                catalog: Catalog::new(settings_poll_interval, settings_max_cached_actions),
-                running: AtomicBool::new(false),
-                stopping: AtomicBool::new(false),
-                in_flight: std::sync::Mutex::new(HashSet::new()),
-                permits: Arc::new(Semaphore::new(settings_max_concurrent_fires)),
+                catalog,
+                dispatcher: Dispatcher::new(settings_max_concurrent_fires),
                 validations,
-                wake: Notify::new(),
-                local_fires,
-                local_fires_receiver: std::sync::Mutex::new(Some(receiver)),
             }),
         })
     }
@@ -464,7 +444,7 @@ impl Engine {
     /// # tokio::runtime::Runtime::new().expect("runtime").block_on(run()).expect("the example runs");
     /// ```
     pub async fn command(&self, id: RunbookId, command: UserCommand, actor: &Actor) -> Result<Vec<Event>, EngineError> {
-        if self.inner.stopping.load(std::sync::atomic::Ordering::Acquire) {
+        if self.inner.dispatcher.is_stopping() {
             return Err(EngineError::ShuttingDown);
         }
         let events = self.apply(id, Change::command(command.into(), actor)).await?;

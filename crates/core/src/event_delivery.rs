@@ -112,7 +112,7 @@ impl Engine {
         let (mut record, created) =
             self.inner.store.put_event_integration(definition, self.now().as_millisecond()).await?;
         record.definition.auth = record.definition.auth.with_secrets_replaced("[REDACTED]");
-        self.inner.wake.notify_one();
+        self.inner.dispatcher.wake();
         Ok((record, created))
     }
 
@@ -144,7 +144,7 @@ impl Engine {
         let now = self.now().as_millisecond();
         let mut record = self.inner.store.replace_event_integration(id, &definition, expected_version, now).await?;
         record.definition.auth = record.definition.auth.with_secrets_replaced("[REDACTED]");
-        self.inner.wake.notify_one();
+        self.inner.dispatcher.wake();
         Ok(record)
     }
 
@@ -584,7 +584,7 @@ impl Engine {
         }
         let action = PreparedAction::compile(&action).map_err(|error| error.to_string())?;
         let document: Value = serde_json::from_str(&delivery.event).map_err(|error| error.to_string())?;
-        let parameters = self.cached_parameters().await.map_err(|error| error.to_string())?;
+        let parameters = self.inner.catalog.parameters().await.map_err(|error| error.to_string())?;
         let values = with_parameters(document.get("values").cloned().unwrap_or(Value::Null), &parameters);
         let task = delivery.task_id.clone().unwrap_or_default();
         let mut context = FireContext::new(

@@ -1,0 +1,161 @@
+//! The dispatcher's state, owned by one component with a small API: whether it runs (and is stopping), the slots for
+//! fire steps running at once, the fires in flight here, the queue of fires handed over in memory, and the wake-up.
+//!
+//! It knows nothing of the engine: `dispatch.rs` runs the loop and the steps over it, the commit queue asks it
+//! whether new fires are leased to this engine ([`Dispatcher::is_running`]) and hands those fires over, and anything
+//! that makes work due wakes it ([`Dispatcher::wake`]).
+
+use crate::fire_inputs::LocalFire;
+use cutover_integrations_store::FireId;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+
+/// The dispatcher's state; see the module documentation.
+pub(crate) struct Dispatcher {
+    /// Whether the dispatch loop runs: only then are new fires leased to this engine and handed over in memory.
+    running: AtomicBool,
+    /// Set while [`RunningEngine::shutdown`](crate::RunningEngine::shutdown) waits for the steps in flight.
+    stopping: AtomicBool,
+    /// Fires this engine is running or about to run, so that a fire handed over in memory and claimed again after its
+    /// lease expired does not run twice here.
+    in_flight: Mutex<HashSet<FireId>>,
+    /// Slots for fire steps running at once ([`EngineSettings::max_concurrent_fires`](crate::EngineSettings)).
+    permits: Arc<Semaphore>,
+    capacity: usize,
+    /// Wakes the loop when work is due.
+    wake: Notify,
+    /// Fires handed over in memory that found no free slot; the loop runs them when one frees.
+    queue: mpsc::UnboundedSender<LocalFire>,
+    /// The queue's receiving end, held by the loop while it runs and kept here in between.
+    queue_receiver: Mutex<Option<mpsc::UnboundedReceiver<LocalFire>>>,
+}
+
+/// The loop's end of the queue of fires handed over in memory, taken by [`Dispatcher::begin`].
+pub(crate) type LocalQueue = mpsc::UnboundedReceiver<LocalFire>;
+
+impl Dispatcher {
+    /// A dispatcher that runs at most `max_concurrent_fires` steps at once (at least one), not started.
+    pub(crate) fn new(max_concurrent_fires: usize) -> Self {
+        let capacity = max_concurrent_fires.max(1);
+        let (queue, receiver) = mpsc::unbounded_channel();
+        Self {
+            running: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            in_flight: Mutex::new(HashSet::new()),
+            permits: Arc::new(Semaphore::new(capacity)),
+            capacity,
+            wake: Notify::new(),
+            queue,
+            queue_receiver: Mutex::new(Some(receiver)),
+        }
+    }
+
+    /// Whether the loop runs (new fires are then leased to this engine and handed over in memory).
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// Marks the dispatcher as running from now on, before its loop is spawned, so that commands answered after
+    /// [`Engine::start`](crate::Engine::start) returns hand their fires over.
+    pub(crate) fn mark_running(&self) {
+        self.running.store(true, Ordering::Release);
+    }
+
+    /// Whether a shutdown waits for the steps in flight (commands are refused meanwhile).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Sets or clears the stopping mark.
+    pub(crate) fn set_stopping(&self, stopping: bool) {
+        self.stopping.store(stopping, Ordering::Release);
+    }
+
+    /// Wakes the loop: work is due.
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves when [`Dispatcher::wake`] was called.
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// The loop begins: it takes the queue of fires handed over in memory. `None` if another loop holds it (the
+    /// engine was started twice).
+    pub(crate) fn begin(&self) -> Option<LocalQueue> {
+        let queue = self.queue_receiver.lock().unwrap_or_else(PoisonError::into_inner).take()?;
+        self.mark_running();
+        Some(queue)
+    }
+
+    /// The loop ends: new fires are left for any engine to claim from now on, and the queue is kept for a next start.
+    pub(crate) fn end(&self, queue: LocalQueue) {
+        self.running.store(false, Ordering::Release);
+        *self.queue_receiver.lock().unwrap_or_else(PoisonError::into_inner) = Some(queue);
+    }
+
+    /// Waits until every slot is free: every step in flight has been recorded (or abandoned to its lease).
+    pub(crate) async fn drained(&self) {
+        let _ = self.permits.acquire_many(self.capacity as u32).await;
+    }
+
+    /// How many slots are free now.
+    pub(crate) fn free_slots(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// A slot, once one is free; `None` if the slots were closed.
+    pub(crate) async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().acquire_owned().await.ok()
+    }
+
+    /// A fire this engine just created: with a slot to run it in now, or `None` when every slot is taken (the fire is
+    /// then queued for the loop, which runs it when a slot frees).
+    pub(crate) fn hand_over(&self, fire: LocalFire) -> Option<(LocalFire, OwnedSemaphorePermit)> {
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => Some((fire, permit)),
+            Err(_) => {
+                let _ = self.queue.send(fire);
+                None
+            }
+        }
+    }
+
+    /// Marks a fire as in flight here; `false` if it already was (it must not run twice).
+    pub(crate) fn enter(&self, fire: FireId) -> bool {
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).insert(fire)
+    }
+
+    /// The fire's step ended here.
+    pub(crate) fn leave(&self, fire: FireId) {
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&fire);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fire runs at most once at a time here; the loop's queue is taken by one loop at a time and kept between
+    /// runs; `running` follows begin and end.
+    #[test]
+    fn in_flight_fires_and_the_queue_are_held_once() {
+        let dispatcher = Dispatcher::new(0);
+        assert_eq!(dispatcher.free_slots(), 1, "at least one slot");
+        assert!(dispatcher.enter(FireId(7)));
+        assert!(!dispatcher.enter(FireId(7)), "a fire in flight does not enter twice");
+        dispatcher.leave(FireId(7));
+        assert!(dispatcher.enter(FireId(7)), "once it left, it may run again");
+
+        assert!(!dispatcher.is_running());
+        let queue = dispatcher.begin().expect("the queue");
+        assert!(dispatcher.is_running());
+        assert!(dispatcher.begin().is_none(), "a second loop gets no queue");
+        dispatcher.end(queue);
+        assert!(!dispatcher.is_running());
+        assert!(dispatcher.begin().is_some(), "the queue is kept for a next start");
+    }
+}
