@@ -241,7 +241,9 @@ impl Engine {
         }
         let prepared = match self.prepare(&fire, &inputs).await {
             Ok(prepared) => prepared,
-            Err(failure) => {
+            // The store stayed unavailable: nothing is recorded, and the fire is taken again after its lease.
+            Err(NotPrepared::StoreUnavailable(error)) => return Err(error.into()),
+            Err(NotPrepared::Fails(failure)) => {
                 doc.outcome = Some(FireOutcome::Failed);
                 let step = Step { outcome: StepOutcome::Done(failure.into_result()), entries: Vec::new() };
                 let guard = FireGuard::Lease(self.inner.settings.name.clone());
@@ -502,7 +504,8 @@ impl Engine {
         };
         let prepared = match self.prepare(&original, &inputs).await {
             Ok(prepared) => prepared,
-            Err(failure) => {
+            Err(NotPrepared::StoreUnavailable(error)) => return Err(error.into()),
+            Err(NotPrepared::Fails(failure)) => {
                 doc.outcome = Some(FireOutcome::Undelivered);
                 return self.close_without_runbook(&fire, &doc, &failure.reason).await;
             }
@@ -628,10 +631,10 @@ impl Engine {
         }
         self.check_callback_fields(&fire, &loaded, &report).await?;
         drop(loaded);
-        let prepared = self
-            .prepare(&fire, &inputs)
-            .await
-            .map_err(|failure| EngineError::FireNotWaiting { fire: fire_id.0, state: failure.reason })?;
+        let prepared = self.prepare(&fire, &inputs).await.map_err(|not_prepared| match not_prepared {
+            NotPrepared::Fails(failure) => EngineError::FireNotWaiting { fire: fire_id.0, state: failure.reason },
+            NotPrepared::StoreUnavailable(error) => error.into(),
+        })?;
         let step =
             self.inner.executor.complete_callback(&prepared.action.prepared, &prepared.context, state, report)?;
         match self.record_step(&fire, doc, step, FireGuard::Status(FireStatus::Waiting), None).await {
@@ -675,22 +678,45 @@ impl Engine {
     }
 
     /// Loads the action of a fire and builds what the executor needs: the prepared action and the fire context.
-    async fn prepare(&self, fire: &FireRecord, inputs: &TaskInputs) -> Result<Prepared, PrepareFailure> {
+    ///
+    /// A transient store error ([`StoreError::is_transient`]) is tried again after each of [`STORE_RETRY_PAUSES`];
+    /// if the store is still unavailable the fire is left as it is ([`NotPrepared::StoreUnavailable`]). Any other
+    /// store error fails the fire.
+    async fn prepare(&self, fire: &FireRecord, inputs: &TaskInputs) -> Result<Prepared, NotPrepared> {
+        let mut pauses = STORE_RETRY_PAUSES.iter();
+        loop {
+            match self.prepare_once(fire, inputs).await {
+                Err(NotPrepared::StoreUnavailable(error)) if error.is_transient() => match pauses.next() {
+                    Some(pause) => {
+                        let fire = fire.id.0;
+                        tracing::warn!(%error, fire, ?pause, "the store failed while a fire was prepared; trying again");
+                        tokio::time::sleep(*pause).await;
+                    }
+                    None => return Err(NotPrepared::StoreUnavailable(error)),
+                },
+                Err(NotPrepared::StoreUnavailable(error)) => {
+                    return Err(NotPrepared::Fails(PrepareFailure::request(error.to_string())));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn prepare_once(&self, fire: &FireRecord, inputs: &TaskInputs) -> Result<Prepared, NotPrepared> {
         let reference = inputs
             .action
             .clone()
             .ok_or_else(|| PrepareFailure::request(format!("task `{}` has no action", fire.task_id)))?;
         let action = self.inner.catalog.action(&reference).await.map_err(|lookup| match lookup {
-            ActionLookup::Store(error) => PrepareFailure::request(error.to_string()),
-            ActionLookup::Missing => PrepareFailure::request(format!("action `{reference}` no longer exists")),
-            ActionLookup::Invalid(reason) => PrepareFailure::render(reason),
+            ActionLookup::Store(error) => NotPrepared::StoreUnavailable(error),
+            ActionLookup::Missing => PrepareFailure::request(format!("action `{reference}` no longer exists")).into(),
+            ActionLookup::Invalid(reason) => PrepareFailure::render(reason).into(),
         })?;
         let record = &action.record;
         if record.archived {
-            return Err(PrepareFailure::request(format!("integration `{}` is archived", reference.integration)));
+            return Err(PrepareFailure::request(format!("integration `{}` is archived", reference.integration)).into());
         }
-        let parameters =
-            self.inner.catalog.parameters().await.map_err(|error| PrepareFailure::request(error.to_string()))?;
+        let parameters = self.inner.catalog.parameters().await.map_err(NotPrepared::StoreUnavailable)?;
         let values = with_parameters(inputs.values.clone(), &parameters);
         let mut context = FireContext::new(
             fire.id.0.to_string(),
@@ -709,7 +735,8 @@ impl Engine {
             .map_err(|error| match error {
                 AuthResolutionError::Auth(error) => PrepareFailure { kind: ErrorKind::Auth, reason: error.to_string() },
                 AuthResolutionError::Refused { reason } => PrepareFailure { kind: ErrorKind::SsrfBlocked, reason },
-            })?;
+            })
+            .map_err(NotPrepared::Fails)?;
         let provider = self.inner.authenticator.provider(auth);
         let subject = FireSubject {
             action: record.id.0.to_string(),
@@ -734,6 +761,29 @@ enum Origin {
 struct Prepared {
     action: Arc<CachedAction>,
     context: FireContext,
+}
+
+/// The pauses before each new try of a fire's preparation after a transient store error: at most three more tries,
+/// 1.3 s in all, well within a lease.
+const STORE_RETRY_PAUSES: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(50),
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(1_000),
+];
+
+/// Why a fire was not prepared.
+enum NotPrepared {
+    /// It cannot be: the fire fails.
+    Fails(PrepareFailure),
+    /// The store failed (inside `prepare_once`, any store error; out of `prepare`, a transient one that outlasted
+    /// the retries): the fire is left as it is.
+    StoreUnavailable(StoreError),
+}
+
+impl From<PrepareFailure> for NotPrepared {
+    fn from(failure: PrepareFailure) -> Self {
+        Self::Fails(failure)
+    }
 }
 
 /// Why a fire could not be prepared; it fails the fire.
