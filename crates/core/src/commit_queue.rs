@@ -453,7 +453,7 @@ impl Engine {
                 callback_token_hash: None,
             };
             match TaskInputs::of(runbook, &record) {
-                Ok(inputs) => self.run_local_fire(LocalFire { record, inputs }),
+                Ok(inputs) => self.inner.dispatcher.hand_over(LocalFire { record, inputs }),
                 // Not in the runbook it was created in: left to its lease, claimed again, and failed there.
                 Err(error) => tracing::warn!(%error, fire = record.id.0, "a new fire's task is missing"),
             }

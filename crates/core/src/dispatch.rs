@@ -99,7 +99,12 @@ impl Engine {
     /// ```
     pub fn start(&self) -> RunningEngine {
         let (stop, stopped) = watch::channel(false);
-        self.inner.dispatcher.mark_running();
+        let engine = Arc::downgrade(&self.inner);
+        self.inner.dispatcher.mark_running(Arc::new(move |fire: LocalFire, permit| {
+            if let Some(inner) = engine.upgrade() {
+                Engine { inner }.launch(fire.record, Origin::Local(fire.inputs), permit);
+            }
+        }));
         let engine = self.clone();
         let dispatcher = tokio::spawn(async move { engine.dispatch(stopped).await });
         RunningEngine { engine: self.clone(), stop, dispatcher }
@@ -160,13 +165,6 @@ impl Engine {
     async fn spawn_fire(&self, fire: FireRecord, origin: Origin) {
         let Some(permit) = self.inner.dispatcher.slot().await else { return };
         self.launch(fire, origin, permit);
-    }
-
-    /// Runs a fire this engine just created, at once if a slot is free; otherwise the dispatcher runs it when one is.
-    pub(crate) fn run_local_fire(&self, fire: LocalFire) {
-        if let Some((fire, permit)) = self.inner.dispatcher.hand_over(fire) {
-            self.launch(fire.record, Origin::Local(fire.inputs), permit);
-        }
     }
 
     /// Runs one step of a fire in a task of its own, holding a slot.

@@ -1,15 +1,16 @@
 //! The dispatcher's state, owned by one component with a small API: whether it runs (and is stopping), the slots for
 //! fire steps running at once, the fires in flight here, the queue of fires handed over in memory, and the wake-up.
 //!
-//! It knows nothing of the engine: `dispatch.rs` runs the loop and the steps over it, the commit queue asks it
-//! whether new fires are leased to this engine ([`Dispatcher::is_running`]) and hands those fires over, and anything
-//! that makes work due wakes it ([`Dispatcher::wake`]).
+//! It knows nothing of the engine: `dispatch.rs` runs the loop and the steps over it and gives it, when the engine
+//! starts, how to launch a step ([`Launch`]); the commit queue asks it whether new fires are leased to this engine
+//! ([`Dispatcher::is_running`]) and hands those fires over ([`Dispatcher::hand_over`]), so the commit queue does not
+//! call into `dispatch.rs`; anything that makes work due wakes it ([`Dispatcher::wake`]).
 
 use crate::fire_inputs::LocalFire;
 use cutover_integrations_store::FireId;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// The dispatcher's state; see the module documentation.
@@ -30,7 +31,13 @@ pub(crate) struct Dispatcher {
     queue: mpsc::UnboundedSender<LocalFire>,
     /// The queue's receiving end, held by the loop while it runs and kept here in between.
     queue_receiver: Mutex<Option<mpsc::UnboundedReceiver<LocalFire>>>,
+    /// How a fire handed over is run in a slot at once; given by the first start.
+    launch: OnceLock<Launch>,
 }
+
+/// Runs one step of a fire handed over in memory, in a task of its own holding the slot it is given. Set by
+/// `dispatch.rs` when the engine starts; it holds the engine weakly (the engine holds the dispatcher).
+pub(crate) type Launch = Arc<dyn Fn(LocalFire, OwnedSemaphorePermit) + Send + Sync>;
 
 /// The loop's end of the queue of fires handed over in memory, taken by [`Dispatcher::begin`].
 pub(crate) type LocalQueue = mpsc::UnboundedReceiver<LocalFire>;
@@ -49,6 +56,7 @@ impl Dispatcher {
             wake: Notify::new(),
             queue,
             queue_receiver: Mutex::new(Some(receiver)),
+            launch: OnceLock::new(),
         }
     }
 
@@ -58,8 +66,10 @@ impl Dispatcher {
     }
 
     /// Marks the dispatcher as running from now on, before its loop is spawned, so that commands answered after
-    /// [`Engine::start`](crate::Engine::start) returns hand their fires over.
-    pub(crate) fn mark_running(&self) {
+    /// [`Engine::start`](crate::Engine::start) returns hand their fires over; fires handed over run through `launch`
+    /// (the first start's: every start gives the same).
+    pub(crate) fn mark_running(&self, launch: Launch) {
+        let _ = self.launch.set(launch);
         self.running.store(true, Ordering::Release);
     }
 
@@ -87,7 +97,7 @@ impl Dispatcher {
     /// engine was started twice).
     pub(crate) fn begin(&self) -> Option<LocalQueue> {
         let queue = self.queue_receiver.lock().unwrap_or_else(PoisonError::into_inner).take()?;
-        self.mark_running();
+        self.running.store(true, Ordering::Release);
         Some(queue)
     }
 
@@ -112,14 +122,13 @@ impl Dispatcher {
         self.permits.clone().acquire_owned().await.ok()
     }
 
-    /// A fire this engine just created: with a slot to run it in now, or `None` when every slot is taken (the fire is
-    /// then queued for the loop, which runs it when a slot frees).
-    pub(crate) fn hand_over(&self, fire: LocalFire) -> Option<(LocalFire, OwnedSemaphorePermit)> {
-        match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => Some((fire, permit)),
-            Err(_) => {
+    /// A fire this engine's commit just created and leased to it: launched at once if a slot is free, otherwise
+    /// queued for the loop, which runs it when a slot frees (also when no start gave a launch yet).
+    pub(crate) fn hand_over(&self, fire: LocalFire) {
+        match (self.launch.get(), self.permits.clone().try_acquire_owned()) {
+            (Some(launch), Ok(permit)) => launch(fire, permit),
+            _ => {
                 let _ = self.queue.send(fire);
-                None
             }
         }
     }
@@ -138,6 +147,9 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fire_inputs::TaskInputs;
+    use cutover_integrations_runbook::FireNumber;
+    use cutover_integrations_store::{FireKind, FireRecord, FireStatus, RunbookId};
 
     /// A fire runs at most once at a time here; the loop's queue is taken by one loop at a time and kept between
     /// runs; `running` follows begin and end.
@@ -157,5 +169,50 @@ mod tests {
         dispatcher.end(queue);
         assert!(!dispatcher.is_running());
         assert!(dispatcher.begin().is_some(), "the queue is kept for a next start");
+    }
+
+    fn fire(id: i64) -> LocalFire {
+        let record = FireRecord {
+            id: FireId(id),
+            runbook_id: RunbookId(1),
+            task_id: "task".to_owned(),
+            kind: FireKind::Action(FireNumber(1)),
+            idempotency_key: format!("key-{id}"),
+            status: FireStatus::Due,
+            state: "{}".to_owned(),
+            due_at: 0,
+            lease_owner: None,
+            lease_until: None,
+            callback_token_hash: None,
+        };
+        let inputs = TaskInputs { current: true, action: None, values: serde_json::Value::Null, assignee: None };
+        LocalFire { record, inputs }
+    }
+
+    /// A fire handed over runs at once through the launch while a slot is free, holding that slot; otherwise (no
+    /// slot free, or no start gave a launch yet) it waits in the loop's queue.
+    #[test]
+    fn a_fire_handed_over_runs_in_a_free_slot_or_waits_in_the_queue() {
+        let dispatcher = Dispatcher::new(1);
+        let mut queue = dispatcher.begin().expect("the queue");
+        let queued = |queue: &mut LocalQueue| queue.try_recv().ok().map(|fire| fire.record.id);
+        dispatcher.hand_over(fire(1));
+        assert_eq!(queued(&mut queue), Some(FireId(1)), "no launch given yet");
+
+        let launched = Arc::new(Mutex::new(Vec::new()));
+        let slots = Arc::new(Mutex::new(Vec::new()));
+        let (launches, held) = (launched.clone(), slots.clone());
+        dispatcher.mark_running(Arc::new(move |fire: LocalFire, slot| {
+            launches.lock().unwrap_or_else(PoisonError::into_inner).push(fire.record.id);
+            held.lock().unwrap_or_else(PoisonError::into_inner).push(slot);
+        }));
+        let launched = move || launched.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        dispatcher.hand_over(fire(2));
+        assert_eq!((launched(), queued(&mut queue)), (vec![FireId(2)], None));
+        dispatcher.hand_over(fire(3));
+        assert_eq!((launched(), queued(&mut queue)), (vec![FireId(2)], Some(FireId(3))), "the one slot is taken");
+        slots.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        dispatcher.hand_over(fire(4));
+        assert_eq!((launched(), queued(&mut queue)), (vec![FireId(2), FireId(4)], None), "the slot came back");
     }
 }
