@@ -14,7 +14,10 @@
 # Not part of the test command (a release build is slow here). Usage:
 #   bash benches/soak.sh                               # RUNBOOKS=10000 FIRST=1000 CLIENTS=16 MAX_RATIO=1.3
 #   RUNBOOKS=2000 FIRST=200 bash benches/soak.sh       # a quick look
+# The server and the sink listen on free loopback ports (PORT, SINK_PORT to choose them).
 # Server settings can be passed through the environment (CUTOVER_MAX_CACHED_RUNBOOKS, MALLOC_ARENA_MAX, …).
+# MALLOC_PROBE=1 (needs gdb) also asks glibc, at both points, for its heap in use (`malloc_stats`) and the RSS after
+# `malloc_trim(0)`: memory in use that grows is the program's, RSS that grows while it does not is the allocator's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +25,10 @@ RUNBOOKS=${RUNBOOKS:-10000}
 FIRST=${FIRST:-1000}
 CLIENTS=${CLIENTS:-16}
 MAX_RATIO=${MAX_RATIO:-1.3}
-PORT=${PORT:-18091}
-SINK_PORT=${SINK_PORT:-18788}
+MALLOC_PROBE=${MALLOC_PROBE:-0}
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=${PORT:-$(free_port)}
+SINK_PORT=${SINK_PORT:-$(free_port)}
 TOKEN=soak-test-admin-token-0123456789
 
 cargo build --release -q -p cutover-server -p cutover
@@ -48,6 +53,11 @@ for _ in $(seq 1 100); do
     curl -fsS "$CUTOVER_SERVER/api/v1/healthz" >/dev/null 2>&1 && break
     sleep 0.1
 done
+if ! kill -0 "$SERVER_PID" 2>/dev/null || ! curl -fsS "$CUTOVER_SERVER/api/v1/healthz" >/dev/null 2>&1; then
+    echo "the server did not start:" >&2
+    cat "$WORK/server.log" >&2
+    exit 1
+fi
 
 cat >"$WORK/integration.yaml" <<EOF
 kind: integration
@@ -101,10 +111,12 @@ SSE_PID=$!
 echo "soak: $RUNBOOKS runbooks of 5 tasks, $CLIENTS clients; memory after the first $FIRST and at the end" \
     "(load: $(cut -d' ' -f1-3 /proc/loadavg))"
 status=0
-python3 - "$PORT" "$TOKEN" "$SERVER_PID" "$RUNBOOKS" "$FIRST" "$CLIENTS" "$MAX_RATIO" <<'EOF' || status=$?
+ARGS=("$PORT" "$TOKEN" "$SERVER_PID" "$RUNBOOKS" "$FIRST" "$CLIENTS" "$MAX_RATIO" "$MALLOC_PROBE")
+python3 - "${ARGS[@]}" <<'EOF' || status=$?
 """The soak's clients: create, start and finish runbooks through the REST API; sample the server's memory."""
 import http.client
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -112,6 +124,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 port, token, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 runbooks, first, clients, max_ratio = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+malloc_probe = sys.argv[8] == "1"
 HEADERS = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 local = threading.local()
 
@@ -157,6 +170,13 @@ def show(values):
     return ", ".join(f"{name} {kib / 1024:.1f} MiB" for name, kib in values.items())
 
 
+def probe():
+    """glibc's statistics into the server's stderr, then its free memory handed back; the RSS after that."""
+    gdb = ["gdb", "-batch", "-p", str(pid), "-ex", "call (void)malloc_stats()", "-ex", "call (int)malloc_trim(0)"]
+    subprocess.run(gdb, capture_output=True, check=True)
+    return memory()
+
+
 def definition(n):
     task = lambda id, action, predecessors=(): {  # noqa: E731
         "id": id, "name": id.upper(), "action": f"Sink/{action}", "predecessors": list(predecessors)}
@@ -192,6 +212,8 @@ def run(n):
             samples[completed] = values
             rate = completed / (time.monotonic() - began)
             print(f"{completed:>6} complete, {rate:.0f} runbooks/s: {show(values)}", flush=True)
+            if malloc_probe and completed in (first, runbooks):
+                print(f"        after malloc_trim(0): {show(probe())}", flush=True)
 
 
 with ThreadPoolExecutor(clients) as pool:
@@ -209,5 +231,9 @@ print(f"two seconds later, idle: {show(memory())}")
 sys.exit(0 if ratio <= max_ratio else 1)
 EOF
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$MALLOC_PROBE" = 1 ]; then
+    echo "glibc heap (malloc_stats totals) after the first $FIRST, then at the end:"
+    grep -A2 "^Total (incl. mmap)" "$WORK/server.log" | grep -E "bytes" || true
+fi
 curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/api/v1/metrics" | grep -E "^cutover_fires_total"
 exit $status
