@@ -106,7 +106,7 @@ impl Chain {
                 task_id: format!("t{started}"),
                 runbook_id: None,
                 // A task starts again each time the chain wraps around: a new fire number.
-                kind: FireKind::Action(FireNumber(((self.step + 1) / CHAIN + 1) as u32)),
+                kind: FireKind::Action(FireNumber::new(((self.step + 1) / CHAIN + 1) as u32).expect("at least 1")),
                 idempotency_key: format!("store-bench-{}-{}", self.id, self.step),
                 status: FireStatus::Due,
                 state: rows.fire_state.clone(),

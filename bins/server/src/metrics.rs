@@ -237,7 +237,7 @@ impl Metrics {
         }
         let outcome = outcome_name(*status)?;
         *inner.fires.entry(outcome).or_default() += 1;
-        Some(EndedFire { runbook: event.runbook, task: task.clone(), fire: fire.0, outcome, status: *status })
+        Some(EndedFire { runbook: event.runbook, task: task.clone(), fire: fire.get(), outcome, status: *status })
     }
 
     /// Reads what an ended fire's counts by integration and its attempt durations need.

@@ -389,7 +389,7 @@ pub(crate) fn task(defined: Option<&Task>, task: TaskView<'_>, missing_fields: V
         integration_status: state.integration_status(),
         failure_reason: state.failure().map(ToString::to_string),
         waiting_reason: state.waiting().map(ToString::to_string),
-        fire: state.fire().0,
+        fire: state.fire_count(),
         custom_fields: state.custom_fields().clone(),
         required_fields: task.plan.required_fields.clone(),
         missing_fields,

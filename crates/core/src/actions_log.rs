@@ -44,7 +44,7 @@ impl Engine {
             }
             fires.push(FireLogView {
                 fire_id: fire.id,
-                number: number.0,
+                number: number.get(),
                 idempotency_key: fire.idempotency_key,
                 status: fire.status,
                 outcome: doc.outcome,

@@ -531,7 +531,7 @@ fn add_effects(
     for effect in effects {
         match effect {
             Effect::Fire { task, fire, delivery } => commit.new_fires.push(NewFire {
-                idempotency_key: idempotency_key(id, &task, fire.0),
+                idempotency_key: idempotency_key(id, &task, fire.get()),
                 task_id: task,
                 runbook_id: None,
                 kind: FireKind::Action(fire),
@@ -544,7 +544,7 @@ fn add_effects(
             Effect::CancelFire { task, fire, notify } => {
                 if notify {
                     commit.new_fires.push(NewFire {
-                        idempotency_key: format!("{}-cancel", idempotency_key(id, &task, fire.0)),
+                        idempotency_key: format!("{}-cancel", idempotency_key(id, &task, fire.get())),
                         task_id: task,
                         runbook_id: None,
                         kind: FireKind::CancelNotice(fire),

@@ -176,7 +176,7 @@ mod tests {
             id: FireId(id),
             runbook_id: RunbookId(1),
             task_id: "task".to_owned(),
-            kind: FireKind::Action(FireNumber(1)),
+            kind: FireKind::Action(FireNumber::FIRST),
             idempotency_key: format!("key-{id}"),
             status: FireStatus::Due,
             state: "{}".to_owned(),

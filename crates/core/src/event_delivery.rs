@@ -648,7 +648,7 @@ mod tests {
             (
                 Event::IntegrationStatusChanged {
                     task: "a".into(),
-                    fire: FireNumber(1),
+                    fire: FireNumber::FIRST,
                     status: IntegrationStatus::Failed,
                     reason: None,
                 },
@@ -657,7 +657,7 @@ mod tests {
             (
                 Event::IntegrationStatusChanged {
                     task: "a".into(),
-                    fire: FireNumber(1),
+                    fire: FireNumber::FIRST,
                     status: IntegrationStatus::Running,
                     reason: None,
                 },

@@ -106,7 +106,7 @@ mod tests {
             assert_eq!(FireDoc::parse(&json).expect("read back"), doc);
             assert_eq!(outcome.to_string(), outcome.as_str());
         }
-        let stored = FireDoc::cancel_notice(FireNumber(4)).to_json().expect("stored");
+        let stored = FireDoc::cancel_notice(FireNumber::new(4).expect("not 0")).to_json().expect("stored");
         assert_eq!(stored, r#"{"work":{"work":"cancel_notice","of":4,"attempt":1}}"#);
     }
 
@@ -129,7 +129,7 @@ mod tests {
         check(
             r#"{"work":{"work":"cancel_notice","of":2,"attempt":3},"outcome":"undelivered"}"#,
             Ok(FireDoc {
-                work: FireWork::CancelNotice { of: FireNumber(2), attempt: 3 },
+                work: FireWork::CancelNotice { of: FireNumber::new(2).expect("not 0"), attempt: 3 },
                 executor: None,
                 outcome: Some(FireOutcome::Undelivered),
             }),

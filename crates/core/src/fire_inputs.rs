@@ -30,7 +30,7 @@ impl TaskInputs {
             .task(&fire.task_id)
             .ok_or_else(|| EngineError::NotFound { what: "task", id: fire.task_id.clone() })?;
         Ok(Self {
-            current: fire.kind == FireKind::Action(task.state.fire()) && task.state.has_active_fire(),
+            current: task.state.active_fire().is_some_and(|active| fire.kind == FireKind::Action(active)),
             action: task.plan.action.as_ref().map(|action| action.reference.clone()),
             values: fire_values(fire.runbook_id.0, &loaded.state, &task, &loaded.definition),
             assignee: defined_task(&loaded.definition, &loaded.state, &fire.task_id)

@@ -24,7 +24,7 @@ pub(crate) fn fire_values(runbook_id: i64, state: &RunbookState, task: &TaskView
             "name": task.plan.name,
             "description": defined.and_then(|task| task.description.as_deref()),
             "stage": task.state.stage(),
-            "fire": task.state.fire().0,
+            "fire": task.state.fire_count(),
             "duration_seconds": defined.and_then(|task| task.duration_seconds),
             "assignee": defined.and_then(|task| task.assignee.as_deref()).map(|email| json!({ "email": email })),
         },

@@ -45,7 +45,7 @@ async fn fire_ended(events: &mut broadcast::Receiver<EngineEvent>, fire: u32, st
             let event = events.recv().await.expect("the event stream");
             if let Event::IntegrationStatusChanged { task, fire: number, status: now, .. } = &event.event
                 && task == "sync"
-                && *number == FireNumber(fire)
+                && number.get() == fire
                 && *now == status
             {
                 return;
@@ -134,6 +134,9 @@ async fn a_runbook_update_action_fires_when_the_field_it_watches_changes() {
     assert!(bodies[1].contains(r#"CHG \"42\""#), "{bodies:?}");
     let view = engine.runbook(runbook).await.expect("the runbook");
     let task = view.state.task("sync").expect("the task");
-    assert_eq!((task.state.fire(), task.state.integration_status()), (FireNumber(2), IntegrationStatus::Succeeded));
+    assert_eq!(
+        (task.state.fire(), task.state.integration_status()),
+        (FireNumber::new(2), IntegrationStatus::Succeeded)
+    );
     running.shutdown().await;
 }

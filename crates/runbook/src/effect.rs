@@ -5,22 +5,38 @@ use cutover_integrations_model::{IntegrationStatus, RunMode, RunbookStage, TaskS
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::num::NonZeroU32;
 
 /// The number of a fire of one task: 1 for the first fire, one more for each refire.
 ///
 /// Idempotency keys derive from it (stable across automatic retries of one fire, new for a refire), and fire outcomes
-/// carry it so that results of an old fire are refused.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// carry it so that results of an old fire are refused. Never 0: a task that has not fired has no fire number
+/// (`Option<FireNumber>`, [`TaskState::fire`](crate::TaskState::fire)); 0 in a document is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct FireNumber(pub u32);
+pub struct FireNumber(NonZeroU32);
 
 impl FireNumber {
-    /// The number a task has before its first fire.
-    pub const NONE: Self = Self(0);
+    /// The number of a task's first fire.
+    pub const FIRST: Self = Self(NonZeroU32::MIN);
 
-    /// The number of the fire after this one.
+    /// Fire number `number`; `None` for 0, which no fire has.
+    pub const fn new(number: u32) -> Option<Self> {
+        match NonZeroU32::new(number) {
+            Some(number) => Some(Self(number)),
+            None => None,
+        }
+    }
+
+    /// The number, at least 1.
+    pub const fn get(self) -> u32 {
+        self.0.get()
+    }
+
+    /// The number of the fire after this one (the last number stays: four billion refires of one task do not
+    /// happen).
     pub fn next(self) -> Self {
-        Self(self.0 + 1)
+        Self(self.0.saturating_add(1))
     }
 }
 

@@ -164,8 +164,8 @@ pub enum RunbookError {
         task: String,
         /// The fire number the outcome carries.
         fire: FireNumber,
-        /// The task's latest fire number ([`FireNumber::NONE`] when it never fired).
-        latest: FireNumber,
+        /// The task's latest fire number (`None` when it never fired).
+        latest: Option<FireNumber>,
     },
     /// A fire outcome for a fire that is over (succeeded, failed, cancelled, not sent).
     #[error("fire {fire} of task `{task}` is already over: its integration status is {}", status_text(*.status))]
@@ -282,8 +282,8 @@ impl RunbookError {
     }
 }
 
-fn fire_text(fire: FireNumber) -> String {
-    if fire == FireNumber::NONE { "none".to_owned() } else { fire.to_string() }
+fn fire_text(fire: Option<FireNumber>) -> String {
+    fire.map_or_else(|| "none".to_owned(), |fire| fire.to_string())
 }
 
 fn task_suffix(operation: Operation, task: Option<&str>) -> String {

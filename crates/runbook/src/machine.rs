@@ -1,6 +1,6 @@
 //! The transitions: [`RunbookState::apply`] validates a command, then mutates the state and collects effects.
 
-use crate::state::{is_active, is_done};
+use crate::state::is_done;
 use crate::{
     Actor, Command, Delivery, Effect, Event, FailureReason, FieldTarget, FireNumber, Operation, ProgressStatus,
     RunbookError, RunbookState, WaitReason,
@@ -54,24 +54,24 @@ impl RunbookState {
                     ProgressStatus::Waiting => IntegrationStatus::Waiting,
                 };
                 if self.tasks[index as usize].status != status {
-                    self.set_status(index, status, None, &mut out);
+                    self.set_status(index, fire, status, None, &mut out);
                 }
             }
             Command::FireSucceeded { task, fire, custom_fields } => {
                 let index = self.find(&task)?;
                 self.check_fire(index, fire, "succeeded", Some(Delivery::Send))?;
                 self.store_mapped_fields(index, custom_fields, now, &mut out);
-                self.end_fire(index, IntegrationStatus::Succeeded, None, now, &mut out);
+                self.end_fire(index, fire, IntegrationStatus::Succeeded, None, now, &mut out);
             }
             Command::FireFailed { task, fire, reason } => {
                 let index = self.find(&task)?;
                 self.check_fire(index, fire, "failed", None)?;
-                self.end_fire(index, IntegrationStatus::Failed, Some(reason), now, &mut out);
+                self.end_fire(index, fire, IntegrationStatus::Failed, Some(reason), now, &mut out);
             }
             Command::FireNotSent { task, fire } => {
                 let index = self.find(&task)?;
                 self.check_fire(index, fire, "not_sent", Some(Delivery::RecordOnly))?;
-                self.end_fire(index, IntegrationStatus::NotSent, None, now, &mut out);
+                self.end_fire(index, fire, IntegrationStatus::NotSent, None, now, &mut out);
             }
             Command::TimePassed => self.time_passed(now, &mut out),
         }
@@ -112,8 +112,8 @@ impl RunbookState {
     fn cancel_runbook(&mut self, now: Timestamp, out: &mut Vec<Effect>) -> Result<(), RunbookError> {
         self.require_stage(Operation::CancelRunbook, None, EDITABLE)?;
         for index in 0..self.plan.len() {
-            if self.tasks[index as usize].has_active_fire() {
-                self.cancel_fire(index, out);
+            if let Some(fire) = self.tasks[index as usize].active_fire() {
+                self.cancel_fire(index, fire, out);
             }
         }
         self.ended_at = Some(now);
@@ -191,14 +191,14 @@ impl RunbookState {
             return Err(RunbookError::NotCancelable { task: task.to_owned(), action: action.reference.to_string() });
         }
         let status = self.tasks[index as usize].status;
-        if !is_active(status) {
+        let Some(fire) = self.tasks[index as usize].active_fire() else {
             return Err(RunbookError::IntegrationStatusForbids {
                 task: task.to_owned(),
                 operation: Operation::CancelTask,
                 status,
             });
-        }
-        self.cancel_fire(index, out);
+        };
+        self.cancel_fire(index, fire, out);
         Ok(())
     }
 
@@ -334,11 +334,11 @@ impl RunbookState {
     ) -> Result<(), RunbookError> {
         let task = &self.tasks[index as usize];
         let id = || self.plan.task_at(index).id.clone();
-        if fire == FireNumber::NONE || fire > task.fire {
+        let Some(current) = task.fire.filter(|latest| fire <= *latest) else {
             return Err(RunbookError::UnknownFire { task: id(), fire, latest: task.fire });
-        }
-        if fire < task.fire {
-            return Err(RunbookError::StaleFire { task: id(), fire, current: task.fire });
+        };
+        if fire < current {
+            return Err(RunbookError::StaleFire { task: id(), fire, current });
         }
         if !task.has_active_fire() {
             return Err(RunbookError::FireOver { task: id(), fire, status: task.status });
@@ -364,9 +364,11 @@ impl RunbookState {
         out.push(Effect::Event(Event::TaskStageChanged { task, from, to }));
     }
 
+    /// Sets the status of the task's fire number `fire` (its current one).
     fn set_status(
         &mut self,
         index: u32,
+        fire: FireNumber,
         status: IntegrationStatus,
         reason: Option<FailureReason>,
         out: &mut Vec<Effect>,
@@ -374,12 +376,7 @@ impl RunbookState {
         let state = &mut self.tasks[index as usize];
         state.status = status;
         state.failure.clone_from(&reason);
-        let event = Event::IntegrationStatusChanged {
-            task: self.plan.task_at(index).id.clone(),
-            fire: state.fire,
-            status,
-            reason,
-        };
+        let event = Event::IntegrationStatusChanged { task: self.plan.task_at(index).id.clone(), fire, status, reason };
         out.push(Effect::Event(event));
     }
 
@@ -468,11 +465,11 @@ impl RunbookState {
             Delivery::Send
         };
         let state = &mut self.tasks[index as usize];
-        state.fire = state.fire.next();
+        let fire = state.fire.map_or(FireNumber::FIRST, FireNumber::next);
+        state.fire = Some(fire);
         state.delivery = Some(delivery);
-        let fire = state.fire;
         out.push(Effect::Fire { task: self.plan.task_at(index).id.clone(), fire, delivery });
-        self.set_status(index, IntegrationStatus::Pending, None, out);
+        self.set_status(index, fire, IntegrationStatus::Pending, None, out);
     }
 
     /// Fires the `runbook_update` actions an update concerns: a stage change (`fields` is `None`: the run started or
@@ -501,29 +498,31 @@ impl RunbookState {
         }
     }
 
-    fn cancel_fire(&mut self, index: u32, out: &mut Vec<Effect>) {
+    /// Cancels the task's fire `fire`, which is under way.
+    fn cancel_fire(&mut self, index: u32, fire: FireNumber, out: &mut Vec<Effect>) {
         self.tasks[index as usize].update_pending = false;
         let state = &self.tasks[index as usize];
         let notifies = self.plan.task_at(index).action.as_ref().is_some_and(|action| action.notify_on_cancel);
         let effect = Effect::CancelFire {
             task: self.plan.task_at(index).id.clone(),
-            fire: state.fire,
+            fire,
             notify: notifies && state.delivery == Some(Delivery::Send),
         };
         out.push(effect);
-        self.set_status(index, IntegrationStatus::Cancelled, None, out);
+        self.set_status(index, fire, IntegrationStatus::Cancelled, None, out);
     }
 
     /// Ends the current fire; a success (or a rehearsal record) finishes the task when the action says so.
     fn end_fire(
         &mut self,
         index: u32,
+        fire: FireNumber,
         status: IntegrationStatus,
         reason: Option<FailureReason>,
         now: Timestamp,
         out: &mut Vec<Effect>,
     ) {
-        self.set_status(index, status, reason, out);
+        self.set_status(index, fire, status, reason, out);
         let finishes = self.plan.task_at(index).action.as_ref().is_some_and(|action| action.finish_task_on_success);
         let succeeded = matches!(status, IntegrationStatus::Succeeded | IntegrationStatus::NotSent);
         if finishes && succeeded && self.tasks[index as usize].stage == TaskStage::InProgress {

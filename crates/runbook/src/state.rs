@@ -148,8 +148,10 @@ pub struct TaskState {
     pub(crate) status: IntegrationStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) failure: Option<FailureReason>,
-    #[serde(default)]
-    pub(crate) fire: FireNumber,
+    /// The latest fire's number, `None` before the first fire. Absent when `None`; 0 in documents written before
+    /// the number said "no fire yet" by its absence.
+    #[serde(default, deserialize_with = "fire_or_none", skip_serializing_if = "Option::is_none")]
+    pub(crate) fire: Option<FireNumber>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) delivery: Option<Delivery>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,9 +185,19 @@ impl TaskState {
         self.failure.as_ref()
     }
 
-    /// The latest fire's number; [`FireNumber::NONE`] before the first fire.
-    pub fn fire(&self) -> FireNumber {
+    /// The latest fire's number; `None` before the first fire.
+    pub fn fire(&self) -> Option<FireNumber> {
         self.fire
+    }
+
+    /// How many times the task fired: its latest fire's number, 0 before the first fire.
+    pub fn fire_count(&self) -> u32 {
+        self.fire.map_or(0, FireNumber::get)
+    }
+
+    /// The number of the fire under way (`pending`, `running` or `waiting`), if one is.
+    pub fn active_fire(&self) -> Option<FireNumber> {
+        self.fire.filter(|_| self.has_active_fire())
     }
 
     /// How the latest fire was delivered.
@@ -238,6 +250,11 @@ pub struct TaskView<'a> {
     pub state: &'a TaskState,
 }
 
+/// Reads a task's fire number: absent, null or 0 (what documents wrote before "no fire yet" was an absence) is none.
+fn fire_or_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<FireNumber>, D::Error> {
+    Ok(Option::<u32>::deserialize(deserializer)?.and_then(FireNumber::new))
+}
+
 pub(crate) fn is_active(status: IntegrationStatus) -> bool {
     matches!(status, IntegrationStatus::Pending | IntegrationStatus::Running | IntegrationStatus::Waiting)
 }
@@ -256,7 +273,7 @@ impl RunbookState {
                 stage: if task.predecessors.is_empty() { TaskStage::Startable } else { TaskStage::NotStartable },
                 status: IntegrationStatus::None,
                 failure: None,
-                fire: FireNumber::NONE,
+                fire: None,
                 delivery: None,
                 waiting: (task.auto_start && task.predecessors.is_empty()).then_some(WaitReason::RunbookNotActive),
                 custom_fields: task.custom_fields.clone(),
@@ -549,20 +566,19 @@ impl RunbookState {
             _ => {}
         }
         if self.stage == RunbookStage::Planning
-            && (!matches!(state.stage, TaskStage::NotStartable | TaskStage::Startable)
-                || state.fire != FireNumber::NONE)
+            && (!matches!(state.stage, TaskStage::NotStartable | TaskStage::Startable) || state.fire.is_some())
         {
             return problem("started while the runbook is in planning");
         }
-        if (state.fire == FireNumber::NONE) != (state.status == IntegrationStatus::None)
-            || (state.fire == FireNumber::NONE) != state.delivery.is_none()
+        if state.fire.is_none() != (state.status == IntegrationStatus::None)
+            || state.fire.is_none() != state.delivery.is_none()
         {
             return problem("fire number, integration status and delivery disagree");
         }
-        if state.fire != FireNumber::NONE && plan.action.is_none() {
+        if state.fire.is_some() && plan.action.is_none() {
             return problem("fired without an action");
         }
-        if state.fire != FireNumber::NONE
+        if state.fire.is_some()
             && fires_on_start
             && matches!(state.stage, TaskStage::NotStartable | TaskStage::Startable)
         {

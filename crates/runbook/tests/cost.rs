@@ -33,7 +33,7 @@ fn drive(size: usize) -> Vec<(usize, usize)> {
     costs.push((runbook.take_changed_tasks().len(), effects.len()));
     for n in 0..size {
         let task = format!("t{n}");
-        let command = Command::FireSucceeded { task, fire: FireNumber(1), custom_fields: BTreeMap::new() };
+        let command = Command::FireSucceeded { task, fire: FireNumber::FIRST, custom_fields: BTreeMap::new() };
         let effects = runbook.apply(command, &engine, at(2 + n as i64)).expect("the fire succeeds");
         assert!(effects.iter().any(|effect| matches!(effect, Effect::Event(_))), "step {n} tells what happened");
         costs.push((runbook.take_changed_tasks().len(), effects.len()));

@@ -4,7 +4,7 @@ mod fixture;
 
 use cutover_integrations_model::{FieldValue, Integration, IntegrationStatus, RunbookStage, TaskStage};
 use cutover_integrations_runbook::{
-    Actor, Command, FireNumber, RunbookError, RunbookPlan, RunbookState, STATE_VERSION, WaitReason,
+    Actor, Command, FireNumber, RunbookError, RunbookPlan, RunbookState, STATE_VERSION, TaskState, WaitReason,
 };
 use fixture::{at, effect_text, plan, run_steps, state, state_text, step};
 
@@ -73,7 +73,7 @@ fn duplicate_starts_over_and_drops_transient_values() {
     assert_eq!(state_text(&copy), "[planning] a:startable b:not_startable");
     assert_eq!(copy.started_at(), None);
     let a = copy.task("a").unwrap().state;
-    assert_eq!((a.fire(), a.integration_status(), a.failure()), (FireNumber::NONE, IntegrationStatus::None, None));
+    assert_eq!((a.fire(), a.integration_status(), a.failure()), (None, IntegrationStatus::None, None));
     let text = |value: &str| FieldValue::Text(value.into());
     let keys = |map: &std::collections::BTreeMap<String, FieldValue>| map.keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(copy.custom_fields()), ["Env", "Result"], "transient Note dropped from the runbook");
@@ -174,7 +174,9 @@ fn loading_refuses_other_versions_and_contradictions() {
     ];
     for (pointer, value, expected) in cases {
         let mut broken = good.clone();
-        *broken.pointer_mut(pointer).unwrap() = value;
+        // Set, or added when absent (a task that never fired has no `fire`).
+        let (parent, member) = pointer.rsplit_once('/').unwrap();
+        broken.pointer_mut(parent).unwrap()[member] = value;
         let error = serde_json::from_value::<RunbookState>(broken).unwrap_err().to_string();
         assert!(error.contains(expected), "{pointer}: {error}");
     }
@@ -229,4 +231,30 @@ fn refusals_carry_a_code_and_a_category() {
         assert_eq!((error.code(), error.category()), (code, category), "{text}");
     }
     assert_eq!(plan("a after=a").unwrap_err().category(), Invalid);
+}
+
+/// A task that never fired has no fire number: the member is absent, and documents written when 0 meant "no fire
+/// yet" read back as none. A fire number is never 0: a command naming fire 0 is refused as it is read.
+#[test]
+fn no_fire_yet_is_an_absent_fire_number() {
+    let mut runbook = state("a:post");
+    let never = runbook.task("a").unwrap().state.clone();
+    let written = serde_json::to_value(&never).unwrap();
+    assert!(written.get("fire").is_none(), "{written}");
+    let mut older = written.clone();
+    older["fire"] = serde_json::json!(0);
+    assert_eq!(serde_json::from_value::<TaskState>(older).unwrap(), never);
+
+    run_steps(&mut runbook, "run live; start a");
+    let fired = runbook.task("a").unwrap().state.clone();
+    assert_eq!(fired.fire(), Some(FireNumber::FIRST));
+    let written = serde_json::to_value(&fired).unwrap();
+    assert_eq!(written["fire"], 1);
+    assert_eq!(serde_json::from_value::<TaskState>(written).unwrap(), fired);
+
+    let command =
+        Command::FireSucceeded { task: "a".into(), fire: FireNumber::FIRST, custom_fields: Default::default() };
+    let zero = serde_json::to_string(&command).unwrap().replace(r#""fire":1"#, r#""fire":0"#);
+    let error = serde_json::from_str::<Command>(&zero).expect_err(&zero).to_string();
+    assert!(error.contains("nonzero"), "{error}");
 }

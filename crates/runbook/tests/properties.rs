@@ -127,8 +127,9 @@ fn command(state: &RunbookState, input: &Input) -> (Actor, Command) {
     let tasks = state.plan().tasks();
     let id = |pick: &prop::sample::Index| tasks[pick.index(tasks.len())].id.clone();
     let fire = |task: &str, offset: i8| {
-        let current = state.task(task).map_or(0, |view| view.state.fire().0);
-        FireNumber(current.saturating_add_signed(i32::from(offset)))
+        let current = state.task(task).and_then(|view| view.state.fire()).map_or(0, FireNumber::get);
+        // 0 is no fire number: the first one stands in (a task that never fired does not know it either).
+        FireNumber::new(current.saturating_add_signed(i32::from(offset))).unwrap_or(FireNumber::FIRST)
     };
     let operator = Actor::with_roles([Role::Operator]);
     let admin = |is_admin: bool| if is_admin { Actor::with_roles([Role::RunbookAdmin]) } else { operator.clone() };
@@ -197,7 +198,7 @@ impl FireLedger {
             let Effect::Fire { task, fire, .. } = effect else { continue };
             let count = self.fires.entry(task.clone()).or_default();
             *count += 1;
-            prop_assert_eq!(fire.0, *count, "fire numbers of `{}` go up by one", task);
+            prop_assert_eq!(fire.get(), *count, "fire numbers of `{}` go up by one", task);
             let on_update =
                 state.task(task).unwrap().plan.action.as_ref().is_some_and(|action| !action.fires_on_start());
             if on_update {
@@ -212,14 +213,14 @@ impl FireLedger {
                     _ => false,
                 };
                 prop_assert!(update, "`{}` fired on runbook update after {:?}", task, command);
-                prop_assert_eq!(state.task(task).unwrap().state.fire(), *fire);
+                prop_assert_eq!(state.task(task).unwrap().state.fire(), Some(*fire));
                 continue;
             }
             let refires = self.refires.get(task).copied().unwrap_or_default();
             prop_assert!(*count <= 1 + refires, "task `{}` fired {} times with {} refires", task, count, refires);
             let is_refire = matches!(command, Command::RefireTask { task: refired } if refired == task);
-            prop_assert!(is_refire || *fire == FireNumber(1), "fire {} of `{}` without a refire", fire, task);
-            prop_assert_eq!(state.task(task).unwrap().state.fire(), *fire);
+            prop_assert!(is_refire || *fire == FireNumber::FIRST, "fire {} of `{}` without a refire", fire, task);
+            prop_assert_eq!(state.task(task).unwrap().state.fire(), Some(*fire));
         }
         Ok(())
     }
@@ -319,7 +320,6 @@ fn legal_moves(state: &RunbookState, detours: bool) -> Vec<Command> {
     let active = state.stage() == RunbookStage::Active;
     for view in state.tasks() {
         let task = view.plan.id.clone();
-        let fire = view.state.fire();
         let action = view.plan.action.as_ref().filter(|action| action.fires_on_start());
         match view.state.stage() {
             TaskStage::Startable => match view.state.waiting() {
@@ -342,7 +342,7 @@ fn legal_moves(state: &RunbookState, detours: bool) -> Vec<Command> {
             TaskStage::InProgress => {
                 let status = view.state.integration_status();
                 let sent = view.state.delivery() == Some(Delivery::Send);
-                if view.state.has_active_fire() {
+                if let Some(fire) = view.state.active_fire() {
                     if sent {
                         let custom_fields = BTreeMap::new();
                         moves.push(Command::FireSucceeded { task: task.clone(), fire, custom_fields });

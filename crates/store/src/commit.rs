@@ -798,7 +798,7 @@ mod tests {
         NewFire {
             task_id: format!("t{n}"),
             runbook_id: None,
-            kind: FireKind::Action(cutover_integrations_runbook::FireNumber(1)),
+            kind: FireKind::Action(cutover_integrations_runbook::FireNumber::FIRST),
             idempotency_key: format!("key-{n}"),
             status: FireStatus::Due,
             state: format!("{{\"n\":{n}}}"),

@@ -252,7 +252,9 @@ mod tests {
             new_fires: vec![NewFire {
                 task_id: "t1".into(),
                 runbook_id: None,
-                kind: FireKind::Action(cutover_integrations_runbook::FireNumber(version as u32)),
+                kind: FireKind::Action(
+                    cutover_integrations_runbook::FireNumber::new(version as u32).expect("versions from 1"),
+                ),
                 idempotency_key: key.to_owned(),
                 status: FireStatus::Due,
                 state: "{}".into(),

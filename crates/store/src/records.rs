@@ -255,20 +255,16 @@ impl FireKind {
     /// The stored form: the number, negated for a cancel notice.
     pub fn to_stored(self) -> i64 {
         match self {
-            Self::Action(number) => i64::from(number.0),
-            Self::CancelNotice(number) => -i64::from(number.0),
+            Self::Action(number) => i64::from(number.get()),
+            Self::CancelNotice(number) => -i64::from(number.get()),
         }
     }
 
     /// Reads the stored form back; 0 (no fire has it) and numbers beyond `u32` are corrupt rows.
     pub fn from_stored(stored: i64) -> Result<Self, StoreError> {
         let corrupt = || StoreError::Corrupt { what: "fire", reason: format!("fire number {stored} is not a fire's") };
-        let number = u32::try_from(stored.unsigned_abs()).map_err(|_| corrupt())?;
-        match stored {
-            0 => Err(corrupt()),
-            1.. => Ok(Self::Action(FireNumber(number))),
-            _ => Ok(Self::CancelNotice(FireNumber(number))),
-        }
+        let number = u32::try_from(stored.unsigned_abs()).ok().and_then(FireNumber::new).ok_or_else(corrupt)?;
+        Ok(if stored > 0 { Self::Action(number) } else { Self::CancelNotice(number) })
     }
 }
 
@@ -490,6 +486,7 @@ mod tests {
     /// A fire row's kind round-trips through its stored number; 0 and numbers beyond `u32` are refused by name.
     #[test]
     fn fire_kinds_are_stored_as_signed_numbers_and_read_back() {
+        let number = |number: u32| FireNumber::new(number).expect("not 0");
         let check = |stored: i64, expected: Option<FireKind>| {
             let read = FireKind::from_stored(stored);
             match (&read, expected) {
@@ -503,17 +500,17 @@ mod tests {
                 _ => panic!("{stored}: {read:?}"),
             }
         };
-        check(1, Some(FireKind::Action(FireNumber(1))));
-        check(7, Some(FireKind::Action(FireNumber(7))));
-        check(-2, Some(FireKind::CancelNotice(FireNumber(2))));
-        check(i64::from(u32::MAX), Some(FireKind::Action(FireNumber(u32::MAX))));
-        check(-i64::from(u32::MAX), Some(FireKind::CancelNotice(FireNumber(u32::MAX))));
+        check(1, Some(FireKind::Action(number(1))));
+        check(7, Some(FireKind::Action(number(7))));
+        check(-2, Some(FireKind::CancelNotice(number(2))));
+        check(i64::from(u32::MAX), Some(FireKind::Action(number(u32::MAX))));
+        check(-i64::from(u32::MAX), Some(FireKind::CancelNotice(number(u32::MAX))));
         check(0, None);
         check(i64::from(u32::MAX) + 1, None);
         check(-i64::from(u32::MAX) - 1, None);
         check(i64::MIN, None);
-        assert_eq!(FireKind::CancelNotice(FireNumber(3)).number(), FireNumber(3));
-        assert_eq!(FireKind::CancelNotice(FireNumber(3)).action(), None);
-        assert_eq!(FireKind::Action(FireNumber(3)).action(), Some(FireNumber(3)));
+        assert_eq!(FireKind::CancelNotice(number(3)).number(), number(3));
+        assert_eq!(FireKind::CancelNotice(number(3)).action(), None);
+        assert_eq!(FireKind::Action(number(3)).action(), Some(number(3)));
     }
 }

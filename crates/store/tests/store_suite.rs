@@ -239,7 +239,7 @@ fn new_fire(task: &str, number: i64, due_at: Millis) -> NewFire {
     NewFire {
         task_id: task.into(),
         runbook_id: None,
-        kind: FireKind::Action(FireNumber(u32::try_from(number).expect("a fire number"))),
+        kind: FireKind::Action(FireNumber::new(u32::try_from(number).expect("a u32")).expect("a fire number")),
         idempotency_key: format!("key-{task}-{number}"),
         status: FireStatus::Due,
         state: "{}".into(),
