@@ -13,7 +13,7 @@ use cutover_integrations_core::store::{
     ActionId, ActionRecord, EventIntegrationRecord, IntegrationRecord, RunbookListing, User,
 };
 use cutover_integrations_core::{
-    AppliedDefinitions, DeliveryView, FireLogView, OAuthStatus, RunbookView, TaskSnapshot,
+    AppliedDefinitions, DeliveryView, FireLogView, FireOutcome, OAuthStatus, RunbookView, TaskSnapshot,
 };
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -504,7 +504,9 @@ pub(crate) struct FireLog {
     /// Where the fire is: `due`, `waiting` (for a callback) or `done`.
     #[schemars(with = "FireStatusDoc")]
     pub(crate) status: Value,
-    /// How it ended, once it did: `succeeded`, `failed`, `not_sent`, `cancelled`.
+    /// How it ended, once it did (null until then): an action's fire `succeeded`, `failed`, `not_sent` (a rehearsal)
+    /// or `cancelled`; a cancel notice `delivered` or `undelivered`.
+    #[schemars(schema_with = "fire_outcome_schema")]
     pub(crate) outcome: Option<String>,
     /// Attempts (request, response, curl line, duration) and notes, in the order they were written; secrets were
     /// redacted before they were stored.
@@ -522,6 +524,13 @@ enum FireStatusDoc {
     Waiting,
     /// Finished.
     Done,
+}
+
+/// A fire's outcome in the document: the names of [`FireOutcome`], or null.
+fn fire_outcome_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut names: Vec<Value> = FireOutcome::ALL.iter().map(|outcome| Value::from(outcome.as_str())).collect();
+    names.push(Value::Null);
+    schemars::json_schema!({"type": ["string", "null"], "enum": names})
 }
 
 /// A task's fires with their attempts.
@@ -552,6 +561,22 @@ mod tests {
     use super::*;
     use cutover_integrations_core::model::SecretValue;
     use serde_json::json;
+
+    /// The document types a fire's outcome as one of [`FireOutcome`]'s names (or null before it ends), not any string.
+    #[test]
+    fn a_fire_outcome_in_the_document_is_one_of_the_outcomes_or_null() {
+        let document = crate::openapi::document();
+        let outcome = &document["components"]["schemas"]["FireLog"]["properties"]["outcome"];
+        let validator = jsonschema::validator_for(outcome).expect("a schema");
+        for name in FireOutcome::ALL.map(FireOutcome::as_str) {
+            assert!(validator.is_valid(&json!(name)), "{name}");
+        }
+        assert!(validator.is_valid(&Value::Null));
+        for wrong in ["exploded", "Succeeded", "", "not sent"] {
+            assert!(!validator.is_valid(&json!(wrong)), "{wrong}");
+        }
+        assert!(!validator.is_valid(&json!(1)));
+    }
 
     #[test]
     fn every_auth_secret_is_masked() {
