@@ -402,10 +402,10 @@ impl Engine {
                     changed = true;
                     let events = add_effects(id, &mut commit, effects, lease.as_ref(), now)?;
                     // The events go to the durable log in this commit: a crash cannot keep the change and lose them.
-                    commit.events.extend(events.iter().map(|event| NewEvent {
-                        runbook_id: id,
-                        body: crate::event_log::logged_body(id, event, &change.actor),
-                    }));
+                    for event in &events {
+                        let body = crate::event_log::logged_body(id, event, &change.actor)?;
+                        commit.events.push(NewEvent { runbook_id: id, body });
+                    }
                     add_writes(&mut commit, &change.extra);
                     outcomes.push(Outcome::Applied { events });
                 }

@@ -111,6 +111,7 @@ impl Engine {
     ) -> Result<(EventIntegrationRecord, bool), EngineError> {
         let (mut record, created) =
             self.inner.store.put_event_integration(definition, self.now().as_millisecond()).await?;
+        self.inner.event_log.note_integrations_changed();
         record.definition.auth = record.definition.auth.with_secrets_replaced("[REDACTED]");
         self.inner.dispatcher.wake();
         Ok((record, created))
@@ -143,6 +144,7 @@ impl Engine {
         let definition = self.event_integration_of(document).await?;
         let now = self.now().as_millisecond();
         let mut record = self.inner.store.replace_event_integration(id, &definition, expected_version, now).await?;
+        self.inner.event_log.note_integrations_changed();
         record.definition.auth = record.definition.auth.with_secrets_replaced("[REDACTED]");
         self.inner.dispatcher.wake();
         Ok(record)
@@ -178,11 +180,9 @@ impl Engine {
 
     /// Deletes an event integration; what it still had to send is given up (its log stays).
     pub async fn delete_event_integration(&self, id: EventIntegrationId) -> Result<(), EngineError> {
-        if self.inner.store.delete_event_integration(id, self.now().as_millisecond()).await? {
-            Ok(())
-        } else {
-            Err(EngineError::NotFound { what: "event integration", id: id.to_string() })
-        }
+        let deleted = self.inner.store.delete_event_integration(id, self.now().as_millisecond()).await;
+        self.inner.event_log.note_integrations_changed();
+        if deleted? { Ok(()) } else { Err(EngineError::NotFound { what: "event integration", id: id.to_string() }) }
     }
 
     /// The deliveries of a runbook's events, in event order, with their log: the event part of its actions log.
@@ -238,14 +238,27 @@ impl Engine {
         let mut tick = tokio::time::interval(self.inner.settings.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ticked = true;
+        // How many event integrations the last read of their list found, and this engine's count of its own changes
+        // to the list then. While there were none, events this engine logs are not routed (nothing reads the list):
+        // the list is read again at every tick (another engine may have created one; events wait in the log and are
+        // routed from the integration's cursor) and at once after this engine changed it.
+        let mut known: Option<usize> = None;
+        let mut changes_read = 0;
         loop {
-            let routing = self.route_events().await.unwrap_or_else(|error| {
-                tracing::warn!(%error, "routing events to event integrations failed; retrying at the next tick");
-                Routing { integrations: 1, routed: 0 }
-            });
+            let changes = self.inner.event_log.integrations_changed();
+            let routing = if ticked || known != Some(0) || changes != changes_read {
+                changes_read = changes;
+                self.route_events().await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "routing events to event integrations failed; retrying at the next tick");
+                    Routing { integrations: 1, routed: 0 }
+                })
+            } else {
+                Routing { integrations: 0, routed: 0 }
+            };
+            known = Some(routing.integrations);
             // A claim is a write: made when deliveries were just routed, or at a tick (retries that came due, leases
             // that ended, other engines' deliveries) while any event integration exists. So commits of an engine
-            // without event integrations cost nothing here but one read.
+            // without event integrations cost nothing here.
             let may_be_due = routing.routed > 0 || (ticked && routing.integrations > 0);
             if may_be_due {
                 loop {

@@ -14,8 +14,10 @@ use crate::error::EngineError;
 use crate::events::EngineEvent;
 use cutover_integrations_runbook::{Actor, Event};
 use cutover_integrations_store::{EventBounds, RunbookId, Store, StoredEvent};
+use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
@@ -26,6 +28,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 pub(crate) struct EventLog {
     appended_sender: watch::Sender<i64>,
     appended: watch::Receiver<i64>,
+    /// Counts the changes this engine made to the list of event integrations, so that the delivery loop reads the list
+    /// again after one (see `Engine::deliver_events`).
+    integrations_changed: AtomicU64,
     /// Dropped with the engine, which ends the pruning task.
     _stop: oneshot::Sender<()>,
 }
@@ -49,7 +54,17 @@ impl EventLog {
                 }
             }
         });
-        Self { appended_sender, appended, _stop: stop }
+        Self { appended_sender, appended, integrations_changed: AtomicU64::new(0), _stop: stop }
+    }
+
+    /// Notes that this engine changed the list of event integrations (created, replaced, deleted one).
+    pub(crate) fn note_integrations_changed(&self) {
+        self.integrations_changed.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many changes this engine made to the list of event integrations so far.
+    pub(crate) fn integrations_changed(&self) -> u64 {
+        self.integrations_changed.load(Ordering::Acquire)
     }
 }
 
@@ -59,13 +74,19 @@ fn actor_name(actor: &Actor) -> &'static str {
     if actor.roles.is_empty() { "engine" } else { "user" }
 }
 
-/// An event as the log keeps it: the [`EngineEvent`] and who caused it (see [`actor_name`]).
-pub(crate) fn logged_body(runbook: RunbookId, event: &Event, actor: &Actor) -> String {
-    let mut body = serde_json::to_value(EngineEvent { runbook, event: event.clone() }).unwrap_or_default();
-    if let Value::Object(object) = &mut body {
-        object.insert("actor".to_owned(), Value::String(actor_name(actor).to_owned()));
-    }
-    body.to_string()
+/// A logged body as written: the fields of an [`EngineEvent`], then `actor`.
+#[derive(Serialize)]
+struct LoggedBody<'a> {
+    runbook: RunbookId,
+    #[serde(flatten)]
+    event: &'a Event,
+    actor: &'static str,
+}
+
+/// An event as the log keeps it: the [`EngineEvent`] and who caused it (see [`actor_name`]), written in one pass.
+pub(crate) fn logged_body(runbook: RunbookId, event: &Event, actor: &Actor) -> Result<String, EngineError> {
+    serde_json::to_string(&LoggedBody { runbook, event, actor: actor_name(actor) })
+        .map_err(EngineError::corrupt("logged event"))
 }
 
 /// An event written with a runbook's creation or replacement, which a person makes (the store adds the runbook's
@@ -146,5 +167,34 @@ impl Engine {
     /// Changes whenever this engine appended events to the log (its value is the last id appended).
     pub fn event_log_changes(&self) -> watch::Receiver<i64> {
         self.inner.event_log.appended.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cutover_integrations_model::{Role, TaskStage};
+
+    /// A logged body is the engine event as listeners get it, with `actor` after its fields.
+    fn check(event: Event, actor: Actor, name: &str) {
+        let runbook = RunbookId(7);
+        let body = logged_body(runbook, &event, &actor).expect("a body");
+        let mut expected = serde_json::to_value(EngineEvent { runbook, event }).expect("an event");
+        expected.as_object_mut().expect("an object").insert("actor".to_owned(), Value::from(name));
+        assert_eq!(body, expected.to_string());
+    }
+
+    #[test]
+    fn logged_bodies_are_the_engine_event_and_its_actor() {
+        let started =
+            Event::TaskStageChanged { task: "t\"1".into(), from: TaskStage::Startable, to: TaskStage::InProgress };
+        let table = [
+            (Event::RunbookCreated, Actor::with_roles([Role::Admin]), "user"),
+            (started, Actor::engine(), "engine"),
+            (Event::TasksCreated { tasks: vec!["a".into(), "é".into()] }, Actor::engine(), "engine"),
+        ];
+        for (event, actor, name) in table {
+            check(event, actor, name);
+        }
     }
 }
