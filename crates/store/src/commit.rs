@@ -6,18 +6,20 @@
 //! SQLite, `json_array_elements` on PostgreSQL), so a statement's text depends only on its kind and the backend:
 //! prepared once, whatever the number of rows, and a step that writes ten tasks costs one statement, not ten.
 //!
-//! - On SQLite the whole plan, `BEGIN IMMEDIATE` to `COMMIT`, is one batch of statements sent to the writing connection
-//!   at once (sqlx runs a multi-statement query on the connection's worker thread in one go), because each round trip
+//! - On SQLite a whole group of plans, `BEGIN IMMEDIATE` to `COMMIT`, is one batch sent to the writing connection at
+//!   once (sqlx runs a multi-statement query on the connection's worker thread in one go), because each round trip
 //!   to that thread costs more than the statements themselves. Every statement's result (and every row it returns)
-//!   still comes back as one message from that thread, so a plan has as few statements and returned rows as it can:
-//!   the guards (the runbook's version, fire leases) are checked once per plan, at its end, and the events' ids come
-//!   back as one number. The check: every statement of a plan except the deletion of timers changes an exact number
-//!   of rows when its guards hold and fewer otherwise (a stale version changes no runbook row, a lost lease no fire
-//!   row), so the plan's guards hold exactly when the connection's count of changed rows (`total_changes()`) grew by
-//!   the plan's total. One row of [`COMMIT_CHECKS_TABLE`] keeps the count the plan started from; its `CHECK` fails
-//!   when the total is not met and so stops the batch before `COMMIT`. A batch that stops is rolled back and the plan
-//!   run again step by step in a transaction, which says precisely what failed (or succeeds, if the failure was
-//!   passing).
+//!   still comes back as one message from that thread, each waking the task that waits for it, so a plan is one
+//!   statement: its values go as one JSONB document into the temporary view `commit_plans`, whose `INSTEAD OF` trigger
+//!   (made once per connection by [`sqlite_plan_objects`] from the same statements as the step by step path, their
+//!   values read from the document) runs every statement of the plan. After each statement the trigger checks its
+//!   row count: every statement but the deletion of timers changes an exact number of rows when its guards hold and
+//!   fewer otherwise (a stale version changes no runbook row, a lost lease no fire row), and a count that is not met
+//!   raises an error, which stops the batch before `COMMIT`. The ids a plan learns (new fires, new timers, the last
+//!   event id) go to a temporary table that one `SELECT` returns as one row for the whole group. A batch of one plan
+//!   is five messages (`BEGIN`, the plan, the ids' row and its statement, `COMMIT`). A batch that stops is rolled back
+//!   and the plan run again step by step in a transaction, which says precisely what failed (or succeeds, if the
+//!   failure was passing).
 //! - Step by step (PostgreSQL, which takes no batch of statements with parameters; and SQLite inside a caller's
 //!   transaction) each statement runs on its own and its row count is checked at once, the version check first, so a
 //!   conflict stops the commit before anything else is sent.
@@ -33,14 +35,59 @@ use sqlx::{Arguments, Either, Executor, Row};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-/// A temporary table of the SQLite writing connection: one row whose `ok` must be 1, and the count of changed rows
-/// (`total_changes()`) that the plan being written started from.
-pub(crate) const COMMIT_CHECKS_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS commit_checks \
-     (id INTEGER PRIMARY KEY, ok INTEGER NOT NULL CHECK (ok = 1), base INTEGER NOT NULL); \
-     INSERT OR REPLACE INTO temp.commit_checks (id, ok, base) VALUES (1, 1, 0);";
+/// The temporary objects of the SQLite writing connection through which a plan is written in one statement (see the
+/// module documentation): the view `commit_plans (n, plan)` whose trigger writes plan `n` of a batch from its JSONB
+/// document, and the table `commit_results` of the ids the batch's plans learned (emptied by the batch's first plan).
+pub(crate) fn sqlite_plan_objects() -> String {
+    let mut sql = String::from(
+        "CREATE TEMP TABLE IF NOT EXISTS commit_results \
+         (plan INTEGER NOT NULL, fire_key TEXT, id INTEGER, last_event_id INTEGER); \
+         CREATE TEMP VIEW IF NOT EXISTS commit_plans (n, plan) AS SELECT 0, NULL; \
+         CREATE TEMP TRIGGER IF NOT EXISTS commit_plan INSTEAD OF INSERT ON commit_plans BEGIN \
+         DELETE FROM commit_results WHERE NEW.n = 0; ",
+    );
+    for kind in StepKind::ALL {
+        let key = kind.key();
+        let placeholders: Vec<String> = (0..kind.value_count())
+            .map(|n| match kind.rows_value() {
+                // Inside `json_each(…)`: the array at that path of the document.
+                Some(rows) if rows == n => format!("NEW.plan, '$.{key}[{n}]'"),
+                _ => format!("(NEW.plan ->> '$.{key}[{n}]')"),
+            })
+            .collect();
+        sql.push_str(&kind.sql(Backend::Sqlite, &placeholders));
+        sql.push_str("; ");
+        if kind != StepKind::DeleteTimers {
+            let _ = write!(
+                sql,
+                "SELECT RAISE(ABORT, 'commit check failed: {}') WHERE changes() <> ifnull(NEW.plan ->> '$.{key}_rows', 0); ",
+                kind.operation()
+            );
+        }
+        match kind {
+            StepKind::InsertFires => sql.push_str(
+                "INSERT INTO commit_results (plan, fire_key, id) SELECT NEW.n, value ->> 'key', \
+                 (SELECT id FROM fires WHERE idempotency_key = value ->> 'key') FROM json_each(NEW.plan, '$.new_fires[1]'); ",
+            ),
+            // A new row's id is one more than the largest before it: the new timers are the last ones.
+            StepKind::InsertTimers => sql.push_str(
+                "INSERT INTO commit_results (plan, id) SELECT NEW.n, id FROM (SELECT id FROM timers ORDER BY id DESC \
+                 LIMIT ifnull(json_array_length(NEW.plan, '$.new_timers[1]'), 0)) ORDER BY id; ",
+            ),
+            StepKind::NumberEvents => sql.push_str(
+                "INSERT INTO commit_results (plan, last_event_id) SELECT NEW.n, last_id FROM event_sequence \
+                 WHERE id = 1 AND NEW.plan -> '$.number_events' IS NOT NULL; ",
+            ),
+            _ => {}
+        }
+    }
+    sql.push_str("END;");
+    sql
+}
 
-/// Starts counting changed rows from the next statement on (this statement's own change included).
-const REBASE_CHECK: &str = "UPDATE temp.commit_checks SET base = total_changes() + 1 WHERE id = 1;";
+/// The statement that returns the ids a SQLite batch's plans learned, as one row.
+const SQLITE_RESULTS: &str =
+    "SELECT json_group_array(json_array(plan, fire_key, id, last_event_id)) AS results FROM temp.commit_results;";
 
 /// What a statement of a plan does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +114,71 @@ enum StepKind {
 }
 
 impl StepKind {
-    /// The statement for `backend`, with the placeholders of its values in order.
+    /// Every kind, in the order a plan writes them.
+    const ALL: [Self; 9] = [
+        Self::WriteRunbook,
+        Self::WriteTasks,
+        Self::InsertFires,
+        Self::UpdateFires,
+        Self::InsertLogs,
+        Self::InsertTimers,
+        Self::DeleteTimers,
+        Self::NumberEvents,
+        Self::InsertEvents,
+    ];
+
+    /// The name of the statement's values in a plan's SQLite document.
+    fn key(self) -> &'static str {
+        match self {
+            Self::WriteRunbook => "runbook",
+            Self::WriteTasks => "tasks",
+            Self::InsertFires => "new_fires",
+            Self::UpdateFires => "fire_updates",
+            Self::InsertLogs => "logs",
+            Self::InsertTimers => "new_timers",
+            Self::DeleteTimers => "gone_timers",
+            Self::NumberEvents => "number_events",
+            Self::InsertEvents => "events",
+        }
+    }
+
+    /// How many values the statement takes.
+    fn value_count(self) -> usize {
+        match self {
+            Self::WriteRunbook => 4,
+            Self::WriteTasks | Self::InsertEvents => 3,
+            Self::InsertFires | Self::UpdateFires | Self::InsertTimers => 2,
+            Self::InsertLogs | Self::DeleteTimers | Self::NumberEvents => 1,
+        }
+    }
+
+    /// Which of its values is the JSON array of rows, if one is.
+    fn rows_value(self) -> Option<usize> {
+        match self {
+            Self::WriteTasks | Self::InsertLogs | Self::DeleteTimers => Some(0),
+            Self::InsertFires | Self::UpdateFires | Self::InsertTimers | Self::InsertEvents => Some(1),
+            Self::WriteRunbook | Self::NumberEvents => None,
+        }
+    }
+
+    /// What the statement returns when it runs alone: the ids the commit learns.
+    fn returning(self) -> &'static str {
+        match self {
+            Self::InsertFires => " RETURNING id, idempotency_key AS fire_key",
+            Self::InsertTimers => " RETURNING id",
+            Self::NumberEvents => " RETURNING last_id AS last_event_id",
+            _ => "",
+        }
+    }
+
+    /// The statement for `backend` run alone (with what it returns), with the placeholders of its values in order.
+    fn statement(self, backend: Backend, p: &[String]) -> String {
+        let mut sql = self.sql(backend, p);
+        sql.push_str(self.returning());
+        sql
+    }
+
+    /// The statement for `backend` without what it returns, with the placeholders of its values in order.
     fn sql(self, backend: Backend, p: &[String]) -> String {
         match (self, backend) {
             (Self::WriteRunbook, _) => format!(
@@ -95,7 +206,7 @@ impl StepKind {
                  lease_owner, lease_until, callback_token_hash, created_at, updated_at) \
                  SELECT value ->> 'runbook', value ->> 'task', value ->> 'number', value ->> 'key', \
                  value ->> 'status', value ->> 'state', value ->> 'due', value ->> 'owner', value ->> 'until', \
-                 value ->> 'callback', {0}, {0} FROM json_each({1}) RETURNING id, idempotency_key AS fire_key",
+                 value ->> 'callback', {0}, {0} FROM json_each({1})",
                 p[0], p[1]
             ),
             (Self::InsertFires, Backend::Postgres) => format!(
@@ -104,8 +215,7 @@ impl StepKind {
                  SELECT (f.v ->> 'runbook')::bigint, f.v ->> 'task', (f.v ->> 'number')::bigint, f.v ->> 'key', \
                  f.v ->> 'status', f.v ->> 'state', (f.v ->> 'due')::bigint, f.v ->> 'owner', \
                  (f.v ->> 'until')::bigint, f.v ->> 'callback', {0}, {0} \
-                 FROM json_array_elements({1}::json) WITH ORDINALITY AS f(v, n) ORDER BY f.n \
-                 RETURNING id, idempotency_key AS fire_key",
+                 FROM json_array_elements({1}::json) WITH ORDINALITY AS f(v, n) ORDER BY f.n",
                 p[0], p[1]
             ),
             (Self::UpdateFires, Backend::Sqlite) => format!(
@@ -144,13 +254,13 @@ impl StepKind {
             (Self::InsertTimers, Backend::Sqlite) => format!(
                 "INSERT INTO timers (runbook_id, task_id, kind, due_at, created_at) \
                  SELECT value ->> 'runbook', value ->> 'task', value ->> 'kind', value ->> 'due', {0} \
-                 FROM json_each({1}) RETURNING id",
+                 FROM json_each({1})",
                 p[0], p[1]
             ),
             (Self::InsertTimers, Backend::Postgres) => format!(
                 "INSERT INTO timers (runbook_id, task_id, kind, due_at, created_at) \
                  SELECT (t.v ->> 'runbook')::bigint, t.v ->> 'task', t.v ->> 'kind', (t.v ->> 'due')::bigint, {0} \
-                 FROM json_array_elements({1}::json) WITH ORDINALITY AS t(v, n) ORDER BY t.n RETURNING id",
+                 FROM json_array_elements({1}::json) WITH ORDINALITY AS t(v, n) ORDER BY t.n",
                 p[0], p[1]
             ),
             (Self::DeleteTimers, Backend::Sqlite) => {
@@ -160,10 +270,10 @@ impl StepKind {
                 "DELETE FROM timers WHERE id IN (SELECT value::bigint FROM json_array_elements_text({}::json))",
                 p[0]
             ),
-            (Self::NumberEvents, _) => format!(
-                "UPDATE event_sequence SET last_id = last_id + {} WHERE id = 1 RETURNING last_id AS last_event_id",
-                p[0]
-            ),
+            // Nothing when there is no count (in a SQLite plan's document without events).
+            (Self::NumberEvents, _) => {
+                format!("UPDATE event_sequence SET last_id = last_id + {0} WHERE id = 1 AND {0} > 0", p[0])
+            }
             (Self::InsertEvents, Backend::Sqlite) => format!(
                 "INSERT INTO events (id, runbook_id, body, created_at) \
                  SELECT (SELECT last_id FROM event_sequence WHERE id = 1) - {0} + 1 + key, value ->> 'runbook', \
@@ -294,7 +404,11 @@ impl Plan {
                 rows.push(']');
                 steps.push(Step {
                     kind: StepKind::WriteTasks,
-                    values: vec![Value::Text(rows), Value::Int(write.id.0), Value::Int(write.expected_version + 1)],
+                    values: vec![
+                        Value::Rows(rows, write.tasks.len() as i64),
+                        Value::Int(write.id.0),
+                        Value::Int(write.expected_version + 1),
+                    ],
                     expect: Some(write.tasks.len() as i64),
                 });
             }
@@ -392,58 +506,68 @@ impl Plan {
         self.steps.is_empty()
     }
 
-    /// Appends the plan's statements to a SQLite batch, its guards checked at its end (see the module documentation);
-    /// returns how many statements. The count of changed rows must start from this plan's first statement.
-    fn add_to_sqlite_batch(&self, batch: &mut Batch) -> usize {
-        let mut statements = 0;
-        let mut total = 0;
-        let add = |batch: &mut Batch, step: &Step| {
-            let placeholders: Vec<String> = step.values.iter().map(|value| batch.param(value)).collect();
-            batch.sql.push_str(&step.kind.sql(Backend::Sqlite, &placeholders));
-            batch.sql.push(';');
-        };
-        let (counted, uncounted): (Vec<&Step>, Vec<&Step>) = self.steps.iter().partition(|step| step.rows().is_some());
-        for step in counted {
-            add(batch, step);
-            total += step.rows().unwrap_or_default();
-            statements += 1;
-        }
-        // The check, which also starts the count again for what follows.
-        let total = batch.param(&Value::Int(total));
-        batch.sql.push_str(&format!(
-            "UPDATE temp.commit_checks SET ok = (total_changes() - base = {total}), base = total_changes() + 1 \
-             WHERE id = 1;"
-        ));
-        statements += 1;
-        if !uncounted.is_empty() {
-            for step in uncounted {
-                add(batch, step);
-                statements += 1;
+    /// The plan as the document its SQLite statement reads (see [`sqlite_plan_objects`]): each step's values under its
+    /// kind's key (rows embedded as JSON, text as JSON strings), and the rows it must change under `<key>_rows`.
+    fn sqlite_document(&self) -> Result<String, StoreError> {
+        let mut document = String::from("{");
+        for (n, step) in self.steps.iter().enumerate() {
+            if n > 0 {
+                document.push(',');
             }
-            batch.sql.push_str(REBASE_CHECK);
-            statements += 1;
+            let key = step.kind.key();
+            let _ = write!(document, "\"{key}\":[");
+            for (index, value) in step.values.iter().enumerate() {
+                if index > 0 {
+                    document.push(',');
+                }
+                match value {
+                    Value::Int(number) => {
+                        let _ = write!(document, "{number}");
+                    }
+                    Value::Text(text) => document.push_str(
+                        &serde_json::to_string(text)
+                            .map_err(|source| StoreError::Encode { what: "commit document", source })?,
+                    ),
+                    Value::Rows(rows, _) if step.kind.rows_value() == Some(index) => document.push_str(rows),
+                    Value::Rows(..) => {
+                        return Err(StoreError::Corrupt {
+                            what: "commit",
+                            reason: format!("rows in value {index} of {}", step.kind.operation()),
+                        });
+                    }
+                }
+            }
+            document.push(']');
+            if let Some(rows) = step.rows() {
+                let _ = write!(document, ",\"{key}_rows\":{rows}");
+            }
         }
-        statements
+        document.push('}');
+        Ok(document)
     }
 
     /// The ids a commit's statements returned: new fires in the order of the commit, timers in the order created.
     pub(crate) fn committed(commit: &Commit, rows: &[AnyRow]) -> Result<Committed, StoreError> {
+        let returned = rows.iter().map(Returned::of_row).collect::<Result<Vec<_>, _>>()?;
+        Self::committed_from(commit, returned)
+    }
+
+    /// The ids a commit learned, from what its statements returned in any order.
+    fn committed_from(commit: &Commit, returned: Vec<Returned>) -> Result<Committed, StoreError> {
         let mut fires = HashMap::with_capacity(commit.new_fires.len());
         let mut timer_ids = Vec::with_capacity(commit.new_timers.len());
         let mut event_ids = Vec::with_capacity(commit.events.len());
-        for row in rows {
-            if let Ok(last) = row.try_get::<i64, _>("last_event_id") {
-                // The commit's events took the ids up to this one, in order.
-                let count = commit.events.len() as i64;
-                event_ids.extend(last - count + 1..=last);
-                continue;
-            }
-            let id = get(row, "id")?;
-            match row.try_get::<String, _>("fire_key") {
-                Ok(key) => {
+        for returned in returned {
+            match returned {
+                Returned::LastEvent(last) => {
+                    // The commit's events took the ids up to this one, in order.
+                    let count = commit.events.len() as i64;
+                    event_ids.extend(last - count + 1..=last);
+                }
+                Returned::Fire(key, id) => {
                     fires.insert(key, FireId(id));
                 }
-                Err(_) => timer_ids.push(TimerId(id)),
+                Returned::Timer(id) => timer_ids.push(TimerId(id)),
             }
         }
         // Ids grow in the order rows are inserted, and the rows are inserted in the order of the array.
@@ -473,14 +597,11 @@ pub(crate) async fn write_sqlite_batch(
 ) -> Result<Option<Vec<Result<Committed, StoreError>>>, StoreError> {
     let mut batch = Batch::default();
     batch.sql.push_str("BEGIN IMMEDIATE;");
-    batch.sql.push_str(REBASE_CHECK);
-    // The statement each plan's results start at: `BEGIN` and the first count are statements 0 and 1.
-    let mut starts = Vec::with_capacity(plans.len());
-    let mut statements = 2;
-    for (_, plan) in plans {
-        starts.push(statements);
-        statements += plan.add_to_sqlite_batch(&mut batch);
+    for (n, (_, plan)) in plans.iter().enumerate() {
+        let document = batch.param(&Value::Text(plan.sqlite_document()?));
+        let _ = write!(batch.sql, "INSERT INTO temp.commit_plans (n, plan) VALUES ({n}, jsonb({document}));");
     }
+    batch.sql.push_str(SQLITE_RESULTS);
     batch.sql.push_str("COMMIT;");
     // Marked open until the outcome is read: if this future is dropped meanwhile, the next writer rolls back.
     writer.open_transaction = true;
@@ -492,25 +613,57 @@ pub(crate) async fn write_sqlite_batch(
         return Ok(None);
     };
     writer.open_transaction = false;
-    // Each statement's rows come before its result; the rows of plan n are those of its statements.
-    let mut rows: Vec<Vec<AnyRow>> = plans.iter().map(|_| Vec::new()).collect();
-    let mut statement = 0;
-    for result in results {
-        match result {
-            Either::Left(_) => statement += 1,
-            Either::Right(row) => {
-                let plan = starts.iter().rposition(|&start| start <= statement).unwrap_or_default();
-                rows[plan].push(row);
-            }
-        }
-    }
-    if statement != statements + 1 {
+    let statements = results.iter().filter(|result| result.is_left()).count();
+    let rows: Vec<&AnyRow> = results.iter().filter_map(|result| result.as_ref().right()).collect();
+    let ([row], true) = (rows.as_slice(), statements == plans.len() + 3) else {
         return Err(StoreError::Corrupt {
             what: "commit",
-            reason: format!("{statement} statement results for {} statements", statements + 1),
+            reason: format!("{statements} statement results and {} rows for {} plans", rows.len(), plans.len()),
         });
+    };
+    let text: String = get(row, "results")?;
+    let returned: Vec<(usize, Option<String>, Option<i64>, Option<i64>)> = serde_json::from_str(&text)
+        .map_err(|error| StoreError::Corrupt { what: "commit", reason: format!("ids of a batch: {error}") })?;
+    let mut by_plan: Vec<Vec<Returned>> = plans.iter().map(|_| Vec::new()).collect();
+    for (plan, fire_key, id, last_event_id) in returned {
+        let returned = match (fire_key, id, last_event_id) {
+            (Some(key), Some(id), None) => Returned::Fire(key, id),
+            (None, Some(id), None) => Returned::Timer(id),
+            (None, None, Some(last)) => Returned::LastEvent(last),
+            other => {
+                return Err(StoreError::Corrupt { what: "commit", reason: format!("ids of a batch: {other:?}") });
+            }
+        };
+        by_plan
+            .get_mut(plan)
+            .ok_or(StoreError::Corrupt { what: "commit", reason: format!("ids of plan {plan} of {}", plans.len()) })?
+            .push(returned);
     }
-    Ok(Some(plans.iter().zip(rows).map(|((commit, _), rows)| Plan::committed(commit, &rows)).collect()))
+    Ok(Some(plans.iter().zip(by_plan).map(|((commit, _), returned)| Plan::committed_from(commit, returned)).collect()))
+}
+
+/// An id a commit's statement returned.
+#[derive(Debug)]
+enum Returned {
+    /// A new fire's, with its key.
+    Fire(String, i64),
+    /// A new timer's.
+    Timer(i64),
+    /// The last of the ids the commit's events took.
+    LastEvent(i64),
+}
+
+impl Returned {
+    fn of_row(row: &AnyRow) -> Result<Self, StoreError> {
+        if let Ok(last) = row.try_get::<i64, _>("last_event_id") {
+            return Ok(Self::LastEvent(last));
+        }
+        let id = get(row, "id")?;
+        Ok(match row.try_get::<String, _>("fire_key") {
+            Ok(key) => Self::Fire(key, id),
+            Err(_) => Self::Timer(id),
+        })
+    }
 }
 
 impl SqlStore {
@@ -542,7 +695,8 @@ impl SqlStore {
             for value in &step.values {
                 add(&mut arguments, value);
             }
-            let query = sqlx::query_with(sqlx::AssertSqlSafe(step.kind.sql(self.backend(), &placeholders)), arguments);
+            let sql = step.kind.statement(self.backend(), &placeholders);
+            let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), arguments);
             let results: Vec<Either<AnyQueryResult, AnyRow>> =
                 tx.fetch_many(query).try_collect().await.map_err(|source| {
                     match (step.kind, commit.new_fires.first()) {

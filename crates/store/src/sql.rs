@@ -1,6 +1,6 @@
 //! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
 
-use crate::commit::{COMMIT_CHECKS_TABLE, lock_runbook, task_row};
+use crate::commit::{lock_runbook, sqlite_plan_objects, task_row};
 use crate::error::{StoreError, Transience};
 use crate::records::*;
 use crate::sealer::Sealer;
@@ -151,13 +151,14 @@ impl SqlStore {
                 migrate::migrate(&readers, backend).await?;
                 let mut connection =
                     <AnyConnection as sqlx::Connection>::connect(&url).await.map_err(StoreError::db("connecting"))?;
-                // The table the one-round-trip commit checks its guards against (see `commit.rs`); per connection,
-                // in memory. Checkpoints run in the background (`checkpoint_in_background`), not on commits: the one
+                // The view and table through which a plan is written in one statement (see `commit.rs`); per
+                // connection, in memory. Checkpoints run in the background (`checkpoint_in_background`), not on commits: the one
                 // that commits past the threshold would otherwise wait for two fsyncs. The threshold stays as a
                 // backstop.
                 let setup = format!(
                     "{pragmas} PRAGMA wal_autocheckpoint = {CHECKPOINT_BACKSTOP_PAGES}; PRAGMA temp_store = MEMORY; \
-                     {COMMIT_CHECKS_TABLE}"
+                     {}",
+                    sqlite_plan_objects()
                 );
                 sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
                     .execute(&mut connection)
