@@ -622,7 +622,7 @@ pub(crate) async fn write_sqlite_batch(
         });
     };
     let text: String = get(row, "results")?;
-    let returned: Vec<(usize, Option<String>, Option<i64>, Option<i64>)> = serde_json::from_str(&text)
+    let returned: Vec<ReturnedRow> = serde_json::from_str(&text)
         .map_err(|error| StoreError::Corrupt { what: "commit", reason: format!("ids of a batch: {error}") })?;
     let mut by_plan: Vec<Vec<Returned>> = plans.iter().map(|_| Vec::new()).collect();
     for (plan, fire_key, id, last_event_id) in returned {
@@ -641,6 +641,9 @@ pub(crate) async fn write_sqlite_batch(
     }
     Ok(Some(plans.iter().zip(by_plan).map(|((commit, _), returned)| Plan::committed_from(commit, returned)).collect()))
 }
+
+/// A row of `commit_results`: the plan, and a fire's key and id, a timer's id, or the last event id.
+type ReturnedRow = (usize, Option<String>, Option<i64>, Option<i64>);
 
 /// An id a commit's statement returned.
 #[derive(Debug)]
