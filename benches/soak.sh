@@ -186,6 +186,7 @@ def definition(n):
 
 
 lock = threading.Lock()
+created = []
 completed = 0
 samples = {}
 began = time.monotonic()
@@ -194,6 +195,8 @@ began = time.monotonic()
 def run(n):
     global completed
     runbook = call("POST", "/runbooks", definition(n), expect=(201,))["id"]
+    with lock:
+        created.append(runbook)
     call("POST", f"/runbooks/{runbook}/start", {"mode": "live"})
     call("POST", f"/runbooks/{runbook}/tasks/manual/start", {})
     wait, deadline = 0.02, time.monotonic() + 120
@@ -226,6 +229,35 @@ rollup_ratio = samples[runbooks]["smaps Rss"] / samples[first]["smaps Rss"]
 print(f"{runbooks} runbooks complete in {elapsed:.0f} s ({runbooks / elapsed:.0f} runbooks/s)")
 print(f"VmRSS after the first {first}: {after_first / 1024:.1f} MiB; at the end: {at_end / 1024:.1f} MiB; "
       f"ratio {ratio:.3f} (smaps_rollup Rss ratio {rollup_ratio:.3f}); limit {max_ratio}")
+
+
+def check(runbook):
+    """The first and the last runbook did what the soak is for: a sync answer mapped, an event delivered, a log."""
+    answer = call("GET", f"/runbooks/{runbook}/tasks/b")["custom_fields"].get("Soak Answer")
+    log = call("GET", f"/runbooks/{runbook}/tasks/manual/actions-log")["fires"]
+    deadline = time.monotonic() + 30
+    while True:
+        deliveries = call("GET", f"/runbooks/{runbook}/event-deliveries")["deliveries"]
+        outcomes = [(d["event_type"], d["outcome"]) for d in deliveries]
+        if outcomes == [("runbook.finished", "delivered")] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    problems = []
+    if answer != "true":
+        problems.append(f"task b's Soak Answer is {answer!r}, not the sink's answer 'true'")
+    if not log or not log[0]["entries"]:
+        problems.append("task manual has no actions log")
+    if outcomes != [("runbook.finished", "delivered")]:
+        problems.append(f"event deliveries {outcomes}, not one runbook.finished delivered")
+    return problems
+
+
+for runbook in (created[0], created[-1]):
+    problems = check(runbook)
+    print(f"runbook {runbook}: " + ("; ".join(problems) if problems else
+          "sync answer mapped, actions log written, runbook.finished delivered"))
+    if problems:
+        sys.exit(1)
 time.sleep(2)
 print(f"two seconds later, idle: {show(memory())}")
 sys.exit(0 if ratio <= max_ratio else 1)
