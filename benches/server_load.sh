@@ -1,33 +1,57 @@
 #!/usr/bin/env bash
-# Server throughput with a real load generator (wrk) against the release `cutover-server` on SQLite.
+# Server throughput and latency with a real load generator (wrk) against the release `cutover-server` on SQLite.
 #
-# What it measures, on this machine, in one run:
-#   1. the time to create a runbook of TASKS independent integration tasks (`cutover apply`, one file);
-#   2. task starts per second through `POST /api/v1/runbooks/{id}/tasks/{task}/start`, each start firing a
-#      fire-and-forget request to `cutover sink` on loopback (wrk, CONNECTIONS connections, DURATION), with wrk's
-#      latency percentiles (p50 is a task start's answer: the commit that records it);
-#   3. fires per second end to end: from the first start until every started task's fire has ended (read from
-#      `/metrics`, `cutover_fires_total`).
+# What it measures, on this machine, in one run (issue 13's server targets):
+#   1. creating a runbook of TASKS tasks from one JSON file (`cutover apply`, wall time of the command): TASKS - MANUAL
+#      integration tasks `t0…` whose action posts fire-and-forget to `cutover sink` on loopback and finishes the task
+#      on success, and MANUAL manual tasks `m0…`;
+#   2. the answer time of one task start, then of one task finish, in that runbook: wrk with LATENCY_CONNECTIONS
+#      connections (default 1: one request at a time) starting the manual tasks for LATENCY_DURATION, then finishing
+#      the ones it started (wrk's p50, p90, p99);
+#   3. task starts that fire, per second: wrk with CONNECTIONS connections for DURATION on the integration tasks,
+#      spread over RUNBOOKS runbooks (the big one, and RUNBOOKS - 1 more of EXTRA_TASKS integration tasks each; the
+#      connections are dealt round-robin, so CONNECTIONS must be a multiple of RUNBOOKS); starts answered 2xx per
+#      second, with wrk's latency percentiles (a start's answer is the commit that records it);
+#   4. fires per second end to end: from the first start of step 3 until every started task's fire has ended (read
+#      from `/metrics`, `cutover_fires_total`), and the tasks' integration statuses at the end.
+# `uptime` is printed beside the numbers: the machine is shared, compare runs made at the same time.
 # Not part of the test command (a release build is slow here). Usage:
-#   bash benches/server_load.sh            # TASKS=16000 CONNECTIONS=32 DURATION=3s
-#   TASKS=8000 CONNECTIONS=64 DURATION=2s bash benches/server_load.sh
-# The runbook file must fit the server's 1 MiB body limit: about 16,000 tasks at most.
+#   bash benches/server_load.sh                  # TASKS=100000 CONNECTIONS=32 RUNBOOKS=1 DURATION=3s
+#   TASKS=16000 CONNECTIONS=64 RUNBOOKS=4 DURATION=2s bash benches/server_load.sh
+#   BIN=/tmp/baseline bash benches/server_load.sh    # binaries built elsewhere (a baseline), no build
+#   PERF=1 bash benches/server_load.sh           # `perf record` (DWARF call graphs) on the server during step 3
+# The runbook file goes to `POST /runbooks`, whose limit is the server's `--max-definition-bytes` (32 MiB by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TASKS=${TASKS:-16000}
+TASKS=${TASKS:-100000}
+MANUAL=${MANUAL:-4000}
 CONNECTIONS=${CONNECTIONS:-32}
+RUNBOOKS=${RUNBOOKS:-1}
+EXTRA_TASKS=${EXTRA_TASKS:-20000}
 DURATION=${DURATION:-3s}
+LATENCY_CONNECTIONS=${LATENCY_CONNECTIONS:-1}
+LATENCY_DURATION=${LATENCY_DURATION:-2s}
 PORT=${PORT:-18090}
 SINK_PORT=${SINK_PORT:-18787}
 TOKEN=load-test-admin-token-0123456789
 
+if [ $((CONNECTIONS % RUNBOOKS)) -ne 0 ]; then
+    echo "CONNECTIONS ($CONNECTIONS) must be a multiple of RUNBOOKS ($RUNBOOKS)" >&2
+    exit 2
+fi
+if [ "$MANUAL" -ge "$TASKS" ]; then
+    echo "MANUAL ($MANUAL) must be less than TASKS ($TASKS)" >&2
+    exit 2
+fi
 if ! command -v wrk >/dev/null; then
     echo "installing wrk (Debian's package)" >&2
     if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
-cargo build --release -q -p cutover-server -p cutover
-BIN=$PWD/target/release
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q -p cutover-server -p cutover
+    BIN=$PWD/target/release
+fi
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -62,54 +86,111 @@ actions:
       payload: {task: "{{Task.name}}"}
       execution_mode: fire_and_forget
 EOF
-{
-    printf '{"kind":"runbook","name":"Load","tasks":['
-    for i in $(seq 0 $((TASKS - 1))); do
-        [ "$i" -gt 0 ] && printf ','
-        printf '{"id":"t%d","name":"T%d","action":"Sink/Post"}' "$i" "$i"
-    done
-    printf ']}\n'
-} >"$WORK/runbook.json"
-echo "runbook file: $(wc -c <"$WORK/runbook.json") bytes, $TASKS tasks"
-
+# A runbook file of $2 integration tasks `t0…` and $3 manual tasks `m0…`, written to $1.
+runbook_file() {
+    python3 - "$@" <<'EOF'
+import json, sys
+path, fired, manual = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+tasks = [{"id": f"t{i}", "name": f"T{i}", "action": "Sink/Post"} for i in range(fired)]
+tasks += [{"id": f"m{i}", "name": f"M{i}"} for i in range(manual)]
+with open(path, "w") as file:
+    json.dump({"kind": "runbook", "name": path.rsplit("/", 1)[-1], "tasks": tasks}, file, separators=(",", ":"))
+EOF
+}
+# Creates a runbook from file $1 (a new one every time), starts it live, and prints its id.
+create_runbook() {
+    "$BIN/cutover" apply --new --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["result"]["id"])'
+}
 "$BIN/cutover" apply "$WORK/integration.yaml" >/dev/null
-started=$(date +%s%N)
-"$BIN/cutover" apply "$WORK/runbook.json" >/dev/null
-created=$(date +%s%N)
-RUNBOOK=$("$BIN/cutover" runbook list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][-1]["id"])')
-echo "create a runbook of $TASKS tasks: $(((created - started) / 1000000)) ms"
-"$BIN/cutover" runbook start "$RUNBOOK" --mode live >/dev/null
 
-cat >"$WORK/start.lua" <<EOF
-local threads = {}
+runbook_file "$WORK/load.json" $((TASKS - MANUAL)) "$MANUAL"
+echo "runbook file: $(wc -c <"$WORK/load.json") bytes, $TASKS tasks ($MANUAL manual)"
+started=$(date +%s%N)
+BIG=$(create_runbook "$WORK/load.json")
+created=$(date +%s%N)
+echo "create a runbook of $TASKS tasks: $(((created - started) / 1000000)) ms   [$(uptime | sed 's/.*load/load/')]"
+"$BIN/cutover" runbook start "$BIG" --mode live >/dev/null
+RUNBOOK_IDS=("$BIG")
+if [ "$RUNBOOKS" -gt 1 ]; then
+    runbook_file "$WORK/extra.json" "$EXTRA_TASKS" 0
+    for _ in $(seq 2 "$RUNBOOKS"); do
+        id=$(create_runbook "$WORK/extra.json")
+        "$BIN/cutover" runbook start "$id" --mode live >/dev/null
+        RUNBOOK_IDS+=("$id")
+    done
+fi
+
+# A wrk script: thread k (one per connection) sends `POST /api/v1/runbooks/R/tasks/PREFIX<n>/VERB` for n = its first
+# task number, then every `stride` after, where R is the k-th runbook of $3 (round-robin) so no two threads share a
+# task. Writes it to $1.
+wrk_script() {
+    local path=$1 verb=$2 runbooks=$3 prefix=$4 connections=$5
+    local count
+    count=$(wc -w <<<"$runbooks")
+    cat >"$path" <<EOF
+local runbooks = {$(for id in $runbooks; do printf '"%s",' "$id"; done)}
+local count = $count
+local threads = 0
 function setup(thread)
-    thread:set("first", #threads)
-    table.insert(threads, thread)
+    thread:set("runbook", runbooks[(threads % count) + 1])
+    thread:set("first", math.floor(threads / count))
+    threads = threads + 1
 end
 function init(args)
     step = 0
 end
 request = function()
-    local n = first + step * ${CONNECTIONS}
+    local n = first + step * math.floor($connections / count)
     step = step + 1
-    return wrk.format("POST", "/api/v1/runbooks/${RUNBOOK}/tasks/t" .. n .. "/start",
-        {["Authorization"] = "Bearer ${TOKEN}", ["Content-Type"] = "application/json"}, "{}")
+    return wrk.format("POST", "/api/v1/runbooks/" .. runbook .. "/tasks/$prefix" .. n .. "/$verb",
+        {["Authorization"] = "Bearer ${TOKEN}", ["Content-Type"] = "application/json"}, "")
 end
 EOF
-# One wrk thread per connection, so the task numbers of the threads never overlap.
-load_started=$(date +%s%N)
-wrk -t "$CONNECTIONS" -c "$CONNECTIONS" -d "$DURATION" --latency -s "$WORK/start.lua" "$CUTOVER_SERVER" | tee "$WORK/wrk.txt"
-answered=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")
-refused=$(awk '/Non-2xx/ {print $5}' "$WORK/wrk.txt")
-starts=$((answered - ${refused:-0}))
-if [ "${refused:-0}" -gt 0 ]; then
-    echo "note: $refused answers were not 2xx (tasks ran out, or refused): raise TASKS or shorten DURATION" >&2
-fi
+}
+# Runs wrk with $2 connections for $3 on script $1; prints wrk's report and saves it as $1.txt.
+run_wrk() {
+    wrk -t "$2" -c "$2" -d "$3" --latency -s "$1" "$CUTOVER_SERVER" | tee "$1.txt"
+}
+# The 2xx answers of a wrk report.
+answered_2xx() {
+    local answered refused
+    answered=$(awk '/requests in/ {print $1}' "$1")
+    refused=$(awk '/Non-2xx/ {print $5}' "$1")
+    if [ "${refused:-0}" -gt 0 ]; then
+        echo "note: $refused answers were not 2xx (tasks ran out, or refused): raise TASKS or shorten DURATION" >&2
+    fi
+    echo $((answered - ${refused:-0}))
+}
+percentiles() {
+    awk '/^ +50%/ {p50=$2} /^ +90%/ {p90=$2} /^ +99%/ {p99=$2} END {printf "p50 %s, p90 %s, p99 %s", p50, p90, p99}' "$1"
+}
+
+echo "== start and finish of manual tasks in the $TASKS-task runbook, $LATENCY_CONNECTIONS connection(s)"
+wrk_script "$WORK/start_manual.lua" start "$BIG" m "$LATENCY_CONNECTIONS"
+run_wrk "$WORK/start_manual.lua" "$LATENCY_CONNECTIONS" "$LATENCY_DURATION" >/dev/null
+manual_started=$(answered_2xx "$WORK/start_manual.lua.txt")
+echo "task start: $manual_started answered 2xx; $(percentiles "$WORK/start_manual.lua.txt")   [$(uptime | sed 's/.*load/load/')]"
+wrk_script "$WORK/finish_manual.lua" finish "$BIG" m "$LATENCY_CONNECTIONS"
+run_wrk "$WORK/finish_manual.lua" "$LATENCY_CONNECTIONS" "$LATENCY_DURATION" >/dev/null
+manual_finished=$(answered_2xx "$WORK/finish_manual.lua.txt")
+echo "task finish: $manual_finished answered 2xx; $(percentiles "$WORK/finish_manual.lua.txt")   [$(uptime | sed 's/.*load/load/')]"
 
 ended() {
     curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/api/v1/metrics" |
         awk '/^cutover_fires_total/ {sum += $2} END {print sum + 0}'
 }
+echo "== task starts that fire: $CONNECTIONS connections over $RUNBOOKS runbook(s) for $DURATION"
+wrk_script "$WORK/start.lua" start "${RUNBOOK_IDS[*]}" t "$CONNECTIONS"
+if [ -n "${PERF:-}" ]; then
+    perf record -F 499 --call-graph "${PERF_CALL_GRAPH:-dwarf,16384}" -o perf.data -p "$SERVER_PID" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+    PERF_PID=$!
+fi
+load_started=$(date +%s%N)
+run_wrk "$WORK/start.lua" "$CONNECTIONS" "$DURATION"
+starts=$(answered_2xx "$WORK/start.lua.txt")
+wrk_ended=$(date +%s%N)
+[ -n "${PERF_PID:-}" ] && wait "$PERF_PID"
+
 # Wait for every started task's fire to end, at most WAIT seconds, saying how far it got each second.
 WAIT=${WAIT:-120}
 deadline=$(($(date +%s) + WAIT))
@@ -124,11 +205,14 @@ while [ "$done_count" -lt "$starts" ] && [ "$(date +%s)" -lt "$deadline" ]; do
     done_count=$(ended)
 done
 load_ended=$(date +%s%N)
+wrk_ms=$(((wrk_ended - load_started) / 1000000))
 elapsed_ms=$(((load_ended - load_started) / 1000000))
-echo "task starts answered 2xx: $starts; fires ended: $done_count after $elapsed_ms ms"
-echo "fires per second end to end: $((done_count * 1000 / elapsed_ms))"
+echo "task starts answered 2xx: $starts in $wrk_ms ms: $((starts * 1000 / wrk_ms)) starts/s; $(percentiles "$WORK/start.lua.txt")"
+echo "fires ended: $done_count after $elapsed_ms ms: $((done_count * 1000 / elapsed_ms)) fires/s end to end   [$(uptime | sed 's/.*load/load/')]"
 echo "tasks by integration status:"
-"$BIN/cutover" task list "$RUNBOOK" --all --json | python3 -c '
+for id in "${RUNBOOK_IDS[@]}"; do
+    "$BIN/cutover" task list "$id" --all --json | python3 -c '
 import collections, json, sys
-print(dict(collections.Counter(task["integration_status"] for task in json.load(sys.stdin)["items"])))'
-grep -E "cutover_fires_total" <(curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/api/v1/metrics")
+print(sys.argv[1], dict(collections.Counter(task["integration_status"] for task in json.load(sys.stdin)["items"])))' "$id"
+done
+grep -E "^cutover_fires_total" <(curl -fsS -H "Authorization: Bearer $TOKEN" "$CUTOVER_SERVER/api/v1/metrics")

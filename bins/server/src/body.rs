@@ -1,11 +1,13 @@
 //! Request bodies: bounded in size, and parsed so that a malformed body is a 400 naming the parser's line and column,
 //! while a well-formed body with wrong content is a 422 naming the path of every value at fault.
 
+use crate::AppState;
 use crate::error::{ApiError, Detail};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use cutover_integrations_core::EngineError;
 use serde::de::DeserializeOwned;
 
 /// A JSON merge patch (RFC 7396) of a `T`: members replace those of the resource, `null` members remove theirs. It is
@@ -94,10 +96,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for DefinitionBody {
+impl FromRequest<AppState> for DefinitionBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let file = request.uri().query().and_then(|query| {
             url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "file").map(|(_, value)| value)
         });
@@ -112,15 +114,26 @@ impl<S: Send + Sync> FromRequest<S> for DefinitionBody {
             _ => "definition.yaml".to_owned(),
         };
         let bytes = read_body(request, state).await?;
-        let text = String::from_utf8(bytes.to_vec()).map_err(|error| {
-            ApiError::malformed(format!(
-                "the body is not UTF-8: invalid byte at offset {}",
-                error.utf8_error().valid_up_to()
-            ))
-        })?;
-        check_syntax(&name, &text)?;
-        Ok(Self { name, text })
+        // A definition file may be megabytes (a runbook of 100,000 tasks): its text is checked on a blocking thread,
+        // a bounded number at a time, never on an async worker.
+        let _turn = state.syntax_checks.acquire().await.map_err(|_| ApiError::from(EngineError::ShuttingDown))?;
+        tokio::task::spawn_blocking(move || definition_text(name, &bytes)).await.map_err(|error| {
+            tracing::error!(%error, "the syntax check of a definition file stopped");
+            ApiError::internal()
+        })?
     }
+}
+
+/// The text of a definition file: UTF-8, well-formed JSON or YAML as its name says.
+fn definition_text(name: String, bytes: &[u8]) -> Result<DefinitionBody, ApiError> {
+    let text = String::from_utf8(bytes.to_vec()).map_err(|error| {
+        ApiError::malformed(format!(
+            "the body is not UTF-8: invalid byte at offset {}",
+            error.utf8_error().valid_up_to()
+        ))
+    })?;
+    check_syntax(&name, &text)?;
+    Ok(DefinitionBody { name, text })
 }
 
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {

@@ -110,7 +110,8 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", detail.to_string()).with_details(vec![detail])
     }
 
-    fn internal() -> Self {
+    /// 500: a fault of the server, told in its log, not in the answer.
+    pub(crate) fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error; see the server log")
     }
 }

@@ -40,8 +40,30 @@ pub fn app(state: AppState, console: cutover_integrations_console::ConsoleSettin
     router(state).merge(console)
 }
 
-/// The largest request body accepted (definition files included): 1 MiB.
+/// The largest request body accepted, definition files aside (see [`Limits`]): 1 MiB.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The default largest definition file (`POST /definitions`, `POST /runbooks`): 32 MiB, a runbook of several
+/// hundred thousand tasks.
+pub const DEFINITION_LIMIT: usize = 32 * 1024 * 1024;
+
+/// How large request bodies may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Any body but a definition file ([`BODY_LIMIT`] by default).
+    pub body_bytes: usize,
+    /// A definition file ([`DEFINITION_LIMIT`] by default): a large runbook is one file.
+    pub definition_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { body_bytes: BODY_LIMIT, definition_bytes: DEFINITION_LIMIT }
+    }
+}
+
+/// How many definition files have their syntax checked at once (off the async workers); others wait their turn.
+const CONCURRENT_SYNTAX_CHECKS: usize = 2;
 
 /// What every handler shares: the engine, the metrics, and the signal that ends event streams at shutdown.
 #[derive(Debug, Clone)]
@@ -52,14 +74,34 @@ pub struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Becomes `true` when the server shuts down; open event streams end then.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Body size limits.
+    pub(crate) limits: Limits,
+    /// Turns to check a definition file's syntax on a blocking thread.
+    pub(crate) syntax_checks: Arc<tokio::sync::Semaphore>,
+    /// API tokens recently found valid.
+    pub(crate) tokens: Arc<access::TokenCache>,
 }
 
 impl AppState {
-    /// State over an engine, with fresh metrics fed from the engine's events, and a shutdown signal.
+    /// State over an engine, with fresh metrics fed from the engine's events, and a shutdown signal; the default
+    /// [`Limits`].
     ///
     /// Must be called inside a Tokio runtime: the metrics listen to engine events on a task of their own.
     pub fn new(engine: Engine, shutdown: watch::Receiver<bool>) -> Self {
         let metrics = Metrics::spawn(&engine, shutdown.clone());
-        Self { engine, metrics, shutdown }
+        Self {
+            engine,
+            metrics,
+            shutdown,
+            limits: Limits::default(),
+            syntax_checks: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_SYNTAX_CHECKS)),
+            tokens: Arc::new(access::TokenCache::default()),
+        }
+    }
+
+    /// The same state with other body size limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 }

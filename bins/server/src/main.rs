@@ -14,7 +14,7 @@ use cutover_integrations_core::{
     Engine, EngineSettings, LogFilter, read_secret_key_file, replace_secret_key_file, rotate_secret_key,
     secret_key_path,
 };
-use cutover_server::{AppState, app};
+use cutover_server::{AppState, Limits, app};
 use ipnet::IpNet;
 use secrecy::SecretString;
 use std::path::PathBuf;
@@ -52,6 +52,9 @@ struct Args {
     /// Compiled actions the engine keeps in memory for fire steps; past it, one is dropped for each new one.
     #[arg(long, env = "CUTOVER_MAX_CACHED_ACTIONS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_cached_actions: u32,
+    /// The largest definition file `POST /definitions` and `POST /runbooks` take, in bytes (other bodies: 1 MiB).
+    #[arg(long, env = "CUTOVER_MAX_DEFINITION_BYTES", default_value_t = cutover_server::DEFINITION_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1_024..=1_073_741_824))]
+    max_definition_bytes: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -138,7 +141,8 @@ async fn serve(
     let running = engine.start();
     let (shutdown, stopping) = watch::channel(false);
     let console = ConsoleSettings::for_public_url(&public_url);
-    let app = app(AppState::new(engine, stopping), console);
+    let limits = Limits { definition_bytes: args.max_definition_bytes as usize, ..Limits::default() };
+    let app = app(AppState::new(engine, stopping).with_limits(limits), console);
     tracing::info!(
         %address,
         public_url = %public_url,

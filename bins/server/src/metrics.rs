@@ -208,13 +208,9 @@ impl Metrics {
             loop {
                 let Ok(page) = engine.runbook_page(&query).await else { return };
                 for listing in &page.runbooks {
-                    let Ok(view) = engine.runbook(listing.id).await else { continue };
-                    for task in view.state.tasks() {
-                        let status = task.state.integration_status();
-                        if is_active(status) {
-                            active.insert((listing.id, task.plan.id.clone()), status);
-                        }
-                    }
+                    // Only the tasks with a fire under way are copied, not the runbook.
+                    let Ok(tasks) = engine.tasks_with_integration_status(listing.id, ACTIVE).await else { continue };
+                    active.extend(tasks.into_iter().map(|(task, status)| ((listing.id, task), status)));
                 }
                 match page.runbooks.last() {
                     Some(last) if page.more => query.after = Some(last.id),
@@ -242,8 +238,9 @@ impl Metrics {
 
     /// Reads what an ended fire's counts by integration and its attempt durations need.
     async fn detail(&self, engine: &Engine, ended: EndedFire) {
-        // One task read alone: copying the whole runbook per ended fire is too slow on large runbooks.
-        let integration = match engine.task(ended.runbook, &ended.task).await {
+        // One task read alone from the engine's copy: neither the runbook copied nor the store asked (a task's
+        // action does not change once its runbook runs).
+        let integration = match engine.task_as_committed(ended.runbook, &ended.task).await {
             Ok(snapshot) => snapshot.plan.action.map(|action| action.reference.integration),
             Err(_) => None,
         };
@@ -340,8 +337,12 @@ impl Metrics {
     }
 }
 
+/// The integration statuses of a fire under way.
+const ACTIVE: &[IntegrationStatus] =
+    &[IntegrationStatus::Pending, IntegrationStatus::Running, IntegrationStatus::Waiting];
+
 fn is_active(status: IntegrationStatus) -> bool {
-    matches!(status, IntegrationStatus::Pending | IntegrationStatus::Running | IntegrationStatus::Waiting)
+    ACTIVE.contains(&status)
 }
 
 fn outcome_name(status: IntegrationStatus) -> Option<&'static str> {

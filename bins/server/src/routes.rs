@@ -9,7 +9,7 @@ use crate::handlers::{
     tasks, users,
 };
 use crate::views::{self, Page};
-use crate::{AppState, BODY_LIMIT, paging};
+use crate::{AppState, paging};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
@@ -908,14 +908,19 @@ pub fn router(state: AppState) -> Router {
     let mut api = Router::new();
     for route in ROUTES {
         let guard = Guard { state: state.clone(), access: route.access };
-        let method_router = (route.handler)().route_layer(middleware::from_fn_with_state(guard, access::require));
+        let mut method_router = (route.handler)();
+        if let Body::Definition { .. } = route.body {
+            // A definition file may be a runbook of many thousand tasks: its own, larger limit.
+            method_router = method_router.layer(DefaultBodyLimit::max(state.limits.definition_bytes));
+        }
+        let method_router = method_router.route_layer(middleware::from_fn_with_state(guard, access::require));
         api = api.route(route.path, method_router);
     }
     Router::new()
         .nest(API_PREFIX, api)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track_requests))
         .layer(middleware::from_fn(crate::log_requests))
         .with_state(state)

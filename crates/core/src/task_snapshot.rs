@@ -7,7 +7,8 @@
 
 use crate::engine::Engine;
 use crate::error::EngineError;
-use cutover_integrations_model::Task;
+use crate::stored_runbook::Loaded;
+use cutover_integrations_model::{IntegrationStatus, Task};
 use cutover_integrations_runbook::{TaskPlan, TaskState};
 use cutover_integrations_store::RunbookId;
 
@@ -32,18 +33,56 @@ impl Engine {
     /// One task of a runbook, copied alone; [`EngineError::NotFound`] for an unknown runbook or task.
     pub async fn task(&self, runbook: RunbookId, task: &str) -> Result<TaskSnapshot, EngineError> {
         let loaded = self.load_fresh(runbook).await?;
-        let not_found = || EngineError::NotFound { what: "task", id: format!("{runbook}/{task}") };
-        let index = loaded.state.plan().index_of(task).ok_or_else(not_found)?;
-        let found = loaded.state.task(task).ok_or_else(not_found)?;
-        // Plan positions are definition positions: the definition is found by index, not searched.
-        let definition = loaded.definition.tasks.get(index as usize).filter(|defined| defined.id == task);
-        Ok(TaskSnapshot {
-            runbook,
-            version: loaded.version,
-            definition: definition.ok_or_else(not_found)?.clone(),
-            plan: found.plan.clone(),
-            state: found.state.clone(),
-            missing_fields: loaded.state.missing_required_fields(task).unwrap_or_default(),
-        })
+        snapshot(&loaded, runbook, task)
     }
+
+    /// One task as this engine last committed or read its runbook, without asking the store whether another engine
+    /// changed it since (read from the store when this engine holds no copy): the answer to a command this engine
+    /// just committed, which the copy holds, at no store round trip. [`Engine::task`] reads what is stored now.
+    pub async fn task_as_committed(&self, runbook: RunbookId, task: &str) -> Result<TaskSnapshot, EngineError> {
+        let slot = self.slot(runbook);
+        {
+            // Copied under the lock: a commit waiting for it then finds the runbook held by nobody else, and
+            // changes it in place rather than copying it whole.
+            let cached = slot.cached.lock().await;
+            if let Some(loaded) = cached.as_ref() {
+                return snapshot(loaded, runbook, task);
+            }
+        }
+        self.task(runbook, task).await
+    }
+
+    /// The tasks of a runbook whose integration status is one of `statuses`, with it, in definition order; the
+    /// runbook is not copied (a gauge of fires under way reads this for every active runbook).
+    pub async fn tasks_with_integration_status(
+        &self,
+        runbook: RunbookId,
+        statuses: &[IntegrationStatus],
+    ) -> Result<Vec<(String, IntegrationStatus)>, EngineError> {
+        let loaded = self.load_fresh(runbook).await?;
+        Ok(loaded
+            .state
+            .tasks()
+            .filter_map(|task| {
+                let status = task.state.integration_status();
+                statuses.contains(&status).then(|| (task.plan.id.clone(), status))
+            })
+            .collect())
+    }
+}
+
+fn snapshot(loaded: &Loaded, runbook: RunbookId, task: &str) -> Result<TaskSnapshot, EngineError> {
+    let not_found = || EngineError::NotFound { what: "task", id: format!("{runbook}/{task}") };
+    let index = loaded.state.plan().index_of(task).ok_or_else(not_found)?;
+    let found = loaded.state.task(task).ok_or_else(not_found)?;
+    // Plan positions are definition positions: the definition is found by index, not searched.
+    let definition = loaded.definition.tasks.get(index as usize).filter(|defined| defined.id == task);
+    Ok(TaskSnapshot {
+        runbook,
+        version: loaded.version,
+        definition: definition.ok_or_else(not_found)?.clone(),
+        plan: found.plan.clone(),
+        state: found.state.clone(),
+        missing_fields: loaded.state.missing_required_fields(task).unwrap_or_default(),
+    })
 }

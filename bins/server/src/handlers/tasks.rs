@@ -114,6 +114,13 @@ async fn one_task(
     Ok(tagged(request, status, snapshot.version, views::task_snapshot(&snapshot)))
 }
 
+/// The answer to a command about one task: the task as the engine committed it (no store round trip), with its
+/// `ETag`.
+async fn commanded_task(state: &AppState, id: RunbookId, task: &str) -> Result<Response, ApiError> {
+    let snapshot = state.engine.task_as_committed(id, task).await?;
+    Ok(tagged(&HeaderMap::new(), StatusCode::OK, snapshot.version, views::task_snapshot(&snapshot)))
+}
+
 /// A page of a runbook's tasks in definition order; `?stage=` and `?integration_status=` filter them.
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -164,7 +171,7 @@ pub(crate) async fn set_fields(
     let id = runbook_id(&id)?;
     let target = FieldTarget::Task(task.clone());
     state.engine.set_custom_fields_if(id, target, body.custom_fields, &actor(&user), expected).await?;
-    one_task(&state, &HeaderMap::new(), StatusCode::OK, id, &task).await
+    commanded_task(&state, id, &task).await
 }
 
 /// Starts a startable task (firing its action); `force` starts before a fixed start time (runbook admins).
@@ -235,7 +242,7 @@ async fn task_command(
 ) -> Result<Response, ApiError> {
     let id = runbook_id(id)?;
     state.engine.command(id, command, &actor(user)).await?;
-    one_task(state, &HeaderMap::new(), StatusCode::OK, id, task).await
+    commanded_task(state, id, task).await
 }
 
 /// Adds a task (a task definition) to a runbook in planning: 201 with the task.
