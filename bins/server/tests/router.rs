@@ -10,7 +10,7 @@ use cutover_integrations_core::store::NewUser;
 use cutover_integrations_core::{Engine, EngineSettings, RunningEngine};
 use cutover_integrations_test_support::fresh_sqlite_url;
 use cutover_integrations_test_support::held_endpoint::held_endpoint;
-use cutover_server::{Access, AppState, ROUTES, router};
+use cutover_server::{Access, AppState, Limits, ROUTES, router};
 use futures::StreamExt as _;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
@@ -1353,9 +1353,39 @@ async fn health_metrics_and_openapi_are_public() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_are_bounded_and_unknown_routes_answer_json() {
     let app = app().await;
-    let huge = format!("kind: integration\nname: x\n# {}\n", "x".repeat(cutover_server::BODY_LIMIT));
-    let too_big = app.yaml("/api/v1/definitions", Role::IntegrationsAdmin, &huge).await;
-    expect(&too_big, StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"));
+    // A definition file has its own, larger limit than other bodies; both are settings.
+    let big_definition = format!("kind: integration\nname: x\n# {}\n", "x".repeat(cutover_server::BODY_LIMIT));
+    let big_json = json!({"name": "x".repeat(cutover_server::BODY_LIMIT), "email": "a@example.com", "roles": []});
+    let (_small_stop, small_stopping) = watch::channel(false);
+    let small = Limits { definition_bytes: 64 * 1024, ..Limits::default() };
+    let small_router = router(AppState::new(app.engine.clone(), small_stopping).with_limits(small));
+    let admin = &app.tokens[&Role::Admin];
+    let cases = [
+        (&app.router, "/api/v1/definitions", "application/yaml", big_definition.clone(), StatusCode::OK),
+        (
+            &small_router,
+            "/api/v1/definitions",
+            "application/yaml",
+            big_definition.clone(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (&small_router, "/api/v1/runbooks", "application/yaml", big_definition, StatusCode::PAYLOAD_TOO_LARGE),
+        (&app.router, "/api/v1/users", "application/json", big_json.to_string(), StatusCode::PAYLOAD_TOO_LARGE),
+    ];
+    for (router, path, content_type, body, status) in cases {
+        let request = Request::post(path)
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), status, "{path}");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let answer: Value = serde_json::from_slice(&bytes).expect("JSON");
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            assert_eq!(answer["error"]["code"], "body_too_large", "{path}");
+        }
+    }
     expect(&app.send("GET", "/api/v1/nothing", None, None).await, StatusCode::NOT_FOUND, Some("not_found"));
     expect(&app.send("GET", "/elsewhere", None, None).await, StatusCode::NOT_FOUND, Some("not_found"));
     expect(
