@@ -19,7 +19,7 @@
 #   bash benches/server_load.sh                  # TASKS=100000 CONNECTIONS=32 RUNBOOKS=1 DURATION=3s
 #   TASKS=16000 CONNECTIONS=64 RUNBOOKS=4 DURATION=2s bash benches/server_load.sh
 #   BIN=/tmp/baseline bash benches/server_load.sh    # binaries built elsewhere (a baseline), no build
-#   PERF=1 bash benches/server_load.sh           # `perf record` (DWARF call graphs) on the server during step 3
+#   PERF=1 bash benches/server_load.sh           # `perf record` (DWARF) on the server during step 3, to $PERF_DATA
 # The runbook file goes to `POST /runbooks`, whose limit is the server's `--max-definition-bytes` (32 MiB by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -193,7 +193,7 @@ ended() {
 echo "== task starts that fire: $CONNECTIONS connections over $RUNBOOKS runbook(s) for $DURATION"
 wrk_script "$WORK/start.lua" start "${RUNBOOK_IDS[*]}" t "$CONNECTIONS" "$FIRED_LIMIT"
 if [ -n "${PERF:-}" ]; then
-    perf record -F 499 --call-graph "${PERF_CALL_GRAPH:-dwarf,16384}" -o perf.data -p "$SERVER_PID" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+    perf record -F 499 --call-graph "${PERF_CALL_GRAPH:-dwarf,16384}" -o "${PERF_DATA:-${TMPDIR:-/tmp}/server_load.perf.data}" -p "$SERVER_PID" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
     PERF_PID=$!
 fi
 load_started=$(date +%s%N)
