@@ -250,11 +250,11 @@ impl Metrics {
         if ended.status == IntegrationStatus::NotSent {
             return;
         }
-        let Ok(fires) = engine.task_actions_log(ended.runbook, &ended.task).await else { return };
-        let durations: Vec<f64> = fires
+        // That fire's log alone (the task's other fires and the runbook are not read).
+        let Ok(Some(fire)) = engine.fire_log(ended.runbook, &ended.task, ended.fire).await else { return };
+        let durations: Vec<f64> = fire
+            .entries
             .iter()
-            .filter(|logged| logged.number == ended.fire)
-            .flat_map(|logged| &logged.entries)
             .filter_map(|entry| match entry {
                 LogEntry::Attempt(attempt) => Some(attempt.duration_seconds()),
                 LogEntry::Note(_) => None,

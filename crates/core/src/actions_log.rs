@@ -5,7 +5,7 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::fire_doc::{FireDoc, FireOutcome};
 use cutover_integrations_http::LogEntry;
-use cutover_integrations_store::{FireId, FireStatus, RunbookId};
+use cutover_integrations_store::{FireId, FireRecord, FireStatus, RunbookId};
 use serde::Serialize;
 
 /// One fire of a task with its log.
@@ -36,21 +36,45 @@ impl Engine {
         // Cancel notices are fire rows of their own; their entries are logged on the fire they cancel, so only the
         // action's fires are listed.
         for fire in self.inner.store.task_fires(runbook, task).await? {
-            let Some(number) = fire.kind.action() else { continue };
-            let doc = FireDoc::parse(&fire.state)?;
-            let mut entries = Vec::new();
-            for record in self.inner.store.actions_log(fire.id).await? {
-                entries.push(serde_json::from_str(&record.record).map_err(EngineError::corrupt("actions log record"))?);
+            if let Some(view) = self.fire_log_view(fire).await? {
+                fires.push(view);
             }
-            fires.push(FireLogView {
-                fire_id: fire.id,
-                number: number.get(),
-                idempotency_key: fire.idempotency_key,
-                status: fire.status,
-                outcome: doc.outcome,
-                entries,
-            });
         }
         Ok(fires)
+    }
+
+    /// Fire `number` of a task with its log, as [`Engine::task_actions_log`] lists it; `None` when the task has no
+    /// such fire (or does not exist). Only that fire's log is read, and the runbook is not: what a fire's end needs
+    /// (the server's attempt duration histogram), at two store queries whatever the runbook's size.
+    pub async fn fire_log(
+        &self,
+        runbook: RunbookId,
+        task: &str,
+        number: u32,
+    ) -> Result<Option<FireLogView>, EngineError> {
+        let fires = self.inner.store.task_fires(runbook, task).await?;
+        let Some(fire) = fires.into_iter().find(|fire| fire.kind.action().is_some_and(|found| found.get() == number))
+        else {
+            return Ok(None);
+        };
+        self.fire_log_view(fire).await
+    }
+
+    /// An action's fire with its parsed log; `None` for a cancel notice.
+    async fn fire_log_view(&self, fire: FireRecord) -> Result<Option<FireLogView>, EngineError> {
+        let Some(number) = fire.kind.action() else { return Ok(None) };
+        let doc = FireDoc::parse(&fire.state)?;
+        let mut entries = Vec::new();
+        for record in self.inner.store.actions_log(fire.id).await? {
+            entries.push(serde_json::from_str(&record.record).map_err(EngineError::corrupt("actions log record"))?);
+        }
+        Ok(Some(FireLogView {
+            fire_id: fire.id,
+            number: number.get(),
+            idempotency_key: fire.idempotency_key,
+            status: fire.status,
+            outcome: doc.outcome,
+            entries,
+        }))
     }
 }

@@ -63,6 +63,12 @@ async fn every_fire_is_listed_with_its_redacted_attempts() {
     assert!(!text.contains("hook-secret-4321"), "the token is redacted: {text}");
     assert!(text.contains("[REDACTED]"), "{text}");
 
+    // One fire read alone is the same as in the task's log; a fire the task does not have is none.
+    let alone = engine.fire_log(runbook, "announce", 1).await.expect("the fire");
+    assert_eq!(alone.as_ref(), log.first());
+    for (task, number) in [("announce", 2), ("deploy", 1), ("nope", 1)] {
+        assert_eq!(engine.fire_log(runbook, task, number).await.expect("no fire"), None, "{task} {number}");
+    }
     assert!(engine.task_actions_log(runbook, "deploy").await.expect("a manual task").is_empty());
     let missing = engine.task_actions_log(runbook, "nope").await;
     assert!(matches!(missing, Err(EngineError::NotFound { what: "task", .. })), "{missing:?}");
