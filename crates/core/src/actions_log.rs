@@ -29,7 +29,7 @@ impl Engine {
     /// The actions log of a task: its fires, oldest first, each with its entries. The task must exist.
     pub async fn task_actions_log(&self, runbook: RunbookId, task: &str) -> Result<Vec<FireLogView>, EngineError> {
         // Only whether the task exists: the runbook is not copied (a fire's end reads this log for metrics).
-        if self.load_fresh(runbook).await?.state.task(task).is_none() {
+        if self.inner.commits.load_fresh(runbook).await?.state.task(task).is_none() {
             return Err(EngineError::NotFound { what: "task", id: format!("{runbook}/{task}") });
         }
         let mut fires = Vec::new();

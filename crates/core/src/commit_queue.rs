@@ -13,32 +13,39 @@
 //!
 //! Who commits: a fire's report is committed by the fire's own task when no commit of the runbook is under way (the
 //! common case of a lone change costs no hand-over to another task), otherwise by the task already committing. A
-//! command from outside ([`Engine::command`]) is committed by a spawned task, so that a caller who stops waiting (an
-//! HTTP client that went away) never interrupts a commit that carries other changes; should a committing task be
-//! dropped anyway, the queue is handed to a new task.
+//! command from outside ([`Engine::command`](crate::Engine::command)) is committed by a spawned task, so that a
+//! caller who stops waiting (an HTTP client that went away) never interrupts a commit that carries other changes;
+//! should a committing task be dropped anyway, the queue is handed to a new task.
+//!
+//! A component that owns its state: [`CommitQueue`] keeps the runbooks this engine holds in memory and is given what
+//! it uses (the store, the clock, the dispatcher it hands new fires to, the event log it tells of committed events);
+//! it knows nothing of the engine, which builds it (`engine.rs`) and calls it.
 
-use crate::engine::Engine;
+use crate::dispatcher::Dispatcher;
 use crate::error::EngineError;
+use crate::event_log::EventLog;
 use crate::events::EngineEvent;
 use crate::fire_doc::FireDoc;
 use crate::fire_inputs::{LocalFire, TaskInputs};
 use crate::stored_runbook::Loaded;
+use cutover_integrations_http::Timer;
 use cutover_integrations_model::RunbookStage;
 use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookError};
 use cutover_integrations_store::{
     Commit, Committed, FireKind, FireRecord, FireStatus, FireUpdate, NewEvent, NewFire, NewLogRecord, NewTimer,
-    RunbookId, RunbookRecord, RunbookWrite, StoreError, TimerId,
+    RunbookId, RunbookRecord, RunbookWrite, Store, StoreError, TimerId,
 };
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// At most this many changes go into one commit (a SQLite statement takes a bounded number of parameters).
 const MAX_BATCH: usize = 128;
 
-/// How many entries the engine's caches hold ([`Engine::cached`]).
+/// How many entries the engine's caches hold ([`Engine::cached`](crate::Engine::cached)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSizes {
     /// Runbook states.
@@ -89,9 +96,33 @@ enum Committer {
     Spawned,
 }
 
+/// The commit queue of an engine; see the module documentation.
+pub(crate) struct CommitQueue {
+    store: Arc<dyn Store>,
+    timer: Arc<dyn Timer>,
+    /// Where new fires leased to this engine go, and whether they are leased to it at all.
+    dispatcher: Arc<Dispatcher>,
+    /// Told of the events each commit wrote.
+    event_log: Arc<EventLog>,
+    settings: CommitSettings,
+    /// Per runbook, the cached state and the queue of changes to commit.
+    runbooks: Mutex<HashMap<RunbookId, Arc<RunbookSlot>>>,
+}
+
+/// What a commit queue is told of its engine's settings.
+pub(crate) struct CommitSettings {
+    /// The engine's name: the owner of the leases of the fires it creates while its dispatcher runs.
+    pub(crate) engine_name: String,
+    /// How long those leases last.
+    pub(crate) lease: Duration,
+    /// At most this many runbooks are kept
+    /// ([`EngineSettings::max_cached_runbooks`](crate::EngineSettings::max_cached_runbooks)).
+    pub(crate) max_cached_runbooks: usize,
+}
+
 /// Hands the queue to a new task if the committing one is dropped before the queue is empty.
 struct Handover<'a> {
-    engine: &'a Engine,
+    queue: &'a Arc<CommitQueue>,
     id: RunbookId,
     slot: &'a Arc<RunbookSlot>,
     done: bool,
@@ -105,8 +136,8 @@ impl Drop for Handover<'_> {
         // No runtime left (it is shutting down): nothing runs any more, and what was not committed is not lost
         // either, as fires' leases bring their work back.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let (engine, id, slot) = (self.engine.clone(), self.id, self.slot.clone());
-        runtime.spawn(async move { engine.commit_queue(id, slot).await });
+        let (queue, id, slot) = (self.queue.clone(), self.id, self.slot.clone());
+        runtime.spawn(async move { queue.commit_queue(id, slot).await });
     }
 }
 
@@ -191,23 +222,39 @@ struct Landed {
     local_fires: Vec<NewFire>,
 }
 
-impl Engine {
+impl CommitQueue {
+    /// A commit queue over `store` holding no runbook yet; new fires go to `dispatcher`, committed events are told to
+    /// `event_log`.
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        timer: Arc<dyn Timer>,
+        dispatcher: Arc<Dispatcher>,
+        event_log: Arc<EventLog>,
+        settings: CommitSettings,
+    ) -> Self {
+        Self { store, timer, dispatcher, event_log, settings, runbooks: Mutex::new(HashMap::new()) }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.timer.now()
+    }
+
     /// Applies `change` to a runbook and commits it (with whatever else is queued for the runbook) in a spawned task;
     /// returns the events it caused, or the refusal.
-    pub(crate) async fn apply(&self, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
+    pub(crate) async fn apply(self: &Arc<Self>, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
         self.enqueue(id, change, Committer::Spawned).await
     }
 
-    /// Like [`Engine::apply`], committing in the calling task when no commit of the runbook is under way: for fire
-    /// reports, whose tasks are not cancelled.
-    pub(crate) async fn apply_here(&self, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
+    /// Like [`CommitQueue::apply`], committing in the calling task when no commit of the runbook is under way: for
+    /// fire reports, whose tasks are not cancelled.
+    pub(crate) async fn apply_here(self: &Arc<Self>, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
         self.enqueue(id, change, Committer::Caller).await
     }
 
-    /// Like [`Engine::apply_here`] for changes queued together, so that they land in one commit (unless a batch is
-    /// full); answered in their order.
+    /// Like [`CommitQueue::apply_here`] for changes queued together, so that they land in one commit (unless a batch
+    /// is full); answered in their order.
     pub(crate) async fn apply_all_here(
-        &self,
+        self: &Arc<Self>,
         id: RunbookId,
         changes: Vec<Change>,
     ) -> Vec<Result<Vec<Event>, EngineError>> {
@@ -233,7 +280,12 @@ impl Engine {
         results
     }
 
-    async fn enqueue(&self, id: RunbookId, change: Change, committer: Committer) -> Result<Vec<Event>, EngineError> {
+    async fn enqueue(
+        self: &Arc<Self>,
+        id: RunbookId,
+        change: Change,
+        committer: Committer,
+    ) -> Result<Vec<Event>, EngineError> {
         let slot = self.slot(id);
         let (reply, answer) = oneshot::channel();
         lock(&slot.queue).push(Pending { change, reply });
@@ -241,8 +293,8 @@ impl Engine {
             match committer {
                 Committer::Caller => self.commit_queue(id, slot).await,
                 Committer::Spawned => {
-                    let engine = self.clone();
-                    tokio::spawn(async move { engine.commit_queue(id, slot).await });
+                    let queue = self.clone();
+                    tokio::spawn(async move { queue.commit_queue(id, slot).await });
                 }
             }
         }
@@ -251,8 +303,8 @@ impl Engine {
     }
 
     /// Commits the queue of one runbook until it is empty.
-    async fn commit_queue(&self, id: RunbookId, slot: Arc<RunbookSlot>) {
-        let mut handover = Handover { engine: self, id, slot: &slot, done: false };
+    async fn commit_queue(self: &Arc<Self>, id: RunbookId, slot: Arc<RunbookSlot>) {
+        let mut handover = Handover { queue: self, id, slot: &slot, done: false };
         loop {
             let batch: Vec<Pending> = {
                 let mut queue = lock(&slot.queue);
@@ -323,7 +375,7 @@ impl Engine {
                 }
             }
         };
-        let result = self.inner.store.commit_runbook(commit, &mut rebuild).await;
+        let result = self.store.commit_runbook(commit, &mut rebuild).await;
         match result {
             Ok(Some(committed)) => {
                 let (mut loaded, landed) = match rebuilt {
@@ -384,8 +436,8 @@ impl Engine {
         let mut outcomes = Vec::with_capacity(changes.len());
         // New fires are leased to this engine and handed to its dispatcher in memory, when it runs one; otherwise
         // they are left for any engine's dispatcher to claim.
-        let lease = self.inner.dispatcher.is_running().then(|| {
-            (self.inner.settings.name.clone(), now.as_millisecond() + self.inner.settings.lease.as_millis() as i64)
+        let lease = self.dispatcher.is_running().then(|| {
+            (self.settings.engine_name.clone(), now.as_millisecond() + self.settings.lease.as_millis() as i64)
         });
         let mut changed = false;
         // Whatever a failed batch left recorded is not this batch's.
@@ -437,7 +489,7 @@ impl Engine {
                 published.extend(events.iter().map(|event| EngineEvent { runbook: id, event: event.clone() }));
             }
         }
-        self.publish_committed(published, committed.event_ids.last().copied());
+        self.event_log.publish_committed(published, committed.event_ids.last().copied());
         for (fire, id_of_fire) in landed.local_fires.iter().zip(fire_ids) {
             let record = FireRecord {
                 id: *id_of_fire,
@@ -453,23 +505,23 @@ impl Engine {
                 callback_token_hash: None,
             };
             match TaskInputs::of(runbook, &record) {
-                Ok(inputs) => self.inner.dispatcher.hand_over(LocalFire { record, inputs }),
+                Ok(inputs) => self.dispatcher.hand_over(LocalFire { record, inputs }),
                 // Not in the runbook it was created in: left to its lease, claimed again, and failed there.
                 Err(error) => tracing::warn!(%error, fire = record.id.0, "a new fire's task is missing"),
             }
         }
         if fire_ids.len() > landed.local_fires.len() {
             // Fires for any engine to claim: this engine's dispatcher (if any) looks now rather than at its next tick.
-            self.inner.dispatcher.wake();
+            self.dispatcher.wake();
         }
     }
 
     pub(crate) fn slot(&self, id: RunbookId) -> Arc<RunbookSlot> {
-        let mut runbooks = self.inner.runbooks.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut runbooks = self.runbooks.lock().unwrap_or_else(PoisonError::into_inner);
         let slot = match runbooks.get(&id) {
             Some(slot) => slot.clone(),
             None => {
-                let limit = self.inner.settings.max_cached_runbooks.max(1);
+                let limit = self.settings.max_cached_runbooks.max(1);
                 if runbooks.len() >= limit {
                     evict(&mut runbooks, limit);
                 }
@@ -480,14 +532,9 @@ impl Engine {
         slot
     }
 
-    /// How many runbooks this engine keeps in memory now (see [`EngineSettings::max_cached_runbooks`]), and how many
-    /// compiled actions ([`EngineSettings::max_cached_actions`]).
-    ///
-    /// [`EngineSettings::max_cached_runbooks`]: crate::EngineSettings::max_cached_runbooks
-    /// [`EngineSettings::max_cached_actions`]: crate::EngineSettings::max_cached_actions
-    pub fn cached(&self) -> CacheSizes {
-        let runbooks = self.inner.runbooks.lock().unwrap_or_else(PoisonError::into_inner).len();
-        CacheSizes { runbooks, actions: self.inner.catalog.cached_actions() }
+    /// How many runbooks are kept in memory now.
+    pub(crate) fn cached_runbooks(&self) -> usize {
+        self.runbooks.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// The runbook as stored now: the cached state if its version is still the stored one (one small query), else
@@ -496,7 +543,7 @@ impl Engine {
         let slot = self.slot(id);
         let mut cached = slot.cached.lock().await;
         let loaded = match cached.as_ref() {
-            Some(known) => match self.inner.store.runbook_if_changed(id, known.version).await? {
+            Some(known) => match self.store.runbook_if_changed(id, known.version).await? {
                 None => return Ok(known.clone()),
                 Some(changes) if changes.version > known.version => Arc::new(known.with_changes(&changes)?),
                 // Older than known (a database restored from a backup): read whole.
@@ -510,7 +557,6 @@ impl Engine {
 
     async fn read(&self, id: RunbookId) -> Result<Loaded, EngineError> {
         let record = self
-            .inner
             .store
             .runbook(id)
             .await?

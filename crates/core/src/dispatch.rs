@@ -202,7 +202,7 @@ impl Engine {
             extra: vec![ExtraWrite::DeleteTimer(timer.id)],
             ..Change::command(Command::TimePassed, &Actor::engine())
         };
-        self.apply(timer.runbook_id, change).await?;
+        self.inner.commits.apply(timer.runbook_id, change).await?;
         Ok(())
     }
 
@@ -230,7 +230,7 @@ impl Engine {
         // may come from another engine's commit: the cache is checked against the store first.
         let inputs = match origin {
             Origin::Local(inputs) => inputs,
-            Origin::Claimed => TaskInputs::of(&*self.load_fresh(fire.runbook_id).await?, &fire)?,
+            Origin::Claimed => TaskInputs::of(&*self.inner.commits.load_fresh(fire.runbook_id).await?, &fire)?,
         };
         if !inputs.current {
             // Cancelled, refired or ended meanwhile: the fire stops here, unsent.
@@ -266,7 +266,7 @@ impl Engine {
                 FireGuard::Lease(self.inner.settings.name.clone()),
             )?;
             let command = Command::FireNotSent { task: task_id, fire: number };
-            self.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
+            self.inner.commits.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
             return Ok(());
         }
         // The first request of a fire makes its task `running`.
@@ -289,7 +289,8 @@ impl Engine {
     fn report_in_flight(&self, fire: &FireRecord, report: Command) -> JoinHandle<()> {
         let (engine, runbook, id) = (self.clone(), fire.runbook_id, fire.id);
         tokio::spawn(async move {
-            if let Err(error) = engine.apply_here(runbook, Change::fire_report(report, Vec::new())).await {
+            if let Err(error) = engine.inner.commits.apply_here(runbook, Change::fire_report(report, Vec::new())).await
+            {
                 tracing::debug!(%error, fire = id.0, "a progress report was not recorded");
             }
         })
@@ -403,7 +404,7 @@ impl Engine {
                 }
                 None => vec![Change::fire_report(running, writes)],
             };
-            for answer in self.apply_all_here(fire.runbook_id, changes).await {
+            for answer in self.inner.commits.apply_all_here(fire.runbook_id, changes).await {
                 answer?;
             }
             return Ok(());
@@ -413,7 +414,7 @@ impl Engine {
         };
         // A progress report the task has already absorbed, or an outcome for a fire the task no longer runs
         // (cancelled, skipped, refired), leaves the runbook as it is; the fire's own record is kept.
-        self.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
+        self.inner.commits.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
         Ok(())
     }
 
@@ -493,7 +494,7 @@ impl Engine {
                 id: format!("{}/{}{of}", fire.runbook_id, fire.task_id),
             })?;
         let original_doc = FireDoc::parse(&original.state)?;
-        let inputs = TaskInputs::of(&*self.load_fresh(fire.runbook_id).await?, &original)?;
+        let inputs = TaskInputs::of(&*self.inner.commits.load_fresh(fire.runbook_id).await?, &original)?;
         let Some(state) = original_doc.executor else {
             doc.outcome = Some(FireOutcome::Undelivered);
             return self
@@ -616,7 +617,7 @@ impl Engine {
         let Some(state) = doc.executor.clone().filter(|_| fire.status == FireStatus::Waiting) else {
             return Err(EngineError::FireNotWaiting { fire: fire_id.0, state: "not sent yet".to_owned() });
         };
-        let loaded = self.load_fresh(fire.runbook_id).await?;
+        let loaded = self.inner.commits.load_fresh(fire.runbook_id).await?;
         let inputs = TaskInputs::of(&loaded, &fire)?;
         if !inputs.current {
             // Cancelled (or skipped, or refired) while it waited: it ends here, and so does every later callback.

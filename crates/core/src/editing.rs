@@ -360,7 +360,7 @@ impl Engine {
         }
         let mut change = Change::command(Command::SetCustomFields { target, values }, actor);
         change.expected_version = expected_version;
-        self.apply(runbook, change).await
+        self.inner.commits.apply(runbook, change).await
     }
 
     /// The stored integrations (without their custom fields) and every stored custom field, as JSON definition files

@@ -5,7 +5,7 @@
 use crate::api_token::{MintedToken, hash_token, mint_token};
 use crate::catalog::Catalog;
 use crate::command::UserCommand;
-use crate::commit_queue::{Change, RunbookSlot};
+use crate::commit_queue::{CacheSizes, Change, CommitQueue, CommitSettings};
 use crate::config::{EngineBuilder, EngineSettings};
 use crate::dispatcher::Dispatcher;
 use crate::error::EngineError;
@@ -19,13 +19,13 @@ use cutover_integrations_model::{
 };
 use cutover_integrations_runbook::{Actor, Event, RunbookPlan, RunbookState};
 use cutover_integrations_store::{
-    IntegrationId, IntegrationRecord, NewRunbook, NewUser, RunbookId, RunbookSummary, Store, User,
+    EventBounds, IntegrationId, IntegrationRecord, NewRunbook, NewUser, RunbookId, RunbookSummary, Store, StoredEvent,
+    User,
 };
 use cutover_integrations_template::Checker;
 use jiff::Timestamp;
-use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// The engine. Cheap to clone: clones share one engine.
 #[derive(Clone)]
@@ -46,15 +46,14 @@ pub(crate) struct Inner {
     pub(crate) callbacks: CallbackAuthority,
     pub(crate) timer: Arc<dyn Timer>,
     pub(crate) settings: EngineSettings,
-    pub(crate) events: broadcast::Sender<EngineEvent>,
-    /// The durable event log's last written id and pruning (see `event_log.rs`).
-    pub(crate) event_log: crate::event_log::EventLog,
-    /// Per runbook, the cached state and the queue of changes to commit (see `commit_queue.rs`).
-    pub(crate) runbooks: std::sync::Mutex<HashMap<RunbookId, Arc<RunbookSlot>>>,
+    /// Listeners of events, the durable event log's last written id and pruning (see `event_log.rs`).
+    pub(crate) event_log: Arc<crate::event_log::EventLog>,
+    /// The runbooks kept in memory and their queues of changes to commit (see `commit_queue.rs`).
+    pub(crate) commits: Arc<CommitQueue>,
     /// Compiled actions and system parameters, so that fire steps do not read them from the store.
     pub(crate) catalog: Catalog,
     /// The dispatcher's state (see `dispatcher.rs`): running or stopping, slots, fires in flight, wake-up.
-    pub(crate) dispatcher: Dispatcher,
+    pub(crate) dispatcher: Arc<Dispatcher>,
     /// Where definition files are validated ([`EngineSettings::max_concurrent_validations`]).
     pub(crate) validations: ValidationPool,
 }
@@ -128,16 +127,28 @@ impl Engine {
             AuthenticatorSettings::new(redirect),
         );
         let callbacks = CallbackAuthority::new(callback_key, settings.public_url.as_str());
-        let (events, _) = broadcast::channel(4096);
         let settings_poll_interval = settings.poll_interval;
         let settings_max_concurrent_fires = settings.max_concurrent_fires.max(1);
         let settings_max_cached_actions = settings.max_cached_actions;
         let validations = ValidationPool::new(settings.max_concurrent_validations);
         let catalog = Catalog::new(store.clone(), settings_poll_interval, settings_max_cached_actions);
         let clock = timer.clone();
-        let event_log = crate::event_log::EventLog::start(store.clone(), settings.event_retention, move || {
-            clock.now().as_millisecond()
-        });
+        let event_log =
+            Arc::new(crate::event_log::EventLog::start(store.clone(), settings.event_retention, move || {
+                clock.now().as_millisecond()
+            }));
+        let dispatcher = Arc::new(Dispatcher::new(settings_max_concurrent_fires));
+        let commits = Arc::new(CommitQueue::new(
+            store.clone(),
+            timer.clone(),
+            dispatcher.clone(),
+            event_log.clone(),
+            CommitSettings {
+                engine_name: settings.name.clone(),
+                lease: settings.lease,
+                max_cached_runbooks: settings.max_cached_runbooks,
+            },
+        ));
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -146,11 +157,10 @@ impl Engine {
                 callbacks,
                 timer,
                 settings,
-                events,
                 event_log,
-                runbooks: std::sync::Mutex::new(HashMap::new()),
+                commits,
                 catalog,
-                dispatcher: Dispatcher::new(settings_max_concurrent_fires),
+                dispatcher,
                 validations,
             }),
         })
@@ -173,11 +183,37 @@ impl Engine {
 
     /// Listens to runbook and task changes.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
-        self.inner.events.subscribe()
+        self.inner.event_log.subscribe()
+    }
+
+    /// Up to `limit` logged events after the id `after`, of one runbook or all, in id order.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        runbook: Option<RunbookId>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, EngineError> {
+        Ok(self.inner.store.events_after(after, runbook, limit).await?)
+    }
+
+    /// The oldest logged event kept and the last id given.
+    pub async fn event_bounds(&self) -> Result<EventBounds, EngineError> {
+        Ok(self.inner.store.event_bounds().await?)
+    }
+
+    /// Changes whenever this engine appended events to the log (its value is the last id appended).
+    pub fn event_log_changes(&self) -> watch::Receiver<i64> {
+        self.inner.event_log.changes()
     }
 
     pub(crate) fn now(&self) -> Timestamp {
         self.inner.timer.now()
+    }
+
+    /// How many runbooks this engine keeps in memory now (see [`EngineSettings::max_cached_runbooks`]), and how many
+    /// compiled actions ([`EngineSettings::max_cached_actions`]).
+    pub fn cached(&self) -> CacheSizes {
+        CacheSizes { runbooks: self.inner.commits.cached_runbooks(), actions: self.inner.catalog.cached_actions() }
     }
 
     // Definitions ----------------------------------------------------------------------------------------------------
@@ -365,8 +401,8 @@ impl Engine {
         };
         let written = self.inner.store.create_runbook(&new, self.now().as_millisecond()).await?;
         let id = written.id;
-        *self.slot(id).cached.lock().await = Some(Arc::new(loaded));
-        self.publish_committed(
+        *self.inner.commits.slot(id).cached.lock().await = Some(Arc::new(loaded));
+        self.inner.event_log.publish_committed(
             vec![EngineEvent { runbook: id, event: Event::RunbookCreated }],
             written.event_ids.last().copied(),
         );
@@ -388,7 +424,7 @@ impl Engine {
 
     /// A runbook with its current state (as stored: changes made through other engines included).
     pub async fn runbook(&self, id: RunbookId) -> Result<RunbookView, EngineError> {
-        let loaded = self.load_fresh(id).await?;
+        let loaded = self.inner.commits.load_fresh(id).await?;
         Ok(RunbookView {
             id,
             definition: (*loaded.definition).clone(),
@@ -400,7 +436,7 @@ impl Engine {
     /// A copy of a runbook in `planning`, without transient custom field values (and never task-user tokens, which
     /// belong to the original's tasks).
     pub async fn duplicate_runbook(&self, id: RunbookId) -> Result<RunbookId, EngineError> {
-        let loaded = self.load_fresh(id).await?;
+        let loaded = self.inner.commits.load_fresh(id).await?;
         let state = loaded.state.duplicate();
         let mut definition = (*loaded.definition).clone();
         definition.name = format!("{} (copy)", definition.name);
@@ -447,7 +483,7 @@ impl Engine {
         if self.inner.dispatcher.is_stopping() {
             return Err(EngineError::ShuttingDown);
         }
-        let events = self.apply(id, Change::command(command.into(), actor)).await?;
+        let events = self.inner.commits.apply(id, Change::command(command.into(), actor)).await?;
         self.end_cancelled_fires(id, &events).await?;
         Ok(events)
     }

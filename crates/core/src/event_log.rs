@@ -1,7 +1,7 @@
 //! The engine's side of the durable event log: every event the engine tells listeners is also in the store's log,
 //! written by the same transaction as the change that made it. Listeners that must not miss anything (the server's
 //! event stream, event integrations) read the log after the last id they saw, and wait on
-//! [`Engine::event_log_changes`] for more.
+//! [`Engine::event_log_changes`](crate::Engine::event_log_changes) for more.
 //!
 //! The events of a runbook command are written by the change's commit (numbered in its transaction, see
 //! `Commit::events`); `runbook_created` by the runbook's creation and the planning changes (`task_added`, …) by the
@@ -9,23 +9,24 @@
 //! loses its events, and ids follow the order of the writes.
 //! Retention: events older than [`crate::EngineSettings::event_retention`] are removed, at most once a minute.
 
-use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::EngineEvent;
 use cutover_integrations_runbook::{Actor, Event};
-use cutover_integrations_store::{EventBounds, RunbookId, Store, StoredEvent};
+use cutover_integrations_store::{RunbookId, Store};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 
 /// How often old events are removed.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-/// The last id this engine wrote to the log, and the task that removes old events.
+/// The listeners of this engine's events, the last id it wrote to the log, and the task that removes old events.
 pub(crate) struct EventLog {
+    /// Listeners of runbook and task changes ([`Engine::subscribe`](crate::Engine::subscribe)).
+    events: broadcast::Sender<EngineEvent>,
     appended_sender: watch::Sender<i64>,
     appended: watch::Receiver<i64>,
     /// Counts the changes this engine made to the list of event integrations, so that the delivery loop reads the list
@@ -39,6 +40,7 @@ impl EventLog {
     /// Starts removing events older than `retention` from `store` every minute; it stops when the engine is dropped.
     pub(crate) fn start(store: Arc<dyn Store>, retention: Duration, clock: impl Fn() -> i64 + Send + 'static) -> Self {
         let (appended_sender, appended) = watch::channel(0);
+        let (events, _) = broadcast::channel(4096);
         let (stop, mut stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let mut every = tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
@@ -54,7 +56,27 @@ impl EventLog {
                 }
             }
         });
-        Self { appended_sender, appended, integrations_changed: AtomicU64::new(0), _stop: stop }
+        Self { events, appended_sender, appended, integrations_changed: AtomicU64::new(0), _stop: stop }
+    }
+
+    /// Tells listeners about events a write stored in the durable log, the last of them with id `last`.
+    pub(crate) fn publish_committed(&self, events: Vec<EngineEvent>, last: Option<i64>) {
+        for event in &events {
+            let _ = self.events.send(event.clone());
+        }
+        if let Some(last) = last {
+            advance_to(&self.appended_sender, last);
+        }
+    }
+
+    /// Changes whenever this engine appended events to the log (its value is the last id appended).
+    pub(crate) fn changes(&self) -> watch::Receiver<i64> {
+        self.appended.clone()
+    }
+
+    /// A new listener of the events published from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
     }
 
     /// Notes that this engine changed the list of event integrations (created, replaced, deleted one).
@@ -136,38 +158,6 @@ fn advance_to(sender: &watch::Sender<i64>, last: i64) {
         }
         moved
     });
-}
-
-impl Engine {
-    /// Tells listeners about events a write stored in the durable log, the last of them with id `last`.
-    pub(crate) fn publish_committed(&self, events: Vec<EngineEvent>, last: Option<i64>) {
-        for event in &events {
-            let _ = self.inner.events.send(event.clone());
-        }
-        if let Some(last) = last {
-            advance_to(&self.inner.event_log.appended_sender, last);
-        }
-    }
-
-    /// Up to `limit` logged events after the id `after`, of one runbook or all, in id order.
-    pub async fn events_after(
-        &self,
-        after: i64,
-        runbook: Option<RunbookId>,
-        limit: u32,
-    ) -> Result<Vec<StoredEvent>, EngineError> {
-        Ok(self.inner.store.events_after(after, runbook, limit).await?)
-    }
-
-    /// The oldest logged event kept and the last id given.
-    pub async fn event_bounds(&self) -> Result<EventBounds, EngineError> {
-        Ok(self.inner.store.event_bounds().await?)
-    }
-
-    /// Changes whenever this engine appended events to the log (its value is the last id appended).
-    pub fn event_log_changes(&self) -> watch::Receiver<i64> {
-        self.inner.event_log.appended.clone()
-    }
 }
 
 #[cfg(test)]

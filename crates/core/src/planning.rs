@@ -77,7 +77,7 @@ impl Engine {
         change: TaskChange<'_>,
         expected_version: Option<i64>,
     ) -> Result<RunbookView, EngineError> {
-        let loaded = self.load_fresh(id).await?;
+        let loaded = self.inner.commits.load_fresh(id).await?;
         let stale = |expected| EngineError::Store(StoreError::Stale { what: "runbook", id: id.0, expected });
         if let Some(expected) = expected_version.filter(|expected| *expected != loaded.version) {
             return Err(stale(expected));
@@ -126,7 +126,7 @@ impl Engine {
         let plan = RunbookPlan::build(&definition, &integrations, &fields)?;
         let mut next = Loaded::new(definition, RunbookState::new(plan));
         next.edition = loaded.edition + 1;
-        let slot = self.slot(id);
+        let slot = self.inner.commits.slot(id);
         let mut cached = slot.cached.lock().await;
         let tasks = next.task_documents()?;
         // The change's events are written with it.
@@ -156,7 +156,7 @@ impl Engine {
         *cached = Some(Arc::new(next));
         drop(cached);
         let events = events.into_iter().map(|event| EngineEvent { runbook: id, event }).collect();
-        self.publish_committed(events, written.event_ids.last().copied());
+        self.inner.event_log.publish_committed(events, written.event_ids.last().copied());
         Ok(view)
     }
 }

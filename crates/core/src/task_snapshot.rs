@@ -32,7 +32,7 @@ pub struct TaskSnapshot {
 impl Engine {
     /// One task of a runbook, copied alone; [`EngineError::NotFound`] for an unknown runbook or task.
     pub async fn task(&self, runbook: RunbookId, task: &str) -> Result<TaskSnapshot, EngineError> {
-        let loaded = self.load_fresh(runbook).await?;
+        let loaded = self.inner.commits.load_fresh(runbook).await?;
         snapshot(&loaded, runbook, task)
     }
 
@@ -40,7 +40,7 @@ impl Engine {
     /// changed it since (read from the store when this engine holds no copy): the answer to a command this engine
     /// just committed, which the copy holds, at no store round trip. [`Engine::task`] reads what is stored now.
     pub async fn task_as_committed(&self, runbook: RunbookId, task: &str) -> Result<TaskSnapshot, EngineError> {
-        let slot = self.slot(runbook);
+        let slot = self.inner.commits.slot(runbook);
         {
             // Copied under the lock: a commit waiting for it then finds the runbook held by nobody else, and
             // changes it in place rather than copying it whole.
@@ -59,7 +59,7 @@ impl Engine {
         runbook: RunbookId,
         statuses: &[IntegrationStatus],
     ) -> Result<Vec<(String, IntegrationStatus)>, EngineError> {
-        let loaded = self.load_fresh(runbook).await?;
+        let loaded = self.inner.commits.load_fresh(runbook).await?;
         Ok(loaded
             .state
             .tasks()
