@@ -2,7 +2,7 @@
 //! timers and events, in one transaction.
 //!
 //! A commit becomes a typed plan first ([`Step`]s: which statement, its values, how many rows it must change), and the
-//! plan is emitted per backend. Every kind of row travels as one JSON array read by the database (`json_each` on
+//! plan is emitted per backend. Every kind of row travels as one JSON array read by the database (`jsonb_each` on
 //! SQLite, `json_array_elements` on PostgreSQL), so a statement's text depends only on its kind and the backend:
 //! prepared once, whatever the number of rows, and a step that writes ten tasks costs one statement, not ten.
 //!
@@ -50,7 +50,7 @@ pub(crate) fn sqlite_plan_objects() -> String {
         let key = kind.key();
         let placeholders: Vec<String> = (0..kind.value_count())
             .map(|n| match kind.rows_value() {
-                // Inside `json_each(…)`: the array at that path of the document.
+                // Inside `jsonb_each(…)`: the array at that path of the document.
                 Some(rows) if rows == n => format!("NEW.plan, '$.{key}[{n}]'"),
                 _ => format!("(NEW.plan ->> '$.{key}[{n}]')"),
             })
@@ -67,7 +67,7 @@ pub(crate) fn sqlite_plan_objects() -> String {
         match kind {
             StepKind::InsertFires => sql.push_str(
                 "INSERT INTO commit_results (plan, fire_key, id) SELECT NEW.n, value ->> 'key', \
-                 (SELECT id FROM fires WHERE idempotency_key = value ->> 'key') FROM json_each(NEW.plan, '$.new_fires[1]'); ",
+                 (SELECT id FROM fires WHERE idempotency_key = value ->> 'key') FROM jsonb_each(NEW.plan, '$.new_fires[1]'); ",
             ),
             // A new row's id is one more than the largest before it: the new timers are the last ones.
             StepKind::InsertTimers => sql.push_str(
@@ -189,7 +189,7 @@ impl StepKind {
             // runbook); positions beyond the runbook's tasks are left out, which the row count check then reports.
             (Self::WriteTasks, Backend::Sqlite) => format!(
                 "INSERT INTO runbook_tasks (runbook_id, position, state, version) \
-                 SELECT {1}, value ->> 'p', value -> 's', {2} FROM json_each({0}) \
+                 SELECT {1}, value ->> 'p', value -> 's', {2} FROM jsonb_each({0}) \
                  WHERE value ->> 'p' < (SELECT task_count FROM runbooks WHERE id = {1}) \
                  ON CONFLICT (runbook_id, position) DO UPDATE SET state = excluded.state, version = excluded.version",
                 p[0], p[1], p[2]
@@ -206,7 +206,7 @@ impl StepKind {
                  lease_owner, lease_until, callback_token_hash, created_at, updated_at) \
                  SELECT value ->> 'runbook', value ->> 'task', value ->> 'number', value ->> 'key', \
                  value ->> 'status', value ->> 'state', value ->> 'due', value ->> 'owner', value ->> 'until', \
-                 value ->> 'callback', {0}, {0} FROM json_each({1})",
+                 value ->> 'callback', {0}, {0} FROM jsonb_each({1})",
                 p[0], p[1]
             ),
             (Self::InsertFires, Backend::Postgres) => format!(
@@ -221,7 +221,7 @@ impl StepKind {
             (Self::UpdateFires, Backend::Sqlite) => format!(
                 "UPDATE fires SET status = u.value ->> 'status', state = u.value ->> 'state', \
                  due_at = u.value ->> 'due', updated_at = {0}, lease_owner = u.value ->> 'owner', \
-                 lease_until = u.value ->> 'until' FROM json_each({1}) AS u \
+                 lease_until = u.value ->> 'until' FROM jsonb_each({1}) AS u \
                  WHERE fires.id = u.value ->> 'id' AND fires.status <> 'done' AND \
                  CASE WHEN u.value ->> 'guard_owner' IS NOT NULL THEN fires.lease_owner = u.value ->> 'guard_owner' \
                  ELSE fires.status = u.value ->> 'guard_status' AND \
@@ -241,7 +241,7 @@ impl StepKind {
             (Self::InsertLogs, Backend::Sqlite) => format!(
                 "INSERT INTO actions_log (fire_id, record, created_at) \
                  SELECT COALESCE(value ->> 'fire', (SELECT id FROM fires WHERE idempotency_key = value ->> 'key')), \
-                 value ->> 'record', value ->> 'at' FROM json_each({0})",
+                 value ->> 'record', value ->> 'at' FROM jsonb_each({0})",
                 p[0]
             ),
             (Self::InsertLogs, Backend::Postgres) => format!(
@@ -254,7 +254,7 @@ impl StepKind {
             (Self::InsertTimers, Backend::Sqlite) => format!(
                 "INSERT INTO timers (runbook_id, task_id, kind, due_at, created_at) \
                  SELECT value ->> 'runbook', value ->> 'task', value ->> 'kind', value ->> 'due', {0} \
-                 FROM json_each({1})",
+                 FROM jsonb_each({1})",
                 p[0], p[1]
             ),
             (Self::InsertTimers, Backend::Postgres) => format!(
@@ -264,7 +264,7 @@ impl StepKind {
                 p[0], p[1]
             ),
             (Self::DeleteTimers, Backend::Sqlite) => {
-                format!("DELETE FROM timers WHERE id IN (SELECT value FROM json_each({}))", p[0])
+                format!("DELETE FROM timers WHERE id IN (SELECT value FROM jsonb_each({}))", p[0])
             }
             (Self::DeleteTimers, Backend::Postgres) => format!(
                 "DELETE FROM timers WHERE id IN (SELECT value::bigint FROM json_array_elements_text({}::json))",
@@ -277,7 +277,7 @@ impl StepKind {
             (Self::InsertEvents, Backend::Sqlite) => format!(
                 "INSERT INTO events (id, runbook_id, body, created_at) \
                  SELECT (SELECT last_id FROM event_sequence WHERE id = 1) - {0} + 1 + key, value ->> 'runbook', \
-                 value ->> 'body', {2} FROM json_each({1}) ORDER BY key",
+                 value ->> 'body', {2} FROM jsonb_each({1}) ORDER BY key",
                 p[0], p[1], p[2]
             ),
             (Self::InsertEvents, Backend::Postgres) => format!(
