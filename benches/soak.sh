@@ -43,21 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BIN/cutover" sink --listen "127.0.0.1:$SINK_PORT" >/dev/null &
-SINK_PID=$!
-CUTOVER_BOOTSTRAP_TOKEN=$TOKEN CUTOVER_OUTBOUND_ALLOW=127.0.0.1/32 RUST_LOG=${RUST_LOG:-warn} \
-    "$BIN/cutover-server" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-export CUTOVER_SERVER=http://127.0.0.1:$PORT CUTOVER_TOKEN=$TOKEN
-for _ in $(seq 1 100); do
-    curl -fsS "$CUTOVER_SERVER/api/v1/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-if ! kill -0 "$SERVER_PID" 2>/dev/null || ! curl -fsS "$CUTOVER_SERVER/api/v1/healthz" >/dev/null 2>&1; then
-    echo "the server did not start:" >&2
-    cat "$WORK/server.log" >&2
-    exit 1
-fi
+# shellcheck source=benches/start_server.sh
+source benches/start_server.sh
+start_sink_and_server
 
 cat >"$WORK/integration.yaml" <<EOF
 kind: integration
