@@ -19,9 +19,19 @@ pub(crate) struct MergePatch<T>(
     pub(crate) std::marker::PhantomData<T>,
 );
 
-impl<'de, T> serde::Deserialize<'de> for MergePatch<T> {
+impl<'de, T: schemars::JsonSchema> serde::Deserialize<'de> for MergePatch<T> {
+    /// Reads the object, refusing a member that `T` does not have when `T` admits no others: removing (`null`) or
+    /// setting a member the resource cannot have is a mistake to report, not a patch to accept doing nothing.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        serde_json::Map::deserialize(deserializer).map(|members| Self(members, std::marker::PhantomData))
+        let members = serde_json::Map::deserialize(deserializer)?;
+        let schema = schemars::SchemaGenerator::default().into_root_schema_for::<T>();
+        if schema.get("additionalProperties") == Some(&serde_json::Value::Bool(false)) {
+            let known = schema.get("properties").and_then(serde_json::Value::as_object);
+            if let Some(unknown) = members.keys().find(|name| !known.is_some_and(|known| known.contains_key(*name))) {
+                return Err(serde::de::Error::custom(format_args!("unknown field `{unknown}`")));
+            }
+        }
+        Ok(Self(members, std::marker::PhantomData))
     }
 }
 

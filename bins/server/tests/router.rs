@@ -562,6 +562,13 @@ async fn integrations_and_actions_are_edited_with_secrets_masked() {
         .await;
     expect(&invalid, StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"));
     assert_eq!(detail_paths(&invalid), ["request.method"]);
+    // A member an action cannot have is refused, even as `null` (which would otherwise remove nothing).
+    for unknown in [json!({"": null}), json!({"nope": null}), json!({"name": "Renamed", "nope": 1})] {
+        let path = format!("/api/v1/actions/{action_id}");
+        let refused = app.call("PATCH", &path, Role::IntegrationsAdmin, Some(unknown.clone())).await;
+        assert!(refused.status.is_client_error(), "{unknown}: {} {}", refused.status, refused.body);
+        assert!(refused.body.to_string().contains("unknown field"), "{unknown}: {}", refused.body);
+    }
     expect(
         &app.call("PATCH", "/api/v1/actions/999", Role::IntegrationsAdmin, Some(json!({}))).await,
         StatusCode::NOT_FOUND,
