@@ -13,10 +13,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cutover_integrations_core::model::Role;
 use cutover_integrations_core::store::User;
-use cutover_integrations_core::{Engine, EngineError, hash_token};
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 pub use cutover_integrations_core::access::Access;
 pub(crate) use cutover_integrations_core::access::{
@@ -57,7 +53,7 @@ pub(crate) async fn require(State(guard): State<Guard>, mut request: Request, ne
     let Some(token) = bearer_token(request.headers()) else {
         return ApiError::unauthenticated("send an API token as `Authorization: Bearer TOKEN`").into_response();
     };
-    let user = match guard.state.tokens.authenticate(&guard.state.engine, token).await {
+    let user = match guard.state.engine.authenticate(token).await {
         Ok(Some(user)) => user,
         Ok(None) => return ApiError::unauthenticated("the API token is not valid").into_response(),
         Err(error) => return ApiError::from(error).into_response(),
@@ -69,48 +65,6 @@ pub(crate) async fn require(State(guard): State<Guard>, mut request: Request, ne
     }
     request.extensions_mut().insert(CurrentUser(user));
     next.run(request).await
-}
-
-/// How long a token found valid is believed without asking the store again.
-const TOKEN_TTL: Duration = Duration::from_secs(10);
-
-/// How many tokens [`TokenCache`] remembers.
-const TOKEN_CACHE_SIZE: usize = 1_024;
-
-/// API tokens recently found valid, by their hash (never the token itself), so that a request does not cost a store
-/// query to authenticate. An entry is believed for [`TOKEN_TTL`]: users are only ever created today, and a change
-/// made to a user later (or through another server) is seen within that time. Tokens found invalid are not kept, so
-/// a new user's token works at once. At most [`TOKEN_CACHE_SIZE`] entries.
-#[derive(Debug, Default)]
-pub(crate) struct TokenCache {
-    users: Mutex<HashMap<String, (User, Instant)>>,
-}
-
-impl TokenCache {
-    /// The user whose API token this is, if any: from the cache while fresh, else from the engine.
-    pub(crate) async fn authenticate(&self, engine: &Engine, token: &str) -> Result<Option<User>, EngineError> {
-        let hash = hash_token(token);
-        let now = Instant::now();
-        if let Some((user, _)) = self.lock().get(&hash).filter(|(_, found)| now.duration_since(*found) < TOKEN_TTL) {
-            return Ok(Some(user.clone()));
-        }
-        let user = engine.authenticate(token).await?;
-        if let Some(user) = &user {
-            let mut users = self.lock();
-            if users.len() >= TOKEN_CACHE_SIZE {
-                users.retain(|_, (_, found)| now.duration_since(*found) < TOKEN_TTL);
-                if users.len() >= TOKEN_CACHE_SIZE {
-                    users.clear();
-                }
-            }
-            users.insert(hash, (user.clone(), now));
-        }
-        Ok(user)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (User, Instant)>> {
-        self.users.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header (the scheme is case-insensitive).

@@ -78,8 +78,6 @@ pub struct AppState {
     pub(crate) limits: Limits,
     /// Turns to check a definition file's syntax on a blocking thread.
     pub(crate) syntax_checks: Arc<tokio::sync::Semaphore>,
-    /// API tokens recently found valid.
-    pub(crate) tokens: Arc<access::TokenCache>,
 }
 
 impl AppState {
@@ -95,7 +93,6 @@ impl AppState {
             shutdown,
             limits: Limits::default(),
             syntax_checks: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_SYNTAX_CHECKS)),
-            tokens: Arc::new(access::TokenCache::default()),
         }
     }
 

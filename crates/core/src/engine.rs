@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) dispatcher: Arc<Dispatcher>,
     /// Where definition files are validated ([`EngineSettings::max_concurrent_validations`]).
     pub(crate) validations: ValidationPool,
+    /// API tokens recently found valid (see `api_token.rs`).
+    pub(crate) tokens: crate::api_token::TokenCache,
 }
 
 /// A runbook with its current state.
@@ -162,6 +164,7 @@ impl Engine {
                 catalog,
                 dispatcher,
                 validations,
+                tokens: crate::api_token::TokenCache::default(),
             }),
         })
     }
@@ -363,9 +366,19 @@ impl Engine {
         Ok(self.inner.store.create_user(&admin, &hash, self.now().as_millisecond()).await?)
     }
 
-    /// The user holding an API token.
+    /// The user holding an API token. A token found valid is believed for a few seconds without asking the store
+    /// again, so that authenticating a request costs no query; a token found invalid is asked again every time.
     pub async fn authenticate(&self, token: &str) -> Result<Option<User>, EngineError> {
-        Ok(self.inner.store.user_by_token_hash(&hash_token(token)).await?)
+        let hash = hash_token(token);
+        let now = std::time::Instant::now();
+        if let Some(user) = self.inner.tokens.fresh(&hash, now) {
+            return Ok(Some(user));
+        }
+        let user = self.inner.store.user_by_token_hash(&hash).await?;
+        if let Some(user) = &user {
+            self.inner.tokens.remember(hash, user, now);
+        }
+        Ok(user)
     }
 
     /// Every user.
