@@ -117,11 +117,11 @@ async fn sign_in_create_a_connection_and_sign_out() {
     // Renamed while no runbook uses it; a blank name is refused at the field.
     let name = browser.field("Name").await;
     browser.fill(&name, " ").await;
-    browser.click(&browser.button("Save").await).await;
+    browser.submit(&browser.button("Save").await).await;
     let alert = browser.text(&browser.find("//*[@role='alert']", "the refusal").await).await;
     assert!(alert.contains("name: must not be empty"), "{alert}");
     browser.fill(&browser.field("Name").await, "Slack Chat").await;
-    browser.click(&browser.button("Save").await).await;
+    browser.submit(&browser.button("Save").await).await;
     browser.heading("Edit Custom Integration").await;
     assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
     let renamed = browser.property(&browser.field("Name").await, "value").await;
@@ -247,7 +247,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser.press("\u{E014}").await;
     let selected = browser.attribute(&browser.tab("Authorization").await, "aria-selected").await;
     assert_eq!(selected.as_deref(), Some("true"), "ArrowRight selects the next tab");
-    browser.click(&browser.button("Save").await).await;
+    browser.submit(&browser.button("Save").await).await;
     browser.dialog("Edit action Post to a channel").await;
     assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
     let note = browser.text(&browser.find("//*[@class='draft-note']", "the draft note").await).await;
@@ -321,7 +321,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser
         .wait_for("return document.getElementById('action-payload-error').textContent === '';", "the error to clear")
         .await;
-    browser.click(&browser.button("Save").await).await;
+    browser.submit(&browser.button("Save").await).await;
     browser.dialog("Edit action Post to a channel").await;
     assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
     assert!(!browser.present("//*[@class='draft-note']").await, "no longer a draft");
@@ -329,7 +329,7 @@ async fn the_seed_slack_integration_is_created_by_clicking_and_typing() {
     browser.click(&browser.tab("Authorization").await).await;
     let secret = browser.field("Client Secret").await;
     assert_eq!(browser.property(&secret, "value").await, Value::from(""), "the secret is not rendered back");
-    browser.click(&browser.button("Save").await).await;
+    browser.submit(&browser.button("Save").await).await;
     browser.dialog("Edit action Post to a channel").await;
     assert!(!browser.present("//*[@role='alert']").await, "saved: {}", browser.page_text().await);
     let html = browser.execute("return document.documentElement.outerHTML;", vec![]).await;

@@ -199,16 +199,10 @@ async fn use_and_debug_a_slack_integration_by_clicking() {
     browser.click(&browser.link("Notify Slack").await).await;
     browser.heading("Task Details").await;
     mock.delay_ms.store(1500, Ordering::SeqCst);
-    // Start task is a form post: the page it lands on is a new document. Mark the old one, wait until the new one
-    // has its event stream open, then mark the new one, which must stay until the row shows Succeeded.
-    browser.execute("window.__beforeStart = true;", vec![]).await;
-    browser.click(&browser.button("Start task").await).await;
-    browser
-        .wait_for(
-            "return window.__beforeStart !== true && document.documentElement.dataset.liveUpdates === 'open';",
-            "the event stream of the page after Start task",
-        )
-        .await;
+    // Start task is a form post: the mark goes on the page it lands on, once its event stream is open, and must stay
+    // until the row shows Succeeded.
+    browser.submit(&browser.button("Start task").await).await;
+    browser.wait_for("return document.documentElement.dataset.liveUpdates === 'open';", "the event stream").await;
     browser.execute("window.__notReloaded = true;", vec![]).await;
     browser.wait_for(&format!("return {} === 'Succeeded';", status_cell("notify-slack")), "Succeeded").await;
     let reloaded = browser.execute("return window.__notReloaded === true;", vec![]).await;

@@ -341,6 +341,18 @@ impl Browser {
         panic!("clicking {}: replaced by the live page five times in a row", element.1);
     }
 
+    /// Clicks a button that submits a form, then waits until the page the post lands on has loaded, so that what is
+    /// checked next is read from the answer, not from the page the click left (which may still be shown for a while).
+    pub async fn submit(&self, element: &Element) {
+        self.execute("window.__leftBySubmit = true;", vec![]).await;
+        self.click(element).await;
+        self.wait_for(
+            "return window.__leftBySubmit !== true && document.readyState === 'complete';",
+            &format!("the page after submitting with {}", element.1),
+        )
+        .await;
+    }
+
     /// Clears a field and types `text` into it.
     pub async fn fill(&self, element: &Element, text: &str) {
         self.must("POST", &format!("/element/{}/clear", element.0), None).await;
