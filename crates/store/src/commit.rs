@@ -6,20 +6,19 @@
 //! SQLite, `json_array_elements` on PostgreSQL), so a statement's text depends only on its kind and the backend:
 //! prepared once, whatever the number of rows, and a step that writes ten tasks costs one statement, not ten.
 //!
-//! - On SQLite a whole group of plans, `BEGIN IMMEDIATE` to `COMMIT`, is one batch sent to the writing connection at
-//!   once (sqlx runs a multi-statement query on the connection's worker thread in one go), because each round trip
-//!   to that thread costs more than the statements themselves. Every statement's result (and every row it returns)
-//!   still comes back as one message from that thread, each waking the task that waits for it, so a plan is one
-//!   statement: its values go as one JSONB document into the temporary view `commit_plans`, whose `INSTEAD OF` trigger
-//!   (made once per connection by [`sqlite_plan_objects`] from the same statements as the step by step path, their
-//!   values read from the document) runs every statement of the plan. After each statement the trigger checks its
-//!   row count: every statement but the deletion of timers changes an exact number of rows when its guards hold and
-//!   fewer otherwise (a stale version changes no runbook row, a lost lease no fire row), and a count that is not met
-//!   raises an error, which stops the batch before `COMMIT`. The ids a plan learns (new fires, new timers, the last
-//!   event id) go to a temporary table that one `SELECT` returns as one row for the whole group. A batch of one plan
-//!   is five messages (`BEGIN`, the plan, the ids' row and its statement, `COMMIT`). A batch that stops is rolled back
-//!   and the plan run again step by step in a transaction, which says precisely what failed (or succeeds, if the
-//!   failure was passing).
+//! - On SQLite a whole group of plans, `BEGIN IMMEDIATE` to `COMMIT`, is one batch, written in one go by the commit
+//!   writer (`committer.rs`: a thread of its own holding a second connection to the database file, so that the batch
+//!   costs one message there and one back, whatever its number of statements; an in-memory database, which a second
+//!   connection would not share, sends the same batch to sqlx's writing connection instead, at a message per
+//!   statement result). A plan is one statement: its values go as one JSONB document into the temporary view
+//!   `commit_plans`, whose `INSTEAD OF` trigger (made once per connection by [`sqlite_plan_objects`] from the same
+//!   statements as the step by step path, their values read from the document) runs every statement of the plan.
+//!   After each statement the trigger checks its row count: every statement but the deletion of timers changes an
+//!   exact number of rows when its guards hold and fewer otherwise (a stale version changes no runbook row, a lost
+//!   lease no fire row), and a count that is not met raises an error, which stops the batch before `COMMIT`. The ids
+//!   a plan learns (new fires, new timers, the last event id) go to a temporary table that one `SELECT` returns as one
+//!   row for the whole group. A batch that stops is rolled back and the plan run again step by step in a transaction
+//!   on sqlx's writing connection, which says precisely what failed (or succeeds, if the failure was passing).
 //! - Step by step (PostgreSQL, which takes no batch of statements with parameters; and SQLite inside a caller's
 //!   transaction) each statement runs on its own and its row count is checked at once, the version check first, so a
 //!   conflict stops the commit before anything else is sent.
@@ -86,7 +85,7 @@ pub(crate) fn sqlite_plan_objects() -> String {
 }
 
 /// The statement that returns the ids a SQLite batch's plans learned, as one row.
-const SQLITE_RESULTS: &str =
+pub(crate) const SQLITE_RESULTS: &str =
     "SELECT json_group_array(json_array(plan, fire_key, id, last_event_id)) AS results FROM temp.commit_results;";
 
 /// What a statement of a plan does.
@@ -595,6 +594,45 @@ pub(crate) async fn write_sqlite_batch(
     writer: &mut SqliteWriter,
     plans: &[(&Commit, &Plan)],
 ) -> Result<Option<Vec<Result<Committed, StoreError>>>, StoreError> {
+    let text = match &writer.committer {
+        Some(committer) => {
+            let documents = plans.iter().map(|(_, plan)| plan.sqlite_document()).collect::<Result<Vec<_>, _>>()?;
+            match committer.write(documents).await {
+                Ok(text) => text,
+                Err(_) => return Ok(None),
+            }
+        }
+        None => match write_sqlite_batch_through_sqlx(writer, plans).await? {
+            Some(text) => text,
+            None => return Ok(None),
+        },
+    };
+    let returned: Vec<ReturnedRow> = serde_json::from_str(&text)
+        .map_err(|error| StoreError::Corrupt { what: "commit", reason: format!("ids of a batch: {error}") })?;
+    let mut by_plan: Vec<Vec<Returned>> = plans.iter().map(|_| Vec::new()).collect();
+    for (plan, fire_key, id, last_event_id) in returned {
+        let returned = match (fire_key, id, last_event_id) {
+            (Some(key), Some(id), None) => Returned::Fire(key, id),
+            (None, Some(id), None) => Returned::Timer(id),
+            (None, None, Some(last)) => Returned::LastEvent(last),
+            other => {
+                return Err(StoreError::Corrupt { what: "commit", reason: format!("ids of a batch: {other:?}") });
+            }
+        };
+        by_plan
+            .get_mut(plan)
+            .ok_or(StoreError::Corrupt { what: "commit", reason: format!("ids of plan {plan} of {}", plans.len()) })?
+            .push(returned);
+    }
+    Ok(Some(plans.iter().zip(by_plan).map(|((commit, _), returned)| Plan::committed_from(commit, returned)).collect()))
+}
+
+/// [`write_sqlite_batch`] on sqlx's writing connection (an in-memory database, which has no commit writer): the
+/// results row's text, or `None` when the batch stopped and was rolled back.
+async fn write_sqlite_batch_through_sqlx(
+    writer: &mut SqliteWriter,
+    plans: &[(&Commit, &Plan)],
+) -> Result<Option<String>, StoreError> {
     let mut batch = Batch::default();
     batch.sql.push_str("BEGIN IMMEDIATE;");
     for (n, (_, plan)) in plans.iter().enumerate() {
@@ -621,25 +659,7 @@ pub(crate) async fn write_sqlite_batch(
             reason: format!("{statements} statement results and {} rows for {} plans", rows.len(), plans.len()),
         });
     };
-    let text: String = get(row, "results")?;
-    let returned: Vec<ReturnedRow> = serde_json::from_str(&text)
-        .map_err(|error| StoreError::Corrupt { what: "commit", reason: format!("ids of a batch: {error}") })?;
-    let mut by_plan: Vec<Vec<Returned>> = plans.iter().map(|_| Vec::new()).collect();
-    for (plan, fire_key, id, last_event_id) in returned {
-        let returned = match (fire_key, id, last_event_id) {
-            (Some(key), Some(id), None) => Returned::Fire(key, id),
-            (None, Some(id), None) => Returned::Timer(id),
-            (None, None, Some(last)) => Returned::LastEvent(last),
-            other => {
-                return Err(StoreError::Corrupt { what: "commit", reason: format!("ids of a batch: {other:?}") });
-            }
-        };
-        by_plan
-            .get_mut(plan)
-            .ok_or(StoreError::Corrupt { what: "commit", reason: format!("ids of plan {plan} of {}", plans.len()) })?
-            .push(returned);
-    }
-    Ok(Some(plans.iter().zip(by_plan).map(|((commit, _), returned)| Plan::committed_from(commit, returned)).collect()))
+    Ok(Some(get(row, "results")?))
 }
 
 /// A row of `commit_results`: the plan, and a fire's key and id, a timer's id, or the last event id.
@@ -974,13 +994,27 @@ mod tests {
     }
 
     /// The one-round-trip path itself succeeds for small and large commits (the statement-by-statement path behind
-    /// it would hide a batch that always fails), and stops on a guard that does not hold.
+    /// it would hide a batch that always fails), and stops on a guard that does not hold: through the commit writer
+    /// (a database file), and through sqlx's writing connection (what an in-memory database uses).
     #[tokio::test]
     async fn one_round_trip_batches_commit_small_and_large() {
+        for through_commit_writer in [true, false] {
+            check_one_round_trip_batches(through_commit_writer).await;
+        }
+    }
+
+    async fn check_one_round_trip_batches(through_commit_writer: bool) {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = cutover_integrations_test_support::fresh_sqlite_url(dir.path());
         let cipher = Arc::new(Cipher::new(KeyRing::new(KeyId(1), Key::from_bytes([3u8; 32]))));
         let store = SqlStore::connect(SqlStoreOptions::new(url), cipher).await.expect("store");
+        {
+            let mut writer = store.writer.sqlite().await.expect("writer").expect("SQLite");
+            assert!(writer.committer.is_some(), "a database file has a commit writer");
+            if !through_commit_writer {
+                writer.committer = None;
+            }
+        }
         let tasks = vec!["{\"n\":0}".to_owned(), "{\"n\":1}".to_owned()];
         let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks, events: &[] };
         let id = store.create_runbook(&new, 1).await.expect("runbook").id;

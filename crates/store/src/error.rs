@@ -11,6 +11,22 @@ pub enum StoreError {
         /// The URL, without its password.
         url: String,
     },
+    /// The SQLite commit writer's connection failed or refused a statement.
+    #[error("SQLite commit writer error during {operation}: {source}")]
+    CommitWriter {
+        /// What the commit writer was doing.
+        operation: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The SQLite commit writer's thread could not start, or has ended.
+    #[error("SQLite commit writer thread: {source}")]
+    CommitWriterThread {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database failed or refused a statement.
     #[error("database error during {operation}: {source}")]
     Database {

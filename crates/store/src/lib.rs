@@ -32,6 +32,7 @@
 //! state is kept (empty) until it expires so that a replay is told apart from an unknown state.
 
 mod commit;
+mod committer;
 mod credentials;
 mod error;
 mod event_integrations;

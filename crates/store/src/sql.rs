@@ -1,6 +1,7 @@
 //! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
 
-use crate::commit::{lock_runbook, sqlite_plan_objects, task_row};
+use crate::commit::{SQLITE_RESULTS, lock_runbook, sqlite_plan_objects, task_row};
+use crate::committer::SqliteCommitter;
 use crate::error::{StoreError, Transience};
 use crate::records::*;
 use crate::sealer::Sealer;
@@ -105,9 +106,14 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(&options.url)?;
         let mut url = options.url.clone();
+        // The SQLite database file, for the commit writer's connection (`None`: in memory, or not SQLite).
+        let mut sqlite_file = None;
         if backend == Backend::Sqlite {
             let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or_default();
+            if !path.is_empty() && path != ":memory:" && !url.contains("mode=memory") {
+                sqlite_file = Some(path.to_owned());
+            }
             if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|error| StoreError::Database {
                     operation: "creating the database directory",
@@ -160,11 +166,15 @@ impl SqlStore {
                      {}",
                     sqlite_plan_objects()
                 );
-                sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+                sqlx::raw_sql(sqlx::AssertSqlSafe(setup.clone()))
                     .execute(&mut connection)
                     .await
                     .map_err(StoreError::db("preparing the writing connection"))?;
-                let writer = SqliteWriter { connection, open_transaction: false };
+                let committer = match &sqlite_file {
+                    Some(path) => Some(SqliteCommitter::start(path, &setup, SQLITE_RESULTS)?),
+                    None => None,
+                };
+                let writer = SqliteWriter { connection, committer, open_transaction: false };
                 (readers, Writer::Sqlite(Arc::new(tokio::sync::Mutex::new(writer))))
             }
             Backend::Postgres => {

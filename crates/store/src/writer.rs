@@ -10,6 +10,7 @@
 //! dropped halfway (cancelled), the connection is left inside the transaction, marked as such, and the next writer
 //! rolls it back before starting: nothing half-done is ever committed or built upon.
 
+use crate::committer::SqliteCommitter;
 use crate::error::StoreError;
 use crate::sql::Backend;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
@@ -26,9 +27,13 @@ pub(crate) enum Writer {
     Sqlite(Arc<Mutex<SqliteWriter>>),
 }
 
-/// The dedicated SQLite connection and whether a transaction may be open on it.
+/// The dedicated SQLite connection and whether a transaction may be open on it, and the commit writer (a second
+/// connection on a thread of its own, `committer.rs`) that writes batches of commit plans while this lock is held.
 pub(crate) struct SqliteWriter {
     pub(crate) connection: AnyConnection,
+    /// `None` for an in-memory database, which a second connection would not share: batches then go through
+    /// `connection`.
+    pub(crate) committer: Option<SqliteCommitter>,
     /// Set before a transaction starts, cleared when it ended; still set means its driver was cancelled.
     pub(crate) open_transaction: bool,
 }
