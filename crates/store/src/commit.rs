@@ -985,6 +985,43 @@ mod tests {
         }
     }
 
+    /// A commit whose caller goes away once its batch was handed to the commit writer lands whole all the same (the
+    /// writer's thread finishes it), and the writes after it proceed: one on sqlx's writing connection, and the next
+    /// commit, which the writer takes after the dropped one and which holds only if that one landed.
+    #[tokio::test]
+    async fn a_commit_dropped_while_the_commit_writer_has_it_lands_whole() {
+        use futures::FutureExt;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = cutover_integrations_test_support::fresh_sqlite_url(dir.path());
+        let cipher = Arc::new(Cipher::new(KeyRing::new(KeyId(1), Key::from_bytes([3u8; 32]))));
+        let store = SqlStore::connect(SqlStoreOptions::new(url), cipher).await.expect("store");
+        let tasks = vec!["{\"n\":0}".to_owned(), "{\"n\":1}".to_owned()];
+        let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks, events: &[] };
+        let id = store.create_runbook(&new, 1).await.expect("runbook").id;
+        let step = |version: i64, fire_number: usize| Commit {
+            runbook: Some(RunbookWrite {
+                id,
+                expected_version: version,
+                state: format!("{{\"v\":{version}}}"),
+                tasks: vec![TaskRow { position: 1, state: format!("{{\"t\":{version}}}") }],
+            }),
+            new_fires: vec![fire(fire_number)],
+            events: vec![NewEvent { runbook_id: id, body: format!("{{\"e\":{version}}}") }],
+            now: 1,
+            ..Default::default()
+        };
+        let dropped = Arc::new(step(1, 0));
+        assert!(store.commit_grouped(&dropped).now_or_never().is_none(), "the batch was handed over, not answered");
+        store.create_runbook(&new, 2).await.expect("a write on sqlx's connection after the dropped commit");
+        let next = store.commit_grouped(&Arc::new(step(2, 1))).await.expect("commit").expect("its guards hold");
+        assert_eq!(next.runbook_version, Some(3), "the dropped commit moved the version first");
+        let stored = store.runbook(id).await.expect("read").expect("runbook");
+        assert_eq!((stored.version, stored.tasks[1].state.as_str()), (3, "{\"t\":2}"));
+        let events = store.events_after(0, Some(id), 10).await.expect("events");
+        let bodies: Vec<&str> = events.iter().map(|event| event.body.as_str()).collect();
+        assert_eq!(bodies, ["{\"e\":1}", "{\"e\":2}"], "the dropped commit's event is there, in order");
+    }
+
     /// One plan written in one round trip; `None` if the batch stopped.
     async fn at_once(store: &SqlStore, commit: &Commit) -> Option<Committed> {
         let mut writer = store.writer.sqlite().await.expect("writer").expect("SQLite");
