@@ -1,8 +1,8 @@
 //! Metrics for `/metrics`, in the Prometheus text format, fed by the engine's events:
 //!
 //! - `cutover_fires_total{outcome}`: fires that ended, by outcome (`succeeded`, `failed`, `cancelled`, `not_sent`);
-//! - `cutover_fire_attempt_duration_seconds`: a histogram of request attempt durations, read from the actions log of
-//!   each fire when it ends;
+//! - `cutover_fire_attempt_duration_seconds`: a histogram of request attempt durations, told by the engine as each
+//!   fire step's attempts are recorded ([`Engine::observe_attempts`]: the actions log is not read back);
 //! - `cutover_fires_queued`: fires due (integration status `pending`), the dispatcher's queue;
 //! - `cutover_fires_running`: fires whose request is being sent (`running`);
 //! - `cutover_fires_waiting`: fires waiting for a poll condition or a callback;
@@ -22,7 +22,6 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use cutover_integrations_core::http::LogEntry;
 use cutover_integrations_core::model::{IntegrationStatus, RunbookStage};
 use cutover_integrations_core::runbook::Event;
 use cutover_integrations_core::store::{RunbookId, RunbookQuery};
@@ -40,17 +39,18 @@ const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 /// How many runbooks a scan lists at a time.
 const SCAN_PAGE: u32 = 200;
 
-/// How many ended fires may wait for their details (integration, attempt durations) to be read.
+/// How many ended fires may wait for their integration to be read.
 const ENDED_QUEUE: usize = 65_536;
+
+/// At most this many ended fires are counted by integration together.
+const DETAIL_BATCH: usize = 1024;
 
 /// A fire that ended, as the listener hands it to the task that reads its details.
 #[derive(Debug)]
 struct EndedFire {
     runbook: RunbookId,
     task: String,
-    fire: u32,
     outcome: &'static str,
-    status: IntegrationStatus,
 }
 
 /// The server's metrics.
@@ -157,11 +157,18 @@ impl Metrics {
     /// Metrics following `engine`'s events until `shutdown`.
     ///
     /// The listener only counts (no await per event), so it keeps up with the broadcast and the totals are exact;
-    /// what needs the store (an ended fire's integration and attempt durations) is read by a second task from a
+    /// what needs the runbook (an ended fire's integration) is read by a second task from a
     /// bounded queue of [`ENDED_QUEUE`] ends. When ends come faster than that for long, the ends that find the queue
-    /// full are left out of the per-integration counts and the histogram, never out of `cutover_fires_total`.
+    /// full are left out of the per-integration counts, never out of `cutover_fires_total`.
     pub(crate) fn spawn(engine: &Engine, mut shutdown: watch::Receiver<bool>) -> Arc<Self> {
         let metrics = Arc::new(Self::default());
+        // Held weakly: the engine outlives the metrics of a router that is dropped.
+        let timed = Arc::downgrade(&metrics);
+        engine.observe_attempts(Arc::new(move |seconds| {
+            if let Some(metrics) = timed.upgrade() {
+                metrics.lock().attempts.observe(seconds);
+            }
+        }));
         let listener = metrics.clone();
         let engine = engine.clone();
         let mut events = engine.subscribe();
@@ -169,8 +176,9 @@ impl Metrics {
         let detailer = metrics.clone();
         let detail_engine = engine.clone();
         tokio::spawn(async move {
-            while let Some(fire) = to_detail.recv().await {
-                detailer.detail(&detail_engine, fire).await;
+            let mut ends = Vec::with_capacity(DETAIL_BATCH);
+            while to_detail.recv_many(&mut ends, DETAIL_BATCH).await > 0 {
+                detailer.detail(&detail_engine, &mut ends).await;
             }
         });
         tokio::spawn(async move {
@@ -223,7 +231,7 @@ impl Metrics {
 
     /// Counts an event; returns the fire that ended with it, if one did.
     fn observe(&self, event: &EngineEvent) -> Option<EndedFire> {
-        let Event::IntegrationStatusChanged { task, fire, status, .. } = &event.event else { return None };
+        let Event::IntegrationStatusChanged { task, status, .. } = &event.event else { return None };
         let key = (event.runbook, task.clone());
         let mut inner = self.lock();
         if is_active(*status) {
@@ -233,37 +241,25 @@ impl Metrics {
         }
         let outcome = outcome_name(*status)?;
         *inner.fires.entry(outcome).or_default() += 1;
-        Some(EndedFire { runbook: event.runbook, task: task.clone(), fire: fire.get(), outcome, status: *status })
+        Some(EndedFire { runbook: event.runbook, task: task.clone(), outcome })
     }
 
-    /// Reads what an ended fire's counts by integration and its attempt durations need.
-    async fn detail(&self, engine: &Engine, ended: EndedFire) {
-        // One task read alone from the engine's copy: neither the runbook copied nor the store asked (a task's
-        // action does not change once its runbook runs).
-        let integration = match engine.task_as_committed(ended.runbook, &ended.task).await {
-            Ok(snapshot) => snapshot.plan.action.map(|action| action.reference.integration),
-            Err(_) => None,
-        };
-        if let Some(integration) = integration {
-            *self.lock().fires_by_integration.entry((integration, ended.outcome)).or_default() += 1;
+    /// Counts ended fires by integration, emptying `ends`: the integrations of a runbook's tasks are read together
+    /// from the engine's copy (a task's action does not change once its runbook runs), neither the runbook copied nor
+    /// the store asked.
+    async fn detail(&self, engine: &Engine, ends: &mut Vec<EndedFire>) {
+        ends.sort_by_key(|end| end.runbook);
+        for same_runbook in ends.chunk_by(|a, b| a.runbook == b.runbook) {
+            let tasks: Vec<&str> = same_runbook.iter().map(|end| end.task.as_str()).collect();
+            let Ok(integrations) = engine.task_integrations(same_runbook[0].runbook, &tasks).await else { continue };
+            let mut inner = self.lock();
+            for (end, integration) in same_runbook.iter().zip(integrations) {
+                if let Some(integration) = integration {
+                    *inner.fires_by_integration.entry((integration, end.outcome)).or_default() += 1;
+                }
+            }
         }
-        if ended.status == IntegrationStatus::NotSent {
-            return;
-        }
-        // That fire's log alone (the task's other fires and the runbook are not read).
-        let Ok(Some(fire)) = engine.fire_log(ended.runbook, &ended.task, ended.fire).await else { return };
-        let durations: Vec<f64> = fire
-            .entries
-            .iter()
-            .filter_map(|entry| match entry {
-                LogEntry::Attempt(attempt) => Some(attempt.duration_seconds()),
-                LogEntry::Note(_) => None,
-            })
-            .collect();
-        let mut inner = self.lock();
-        for seconds in durations {
-            inner.attempts.observe(seconds);
-        }
+        ends.clear();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -28,6 +28,7 @@ use crate::events::EngineEvent;
 use crate::fire_doc::FireDoc;
 use crate::fire_inputs::{LocalFire, TaskInputs};
 use crate::stored_runbook::Loaded;
+use crate::task_snapshot::{TaskSnapshot, snapshot};
 use cutover_integrations_http::Timer;
 use cutover_integrations_model::RunbookStage;
 use cutover_integrations_runbook::{Actor, Command, Effect, Event, RunbookError};
@@ -73,17 +74,34 @@ pub(crate) struct Change {
     /// Apply only to the runbook at this version (an `If-Match`), as the first change of its commit; otherwise the
     /// change is refused as stale.
     pub(crate) expected_version: Option<i64>,
+    /// The task to answer with, as the commit that recorded the change left it (copied while the committing task
+    /// holds the runbook, so the caller does not wait for the runbook behind the next commit).
+    pub(crate) answer_task: Option<String>,
 }
 
 impl Change {
     /// A command from `actor`.
     pub(crate) fn command(command: Command, actor: &Actor) -> Self {
-        Self { command, actor: actor.clone(), keep_writes_if_refused: false, extra: Vec::new(), expected_version: None }
+        Self {
+            command,
+            actor: actor.clone(),
+            keep_writes_if_refused: false,
+            extra: Vec::new(),
+            expected_version: None,
+            answer_task: None,
+        }
     }
 
     /// A report about a fire (its outcome or progress) with the fire's own writes.
     pub(crate) fn fire_report(command: Command, extra: Vec<ExtraWrite>) -> Self {
-        Self { command, actor: Actor::engine(), keep_writes_if_refused: true, extra, expected_version: None }
+        Self {
+            command,
+            actor: Actor::engine(),
+            keep_writes_if_refused: true,
+            extra,
+            expected_version: None,
+            answer_task: None,
+        }
     }
 }
 
@@ -144,7 +162,19 @@ impl Drop for Handover<'_> {
 /// A queued change and where its answer goes.
 struct Pending {
     change: Change,
-    reply: oneshot::Sender<Result<Vec<Event>, EngineError>>,
+    reply: Reply,
+}
+
+/// Where the answer to a change goes.
+type Reply = oneshot::Sender<Result<Answer, EngineError>>;
+
+/// The answer to a change that was applied.
+pub(crate) struct Answer {
+    /// The events it caused.
+    pub(crate) events: Vec<Event>,
+    /// The task it asked for ([`Change::answer_task`]) as its commit left it; `None` if it asked for none or the
+    /// runbook has no such task.
+    pub(crate) task: Option<TaskSnapshot>,
 }
 
 /// Per runbook: the cached state (locked while a batch is applied and committed) and the queue of changes.
@@ -200,6 +230,7 @@ fn evict(runbooks: &mut HashMap<RunbookId, Arc<RunbookSlot>>, limit: usize) {
 enum Outcome {
     Applied {
         events: Vec<Event>,
+        task: Option<TaskSnapshot>,
     },
     Refused(RunbookError),
     /// The change expected another version of the runbook.
@@ -242,13 +273,22 @@ impl CommitQueue {
     /// Applies `change` to a runbook and commits it (with whatever else is queued for the runbook) in a spawned task;
     /// returns the events it caused, or the refusal.
     pub(crate) async fn apply(self: &Arc<Self>, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
+        Ok(self.enqueue(id, change, Committer::Spawned).await?.events)
+    }
+
+    /// Like [`CommitQueue::apply`], answering also with the task the change names in [`Change::answer_task`].
+    pub(crate) async fn apply_answering(
+        self: &Arc<Self>,
+        id: RunbookId,
+        change: Change,
+    ) -> Result<Answer, EngineError> {
         self.enqueue(id, change, Committer::Spawned).await
     }
 
     /// Like [`CommitQueue::apply`], committing in the calling task when no commit of the runbook is under way: for
     /// fire reports, whose tasks are not cancelled.
     pub(crate) async fn apply_here(self: &Arc<Self>, id: RunbookId, change: Change) -> Result<Vec<Event>, EngineError> {
-        self.enqueue(id, change, Committer::Caller).await
+        Ok(self.enqueue(id, change, Committer::Caller).await?.events)
     }
 
     /// Like [`CommitQueue::apply_here`] for changes queued together, so that they land in one commit (unless a batch
@@ -275,7 +315,7 @@ impl CommitQueue {
         }
         let mut results = Vec::with_capacity(answers.len());
         for answer in answers {
-            results.push(answer.await.unwrap_or(Err(EngineError::ShuttingDown)));
+            results.push(answer.await.unwrap_or(Err(EngineError::ShuttingDown)).map(|answer| answer.events));
         }
         results
     }
@@ -285,7 +325,7 @@ impl CommitQueue {
         id: RunbookId,
         change: Change,
         committer: Committer,
-    ) -> Result<Vec<Event>, EngineError> {
+    ) -> Result<Answer, EngineError> {
         let slot = self.slot(id);
         let (reply, answer) = oneshot::channel();
         lock(&slot.queue).push(Pending { change, reply });
@@ -386,8 +426,14 @@ impl CommitQueue {
                     Arc::make_mut(&mut loaded).version = version;
                 }
                 self.after_commit(id, &landed, &committed, &loaded);
+                let mut outcomes = landed.outcomes;
+                for (change, outcome) in changes.iter().zip(&mut outcomes) {
+                    if let (Some(name), Outcome::Applied { task, .. }) = (&change.answer_task, outcome) {
+                        *task = snapshot(&loaded, id, name).ok();
+                    }
+                }
                 *cached = Some(loaded);
-                answer(replies, landed.outcomes);
+                answer(replies, outcomes);
             }
             Ok(None) => {
                 let error = unreadable.unwrap_or_else(|| EngineError::Corrupt {
@@ -408,7 +454,7 @@ impl CommitQueue {
         id: RunbookId,
         cached: &mut Option<Arc<Loaded>>,
         changes: Vec<Change>,
-        replies: Vec<oneshot::Sender<Result<Vec<Event>, EngineError>>>,
+        replies: Vec<Reply>,
         error: EngineError,
     ) {
         *cached = None;
@@ -459,13 +505,13 @@ impl CommitQueue {
                         commit.events.push(NewEvent { runbook_id: id, body });
                     }
                     add_writes(&mut commit, &change.extra);
-                    outcomes.push(Outcome::Applied { events });
+                    outcomes.push(Outcome::Applied { events, task: None });
                 }
                 Err(refusal) if change.keep_writes_if_refused => {
                     tracing::debug!(%refusal, "a fire report did not change its runbook");
                     changed = true;
                     add_writes(&mut commit, &change.extra);
-                    outcomes.push(Outcome::Applied { events: Vec::new() });
+                    outcomes.push(Outcome::Applied { events: Vec::new(), task: None });
                 }
                 Err(refusal) => outcomes.push(Outcome::Refused(refusal)),
             }
@@ -485,7 +531,7 @@ impl CommitQueue {
         let fire_ids = &committed.fire_ids;
         let mut published = Vec::new();
         for outcome in &landed.outcomes {
-            if let Outcome::Applied { events } = outcome {
+            if let Outcome::Applied { events, .. } = outcome {
                 published.extend(events.iter().map(|event| EngineEvent { runbook: id, event: event.clone() }));
             }
         }
@@ -626,10 +672,10 @@ fn add_writes(commit: &mut Commit, writes: &[ExtraWrite]) {
 }
 
 /// Answers each change of a committed (or wholly refused) batch.
-fn answer(replies: Vec<oneshot::Sender<Result<Vec<Event>, EngineError>>>, outcomes: Vec<Outcome>) {
+fn answer(replies: Vec<Reply>, outcomes: Vec<Outcome>) {
     for (reply, outcome) in replies.into_iter().zip(outcomes) {
         let _ = reply.send(match outcome {
-            Outcome::Applied { events } => Ok(events),
+            Outcome::Applied { events, task } => Ok(Answer { events, task }),
             Outcome::Refused(refusal) => Err(refusal.into()),
             Outcome::Stale { runbook, expected } => {
                 Err(StoreError::Stale { what: "runbook", id: runbook.0, expected }.into())

@@ -407,14 +407,14 @@ impl Engine {
             for answer in self.inner.commits.apply_all_here(fire.runbook_id, changes).await {
                 answer?;
             }
-            return Ok(());
+        } else if let Some(command) = command {
+            // A progress report the task has already absorbed, or an outcome for a fire the task no longer runs
+            // (cancelled, skipped, refired), leaves the runbook as it is; the fire's own record is kept.
+            self.inner.commits.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
+        } else {
+            self.commit_writes(writes).await?;
         }
-        let Some(command) = command else {
-            return self.commit_writes(writes).await;
-        };
-        // A progress report the task has already absorbed, or an outcome for a fire the task no longer runs
-        // (cancelled, skipped, refired), leaves the runbook as it is; the fire's own record is kept.
-        self.inner.commits.apply_here(fire.runbook_id, Change::fire_report(command, writes)).await?;
+        self.tell_attempts(&step.entries);
         Ok(())
     }
 
@@ -543,7 +543,9 @@ impl Engine {
                 record.fire = LogFire::Stored(original.id);
             }
         }
-        self.commit_writes(writes).await
+        self.commit_writes(writes).await?;
+        self.tell_attempts(&notice.entries);
+        Ok(())
     }
 
     /// Ends the fires that `events` cancelled and that wait for a callback: their rows become `done` with the outcome

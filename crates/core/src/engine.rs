@@ -58,7 +58,13 @@ pub(crate) struct Inner {
     pub(crate) validations: ValidationPool,
     /// API tokens recently found valid (see `api_token.rs`).
     pub(crate) tokens: crate::api_token::TokenCache,
+    /// Told the duration of each request attempt once it is recorded ([`Engine::observe_attempts`]).
+    pub(crate) attempt_observers: std::sync::RwLock<Vec<AttemptObserver>>,
 }
+
+/// Told the duration in seconds of a fire's request attempt once its step is recorded; see
+/// [`Engine::observe_attempts`].
+pub type AttemptObserver = Arc<dyn Fn(f64) + Send + Sync>;
 
 /// A runbook with its current state.
 #[derive(Debug, Clone)]
@@ -165,6 +171,7 @@ impl Engine {
                 dispatcher,
                 validations,
                 tokens: crate::api_token::TokenCache::default(),
+                attempt_observers: std::sync::RwLock::new(Vec::new()),
             }),
         })
     }
@@ -182,6 +189,30 @@ impl Engine {
     /// The OAuth authenticator (authorization code flows, credentials).
     pub fn authenticator(&self) -> &Authenticator {
         &self.inner.authenticator
+    }
+
+    /// Calls `observer` with the duration (seconds) of every request attempt a fire step sent, once the step is
+    /// recorded in the fire's actions log (the preview of a record-only fire is not an attempt sent). What a histogram
+    /// of attempt durations needs, without reading the log back: the observer runs on the recording task, so it
+    /// should only count.
+    pub fn observe_attempts(&self, observer: AttemptObserver) {
+        self.inner.attempt_observers.write().unwrap_or_else(std::sync::PoisonError::into_inner).push(observer);
+    }
+
+    /// Tells the attempt observers of the attempts among `entries`, which were just recorded.
+    pub(crate) fn tell_attempts(&self, entries: &[cutover_integrations_http::LogEntry]) {
+        let observers = self.inner.attempt_observers.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if observers.is_empty() {
+            return;
+        }
+        for entry in entries {
+            if let cutover_integrations_http::LogEntry::Attempt(attempt) = entry {
+                let seconds = attempt.duration_seconds();
+                for observer in observers.iter() {
+                    observer(seconds);
+                }
+            }
+        }
     }
 
     /// Listens to runbook and task changes.
@@ -499,6 +530,28 @@ impl Engine {
         let events = self.inner.commits.apply(id, Change::command(command.into(), actor)).await?;
         self.end_cancelled_fires(id, &events).await?;
         Ok(events)
+    }
+
+    /// Applies a command like [`Engine::command`] and answers with one task as the commit that recorded the command
+    /// left it ([`Engine::task_as_committed`] read then): the answer to a task command, copied while the commit still
+    /// holds the runbook rather than after waiting for the runbook behind the next commit.
+    pub async fn command_answering_task(
+        &self,
+        id: RunbookId,
+        command: UserCommand,
+        actor: &Actor,
+        task: &str,
+    ) -> Result<crate::TaskSnapshot, EngineError> {
+        if self.inner.dispatcher.is_stopping() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let change = Change { answer_task: Some(task.to_owned()), ..Change::command(command.into(), actor) };
+        let answer = self.inner.commits.apply_answering(id, change).await?;
+        self.end_cancelled_fires(id, &answer.events).await?;
+        match answer.task {
+            Some(snapshot) => Ok(snapshot),
+            None => self.task_as_committed(id, task).await,
+        }
     }
 }
 

@@ -101,7 +101,7 @@ pub use config::{EngineBuilder, EngineSettings, generate_secret_key, single_key_
 pub use dispatch::RunningEngine;
 pub use drive::{DriveOptions, DriveReport, ManualTasks, TaskOutcome};
 pub use editing::{AppliedRunbook, ExistingRunbook, IntegrationEdit, REDACTED};
-pub use engine::{AppliedDefinitions, CreatedUser, Engine, RunbookView};
+pub use engine::{AppliedDefinitions, AttemptObserver, CreatedUser, Engine, RunbookView};
 pub use error::{EngineError, InputProblem};
 pub use event_delivery::{DeliveryView, event_types_of};
 pub use events::EngineEvent;

@@ -241,8 +241,8 @@ async fn task_command(
     command: UserCommand,
 ) -> Result<Response, ApiError> {
     let id = runbook_id(id)?;
-    state.engine.command(id, command, &actor(user)).await?;
-    commanded_task(state, id, task).await
+    let snapshot = state.engine.command_answering_task(id, command, &actor(user), task).await?;
+    Ok(tagged(&HeaderMap::new(), StatusCode::OK, snapshot.version, views::task_snapshot(&snapshot)))
 }
 
 /// Adds a task (a task definition) to a runbook in planning: 201 with the task.
