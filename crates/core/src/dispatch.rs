@@ -396,6 +396,8 @@ impl Engine {
             }
         };
         let writes = self.fire_writes(fire, &doc, status, due_at, &step.entries, guard)?;
+        // Sent, whether or not the record below lands (if it does not, the step is taken again: another attempt).
+        self.tell_attempts(&step.entries);
         if let Some(running) = running {
             // Both in one commit; a refused report (the task no longer runs this fire) changes nothing.
             let changes = match command {
@@ -414,7 +416,6 @@ impl Engine {
         } else {
             self.commit_writes(writes).await?;
         }
-        self.tell_attempts(&step.entries);
         Ok(())
     }
 
@@ -543,9 +544,8 @@ impl Engine {
                 record.fire = LogFire::Stored(original.id);
             }
         }
-        self.commit_writes(writes).await?;
         self.tell_attempts(&notice.entries);
-        Ok(())
+        self.commit_writes(writes).await
     }
 
     /// Ends the fires that `events` cancelled and that wait for a callback: their rows become `done` with the outcome

@@ -191,15 +191,15 @@ impl Engine {
         &self.inner.authenticator
     }
 
-    /// Calls `observer` with the duration (seconds) of every request attempt a fire step sent, once the step is
-    /// recorded in the fire's actions log (the preview of a record-only fire is not an attempt sent). What a histogram
-    /// of attempt durations needs, without reading the log back: the observer runs on the recording task, so it
-    /// should only count.
+    /// Calls `observer` with the duration (seconds) of every request attempt a fire step sent, as the step's record
+    /// (with the attempts for the fire's actions log) is about to be committed; the preview of a record-only fire is
+    /// not an attempt sent. What a histogram of attempt durations needs, without reading the log back: the observer
+    /// runs on the recording task, so it should only count.
     pub fn observe_attempts(&self, observer: AttemptObserver) {
         self.inner.attempt_observers.write().unwrap_or_else(std::sync::PoisonError::into_inner).push(observer);
     }
 
-    /// Tells the attempt observers of the attempts among `entries`, which were just recorded.
+    /// Tells the attempt observers of the attempts among `entries`, which a step just sent.
     pub(crate) fn tell_attempts(&self, entries: &[cutover_integrations_http::LogEntry]) {
         let observers = self.inner.attempt_observers.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         if observers.is_empty() {

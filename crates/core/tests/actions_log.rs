@@ -1,5 +1,5 @@
 //! `Engine::task_actions_log`: every fire of a task with its outcome and its parsed, redacted entries; unknown tasks
-//! are `NotFound`.
+//! are `NotFound`. `Engine::observe_attempts` is told the attempts the log records; `Engine::task_integrations`.
 
 use cutover_integrations_core::http::LogEntry;
 use cutover_integrations_core::model::{RunMode, SecretValue, SystemParameter};
@@ -30,6 +30,9 @@ async fn every_fire_is_listed_with_its_redacted_attempts() {
         .build()
         .await
         .expect("engine");
+    let timed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let observed = timed.clone();
+    engine.observe_attempts(std::sync::Arc::new(move |seconds| observed.lock().expect("durations").push(seconds)));
     let running = engine.start();
     let mut server = mockito::Server::new_async().await;
     let hook = server.mock("POST", "/hook").with_status(200).with_body("ok").expect(1).create_async().await;
@@ -56,6 +59,8 @@ async fn every_fire_is_listed_with_its_redacted_attempts() {
         })
         .collect();
     assert_eq!(attempts.len(), 1);
+    // The attempt observer was told each recorded attempt, as the log has it.
+    assert_eq!(*timed.lock().expect("durations"), vec![attempts[0].duration_seconds()]);
     let request = attempts[0].request.as_ref().expect("the request");
     assert!(request.curl.starts_with("curl"), "{}", request.curl);
     assert_eq!(attempts[0].response.as_ref().map(|response| response.status), Some(200));
@@ -70,6 +75,8 @@ async fn every_fire_is_listed_with_its_redacted_attempts() {
         assert_eq!(engine.fire_log(runbook, task, number).await.expect("no fire"), None, "{task} {number}");
     }
     assert!(engine.task_actions_log(runbook, "deploy").await.expect("a manual task").is_empty());
+    let integrations = engine.task_integrations(runbook, &["deploy", "announce", "nope"]).await.expect("integrations");
+    assert_eq!(integrations, [None, Some("Hooks".to_owned()), None], "in the order asked");
     let missing = engine.task_actions_log(runbook, "nope").await;
     assert!(matches!(missing, Err(EngineError::NotFound { what: "task", .. })), "{missing:?}");
     let missing = engine.task_actions_log(RunbookId(999), "announce").await;
