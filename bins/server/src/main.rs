@@ -21,6 +21,10 @@ use std::path::PathBuf;
 use tokio::sync::watch;
 use url::Url;
 
+/// The process's allocator: mimalloc, measurably cheaper than glibc's malloc under load (see the commit that chose it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The reference REST server of cutover-integrations.
 #[derive(Debug, Parser)]
 #[command(name = "cutover-server", version)]
