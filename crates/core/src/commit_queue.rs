@@ -174,7 +174,7 @@ pub(crate) struct Answer {
     pub(crate) events: Vec<Event>,
     /// The task it asked for ([`Change::answer_task`]) as its commit left it; `None` if it asked for none or the
     /// runbook has no such task.
-    pub(crate) task: Option<TaskSnapshot>,
+    pub(crate) task: Option<Box<TaskSnapshot>>,
 }
 
 /// Per runbook: the cached state (locked while a batch is applied and committed) and the queue of changes.
@@ -230,7 +230,7 @@ fn evict(runbooks: &mut HashMap<RunbookId, Arc<RunbookSlot>>, limit: usize) {
 enum Outcome {
     Applied {
         events: Vec<Event>,
-        task: Option<TaskSnapshot>,
+        task: Option<Box<TaskSnapshot>>,
     },
     Refused(RunbookError),
     /// The change expected another version of the runbook.
@@ -429,7 +429,7 @@ impl CommitQueue {
                 let mut outcomes = landed.outcomes;
                 for (change, outcome) in changes.iter().zip(&mut outcomes) {
                     if let (Some(name), Outcome::Applied { task, .. }) = (&change.answer_task, outcome) {
-                        *task = snapshot(&loaded, id, name).ok();
+                        *task = snapshot(&loaded, id, name).ok().map(Box::new);
                     }
                 }
                 *cached = Some(loaded);

@@ -549,7 +549,7 @@ impl Engine {
         let answer = self.inner.commits.apply_answering(id, change).await?;
         self.end_cancelled_fires(id, &answer.events).await?;
         match answer.task {
-            Some(snapshot) => Ok(snapshot),
+            Some(snapshot) => Ok(*snapshot),
             None => self.task_as_committed(id, task).await,
         }
     }
