@@ -1,11 +1,13 @@
 //! From text to typed definitions: a positioned YAML tree, then a walker that reads it while collecting every error.
 //!
-//! JSON files are checked by `serde_json` first, so that they are strictly JSON, then read through the same YAML tree
-//! (JSON is YAML 1.2 flow syntax), so that both formats share one walker and one set of positions. Surrogate-pair
-//! escapes, which YAML refuses, and NUL characters, which no definition may hold, are handled in `scalars`.
+//! JSON files are checked by `serde_json` first, so that they are strictly JSON, then read into the same tree (JSON is
+//! YAML 1.2 flow syntax) by `json_tree`, which builds the nodes saphyr would, so that both formats share one walker
+//! and one set of positions; what `json_tree` leaves aside goes through saphyr. Surrogate-pair escapes, which YAML
+//! refuses, and NUL characters, which no definition may hold, are handled in `scalars`.
 
 pub(crate) mod event_integration;
 pub(crate) mod integration;
+pub(crate) mod json_tree;
 pub(crate) mod path;
 pub(crate) mod reader;
 pub(crate) mod runbook;
@@ -42,23 +44,20 @@ pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>,
         walker.error(position, &root_path, json_message(&error));
         return (None, walker);
     }
-    // JSON's surrogate-pair escapes go through saphyr as same-length stand-ins (see `scalars`).
-    let astral = match format {
-        DefinitionFormat::Json => scalars::substitute_surrogate_pairs(text),
+    let read_directly = match format {
+        DefinitionFormat::Json => json_tree::load(text),
         _ => None,
     };
-    let loaded = match &astral {
-        Some((substituted, _)) => tree::load(substituted),
-        None => tree::load(text),
-    };
-    let mut root = match loaded {
-        Ok(root) => root,
-        Err(error) => {
-            walker.error(Position { line: error.line, column: error.column }, &root_path, error.message);
-            return (None, walker);
+    let root = match read_directly {
+        Some(mut root) => {
+            scalars::finish_scalars(&mut root, None, &mut walker);
+            root
         }
+        None => match load_through_yaml(text, format, &mut walker) {
+            Some(root) => root,
+            None => return (None, walker),
+        },
     };
-    scalars::finish_scalars(&mut root, astral.as_ref().map(|(_, astral)| astral), &mut walker);
     walker.record(&root_path, None, &root);
     let Some(mut object) = ObjectReader::open(&mut walker, &root, &root_path) else {
         return (None, walker);
@@ -74,6 +73,28 @@ pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>,
         None => return (None, walker),
     };
     (Some(definition), walker)
+}
+
+/// The tree of `text` read by saphyr, its scalars finished; `None` when it cannot be read, the error reported.
+fn load_through_yaml(text: &str, format: DefinitionFormat, walker: &mut Walker) -> Option<tree::Node> {
+    // JSON's surrogate-pair escapes go through saphyr as same-length stand-ins (see `scalars`).
+    let astral = match format {
+        DefinitionFormat::Json => scalars::substitute_surrogate_pairs(text),
+        _ => None,
+    };
+    let loaded = match &astral {
+        Some((substituted, _)) => tree::load(substituted),
+        None => tree::load(text),
+    };
+    let mut root = match loaded {
+        Ok(root) => root,
+        Err(error) => {
+            walker.error(Position { line: error.line, column: error.column }, &FieldPath::root(), error.message);
+            return None;
+        }
+    };
+    scalars::finish_scalars(&mut root, astral.as_ref().map(|(_, astral)| astral), walker);
+    Some(root)
 }
 
 /// serde_json counts columns in bytes; diagnostics count characters.
