@@ -13,17 +13,26 @@
 use super::tree::{MAX_NESTING, Node, NodeValue, Scalar, ScalarKind, resolve_plain};
 use saphyr_parser::{Marker, ScalarStyle, Span};
 
+/// The tree of a JSON file.
+pub(crate) struct JsonTree {
+    /// The root node, a mapping or a list.
+    pub(crate) root: Node,
+    /// Whether some scalar holds a NUL character, which only a `\u0000` escape can write in JSON (a raw one is a
+    /// control character `serde_json` refuses); when none does, no scalar needs `scalars::finish_scalars`.
+    pub(crate) holds_nul: bool,
+}
+
 /// The tree of `text`, which `serde_json` has accepted; `None` when the text holds something left to the YAML path
 /// (see the module's documentation), which then reads it and reports any error.
-pub(crate) fn load(text: &str) -> Option<Node> {
-    let mut reader = JsonReader { bytes: text.as_bytes(), at: 0, index: 0, line: 1, column: 0 };
+pub(crate) fn load(text: &str) -> Option<JsonTree> {
+    let mut reader = JsonReader { bytes: text.as_bytes(), at: 0, index: 0, line: 1, column: 0, holds_nul: false };
     reader.skip_whitespace();
     if !matches!(reader.peek(), Some(b'{' | b'[')) {
         return None;
     }
     let root = reader.value(0)?;
     reader.skip_whitespace();
-    (reader.at == reader.bytes.len()).then_some(root)
+    (reader.at == reader.bytes.len()).then_some(JsonTree { root, holds_nul: reader.holds_nul })
 }
 
 /// A cursor over the text that keeps saphyr's marker (characters, not bytes) as it goes.
@@ -37,6 +46,8 @@ struct JsonReader<'text> {
     line: usize,
     /// 0-based column, in characters.
     column: usize,
+    /// Whether an escape wrote a NUL character.
+    holds_nul: bool,
 }
 
 impl JsonReader<'_> {
@@ -239,6 +250,7 @@ impl JsonReader<'_> {
             return char::from_u32(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00));
         }
         self.advance(6);
+        self.holds_nul |= code == 0;
         char::from_u32(code)
     }
 
@@ -278,8 +290,10 @@ mod tests {
         serde_json::from_str::<serde::de::IgnoredAny>(text)
             .unwrap_or_else(|error| panic!("not JSON: {error}: {text:?}"));
         match load(text) {
-            Some(mut root) => {
-                scalars::finish_scalars(&mut root, None, &mut Walker::default());
+            Some(JsonTree { mut root, holds_nul }) => {
+                let mut walker = Walker::default();
+                scalars::finish_scalars(&mut root, None, &mut walker);
+                assert_eq!(holds_nul, !walker.is_clean(&crate::parse::path::FieldPath::root()), "{text:?}");
                 match through_yaml(text) {
                     Ok(expected) => assert_eq!(format!("{root:#?}"), expected, "{text:?}"),
                     Err(message) => assert!(

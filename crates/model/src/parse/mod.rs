@@ -49,8 +49,10 @@ pub(crate) fn walk(text: &str, format: DefinitionFormat) -> (Option<Definition>,
         _ => None,
     };
     let root = match read_directly {
-        Some(mut root) => {
-            scalars::finish_scalars(&mut root, None, &mut walker);
+        Some(json_tree::JsonTree { mut root, holds_nul }) => {
+            if holds_nul {
+                scalars::finish_scalars(&mut root, None, &mut walker);
+            }
             root
         }
         None => match load_through_yaml(text, format, &mut walker) {
