@@ -1,6 +1,7 @@
 //! Field paths such as `actions[0].request.headers['Content-Type']`, as diagnostics print them.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A path from the document root to a value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -8,7 +9,9 @@ pub(crate) struct FieldPath(Vec<Segment>);
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Segment {
-    Key(String),
+    /// Shared, so that the paths of a large document's many values (each a copy of its parent's path and one more
+    /// segment) copy no key text.
+    Key(Arc<str>),
     Index(usize),
 }
 
@@ -21,7 +24,7 @@ impl FieldPath {
     /// The path of `key` inside this mapping.
     pub(crate) fn key(&self, key: &str) -> Self {
         let mut path = self.clone();
-        path.0.push(Segment::Key(key.to_owned()));
+        path.0.push(Segment::Key(key.into()));
         path
     }
 
@@ -54,7 +57,7 @@ impl FieldPath {
                     }
                 };
                 rest = quoted[end + 1..].strip_prefix(']')?;
-                path.0.push(Segment::Key(key));
+                path.0.push(Segment::Key(key.into()));
             } else if let Some(indexed) = rest.strip_prefix('[') {
                 let (index, after) = indexed.split_once(']')?;
                 path.0.push(Segment::Index(index.parse().ok()?));
@@ -66,7 +69,7 @@ impl FieldPath {
                 if !is_identifier(key) {
                     return None;
                 }
-                path.0.push(Segment::Key(key.to_owned()));
+                path.0.push(Segment::Key(key.into()));
                 rest = &key_text[end..];
             }
         }
