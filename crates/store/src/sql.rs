@@ -581,14 +581,14 @@ impl Store for SqlStore {
     }
 
     async fn create_runbook(&self, runbook: &NewRunbook<'_>, now: Millis) -> Result<WrittenRunbook, StoreError> {
+        let workspace = workspace_of_definition(runbook.definition)?;
         let mut tx = self.begin().await?;
-        let workspace = definition_workspace(self.backend, "$2");
-        let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO runbooks (name, workspace, state, version, definition_version, task_count, created_at, \
-             updated_at) VALUES ($1, {workspace}, $3, 1, 1, $4, $5, $5) RETURNING id"
-        )))
+             updated_at) VALUES ($1, $2, $3, 1, 1, $4, $5, $5) RETURNING id",
+        )
         .bind(runbook.name)
-        .bind(runbook.definition)
+        .bind(workspace)
         .bind(runbook.state)
         .bind(runbook.tasks.len() as i64)
         .bind(now)
@@ -1157,6 +1157,25 @@ fn definition_workspace(backend: Backend, parameter: &str) -> String {
         Backend::Sqlite => format!("json_extract({parameter}, '$.runbook.workspace')"),
         Backend::Postgres => format!("(({parameter})::json -> 'runbook' ->> 'workspace')"),
     }
+}
+
+/// The `workspace` of a runbook definition document (`{"runbook": {"workspace": …}, …}`; `None` when absent or null),
+/// read here with one pass of serde_json, which skips the rest of the document without building it: the database's
+/// JSON functions parse the whole document (megabytes for a runbook of 100,000 tasks) into their own form first.
+fn workspace_of_definition(definition: &str) -> Result<Option<String>, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Document {
+        #[serde(default)]
+        runbook: Option<RunbookPart>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RunbookPart {
+        #[serde(default)]
+        workspace: Option<String>,
+    }
+    let document: Document = serde_json::from_str(definition)
+        .map_err(|error| StoreError::Corrupt { what: "runbook definition", reason: error.to_string() })?;
+    Ok(document.runbook.and_then(|runbook| runbook.workspace))
 }
 
 /// A runbook from the rows of a read: first its own (position -1), then its tasks by position; `None` without rows.
