@@ -614,14 +614,14 @@ impl Store for SqlStore {
         runbook: &ReplacedRunbook<'_>,
         now: Millis,
     ) -> Result<WrittenRunbook, StoreError> {
+        let workspace = workspace_of_definition(runbook.definition)?;
         let mut tx = self.begin().await?;
-        let workspace = definition_workspace(self.backend, "$2");
-        let result = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE runbooks SET name = $1, workspace = {workspace}, state = $3, version = version + 1, \
-             definition_version = version + 1, task_count = $7, updated_at = $4 WHERE id = $5 AND version = $6"
-        )))
+        let result = sqlx::query(
+            "UPDATE runbooks SET name = $1, workspace = $2, state = $3, version = version + 1, \
+             definition_version = version + 1, task_count = $7, updated_at = $4 WHERE id = $5 AND version = $6",
+        )
         .bind(runbook.name)
-        .bind(runbook.definition)
+        .bind(workspace)
         .bind(runbook.state)
         .bind(now)
         .bind(id.0)
@@ -1149,15 +1149,6 @@ pub(crate) fn parameter_owner(name: &str) -> String {
 /// else NULL: for reads of what changed after a version.
 pub(crate) const DEFINITION_IF_WRITTEN_AFTER: &str = "CASE WHEN definition_version > $2 THEN \
      (SELECT definition FROM runbook_definitions WHERE runbook_id = $1) END";
-
-/// The SQL text of the workspace named in a definition document given as `parameter`, for the `runbooks.workspace`
-/// column that lists read.
-fn definition_workspace(backend: Backend, parameter: &str) -> String {
-    match backend {
-        Backend::Sqlite => format!("json_extract({parameter}, '$.runbook.workspace')"),
-        Backend::Postgres => format!("(({parameter})::json -> 'runbook' ->> 'workspace')"),
-    }
-}
 
 /// The `workspace` of a runbook definition document (`{"runbook": {"workspace": …}, …}`; `None` when absent or null),
 /// read here with one pass of serde_json, which skips the rest of the document without building it: the database's

@@ -3,7 +3,9 @@
 
 use cutover_integrations_auth::{Cipher, Key, KeyId, KeyRing};
 use cutover_integrations_model::{RunMode, RunbookStage};
-use cutover_integrations_store::{NewRunbook, RunbookId, RunbookQuery, Sealer, SqlStore, SqlStoreOptions, Store};
+use cutover_integrations_store::{
+    NewRunbook, ReplacedRunbook, RunbookId, RunbookQuery, Sealer, SqlStore, SqlStoreOptions, Store,
+};
 use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use serde_json::json;
 use std::sync::Arc;
@@ -98,5 +100,18 @@ async fn filters_and_pages_agree_on_both_backends() {
             ("Release 2", Some("ops"), RunbookStage::Active, Some(RunMode::Live))
         );
         assert!(page.more);
+
+        // Replacing a runbook's definition (planning) moves it to the definition's workspace.
+        let definition =
+            json!({"runbook": {"name": "Release 1", "workspace": "dba", "tasks": []}, "plan": {"tasks": []}});
+        let definition = definition.to_string();
+        let state = json!({"version": 2, "stage": "planning"}).to_string();
+        let replaced =
+            ReplacedRunbook { name: "Release 1", definition: &definition, state: &state, tasks: &[], events: &[] };
+        store.replace_runbook(RunbookId(1), 1, &replaced, 2).await.expect("replaced");
+        let in_dba = RunbookQuery { workspace: Some("dba".into()), ..query(100) };
+        let listed: Vec<i64> =
+            store.runbook_page(&in_dba).await.expect("page").runbooks.iter().map(|runbook| runbook.id.0).collect();
+        assert_eq!(listed, [1, 4], "the replaced definition's workspace is the runbook's");
     }
 }
