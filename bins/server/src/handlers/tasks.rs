@@ -17,11 +17,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use cutover_integrations_core::EngineError;
-use cutover_integrations_core::RunbookView;
 use cutover_integrations_core::UserCommand;
 use cutover_integrations_core::model::{IntegrationStatus, Task, TaskStage};
 use cutover_integrations_core::runbook::FieldTarget;
 use cutover_integrations_core::store::RunbookId;
+use cutover_integrations_core::{RunbookView, TaskSnapshot};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -117,8 +117,12 @@ async fn one_task(
 /// The answer to a command about one task: the task as the engine committed it (no store round trip), with its
 /// `ETag`.
 async fn commanded_task(state: &AppState, id: RunbookId, task: &str) -> Result<Response, ApiError> {
-    let snapshot = state.engine.task_as_committed(id, task).await?;
-    Ok(tagged(&HeaderMap::new(), StatusCode::OK, snapshot.version, views::task_snapshot(&snapshot)))
+    Ok(commanded_answer(&state.engine.task_as_committed(id, task).await?))
+}
+
+/// A task as a command left it, with its `ETag`.
+fn commanded_answer(snapshot: &TaskSnapshot) -> Response {
+    tagged(&HeaderMap::new(), StatusCode::OK, snapshot.version, views::task_snapshot(snapshot))
 }
 
 /// A page of a runbook's tasks in definition order; `?stage=` and `?integration_status=` filter them.
@@ -241,8 +245,7 @@ async fn task_command(
     command: UserCommand,
 ) -> Result<Response, ApiError> {
     let id = runbook_id(id)?;
-    let snapshot = state.engine.command_answering_task(id, command, &actor(user), task).await?;
-    Ok(tagged(&HeaderMap::new(), StatusCode::OK, snapshot.version, views::task_snapshot(&snapshot)))
+    Ok(commanded_answer(&state.engine.command_answering_task(id, command, &actor(user), task).await?))
 }
 
 /// Adds a task (a task definition) to a runbook in planning: 201 with the task.
