@@ -7,6 +7,7 @@
 
 use crate::catalog::{ActionLookup, CachedAction};
 use crate::commit_queue::{Change, ExtraWrite};
+use crate::dispatcher::StepSlot;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::fire_doc::{FireDoc, FireOutcome, FireWork};
@@ -27,7 +28,7 @@ use cutover_integrations_store::{
 };
 use serde_json::Value;
 use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How long a fire's first request is in flight before its task is made `running` by a commit of its own; a request
@@ -100,9 +101,9 @@ impl Engine {
     pub fn start(&self) -> RunningEngine {
         let (stop, stopped) = watch::channel(false);
         let engine = Arc::downgrade(&self.inner);
-        self.inner.dispatcher.mark_running(Arc::new(move |fire: LocalFire, permit| {
+        self.inner.dispatcher.mark_running(Arc::new(move |fire: LocalFire, slot| {
             if let Some(inner) = engine.upgrade() {
-                Engine { inner }.launch(fire.record, Origin::Local(fire.inputs), permit);
+                Engine { inner }.launch(fire.record, Origin::Local(fire.inputs), slot);
             }
         }));
         let engine = self.clone();
@@ -163,12 +164,13 @@ impl Engine {
     }
 
     async fn spawn_fire(&self, fire: FireRecord, origin: Origin) {
-        let Some(permit) = self.inner.dispatcher.slot().await else { return };
-        self.launch(fire, origin, permit);
+        let Some(slot) = self.inner.dispatcher.slot().await else { return };
+        self.launch(fire, origin, slot);
     }
 
-    /// Runs one step of a fire in a task of its own, holding a slot.
-    fn launch(&self, fire: FireRecord, origin: Origin, permit: OwnedSemaphorePermit) {
+    /// Runs one step of a fire in a task of its own, holding a slot: its request slot until the request has ended,
+    /// its record slot until the step is recorded.
+    fn launch(&self, fire: FireRecord, origin: Origin, mut slot: StepSlot) {
         let id = fire.id;
         if !self.inner.dispatcher.enter(id) {
             // Handed over in memory and claimed again after its lease ran out while it waited: it runs once here.
@@ -177,11 +179,11 @@ impl Engine {
         let engine = self.clone();
         tracing::debug!(fire = id.0, "running a fire step");
         tokio::spawn(async move {
-            if let Err(error) = engine.run_fire(fire, origin).await {
+            if let Err(error) = engine.run_fire(fire, origin, &mut slot).await {
                 tracing::warn!(%error, fire = id.0, "a fire step could not be recorded; it is retried after its lease");
             }
             engine.inner.dispatcher.leave(id);
-            drop(permit);
+            drop(slot);
         });
     }
 
@@ -207,14 +209,14 @@ impl Engine {
     }
 
     /// Takes one step of a fire this engine holds the lease of.
-    async fn run_fire(&self, fire: FireRecord, origin: Origin) -> Result<(), EngineError> {
+    async fn run_fire(&self, fire: FireRecord, origin: Origin, slot: &mut StepSlot) -> Result<(), EngineError> {
         if matches!(origin, Origin::Local(_)) && !self.still_leased(&fire).await? {
             return Ok(());
         }
         let doc = FireDoc::parse(&fire.state)?;
         match doc.work {
-            FireWork::Action { delivery } => self.run_action_step(fire, doc, delivery, origin).await,
-            FireWork::CancelNotice { of, attempt } => self.run_cancel_notice(fire, doc, of, attempt).await,
+            FireWork::Action { delivery } => self.run_action_step(fire, doc, delivery, origin, slot).await,
+            FireWork::CancelNotice { of, attempt } => self.run_cancel_notice(fire, doc, of, attempt, slot).await,
         }
     }
 
@@ -224,6 +226,7 @@ impl Engine {
         mut doc: FireDoc,
         delivery: Delivery,
         origin: Origin,
+        slot: &mut StepSlot,
     ) -> Result<(), EngineError> {
         // A fire this engine created runs with what its task was when its creating commit landed (taken then, so the
         // step neither waits for commits in flight nor keeps the runbook from being changed in place). A claimed fire
@@ -277,6 +280,8 @@ impl Engine {
             custom_fields: Default::default(),
         });
         let (step, running) = self.step_with_lease(&fire, &prepared, state, in_flight).await;
+        // The next step's request goes out while this outcome waits for its commit.
+        slot.request_ended();
         self.record_step(&fire, doc, step, FireGuard::Lease(self.inner.settings.name.clone()), running).await
     }
 
@@ -482,6 +487,7 @@ impl Engine {
         mut doc: FireDoc,
         of: FireNumber,
         attempt: u32,
+        slot: &mut StepSlot,
     ) -> Result<(), EngineError> {
         let original = self
             .inner
@@ -512,6 +518,7 @@ impl Engine {
         };
         let notice =
             self.inner.executor.notify_cancel(&prepared.action.prepared, &prepared.context, &state, attempt).await;
+        slot.request_ended();
         let Some(notice) = notice else {
             doc.outcome = Some(FireOutcome::Undelivered);
             return self.close_without_runbook(&fire, &doc, "the action has no cancel webhook").await;

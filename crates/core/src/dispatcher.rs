@@ -22,9 +22,12 @@ pub(crate) struct Dispatcher {
     /// Fires this engine is running or about to run, so that a fire handed over in memory and claimed again after its
     /// lease expired does not run twice here.
     in_flight: Mutex<HashSet<FireId>>,
-    /// Slots for fire steps running at once ([`EngineSettings::max_concurrent_fires`](crate::EngineSettings)).
+    /// Slots for fire steps whose request is under way ([`EngineSettings::max_concurrent_fires`](crate::EngineSettings)).
     permits: Arc<Semaphore>,
     capacity: usize,
+    /// Slots for fire steps not yet recorded ([`RECORDS_PER_REQUEST`] times as many): a step gives its request slot
+    /// back once its request has ended and keeps this one until its outcome is committed.
+    records: Arc<Semaphore>,
     /// Wakes the loop when work is due.
     wake: Notify,
     /// Fires handed over in memory that found no free slot; the loop runs them when one frees.
@@ -37,7 +40,34 @@ pub(crate) struct Dispatcher {
 
 /// Runs one step of a fire handed over in memory, in a task of its own holding the slot it is given. Set by
 /// `dispatch.rs` when the engine starts; it holds the engine weakly (the engine holds the dispatcher).
-pub(crate) type Launch = Arc<dyn Fn(LocalFire, OwnedSemaphorePermit) + Send + Sync>;
+pub(crate) type Launch = Arc<dyn Fn(LocalFire, StepSlot) + Send + Sync>;
+
+/// How many steps may wait for their record per request slot. A step whose request ended no longer holds a request
+/// slot, so the next step's request is sent while the outcome waits for its commit (which then carries several
+/// outcomes at once); this bounds how many outcomes wait in memory.
+pub(crate) const RECORDS_PER_REQUEST: usize = 4;
+
+/// What one fire step holds of the dispatcher's slots: a request slot until its request has ended
+/// ([`StepSlot::request_ended`]), and a record slot until it is dropped, once the step is recorded (or abandoned to
+/// its lease).
+#[derive(Debug)]
+pub(crate) struct StepSlot {
+    request: Option<OwnedSemaphorePermit>,
+    _record: OwnedSemaphorePermit,
+}
+
+impl StepSlot {
+    /// The step's request has ended (or none is sent): its request slot goes to the next step.
+    pub(crate) fn request_ended(&mut self) {
+        self.request = None;
+    }
+
+    /// Whether the step still holds a request slot.
+    #[cfg(test)]
+    fn holds_request(&self) -> bool {
+        self.request.is_some()
+    }
+}
 
 /// The loop's end of the queue of fires handed over in memory, taken by [`Dispatcher::begin`].
 pub(crate) type LocalQueue = mpsc::UnboundedReceiver<LocalFire>;
@@ -53,6 +83,7 @@ impl Dispatcher {
             in_flight: Mutex::new(HashSet::new()),
             permits: Arc::new(Semaphore::new(capacity)),
             capacity,
+            records: Arc::new(Semaphore::new(capacity * RECORDS_PER_REQUEST)),
             wake: Notify::new(),
             queue,
             queue_receiver: Mutex::new(Some(receiver)),
@@ -109,25 +140,36 @@ impl Dispatcher {
 
     /// Waits until every slot is free: every step in flight has been recorded (or abandoned to its lease).
     pub(crate) async fn drained(&self) {
+        let _ = self.records.acquire_many((self.capacity * RECORDS_PER_REQUEST) as u32).await;
         let _ = self.permits.acquire_many(self.capacity as u32).await;
     }
 
-    /// How many slots are free now.
+    /// How many steps could start now.
     pub(crate) fn free_slots(&self) -> usize {
-        self.permits.available_permits()
+        self.permits.available_permits().min(self.records.available_permits())
     }
 
-    /// A slot, once one is free; `None` if the slots were closed.
-    pub(crate) async fn slot(&self) -> Option<OwnedSemaphorePermit> {
-        self.permits.clone().acquire_owned().await.ok()
+    /// A slot, once one is free; `None` if the slots were closed. (Every taker takes the record slot first, then the
+    /// request slot, and a step gives the request slot back first: no two takers wait on each other.)
+    pub(crate) async fn slot(&self) -> Option<StepSlot> {
+        let record = self.records.clone().acquire_owned().await.ok()?;
+        let request = self.permits.clone().acquire_owned().await.ok()?;
+        Some(StepSlot { request: Some(request), _record: record })
+    }
+
+    /// A slot if one is free now.
+    fn try_slot(&self) -> Option<StepSlot> {
+        let record = self.records.clone().try_acquire_owned().ok()?;
+        let request = self.permits.clone().try_acquire_owned().ok()?;
+        Some(StepSlot { request: Some(request), _record: record })
     }
 
     /// A fire this engine's commit just created and leased to it: launched at once if a slot is free, otherwise
     /// queued for the loop, which runs it when a slot frees (also when no start gave a launch yet).
     pub(crate) fn hand_over(&self, fire: LocalFire) {
-        match (self.launch.get(), self.permits.clone().try_acquire_owned()) {
-            (Some(launch), Ok(permit)) => launch(fire, permit),
-            _ => {
+        match self.launch.get().and_then(|launch| Some((launch, self.try_slot()?))) {
+            Some((launch, slot)) => launch(fire, slot),
+            None => {
                 let _ = self.queue.send(fire);
             }
         }
@@ -169,6 +211,46 @@ mod tests {
         dispatcher.end(queue);
         assert!(!dispatcher.is_running());
         assert!(dispatcher.begin().is_some(), "the queue is kept for a next start");
+    }
+
+    /// Polls once: whether the future has not finished yet.
+    fn still_pending<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> bool {
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        future.poll(&mut context).is_pending()
+    }
+
+    /// A step gives its request slot back when its request ends and its record slot when it is recorded: the next
+    /// requests go out meanwhile, at most `RECORDS_PER_REQUEST` steps per request slot wait for their record, and
+    /// draining waits for every record.
+    #[tokio::test]
+    async fn a_step_frees_its_request_slot_before_its_record() {
+        let dispatcher = Dispatcher::new(1);
+        let mut first = dispatcher.slot().await.expect("a slot");
+        assert!(first.holds_request());
+        assert!(dispatcher.try_slot().is_none(), "one request at a time");
+        assert_eq!(dispatcher.free_slots(), 0);
+        first.request_ended();
+        assert!(!first.holds_request());
+        let mut waiting = vec![first];
+        for _ in 1..RECORDS_PER_REQUEST {
+            let mut next = dispatcher.try_slot().expect("a request slot came back");
+            next.request_ended();
+            waiting.push(next);
+        }
+        assert!(dispatcher.try_slot().is_none(), "every record slot is taken by steps waiting for their record");
+        assert_eq!(dispatcher.free_slots(), 0);
+
+        waiting.pop();
+        assert_eq!(dispatcher.free_slots(), 1, "a record landed");
+
+        let running = dispatcher.try_slot().expect("a slot");
+        let drained = dispatcher.drained();
+        tokio::pin!(drained);
+        assert!(still_pending(drained.as_mut()), "steps wait for their record");
+        waiting.clear();
+        assert!(still_pending(drained.as_mut()), "and for the request under way");
+        drop(running);
+        drained.await;
     }
 
     fn fire(id: i64) -> LocalFire {
