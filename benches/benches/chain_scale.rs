@@ -22,6 +22,10 @@ use tokio::runtime::Runtime;
 mod support;
 use support::{CONCURRENCY, Setup, run_engine, runbook, send_bare, setup};
 
+/// The allocator the server binary runs with, on both sides of every comparison (the engine and the bare executor).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SHORT_CHAIN: usize = 50;
 const FAN: usize = 10_000;
 
