@@ -12,7 +12,10 @@
 //! `SELECT 1` on a connection (the cost of one hand-off to and from SQLite's thread), `one_write` is a transaction
 //! updating one small row sent as one batch (the cost of a commit's WAL append with one statement); and
 //! `bare_request` is one task's request through the bare executor to the loopback sink (what a chained task costs
-//! without the engine). `RATIO` lines print the step commit in units of each.
+//! without the engine). `step_floor` writes the same rows as `chain_step` to the store's own database file with
+//! plain prepared statements on the calling thread (no plan document, no trigger, no hand-off to another thread): what
+//! the step's writes cost SQLite on this machine, the floor under any engine that records a step before the next
+//! request goes out. `RATIO` lines print the step commit in units of each, and the floor.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use cutover_integrations_core::runbook::FireNumber;
@@ -129,6 +132,115 @@ impl Chain {
         self.version = committed.runbook_version.expect("a runbook write");
         self.running = committed.fire_ids.first().copied();
         self.step += 1;
+    }
+}
+
+/// The floor of a step: [`Chain::commit`]'s rows written by prepared statements on the calling thread (see the module
+/// documentation), on a runbook the store created.
+struct Floor {
+    connection: rusqlite::Connection,
+    chain: Chain,
+}
+
+impl Floor {
+    async fn new(store: Arc<dyn Store>, rows: Arc<StepRows>, database: &std::path::Path) -> Self {
+        let chain = Chain::new(store, rows).await;
+        let connection = rusqlite::Connection::open(database).expect("the store's database");
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                 PRAGMA foreign_keys = ON;",
+            )
+            .expect("settings");
+        Self { connection, chain }
+    }
+
+    fn step(&mut self) {
+        let commit = self.chain.commit();
+        let write = commit.runbook.as_ref().expect("a runbook write");
+        let transaction = self.connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate);
+        let transaction = transaction.expect("begin");
+        let version = write.expected_version + 1;
+        let changed = transaction
+            .prepare_cached(
+                "UPDATE runbooks SET state = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3 AND version = ?4",
+            )
+            .and_then(|mut update| update.execute((&write.state, commit.now, write.id.0, write.expected_version)))
+            .expect("runbook row");
+        assert_eq!(changed, 1, "the version guard holds");
+        for task in &write.tasks {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO runbook_tasks (runbook_id, position, state, version) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (runbook_id, position) DO UPDATE SET state = excluded.state, version = excluded.version",
+                )
+                .and_then(|mut upsert| upsert.execute((write.id.0, task.position, &task.state, version)))
+                .expect("task row");
+        }
+        for update in &commit.fire_updates {
+            let changed = transaction
+                .prepare_cached(
+                    "UPDATE fires SET status = 'done', state = ?1, due_at = ?2, updated_at = ?3, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = ?4 AND status <> 'done' AND lease_owner = ?5",
+                )
+                .and_then(|mut statement| {
+                    statement.execute((&update.state, update.due_at, commit.now, update.id.0, OWNER))
+                })
+                .expect("fire update");
+            assert_eq!(changed, 1, "the lease guard holds");
+        }
+        for record in &commit.log_records {
+            let LogFire::Stored(fire) = record.fire else { panic!("the log of a stored fire") };
+            transaction
+                .prepare_cached("INSERT INTO actions_log (fire_id, record, created_at) VALUES (?1, ?2, ?3)")
+                .and_then(|mut insert| insert.execute((fire.0, &record.record, record.created_at)))
+                .expect("log record");
+        }
+        let mut running = None;
+        for fire in &commit.new_fires {
+            let (owner, until) = fire.lease.clone().expect("leased");
+            let id: i64 = transaction
+                .prepare_cached(
+                    "INSERT INTO fires (runbook_id, task_id, fire_number, idempotency_key, status, state, due_at, \
+                     lease_owner, lease_until, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, 'due', ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
+                )
+                .and_then(|mut insert| {
+                    insert.query_row(
+                        (
+                            write.id.0,
+                            &fire.task_id,
+                            fire.kind.number().get(),
+                            &fire.idempotency_key,
+                            &fire.state,
+                            fire.due_at,
+                            owner,
+                            until,
+                            commit.now,
+                        ),
+                        |row| row.get(0),
+                    )
+                })
+                .expect("new fire");
+            running = Some(FireId(id));
+        }
+        let count = commit.events.len() as i64;
+        let last: i64 = transaction
+            .prepare_cached("UPDATE event_sequence SET last_id = last_id + ?1 WHERE id = 1 RETURNING last_id")
+            .and_then(|mut update| update.query_row([count], |row| row.get(0)))
+            .expect("event ids");
+        for (n, event) in commit.events.iter().enumerate() {
+            transaction
+                .prepare_cached("INSERT INTO events (id, runbook_id, body, created_at) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut insert| {
+                    insert.execute((last - count + 1 + n as i64, write.id.0, &event.body, commit.now))
+                })
+                .expect("event");
+        }
+        transaction.commit().expect("commit");
+        self.chain.version = version;
+        self.chain.running = running;
+        self.chain.step += 1;
     }
 }
 
@@ -279,6 +391,23 @@ fn bench_all(c: &mut Criterion) {
             })
         });
     });
+    let database = setup._dir.path().join("bench.db");
+    let mut floor = runtime.block_on(Floor::new(store.clone(), rows.clone(), &database));
+    group.bench_function("step_floor", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                if floor.chain.step >= 10 * CHAIN {
+                    floor = runtime.block_on(Floor::new(store.clone(), rows.clone(), &database));
+                }
+                let started = Instant::now();
+                floor.step();
+                total += started.elapsed();
+            }
+            tally.add("step_floor", total, iterations);
+            total
+        });
+    });
     group.finish();
     let mean = |name| tally.mean_micros(name);
     if let (Some(step), Some(trip), Some(write), Some(request)) =
@@ -290,6 +419,13 @@ fn bench_all(c: &mut Criterion) {
             step / trip,
             step / write,
             step / request
+        );
+    }
+    if let (Some(step), Some(floor)) = (mean("chain_step"), mean("step_floor")) {
+        println!(
+            "RATIO store_commit floor: the same rows by prepared statements on the calling thread {floor:.1} µs; \
+             the store's commit is {:.2}x that",
+            step / floor
         );
     }
 }
