@@ -7,7 +7,11 @@
 //! - `chain_50`: the engine's overhead per task on a chain of 50 over the bare executor sending the same 50 requests
 //!   one after the other to the same loopback sink.
 //! - `fires_10000`: 10,000 independent tasks started together, against the bare executor sending 10,000 requests at
-//!   the dispatcher's concurrency; reported as fires per second.
+//!   the dispatcher's concurrency; reported as fires per second. A third function, `floor`, is the least any engine
+//!   that records each fire durably does on this machine: the bare executor's requests plus the rows the engine wrote
+//!   for the same fan (read back from its run: task rows, fire rows, actions log, events), written by prepared
+//!   statements on a thread of their own, the start in one transaction before the first request and each outcome in a
+//!   group commit while the requests go on.
 //!
 //! Criterion reports times per function; the ratios asked for (per-task time at each size over the smallest, engine
 //! over bare executor) are printed at the end of the run from the same measurements (`RATIO` lines), so that every
@@ -21,6 +25,9 @@ use tokio::runtime::Runtime;
 
 mod support;
 use support::{CONCURRENCY, Setup, run_engine, runbook, send_bare, setup};
+
+#[path = "support/fan_floor.rs"]
+mod fan_floor;
 
 /// The allocator the server binary runs with, on both sides of every comparison (the engine and the bare executor).
 #[global_allocator]
@@ -174,6 +181,19 @@ fn bench_fan(c: &mut Criterion, runtime: &Runtime, setup: &Setup, tally: &Tally)
             })
         });
     });
+    let rows = Arc::new(runtime.block_on(fan_floor::FanRows::read(&setup.engine, FAN)));
+    group.bench_function("floor", |b| {
+        b.iter_custom(|iterations| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    total += fan_floor::run(setup, &fan, &rows).await;
+                }
+                tally.add("fires/floor", total, iterations);
+                total
+            })
+        });
+    });
     group.finish();
 }
 
@@ -209,6 +229,14 @@ fn report(tally: &Tally, sizes: &[usize]) {
             rate(bare),
             100.0 * rate(engine) / rate(bare)
         );
+        if let Some(floor) = tally.mean("fires/floor") {
+            println!(
+                "RATIO fires_10000 floor: the bare requests with the engine's rows written beside them {:.0} fires/s: \
+                 {:.0}% of the bare executor",
+                rate(floor),
+                100.0 * rate(floor) / rate(bare)
+            );
+        }
     }
 }
 
