@@ -1,6 +1,7 @@
 //! Metrics for `/metrics`, in the Prometheus text format, fed by the engine's events:
 //!
-//! - `cutover_fires_total{outcome}`: fires that ended, by outcome (`succeeded`, `failed`, `cancelled`, `not_sent`);
+//! - `cutover_fires_total{outcome}`: fires that ended, by outcome (`succeeded`, `failed`, `cancelled`, `not_sent`),
+//!   counted by the engine as its commits land ([`Engine::ended_fires`]: exact, whether or not this listener keeps up);
 //! - `cutover_fire_attempt_duration_seconds`: a histogram of request attempt durations, told by the engine as each
 //!   fire step's attempts are recorded ([`Engine::observe_attempts`]: the actions log is not read back);
 //! - `cutover_fires_queued`: fires due (integration status `pending`), the dispatcher's queue;
@@ -145,7 +146,6 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 
 #[derive(Debug, Default)]
 struct Inner {
-    fires: BTreeMap<&'static str, u64>,
     /// Ended fires by (integration, outcome).
     fires_by_integration: BTreeMap<(String, &'static str), u64>,
     attempts: Histogram,
@@ -156,10 +156,10 @@ struct Inner {
 impl Metrics {
     /// Metrics following `engine`'s events until `shutdown`.
     ///
-    /// The listener only counts (no await per event), so it keeps up with the broadcast and the totals are exact;
-    /// what needs the runbook (an ended fire's integration) is read by a second task from a
-    /// bounded queue of [`ENDED_QUEUE`] ends. When ends come faster than that for long, the ends that find the queue
-    /// full are left out of the per-integration counts, never out of `cutover_fires_total`.
+    /// The listener only counts (no await per event), so it seldom falls behind the broadcast; what needs the
+    /// runbook (an ended fire's integration) is read by a second task from a bounded queue of [`ENDED_QUEUE`] ends.
+    /// When ends come faster than that for long, or the listener falls behind, those ends are left out of the
+    /// per-integration counts, never out of `cutover_fires_total` (the engine's own count).
     pub(crate) fn spawn(engine: &Engine, mut shutdown: watch::Receiver<bool>) -> Arc<Self> {
         let metrics = Arc::new(Self::default());
         // Held weakly: the engine outlives the metrics of a router that is dropped.
@@ -240,7 +240,6 @@ impl Metrics {
             inner.active.remove(&key);
         }
         let outcome = outcome_name(*status)?;
-        *inner.fires.entry(outcome).or_default() += 1;
         Some(EndedFire { runbook: event.runbook, task: task.clone(), outcome })
     }
 
@@ -263,13 +262,18 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
-    pub(crate) fn render(&self) -> String {
+    pub(crate) fn render(&self, engine: &Engine) -> String {
+        let ended = engine.ended_fires();
         let inner = self.lock();
         let mut text = String::new();
         let _ = writeln!(text, "# HELP cutover_fires_total Fires that ended, by outcome.");
         let _ = writeln!(text, "# TYPE cutover_fires_total counter");
-        for outcome in ["succeeded", "failed", "cancelled", "not_sent"] {
-            let count = inner.fires.get(outcome).copied().unwrap_or_default();
+        for (outcome, count) in [
+            ("succeeded", ended.succeeded),
+            ("failed", ended.failed),
+            ("cancelled", ended.cancelled),
+            ("not_sent", ended.not_sent),
+        ] {
             let _ = writeln!(text, "cutover_fires_total{{outcome=\"{outcome}\"}} {count}");
         }
         let _ =
@@ -431,6 +435,6 @@ mod tests {
         let active: Vec<_> = metrics.lock().active.clone().into_iter().collect();
         assert_eq!(active, [((ids[7], "post".to_owned()), IntegrationStatus::Pending)]);
         assert_eq!(reader.cached().runbooks, 1, "only the active runbook was read");
-        assert!(metrics.render().lines().any(|line| line == "cutover_fires_queued 1"));
+        assert!(metrics.render(&reader).lines().any(|line| line == "cutover_fires_queued 1"));
     }
 }

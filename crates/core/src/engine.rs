@@ -9,7 +9,7 @@ use crate::commit_queue::{CacheSizes, Change, CommitQueue, CommitSettings};
 use crate::config::{EngineBuilder, EngineSettings};
 use crate::dispatcher::Dispatcher;
 use crate::error::EngineError;
-use crate::events::EngineEvent;
+use crate::events::{EndedFires, EngineEvent};
 use crate::stored_runbook::Loaded;
 use crate::validation::ValidationPool;
 use cutover_integrations_auth::{Authenticator, AuthenticatorSettings, Clock};
@@ -218,6 +218,12 @@ impl Engine {
     /// Listens to runbook and task changes.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.inner.event_log.subscribe()
+    }
+
+    /// Fires that ended in this engine's commits since it was built, by outcome: exact, whether or not listeners of
+    /// [`Engine::subscribe`] keep up.
+    pub fn ended_fires(&self) -> EndedFires {
+        self.inner.event_log.ended_fires()
     }
 
     /// Up to `limit` logged events after the id `after`, of one runbook or all, in id order.

@@ -10,13 +10,13 @@
 //! Retention: events older than [`crate::EngineSettings::event_retention`] are removed, at most once a minute.
 
 use crate::error::EngineError;
-use crate::events::EngineEvent;
+use crate::events::{EndedFires, EngineEvent};
 use cutover_integrations_runbook::{Actor, Event};
 use cutover_integrations_store::{RunbookId, Store};
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{broadcast, oneshot, watch};
 
@@ -32,6 +32,8 @@ pub(crate) struct EventLog {
     /// Counts the changes this engine made to the list of event integrations, so that the delivery loop reads the list
     /// again after one (see `Engine::deliver_events`).
     integrations_changed: AtomicU64,
+    /// Fires that ended in the events published so far.
+    ended: Mutex<EndedFires>,
     /// Dropped with the engine, which ends the pruning task.
     _stop: oneshot::Sender<()>,
 }
@@ -56,17 +58,38 @@ impl EventLog {
                 }
             }
         });
-        Self { events, appended_sender, appended, integrations_changed: AtomicU64::new(0), _stop: stop }
+        Self {
+            events,
+            appended_sender,
+            appended,
+            integrations_changed: AtomicU64::new(0),
+            ended: Mutex::new(EndedFires::default()),
+            _stop: stop,
+        }
     }
 
     /// Tells listeners about events a write stored in the durable log, the last of them with id `last`.
     pub(crate) fn publish_committed(&self, events: Vec<EngineEvent>, last: Option<i64>) {
+        let mut ended = EndedFires::default();
         for event in &events {
+            ended.count(&event.event);
             let _ = self.events.send(event.clone());
+        }
+        if ended != EndedFires::default() {
+            let mut total = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+            total.succeeded += ended.succeeded;
+            total.failed += ended.failed;
+            total.cancelled += ended.cancelled;
+            total.not_sent += ended.not_sent;
         }
         if let Some(last) = last {
             advance_to(&self.appended_sender, last);
         }
+    }
+
+    /// Fires that ended in the events published so far.
+    pub(crate) fn ended_fires(&self) -> EndedFires {
+        *self.ended.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Changes whenever this engine appended events to the log (its value is the last id appended).
@@ -163,7 +186,12 @@ fn advance_to(sender: &watch::Sender<i64>, last: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EndedFires;
+    use crate::generate_secret_key;
+    use cutover_integrations_model::IntegrationStatus;
     use cutover_integrations_model::{Role, TaskStage};
+    use cutover_integrations_runbook::FireNumber;
+    use secrecy::ExposeSecret as _;
 
     /// A logged body is the engine event as listeners get it, with `actor` after its fields.
     fn check(event: Event, actor: Actor, name: &str) {
@@ -186,5 +214,41 @@ mod tests {
         for (event, actor, name) in table {
             check(event, actor, name);
         }
+    }
+
+    fn status_changed(status: IntegrationStatus) -> EngineEvent {
+        let event = Event::IntegrationStatusChanged { task: "t".into(), fire: FireNumber::FIRST, status, reason: None };
+        EngineEvent { runbook: RunbookId(1), event }
+    }
+
+    /// Every outcome is counted under its own name and statuses under way are not, however far the broadcast's
+    /// listeners fall behind (one that never reads lags, the counts do not).
+    #[tokio::test]
+    async fn ended_fires_are_counted_whether_or_not_listeners_keep_up() {
+        let directory = tempfile::tempdir().expect("directory");
+        let url = format!("sqlite://{}", directory.path().join("cutover.db").display());
+        let engine =
+            crate::Engine::builder().database_url(&url).secret_key_base64(generate_secret_key().expose_secret());
+        let engine = engine.build().await.expect("engine");
+        let mut lagging = engine.subscribe();
+        let statuses = [
+            IntegrationStatus::Succeeded,
+            IntegrationStatus::Failed,
+            IntegrationStatus::Failed,
+            IntegrationStatus::Cancelled,
+            IntegrationStatus::NotSent,
+            IntegrationStatus::None,
+            IntegrationStatus::Pending,
+            IntegrationStatus::Running,
+            IntegrationStatus::Waiting,
+        ];
+        let rounds = 1_000;
+        for _ in 0..rounds {
+            let events = statuses.iter().map(|status| status_changed(*status)).collect();
+            engine.inner.event_log.publish_committed(events, None);
+        }
+        assert!(matches!(lagging.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_))));
+        let expected = EndedFires { succeeded: rounds, failed: 2 * rounds, cancelled: rounds, not_sent: rounds };
+        assert_eq!(engine.ended_fires(), expected);
     }
 }

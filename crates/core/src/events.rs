@@ -1,5 +1,6 @@
 //! What the engine tells listeners: runbook and task changes, tagged with their runbook.
 
+use cutover_integrations_model::IntegrationStatus;
 use cutover_integrations_runbook::Event;
 use cutover_integrations_store::RunbookId;
 use serde::Serialize;
@@ -12,4 +13,42 @@ pub struct EngineEvent {
     /// What changed.
     #[serde(flatten)]
     pub event: Event,
+}
+
+/// Fires that ended in this engine's commits since it was built, by outcome ([`Engine::ended_fires`]).
+///
+/// Counted as the commits land, from the same events listeners are told, so the counts are exact whether or not a
+/// listener of [`Engine::subscribe`] keeps up with the broadcast (one that lags loses events, not these counts).
+///
+/// [`Engine::ended_fires`]: crate::Engine::ended_fires
+/// [`Engine::subscribe`]: crate::Engine::subscribe
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndedFires {
+    /// The fire succeeded.
+    pub succeeded: u64,
+    /// The fire failed.
+    pub failed: u64,
+    /// The fire was cancelled.
+    pub cancelled: u64,
+    /// A rehearsal fire rendered and logged, not sent.
+    pub not_sent: u64,
+}
+
+impl EndedFires {
+    /// Counts `event` if a fire ended with it; whether it did.
+    pub(crate) fn count(&mut self, event: &Event) -> bool {
+        let Event::IntegrationStatusChanged { status, .. } = event else { return false };
+        let counter = match status {
+            IntegrationStatus::Succeeded => &mut self.succeeded,
+            IntegrationStatus::Failed => &mut self.failed,
+            IntegrationStatus::Cancelled => &mut self.cancelled,
+            IntegrationStatus::NotSent => &mut self.not_sent,
+            IntegrationStatus::None
+            | IntegrationStatus::Pending
+            | IntegrationStatus::Running
+            | IntegrationStatus::Waiting => return false,
+        };
+        *counter += 1;
+        true
+    }
 }

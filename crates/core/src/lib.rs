@@ -104,7 +104,7 @@ pub use editing::{AppliedRunbook, ExistingRunbook, IntegrationEdit, REDACTED};
 pub use engine::{AppliedDefinitions, AttemptObserver, CreatedUser, Engine, RunbookView};
 pub use error::{EngineError, InputProblem};
 pub use event_delivery::{DeliveryView, event_types_of};
-pub use events::EngineEvent;
+pub use events::{EndedFires, EngineEvent};
 pub use fire_doc::FireOutcome;
 pub use key_rotation::{KeyRotation, rotate_secret_key};
 pub use log_filter::{DEFAULT_DIRECTIVES, InvalidDirectives, LogFilter, THIRD_PARTY_CAP};

@@ -41,7 +41,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
 
 /// Metrics in the Prometheus text format.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(&state.engine)).into_response()
 }
 
 /// The OpenAPI 3.1 document of every route, generated from the route table.
