@@ -23,7 +23,9 @@ pub struct EngineSettings {
     pub lease: Duration,
     /// How often the dispatcher looks for due work it was not told about (other engines' fires, timers).
     pub poll_interval: Duration,
-    /// Fires run at once by this engine.
+    /// Fire requests in flight at once from this engine. A step gives its slot back when its request ends, so the
+    /// next request goes out while the outcome waits for its commit; at most four times as many steps wait for their
+    /// record.
     pub max_concurrent_fires: usize,
     /// Definition files validated at once (on blocking threads, off the async workers); the number of cores by
     /// default.
