@@ -26,7 +26,7 @@ use axum::response::Response;
 use cutover_integrations_core::model::{IntegrationStatus, RunbookStage};
 use cutover_integrations_core::runbook::Event;
 use cutover_integrations_core::store::{RunbookId, RunbookQuery};
-use cutover_integrations_core::{Engine, EngineEvent};
+use cutover_integrations_core::{EndedFires, Engine, EngineEvent};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -239,7 +239,7 @@ impl Metrics {
         } else {
             inner.active.remove(&key);
         }
-        let outcome = outcome_name(*status)?;
+        let outcome = EndedFires::outcome_name(*status)?;
         Some(EndedFire { runbook: event.runbook, task: task.clone(), outcome })
     }
 
@@ -268,12 +268,7 @@ impl Metrics {
         let mut text = String::new();
         let _ = writeln!(text, "# HELP cutover_fires_total Fires that ended, by outcome.");
         let _ = writeln!(text, "# TYPE cutover_fires_total counter");
-        for (outcome, count) in [
-            ("succeeded", ended.succeeded),
-            ("failed", ended.failed),
-            ("cancelled", ended.cancelled),
-            ("not_sent", ended.not_sent),
-        ] {
+        for (outcome, count) in ended.by_outcome() {
             let _ = writeln!(text, "cutover_fires_total{{outcome=\"{outcome}\"}} {count}");
         }
         let _ =
@@ -343,19 +338,6 @@ const ACTIVE: &[IntegrationStatus] =
 
 fn is_active(status: IntegrationStatus) -> bool {
     ACTIVE.contains(&status)
-}
-
-fn outcome_name(status: IntegrationStatus) -> Option<&'static str> {
-    match status {
-        IntegrationStatus::Succeeded => Some("succeeded"),
-        IntegrationStatus::Failed => Some("failed"),
-        IntegrationStatus::Cancelled => Some("cancelled"),
-        IntegrationStatus::NotSent => Some("not_sent"),
-        IntegrationStatus::None
-        | IntegrationStatus::Pending
-        | IntegrationStatus::Running
-        | IntegrationStatus::Waiting => None,
-    }
 }
 
 /// A label value in the text format: backslash, double quote and newline escaped.

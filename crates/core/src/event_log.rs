@@ -250,5 +250,20 @@ mod tests {
         assert!(matches!(lagging.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_))));
         let expected = EndedFires { succeeded: rounds, failed: 2 * rounds, cancelled: rounds, not_sent: rounds };
         assert_eq!(engine.ended_fires(), expected);
+        // Each outcome's count is listed under the name its status gives it.
+        let listed = engine.ended_fires().by_outcome();
+        for status in statuses {
+            let Some(name) = EndedFires::outcome_name(status) else { continue };
+            let occurrences = statuses.iter().filter(|other| **other == status).count() as u64;
+            assert!(listed.contains(&(name, occurrences * rounds)), "{name} in {listed:?}");
+        }
+        assert_eq!(
+            listed.len(),
+            statuses
+                .iter()
+                .filter_map(|status| EndedFires::outcome_name(*status))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        );
     }
 }

@@ -35,6 +35,31 @@ pub struct EndedFires {
 }
 
 impl EndedFires {
+    /// The name of the outcome a fire ended with when its task's integration status became `status` (the status's
+    /// own name); `None` while a fire is under way, or for no fire.
+    pub fn outcome_name(status: IntegrationStatus) -> Option<&'static str> {
+        match status {
+            IntegrationStatus::Succeeded => Some("succeeded"),
+            IntegrationStatus::Failed => Some("failed"),
+            IntegrationStatus::Cancelled => Some("cancelled"),
+            IntegrationStatus::NotSent => Some("not_sent"),
+            IntegrationStatus::None
+            | IntegrationStatus::Pending
+            | IntegrationStatus::Running
+            | IntegrationStatus::Waiting => None,
+        }
+    }
+
+    /// Each outcome's name (as [`EndedFires::outcome_name`] gives it) with its count, in a fixed order.
+    pub fn by_outcome(&self) -> [(&'static str, u64); 4] {
+        [
+            ("succeeded", self.succeeded),
+            ("failed", self.failed),
+            ("cancelled", self.cancelled),
+            ("not_sent", self.not_sent),
+        ]
+    }
+
     /// Counts `event` if a fire ended with it; whether it did.
     pub(crate) fn count(&mut self, event: &Event) -> bool {
         let Event::IntegrationStatusChanged { status, .. } = event else { return false };
