@@ -70,17 +70,14 @@ impl EventLog {
 
     /// Tells listeners about events a write stored in the durable log, the last of them with id `last`.
     pub(crate) fn publish_committed(&self, events: Vec<EngineEvent>, last: Option<i64>) {
-        let mut ended = EndedFires::default();
-        for event in &events {
-            ended.count(&event.event);
-            let _ = self.events.send(event.clone());
+        {
+            let mut ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+            for event in &events {
+                ended.count(&event.event);
+            }
         }
-        if ended != EndedFires::default() {
-            let mut total = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
-            total.succeeded += ended.succeeded;
-            total.failed += ended.failed;
-            total.cancelled += ended.cancelled;
-            total.not_sent += ended.not_sent;
+        for event in &events {
+            let _ = self.events.send(event.clone());
         }
         if let Some(last) = last {
             advance_to(&self.appended_sender, last);
@@ -186,10 +183,8 @@ fn advance_to(sender: &watch::Sender<i64>, last: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EndedFires;
     use crate::generate_secret_key;
-    use cutover_integrations_model::IntegrationStatus;
-    use cutover_integrations_model::{Role, TaskStage};
+    use cutover_integrations_model::{IntegrationStatus, Role, TaskStage};
     use cutover_integrations_runbook::FireNumber;
     use secrecy::ExposeSecret as _;
 

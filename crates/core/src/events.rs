@@ -60,9 +60,9 @@ impl EndedFires {
         ]
     }
 
-    /// Counts `event` if a fire ended with it; whether it did.
-    pub(crate) fn count(&mut self, event: &Event) -> bool {
-        let Event::IntegrationStatusChanged { status, .. } = event else { return false };
+    /// Counts `event` if a fire ended with it.
+    pub(crate) fn count(&mut self, event: &Event) {
+        let Event::IntegrationStatusChanged { status, .. } = event else { return };
         let counter = match status {
             IntegrationStatus::Succeeded => &mut self.succeeded,
             IntegrationStatus::Failed => &mut self.failed,
@@ -71,9 +71,8 @@ impl EndedFires {
             IntegrationStatus::None
             | IntegrationStatus::Pending
             | IntegrationStatus::Running
-            | IntegrationStatus::Waiting => return false,
+            | IntegrationStatus::Waiting => return,
         };
         *counter += 1;
-        true
     }
 }
