@@ -28,6 +28,8 @@ use support::{CONCURRENCY, Setup, run_engine, runbook, send_bare, setup};
 
 #[path = "support/fan_floor.rs"]
 mod fan_floor;
+#[path = "support/floor_rows.rs"]
+mod floor_rows;
 
 /// The allocator the server binary runs with, on both sides of every comparison (the engine and the bare executor).
 #[global_allocator]

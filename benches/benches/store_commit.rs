@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 use support::{run_engine, runbook, send_bare, setup};
+#[path = "support/floor_rows.rs"]
+mod floor_rows;
 
 const CHAIN: usize = 50;
 const OWNER: &str = "bench-store";
@@ -144,99 +146,30 @@ struct Floor {
 
 impl Floor {
     async fn new(store: Arc<dyn Store>, rows: Arc<StepRows>, database: &std::path::Path) -> Self {
-        let chain = Chain::new(store, rows).await;
-        let connection = rusqlite::Connection::open(database).expect("the store's database");
-        connection
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-                 PRAGMA foreign_keys = ON;",
-            )
-            .expect("settings");
-        Self { connection, chain }
+        Self { connection: floor_rows::open(database), chain: Chain::new(store, rows).await }
     }
 
     fn step(&mut self) {
         let commit = self.chain.commit();
         let write = commit.runbook.as_ref().expect("a runbook write");
-        let transaction = self.connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate);
-        let transaction = transaction.expect("begin");
-        let version = write.expected_version + 1;
-        let changed = transaction
-            .prepare_cached(
-                "UPDATE runbooks SET state = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3 AND version = ?4",
-            )
-            .and_then(|mut update| update.execute((&write.state, commit.now, write.id.0, write.expected_version)))
-            .expect("runbook row");
-        assert_eq!(changed, 1, "the version guard holds");
+        let transaction = floor_rows::begin(&mut self.connection);
+        let version =
+            floor_rows::write_runbook(&transaction, write.id, &write.state, write.expected_version, commit.now);
         for task in &write.tasks {
-            transaction
-                .prepare_cached(
-                    "INSERT INTO runbook_tasks (runbook_id, position, state, version) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (runbook_id, position) DO UPDATE SET state = excluded.state, version = excluded.version",
-                )
-                .and_then(|mut upsert| upsert.execute((write.id.0, task.position, &task.state, version)))
-                .expect("task row");
+            floor_rows::write_task(&transaction, write.id, task.position, &task.state, version);
         }
         for update in &commit.fire_updates {
-            let changed = transaction
-                .prepare_cached(
-                    "UPDATE fires SET status = 'done', state = ?1, due_at = ?2, updated_at = ?3, lease_owner = NULL, \
-                     lease_until = NULL WHERE id = ?4 AND status <> 'done' AND lease_owner = ?5",
-                )
-                .and_then(|mut statement| {
-                    statement.execute((&update.state, update.due_at, commit.now, update.id.0, OWNER))
-                })
-                .expect("fire update");
-            assert_eq!(changed, 1, "the lease guard holds");
+            floor_rows::end_fire(&transaction, update.id.0, &update.state, OWNER, commit.now);
         }
         for record in &commit.log_records {
             let LogFire::Stored(fire) = record.fire else { panic!("the log of a stored fire") };
-            transaction
-                .prepare_cached("INSERT INTO actions_log (fire_id, record, created_at) VALUES (?1, ?2, ?3)")
-                .and_then(|mut insert| insert.execute((fire.0, &record.record, record.created_at)))
-                .expect("log record");
+            floor_rows::write_log(&transaction, fire.0, &record.record, record.created_at);
         }
         let mut running = None;
         for fire in &commit.new_fires {
-            let (owner, until) = fire.lease.clone().expect("leased");
-            let id: i64 = transaction
-                .prepare_cached(
-                    "INSERT INTO fires (runbook_id, task_id, fire_number, idempotency_key, status, state, due_at, \
-                     lease_owner, lease_until, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, 'due', ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
-                )
-                .and_then(|mut insert| {
-                    insert.query_row(
-                        (
-                            write.id.0,
-                            &fire.task_id,
-                            fire.kind.number().get(),
-                            &fire.idempotency_key,
-                            &fire.state,
-                            fire.due_at,
-                            owner,
-                            until,
-                            commit.now,
-                        ),
-                        |row| row.get(0),
-                    )
-                })
-                .expect("new fire");
-            running = Some(FireId(id));
+            running = Some(FireId(floor_rows::insert_fire(&transaction, write.id, fire, commit.now)));
         }
-        let count = commit.events.len() as i64;
-        let last: i64 = transaction
-            .prepare_cached("UPDATE event_sequence SET last_id = last_id + ?1 WHERE id = 1 RETURNING last_id")
-            .and_then(|mut update| update.query_row([count], |row| row.get(0)))
-            .expect("event ids");
-        for (n, event) in commit.events.iter().enumerate() {
-            transaction
-                .prepare_cached("INSERT INTO events (id, runbook_id, body, created_at) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut insert| {
-                    insert.execute((last - count + 1 + n as i64, write.id.0, &event.body, commit.now))
-                })
-                .expect("event");
-        }
+        floor_rows::write_events(&transaction, write.id, commit.events.iter().map(|event| &event.body), commit.now);
         transaction.commit().expect("commit");
         self.chain.version = version;
         self.chain.running = running;

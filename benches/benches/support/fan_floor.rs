@@ -8,11 +8,13 @@
 //! the engine's commit queue does. What no engine can avoid is here; the engine's own work (the state machine,
 //! templates, the plan documents, the hand-offs between tasks) is not.
 
+use crate::floor_rows;
 use crate::support::{CONCURRENCY, Setup, run_engine, runbook, send_bare};
 use cutover_integrations_core::Engine;
 use cutover_integrations_core::model::Runbook;
-use cutover_integrations_core::store::RunbookId;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use cutover_integrations_core::runbook::FireNumber;
+use cutover_integrations_core::store::{FireKind, FireStatus, NewFire, RunbookId};
+use rusqlite::Connection;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -46,24 +48,37 @@ impl FanRows {
     }
 }
 
-/// Runs the floor once on a new runbook of `fan`'s tasks (created before the clock starts); the time from the start
-/// transaction to the last outcome's commit.
+/// Runs the floor once on a new runbook of `fan`'s tasks (created, with its fires' rows made ready, before the clock
+/// starts); the time from the start transaction to the last outcome's commit.
 pub(crate) async fn run(setup: &Setup, fan: &Runbook, rows: &Arc<FanRows>) -> Duration {
     let id = setup.engine.create_runbook(fan.clone()).await.expect("runbook");
-    let connection = Connection::open(setup._dir.path().join("bench.db")).expect("the store's database");
-    connection
-        .execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-             PRAGMA foreign_keys = ON;",
-        )
-        .expect("settings");
+    let connection = floor_rows::open(&setup._dir.path().join("bench.db"));
+    let version: i64 = connection
+        .query_row("SELECT version FROM runbooks WHERE id = ?1", [id.0], |row| row.get(0))
+        .expect("the runbook's version");
+    let now = jiff::Timestamp::now().as_millisecond();
+    let fires = (0..fan.tasks.len())
+        .map(|n| NewFire {
+            task_id: format!("t{n}"),
+            runbook_id: None,
+            kind: FireKind::Action(FireNumber::FIRST),
+            idempotency_key: format!("floor-{}-{n}", id.0),
+            status: FireStatus::Due,
+            state: rows.fire_state.clone(),
+            due_at: now,
+            // Leased to the floor for an hour, so that the engine's dispatcher (which runs beside) leaves them alone.
+            lease: Some((OWNER.to_owned(), now + 3_600_000)),
+            callback_token_hash: None,
+        })
+        .collect();
+    let fan_rows = Fan { runbook: id, version, fires };
     let count = fan.tasks.len();
     let (outcomes, ended) = mpsc::channel::<usize>();
     let (started, start_written) = tokio::sync::oneshot::channel();
     let clock = Instant::now();
     let writer = {
         let rows = rows.clone();
-        std::thread::spawn(move || write_fan(connection, id, count, &rows, started, &ended))
+        std::thread::spawn(move || write_fan(connection, fan_rows, &rows, started, &ended))
     };
     start_written.await.expect("the start is written");
     let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
@@ -84,123 +99,53 @@ pub(crate) async fn run(setup: &Setup, fan: &Runbook, rows: &Arc<FanRows>) -> Du
     clock.elapsed()
 }
 
+/// One run's runbook: its id, its version before the start, the fires to create.
+struct Fan {
+    runbook: RunbookId,
+    version: i64,
+    fires: Vec<NewFire>,
+}
+
 /// The writing thread: the start, then the outcomes in group commits until every fire has ended.
 fn write_fan(
     mut connection: Connection,
-    runbook: RunbookId,
-    count: usize,
+    fan: Fan,
     rows: &FanRows,
     started: tokio::sync::oneshot::Sender<()>,
     ended: &mpsc::Receiver<usize>,
 ) {
     let now = jiff::Timestamp::now().as_millisecond();
     let (start_events, end_events) = rows.events_per_task.split_at(rows.events_per_task.len() / 2);
-    // Leased to the floor for an hour, so that the engine's dispatcher (which runs beside) leaves them alone.
-    let until = now + 3_600_000;
-    let mut fires = Vec::with_capacity(count);
-    let transaction = begin(&mut connection);
-    let mut version = write_runbook(&transaction, runbook, rows, now);
-    for n in 0..count {
-        write_task(&transaction, runbook, n, &rows.task_state, version);
-        let id: i64 = transaction
-            .prepare_cached(
-                "INSERT INTO fires (runbook_id, task_id, fire_number, idempotency_key, status, state, due_at, \
-                 lease_owner, lease_until, created_at, updated_at) \
-                 VALUES (?1, ?2, 1, ?3, 'due', ?4, ?5, ?6, ?7, ?5, ?5) RETURNING id",
-            )
-            .and_then(|mut insert| {
-                insert.query_row(
-                    (
-                        runbook.0,
-                        format!("t{n}"),
-                        format!("floor-{}-{n}", runbook.0),
-                        &rows.fire_state,
-                        now,
-                        OWNER,
-                        until,
-                    ),
-                    |row| row.get(0),
-                )
-            })
-            .expect("a fire");
-        fires.push(id);
+    let runbook = fan.runbook;
+    let transaction = floor_rows::begin(&mut connection);
+    let mut version = floor_rows::write_runbook(&transaction, runbook, &rows.runbook_state, fan.version, now);
+    let mut ids = Vec::with_capacity(fan.fires.len());
+    for (position, fire) in (0..).zip(&fan.fires) {
+        floor_rows::write_task(&transaction, runbook, position, &rows.task_state, version);
+        ids.push(floor_rows::insert_fire(&transaction, runbook, fire, now));
     }
-    write_events(&transaction, runbook, (0..count).flat_map(|_| start_events), now);
+    floor_rows::write_events(&transaction, runbook, ids.iter().flat_map(|_| start_events), now);
     transaction.commit().expect("the start commits");
     started.send(()).expect("the sender waits");
     let mut done = 0;
-    while done < count {
+    while done < ids.len() {
         let mut batch = vec![ended.recv().expect("an outcome")];
         while batch.len() < BATCH
             && let Ok(n) = ended.try_recv()
         {
             batch.push(n);
         }
-        let transaction = begin(&mut connection);
-        version = write_runbook(&transaction, runbook, rows, now);
+        let transaction = floor_rows::begin(&mut connection);
+        version = floor_rows::write_runbook(&transaction, runbook, &rows.runbook_state, version, now);
         for &n in &batch {
-            let changed = transaction
-                .prepare_cached(
-                    "UPDATE fires SET status = 'done', state = ?1, updated_at = ?2, lease_owner = NULL, \
-                     lease_until = NULL WHERE id = ?3 AND status <> 'done' AND lease_owner = ?4",
-                )
-                .and_then(|mut update| update.execute((&rows.fire_state, now, fires[n], OWNER)))
-                .expect("a fire's outcome");
-            assert_eq!(changed, 1, "the lease guard holds");
+            floor_rows::end_fire(&transaction, ids[n], &rows.fire_state, OWNER, now);
             for record in &rows.log_records {
-                transaction
-                    .prepare_cached("INSERT INTO actions_log (fire_id, record, created_at) VALUES (?1, ?2, ?3)")
-                    .and_then(|mut insert| insert.execute((fires[n], record, now)))
-                    .expect("a log record");
+                floor_rows::write_log(&transaction, ids[n], record, now);
             }
-            write_task(&transaction, runbook, n, &rows.task_state, version);
+            floor_rows::write_task(&transaction, runbook, n as u32, &rows.task_state, version);
         }
-        write_events(&transaction, runbook, batch.iter().flat_map(|_| end_events), now);
+        floor_rows::write_events(&transaction, runbook, batch.iter().flat_map(|_| end_events), now);
         transaction.commit().expect("an outcome batch commits");
         done += batch.len();
-    }
-}
-
-fn begin(connection: &mut Connection) -> Transaction<'_> {
-    connection.transaction_with_behavior(TransactionBehavior::Immediate).expect("begin")
-}
-
-/// The run-level state under its version guard; the new version.
-fn write_runbook(transaction: &Transaction<'_>, runbook: RunbookId, rows: &FanRows, now: i64) -> i64 {
-    transaction
-        .prepare_cached(
-            "UPDATE runbooks SET state = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3 RETURNING version",
-        )
-        .and_then(|mut update| update.query_row((&rows.runbook_state, now, runbook.0), |row| row.get(0)))
-        .expect("the runbook row")
-}
-
-fn write_task(transaction: &Transaction<'_>, runbook: RunbookId, position: usize, state: &str, version: i64) {
-    transaction
-        .prepare_cached(
-            "INSERT INTO runbook_tasks (runbook_id, position, state, version) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (runbook_id, position) DO UPDATE SET state = excluded.state, version = excluded.version",
-        )
-        .and_then(|mut upsert| upsert.execute((runbook.0, position as i64, state, version)))
-        .expect("a task row");
-}
-
-/// Events numbered from the sequence, in order.
-fn write_events<'a>(
-    transaction: &Transaction<'_>,
-    runbook: RunbookId,
-    bodies: impl Iterator<Item = &'a String> + Clone,
-    now: i64,
-) {
-    let count = bodies.clone().count() as i64;
-    let last: i64 = transaction
-        .prepare_cached("UPDATE event_sequence SET last_id = last_id + ?1 WHERE id = 1 RETURNING last_id")
-        .and_then(|mut update| update.query_row([count], |row| row.get(0)))
-        .expect("event ids");
-    for (n, body) in bodies.enumerate() {
-        transaction
-            .prepare_cached("INSERT INTO events (id, runbook_id, body, created_at) VALUES (?1, ?2, ?3, ?4)")
-            .and_then(|mut insert| insert.execute((last - count + 1 + n as i64, runbook.0, body, now)))
-            .expect("an event");
     }
 }
