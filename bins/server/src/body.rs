@@ -41,17 +41,81 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for MergePatch<T> {
     }
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let mut schema = T::json_schema(generator);
-        schema.remove("required");
-        if let Some(serde_json::Value::Object(properties)) = schema.get_mut("properties") {
-            for member in properties.values_mut() {
-                let shape = std::mem::take(member);
-                *member = serde_json::json!({"anyOf": [shape, {"type": "null"}]});
+        let shape = T::json_schema(generator).to_value();
+        let mut patch = patch_of(shape, generator.definitions(), PATCH_SCHEMA_DEPTH);
+        if let serde_json::Value::Object(object) = &mut patch {
+            object.insert(
+                "description".into(),
+                format!("A JSON merge patch (RFC 7396) of a {}", T::schema_name()).into(),
+            );
+        }
+        schemars::Schema::try_from(patch).unwrap_or_default()
+    }
+}
+
+/// How deep [`patch_of`] follows objects within objects (the resources patched nest three levels at most).
+const PATCH_SCHEMA_DEPTH: u8 = 8;
+
+/// The schema of a JSON merge patch (RFC 7396) of a value of schema `shape`. A patch of an object is itself an object
+/// whose members are optional and may be `null` (remove the member), each a patch of the member's value in turn: the
+/// patch `{"auth": {"password": "…"}}` changes the password alone, and `{"settings": {}}` changes nothing. Alternatives
+/// (`oneOf`, `anyOf`) become `anyOf` of their patches, since one patch may fit several (`{}` fits every object).
+/// Anything else (a string, a number, an array) is replaced whole, so its patch has its schema. `$ref`s to objects
+/// are followed (up to `depth` levels) and inlined, the named schema staying as it is for whole values.
+fn patch_of(
+    mut shape: serde_json::Value,
+    definitions: &serde_json::Map<String, serde_json::Value>,
+    depth: u8,
+) -> serde_json::Value {
+    use serde_json::Value;
+    let nullable = |patch: Value| serde_json::json!({"anyOf": [patch, {"type": "null"}]});
+    let Some(object) = shape.as_object_mut().filter(|_| depth > 0) else {
+        return shape;
+    };
+    if let Some(Value::String(reference)) = object.get("$ref") {
+        let named = reference.rsplit('/').next().and_then(|name| definitions.get(name));
+        if let Some(named) = named {
+            let patch = patch_of(named.clone(), definitions, depth - 1);
+            if patch != *named
+                && let Value::Object(mut patch) = patch
+            {
+                object.remove("$ref");
+                // The reference's own words (description, default) say more than the named schema's.
+                patch.extend(std::mem::take(object));
+                return Value::Object(patch);
             }
         }
-        schema.insert("description".into(), format!("A JSON merge patch (RFC 7396) of a {}", T::schema_name()).into());
-        schema
+        return shape;
     }
+    let is_object = match object.get("type") {
+        Some(Value::String(kind)) => kind == "object",
+        Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind == "object"),
+        _ => false,
+    };
+    if is_object {
+        object.remove("required");
+        if let Some(Value::Object(properties)) = object.get_mut("properties") {
+            for member in properties.values_mut() {
+                *member = nullable(patch_of(member.take(), definitions, depth - 1));
+            }
+        }
+        if let Some(others @ Value::Object(_)) = object.get_mut("additionalProperties") {
+            *others = nullable(patch_of(others.take(), definitions, depth - 1));
+        }
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(alternatives)) = object.get_mut(key) {
+            let before = alternatives.clone();
+            for alternative in alternatives.iter_mut() {
+                *alternative = patch_of(alternative.take(), definitions, depth - 1);
+            }
+            if key == "oneOf" && *alternatives != before && !object.contains_key("anyOf") {
+                let alternatives = object.remove("oneOf").unwrap_or_default();
+                object.insert("anyOf".into(), alternatives);
+            }
+        }
+    }
+    shape
 }
 
 /// The pattern of a text that is not blank: one character that is not whitespace as Rust's `str::trim` and

@@ -454,6 +454,62 @@ async fn deeply_nested_definitions_get_a_positioned_error_and_the_server_keeps_a
     app.stop().await;
 }
 
+/// A merge patch's members that are objects are patches in turn (RFC 7396): the document's `ActionPatch` says so, and
+/// the server reads them so. A patch that fits the schema is applied (or refused by a rule the schema cannot say, 422);
+/// one that does not fit is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_merge_patches_fit_the_documented_schema() {
+    let app = app().await;
+    setup(&app, "http://127.0.0.1:9").await;
+    let listed = app.call("GET", "/api/v1/integrations", Role::Viewer, None).await;
+    let id = listed.body["items"][0]["id"].as_i64().expect("id");
+    let action = json!({
+        "name": "Ping",
+        "auth": {"type": "basic", "username": "ops", "password": "pw-secret-77"},
+        "request": {"method": "POST", "url": "http://127.0.0.1:9/ping", "payload": "{\"n\": 1}"},
+    });
+    let actions = format!("/api/v1/integrations/{id}/actions");
+    let added = app.call("POST", &actions, Role::IntegrationsAdmin, Some(action)).await;
+    expect(&added, StatusCode::CREATED, None);
+    let action_id = added.body["id"].as_i64().expect("action id");
+    let path = format!("/api/v1/actions/{action_id}");
+    let contract = CONTRACT.get().expect("the OpenAPI document");
+    // (patch, fits the schema, status, the stored password after it, the request's headers after it)
+    let cases = [
+        (json!({"auth": {}}), true, StatusCode::OK, "pw-secret-77", json!({})),
+        (json!({"settings": {}, "request": {}}), true, StatusCode::OK, "pw-secret-77", json!({})),
+        (json!({"auth": {"password": "pw-new-88"}}), true, StatusCode::OK, "pw-new-88", json!({})),
+        (json!({"request": {"headers": {"X-Trace": "1"}}}), true, StatusCode::OK, "pw-new-88", json!({"X-Trace": "1"})),
+        (json!({"request": {"headers": {"X-Trace": null}}}), true, StatusCode::OK, "pw-new-88", json!({})),
+        (json!({"auth": {"password": null}}), true, StatusCode::UNPROCESSABLE_ENTITY, "pw-new-88", json!({})),
+        (json!({"auth": {"type": "token"}}), true, StatusCode::UNPROCESSABLE_ENTITY, "pw-new-88", json!({})),
+        (json!({"auth": {"nope": 1}}), false, StatusCode::UNPROCESSABLE_ENTITY, "pw-new-88", json!({})),
+        (json!({"auth": "basic"}), false, StatusCode::UNPROCESSABLE_ENTITY, "pw-new-88", json!({})),
+        (json!({"auth": {"type": 5}}), false, StatusCode::UNPROCESSABLE_ENTITY, "pw-new-88", json!({})),
+        (json!({"request": {"url": 5}}), false, StatusCode::UNPROCESSABLE_ENTITY, "pw-new-88", json!({})),
+        (json!({"settings": {"cancelable": "yes"}}), false, StatusCode::UNPROCESSABLE_ENTITY, "pw-new-88", json!({})),
+    ];
+    for (patch, fits, status, password, headers) in cases {
+        assert_eq!(
+            contract.fits("ActionPatch", &patch).is_ok(),
+            fits,
+            "{patch}: {:?}",
+            contract.fits("ActionPatch", &patch)
+        );
+        let answer = app.call("PATCH", &path, Role::IntegrationsAdmin, Some(patch.clone())).await;
+        assert_eq!(answer.status, status, "{patch}: {}", answer.body);
+        let stored = app.engine.action_record(cutover_integrations_core::store::ActionId(action_id)).await;
+        let stored = stored.expect("action").action;
+        let cutover_integrations_core::model::AuthSettings::Basic { password: kept, .. } = &stored.auth else {
+            panic!("{patch}: basic auth")
+        };
+        assert_eq!(kept.expose(), password, "{patch}");
+        let read = app.call("GET", &path, Role::Viewer, None).await;
+        let shown = read.body["request"].get("headers").cloned().unwrap_or_else(|| json!({}));
+        assert_eq!(shown, headers, "{patch}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn integrations_and_actions_are_edited_with_secrets_masked() {
     let app = app().await;

@@ -122,6 +122,12 @@ impl Contract {
         best.map(|(_, template, item)| (template, item))
     }
 
+    /// Whether a request body fits the document's schema `name` (`#/components/schemas/<name>`); `Err` lists why not.
+    pub(crate) fn fits(&self, name: &str, body: &Value) -> Result<(), Vec<String>> {
+        let schema = json!({"$ref": format!("#/components/schemas/{name}")});
+        self.validate(&format!("request {name}"), &schema, body, "application/json")
+    }
+
     /// An answer to a path or method the document does not have: the API's JSON error with `status`.
     fn error_answer(&self, exchange: &Exchange<'_>, status: u16, what: &str) -> Result<(), String> {
         if exchange.status != status {
