@@ -39,8 +39,8 @@ use tokio::sync::watch;
 
 /// The most events routed per event integration in one pass.
 const ROUTE_BATCH: u32 = 256;
-/// The most deliveries claimed in one pass.
-const CLAIM_BATCH: i64 = 32;
+/// The most deliveries an engine sends at once.
+const MAX_IN_FLIGHT: usize = 32;
 
 /// A delivery as a runbook's actions log shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -232,12 +232,18 @@ impl Engine {
         Ok(views)
     }
 
-    /// The delivery loop of a running engine (see the module documentation); ends when `stopped` changes.
+    /// The delivery loop of a running engine (see the module documentation); ends when `stopped` changes, once every
+    /// delivery in flight is recorded.
+    ///
+    /// Deliveries are sent by tasks of their own, at most [`MAX_IN_FLIGHT`] at once; the loop claims again whenever
+    /// one ends, so a receiver that holds its request (up to its timeout) holds up only its own event integration's
+    /// later deliveries of that runbook, which wait behind it in the store.
     pub(crate) async fn deliver_events(self, mut stopped: watch::Receiver<bool>) {
         let mut logged = self.event_log_changes();
         let mut tick = tokio::time::interval(self.inner.settings.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ticked = true;
+        let mut sending = tokio::task::JoinSet::new();
+        let mut woken = Wake::Tick;
         // How many event integrations the last read of their list found, and this engine's count of its own changes
         // to the list then. While there were none, events this engine logs are not routed (nothing reads the list):
         // the list is read again at every tick (another engine may have created one; events wait in the log and are
@@ -246,42 +252,41 @@ impl Engine {
         let mut changes_read = 0;
         loop {
             let changes = self.inner.event_log.integrations_changed();
-            let routing = if ticked || known != Some(0) || changes != changes_read {
+            let ticked = woken == Wake::Tick;
+            // A delivery that ended makes no new events to route: it may only have let the next one of its runbook
+            // become due.
+            let routing = if woken != Wake::Sent && (ticked || known != Some(0) || changes != changes_read) {
                 changes_read = changes;
-                self.route_events().await.unwrap_or_else(|error| {
+                let routing = self.route_events().await.unwrap_or_else(|error| {
                     tracing::warn!(%error, "routing events to event integrations failed; retrying at the next tick");
                     Routing { integrations: 1, routed: 0 }
-                })
+                });
+                known = Some(routing.integrations);
+                routing
             } else {
-                Routing { integrations: 0, routed: 0 }
+                Routing { integrations: known.unwrap_or(0), routed: 0 }
             };
-            known = Some(routing.integrations);
-            // A claim is a write: made when deliveries were just routed, or at a tick (retries that came due, leases
-            // that ended, other engines' deliveries) while any event integration exists. So commits of an engine
-            // without event integrations cost nothing here.
-            let may_be_due = routing.routed > 0 || (ticked && routing.integrations > 0);
-            if may_be_due {
-                loop {
-                    match self.send_due_deliveries().await {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        Err(error) => {
-                            tracing::warn!(%error, "sending event deliveries failed; retrying at the next tick");
-                            break;
-                        }
-                    }
-                    if *stopped.borrow() {
-                        return;
-                    }
-                }
+            // A claim is a write: made when deliveries were just routed, when one ended, or at a tick (retries that
+            // came due, leases that ended, other engines' deliveries) while any event integration exists. So commits
+            // of an engine without event integrations cost nothing here.
+            let mut ended = woken == Wake::Sent;
+            while sending.try_join_next().is_some() {
+                ended = true;
             }
-            ticked = tokio::select! {
+            let may_be_due = routing.routed > 0 || ended || (ticked && routing.integrations > 0);
+            if may_be_due && let Err(error) = self.send_due_deliveries(&mut sending).await {
+                tracing::warn!(%error, "claiming event deliveries failed; retrying at the next tick");
+            }
+            woken = tokio::select! {
                 biased;
-                _ = stopped.changed() => return,
-                _ = logged.changed() => false,
-                _ = tick.tick() => true,
+                _ = stopped.changed() => break,
+                _ = logged.changed() => Wake::Logged,
+                Some(_) = sending.join_next(), if !sending.is_empty() => Wake::Sent,
+                _ = tick.tick() => Wake::Tick,
             };
         }
+        // Nothing half-written: each delivery in flight records its answer (or its lease ends and it is sent again).
+        while sending.join_next().await.is_some() {}
     }
 
     /// Routes the events logged after each enabled event integration's cursor.
@@ -471,29 +476,29 @@ impl Engine {
         json!({ "payload": payload, "values": values })
     }
 
-    /// Claims due deliveries and sends one attempt of each; returns how many were claimed.
-    async fn send_due_deliveries(&self) -> Result<usize, EngineError> {
+    /// Claims due deliveries, as many as `sending` has room for, and starts one attempt of each there.
+    async fn send_due_deliveries(&self, sending: &mut tokio::task::JoinSet<()>) -> Result<(), EngineError> {
+        let room = MAX_IN_FLIGHT.saturating_sub(sending.len());
+        if room == 0 {
+            return Ok(());
+        }
         let now = self.now().as_millisecond();
         let request = ClaimRequest {
             owner: self.inner.settings.name.clone(),
             now,
             lease_until: now + self.inner.settings.lease.as_millis() as i64,
-            limit: CLAIM_BATCH,
+            limit: room as i64,
         };
-        let claimed = self.inner.store.claim_deliveries(&request).await?;
-        let count = claimed.len();
-        let mut sends = tokio::task::JoinSet::new();
-        for delivery in claimed {
+        for delivery in self.inner.store.claim_deliveries(&request).await? {
             let engine = self.clone();
-            sends.spawn(async move {
+            sending.spawn(async move {
                 let (event_id, integration) = (delivery.event_id, delivery.event_integration_id);
                 if let Err(error) = engine.send_delivery(delivery).await {
                     tracing::warn!(%error, event_id, %integration, "an event delivery step failed; retried after its lease");
                 }
             });
         }
-        while sends.join_next().await.is_some() {}
-        Ok(count)
+        Ok(())
     }
 
     /// Sends one attempt of a delivery and records it under the lease.
@@ -625,6 +630,17 @@ impl Engine {
         context = context.with_auth(provider, subject);
         Ok(PreparedDelivery { action, context })
     }
+}
+
+/// What woke the delivery loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// The poll interval passed (also the loop's first pass).
+    Tick,
+    /// This engine logged events.
+    Logged,
+    /// A delivery in flight ended.
+    Sent,
 }
 
 /// What a routing pass found.

@@ -1,7 +1,8 @@
 //! Event integrations end to end, on SQLite and PostgreSQL: a loopback receiver gets each runbook's events in event
 //! order, filtered by event type, scope, `enabled` and `execute_in_rehearsal`; a failing receiver is retried, then the
-//! delivery is recorded as failed in the runbook's actions log while the runbook goes on; and across SIGKILLs of the
-//! engine every `task.started` and `task.finished` arrives, each event id under one idempotency key.
+//! delivery is recorded as failed in the runbook's actions log while the runbook goes on; a receiver that holds its
+//! request holds up no other event integration; and across SIGKILLs of the engine every `task.started` and
+//! `task.finished` arrives, each event id under one idempotency key.
 //!
 //! The crash test's engine process is this test binary run again with [`CHILD_DATABASE`] set: [`crash_child_process`]
 //! is its entry point and returns at once in a normal test run.
@@ -10,10 +11,12 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use cutover_integrations_core::UserCommand;
+use cutover_integrations_core::http::ExecutorConfig;
 use cutover_integrations_core::model::{RunMode, RunbookStage};
 use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::store::{DeliveryOutcome, DeliveryStatus, RunbookId};
 use cutover_integrations_core::{Engine, EngineSettings};
+use cutover_integrations_test_support::held_endpoint::held_endpoint;
 use cutover_integrations_test_support::{fresh_postgres_url, fresh_sqlite_url};
 use rand::Rng;
 use serde_json::Value;
@@ -292,6 +295,89 @@ async fn events_reach_receivers_in_order_filtered_and_failures_are_logged_on_sql
 async fn events_reach_receivers_in_order_filtered_and_failures_are_logged_on_postgres() {
     if let Some(url) = fresh_postgres_url("event_integrations_filters").await {
         runs_and_filters(&url).await;
+    }
+}
+
+/// A receiver that holds its request (its timeout minutes away) holds up no other event integration: another one gets
+/// the run's next events meanwhile, the held one's later deliveries wait behind it (a receiver gets a runbook's events
+/// in order), and once the receiver answers its delivery is recorded before shutdown returns.
+async fn a_held_receiver_holds_up_no_other(url: &str) {
+    let receiver = Receiver::start().await;
+    let (held, arrival, release) = held_endpoint().await;
+    let settings = EngineSettings { poll_interval: Duration::from_millis(50), ..EngineSettings::default() };
+    let executor = ExecutorConfig { default_request_timeout: Duration::from_secs(300), ..ExecutorConfig::default() };
+    let engine = Engine::builder()
+        .database_url(url)
+        .secret_key_base64(KEY)
+        .executor_config(executor)
+        .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
+        .settings(settings)
+        .build()
+        .await
+        .expect("engine");
+    let running = engine.start();
+    let files = [
+        ("slow.yaml", event_integration("Slow", "task.started", "", &format!("{held}/slow"))),
+        ("fast.yaml", event_integration("Fast", "task.started, task.finished", "", &format!("{}/fast", receiver.url))),
+        (
+            "r.yaml",
+            "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A}\n  - {id: b, name: B, predecessors: [a]}\n"
+                .to_owned(),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(name, text)| (*name, text.as_str())).collect();
+    let r = engine.apply_definitions(&files).await.expect("definitions").runbooks[0];
+    let user = Actor::with_roles([cutover_integrations_core::model::Role::Operator]);
+    let command = |command: UserCommand| {
+        let (engine, user) = (engine.clone(), user.clone());
+        async move { engine.command(r, command, &user).await.expect("command") }
+    };
+    command(UserCommand::StartRunbook { mode: RunMode::Live }).await;
+    command(UserCommand::StartTask { task: "a".into(), force: false }).await;
+    tokio::time::timeout(Duration::from_secs(60), arrival)
+        .await
+        .expect("Slow's receiver gets task.started of a")
+        .expect("the held endpoint runs");
+    // Slow's receiver holds that request: the run goes on, and Fast gets every event of it.
+    command(UserCommand::FinishTask { task: "a".into() }).await;
+    command(UserCommand::StartTask { task: "b".into(), force: false }).await;
+    command(UserCommand::FinishTask { task: "b".into() }).await;
+    receiver.wait_until("Fast's four events while Slow's receiver holds its request", |all| all.len() == 4).await;
+    let task = |kind: &str, task: &str| (r.0, kind.to_owned(), task.to_owned());
+    assert_eq!(
+        seen(&receiver, "/fast"),
+        [task("task.started", "a"), task("task.finished", "a"), task("task.started", "b"), task("task.finished", "b")]
+    );
+    let slow = |log: &[cutover_integrations_core::DeliveryView]| -> Vec<(String, DeliveryStatus)> {
+        log.iter()
+            .filter(|d| d.event_integration.as_deref() == Some("Slow"))
+            .map(|d| (d.task.clone().unwrap_or_default(), d.status))
+            .collect()
+    };
+    let log = engine.runbook_event_deliveries(r).await.expect("deliveries");
+    assert_eq!(
+        slow(&log),
+        [("a".to_owned(), DeliveryStatus::Due), ("b".to_owned(), DeliveryStatus::Due)],
+        "a in flight, b behind it"
+    );
+    // Answered, then shut down: the answer is recorded before shutdown returns.
+    release.send(()).expect("the held endpoint waits");
+    running.shutdown().await;
+    let log = engine.runbook_event_deliveries(r).await.expect("deliveries");
+    let first = log.iter().find(|d| d.event_integration.as_deref() == Some("Slow")).expect("Slow's first delivery");
+    assert_eq!((first.status, first.outcome), (DeliveryStatus::Done, Some(DeliveryOutcome::Delivered)), "{first:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_receiver_holds_up_no_other_event_integration_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    a_held_receiver_holds_up_no_other(&fresh_sqlite_url(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_receiver_holds_up_no_other_event_integration_on_postgres() {
+    if let Some(url) = fresh_postgres_url("event_integrations_held").await {
+        a_held_receiver_holds_up_no_other(&url).await;
     }
 }
 
