@@ -1,8 +1,9 @@
 //! Event integrations end to end, on SQLite and PostgreSQL: a loopback receiver gets each runbook's events in event
 //! order, filtered by event type, scope, `enabled` and `execute_in_rehearsal`; a failing receiver is retried, then the
 //! delivery is recorded as failed in the runbook's actions log while the runbook goes on; a receiver that holds its
-//! request holds up no other event integration; and across SIGKILLs of the engine every `task.started` and
-//! `task.finished` arrives, each event id under one idempotency key.
+//! request holds up no other event integration; hostile receivers and refused addresses are recorded and never get a
+//! token across origins; and across SIGKILLs of the engine every `task.started` and `task.finished` arrives, each event
+//! id under one idempotency key.
 //!
 //! The crash test's engine process is this test binary run again with [`CHILD_DATABASE`] set: [`crash_child_process`]
 //! is its entry point and returns at once in a normal test run.
@@ -32,6 +33,8 @@ const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const SECRET: &str = "evt-s3cret-4242";
 const CHILD_DATABASE: &str = "CUTOVER_EVENTS_CHILD_DATABASE";
 const CHILD_RECEIVER: &str = "CUTOVER_EVENTS_CHILD_RECEIVER";
+/// Bytes of `/huge`'s answer: four times what the executor reads of a body.
+const HUGE_BODY: usize = 4 * 1024 * 1024;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -60,7 +63,9 @@ impl Received {
     }
 }
 
-/// A loopback receiver: records every request; `/fail` answers 503 with `Retry-After: 0`, anything else 200.
+/// A loopback receiver: records every request; `/fail` answers 503 with `Retry-After: 0`, `/nul` a body with NUL
+/// characters, `/huge` a body of [`HUGE_BODY`] bytes, `/see-other?to=URL` and `/temporary?to=URL` redirect to `URL`
+/// with 303 and 307; anything else answers 200.
 #[derive(Clone)]
 struct Receiver {
     url: String,
@@ -91,10 +96,14 @@ impl Receiver {
                     all.len()
                 };
                 state.count.send_replace(total);
-                if uri.path() == "/fail" {
-                    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "0")], "down").into_response()
-                } else {
-                    (StatusCode::OK, "ok").into_response()
+                let to = uri.query().and_then(|query| query.strip_prefix("to=")).unwrap_or_default().to_owned();
+                match uri.path() {
+                    "/fail" => (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "0")], "down").into_response(),
+                    "/nul" => (StatusCode::OK, "ok\0\0nul\u{0}").into_response(),
+                    "/huge" => (StatusCode::OK, "x".repeat(HUGE_BODY)).into_response(),
+                    "/see-other" => (StatusCode::SEE_OTHER, [("location", to)]).into_response(),
+                    "/temporary" => (StatusCode::TEMPORARY_REDIRECT, [("location", to)]).into_response(),
+                    _ => (StatusCode::OK, "ok").into_response(),
                 }
             }
         });
@@ -378,6 +387,89 @@ async fn a_held_receiver_holds_up_no_other_event_integration_on_sqlite() {
 async fn a_held_receiver_holds_up_no_other_event_integration_on_postgres() {
     if let Some(url) = fresh_postgres_url("event_integrations_held").await {
         a_held_receiver_holds_up_no_other(&url).await;
+    }
+}
+
+/// Hostile receivers and addresses, each an event integration sending `task.started` with a token: a refused address
+/// is never sent to, a body of NUL characters or of megabytes is recorded (capped), a redirect to another origin is
+/// followed without the token (303) or not at all (307, which would resend the body), and the token is in no log.
+async fn hostile_receivers(url: &str) {
+    let receiver = Receiver::start().await;
+    let elsewhere = Receiver::start().await;
+    let settings = EngineSettings { poll_interval: Duration::from_millis(50), ..EngineSettings::default() };
+    let engine = open_engine(url, settings).await;
+    let running = engine.start();
+    let (base, other) = (&receiver.url, &elsewhere.url);
+    let token = format!("auth: {{type: token, token: {SECRET}}}\n");
+    // (name, URL, outcome, what the attempts' log says)
+    let cases = [
+        (
+            "Metadata",
+            "http://169.254.169.254/latest/meta-data".to_owned(),
+            DeliveryOutcome::Failed,
+            "ssrf_blocked".to_owned(),
+        ),
+        ("Nul", format!("{base}/nul"), DeliveryOutcome::Delivered, r#""body":"ok\u0000\u0000nul\u0000""#.to_owned()),
+        ("Huge", format!("{base}/huge"), DeliveryOutcome::Delivered, r#""body_truncated":true"#.to_owned()),
+        (
+            "SeeOther",
+            format!("{base}/see-other?to={other}/landed"),
+            DeliveryOutcome::Delivered,
+            format!(r#""final_url":"{other}/landed""#),
+        ),
+        ("Temporary", format!("{base}/temporary?to={other}/resent"), DeliveryOutcome::Failed, "redirect".to_owned()),
+    ];
+    let mut files: Vec<(String, String)> = cases
+        .iter()
+        .map(|(name, url, ..)| (format!("{name}.yaml"), event_integration(name, "task.started", &token, url)))
+        .collect();
+    files.push(("r.yaml".to_owned(), "kind: runbook\nname: R\ntasks:\n  - {id: a, name: A}\n".to_owned()));
+    let files: Vec<(&str, &str)> = files.iter().map(|(name, text)| (name.as_str(), text.as_str())).collect();
+    let r = engine.apply_definitions(&files).await.expect("definitions").runbooks[0];
+    let user = Actor::with_roles([cutover_integrations_core::model::Role::Operator]);
+    engine.command(r, UserCommand::StartRunbook { mode: RunMode::Live }, &user).await.expect("start the run");
+    engine.command(r, UserCommand::StartTask { task: "a".into(), force: false }, &user).await.expect("start a");
+    let log = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let log = engine.runbook_event_deliveries(r).await.expect("deliveries");
+            if log.len() == cases.len() && log.iter().all(|d| d.status == DeliveryStatus::Done) {
+                return log;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("every delivery is recorded");
+    running.shutdown().await;
+    let check = |name: &str, outcome: DeliveryOutcome, said: &str| {
+        let delivery = log.iter().find(|d| d.event_integration.as_deref() == Some(name)).expect(name);
+        let entries = serde_json::to_string(&delivery.entries).expect("JSON");
+        assert_eq!(delivery.outcome, Some(outcome), "{name}: {entries}");
+        assert!(entries.contains(said), "{name}'s log says {said}: {entries}");
+        assert!(!entries.contains(SECRET), "{name}'s log holds no token");
+        assert!(entries.len() < 256 * 1024, "{name}'s log is capped: {} bytes", entries.len());
+    };
+    for (name, _, outcome, said) in &cases {
+        check(name, *outcome, said);
+    }
+    // The other origin got the 303's GET without the token, and nothing of the 307.
+    let landed = elsewhere.at("/landed");
+    assert_eq!(landed.len(), 1, "{landed:#?}");
+    assert_eq!(landed[0].authorization, "", "no credentials cross to another origin");
+    assert!(elsewhere.at("/resent").is_empty(), "a 307 to another origin is not followed");
+    assert!(receiver.received.lock().expect("lock").iter().all(|r| r.authorization == format!("Bearer {SECRET}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_receivers_and_addresses_are_recorded_and_never_get_the_token_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    hostile_receivers(&fresh_sqlite_url(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_receivers_and_addresses_are_recorded_and_never_get_the_token_on_postgres() {
+    if let Some(url) = fresh_postgres_url("event_integrations_hostile").await {
+        hostile_receivers(&url).await;
     }
 }
 
