@@ -214,6 +214,21 @@ async fn use_and_debug_a_slack_integration_by_clicking() {
     assert!(lag < 1000, "the row changed {lag} ms after the answer");
     mock.delay_ms.store(0, Ordering::SeqCst);
     browser.screenshot("r04-task-succeeded").await;
+    // With Task Details open the task list still fits its column, and no word of it is broken across lines.
+    let broken = browser
+        .execute(
+            "const list = document.querySelector('.task-list'); \
+             const words = document.createTreeWalker(list.querySelector('table.tasks'), NodeFilter.SHOW_TEXT); \
+             const broken = []; const range = document.createRange(); \
+             while (words.nextNode()) { const text = words.currentNode.textContent.trim(); \
+               if (!text || /[\\s-]/.test(text)) continue; \
+               range.selectNodeContents(words.currentNode); \
+               if (range.getClientRects().length > 1) broken.push(text); } \
+             return { broken, fits: list.scrollWidth <= list.clientWidth };",
+            vec![],
+        )
+        .await;
+    assert_eq!(broken, json!({"broken": [], "fits": true}), "the task list beside Task Details");
 
     // Actions → Debug → Request: the exact JSON body, the authorization redacted.
     let body = debug_request_body(&browser, "Debug fire 1 attempt 1").await;
