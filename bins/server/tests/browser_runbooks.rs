@@ -287,12 +287,21 @@ async fn use_and_debug_a_slack_integration_by_clicking() {
     browser.click(&browser.button("Refire Integration").await).await;
     browser.wait_for(&format!("return {} === 'Succeeded';", status_cell("announce")), "the refire succeeded").await;
     browser.screenshot("r08-refired").await;
+    // That task was the last: the page says the run is complete as it happens and offers no Pause or Cancel runbook.
+    browser.find("//*[@data-runbook-stage][normalize-space()='Complete']", "the runbook complete").await;
+    browser.wait_for("return document.querySelector('form[action$=\"/cancel\"]').hidden;", "no Cancel runbook").await;
+    assert!(!browser.has_button("Pause").await && !browser.has_button("Cancel runbook").await);
     assert_eq!(mock.requests.lock().expect("requests").len(), 3);
     browser.assert_no_csp_violation("runbookReady").await;
 
     // The graph view.
     browser.click(&browser.tab("Graph").await).await;
     browser.find("//*[name()='svg'][@role='img']", "the graph").await;
+    // Drawn when the page loaded, with the task in progress; the boxes follow the stages as they change.
+    let node = browser
+        .execute("return document.querySelector('rect[data-node-task=\"announce\"]').getAttribute('class');", vec![])
+        .await;
+    assert_eq!(node, json!("node task-complete"), "the graph follows the task's stage");
     browser.screenshot("r09-graph").await;
     browser.quit().await;
 }

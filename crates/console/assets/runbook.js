@@ -85,11 +85,31 @@ function updateRow(data) {
       if (element) element.textContent = data[cell];
     }
   }
+  // The task's box in the graph view, which is on the page even while the list is shown.
+  const node = document.querySelector(`rect[data-node-task="${CSS.escape(data.id)}"]`);
+  if (node) {
+    node.setAttribute("class", `node task-${data.stage_class}`);
+    const title = node.querySelector("title");
+    if (title) title.textContent = `${node.dataset.name} — ${data.stage}`;
+  }
   const done = document.querySelector("[data-runbook-done]");
   if (done) done.textContent = String(data.done);
-  const runbookStage = document.querySelector("[data-runbook-stage]");
-  if (runbookStage && data.runbook_stage) runbookStage.textContent = data.runbook_stage;
+  if (data.runbook_stage_name) showRunbookStage(data.runbook_stage_name, data.runbook_stage);
   document.documentElement.dataset.lastTaskUpdate = String(Date.now());
+}
+
+// The runbook's stage, in words and colour, and the lifecycle buttons that apply in it (each lists its stages in
+// `data-stages`); when the stage changed, the open Task Details too, whose buttons depend on it.
+function showRunbookStage(name, label) {
+  const stage = document.querySelector("[data-runbook-stage]");
+  if (!stage || stage.dataset.runbookStage === name) return;
+  stage.dataset.runbookStage = name;
+  stage.textContent = label;
+  stage.className = `stage stage-${name}`;
+  for (const control of document.querySelectorAll("[data-stages]")) {
+    control.hidden = !control.dataset.stages.split(" ").includes(name);
+  }
+  if (document.getElementById("task-panel")) refreshPanel();
 }
 
 let refreshWanted = false;
@@ -142,8 +162,7 @@ function setUpLiveUpdates() {
   });
   source.addEventListener("runbook", (event) => {
     const data = JSON.parse(event.data);
-    const stage = document.querySelector("[data-runbook-stage]");
-    if (stage) stage.textContent = data.stage;
+    showRunbookStage(data.stage_name, data.stage);
     const done = document.querySelector("[data-runbook-done]");
     if (done) done.textContent = String(data.done);
   });

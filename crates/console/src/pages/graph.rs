@@ -103,7 +103,7 @@ pub(crate) fn graph(view: &RunbookView, page: usize, per_page: usize) -> Markup 
                         @let (x, y) = position[&i];
                         @let stage = states[i].state.stage();
                         a href=(format!("/runbooks/{}?task={}", view.id, encode(&tasks[i].id))) {
-                            rect class=(format!("node task-{}", stage_class(stage))) x=(x) y=(y) width=(NODE_WIDTH) height=(NODE_HEIGHT) rx="6" {
+                            rect class=(format!("node task-{}", stage_class(stage))) data-node-task=(tasks[i].id) data-name=(tasks[i].name) x=(x) y=(y) width=(NODE_WIDTH) height=(NODE_HEIGHT) rx="6" {
                                 title { (tasks[i].name) " — " (stage_label(stage)) }
                             }
                             text x=(x + 8) y=(y + 20) class="node-label" { (truncate(&tasks[i].name, 22)) }

@@ -267,6 +267,11 @@ fn task_from_form(form: &Form, catalog: &Catalog, editing: bool) -> Value {
     Value::Object(task)
 }
 
+/// The stages a control applies in, as its `data-stages` attribute lists them.
+fn stage_names(stages: &[RunbookStage]) -> String {
+    stages.iter().map(|stage| stage_name(*stage)).collect::<Vec<_>>().join(" ")
+}
+
 /// The page, with the panel of `query.task` and a dialog open if asked.
 async fn render(
     console: &Console,
@@ -286,9 +291,11 @@ async fn render(
         Some(task) if task.plan.action.is_some() => console.engine.task_actions_log(id, &task.plan.id).await?,
         _ => Vec::new(),
     };
-    let lifecycle = |action: &str, label: &str| {
+    // Each lifecycle button says in which runbook stages it applies: the page's script shows and hides them as the
+    // stage changes while the page is open (a run started, paused or ended elsewhere).
+    let lifecycle = |action: &str, label: &str, stages: &[RunbookStage]| {
         html! {
-            form method="post" action=(format!("/runbooks/{id}/{action}")) {
+            form method="post" action=(format!("/runbooks/{id}/{action}")) data-stages=(stage_names(stages)) hidden[!stages.contains(&stage)] {
                 (csrf(signed))
                 button type="submit" class=[(action == "start-live").then_some("primary")] { (label) }
             }
@@ -302,19 +309,20 @@ async fn render(
                 h1 { (view.definition.name) }
                 div class="buttons" {
                     @if may_runbooks {
+                        // A runbook never goes back to planning: its buttons are there only while it plans.
                         @if planning {
-                            button type="button" data-dialog-open="add-task" { "Add task" }
-                            (lifecycle("start-rehearsal", "Start rehearsal"))
-                            (lifecycle("start-live", "Start live"))
+                            button type="button" data-dialog-open="add-task" data-stages="planning" { "Add task" }
+                            (lifecycle("start-rehearsal", "Start rehearsal", &[RunbookStage::Planning]))
+                            (lifecycle("start-live", "Start live", &[RunbookStage::Planning]))
                         }
-                        @if stage == RunbookStage::Active { (lifecycle("pause", "Pause")) }
-                        @if stage == RunbookStage::Paused { (lifecycle("resume", "Resume")) }
-                        @if matches!(stage, RunbookStage::Active | RunbookStage::Paused) { (lifecycle("cancel", "Cancel runbook")) }
+                        (lifecycle("pause", "Pause", &[RunbookStage::Active]))
+                        (lifecycle("resume", "Resume", &[RunbookStage::Paused]))
+                        (lifecycle("cancel", "Cancel runbook", &[RunbookStage::Active, RunbookStage::Paused]))
                     }
                 }
             }
             p class="runbook-meta" {
-                "Stage: " span data-runbook-stage class=(format!("stage stage-{}", stage_name(stage))) { (stage_label(stage)) }
+                "Stage: " span data-runbook-stage=(stage_name(stage)) class=(format!("stage stage-{}", stage_name(stage))) { (stage_label(stage)) }
                 " · Mode: " span { (mode_label(&view)) }
                 " · " span data-runbook-done { (view.state.done_count()) } " of " (total) " tasks done"
                 " · " span data-live-state aria-live="polite" { "" }
@@ -584,7 +592,12 @@ pub(crate) async fn events(
                 let sse = match described.get("task").and_then(Value::as_str).and_then(|task| view.state.task(task)) {
                     Some(task) => SseEvent::default().event("task").data(task::row_data(&view, &task).to_string()),
                     None => SseEvent::default().event("runbook").data(
-                        json!({"stage": stage_label(view.state.stage()), "done": view.state.done_count()}).to_string(),
+                        json!({
+                            "stage": stage_label(view.state.stage()),
+                            "stage_name": stage_name(view.state.stage()),
+                            "done": view.state.done_count(),
+                        })
+                        .to_string(),
                     ),
                 };
                 return Some((Ok(sse), (receiver, shutdown, engine)));

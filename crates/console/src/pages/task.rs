@@ -95,6 +95,7 @@ pub(crate) fn row_data(view: &RunbookView, task: &TaskView<'_>) -> Value {
         "duration": duration,
         "done": view.state.done_count(),
         "runbook_stage": super::runbooks::stage_label(view.state.stage()),
+        "runbook_stage_name": super::runbooks::stage_name(view.state.stage()),
     })
 }
 
