@@ -994,7 +994,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = cutover_integrations_test_support::fresh_sqlite_url(dir.path());
         let cipher = Arc::new(Cipher::new(KeyRing::new(KeyId(1), Key::from_bytes([3u8; 32]))));
-        let store = SqlStore::connect(SqlStoreOptions::new(url), cipher).await.expect("store");
+        let store = SqlStore::connect(SqlStoreOptions::new(&url), cipher).await.expect("store");
         let tasks = vec!["{\"n\":0}".to_owned(), "{\"n\":1}".to_owned()];
         let new = NewRunbook { name: "r", definition: "{}", state: "{}", tasks: &tasks, events: &[] };
         let id = store.create_runbook(&new, 1).await.expect("runbook").id;
@@ -1010,8 +1010,15 @@ mod tests {
             now: 1,
             ..Default::default()
         };
+        // Another connection holds SQLite's write lock, so that the writer cannot answer the batch while it is
+        // handed over (without it, a fast writer could answer before the first poll ends); released once the
+        // caller went away, well within the writer's busy timeout.
+        let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
+        let blocker = rusqlite::Connection::open(path).expect("another connection");
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("the write lock");
         let dropped = Arc::new(step(1, 0));
         assert!(store.commit_grouped(&dropped).now_or_never().is_none(), "the batch was handed over, not answered");
+        blocker.execute_batch("COMMIT").expect("the write lock released");
         store.create_runbook(&new, 2).await.expect("a write on sqlx's connection after the dropped commit");
         let next = store.commit_grouped(&Arc::new(step(2, 1))).await.expect("commit").expect("its guards hold");
         assert_eq!(next.runbook_version, Some(3), "the dropped commit moved the version first");
