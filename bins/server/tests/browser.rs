@@ -579,6 +579,11 @@ async fn event_integrations_show_what_each_last_sent() {
     assert!(audit.contains("task.finished") && audit.contains("task.started"), "{audit}");
     assert_eq!(audit.matches("Delivered").count(), 2, "{audit}");
     assert!(audit.find("task.finished") < audit.find("task.started"), "newest first: {audit}");
+    let link = format!(
+        "//table[caption[normalize-space()='Last deliveries of Audit']]//a[normalize-space()='Release'][@href='/runbooks/{}']",
+        runbook.0
+    );
+    browser.find(&link, "the runbook, by name").await;
     let pager =
         browser.find("//table[caption[normalize-space()='Last deliveries of Pager']]", "Pager's deliveries").await;
     assert!(browser.text(&pager).await.contains("Failed"));

@@ -51,6 +51,8 @@ pub struct DeliveryView {
     pub event_at: Timestamp,
     /// The event's runbook.
     pub runbook: RunbookId,
+    /// The runbook's name when the event was routed (what the delivery sends as `runbook.name`).
+    pub runbook_name: Option<String>,
     /// The event type sent.
     pub event_type: EventType,
     /// The event integration's id.
@@ -215,10 +217,12 @@ impl Engine {
         for delivery in deliveries {
             let entries: Vec<LogEntry> =
                 serde_json::from_str(&delivery.entries).map_err(EngineError::corrupt("event delivery log"))?;
+            let routed: Option<RoutedDocument> = serde_json::from_str(&delivery.event).ok();
             views.push(DeliveryView {
                 event_id: delivery.event_id,
                 event_at: Timestamp::from_millisecond(delivery.event_at).unwrap_or(Timestamp::UNIX_EPOCH),
                 runbook: delivery.runbook_id,
+                runbook_name: routed.and_then(|routed| routed.payload.runbook.name),
                 event_type: delivery.event_type,
                 event_integration_id: delivery.event_integration_id,
                 event_integration: names.get(&delivery.event_integration_id).cloned(),
@@ -630,6 +634,22 @@ impl Engine {
         context = context.with_auth(provider, subject);
         Ok(PreparedDelivery { action, context })
     }
+}
+
+/// The part of a delivery's document (see `Engine::delivery_document`) that its view shows: the runbook's name.
+#[derive(serde::Deserialize)]
+struct RoutedDocument {
+    payload: RoutedPayload,
+}
+
+#[derive(serde::Deserialize)]
+struct RoutedPayload {
+    runbook: RoutedRunbook,
+}
+
+#[derive(serde::Deserialize)]
+struct RoutedRunbook {
+    name: Option<String>,
 }
 
 /// What woke the delivery loop.

@@ -131,9 +131,14 @@ impl Receiver {
 }
 
 async fn open_engine(url: &str, settings: EngineSettings) -> Engine {
+    open_engine_with(url, settings, ExecutorConfig::default()).await
+}
+
+async fn open_engine_with(url: &str, settings: EngineSettings, executor: ExecutorConfig) -> Engine {
     Engine::builder()
         .database_url(url)
         .secret_key_base64(KEY)
+        .executor_config(executor)
         .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
         .settings(settings)
         .build()
@@ -315,15 +320,7 @@ async fn a_held_receiver_holds_up_no_other(url: &str) {
     let (held, arrival, release) = held_endpoint().await;
     let settings = EngineSettings { poll_interval: Duration::from_millis(50), ..EngineSettings::default() };
     let executor = ExecutorConfig { default_request_timeout: Duration::from_secs(300), ..ExecutorConfig::default() };
-    let engine = Engine::builder()
-        .database_url(url)
-        .secret_key_base64(KEY)
-        .executor_config(executor)
-        .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
-        .settings(settings)
-        .build()
-        .await
-        .expect("engine");
+    let engine = open_engine_with(url, settings, executor).await;
     let running = engine.start();
     let files = [
         ("slow.yaml", event_integration("Slow", "task.started", "", &format!("{held}/slow"))),

@@ -97,7 +97,14 @@ fn list_page(signed: &Signed, integrations: &[(EventIntegrationRecord, Vec<Deliv
                                         span class="meta" { (delivery.event_at.strftime("%Y-%m-%d %H:%M:%S UTC")) }
                                     }
                                     td { code { (delivery.event_type.as_str()) } }
-                                    td { a href=(format!("/runbooks/{}", delivery.runbook)) { "Runbook " (delivery.runbook) } }
+                                    td {
+                                        a href=(format!("/runbooks/{}", delivery.runbook)) {
+                                            @match &delivery.runbook_name {
+                                                Some(name) => (name),
+                                                None => { "Runbook " (delivery.runbook) },
+                                            }
+                                        }
+                                    }
                                     td { (delivery.task.as_deref().unwrap_or("—")) }
                                     td { (result(delivery)) }
                                     td { (attempts(delivery)) }
