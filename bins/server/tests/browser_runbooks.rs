@@ -229,6 +229,11 @@ async fn use_and_debug_a_slack_integration_by_clicking() {
         )
         .await;
     assert_eq!(broken, json!({"broken": [], "fits": true}), "the task list beside Task Details");
+    // At 200% zoom of 1280×800 the panel goes under the list and nothing but the list scrolls sideways.
+    browser.viewport(640, 400, 2.0).await;
+    assert!(!browser.overflows_sideways().await, "the runbook page overflows at 200% zoom");
+    browser.screenshot("r04-task-succeeded-zoom200").await;
+    browser.viewport(1280, 800, 1.0).await;
 
     // Actions → Debug → Request: the exact JSON body, the authorization redacted.
     let body = debug_request_body(&browser, "Debug fire 1 attempt 1").await;
