@@ -71,6 +71,7 @@ function setUpDelegation() {
   });
 }
 
+// Writes a task's row (and its graph box, the runbook's stage and done count); whether the runbook's stage changed.
 function updateRow(data) {
   const row = document.querySelector(`tr[data-task="${CSS.escape(data.id)}"]`);
   if (row) {
@@ -94,22 +95,23 @@ function updateRow(data) {
   }
   const done = document.querySelector("[data-runbook-done]");
   if (done) done.textContent = String(data.done);
-  if (data.runbook_stage_name) showRunbookStage(data.runbook_stage_name, data.runbook_stage);
+  const stageChanged = showRunbookStage(data.runbook_stage_name, data.runbook_stage);
   document.documentElement.dataset.lastTaskUpdate = String(Date.now());
+  return stageChanged;
 }
 
 // The runbook's stage, in words and colour, and the lifecycle buttons that apply in it (each lists its stages in
-// `data-stages`); when the stage changed, the open Task Details too, whose buttons depend on it.
+// `data-stages`); whether it changed (then the open Task Details, whose buttons depend on it, is fetched again).
 function showRunbookStage(name, label) {
   const stage = document.querySelector("[data-runbook-stage]");
-  if (!stage || stage.dataset.runbookStage === name) return;
+  if (!stage || !name || stage.dataset.runbookStage === name) return false;
   stage.dataset.runbookStage = name;
   stage.textContent = label;
   stage.className = `stage stage-${name}`;
   for (const control of document.querySelectorAll("[data-stages]")) {
     control.hidden = !control.dataset.stages.split(" ").includes(name);
   }
-  if (document.getElementById("task-panel")) refreshPanel();
+  return true;
 }
 
 let refreshWanted = false;
@@ -151,9 +153,9 @@ function setUpLiveUpdates() {
   });
   source.addEventListener("task", (event) => {
     const data = JSON.parse(event.data);
-    updateRow(data);
+    const stageChanged = updateRow(data);
     const panel = document.getElementById("task-panel");
-    if (panel && panel.dataset.task === data.id) refreshPanel();
+    if (panel && (stageChanged || panel.dataset.task === data.id)) refreshPanel();
   });
   source.addEventListener("rows", (event) => {
     // The page was behind when the stream started: every row, then the panel.
@@ -162,9 +164,10 @@ function setUpLiveUpdates() {
   });
   source.addEventListener("runbook", (event) => {
     const data = JSON.parse(event.data);
-    showRunbookStage(data.stage_name, data.stage);
+    const stageChanged = showRunbookStage(data.stage_name, data.stage);
     const done = document.querySelector("[data-runbook-done]");
     if (done) done.textContent = String(data.done);
+    if (stageChanged && document.getElementById("task-panel")) refreshPanel();
   });
   source.addEventListener("lagged", () => window.location.reload());
   document.addEventListener("close", () => {

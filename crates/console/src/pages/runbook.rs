@@ -311,7 +311,7 @@ async fn render(
                     @if may_runbooks {
                         // A runbook never goes back to planning: its buttons are there only while it plans.
                         @if planning {
-                            button type="button" data-dialog-open="add-task" data-stages="planning" { "Add task" }
+                            button type="button" data-dialog-open="add-task" data-stages=(stage_names(&[RunbookStage::Planning])) { "Add task" }
                             (lifecycle("start-rehearsal", "Start rehearsal", &[RunbookStage::Planning]))
                             (lifecycle("start-live", "Start live", &[RunbookStage::Planning]))
                         }
