@@ -14,17 +14,15 @@ use cutover_integrations_core::http::{ExecutorConfig, HttpExecutor, OutboundPoli
 use cutover_integrations_core::model::RunMode;
 use cutover_integrations_core::runbook::Actor;
 use cutover_integrations_core::{Engine, EngineSettings};
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-#[allow(dead_code, reason = "this bench uses only the action and the bare sending of the shared support")]
+#[allow(dead_code, reason = "this bench uses only the engine, the action and the bare sending of the shared support")]
 mod support;
 use support::send_bare;
 
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// Runbooks started per iteration.
 const RUNBOOKS: usize = 32;
 /// Event integrations, each sending every runbook's `runbook.started`.
@@ -65,25 +63,17 @@ struct Setup {
 async fn setup() -> Setup {
     let (base, count) = start_sink().await;
     let dir = tempfile::tempdir().expect("temporary directory");
-    let settings = EngineSettings { name: "bench".into(), ..EngineSettings::default() };
-    let engine = Engine::builder()
-        .database_url(format!("sqlite://{}", dir.path().join("bench.db").display()))
-        .secret_key_base64(KEY)
-        .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
-        .settings(settings)
-        .build()
-        .await
-        .expect("engine");
-    let mut files = Vec::new();
-    for n in 0..INTEGRATIONS {
-        let mut text = String::new();
-        let _ = write!(
-            text,
-            "kind: event_integration\nname: Events {n}\nevents: [runbook.started]\n\
-             request: {{method: POST, url: '{base}/events'}}\n"
-        );
-        files.push((format!("events-{n}.yaml"), text));
-    }
+    let engine =
+        support::open_engine(dir.path(), EngineSettings { name: "bench".into(), ..EngineSettings::default() }).await;
+    let files: Vec<(String, String)> = (0..INTEGRATIONS)
+        .map(|n| {
+            let text = format!(
+                "kind: event_integration\nname: Events {n}\nevents: [runbook.started]\n\
+                 request: {{method: POST, url: '{base}/events'}}\n"
+            );
+            (format!("events-{n}.yaml"), text)
+        })
+        .collect();
     let files: Vec<(&str, &str)> = files.iter().map(|(name, text)| (name.as_str(), text.as_str())).collect();
     engine.apply_definitions(&files).await.expect("definitions");
     let config = ExecutorConfig {

@@ -83,19 +83,24 @@ pub(crate) struct Setup {
     pub(crate) _dir: tempfile::TempDir,
 }
 
-pub(crate) async fn setup() -> Setup {
-    let base = start_sink().await;
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let settings =
-        EngineSettings { name: "bench".into(), max_concurrent_fires: CONCURRENCY, ..EngineSettings::default() };
-    let engine = Engine::builder()
-        .database_url(format!("sqlite://{}", dir.path().join("bench.db").display()))
+/// An engine on a new SQLite database in `dir` that may reach loopback addresses; not started.
+pub(crate) async fn open_engine(dir: &std::path::Path, settings: EngineSettings) -> Engine {
+    Engine::builder()
+        .database_url(format!("sqlite://{}", dir.join("bench.db").display()))
         .secret_key_base64(KEY)
         .allow_outbound("127.0.0.0/8".parse().expect("CIDR"))
         .settings(settings)
         .build()
         .await
-        .expect("engine");
+        .expect("engine")
+}
+
+pub(crate) async fn setup() -> Setup {
+    let base = start_sink().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let settings =
+        EngineSettings { name: "bench".into(), max_concurrent_fires: CONCURRENCY, ..EngineSettings::default() };
+    let engine = open_engine(dir.path(), settings).await;
     engine.apply_definitions(&[("sink.yaml", &integration(&base))]).await.expect("definitions");
     let running = engine.start();
     let config = ExecutorConfig {
